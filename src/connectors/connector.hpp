@@ -1,0 +1,115 @@
+// The connector interface: every source or sink system (impulse, single_file, kafka, ...) is
+// one folder under src/connectors/ implementing Connector, registered in registry.cpp.
+// A connector knows nothing about SQL: it sees option maps, column lists and row batches.
+#pragma once
+
+#include "connectors/options.hpp"
+#include "engine/batch.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace arroyo {
+
+// One column of a foreign table, as a connector sees it.
+struct ColumnInfo {
+  std::string name;
+  int attnum;       // 1-based position in the table's row (dropped columns leave gaps)
+  Oid type;
+  int32 typmod;
+  bool generated;   // GENERATED ALWAYS AS (...) STORED: computed by the engine, not the connector
+  Options options;  // column options, e.g. (metadata 'partition')
+};
+
+// Everything a connector learns about one foreign table.
+struct TableSpec {
+  Oid relid = InvalidOid;
+  std::string name;             // qualified, quoted as needed, for messages
+  Options server_options;       // without "connector"
+  Options table_options;
+  Options user_options;         // the user mapping's options (secrets live here)
+  std::vector<ColumnInfo> columns;
+  int natts = 0;                // width of the row, including dropped columns
+
+  const ColumnInfo* column(const std::string& name) const {
+    for (const auto& c : columns)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+enum class TableRole { Source, Sink };
+
+// What a poll produced.
+struct PollResult {
+  enum Kind { Data, Idle, Ended } kind;
+  // For Idle: when the source expects to have data again (0 = when its latch is set).
+  TimestampTz wake_at = 0;
+
+  static PollResult data() { return {Data, 0}; }
+  static PollResult idle(TimestampTz wake_at = 0) { return {Idle, wake_at}; }
+  static PollResult ended() { return {Ended, 0}; }
+};
+
+// Runtime facts a source or sink may use.
+struct RuntimeInfo {
+  TimestampTz pipeline_start;  // when this run of the pipeline started
+  std::string pipeline_name;
+  int subtask_index = 0;       // this worker's index among its pipeline's workers
+  int parallelism = 1;
+};
+
+// A running source. poll() appends rows (in the table's full row layout) to `out`, allocating
+// any by-reference values in CurrentMemoryContext, which the engine resets once the batch has
+// gone through the pipeline. A source runs in the pipeline's worker, owning its own resources.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual void open(const RuntimeInfo&) {}
+  virtual PollResult poll(Batch& out) = 0;
+  // Rows that were malformed and dropped under bad_data 'drop'.
+  virtual int64 bad_rows() const { return 0; }
+  virtual void close() {}
+};
+
+// A running sink. write() receives rows in the table's full row layout; commit() is called
+// when the engine commits the pipeline's transaction (a durability point).
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void open(const RuntimeInfo&) {}
+  virtual void write(const Batch& rows) = 0;
+  virtual void commit() {}
+  virtual void close() {}
+};
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+  virtual const char* name() const = 0;
+
+  // Server options (besides "connector"), checked at CREATE/ALTER SERVER.
+  virtual std::vector<OptionSpec> server_options() const { return {}; }
+  // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.
+  virtual void validate_table(const TableSpec& spec) const = 0;
+  // Whether the table reads (source) or writes (sink); validate_table has accepted it.
+  virtual TableRole role(const TableSpec& spec) const = 0;
+  // Checks that the current user may use the table this way (e.g. server file access).
+  virtual void check_privileges(const TableSpec&, TableRole) const {}
+
+  virtual std::unique_ptr<Source> make_source(const TableSpec& spec) const;
+  virtual std::unique_ptr<Sink> make_sink(const TableSpec& spec) const;
+};
+
+// The registry (registry.cpp): the one place connectors are listed.
+const Connector* find_connector(const std::string& name);
+std::vector<std::string> connector_names();
+
+// Reads a foreign table's spec (options of table, server and user mapping; columns) from the
+// catalogs. Throws if it is not a foreign table of the arroyo_stream wrapper.
+TableSpec load_table_spec(Oid relid, bool with_user_mapping);
+// The connector of a spec's server.
+const Connector& connector_of(Oid relid);
+
+}  // namespace arroyo

@@ -1,0 +1,26 @@
+// The one place connectors are registered.
+#include "connectors/connector.hpp"
+
+namespace arroyo {
+
+const Connector& impulse_connector();
+const Connector& single_file_connector();
+
+// Every connector, in the order the README documents them.
+static std::vector<const Connector*> all_connectors() {
+  return {&impulse_connector(), &single_file_connector()};
+}
+
+const Connector* find_connector(const std::string& name) {
+  for (const Connector* c : all_connectors())
+    if (name == c->name()) return c;
+  return nullptr;
+}
+
+std::vector<std::string> connector_names() {
+  std::vector<std::string> out;
+  for (const Connector* c : all_connectors()) out.push_back(c->name());
+  return out;
+}
+
+}  // namespace arroyo
