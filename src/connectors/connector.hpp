@@ -91,6 +91,8 @@ class Connector {
 
   // Server options (besides "connector"), checked at CREATE/ALTER SERVER.
   virtual std::vector<OptionSpec> server_options() const { return {}; }
+  // User mapping options (credentials), checked at CREATE/ALTER USER MAPPING.
+  virtual std::vector<OptionSpec> user_mapping_options() const { return {}; }
   // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.
   virtual void validate_table(const TableSpec& spec) const = 0;
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.

@@ -35,6 +35,7 @@ extern "C" {
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
+#include "parser/parsetree.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "rewrite/rewriteHandler.h"

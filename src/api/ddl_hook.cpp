@@ -1,0 +1,151 @@
+// Validates foreign tables, column options and user mappings with their server's connector,
+// right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
+// (a wrapper's validator cannot see which server, hence which connector, an option is for).
+#include "connectors/connector.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "catalog/pg_foreign_table.h"
+#include "access/genam.h"
+#include "utils/fmgroids.h"
+}
+
+#include <vector>
+
+namespace arroyo {
+
+namespace {
+
+ProcessUtility_hook_type prev_utility_hook = nullptr;
+
+// Whether a server belongs to the arroyo_stream wrapper.
+bool is_our_server(Oid serverid) {
+  return pg::call([&] {
+    ForeignServer* s = GetForeignServer(serverid);
+    return strcmp(GetForeignDataWrapper(s->fdwid)->fdwname, "arroyo_stream") == 0;
+  });
+}
+
+void validate_table(Oid relid) {
+  bool ours = pg::call([&] {
+    if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE) return false;
+    ForeignTable* ft = GetForeignTable(relid);
+    ForeignServer* s = GetForeignServer(ft->serverid);
+    return strcmp(GetForeignDataWrapper(s->fdwid)->fdwname, "arroyo_stream") == 0;
+  });
+  if (!ours) return;
+  TableSpec spec = load_table_spec(relid, false);
+  const Connector& c = connector_of(relid);
+  c.validate_table(spec);
+  c.check_privileges(spec, c.role(spec));
+}
+
+// The foreign tables of a server.
+std::vector<Oid> tables_of_server(Oid serverid) {
+  std::vector<Oid> out;
+  std::vector<Oid>* outp = &out;
+  pg::call([&] {
+    Relation rel = table_open(ForeignTableRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_foreign_table_ftserver, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(serverid));
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
+    HeapTuple tup;
+    while (HeapTupleIsValid(tup = systable_getnext(scan)))
+      outp->push_back(((Form_pg_foreign_table)GETSTRUCT(tup))->ftrelid);
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+  });
+  return out;
+}
+
+Oid server_oid(const char* name) {
+  return pg::call([&] { return get_foreign_server_oid(name, false); });
+}
+
+// Validates what a just-executed statement created or changed.
+void validate_after(Node* stmt) {
+  switch (nodeTag(stmt)) {
+    case T_CreateForeignTableStmt: {
+      RangeVar* rv = ((CreateForeignTableStmt*)stmt)->base.relation;
+      validate_table(pg::call([&] { return RangeVarGetRelid(rv, NoLock, false); }));
+      break;
+    }
+    case T_AlterTableStmt: {
+      RangeVar* rv = ((AlterTableStmt*)stmt)->relation;
+      Oid relid = pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
+      if (OidIsValid(relid)) validate_table(relid);
+      break;
+    }
+    case T_AlterForeignServerStmt: {
+      Oid srv = server_oid(((AlterForeignServerStmt*)stmt)->servername);
+      if (is_our_server(srv))
+        for (Oid relid : tables_of_server(srv)) validate_table(relid);
+      break;
+    }
+    case T_CreateUserMappingStmt:
+    case T_AlterUserMappingStmt: {
+      const char* srvname = IsA(stmt, CreateUserMappingStmt)
+                                ? ((CreateUserMappingStmt*)stmt)->servername
+                                : ((AlterUserMappingStmt*)stmt)->servername;
+      List* options = IsA(stmt, CreateUserMappingStmt) ? ((CreateUserMappingStmt*)stmt)->options
+                                                       : ((AlterUserMappingStmt*)stmt)->options;
+      Oid srv = server_oid(srvname);
+      if (!is_our_server(srv)) break;
+      Options opts;
+      ListCell* lc;
+      foreach (lc, options) {
+        DefElem* d = (DefElem*)lfirst(lc);
+        if (d->defaction != DEFELEM_DROP) opts[d->defname] = pg::call([&] { return (const char*)defGetString(d); });
+      }
+      ForeignServer* server = pg::call([&] { return GetForeignServer(srv); });
+      auto name = get_option(options_from_list(server->options), "connector");
+      const Connector* c = name ? find_connector(*name) : nullptr;
+      if (c)
+        validate_options(opts, c->user_mapping_options(),
+                         std::string("connector \"") + c->name() + "\" user mappings");
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+bool needs_validation(Node* stmt) {
+  switch (nodeTag(stmt)) {
+    case T_CreateForeignTableStmt:
+    case T_AlterForeignServerStmt:
+    case T_CreateUserMappingStmt:
+    case T_AlterUserMappingStmt:
+      return true;
+    case T_AlterTableStmt:
+      return ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE ||
+             ((AlterTableStmt*)stmt)->objtype == OBJECT_TABLE;
+    default:
+      return false;
+  }
+}
+
+void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
+                  ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
+                  DestReceiver* dest, QueryCompletion* qc) {
+  if (prev_utility_hook)
+    prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);
+  else
+    standard_ProcessUtility(pstmt, query, read_only, context, params, env, dest, qc);
+  Node* stmt = pstmt->utilityStmt;
+  if (!needs_validation(stmt)) return;
+  pg::entry([&] {
+    pg::call([&] { CommandCounterIncrement(); });
+    validate_after(stmt);
+  });
+}
+
+}  // namespace
+
+void install_ddl_hook() {
+  prev_utility_hook = ProcessUtility_hook;
+  ProcessUtility_hook = utility_hook;
+}
+
+}  // namespace arroyo

@@ -1,0 +1,77 @@
+// The arroyo_stream foreign data wrapper: its handler (foreign tables are streams, read only by
+// pipelines) and its validator (server options, checked by the server's connector).
+#include "connectors/connector.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "catalog/pg_foreign_data_wrapper.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+// Direct queries on a stream are refused with a pointer to pipelines.
+void refuse_scan(PlannerInfo*, RelOptInfo*, Oid relid) {
+  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                  errmsg("foreign table \"%s\" is a stream and cannot be queried directly",
+                         get_rel_name(relid)),
+                  errhint("Read it in a pipeline: SELECT stream_create(name, 'INSERT INTO … "
+                          "SELECT … FROM %s').",
+                          get_rel_name(relid))));
+}
+
+void validate_server_options(const Options& all) {
+  auto name = get_option(all, "connector");
+  std::string known;
+  for (const auto& n : connector_names()) known += (known.empty() ? "" : ", ") + n;
+  if (!name)
+    pg::fail(ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+             "missing required option \"connector\" for an arroyo_stream server",
+             "Valid connectors are: " + known + ".");
+  const Connector* c = find_connector(*name);
+  if (!c)
+    pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "invalid value for option \"connector\": \"" + *name + "\"",
+             "Valid connectors are: " + known + ".");
+  Options rest = all;
+  rest.erase("connector");
+  validate_options(rest, c->server_options(),
+                   std::string("connector \"") + c->name() + "\" servers");
+}
+
+}  // namespace
+
+}  // namespace arroyo
+
+using namespace arroyo;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(arroyo_stream_fdw_handler);
+PG_FUNCTION_INFO_V1(arroyo_stream_fdw_validator);
+
+Datum arroyo_stream_fdw_handler(PG_FUNCTION_ARGS) {
+  FdwRoutine* routine = makeNode(FdwRoutine);
+  routine->GetForeignRelSize = [](PlannerInfo* root, RelOptInfo* rel, Oid relid) {
+    refuse_scan(root, rel, relid);
+  };
+  PG_RETURN_POINTER(routine);
+}
+
+// Checks options where the catalog alone tells the connector: the wrapper and its servers.
+// Table, column and user-mapping options depend on the server's connector; they are checked
+// after the statement by the DDL hook (ddl_hook.cpp).
+Datum arroyo_stream_fdw_validator(PG_FUNCTION_ARGS) {
+  List* options = untransformRelOptions(PG_GETARG_DATUM(0));
+  Oid catalog = PG_GETARG_OID(1);
+  return pg::entry([&] {
+    Options opts = options_from_list(options);
+    if (catalog == ForeignDataWrapperRelationId)
+      validate_options(opts, {}, "the arroyo_stream wrapper");
+    else if (catalog == ForeignServerRelationId)
+      validate_server_options(opts);
+    return (Datum)0;
+  });
+}
+
+}  // extern "C"

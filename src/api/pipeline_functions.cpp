@@ -1,0 +1,268 @@
+// SQL-callable pipeline lifecycle: stream_create, stream_start, stream_stop, stream_drop,
+// stream_wait, and the live status behind the stream_pipelines view.
+#include "catalog/pipelines.hpp"
+#include "engine/operator.hpp"
+#include "pg/guard.hpp"
+#include "planner/plan.hpp"
+#include "worker/launch.hpp"
+#include "worker/shmem.hpp"
+
+namespace arroyo {
+
+extern bool loaded_at_preload;
+
+namespace {
+
+std::string text_arg(FunctionCallInfo fcinfo, int n) {
+  return pg::call([&] { return (const char*)text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+}
+
+std::string quoted(const std::string& name) { return "\"" + name + "\""; }
+
+PipelineRow find_pipeline(const std::string& name) {
+  auto row = catalog_find(name);
+  if (!row) pg::fail(ERRCODE_UNDEFINED_OBJECT, "pipeline " + quoted(name) + " does not exist");
+  return *row;
+}
+
+// Only the owner (or a member of the owning role, or a superuser) may manage a pipeline.
+void check_owner(const PipelineRow& row) {
+  bool ok = pg::call([&] { return has_privs_of_role(GetUserId(), row.owner); });
+  if (!ok)
+    pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of pipeline " + quoted(row.name));
+}
+
+// Pipelines run as a worker connected as their owner, so the owner must be able to log in.
+void check_owner_can_login(Oid owner) {
+  bool can_login = false;
+  const char* rolname = nullptr;
+  pg::call([&] {
+    HeapTuple tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(owner));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "role %u does not exist", owner);
+    Form_pg_authid role = (Form_pg_authid)GETSTRUCT(tup);
+    can_login = role->rolcanlogin;
+    rolname = pstrdup(NameStr(role->rolname));
+    ReleaseSysCache(tup);
+  });
+  if (!can_login)
+    pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+             std::string("role \"") + rolname + "\" cannot own a pipeline: it cannot log in",
+             "A pipeline runs as a background worker connected as its owner.",
+             "Create the pipeline as a role with LOGIN.");
+}
+
+// Plans the query as `owner`, so its privileges (not the caller's) decide.
+void validate_as(Oid owner, const std::string& query) {
+  Oid saved_user;
+  int saved_sec;
+  pg::call([&] {
+    GetUserIdAndSecContext(&saved_user, &saved_sec);
+    SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+  });
+  try {
+    plan_pipeline(query);
+  } catch (...) {
+    pg::call([&] { SetUserIdAndSecContext(saved_user, saved_sec); });
+    throw;
+  }
+  pg::call([&] { SetUserIdAndSecContext(saved_user, saved_sec); });
+}
+
+SlotState slot_state(int index) {
+  PipelineSlot& s = shared()->slots[index];
+  SpinLockAcquire(&s.mutex);
+  SlotState st = s.state;
+  SpinLockRelease(&s.mutex);
+  return st;
+}
+
+// Sleeps briefly on our latch, staying interruptible.
+void nap(long ms) {
+  pg::call([&] {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  });
+}
+
+// Asks a running pipeline's worker to stop and waits until it has.
+void stop_worker(const PipelineRow& row) {
+  int index = pg::call([&] {
+    LWLockAcquire(slots_lock(), LW_SHARED);
+    int i = find_slot(MyDatabaseId, row.id);
+    LWLockRelease(slots_lock());
+    return i;
+  });
+  if (index < 0) return;
+  PipelineSlot& s = shared()->slots[index];
+  SpinLockAcquire(&s.mutex);
+  s.stop_requested = true;
+  Latch* latch = s.latch;
+  SpinLockRelease(&s.mutex);
+  if (latch) SetLatch(latch);
+  while (true) {
+    SpinLockAcquire(&s.mutex);
+    bool gone = s.state == SlotState::Free || s.dboid != MyDatabaseId || s.pipeline_id != row.id ||
+                s.state == SlotState::Died;
+    latch = s.latch;
+    SpinLockRelease(&s.mutex);
+    if (gone) return;
+    if (latch) SetLatch(latch);
+    nap(10);
+  }
+}
+
+}  // namespace
+
+}  // namespace arroyo
+
+using namespace arroyo;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(arroyo_stream_check_preload);
+PG_FUNCTION_INFO_V1(arroyo_stream_create);
+PG_FUNCTION_INFO_V1(arroyo_stream_start);
+PG_FUNCTION_INFO_V1(arroyo_stream_stop);
+PG_FUNCTION_INFO_V1(arroyo_stream_drop);
+PG_FUNCTION_INFO_V1(arroyo_stream_wait);
+PG_FUNCTION_INFO_V1(arroyo_stream_live_status);
+PG_FUNCTION_INFO_V1(arroyo_stream_row_time);
+
+// Fails CREATE EXTENSION unless the library was loaded through shared_preload_libraries.
+Datum arroyo_stream_check_preload(PG_FUNCTION_ARGS) {
+  if (!loaded_at_preload)
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("arroyo_stream must be loaded via shared_preload_libraries"),
+             errhint("Add arroyo_stream to shared_preload_libraries in postgresql.conf and "
+                     "restart the server.")));
+  PG_RETURN_VOID();
+}
+
+// stream_create(name, query): validates the query as the current user and stores it.
+Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    std::string name = text_arg(fcinfo, 0);
+    std::string query = text_arg(fcinfo, 1);
+    if (name.empty()) pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "pipeline name cannot be empty");
+    if (catalog_find(name))
+      pg::fail(ERRCODE_DUPLICATE_OBJECT, "pipeline " + quoted(name) + " already exists");
+    Oid owner = GetUserId();
+    check_owner_can_login(owner);
+    plan_pipeline(query);
+    catalog_insert(name, query, owner);
+    return (Datum)0;
+  });
+}
+
+// stream_start(name): marks the pipeline running and starts its worker.
+Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
+    check_owner(row);
+    check_owner_can_login(row.owner);
+    validate_as(row.owner, row.query);
+    int index = claim_slot(MyDatabaseId, row.id);
+    try {
+      catalog_mark_started(row.id);
+    } catch (...) {
+      release_slot(index);
+      throw;
+    }
+    TransactionId xid = pg::call([&] { return GetTopTransactionId(); });
+    PipelineWorkerArgs args{MyDatabaseId, row.owner, row.id, index, xid};
+    launch_pipeline_worker(args, row.name.c_str(), true);
+    return (Datum)0;
+  });
+}
+
+// stream_stop(name): stops the worker (it commits what it has written) and records 'stopped'.
+Datum arroyo_stream_stop(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
+    check_owner(row);
+    stop_worker(row);
+    catalog_mark_ended(row.id, "stopped", {}, {}, false);
+    return (Datum)0;
+  });
+}
+
+// stream_drop(name): stops the pipeline if it runs, then removes it.
+Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
+    check_owner(row);
+    stop_worker(row);
+    catalog_delete(row.id);
+    return (Datum)0;
+  });
+}
+
+// stream_wait(name, timeout): waits for finished, failed or stopped; returns the state.
+Datum arroyo_stream_wait(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    std::string name = text_arg(fcinfo, 0);
+    Interval* timeout = PG_GETARG_INTERVAL_P(1);
+    int64 timeout_us = timeout->time + int64(timeout->day) * USECS_PER_DAY +
+                       int64(timeout->month) * 30 * USECS_PER_DAY;
+    TimestampTz deadline = GetCurrentTimestamp() + timeout_us;
+    std::string state;
+    while (true) {
+      PipelineRow row = find_pipeline(name);
+      state = row.state;
+      int index = find_slot(MyDatabaseId, row.id);
+      if (index >= 0) {
+        SlotState st = slot_state(index);
+        if (st != SlotState::Free) state = slot_state_name(st);
+      }
+      if (state == "finished" || state == "failed" || state == "stopped") break;
+      if (GetCurrentTimestamp() >= deadline) break;
+      nap(10);
+    }
+    return pg::call([&] { return PointerGetDatum(cstring_to_text(state.c_str())); });
+  });
+}
+
+// Live status of this database's pipeline workers, from shared memory.
+Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
+  ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
+  InitMaterializedSRF(fcinfo, 0);
+  SharedState* s = shared();
+  for (int i = 0; s && i < s->nslots; i++) {
+    PipelineSlot& slot = s->slots[i];
+    PipelineSlot copy;
+    SpinLockAcquire(&slot.mutex);
+    memcpy(&copy, &slot, sizeof(copy));
+    SpinLockRelease(&slot.mutex);
+    if (copy.state == SlotState::Free || copy.dboid != MyDatabaseId) continue;
+    Datum values[10];
+    bool nulls[10] = {false};
+    values[0] = Int32GetDatum(copy.pipeline_id);
+    values[1] = CStringGetTextDatum(slot_state_name(copy.state));
+    values[2] = Int32GetDatum(copy.pid);
+    nulls[2] = copy.pid == 0;
+    values[3] = TimestampTzGetDatum(copy.started_at);
+    values[4] = Int64GetDatum(copy.rows_in);
+    values[5] = Int64GetDatum(copy.rows_out);
+    values[6] = Int64GetDatum(copy.bad_rows);
+    values[7] = Int64GetDatum(copy.late_rows);
+    values[8] = TimestampTzGetDatum(copy.watermark);
+    nulls[8] = TIMESTAMP_NOT_FINITE(copy.watermark);
+    values[9] = CStringGetTextDatum(copy.last_error);
+    nulls[9] = copy.last_error[0] == '\0';
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum)0;
+}
+
+// row_time(): the event time of the row a pipeline is evaluating.
+Datum arroyo_stream_row_time(PG_FUNCTION_ARGS) {
+  if (!current_row_time_valid)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("row_time() can only be used in a pipeline")));
+  PG_RETURN_TIMESTAMPTZ(current_row_time);
+}
+
+}  // extern "C"

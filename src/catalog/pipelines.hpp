@@ -1,0 +1,41 @@
+// Reading and writing the extension's own catalog table _arroyo_stream.pipelines.
+// Every access runs as the table's owner, so users can reach pipelines only through the API.
+// All functions need an open transaction.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arroyo {
+
+struct PipelineRow {
+  int32 id = 0;
+  std::string name;
+  std::string query;
+  Oid owner = InvalidOid;
+  std::string state;  // created | running | finished | stopped | failed
+  std::string last_error;
+};
+
+// Final counters of a run, kept in the catalog once the worker is gone.
+struct RunStats {
+  int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
+};
+
+std::optional<PipelineRow> catalog_find(const std::string& name);
+std::optional<PipelineRow> catalog_get(int32 id);
+// Pipelines whose desired state is running (for the launcher after a restart).
+std::vector<PipelineRow> catalog_running();
+int32 catalog_insert(const std::string& name, const std::string& query, Oid owner);
+void catalog_delete(int32 id);
+// Marks a pipeline running (clearing the last error) as stream_start does.
+void catalog_mark_started(int32 id);
+// Records the end of a run: state plus counters and error. Only applies while the catalog says
+// running, unless `force`, so a late writer never overwrites a user's stop or drop.
+void catalog_mark_ended(int32 id, const std::string& state, const RunStats& stats,
+                        const std::string& error, bool force = false);
+
+}  // namespace arroyo

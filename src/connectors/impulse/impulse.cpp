@@ -1,0 +1,112 @@
+// impulse: a generator source emitting counter = 0, 1, 2, ... at a given rate, like Arroyo's.
+#include "connectors/connector.hpp"
+
+#include "pg/guard.hpp"
+
+#include <cmath>
+
+namespace arroyo {
+
+namespace {
+
+class ImpulseSource : public Source {
+ public:
+  explicit ImpulseSource(const TableSpec& spec) {
+    event_rate_ = option_int(spec.table_options, "event_rate", 0);
+    message_count_ = option_int(spec.table_options, "message_count", -1);
+    start_time_ = option_timestamptz(spec.table_options, "start_time");
+    interval_us_ = option_interval_us(spec.table_options, "event_time_interval", 0);
+    for (const auto& c : spec.columns) {
+      if (c.name == "counter") counter_idx_ = c.attnum - 1;
+      if (c.name == "subtask_index") subtask_idx_ = c.attnum - 1;
+    }
+  }
+
+  void open(const RuntimeInfo& info) override {
+    run_start_ = GetCurrentTimestamp();
+    first_event_time_ = start_time_ ? *start_time_ : info.pipeline_start;
+    subtask_ = info.subtask_index;
+  }
+
+  PollResult poll(Batch& out) override {
+    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    int64 n = out.capacity() - out.size();
+    if (message_count_ >= 0) n = std::min<int64>(n, message_count_ - next_);
+    TimestampTz now = GetCurrentTimestamp();
+    if (event_rate_ > 0) {
+      // Events due by now at event_rate per second since the run started.
+      int64 due = int64(double(now - run_start_) * double(event_rate_) / 1e6) + 1;
+      n = std::min<int64>(n, due - emitted_);
+      if (n <= 0)
+        return PollResult::idle(run_start_ + int64(double(emitted_) * 1e6 / double(event_rate_)));
+    }
+    for (int64 i = 0; i < n; i++) {
+      int64 counter = next_++;
+      TimestampTz t = interval_us_ > 0 ? first_event_time_ + counter * interval_us_ : now;
+      int row = out.append(t);
+      if (counter_idx_ >= 0) {
+        out.values(row)[counter_idx_] = Int64GetDatum(counter);
+        out.nulls(row)[counter_idx_] = false;
+      }
+      if (subtask_idx_ >= 0) {
+        out.values(row)[subtask_idx_] = Int32GetDatum(subtask_);
+        out.nulls(row)[subtask_idx_] = false;
+      }
+    }
+    emitted_ += n;
+    return PollResult::data();
+  }
+
+ private:
+  int64 event_rate_, message_count_, interval_us_;
+  std::optional<TimestampTz> start_time_;
+  TimestampTz run_start_ = 0, first_event_time_ = 0;
+  int64 next_ = 0, emitted_ = 0;
+  int counter_idx_ = -1, subtask_idx_ = -1, subtask_ = 0;
+};
+
+class ImpulseConnector : public Connector {
+ public:
+  const char* name() const override { return "impulse"; }
+
+  void validate_table(const TableSpec& spec) const override {
+    validate_options(spec.table_options,
+                     {{"event_rate", OptionKind::NonNegInt, true},
+                      {"message_count", OptionKind::NonNegInt},
+                      {"start_time", OptionKind::Timestamptz},
+                      {"event_time_interval", OptionKind::Interval},
+                      {"event_time_field", OptionKind::Text},
+                      {"watermark_delay", OptionKind::Interval},
+                      {"idle_timeout", OptionKind::Interval}},
+                     "connector \"impulse\" tables");
+    for (const auto& c : spec.columns) {
+      if (c.name == "counter" && c.type != INT8OID)
+        pg::fail(ERRCODE_DATATYPE_MISMATCH, "impulse column \"counter\" must be of type bigint");
+      else if (c.name == "subtask_index" && c.type != INT4OID)
+        pg::fail(ERRCODE_DATATYPE_MISMATCH,
+                 "impulse column \"subtask_index\" must be of type integer");
+      else if (c.name != "counter" && c.name != "subtask_index" && !c.generated)
+        pg::fail(ERRCODE_UNDEFINED_COLUMN,
+                 "impulse tables have no column \"" + c.name + "\"",
+                 "An impulse table's columns are counter bigint and subtask_index int.");
+      if (!c.options.empty())
+        pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
+                 "impulse column \"" + c.name + "\" accepts no options");
+    }
+  }
+
+  TableRole role(const TableSpec&) const override { return TableRole::Source; }
+
+  std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
+    return std::make_unique<ImpulseSource>(spec);
+  }
+};
+
+}  // namespace
+
+const Connector& impulse_connector() {
+  static ImpulseConnector instance;
+  return instance;
+}
+
+}  // namespace arroyo

@@ -1,0 +1,111 @@
+#include "engine/dataflow.hpp"
+
+#include "operators/connector_sink.hpp"
+#include "operators/project.hpp"
+#include "operators/table_sink.hpp"
+#include "operators/union_all.hpp"
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info)
+    : round_memory_(round_memory), info_(info) {
+  Operator* sink;
+  if (plan.sink.is_table) {
+    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink.relid, stats_));
+  } else {
+    auto s = plan.sink.connector->make_sink(plan.sink.spec);
+    s->open(info_);
+    operators_.push_back(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
+  }
+  sink = operators_.back().get();
+  build(plan.root.get(), sink, 0);
+}
+
+Dataflow::~Dataflow() = default;
+
+// Creates the operators for `node` and its inputs, feeding `downstream` on `port`.
+Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
+  switch (node->kind) {
+    case PlanNode::Kind::Source: {
+      auto* src = static_cast<SourceNode*>(node);
+      SourceRun run;
+      run.source = src->connector->make_source(src->spec);
+      run.source->open(info_);
+      run.batch = std::make_unique<Batch>(src->desc->natts);
+      run.downstream = downstream;
+      run.port = port;
+      sources_.push_back(std::move(run));
+      return nullptr;
+    }
+    case PlanNode::Kind::Project: {
+      auto* p = static_cast<ProjectNode*>(node);
+      auto op = std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets,
+                                                  round_memory_);
+      Operator* self = op.get();
+      op->connect(downstream, port);
+      operators_.push_back(std::move(op));
+      build(p->input.get(), self, 0);
+      return self;
+    }
+    case PlanNode::Kind::Union: {
+      auto* u = static_cast<UnionNode*>(node);
+      auto op = std::make_unique<UnionAllOperator>(int(u->inputs.size()));
+      Operator* self = op.get();
+      op->connect(downstream, port);
+      operators_.push_back(std::move(op));
+      for (size_t i = 0; i < u->inputs.size(); i++) build(u->inputs[i].get(), self, int(i));
+      return self;
+    }
+  }
+  return nullptr;
+}
+
+void Dataflow::begin_transaction() {
+  for (auto& op : operators_) op->begin_transaction();
+}
+
+void Dataflow::end_transaction() {
+  for (auto& op : operators_) op->end_transaction();
+}
+
+RoundResult Dataflow::run_round() {
+  RoundResult result;
+  bool any_data = false, all_ended = true;
+  TimestampTz wake = 0;
+  for (auto& run : sources_) {
+    if (run.ended) continue;
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    PollResult r = run.source->poll(*run.batch);
+    MemoryContextSwitchTo(old);
+    if (!run.batch->empty()) {
+      any_data = true;
+      stats_.rows_in += run.batch->size();
+      run.downstream->push(run.port, *run.batch);
+      run.batch->clear();
+    }
+    if (r.kind == PollResult::Ended) {
+      run.ended = true;
+      run.downstream->end(run.port);
+      continue;
+    }
+    all_ended = false;
+    if (r.kind == PollResult::Idle && r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
+  }
+  int64 bad = 0;
+  for (auto& run : sources_) bad += run.source->bad_rows();
+  stats_.bad_rows = bad;
+  pg::call([&] { MemoryContextReset(round_memory_); });
+  result.all_ended = all_ended;
+  result.idle = !any_data && !all_ended;
+  result.wake_at = wake;
+  return result;
+}
+
+void Dataflow::close() {
+  for (auto& run : sources_) run.source->close();
+  for (auto& op : operators_)
+    if (auto* s = dynamic_cast<ConnectorSinkOperator*>(op.get())) s->sink().close();
+}
+
+}  // namespace arroyo

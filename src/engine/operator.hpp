@@ -1,0 +1,53 @@
+// The operator interface. Data flows one way, pushed from sources to the sink: batches, then
+// watermarks and the end of each input, in the same order on every edge. An operator with
+// several inputs tells them apart by port.
+#pragma once
+
+#include "engine/batch.hpp"
+
+namespace arroyo {
+
+// Counters the engine reports in stream_pipelines.
+struct EngineStats {
+  int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
+  TimestampTz watermark = DT_NOBEGIN;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+
+  void connect(Operator* next, int port) {
+    next_ = next;
+    next_port_ = port;
+  }
+  // Called inside each transaction before data flows, and before it commits.
+  virtual void begin_transaction() {}
+  virtual void end_transaction() {}
+
+  virtual void push(int port, Batch& rows) = 0;
+  // The input on `port` promises no more rows with event time <= watermark.
+  virtual void watermark(int port, TimestampTz wm) { emit_watermark(wm); }
+  // The input on `port` has ended.
+  virtual void end(int port) { emit_end(); }
+
+ protected:
+  void emit(Batch& rows) {
+    if (next_ && !rows.empty()) next_->push(next_port_, rows);
+  }
+  void emit_watermark(TimestampTz wm) {
+    if (next_) next_->watermark(next_port_, wm);
+  }
+  void emit_end() {
+    if (next_) next_->end(next_port_);
+  }
+
+  Operator* next_ = nullptr;
+  int next_port_ = 0;
+};
+
+// The event time of the row being evaluated, for row_time().
+extern TimestampTz current_row_time;
+extern bool current_row_time_valid;
+
+}  // namespace arroyo

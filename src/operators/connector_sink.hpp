@@ -1,0 +1,27 @@
+// Hands rows to a connector's Sink (files, Kafka, ...), committing with the pipeline.
+#pragma once
+
+#include "connectors/connector.hpp"
+#include "engine/operator.hpp"
+
+#include <memory>
+
+namespace arroyo {
+
+class ConnectorSinkOperator : public Operator {
+ public:
+  ConnectorSinkOperator(std::unique_ptr<Sink> sink, EngineStats& stats)
+      : sink_(std::move(sink)), stats_(stats) {}
+  void push(int, Batch& rows) override {
+    sink_->write(rows);
+    stats_.rows_out += rows.size();
+  }
+  void end_transaction() override { sink_->commit(); }
+  Sink& sink() { return *sink_; }
+
+ private:
+  std::unique_ptr<Sink> sink_;
+  EngineStats& stats_;
+};
+
+}  // namespace arroyo

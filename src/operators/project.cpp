@@ -1,0 +1,53 @@
+#include "operators/project.hpp"
+
+#include "pg/guard.hpp"
+
+#include <cstring>
+
+namespace arroyo {
+
+TimestampTz current_row_time = 0;
+bool current_row_time_valid = false;
+
+ProjectOperator::ProjectOperator(TupleDesc input, TupleDesc output, List* quals, List* targets,
+                                 MemoryContext row_memory)
+    : in_cols_(input->natts), out_cols_(output->natts), out_(output->natts) {
+  pg::call([&] {
+    econtext_ = CreateStandaloneExprContext();
+    // Results must live until the batch has gone through the pipeline, not just one row.
+    econtext_->ecxt_per_tuple_memory = row_memory;
+    in_slot_ = MakeSingleTupleTableSlot(input, &TTSOpsVirtual);
+    out_slot_ = MakeSingleTupleTableSlot(output, &TTSOpsVirtual);
+    econtext_->ecxt_scantuple = in_slot_;
+    if (quals) qual_ = ExecInitQual(quals, nullptr);
+    projection_ = ExecBuildProjectionInfo(targets, econtext_, out_slot_, nullptr, input);
+  });
+}
+
+void ProjectOperator::push(int, Batch& rows) {
+  const int n = rows.size();
+  int i = 0;
+  while (i < n) {
+    // Evaluate rows until the input is used up or the output batch is full.
+    pg::call([&] {
+      for (; i < n && !out_.full(); i++) {
+        ExecClearTuple(in_slot_);
+        memcpy(in_slot_->tts_values, rows.values(i), sizeof(Datum) * in_cols_);
+        memcpy(in_slot_->tts_isnull, rows.nulls(i), sizeof(bool) * in_cols_);
+        ExecStoreVirtualTuple(in_slot_);
+        current_row_time = rows.time(i);
+        current_row_time_valid = true;
+        if (qual_ && !ExecQual(qual_, econtext_)) continue;
+        TupleTableSlot* result = ExecProject(projection_);
+        int row = out_.append(rows.time(i), rows.op(i));
+        memcpy(out_.values(row), result->tts_values, sizeof(Datum) * out_cols_);
+        memcpy(out_.nulls(row), result->tts_isnull, sizeof(bool) * out_cols_);
+      }
+      current_row_time_valid = false;
+    });
+    emit(out_);
+    out_.clear();
+  }
+}
+
+}  // namespace arroyo

@@ -1,0 +1,27 @@
+// Filter + projection: evaluates WHERE and the select list with PostgreSQL's ExprState.
+#pragma once
+
+#include "engine/operator.hpp"
+#include "pg/postgres.hpp"
+
+namespace arroyo {
+
+class ProjectOperator : public Operator {
+ public:
+  // quals: implicit-AND list of Expr; targets: TargetEntry list; both over rows of `input`.
+  // Expressions allocate their results in `row_memory`, which the engine resets per round.
+  ProjectOperator(TupleDesc input, TupleDesc output, List* quals, List* targets,
+                  MemoryContext row_memory);
+  void push(int port, Batch& rows) override;
+
+ private:
+  int in_cols_, out_cols_;
+  ExprContext* econtext_;
+  TupleTableSlot* in_slot_;
+  TupleTableSlot* out_slot_;
+  ExprState* qual_ = nullptr;
+  ProjectionInfo* projection_;
+  Batch out_;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,25 @@
+// Appends rows to a regular table through PostgreSQL's executor insert path: constraints,
+// defaults (computed upstream), generated columns, indexes and triggers all apply.
+#pragma once
+
+#include "engine/operator.hpp"
+#include "pg/postgres.hpp"
+
+namespace arroyo {
+
+class TableSinkOperator : public Operator {
+ public:
+  TableSinkOperator(Oid relid, EngineStats& stats) : relid_(relid), stats_(stats) {}
+  void begin_transaction() override;
+  void push(int port, Batch& rows) override;
+  void end_transaction() override;
+
+ private:
+  Oid relid_;
+  EngineStats& stats_;
+  EState* estate_ = nullptr;
+  ResultRelInfo* result_rel_ = nullptr;
+  TupleTableSlot* slot_ = nullptr;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,345 @@
+// Query tree → logical plan. Every "is this supported?" check lives here, so unsupported SQL
+// fails at stream_create naming the construct.
+#include "planner/plan.hpp"
+
+#include "pg/guard.hpp"
+#include "planner/settings.hpp"
+
+extern "C" {
+#include "optimizer/optimizer.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+// Adapts a typed tree walker to the untyped signature PostgreSQL's walkers take.
+template <typename W>
+bool (*walker(W* fn))() {
+  return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn));
+}
+
+[[noreturn]] void unsupported(const std::string& what, const std::string& hint = {}) {
+  pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, what + " is not supported in a pipeline", {}, hint);
+}
+
+// Rejects the SELECT-level constructs a streaming pipeline cannot run (yet).
+void check_query_shape(Query* q) {
+  if (q->hasAggs || q->groupClause || q->groupingSets || q->havingQual)
+    unsupported("aggregation (GROUP BY, aggregate functions, HAVING)");
+  if (q->hasWindowFuncs) unsupported("a window function (OVER)");
+  if (q->hasTargetSRFs) unsupported("a set-returning function in the select list");
+  if (q->hasSubLinks) unsupported("a subquery in an expression");
+  if (q->cteList) unsupported("WITH (a common table expression)");
+  if (q->sortClause) unsupported("ORDER BY", "A stream has no end to sort by.");
+  if (q->limitCount || q->limitOffset) unsupported("LIMIT or OFFSET");
+  if (q->distinctClause) unsupported("DISTINCT");
+  if (q->rowMarks) unsupported("FOR UPDATE/SHARE");
+}
+
+// Rejects references to system columns (ctid, tableoid, ...), which streams do not have.
+bool system_column_walker(Node* node, void* context) {
+  if (!node) return false;
+  if (IsA(node, Var) && ((Var*)node)->varattno < 0)
+    unsupported("a system column (ctid, xmin, tableoid, ...)");
+  return expression_tree_walker(node, walker(system_column_walker), context);
+}
+
+// Plans one expression as PostgreSQL's planner would for the executor (default arguments,
+// named arguments and constant folding), after checking it.
+Expr* plan_expr(Expr* e) {
+  system_column_walker((Node*)e, nullptr);
+  return pg::call([&] { return expression_planner(e); });
+}
+
+List* plan_targets(List* targets) {
+  List* out = NIL;
+  ListCell* lc;
+  foreach (lc, targets) {
+    TargetEntry* te = (TargetEntry*)lfirst(lc);
+    Expr* e = plan_expr(te->expr);
+    out = pg::call([&] {
+      TargetEntry* copy = flatCopyTargetEntry(te);
+      copy->expr = e;
+      return lappend(out, copy);
+    });
+  }
+  return out;
+}
+
+// The row layout a target list produces: attribute k is the entry with resno k.
+TupleDesc desc_from_targets(List* targets) {
+  return pg::call([&] {
+    TupleDesc desc = CreateTemplateTupleDesc(list_length(targets));
+    ListCell* lc;
+    foreach (lc, targets) {
+      TargetEntry* te = (TargetEntry*)lfirst(lc);
+      Node* e = (Node*)te->expr;
+      TupleDescInitEntry(desc, te->resno, te->resname ? te->resname : "?column?", exprType(e),
+                         exprTypmod(e), 0);
+      TupleDescInitEntryCollation(desc, te->resno, exprCollation(e));
+    }
+    return desc;
+  });
+}
+
+std::unique_ptr<PlanNode> plan_select(Query* q);
+
+// A foreign table of ours with a source connector.
+std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
+  char relkind = rte->relkind;
+  const char* relname = pg::call([&] { return get_rel_name(rte->relid); });
+  std::string name = relname ? relname : "?";
+  if (relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE)
+    unsupported("reading the regular table \"" + name + "\"",
+                "Sources are foreign tables of the arroyo_stream wrapper.");
+  if (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW)
+    unsupported("reading the materialized view \"" + name + "\"");
+  if (relkind != RELKIND_FOREIGN_TABLE) unsupported("reading relation \"" + name + "\"");
+  auto node = std::make_unique<SourceNode>();
+  node->spec = load_table_spec(rte->relid, true);
+  node->connector = &connector_of(rte->relid);
+  if (node->connector->role(node->spec) != TableRole::Source)
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
+             "foreign table " + node->spec.name + " is a sink and cannot be read from",
+             {}, "Create a table with type 'source' to read.");
+  node->connector->check_privileges(node->spec, TableRole::Source);
+  node->desc = pg::call([&] {
+    Relation rel = relation_open(rte->relid, NoLock);
+    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return d;
+  });
+  return node;
+}
+
+std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
+  switch (rte->rtekind) {
+    case RTE_RELATION: return plan_source(rte);
+    case RTE_SUBQUERY:
+      if (rte->lateral) unsupported("LATERAL");
+      return plan_select(rte->subquery);
+    case RTE_FUNCTION: unsupported("a function in FROM");
+    case RTE_VALUES: unsupported("VALUES in FROM");
+    case RTE_JOIN: unsupported("JOIN", "Joins arrive in a later version.");
+    default: unsupported("this kind of FROM item");
+  }
+}
+
+// Wraps `input` in a projection that casts its columns to the given types where they differ.
+std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* types,
+                                         List* typmods, List* collations) {
+  TupleDesc in = input->desc;
+  bool same = true;
+  for (int i = 0; i < in->natts; i++)
+    same = same && TupleDescAttr(in, i)->atttypid == list_nth_oid(types, i) &&
+           TupleDescAttr(in, i)->atttypmod == list_nth_int(typmods, i);
+  if (same) return input;
+  auto proj = std::make_unique<ProjectNode>();
+  List* targets = pg::call([&] {
+    List* out = NIL;
+    for (int i = 0; i < in->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(in, i);
+      Node* var = (Node*)makeVar(1, i + 1, att->atttypid, att->atttypmod, att->attcollation, 0);
+      Node* cast = coerce_to_target_type(nullptr, var, att->atttypid, list_nth_oid(types, i),
+                                         list_nth_int(typmods, i), COERCION_IMPLICIT,
+                                         COERCE_IMPLICIT_CAST, -1);
+      if (!cast) elog(ERROR, "cannot coerce UNION ALL column %d", i + 1);
+      out = lappend(out, makeTargetEntry((Expr*)cast, i + 1, pstrdup(NameStr(att->attname)),
+                                         false));
+    }
+    return out;
+  });
+  proj->targets = plan_targets(targets);
+  proj->desc = desc_from_targets(proj->targets);
+  proj->input = std::move(input);
+  return proj;
+}
+
+// Collects the leaves of a UNION ALL tree, left to right.
+void union_leaves(Node* n, Query* q, std::vector<RangeTblEntry*>& out) {
+  if (IsA(n, RangeTblRef)) {
+    out.push_back(rt_fetch(((RangeTblRef*)n)->rtindex, q->rtable));
+    return;
+  }
+  SetOperationStmt* s = (SetOperationStmt*)n;
+  if (s->op != SETOP_UNION || !s->all) unsupported("UNION without ALL, INTERSECT or EXCEPT");
+  union_leaves(s->larg, q, out);
+  union_leaves(s->rarg, q, out);
+}
+
+std::unique_ptr<PlanNode> plan_union(Query* q) {
+  SetOperationStmt* top = (SetOperationStmt*)q->setOperations;
+  std::vector<RangeTblEntry*> leaves;
+  union_leaves((Node*)top, q, leaves);
+  auto u = std::make_unique<UnionNode>();
+  for (RangeTblEntry* leaf : leaves)
+    u->inputs.push_back(coerce_columns(plan_rte(leaf), top->colTypes, top->colTypmods,
+                                       top->colCollations));
+  u->desc = u->inputs[0]->desc;
+  return u;
+}
+
+std::unique_ptr<PlanNode> plan_select(Query* q) {
+  check_query_shape(q);
+  auto proj = std::make_unique<ProjectNode>();
+  if (q->setOperations) {
+    proj->input = plan_union(q);
+  } else {
+    List* from = q->jointree->fromlist;
+    if (list_length(from) == 0)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, "a pipeline must read from a source table",
+               {}, "Add FROM with a foreign table of the arroyo_stream wrapper.");
+    if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef))
+      unsupported("JOIN", "Joins arrive in a later version.");
+    RangeTblEntry* rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable);
+    proj->input = plan_rte(rte);
+    if (q->jointree->quals) {
+      Expr* qual = plan_expr((Expr*)q->jointree->quals);
+      proj->quals = pg::call([&] { return make_ands_implicit(qual); });
+    }
+  }
+  proj->targets = plan_targets(q->targetList);
+  proj->desc = desc_from_targets(proj->targets);
+  return proj;
+}
+
+// Adds every relation the query reads or writes to `context` (a List**), for privilege checks.
+bool relation_rte_walker(Node* node, void* context) {
+  if (!node) return false;
+  if (IsA(node, RangeTblEntry)) {
+    RangeTblEntry* rte = (RangeTblEntry*)node;
+    if (rte->rtekind == RTE_RELATION) *(List**)context = lappend(*(List**)context, rte);
+    return false;
+  }
+  if (IsA(node, Query))
+    return query_tree_walker((Query*)node, walker(relation_rte_walker), context,
+                             QTW_EXAMINE_RTES_BEFORE);
+  return expression_tree_walker(node, walker(relation_rte_walker), context);
+}
+
+// Splits the text into its SET statements (applied to settings) and the one INSERT.
+RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
+  List* raw = pg::call([&] { return raw_parser(text.c_str(), RAW_PARSE_DEFAULT); });
+  RawStmt* insert = nullptr;
+  ListCell* lc;
+  foreach (lc, raw) {
+    RawStmt* rs = lfirst_node(RawStmt, lc);
+    Node* stmt = rs->stmt;
+    if (insert)
+      pg::fail(ERRCODE_SYNTAX_ERROR, "a pipeline query must end with its INSERT statement",
+               "Only SET statements may come before it, and nothing after it.");
+    if (IsA(stmt, VariableSetStmt)) {
+      apply_setting((VariableSetStmt*)stmt, settings);
+    } else if (IsA(stmt, InsertStmt)) {
+      insert = rs;
+    } else if (IsA(stmt, SelectStmt)) {
+      pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "a pipeline query must be INSERT INTO … SELECT …",
+               {}, "Write INSERT INTO <target table> SELECT … so the pipeline has a target.");
+    } else {
+      const char* tag = pg::call([&] { return GetCommandTagName(CreateCommandTag(stmt)); });
+      pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
+               std::string("a pipeline query cannot contain ") + tag,
+               "A pipeline query is INSERT INTO … SELECT …, optionally after SET statements.");
+    }
+  }
+  if (!insert)
+    pg::fail(ERRCODE_SYNTAX_ERROR, "pipeline query has no INSERT INTO … SELECT … statement");
+  InsertStmt* ins = (InsertStmt*)insert->stmt;
+  if (ins->withClause) unsupported("WITH on the INSERT");
+  if (ins->onConflictClause) unsupported("INSERT … ON CONFLICT");
+  if (ins->returningList) unsupported("INSERT … RETURNING");
+  if (!ins->selectStmt || ((SelectStmt*)ins->selectStmt)->valuesLists)
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline",
+             {}, "Use INSERT INTO … SELECT … FROM a source table.");
+  return insert;
+}
+
+// Describes the target and checks it can be written by a pipeline.
+SinkTarget plan_target(Query* ins) {
+  RangeTblEntry* rte = rt_fetch(ins->resultRelation, ins->rtable);
+  SinkTarget sink;
+  sink.relid = rte->relid;
+  sink.name = pg::call([&] {
+    return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
+                                                  get_rel_name(rte->relid));
+  });
+  if (rte->relkind == RELKIND_RELATION) return sink;
+  if (rte->relkind == RELKIND_PARTITIONED_TABLE)
+    unsupported("writing into the partitioned table " + sink.name, "Target one partition.");
+  if (rte->relkind != RELKIND_FOREIGN_TABLE)
+    unsupported("writing into " + sink.name + " (not a table)");
+  sink.is_table = false;
+  sink.spec = load_table_spec(rte->relid, true);
+  sink.connector = &connector_of(rte->relid);
+  if (sink.connector->role(sink.spec) != TableRole::Sink)
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
+             "foreign table " + sink.name + " is a source and cannot be written to", {},
+             "Create a table with type 'sink' to write.");
+  sink.connector->check_privileges(sink.spec, TableRole::Sink);
+  return sink;
+}
+
+// The final projection: the INSERT's target list (with defaults) as a full row of the target.
+std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanNode> select) {
+  auto proj = std::make_unique<ProjectNode>();
+  TupleDesc target_desc;
+  List* targets = pg::call([&] {
+    Relation rel = relation_open(rt_fetch(ins->resultRelation, ins->rtable)->relid, NoLock);
+    target_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    List* out = NIL;
+    for (int i = 0; i < target_desc->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(target_desc, i);
+      Expr* e = nullptr;
+      ListCell* lc;
+      foreach (lc, ins->targetList) {
+        TargetEntry* te = (TargetEntry*)lfirst(lc);
+        if (te->resno == i + 1 && !te->resjunk) e = te->expr;
+      }
+      if (!e)
+        e = (Expr*)makeNullConst(att->attisdropped ? INT4OID : att->atttypid,
+                                 att->attisdropped ? -1 : att->atttypmod,
+                                 att->attisdropped ? InvalidOid : att->attcollation);
+      out = lappend(out, makeTargetEntry(e, i + 1, pstrdup(NameStr(att->attname)), false));
+    }
+    return out;
+  });
+  proj->targets = plan_targets(targets);
+  proj->desc = target_desc;
+  proj->input = std::move(select);
+  return proj;
+}
+
+}  // namespace
+
+LogicalPlan plan_pipeline(const std::string& query_text) {
+  LogicalPlan plan;
+  RawStmt* raw = split_statements(query_text, plan.settings);
+  Query* ins = pg::call([&] {
+    Query* q = parse_analyze_fixedparams(raw, query_text.c_str(), nullptr, 0, nullptr);
+    List* rewritten = QueryRewrite(q);
+    if (list_length(rewritten) != 1 || ((Query*)linitial(rewritten))->commandType != CMD_INSERT)
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("the target of a pipeline cannot have rewrite rules")));
+    return (Query*)linitial(rewritten);
+  });
+  List* relations = NIL;
+  pg::call([&] {
+    query_tree_walker(ins, walker(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
+    ExecCheckRTPerms(relations, true);
+  });
+  plan.sink = plan_target(ins);
+  List* from = ins->jointree->fromlist;
+  if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
+             "Use INSERT INTO … SELECT … FROM a source table.");
+  RangeTblEntry* select_rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, ins->rtable);
+  if (select_rte->rtekind != RTE_SUBQUERY)
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
+             "Use INSERT INTO … SELECT … FROM a source table.");
+  plan.root = plan_sink_projection(ins, plan_select(select_rte->subquery));
+  return plan;
+}
+
+}  // namespace arroyo

@@ -1,0 +1,61 @@
+#include "planner/settings.hpp"
+
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+namespace {
+
+const char* const kSupported = "checkpoint_interval";
+
+// The value of `SET name = value` as text (a string or a number).
+std::string setting_value(VariableSetStmt* stmt) {
+  if (stmt->kind != VAR_SET_VALUE || list_length(stmt->args) != 1)
+    pg::fail(ERRCODE_SYNTAX_ERROR,
+             std::string("pipeline setting \"") + stmt->name + "\" needs exactly one value");
+  Node* arg = (Node*)linitial(stmt->args);
+  if (!IsA(arg, A_Const))
+    pg::fail(ERRCODE_SYNTAX_ERROR,
+             std::string("pipeline setting \"") + stmt->name + "\" needs a constant value");
+  A_Const* c = (A_Const*)arg;
+  if (c->isnull)
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             std::string("pipeline setting \"") + stmt->name + "\" cannot be NULL");
+  switch (nodeTag(&c->val)) {
+    case T_String: return strVal(&c->val);
+    case T_Integer: return std::to_string(intVal(&c->val));
+    case T_Float: return c->val.fval.fval;
+    default: break;
+  }
+  pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+           std::string("pipeline setting \"") + stmt->name + "\" has an unsupported value");
+}
+
+// Parses an interval setting into microseconds; it must be positive.
+int64 interval_setting(const char* name, const std::string& value) {
+  int64 us;
+  try {
+    us = parse_interval_us(value);
+  } catch (const pg::Error& e) {
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             std::string("invalid value for pipeline setting \"") + name + "\": " + e.message());
+  }
+  if (us <= 0)
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             std::string("pipeline setting \"") + name + "\" must be a positive interval");
+  return us;
+}
+
+}  // namespace
+
+void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings) {
+  std::string name = stmt->name ? stmt->name : "";
+  if (name == "checkpoint_interval") {
+    settings.checkpoint_interval_us = interval_setting("checkpoint_interval", setting_value(stmt));
+    return;
+  }
+  pg::fail(ERRCODE_UNDEFINED_OBJECT, "unknown pipeline setting \"" + name + "\"",
+           std::string("Supported settings: ") + kSupported + ".");
+}
+
+}  // namespace arroyo

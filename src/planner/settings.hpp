@@ -1,0 +1,11 @@
+// Pipeline settings: the `SET name = value;` statements that may precede a pipeline's INSERT.
+#pragma once
+
+#include "planner/plan.hpp"
+
+namespace arroyo {
+
+// Applies one SET statement to `settings`; unknown names are an ERROR listing the known ones.
+void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings);
+
+}  // namespace arroyo

@@ -1,0 +1,221 @@
+// A pipeline's background worker: connects as the pipeline's owner, plans the query, and runs
+// the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
+// is requested, or an error fails the pipeline.
+#include "catalog/pipelines.hpp"
+#include "engine/dataflow.hpp"
+#include "pg/guard.hpp"
+#include "worker/launch.hpp"
+#include "worker/shmem.hpp"
+
+extern "C" {
+#include "utils/ps_status.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+int my_slot = -1;
+
+PipelineSlot& slot() { return shared()->slots[my_slot]; }
+
+bool stop_requested() {
+  SpinLockAcquire(&slot().mutex);
+  bool stop = slot().stop_requested;
+  SpinLockRelease(&slot().mutex);
+  return stop;
+}
+
+void publish(const EngineStats& stats) {
+  PipelineSlot& s = slot();
+  SpinLockAcquire(&s.mutex);
+  s.rows_in = stats.rows_in;
+  s.rows_out = stats.rows_out;
+  s.bad_rows = stats.bad_rows;
+  s.late_rows = stats.late_rows;
+  s.watermark = stats.watermark;
+  SpinLockRelease(&s.mutex);
+}
+
+void set_slot_state(SlotState state, const std::string& error = {}) {
+  PipelineSlot& s = slot();
+  SpinLockAcquire(&s.mutex);
+  s.state = state;
+  strlcpy(s.last_error, error.c_str(), kSlotErrorLen);
+  SpinLockRelease(&s.mutex);
+}
+
+// Marks the slot of a worker that exits without having recorded its end (before_shmem_exit).
+void on_worker_exit(int, Datum) {
+  if (my_slot < 0) return;
+  PipelineSlot& s = slot();
+  SpinLockAcquire(&s.mutex);
+  if (!is_terminal(s.state)) {
+    s.state = SlotState::Died;
+    strlcpy(s.last_error,
+            ProcDiePending ? "pipeline worker was terminated" : "pipeline worker exited unexpectedly",
+            kSlotErrorLen);
+  }
+  SpinLockRelease(&s.mutex);
+  if (shared()->supervisor_latch) SetLatch(shared()->supervisor_latch);
+}
+
+void begin_transaction() {
+  pg::call([&] {
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+  });
+}
+
+void commit_transaction() {
+  pg::call([&] {
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  });
+}
+
+// Sleeps until the latch is set or `wake_at` (0: at most a second) passes.
+void wait_for_data(TimestampTz wake_at) {
+  long timeout_ms = 1000;
+  if (wake_at) {
+    TimestampTz now = GetCurrentTimestamp();
+    timeout_ms = wake_at > now ? long((wake_at - now + 999) / 1000) : 0;
+    timeout_ms = std::min(timeout_ms, 1000L);
+  }
+  pg::call([&] {
+    if (timeout_ms > 0)
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms,
+                      PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  });
+}
+
+// Records how the run ended, in the catalog and then in the slot.
+void record_end(int32 id, SlotState state, const EngineStats& stats, const std::string& error) {
+  const char* name = state == SlotState::Finished  ? "finished"
+                     : state == SlotState::Stopped ? "stopped"
+                                                   : "failed";
+  begin_transaction();
+  catalog_mark_ended(id, name, {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows},
+                     error);
+  commit_transaction();
+  publish(stats);
+  set_slot_state(state, error);
+}
+
+// Runs the dataflow until it finishes or is stopped; returns the end state.
+SlotState run(Dataflow& flow, int64 commit_interval_us) {
+  while (true) {
+    if (stop_requested()) return SlotState::Stopped;
+    begin_transaction();
+    flow.begin_transaction();
+    TimestampTz epoch_start = GetCurrentTimestamp();
+    RoundResult r;
+    while (true) {
+      pg::call([&] { CHECK_FOR_INTERRUPTS(); });
+      r = flow.run_round();
+      publish(flow.stats());
+      if (r.all_ended || r.idle || stop_requested()) break;
+      if (GetCurrentTimestamp() - epoch_start >= commit_interval_us) break;
+    }
+    flow.end_transaction();
+    commit_transaction();
+    if (r.all_ended) return SlotState::Finished;
+    if (r.idle) wait_for_data(r.wake_at);
+  }
+}
+
+void run_pipeline(const PipelineWorkerArgs& args) {
+  begin_transaction();
+  if (TransactionIdIsValid(args.launcher_xid))
+    pg::call([&] { XactLockTableWait(args.launcher_xid, nullptr, nullptr, XLTW_None); });
+  std::optional<PipelineRow> row = catalog_get(args.pipeline_id);
+  if (!row || row->state != "running") {
+    commit_transaction();
+    set_slot_state(SlotState::Stopped);
+    return;
+  }
+  pg::call([&] {
+    pgstat_report_appname(psprintf("arroyo_stream: %s", row->name.c_str()));
+    set_ps_display(row->name.c_str());
+  });
+  EngineStats last_stats;
+  std::unique_ptr<Dataflow> flow;
+  try {
+    MemoryContext pipeline_memory = pg::call([&] {
+      return AllocSetContextCreate(TopMemoryContext, "arroyo_stream pipeline",
+                                   ALLOCSET_DEFAULT_SIZES);
+    });
+    MemoryContext round_memory = pg::call([&] {
+      return AllocSetContextCreate(pipeline_memory, "arroyo_stream round",
+                                   ALLOCSET_DEFAULT_SIZES);
+    });
+    MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
+    LogicalPlan plan = plan_pipeline(row->query);
+    RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1};
+    flow = std::make_unique<Dataflow>(plan, round_memory, info);
+    MemoryContextSwitchTo(old);
+    commit_transaction();
+    set_slot_state(SlotState::Running);
+    int64 interval = plan.settings.checkpoint_interval_us > 0
+                         ? plan.settings.checkpoint_interval_us
+                         : int64(checkpoint_interval_ms) * 1000;
+    SlotState end = run(*flow, interval);
+    flow->close();
+    record_end(args.pipeline_id, end, flow->stats(), {});
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    if (auto* pe = dynamic_cast<const pg::Error*>(&e)) message = pe->full_message();
+    if (flow) last_stats = flow->stats();
+    pg::call([&] {
+      AbortOutOfAnyTransaction();
+      ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
+                           message.c_str())));
+    });
+    if (flow) {
+      try {
+        flow->close();
+      } catch (const std::exception&) {
+      }
+    }
+    record_end(args.pipeline_id, SlotState::Failed, last_stats, message);
+  }
+}
+
+}  // namespace
+
+}  // namespace arroyo
+
+extern "C" {
+
+PGDLLEXPORT void arroyo_stream_pipeline_main(Datum);
+
+void arroyo_stream_pipeline_main(Datum) {
+  arroyo::PipelineWorkerArgs args;
+  memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  arroyo::my_slot = args.slot;
+  before_shmem_exit(arroyo::on_worker_exit, 0);
+  BackgroundWorkerInitializeConnectionByOid(args.dboid, args.owner, 0);
+  {
+    arroyo::PipelineSlot& s = arroyo::slot();
+    SpinLockAcquire(&s.mutex);
+    s.pid = MyProcPid;
+    s.latch = MyLatch;
+    SpinLockRelease(&s.mutex);
+  }
+  try {
+    arroyo::run_pipeline(args);
+  } catch (const std::exception& e) {
+    // Recording the failure failed too: the exit callback marks the slot for the supervisor.
+    elog(LOG, "arroyo_stream pipeline worker could not record its end: %s", e.what());
+    proc_exit(1);
+  }
+  arroyo::release_slot(arroyo::my_slot);
+  arroyo::my_slot = -1;
+  proc_exit(0);
+}
+
+}  // extern "C"

@@ -1,0 +1,129 @@
+#include "worker/shmem.hpp"
+
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+int max_pipelines_guc = 32;
+
+static SharedState* shared_state = nullptr;
+static LWLockPadded* lock_tranche = nullptr;
+static shmem_request_hook_type prev_shmem_request_hook = nullptr;
+static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+
+static Size shared_size() {
+  return add_size(offsetof(SharedState, slots),
+                  mul_size(sizeof(PipelineSlot), max_pipelines_guc));
+}
+
+// Asks the postmaster for our shared memory and lock (shmem_request_hook).
+static void on_shmem_request() {
+  if (prev_shmem_request_hook) prev_shmem_request_hook();
+  RequestAddinShmemSpace(shared_size());
+  RequestNamedLWLockTranche("arroyo_stream", 1);
+}
+
+// Creates or attaches the shared state (shmem_startup_hook).
+static void on_shmem_startup() {
+  if (prev_shmem_startup_hook) prev_shmem_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found;
+  shared_state = (SharedState*)ShmemInitStruct("arroyo_stream", shared_size(), &found);
+  if (!found) {
+    memset(shared_state, 0, shared_size());
+    shared_state->nslots = max_pipelines_guc;
+    for (int i = 0; i < max_pipelines_guc; i++) SpinLockInit(&shared_state->slots[i].mutex);
+  }
+  lock_tranche = GetNamedLWLockTranche("arroyo_stream");
+  LWLockRelease(AddinShmemInitLock);
+}
+
+void request_shared_memory() {
+  prev_shmem_request_hook = shmem_request_hook;
+  shmem_request_hook = on_shmem_request;
+  prev_shmem_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = on_shmem_startup;
+}
+
+SharedState* shared() { return shared_state; }
+LWLock* slots_lock() { return &lock_tranche[0].lock; }
+
+bool is_terminal(SlotState s) {
+  return s == SlotState::Finished || s == SlotState::Stopped || s == SlotState::Failed ||
+         s == SlotState::Died;
+}
+
+const char* slot_state_name(SlotState s) {
+  switch (s) {
+    case SlotState::Free: return "free";
+    case SlotState::Starting:
+    case SlotState::Running: return "running";
+    case SlotState::Finished: return "finished";
+    case SlotState::Stopped: return "stopped";
+    case SlotState::Failed:
+    case SlotState::Died: return "failed";
+  }
+  return "unknown";
+}
+
+int find_slot(Oid dboid, int32 pipeline_id) {
+  SharedState* s = shared_state;
+  for (int i = 0; i < s->nslots; i++) {
+    PipelineSlot& slot = s->slots[i];
+    if (slot.state != SlotState::Free && slot.dboid == dboid && slot.pipeline_id == pipeline_id)
+      return i;
+  }
+  return -1;
+}
+
+int claim_slot(Oid dboid, int32 pipeline_id) {
+  int found = -1;
+  bool busy = false;
+  pg::call([&] {
+    LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+    int existing = find_slot(dboid, pipeline_id);
+    if (existing >= 0) {
+      busy = true;
+    } else {
+      for (int i = 0; i < shared_state->nslots && found < 0; i++) {
+        PipelineSlot& slot = shared_state->slots[i];
+        if (slot.state != SlotState::Free) continue;
+        SpinLockAcquire(&slot.mutex);
+        slot.state = SlotState::Starting;
+        slot.dboid = dboid;
+        slot.pipeline_id = pipeline_id;
+        slot.pid = 0;
+        slot.latch = nullptr;
+        slot.stop_requested = false;
+        slot.started_at = GetCurrentTimestamp();
+        slot.rows_in = slot.rows_out = slot.bad_rows = slot.late_rows = 0;
+        slot.watermark = DT_NOBEGIN;
+        slot.last_error[0] = '\0';
+        SpinLockRelease(&slot.mutex);
+        found = i;
+      }
+    }
+    LWLockRelease(slots_lock());
+  });
+  if (busy) pg::fail(ERRCODE_OBJECT_IN_USE, "pipeline is already running");
+  if (found < 0)
+    pg::fail(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, "too many running pipelines",
+             "arroyo_stream.max_pipelines is " + std::to_string(max_pipelines_guc),
+             "Stop a pipeline or raise arroyo_stream.max_pipelines (needs a restart).");
+  return found;
+}
+
+void release_slot(int index) {
+  pg::call([&] {
+    LWLockAcquire(slots_lock(), LW_EXCLUSIVE);
+    PipelineSlot& slot = shared_state->slots[index];
+    SpinLockAcquire(&slot.mutex);
+    slot.state = SlotState::Free;
+    slot.pid = 0;
+    slot.latch = nullptr;
+    SpinLockRelease(&slot.mutex);
+    LWLockRelease(slots_lock());
+  });
+}
+
+}  // namespace arroyo

@@ -1,0 +1,162 @@
+// The supervisor (one per server, registered at load time) and the per-database launchers it
+// starts. After a (re)start, every database's launcher starts the pipelines whose desired
+// state is running; later, the supervisor has a launcher record the failure of any pipeline
+// whose worker died without recording its own end.
+#include "catalog/pipelines.hpp"
+#include "pg/guard.hpp"
+#include "worker/launch.hpp"
+#include "worker/shmem.hpp"
+
+extern "C" {
+#include "catalog/pg_database.h"
+#include "postmaster/interrupt.h"
+}
+
+#include <set>
+#include <vector>
+
+namespace arroyo {
+
+namespace {
+
+// Databases that accept connections.
+std::vector<Oid> list_databases() {
+  std::vector<Oid> out;
+  std::vector<Oid>* outp = &out;
+  pg::call([&] {
+    StartTransactionCommand();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    HeapTuple tup;
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+      Form_pg_database db = (Form_pg_database)GETSTRUCT(tup);
+      if (db->datallowconn && !db->datistemplate) outp->push_back(db->oid);
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    CommitTransactionCommand();
+  });
+  return out;
+}
+
+// Databases that have a slot whose worker died without recording its end.
+std::set<Oid> databases_with_dead_workers() {
+  std::set<Oid> out;
+  SharedState* s = shared();
+  for (int i = 0; i < s->nslots; i++) {
+    PipelineSlot& slot = s->slots[i];
+    SpinLockAcquire(&slot.mutex);
+    bool died = slot.state == SlotState::Died;
+    Oid db = slot.dboid;
+    SpinLockRelease(&slot.mutex);
+    if (died) out.insert(db);
+  }
+  return out;
+}
+
+void supervise() {
+  pg::call([&] { BackgroundWorkerInitializeConnection(nullptr, nullptr, 0); });
+  shared()->supervisor_latch = MyLatch;
+  for (Oid db : list_databases()) {
+    if (ShutdownRequestPending) return;
+    run_database_launcher(db);
+  }
+  while (!ShutdownRequestPending) {
+    pg::call([&] {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000,
+                      PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    });
+    std::set<Oid> dbs = databases_with_dead_workers();
+    if (dbs.empty()) continue;
+    // A worker killed by a server shutdown must not be recorded as failed: give the shutdown
+    // time to reach us first.
+    pg::call([&] {
+      (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+    });
+    for (Oid db : dbs)
+      if (!ShutdownRequestPending) run_database_launcher(db);
+  }
+}
+
+// Records the end of pipelines of this database whose workers died, then starts those whose
+// desired state is running but which have no worker.
+void launch_database(Oid dboid) {
+  pg::call([&] { BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0); });
+  pg::call([&] {
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+  });
+  bool installed = pg::call([&] { return OidIsValid(get_extension_oid("arroyo_stream", true)); });
+  if (installed) {
+    SharedState* s = shared();
+    for (int i = 0; i < s->nslots; i++) {
+      PipelineSlot& slot = s->slots[i];
+      char error[kSlotErrorLen];
+      SpinLockAcquire(&slot.mutex);
+      bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
+      int32 id = slot.pipeline_id;
+      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows};
+      memcpy(error, slot.last_error, kSlotErrorLen);
+      SpinLockRelease(&slot.mutex);
+      if (!mine) continue;
+      catalog_mark_ended(id, "failed", stats, error);
+      release_slot(i);
+    }
+    for (const PipelineRow& row : catalog_running()) {
+      if (find_slot(dboid, row.id) >= 0) continue;
+      PipelineWorkerArgs args{dboid, row.owner, row.id, claim_slot(dboid, row.id),
+                              InvalidTransactionId};
+      try {
+        launch_pipeline_worker(args, row.name.c_str(), false);
+      } catch (const pg::Error& e) {
+        pg::call([&] { ereport(LOG, (errmsg("arroyo_stream: %s", e.message().c_str()))); });
+      }
+    }
+  }
+  pg::call([&] {
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  });
+}
+
+// Logs an error that ends a supervisor or launcher process.
+void log_exit(const char* who, const std::exception& e) {
+  pg::call([&] { ereport(LOG, (errmsg("arroyo_stream %s exiting: %s", who, e.what()))); });
+}
+
+}  // namespace
+
+}  // namespace arroyo
+
+extern "C" {
+
+PGDLLEXPORT void arroyo_stream_supervisor_main(Datum);
+PGDLLEXPORT void arroyo_stream_launcher_main(Datum);
+
+void arroyo_stream_supervisor_main(Datum) {
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  BackgroundWorkerUnblockSignals();
+  try {
+    arroyo::supervise();
+  } catch (const std::exception& e) {
+    arroyo::log_exit("supervisor", e);
+    proc_exit(1);
+  }
+  proc_exit(0);
+}
+
+void arroyo_stream_launcher_main(Datum arg) {
+  BackgroundWorkerUnblockSignals();
+  try {
+    arroyo::launch_database(DatumGetObjectId(arg));
+  } catch (const std::exception& e) {
+    arroyo::log_exit("launcher", e);
+    proc_exit(1);
+  }
+  proc_exit(0);
+}
+
+}  // extern "C"
