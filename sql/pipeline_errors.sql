@@ -41,7 +41,7 @@ SELECT stream_create('p', 'WITH s AS (SELECT counter FROM src) INSERT INTO targe
 SELECT stream_create('p', 'INSERT INTO target SELECT generate_series(1, counter) FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src UNION SELECT counter FROM src2');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src EXCEPT ALL SELECT counter FROM src2');
-SELECT stream_create('p', 'INSERT INTO target SELECT ctid::text::int8 FROM lookup');
+SELECT stream_create('p', 'INSERT INTO target SELECT tableoid::int8 FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT x FROM generate_series(1, 3) x');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src ON CONFLICT DO NOTHING');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src RETURNING n');

@@ -11,21 +11,24 @@ CREATE SERVER files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'singl
 CREATE FOREIGN TABLE file_src (n bigint) SERVER files OPTIONS (path '/tmp/arroyo_priv.json', type 'source');
 GRANT USAGE ON FOREIGN SERVER files TO regress_alice;
 
+GRANT SELECT ON file_src TO regress_alice;
+CREATE SCHEMA alice_s AUTHORIZATION regress_alice;
 SET ROLE regress_alice;
--- Reading needs SELECT on the source, writing needs INSERT on the target.
+-- Writing needs INSERT on the target columns, reading needs SELECT on the source.
+SELECT stream_create('alice_p', 'INSERT INTO target (n) SELECT counter FROM src');
+RESET ROLE;
+GRANT INSERT (n) ON target TO regress_alice;
+SET ROLE regress_alice;
+SELECT stream_create('alice_p', 'INSERT INTO target (n, who) SELECT counter, ''x'' FROM src');
 SELECT stream_create('alice_p', 'INSERT INTO target (n) SELECT counter FROM src');
 RESET ROLE;
 GRANT SELECT ON src TO regress_alice;
 SET ROLE regress_alice;
 SELECT stream_create('alice_p', 'INSERT INTO target (n) SELECT counter FROM src');
-RESET ROLE;
-GRANT INSERT (n) ON target TO regress_alice;
-SET ROLE regress_alice;
-SELECT stream_create('alice_p', 'INSERT INTO target SELECT counter FROM src');
-SELECT stream_create('alice_p', 'INSERT INTO target (n) SELECT counter FROM src');
 -- Server files need pg_read_server_files / pg_write_server_files, as with COPY.
 SELECT stream_create('alice_file', 'INSERT INTO target (n) SELECT n FROM file_src');
-CREATE FOREIGN TABLE my_file (n bigint) SERVER files OPTIONS (path '/tmp/arroyo_priv.json', type 'source');
+CREATE FOREIGN TABLE alice_s.my_file (n bigint) SERVER files OPTIONS (path '/tmp/arroyo_priv.json', type 'source');
+CREATE FOREIGN TABLE alice_s.my_out (n bigint) SERVER files OPTIONS (path '/tmp/arroyo_priv.json', type 'sink');
 -- The pipeline runs as its owner.
 SELECT stream_start('alice_p');
 SELECT stream_wait('alice_p');
@@ -69,4 +72,5 @@ SELECT count(*) FROM stream_pipelines;
 DROP SERVER imp CASCADE;
 DROP SERVER files CASCADE;
 DROP TABLE target;
+DROP SCHEMA alice_s;
 DROP ROLE regress_alice, regress_bob, regress_nologin, regress_stats;

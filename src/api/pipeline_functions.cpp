@@ -164,7 +164,7 @@ Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
     check_owner(row);
     check_owner_can_login(row.owner);
     validate_as(row.owner, row.query);
-    int index = claim_slot(MyDatabaseId, row.id);
+    int index = claim_slot(MyDatabaseId, row.id, row.name.c_str());
     try {
       catalog_mark_started(row.id);
     } catch (...) {

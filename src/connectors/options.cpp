@@ -66,10 +66,10 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
     case OptionKind::Text:
       break;
     case OptionKind::NonNegInt:
-      if (!parse_int64(value, &n) || n < 0) bad("expected a non-negative integer");
+      if (!parse_int64(value, &n) || n < 0) bad("Expected a non-negative integer.");
       break;
     case OptionKind::PosInt:
-      if (!parse_int64(value, &n) || n <= 0) bad("expected a positive integer");
+      if (!parse_int64(value, &n) || n <= 0) bad("Expected a positive integer.");
       break;
     case OptionKind::Interval: {
       int64 us;
@@ -78,7 +78,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       } catch (const pg::Error& e) {
         bad(e.message());
       }
-      if (us <= 0) bad("expected a positive interval");
+      if (us <= 0) bad("Expected a positive interval.");
       break;
     }
     case OptionKind::Timestamptz:
@@ -91,7 +91,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
     case OptionKind::Choice: {
       bool found = false;
       for (const auto& c : spec.choices) found = found || c == value;
-      if (!found) bad("expected one of: " + join(spec.choices));
+      if (!found) bad("Expected one of: " + join(spec.choices) + ".");
       break;
     }
   }
@@ -108,8 +108,8 @@ void validate_options(const Options& opts, const std::vector<OptionSpec>& specs,
     if (!spec)
       pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
                "unknown option \"" + name + "\" for " + where,
-               names.empty() ? "no options are accepted here"
-                             : "valid options are: " + join(names));
+               names.empty() ? "No options are accepted here."
+                             : "Valid options are: " + join(names) + ".");
     check_value(*spec, value);
   }
   for (const auto& s : specs)

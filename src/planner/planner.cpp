@@ -101,7 +101,7 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   node->connector = &connector_of(rte->relid);
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "foreign table " + node->spec.name + " is a sink and cannot be read from",
+             "foreign table \"" + name + "\" is a sink and cannot be read from",
              {}, "Create a table with type 'source' to read.");
   node->connector->check_privileges(node->spec, TableRole::Source);
   node->desc = pg::call([&] {
@@ -264,17 +264,18 @@ SinkTarget plan_target(Query* ins) {
     return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
                                                   get_rel_name(rte->relid));
   });
+  std::string relname = pg::call([&] { return (const char*)get_rel_name(rte->relid); });
   if (rte->relkind == RELKIND_RELATION) return sink;
   if (rte->relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("writing into the partitioned table " + sink.name, "Target one partition.");
+    unsupported("writing into the partitioned table \"" + relname + "\"", "Target one partition.");
   if (rte->relkind != RELKIND_FOREIGN_TABLE)
-    unsupported("writing into " + sink.name + " (not a table)");
+    unsupported("writing into \"" + relname + "\" (not a table)");
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);
   if (sink.connector->role(sink.spec) != TableRole::Sink)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "foreign table " + sink.name + " is a source and cannot be written to", {},
+             "foreign table \"" + relname + "\" is a source and cannot be written to", {},
              "Create a table with type 'sink' to write.");
   sink.connector->check_privileges(sink.spec, TableRole::Sink);
   return sink;

@@ -76,7 +76,7 @@ int find_slot(Oid dboid, int32 pipeline_id) {
   return -1;
 }
 
-int claim_slot(Oid dboid, int32 pipeline_id) {
+int claim_slot(Oid dboid, int32 pipeline_id, const char* name) {
   int found = -1;
   bool busy = false;
   pg::call([&] {
@@ -105,7 +105,7 @@ int claim_slot(Oid dboid, int32 pipeline_id) {
     }
     LWLockRelease(slots_lock());
   });
-  if (busy) pg::fail(ERRCODE_OBJECT_IN_USE, "pipeline is already running");
+  if (busy) pg::fail(ERRCODE_OBJECT_IN_USE, std::string("pipeline \"") + name + "\" is already running");
   if (found < 0)
     pg::fail(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, "too many running pipelines",
              "arroyo_stream.max_pipelines is " + std::to_string(max_pipelines_guc),

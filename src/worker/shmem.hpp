@@ -46,7 +46,7 @@ SharedState* shared();
 LWLock* slots_lock();
 
 // Claims a free slot for (db, pipeline); errors if that pipeline already has one.
-int claim_slot(Oid dboid, int32 pipeline_id);
+int claim_slot(Oid dboid, int32 pipeline_id, const char* name);
 // Returns the slot index of a live pipeline in this database, or -1.
 int find_slot(Oid dboid, int32 pipeline_id);
 void release_slot(int index);

@@ -106,7 +106,7 @@ void launch_database(Oid dboid) {
     }
     for (const PipelineRow& row : catalog_running()) {
       if (find_slot(dboid, row.id) >= 0) continue;
-      PipelineWorkerArgs args{dboid, row.owner, row.id, claim_slot(dboid, row.id),
+      PipelineWorkerArgs args{dboid, row.owner, row.id, claim_slot(dboid, row.id, row.name.c_str()),
                               InvalidTransactionId};
       try {
         launch_pipeline_worker(args, row.name.c_str(), false);

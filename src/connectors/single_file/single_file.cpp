@@ -1,0 +1,328 @@
+// single_file: one server-side file of newline-delimited JSON. As a source it is read once,
+// front to back (a bounded source that ends at end of file); as a sink rows are appended to it.
+// Server file access needs pg_read_server_files / pg_write_server_files, as COPY does.
+#include "connectors/connector.hpp"
+#include "formats/json.hpp"
+#include "pg/guard.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace arroyo {
+namespace {
+
+constexpr const char* kWhere = "connector \"single_file\" tables";
+constexpr size_t kReadChunk = size_t(1) << 20;
+constexpr size_t kSinkBufferLimit = size_t(1) << 20;
+// Lines read per poll at most, in batch capacities, so a run of dropped lines still yields.
+constexpr int kLinesPerPollFactor = 16;
+
+// Options only a source uses.
+const char* const kSourceOnlyOptions[] = {"bad_data", "event_time_field", "watermark_delay",
+                                          "idle_timeout"};
+
+std::vector<OptionSpec> table_option_specs() {
+  std::vector<OptionSpec> specs = {
+      {"path", OptionKind::Text, true},
+      {"type", OptionKind::Choice, true, {"source", "sink"}},
+      {"format", OptionKind::Choice, false, {"json"}},
+      {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
+      {"event_time_field", OptionKind::Text},
+      {"watermark_delay", OptionKind::Interval},
+      {"idle_timeout", OptionKind::Interval},
+  };
+  for (OptionSpec& spec : json_format_option_specs()) specs.push_back(spec);
+  return specs;
+}
+
+bool is_sink(const TableSpec& spec) { return get_option(spec.table_options, "type") == "sink"; }
+
+std::string path_of(const TableSpec& spec) {
+  return get_option(spec.table_options, "path").value_or("");
+}
+
+// The SQLSTATE PostgreSQL's errcode_for_file_access() would give for an errno.
+int file_errcode(int err) {
+  switch (err) {
+    case EPERM:
+    case EACCES:
+    case EROFS: return ERRCODE_INSUFFICIENT_PRIVILEGE;
+    case ENOENT: return ERRCODE_UNDEFINED_FILE;
+    case EEXIST: return ERRCODE_DUPLICATE_FILE;
+    case ENOTDIR:
+    case EISDIR: return ERRCODE_WRONG_OBJECT_TYPE;
+    case ENOSPC: return ERRCODE_DISK_FULL;
+    case ENFILE:
+    case EMFILE: return ERRCODE_INSUFFICIENT_RESOURCES;
+    default: return ERRCODE_IO_ERROR;
+  }
+}
+
+// Throws `could not <action> file "<path>": <strerror>` for an errno.
+[[noreturn]] void fail_file(const char* action, const std::string& path, int err) {
+  pg::fail(file_errcode(err),
+           std::string("could not ") + action + " file \"" + path + "\": " + strerror(err));
+}
+
+bool is_blank(const char* line, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') return false;
+  return true;
+}
+
+// Reads a file line by line through one growing buffer (a line may span any number of reads).
+class LineReader {
+ public:
+  explicit LineReader(std::string path) : path_(std::move(path)) {}
+  ~LineReader() { close(); }
+
+  void open() {
+    if (fd_ >= 0) return;
+    do fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) fail_file("open", path_, errno);
+    buf_.resize(kReadChunk);
+  }
+
+  // The next line without its '\n' (the last one may lack it); false at end of file. The line
+  // stays valid until the next call.
+  bool next(const char** line, size_t* len) {
+    for (;;) {
+      char* base = buf_.data();
+      char* nl = static_cast<char*>(memchr(base + scan_from_, '\n', end_ - scan_from_));
+      if (nl) {
+        *line = base + begin_;
+        *len = size_t(nl - base) - begin_;
+        begin_ = scan_from_ = size_t(nl - base) + 1;
+        line_number_++;
+        return true;
+      }
+      if (eof_) {
+        if (begin_ == end_) return false;
+        *line = base + begin_;
+        *len = end_ - begin_;
+        begin_ = scan_from_ = end_;
+        line_number_++;
+        return true;
+      }
+      scan_from_ = end_;
+      read_more();
+    }
+  }
+
+  // 1-based number of the line last returned by next().
+  int64 line_number() const { return line_number_; }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  // Moves the partial line to the front (growing the buffer if it fills it) and reads more.
+  void read_more() {
+    if (begin_ > 0) {
+      memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      scan_from_ -= begin_;
+      begin_ = 0;
+    }
+    if (end_ == buf_.size()) buf_.resize(buf_.size() * 2);
+    ssize_t n;
+    do n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) fail_file("read", path_, errno);
+    if (n == 0) eof_ = true;
+    end_ += size_t(n > 0 ? n : 0);
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  std::vector<char> buf_;
+  size_t begin_ = 0;      // start of the current line
+  size_t scan_from_ = 0;  // where the search for its '\n' resumes
+  size_t end_ = 0;        // end of the bytes read
+  bool eof_ = false;
+  int64 line_number_ = 0;
+};
+
+class SingleFileSource : public Source {
+ public:
+  explicit SingleFileSource(const TableSpec& spec)
+      : path_(path_of(spec)),
+        drop_bad_data_(get_option(spec.table_options, "bad_data") == "drop"),
+        decoder_(spec, spec.table_options),
+        reader_(path_) {}
+
+  void open(const RuntimeInfo&) override { reader_.open(); }
+
+  PollResult poll(Batch& out) override {
+    if (ended_) return PollResult::ended();
+    reader_.open();
+    TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
+    int added = 0;
+    int budget = kLinesPerPollFactor * out.capacity();
+    const char* line;
+    size_t len;
+    while (!out.full() && budget-- > 0) {
+      if (!reader_.next(&line, &len)) {
+        ended_ = true;
+        reader_.close();
+        break;
+      }
+      if (is_blank(line, len)) continue;
+      int row = out.append(now);
+      try {
+        decoder_.decode(line, len, out, row);
+        added++;
+      } catch (const pg::Error& e) {
+        if (!drop_bad_data_)
+          throw pg::Error(e.sqlerrcode(),
+                          "bad data in \"" + path_ + "\" line " +
+                              std::to_string(reader_.line_number()) + ": " + e.message(),
+                          e.detail(), e.hint());
+        out.drop_last();
+        bad_rows_++;
+      }
+    }
+    // Data may be an empty batch when a whole budget of lines was blank or dropped.
+    return ended_ && added == 0 ? PollResult::ended() : PollResult::data();
+  }
+
+  int64 bad_rows() const override { return bad_rows_; }
+  void close() override { reader_.close(); }
+
+ private:
+  std::string path_;
+  bool drop_bad_data_;
+  JsonDecoder decoder_;
+  LineReader reader_;
+  int64 bad_rows_ = 0;
+  bool ended_ = false;
+};
+
+// Appends one JSON object per row. Rows are buffered and written at commit(), at close() and
+// whenever the buffer passes 1 MiB, without fsync: the file is not transactional anyway (rows
+// written since the last checkpoint may be written again after a restart: at-least-once),
+// and the OS flushes it in its own time.
+class SingleFileSink : public Sink {
+ public:
+  explicit SingleFileSink(const TableSpec& spec)
+      : path_(path_of(spec)), encoder_(spec, spec.table_options) {}
+  ~SingleFileSink() override {
+    if (fd_ >= 0) ::close(fd_);  // rows still buffered here were never committed: dropped
+  }
+
+  void open(const RuntimeInfo&) override { open_file(); }
+
+  void write(const Batch& rows) override {
+    open_file();
+    for (int r = 0; r < rows.size(); r++) {
+      if (rows.op(r) != RowOp::Insert)
+        pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 "single_file sinks are append-only and cannot apply deletes or updates");
+      encoder_.encode(rows.values(r), rows.nulls(r), buffer_);
+      buffer_.push_back('\n');
+      if (buffer_.size() >= kSinkBufferLimit) flush();
+    }
+  }
+
+  void commit() override { flush(); }
+
+  void close() override {
+    if (fd_ < 0) return;
+    flush();
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      fail_file("close", path_, errno);
+    }
+    fd_ = -1;
+  }
+
+ private:
+  void open_file() {
+    if (fd_ >= 0) return;
+    do fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) fail_file("open", path_, errno);
+  }
+
+  // Writes the whole buffer (write() may take it in parts).
+  void flush() {
+    if (buffer_.empty()) return;
+    open_file();
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_file("write to", path_, errno);
+      done += size_t(n);
+    }
+    buffer_.clear();
+  }
+
+  std::string path_;
+  JsonEncoder encoder_;
+  std::string buffer_;
+  int fd_ = -1;
+};
+
+class SingleFileConnector : public Connector {
+ public:
+  const char* name() const override { return "single_file"; }
+
+  void validate_table(const TableSpec& spec) const override {
+    validate_options(spec.table_options, table_option_specs(), kWhere);
+    std::string path = path_of(spec);
+    if (path.empty() || path[0] != '/')
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "option \"path\" must be an absolute path",
+               "got \"" + path + "\"");
+    if (is_sink(spec))
+      for (const char* name : kSourceOnlyOptions)
+        if (spec.table_options.count(name))
+          pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                   std::string("option \"") + name + "\" applies only to source tables");
+    for (const ColumnInfo& col : spec.columns)
+      validate_options(col.options, {}, "columns of " + std::string(kWhere));
+    // Building the codec looks up every column type's input or output function.
+    if (is_sink(spec)) {
+      JsonEncoder encoder(spec, spec.table_options);
+    } else {
+      JsonDecoder decoder(spec, spec.table_options);
+    }
+  }
+
+  TableRole role(const TableSpec& spec) const override {
+    return is_sink(spec) ? TableRole::Sink : TableRole::Source;
+  }
+
+  void check_privileges(const TableSpec&, TableRole role) const override {
+    bool reading = role == TableRole::Source;
+    Oid needed = reading ? ROLE_PG_READ_SERVER_FILES : ROLE_PG_WRITE_SERVER_FILES;
+    if (!pg::call([&] { return has_privs_of_role(GetUserId(), needed); }))
+      pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+               reading ? "must be superuser or have privileges of the pg_read_server_files "
+                         "role to read a file with single_file"
+                       : "must be superuser or have privileges of the pg_write_server_files "
+                         "role to write a file with single_file");
+  }
+
+  std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
+    return std::make_unique<SingleFileSource>(spec);
+  }
+
+  std::unique_ptr<Sink> make_sink(const TableSpec& spec) const override {
+    return std::make_unique<SingleFileSink>(spec);
+  }
+};
+
+}  // namespace
+
+const Connector& single_file_connector() {
+  static const SingleFileConnector connector;
+  return connector;
+}
+
+}  // namespace arroyo

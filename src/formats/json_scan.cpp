@@ -1,0 +1,270 @@
+#include "formats/json_scan.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+
+namespace arroyo {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+bool is_json_number(const char* s, size_t len) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+    return i > start;
+  };
+  if (i < len && s[i] == '-') i++;
+  if (i < len && s[i] == '0')
+    i++;
+  else if (!digits())
+    return false;
+  if (i < len && s[i] == '.') {
+    i++;
+    if (!digits()) return false;
+  }
+  if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < len && (s[i] == '+' || s[i] == '-')) i++;
+    if (!digits()) return false;
+  }
+  return i == len;
+}
+
+// A raw token without the whitespace simdjson leaves after it.
+static std::string_view trimmed(std::string_view token) {
+  size_t n = token.size();
+  while (n > 0 && (token[n - 1] == ' ' || token[n - 1] == '\t' || token[n - 1] == '\n' ||
+                   token[n - 1] == '\r'))
+    n--;
+  return token.substr(0, n);
+}
+
+// Walks a value to its end, checking every token, so a document is rejected whenever it is not
+// valid JSON, even where the rejected part would have been ignored.
+static error_code check_value(od::value value) {
+  od::json_type type;
+  if (auto err = value.type().get(type)) return err;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto err = value.get_object().get(object)) return err;
+      for (auto entry : object) {
+        od::field field;
+        std::string_view key;
+        if (auto err = std::move(entry).get(field)) return err;
+        if (auto err = field.unescaped_key().get(key)) return err;
+        if (auto err = check_value(field.value())) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto err = value.get_array().get(array)) return err;
+      for (auto entry : array) {
+        od::value element;
+        if (auto err = std::move(entry).get(element)) return err;
+        if (auto err = check_value(element)) return err;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      std::string_view token = trimmed(value.raw_json_token());
+      return is_json_number(token.data(), token.size()) ? simdjson::SUCCESS
+                                                        : simdjson::NUMBER_ERROR;
+    }
+    case od::json_type::string: {
+      std::string_view text;
+      return value.get_string().get(text);
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return value.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool is_null;
+      if (auto err = value.is_null().get(is_null)) return err;
+      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+struct JsonScanner::Parser {
+  od::parser parser;
+  std::unique_ptr<char[]> padded;  // the document copied with simdjson's padding after it
+  size_t padded_capacity = 0;
+  std::unordered_map<std::string_view, int> field_index;
+  int next_guess = 0;  // fields usually arrive in column order: try the next one first
+
+  void read_field(JsonScanner& scanner, int index, od::value value);
+};
+
+// Rejects a document with a message for the simdjson error that stopped it.
+[[noreturn]] static void syntax_error(error_code err) {
+  const char* why;
+  switch (err) {
+    case simdjson::NUMBER_ERROR: why = "invalid number"; break;
+    case simdjson::STRING_ERROR: why = "invalid string or escape sequence"; break;
+    case simdjson::UNCLOSED_STRING: why = "unterminated string"; break;
+    case simdjson::UTF8_ERROR: why = "invalid UTF-8"; break;
+    case simdjson::EMPTY: why = "empty document"; break;
+    case simdjson::DEPTH_ERROR: why = "nested too deeply"; break;
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: why = "ends inside an object or array"; break;
+    case simdjson::TAPE_ERROR: why = "missing or extra commas, colons, braces or brackets"; break;
+    case simdjson::INCORRECT_TYPE:
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: why = "invalid literal"; break;
+    default: why = simdjson::error_message(err);
+  }
+  throw JsonScanError(JsonScanError::Syntax, -1, std::string("malformed JSON: ") + why);
+}
+
+// Converts an epoch-milliseconds JSON number to microseconds since the Unix epoch.
+static int64_t millis_to_micros(std::string_view token, int field) {
+  auto out_of_range = [&] {
+    throw JsonScanError(JsonScanError::OutOfRange, field,
+                        "timestamp out of range: " + std::string(token));
+  };
+  const char* end = token.data() + token.size();
+  int64_t millis;
+  auto [int_end, int_err] = std::from_chars(token.data(), end, millis);
+  if (int_err == std::errc() && int_end == end) {
+    constexpr int64_t limit = std::numeric_limits<int64_t>::max() / 1000;
+    if (millis > limit || millis < -limit) out_of_range();
+    return millis * 1000;
+  }
+  double value;
+  auto [dbl_end, dbl_err] = std::from_chars(token.data(), end, value);
+  if (dbl_err != std::errc() || dbl_end != end || !std::isfinite(value) ||
+      std::fabs(value) > 9.2e15)
+    out_of_range();
+  return std::llround(value * 1000.0);
+}
+
+JsonScanner::JsonScanner(std::vector<JsonScanField> fields)
+    : fields_(std::move(fields)), values_(fields_.size()), text_offsets_(fields_.size()),
+      parser_(std::make_unique<Parser>()) {
+  for (size_t i = 0; i < fields_.size(); i++)
+    parser_->field_index.emplace(fields_[i].name, int(i));
+}
+
+JsonScanner::~JsonScanner() = default;
+
+void JsonScanner::scan(const char* data, size_t len) {
+  Parser& p = *parser_;
+  for (auto& v : values_) v.kind = JsonScanValue::Missing;
+  arena_.clear();
+  p.next_guess = 0;
+
+  size_t needed = len + simdjson::SIMDJSON_PADDING;
+  if (needed > p.padded_capacity) {
+    p.padded_capacity = std::max(needed, 2 * p.padded_capacity);
+    p.padded.reset(new char[p.padded_capacity]);
+  }
+  memcpy(p.padded.get(), data, len);
+  memset(p.padded.get() + len, 0, simdjson::SIMDJSON_PADDING);
+
+  od::document doc;
+  od::object object;
+  if (auto err = p.parser.iterate(p.padded.get(), len, p.padded_capacity).get(doc))
+    syntax_error(err);
+  if (auto err = doc.get_object().get(object)) {
+    if (err != simdjson::INCORRECT_TYPE) syntax_error(err);
+    throw JsonScanError(JsonScanError::NotObject, -1, "JSON document is not an object");
+  }
+  for (auto entry : object) {
+    od::field field;
+    std::string_view key;
+    if (auto err = std::move(entry).get(field)) syntax_error(err);
+    if (auto err = field.unescaped_key().get(key)) syntax_error(err);
+    int index = -1;
+    if (p.next_guess < int(fields_.size()) && fields_[p.next_guess].name == key) {
+      index = p.next_guess;
+    } else {
+      auto it = p.field_index.find(key);
+      if (it != p.field_index.end()) index = it->second;
+    }
+    if (index < 0) {
+      if (auto err = check_value(field.value())) syntax_error(err);
+      continue;
+    }
+    p.next_guess = index + 1;
+    p.read_field(*this, index, field.value());
+  }
+  // Anything after the object (a second document, stray characters) makes the input invalid.
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == simdjson::SUCCESS)
+    throw JsonScanError(JsonScanError::Syntax, -1, "malformed JSON: content after the object");
+
+  for (size_t i = 0; i < values_.size(); i++)
+    if (values_[i].kind == JsonScanValue::Text) values_[i].text = arena_.data() + text_offsets_[i];
+}
+
+// Stores a field's value text in the arena (NUL-terminated), rejecting embedded NULs.
+void JsonScanner::set_text(int index, std::string_view text) {
+  if (memchr(text.data(), '\0', text.size()))
+    throw JsonScanError(JsonScanError::NulCharacter, index,
+                        "unsupported Unicode escape sequence: \\u0000 cannot be converted to "
+                        "text");
+  values_[index].kind = JsonScanValue::Text;
+  values_[index].len = text.size();
+  text_offsets_[index] = arena_.size();
+  arena_.append(text.data(), text.size());
+  arena_.push_back('\0');
+}
+
+// Reads the value of a wanted field in the form its JsonScanField asks for.
+void JsonScanner::Parser::read_field(JsonScanner& s, int index, od::value value) {
+  const JsonScanField& spec = s.fields_[index];
+  JsonScanValue& out = s.values_[index];
+  od::json_type type;
+  if (auto err = value.type().get(type)) syntax_error(err);
+  std::string_view token = trimmed(value.raw_json_token());
+  switch (type) {
+    case od::json_type::null:
+      if (auto err = check_value(value)) syntax_error(err);
+      out.kind = JsonScanValue::Missing;
+      return;
+    case od::json_type::boolean: {
+      bool b;
+      if (auto err = value.get_bool().get(b)) syntax_error(err);
+      s.set_text(index, b ? "true" : "false");
+      return;
+    }
+    case od::json_type::number:
+      if (!is_json_number(token.data(), token.size())) syntax_error(simdjson::NUMBER_ERROR);
+      if (spec.epoch_millis) {
+        out.kind = JsonScanValue::UnixMicros;
+        out.unix_micros = millis_to_micros(token, index);
+      } else {
+        s.set_text(index, token);
+      }
+      return;
+    case od::json_type::string: {
+      std::string_view text;
+      if (auto err = value.get_string().get(text)) syntax_error(err);
+      s.set_text(index, spec.raw_json ? token : text);
+      return;
+    }
+    case od::json_type::object:
+    case od::json_type::array: {
+      const char* start = token.data();
+      if (auto err = check_value(value)) syntax_error(err);
+      const char* end = nullptr;
+      if (auto err = value.current_location().get(end)) syntax_error(err);
+      s.set_text(index, trimmed(std::string_view(start, size_t(end - start))));
+      return;
+    }
+  }
+}
+
+}  // namespace arroyo

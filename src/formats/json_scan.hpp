@@ -1,0 +1,71 @@
+// JsonScanner: the PostgreSQL-free half of JSON decoding. It parses one JSON object with
+// simdjson and picks out the values of named fields as text, ready for a type's input function.
+// Kept free of PostgreSQL headers so it can be tested on its own and so simdjson's large header
+// is compiled in one file only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace arroyo {
+
+// A field the scanner looks for, and how its value is wanted.
+struct JsonScanField {
+  std::string name;           // matched exactly against the (unescaped) key
+  bool raw_json = false;      // every value as its JSON text (for json/jsonb columns)
+  bool epoch_millis = false;  // numbers are epoch milliseconds, returned as micros
+};
+
+// The value found for one field in the last scanned document.
+struct JsonScanValue {
+  enum Kind : uint8_t { Missing, Text, UnixMicros } kind = Missing;  // Missing: absent or null
+  const char* text = nullptr;  // Text: NUL-terminated, valid until the next scan
+  size_t len = 0;
+  int64_t unix_micros = 0;     // UnixMicros: microseconds since 1970-01-01 00:00 UTC
+};
+
+// Why a document was rejected; `field` is the index of the field at fault, or -1. Messages
+// do not name the field: the caller knows what it maps to.
+class JsonScanError : public std::runtime_error {
+ public:
+  enum Reason { Syntax, NotObject, NulCharacter, OutOfRange };
+  JsonScanError(Reason reason, int field, const std::string& message)
+      : std::runtime_error(message), reason(reason), field(field) {}
+  Reason reason;
+  int field;
+};
+
+class JsonScanner {
+ public:
+  explicit JsonScanner(std::vector<JsonScanField> fields);
+  ~JsonScanner();
+  JsonScanner(const JsonScanner&) = delete;
+  JsonScanner& operator=(const JsonScanner&) = delete;
+
+  // Parses one JSON object (the whole input must be that object) and fills values(); a
+  // repeated key keeps its last value. Throws JsonScanError.
+  void scan(const char* data, size_t len);
+  // One entry per field, in the order the fields were given.
+  const JsonScanValue* values() const { return values_.data(); }
+  size_t field_count() const { return fields_.size(); }
+
+ private:
+  struct Parser;  // simdjson state and field reading, defined in json_scan.cpp
+  void set_text(int index, std::string_view text);
+
+  std::vector<JsonScanField> fields_;
+  std::vector<JsonScanValue> values_;
+  std::vector<size_t> text_offsets_;  // where each Text value starts in arena_
+  std::string arena_;                 // NUL-terminated value texts of the current document
+  std::unique_ptr<Parser> parser_;
+};
+
+// Whether `s` is exactly one number in JSON syntax (as PostgreSQL's IsValidJsonNumber).
+bool is_json_number(const char* s, size_t len);
+
+}  // namespace arroyo
