@@ -8,6 +8,7 @@ namespace arroyo {
 
 // Sets up an executor state for inserting into the target, as logical replication's apply does.
 void TableSinkOperator::begin_transaction() {
+  statement_open_ = false;
   pg::call([&] {
     Relation rel = table_open(relid_, RowExclusiveLock);
     estate_ = CreateExecutorState();
@@ -30,6 +31,10 @@ void TableSinkOperator::push(int, Batch& rows) {
   const int n = rows.size();
   const int ncols = rows.ncols();
   pg::call([&] {
+    if (!statement_open_) {
+      ExecBSInsertTriggers(estate_, result_rel_);
+      statement_open_ = true;
+    }
     for (int i = 0; i < n; i++) {
       ExecClearTuple(slot_);
       memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);
@@ -46,6 +51,7 @@ void TableSinkOperator::push(int, Batch& rows) {
 void TableSinkOperator::end_transaction() {
   if (!estate_) return;
   pg::call([&] {
+    if (statement_open_) ExecASInsertTriggers(estate_, result_rel_, nullptr);
     AfterTriggerEndQuery(estate_);
     ExecCloseIndices(result_rel_);
     ExecCloseResultRelations(estate_);
@@ -55,6 +61,7 @@ void TableSinkOperator::end_transaction() {
     FreeExecutorState(estate_);
   });
   estate_ = nullptr;
+  statement_open_ = false;
 }
 
 }  // namespace arroyo

@@ -1,5 +1,6 @@
 // Appends rows to a regular table through PostgreSQL's executor insert path: constraints,
-// defaults (computed upstream), generated columns, indexes and triggers all apply.
+// defaults (computed upstream), generated columns, indexes and triggers all apply. Each
+// transaction that writes rows counts as one INSERT statement for statement-level triggers.
 #pragma once
 
 #include "engine/operator.hpp"
@@ -20,6 +21,7 @@ class TableSinkOperator : public Operator {
   EState* estate_ = nullptr;
   ResultRelInfo* result_rel_ = nullptr;
   TupleTableSlot* slot_ = nullptr;
+  bool statement_open_ = false;  // BEFORE STATEMENT triggers fired in this transaction
 };
 
 }  // namespace arroyo
