@@ -73,6 +73,7 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
         fmgr_info_cxt(input_function, &col.input, context);
         col.is_domain = base != info.type;
         col.raw_json = base == JSONOID || base == JSONBOID;
+        col.array_literal = OidIsValid(get_element_type(base));
         col.epoch_millis = millis && (info.type == TIMESTAMPOID || info.type == TIMESTAMPTZOID);
         const char* name = info.name.c_str();
         return utf8 ? name : pg_server_to_any(name, int(info.name.size()), PG_UTF8);
@@ -87,7 +88,8 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
 
 std::vector<JsonScanField> JsonDecoder::scan_fields(const std::vector<Column>& columns) {
   std::vector<JsonScanField> fields;
-  for (const Column& col : columns) fields.push_back({col.json_name, col.raw_json, col.epoch_millis});
+  for (const Column& col : columns)
+    fields.push_back({col.json_name, col.raw_json, col.epoch_millis, col.array_literal});
   return fields;
 }
 

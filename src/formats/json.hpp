@@ -36,7 +36,8 @@ class OwnedMemoryContext {
 // a missing field or JSON null gives NULL, other fields are ignored. Values go through the
 // column type's input function: strings unescaped, numbers as their exact source text,
 // booleans as true/false, objects and arrays as their JSON text. A json/jsonb column receives
-// every value as JSON text (so "abc" stays the JSON string "abc"). With json.timestamp_format
+// every value as JSON text (so "abc" stays the JSON string "abc"); an array column receives a
+// JSON array as the equivalent array literal ([1,null] -> {1,NULL}). With json.timestamp_format
 // 'unix_millis', a number going into a timestamp or timestamptz column is epoch milliseconds
 // (for timestamp: the UTC wall-clock time).
 class JsonDecoder {
@@ -63,6 +64,7 @@ class JsonDecoder {
     bool is_domain;         // NULLs must still pass the domain's input (NOT NULL constraints)
     bool raw_json;          // json/jsonb (or a domain over them)
     bool epoch_millis;      // timestamp/timestamptz under json.timestamp_format 'unix_millis'
+    bool array_literal;     // an array type: JSON arrays become array literals
     FmgrInfo input;
   };
   static std::vector<Column> plan_columns(const TableSpec& spec, const Options& options,

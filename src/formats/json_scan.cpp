@@ -97,6 +97,60 @@ static error_code check_value(od::value value) {
   return simdjson::INCORRECT_TYPE;
 }
 
+// Appends a JSON array as a PostgreSQL array literal (elements quoted for array_in), checking
+// it as check_value does. Objects inside become their quoted JSON text.
+static error_code append_array_literal(od::array array, std::string& out) {
+  auto append_quoted = [&](std::string_view text) {
+    out.push_back('"');
+    for (char c : text) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  };
+  out.push_back('{');
+  bool first = true;
+  for (auto entry : array) {
+    od::value element;
+    od::json_type type;
+    if (auto err = std::move(entry).get(element)) return err;
+    if (auto err = element.type().get(type)) return err;
+    if (!first) out.push_back(',');
+    first = false;
+    std::string_view token = trimmed(element.raw_json_token());
+    switch (type) {
+      case od::json_type::array: {
+        od::array inner;
+        if (auto err = element.get_array().get(inner)) return err;
+        if (auto err = append_array_literal(inner, out)) return err;
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view text;
+        if (auto err = element.get_string().get(text)) return err;
+        append_quoted(text);
+        break;
+      }
+      case od::json_type::null:
+        if (auto err = check_value(element)) return err;
+        out += "NULL";
+        break;
+      case od::json_type::object: {
+        const char* end = nullptr;
+        if (auto err = check_value(element)) return err;
+        if (auto err = element.current_location().get(end)) return err;
+        append_quoted(trimmed(std::string_view(token.data(), size_t(end - token.data()))));
+        break;
+      }
+      default:  // numbers and booleans: their JSON text
+        if (auto err = check_value(element)) return err;
+        out.append(token.data(), token.size());
+    }
+  }
+  out.push_back('}');
+  return simdjson::SUCCESS;
+}
+
 struct JsonScanner::Parser {
   od::parser parser;
   std::unique_ptr<char[]> padded;  // the document copied with simdjson's padding after it
@@ -255,8 +309,17 @@ void JsonScanner::Parser::read_field(JsonScanner& s, int index, od::value value)
       s.set_text(index, spec.raw_json ? token : text);
       return;
     }
-    case od::json_type::object:
-    case od::json_type::array: {
+    case od::json_type::array:
+      if (spec.array_literal) {
+        od::array array;
+        s.literal_.clear();
+        if (auto err = value.get_array().get(array)) syntax_error(err);
+        if (auto err = append_array_literal(array, s.literal_)) syntax_error(err);
+        s.set_text(index, s.literal_);
+        return;
+      }
+      [[fallthrough]];
+    case od::json_type::object: {
       const char* start = token.data();
       if (auto err = check_value(value)) syntax_error(err);
       const char* end = nullptr;

@@ -19,6 +19,7 @@ struct JsonScanField {
   std::string name;           // matched exactly against the (unescaped) key
   bool raw_json = false;      // every value as its JSON text (for json/jsonb columns)
   bool epoch_millis = false;  // numbers are epoch milliseconds, returned as micros
+  bool array_literal = false; // JSON arrays as PostgreSQL array literals: [1,"a b"] -> {1,"a b"}
 };
 
 // The value found for one field in the last scanned document.
@@ -62,6 +63,7 @@ class JsonScanner {
   std::vector<JsonScanValue> values_;
   std::vector<size_t> text_offsets_;  // where each Text value starts in arena_
   std::string arena_;                 // NUL-terminated value texts of the current document
+  std::string literal_;               // scratch for building an array literal
   std::unique_ptr<Parser> parser_;
 };
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Benchmarks: prints one table of events per second (wall clock) and per CPU-second of the
+# pipeline's worker. Not a test: nothing here passes or fails on speed.
+#
+# Usage: test/bench/run.sh [NAME...]     (names: the test/bench/*.sql files, default all)
+# Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
+# number of source events; this script starts it, samples the worker's CPU time from /proc until it
+# ends, and reports. Runs against a private instance in /var/tmp/arroyo_stream/bench.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$ARROYO_ROOT"
+
+if [[ ${ARROYO_SKIP_BUILD:-0} != 1 ]]; then
+    ./scripts/install_deps.sh >/dev/null
+    ./scripts/build.sh >/dev/null
+fi
+dir=$ARROYO_WORK_ROOT/bench
+port=${ARROYO_BENCH_PORT:-55480}
+arroyo_work_dir "$dir" "$ARROYO_WORK_ROOT/bench-sql"
+pg_instance_start "$dir" "$port" "${ARROYO_SERVER_SETTINGS[@]}" >/dev/null
+arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
+
+names=("$@")
+if ((${#names[@]} == 0)); then
+    for f in test/bench/*.sql; do names+=("$(basename "$f" .sql)"); done
+fi
+
+# CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+cpu_seconds() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    read -r -a f <<<"$stat"
+    echo $(( f[11] + f[12] ))
+}
+
+printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
+for name in "${names[@]}"; do
+    cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
+    chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
+    pg_psql "$dir" "$port" -q -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" >/dev/null 2>&1
+    events=$(pg_psql "$dir" "$port" -Atq -c "SELECT events FROM bench_meta")
+    start=$(date +%s.%N)
+    pg_psql "$dir" "$port" -Atq -c "SELECT stream_start('bench')" >/dev/null
+    pid=$(pg_psql "$dir" "$port" -Atq -c "SELECT pid FROM stream_pipelines WHERE name = 'bench'")
+    ticks=0
+    while [[ -n $pid ]] && t=$(cpu_seconds "$pid"); do
+        ticks=$t
+        sleep 0.05
+    done
+    state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
+    end=$(date +%s.%N)
+    [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    hz=$(getconf CLK_TCK)
+    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" 'BEGIN {
+        wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
+        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+done
