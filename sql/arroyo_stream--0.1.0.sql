@@ -16,6 +16,7 @@ CREATE TABLE _arroyo_stream.pipelines (
   name        text NOT NULL UNIQUE CHECK (name <> ''),
   query       text NOT NULL,
   owner       regrole NOT NULL,
+  search_path text NOT NULL,  -- the creator's search_path: names in the query resolve with it
   state       text NOT NULL DEFAULT 'created'
               CHECK (state IN ('created', 'running', 'finished', 'stopped', 'failed')),
   created_at  timestamptz NOT NULL DEFAULT now(),
@@ -58,6 +59,14 @@ CREATE FUNCTION @extschema@.stream_drop(name text) RETURNS void
   AS 'MODULE_PATHNAME', 'arroyo_stream_drop' LANGUAGE C STRICT;
 CREATE FUNCTION @extschema@.stream_wait(name text, timeout interval DEFAULT '30 seconds')
   RETURNS text AS 'MODULE_PATHNAME', 'arroyo_stream_wait' LANGUAGE C STRICT;
+
+-- Time windows, used as GROUP BY keys in pipelines; their value is the window's [start, end).
+CREATE FUNCTION @extschema@.tumble(width interval) RETURNS tstzrange
+  AS 'MODULE_PATHNAME', 'arroyo_stream_window_marker' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.hop(slide interval, width interval) RETURNS tstzrange
+  AS 'MODULE_PATHNAME', 'arroyo_stream_window_marker' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.session(gap interval) RETURNS tstzrange
+  AS 'MODULE_PATHNAME', 'arroyo_stream_window_marker' LANGUAGE C VOLATILE;
 
 -- The current row's event time, inside a pipeline.
 CREATE FUNCTION @extschema@.row_time() RETURNS timestamptz

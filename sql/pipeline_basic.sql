@@ -51,3 +51,5 @@ SELECT stream_start('evens');
 SELECT stream_wait('evens');
 SELECT count(*), min(n), max(n) FROM evens;
 SELECT stream_drop('evens');
+DROP SERVER impulse CASCADE;
+DROP TABLE results, evens;

@@ -2,6 +2,7 @@
 // right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
 // (a wrapper's validator cannot see which server, hence which connector, an option is for).
 #include "connectors/connector.hpp"
+#include "connectors/event_time.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -37,7 +38,9 @@ void validate_table(Oid relid) {
   TableSpec spec = load_table_spec(relid, false);
   const Connector& c = connector_of(relid);
   c.validate_table(spec);
-  c.check_privileges(spec, c.role(spec));
+  TableRole role = c.role(spec);
+  if (role == TableRole::Source) validate_event_time(spec);
+  c.check_privileges(spec, role);
 }
 
 // The foreign tables of a server.

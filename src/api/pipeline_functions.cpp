@@ -52,7 +52,7 @@ void check_owner_can_login(Oid owner) {
 }
 
 // Plans the query as `owner`, so its privileges (not the caller's) decide.
-void validate_as(Oid owner, const std::string& query) {
+void validate_as(Oid owner, const std::string& query, const std::string& search_path) {
   Oid saved_user;
   int saved_sec;
   pg::call([&] {
@@ -60,7 +60,7 @@ void validate_as(Oid owner, const std::string& query) {
     SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
   });
   try {
-    plan_pipeline(query);
+    plan_pipeline(query, search_path.c_str());
   } catch (...) {
     pg::call([&] { SetUserIdAndSecContext(saved_user, saved_sec); });
     throw;
@@ -129,6 +129,7 @@ PG_FUNCTION_INFO_V1(arroyo_stream_drop);
 PG_FUNCTION_INFO_V1(arroyo_stream_wait);
 PG_FUNCTION_INFO_V1(arroyo_stream_live_status);
 PG_FUNCTION_INFO_V1(arroyo_stream_row_time);
+PG_FUNCTION_INFO_V1(arroyo_stream_window_marker);
 
 // Fails CREATE EXTENSION unless the library was loaded through shared_preload_libraries.
 Datum arroyo_stream_check_preload(PG_FUNCTION_ARGS) {
@@ -152,7 +153,8 @@ Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
     Oid owner = GetUserId();
     check_owner_can_login(owner);
     plan_pipeline(query);
-    catalog_insert(name, query, owner);
+    const char* search_path = pg::call([&] { return GetConfigOption("search_path", false, false); });
+    catalog_insert(name, query, owner, search_path);
     return (Datum)0;
   });
 }
@@ -163,7 +165,7 @@ Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
     check_owner_can_login(row.owner);
-    validate_as(row.owner, row.query);
+    validate_as(row.owner, row.query, row.search_path);
     int index = claim_slot(MyDatabaseId, row.id, row.name.c_str());
     try {
       catalog_mark_started(row.id);
@@ -255,6 +257,14 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum)0;
+}
+
+// tumble(), hop(), session(): markers the planner turns into windows; never evaluated.
+Datum arroyo_stream_window_marker(PG_FUNCTION_ARGS) {
+  ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                  errmsg("%s() can only be used as a GROUP BY key of a pipeline",
+                         get_func_name(fcinfo->flinfo->fn_oid))));
+  PG_RETURN_NULL();
 }
 
 // row_time(): the event time of the row a pipeline is evaluating.

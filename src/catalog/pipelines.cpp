@@ -6,7 +6,9 @@ namespace arroyo {
 
 namespace {
 
-constexpr const char* kColumns = "id, name, query, owner::oid, state, coalesce(last_error, '')";
+constexpr const char* kColumns =
+    "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path";
+constexpr int kNumColumns = 7;
 
 // Runs SPI work as the owner of the catalog table, restoring the caller's identity afterwards.
 template <typename F>
@@ -53,9 +55,9 @@ uint64 exec(const char* sql, int nargs, Oid* types, Datum* values, int expected)
 std::vector<PipelineRow> fetch_rows() {
   std::vector<PipelineRow> out;
   for (uint64 i = 0; i < SPI_processed; i++) {
-    char* cols[6];
+    char* cols[kNumColumns];
     pg::call([&] {
-      for (int c = 0; c < 6; c++)
+      for (int c = 0; c < kNumColumns; c++)
         cols[c] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1);
     });
     PipelineRow row;
@@ -65,6 +67,7 @@ std::vector<PipelineRow> fetch_rows() {
     row.owner = Oid(strtoul(cols[3], nullptr, 10));
     row.state = cols[4];
     row.last_error = cols[5];
+    row.search_path = cols[6];
     out.push_back(std::move(row));
   }
   return out;
@@ -107,14 +110,16 @@ std::vector<PipelineRow> catalog_running() {
   return select_where("WHERE state = 'running'", 0, nullptr, nullptr);
 }
 
-int32 catalog_insert(const std::string& name, const std::string& query, Oid owner) {
+int32 catalog_insert(const std::string& name, const std::string& query, Oid owner,
+                     const std::string& search_path) {
   int32 id = 0;
-  Oid types[] = {TEXTOID, TEXTOID, OIDOID};
-  Datum values[] = {text_datum(name), text_datum(query), ObjectIdGetDatum(owner)};
+  Oid types[] = {TEXTOID, TEXTOID, OIDOID, TEXTOID};
+  Datum values[] = {text_datum(name), text_datum(query), ObjectIdGetDatum(owner),
+                    text_datum(search_path)};
   as_catalog_owner([&] {
-    exec("INSERT INTO _arroyo_stream.pipelines (name, query, owner) "
-         "VALUES ($1, $2, $3::regrole) RETURNING id",
-         3, types, values, SPI_OK_INSERT_RETURNING);
+    exec("INSERT INTO _arroyo_stream.pipelines (name, query, owner, search_path) "
+         "VALUES ($1, $2, $3::regrole, $4) RETURNING id",
+         4, types, values, SPI_OK_INSERT_RETURNING);
     id = pg::call([&] {
       bool isnull;
       return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

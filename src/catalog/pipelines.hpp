@@ -16,6 +16,7 @@ struct PipelineRow {
   std::string name;
   std::string query;
   Oid owner = InvalidOid;
+  std::string search_path;
   std::string state;  // created | running | finished | stopped | failed
   std::string last_error;
 };
@@ -29,7 +30,8 @@ std::optional<PipelineRow> catalog_find(const std::string& name);
 std::optional<PipelineRow> catalog_get(int32 id);
 // Pipelines whose desired state is running (for the launcher after a restart).
 std::vector<PipelineRow> catalog_running();
-int32 catalog_insert(const std::string& name, const std::string& query, Oid owner);
+int32 catalog_insert(const std::string& name, const std::string& query, Oid owner,
+                     const std::string& search_path);
 void catalog_delete(int32 id);
 // Marks a pipeline running (clearing the last error) as stream_start does.
 void catalog_mark_started(int32 id);

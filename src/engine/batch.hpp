@@ -4,6 +4,7 @@
 
 #include "pg/postgres.hpp"
 
+#include <cstring>
 #include <memory>
 
 namespace arroyo {
@@ -30,6 +31,18 @@ class Batch {
   void clear() { count_ = 0; }
   // Removes the last appended row (a row that turned out malformed).
   void drop_last() { count_--; }
+  // Appends rows [from, to) of another batch of the same width.
+  void append_rows(const Batch& other, int from, int to) {
+    for (int i = from; i < to; i++) {
+      int row = count_++;
+      memcpy(values(row), other.values(i), sizeof(Datum) * ncols_);
+      memcpy(nulls(row), other.nulls(i), sizeof(bool) * ncols_);
+      ops_[row] = other.op(i);
+      times_[row] = other.time(i);
+    }
+  }
+  // Keeps only the first n rows.
+  void truncate(int n) { count_ = n; }
 
   Datum* values(int row) { return &values_[size_t(row) * ncols_]; }
   bool* nulls(int row) { return &nulls_[size_t(row) * ncols_]; }

@@ -4,6 +4,7 @@
 #include "operators/project.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/union_all.hpp"
+#include "operators/window_aggregate.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
@@ -30,13 +31,34 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
     case PlanNode::Kind::Source: {
       auto* src = static_cast<SourceNode*>(node);
       SourceRun run;
+      auto wm = std::make_unique<WatermarkOperator>(src->time_column, src->watermark_delay_us,
+                                                    src->idle_timeout_us, stats_);
+      wm->connect(downstream, port);
+      run.watermark = wm.get();
+      run.downstream = wm.get();
+      run.port = 0;
+      operators_.push_back(std::move(wm));
+      if (src->generated) {
+        auto gen = std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr,
+                                                     src->generated, round_memory_);
+        gen->connect(run.downstream, 0);
+        run.downstream = gen.get();
+        operators_.push_back(std::move(gen));
+      }
       run.source = src->connector->make_source(src->spec);
       run.source->open(info_);
       run.batch = std::make_unique<Batch>(src->desc->natts);
-      run.downstream = downstream;
-      run.port = port;
       sources_.push_back(std::move(run));
       return nullptr;
+    }
+    case PlanNode::Kind::WindowAggregate: {
+      auto* w = static_cast<WindowAggregateNode*>(node);
+      auto op = std::make_unique<WindowAggregateOperator>(*w, stats_, round_memory_);
+      Operator* self = op.get();
+      op->connect(downstream, port);
+      operators_.push_back(std::move(op));
+      build(w->input.get(), self, 0);
+      return self;
     }
     case PlanNode::Kind::Project: {
       auto* p = static_cast<ProjectNode*>(node);
@@ -90,11 +112,14 @@ RoundResult Dataflow::run_round() {
       continue;
     }
     all_ended = false;
-    if (r.kind == PollResult::Idle && r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
+    if (r.kind == PollResult::Idle) {
+      run.watermark->check_idle(GetCurrentTimestamp());
+      if (r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
+    }
   }
   int64 bad = 0;
   for (auto& run : sources_) bad += run.source->bad_rows();
-  stats_.bad_rows = bad;
+  stats_.bad_rows = bad + stats_.bad_rows_engine;
   pg::call([&] { MemoryContextReset(round_memory_); });
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;

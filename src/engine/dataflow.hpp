@@ -4,6 +4,7 @@
 
 #include "connectors/connector.hpp"
 #include "engine/operator.hpp"
+#include "operators/watermark.hpp"
 #include "planner/plan.hpp"
 
 #include <memory>
@@ -37,6 +38,7 @@ class Dataflow {
     std::unique_ptr<Batch> batch;
     Operator* downstream;
     int port;
+    WatermarkOperator* watermark = nullptr;
     bool ended = false;
   };
 

@@ -10,6 +10,7 @@ namespace arroyo {
 // Counters the engine reports in stream_pipelines.
 struct EngineStats {
   int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
+  int64 bad_rows_engine = 0;  // dropped by the engine (e.g. no event time); in bad_rows
   TimestampTz watermark = DT_NOBEGIN;
 };
 
@@ -30,6 +31,9 @@ class Operator {
   virtual void watermark(int port, TimestampTz wm) { emit_watermark(wm); }
   // The input on `port` has ended.
   virtual void end(int port) { emit_end(); }
+  // The input on `port` has had no data for its idle timeout: stop waiting for its watermark
+  // (until it sends data again).
+  virtual void idle(int port) { emit_idle(); }
 
  protected:
   void emit(Batch& rows) {
@@ -40,6 +44,9 @@ class Operator {
   }
   void emit_end() {
     if (next_) next_->end(next_port_);
+  }
+  void emit_idle() {
+    if (next_) next_->idle(next_port_);
   }
 
   Operator* next_ = nullptr;

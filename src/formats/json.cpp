@@ -28,7 +28,7 @@ JsonTimestampFormat json_timestamp_format(const Options& options) {
            "expected one of: rfc3339, unix_millis");
 }
 
-// Whether the database encoding differs from JSON's UTF-8.
+// Whether the database encoding is UTF-8, JSON's encoding (else texts need converting).
 static bool database_is_utf8() {
   return pg::call([] { return GetDatabaseEncoding() == PG_UTF8; });
 }
@@ -73,7 +73,9 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
         fmgr_info_cxt(input_function, &col.input, context);
         col.is_domain = base != info.type;
         col.raw_json = base == JSONOID || base == JSONBOID;
-        col.array_literal = OidIsValid(get_element_type(base));
+        Oid element = get_element_type(base);
+        col.array_literal = OidIsValid(element);
+        col.json_elements = element == JSONOID || element == JSONBOID;
         col.epoch_millis = millis && (info.type == TIMESTAMPOID || info.type == TIMESTAMPTZOID);
         const char* name = info.name.c_str();
         return utf8 ? name : pg_server_to_any(name, int(info.name.size()), PG_UTF8);
@@ -89,7 +91,8 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
 std::vector<JsonScanField> JsonDecoder::scan_fields(const std::vector<Column>& columns) {
   std::vector<JsonScanField> fields;
   for (const Column& col : columns)
-    fields.push_back({col.json_name, col.raw_json, col.epoch_millis, col.array_literal});
+    fields.push_back(
+        {col.json_name, col.raw_json, col.epoch_millis, col.array_literal, col.json_elements});
   return fields;
 }
 

@@ -65,6 +65,7 @@ class JsonDecoder {
     bool raw_json;          // json/jsonb (or a domain over them)
     bool epoch_millis;      // timestamp/timestamptz under json.timestamp_format 'unix_millis'
     bool array_literal;     // an array type: JSON arrays become array literals
+    bool json_elements;     // ... of json or jsonb
     FmgrInfo input;
   };
   static std::vector<Column> plan_columns(const TableSpec& spec, const Options& options,

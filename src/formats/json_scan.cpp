@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -98,8 +99,9 @@ static error_code check_value(od::value value) {
 }
 
 // Appends a JSON array as a PostgreSQL array literal (elements quoted for array_in), checking
-// it as check_value does. Objects inside become their quoted JSON text.
-static error_code append_array_literal(od::array array, std::string& out) {
+// it as check_value does. Nested arrays are dimensions; objects (and, with json_elements, every
+// element) become their quoted JSON text.
+static error_code append_array_literal(od::array array, bool json_elements, std::string& out) {
   auto append_quoted = [&](std::string_view text) {
     out.push_back('"');
     for (char c : text) {
@@ -122,10 +124,15 @@ static error_code append_array_literal(od::array array, std::string& out) {
       case od::json_type::array: {
         od::array inner;
         if (auto err = element.get_array().get(inner)) return err;
-        if (auto err = append_array_literal(inner, out)) return err;
+        if (auto err = append_array_literal(inner, json_elements, out)) return err;
         break;
       }
       case od::json_type::string: {
+        if (json_elements) {
+          if (auto err = check_value(element)) return err;
+          append_quoted(token);
+          break;
+        }
         std::string_view text;
         if (auto err = element.get_string().get(text)) return err;
         append_quoted(text);
@@ -133,7 +140,7 @@ static error_code append_array_literal(od::array array, std::string& out) {
       }
       case od::json_type::null:
         if (auto err = check_value(element)) return err;
-        out += "NULL";
+        out += "NULL";  // SQL NULL, as a top-level null is, whatever the element type
         break;
       case od::json_type::object: {
         const char* end = nullptr;
@@ -314,7 +321,8 @@ void JsonScanner::Parser::read_field(JsonScanner& s, int index, od::value value)
         od::array array;
         s.literal_.clear();
         if (auto err = value.get_array().get(array)) syntax_error(err);
-        if (auto err = append_array_literal(array, s.literal_)) syntax_error(err);
+        if (auto err = append_array_literal(array, spec.json_elements, s.literal_))
+          syntax_error(err);
         s.set_text(index, s.literal_);
         return;
       }

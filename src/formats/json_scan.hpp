@@ -20,6 +20,7 @@ struct JsonScanField {
   bool raw_json = false;      // every value as its JSON text (for json/jsonb columns)
   bool epoch_millis = false;  // numbers are epoch milliseconds, returned as micros
   bool array_literal = false; // JSON arrays as PostgreSQL array literals: [1,"a b"] -> {1,"a b"}
+  bool json_elements = false; // ... whose elements are JSON text (json[]/jsonb[]): ["a"] -> {"\"a\""}
 };
 
 // The value found for one field in the last scanned document.

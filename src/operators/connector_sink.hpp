@@ -17,6 +17,7 @@ class ConnectorSinkOperator : public Operator {
     stats_.rows_out += rows.size();
   }
   void end_transaction() override { sink_->commit(); }
+  void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
   Sink& sink() { return *sink_; }
 
  private:

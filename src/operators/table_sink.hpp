@@ -13,6 +13,7 @@ class TableSinkOperator : public Operator {
   TableSinkOperator(Oid relid, EngineStats& stats) : relid_(relid), stats_(stats) {}
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
+  void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
   void end_transaction() override;
 
  private:

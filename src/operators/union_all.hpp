@@ -11,9 +11,13 @@ namespace arroyo {
 class UnionAllOperator : public Operator {
  public:
   explicit UnionAllOperator(int inputs)
-      : watermarks_(inputs, DT_NOBEGIN), ended_(inputs, false) {}
+      : watermarks_(inputs, DT_NOBEGIN), ended_(inputs, false), idle_(inputs, false) {}
 
-  void push(int, Batch& rows) override { emit(rows); }
+  void push(int port, Batch& rows) override {
+    idle_[port] = false;
+    emit(rows);
+  }
+  void idle(int port) override;
   void watermark(int port, TimestampTz wm) override;
   void end(int port) override;
 
@@ -21,6 +25,7 @@ class UnionAllOperator : public Operator {
   void emit_min_watermark();
   std::vector<TimestampTz> watermarks_;
   std::vector<bool> ended_;
+  std::vector<bool> idle_;
   TimestampTz emitted_ = DT_NOBEGIN;
 };
 

@@ -12,7 +12,7 @@
 namespace arroyo {
 
 struct PlanNode {
-  enum class Kind { Source, Project, Union };
+  enum class Kind { Source, Project, Union, WindowAggregate };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
   Kind kind;
@@ -24,6 +24,12 @@ struct SourceNode : PlanNode {
   SourceNode() : PlanNode(Kind::Source) {}
   TableSpec spec;
   const Connector* connector = nullptr;
+  // Generated columns, computed after the connector fills the others: a full-row target list
+  // (Vars for plain columns), or NIL when the table has none.
+  List* generated = nullptr;
+  int time_column = -1;            // 0-based column holding event time (event_time_field)
+  int64 watermark_delay_us = 0;
+  int64 idle_timeout_us = 0;
 };
 
 // Filters (quals, implicitly ANDed) then computes `targets` (one Expr per output column).
@@ -38,6 +44,32 @@ struct ProjectNode : PlanNode {
 struct UnionNode : PlanNode {
   UnionNode() : PlanNode(Kind::Union) {}
   std::vector<std::unique_ptr<PlanNode>> inputs;
+};
+
+// Time windows, as GROUP BY keys: tumble(width), hop(slide, width), session(gap).
+struct WindowSpec {
+  enum class Kind { Tumble, Hop, Session } kind = Kind::Tumble;
+  int64 width_us = 0;  // tumble and hop
+  int64 slide_us = 0;  // hop (tumble: equal to width)
+  int64 gap_us = 0;    // session
+};
+
+// One aggregate call of a windowed query: its arguments (and FILTER) come from the input row.
+struct AggregateSpec {
+  Aggref* aggref = nullptr;
+  int first_arg = 0;     // input column of its first argument
+  int filter_col = -1;   // input column of its FILTER (WHERE …) condition, or -1
+  bool distinct = false;
+};
+
+// Groups rows by window and key columns (the first num_keys input columns) and emits, when the
+// watermark passes a window's end, one row per group: (window tstzrange, keys..., aggregates...).
+struct WindowAggregateNode : PlanNode {
+  WindowAggregateNode() : PlanNode(Kind::WindowAggregate) {}
+  std::unique_ptr<PlanNode> input;
+  WindowSpec window;
+  int num_keys = 0;
+  std::vector<AggregateSpec> aggregates;
 };
 
 // Where results go.
@@ -61,7 +93,8 @@ struct LogicalPlan {
 };
 
 // Parses, analyzes and checks a pipeline query as the current user; every unsupported
-// construct or missing privilege is an ERROR. Needs a transaction.
-LogicalPlan plan_pipeline(const std::string& query_text);
+// construct or missing privilege is an ERROR. Needs a transaction. With a search_path, names
+// resolve with it (for the duration of planning), as they did when the pipeline was created.
+LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
 
 }  // namespace arroyo

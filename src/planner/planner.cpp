@@ -3,7 +3,9 @@
 #include "planner/plan.hpp"
 
 #include "pg/guard.hpp"
+#include "planner/plan_util.hpp"
 #include "planner/settings.hpp"
+#include "connectors/event_time.hpp"
 
 extern "C" {
 #include "optimizer/optimizer.h"
@@ -13,20 +15,9 @@ namespace arroyo {
 
 namespace {
 
-// Adapts a typed tree walker to the untyped signature PostgreSQL's walkers take.
-template <typename W>
-bool (*walker(W* fn))() {
-  return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn));
-}
-
-[[noreturn]] void unsupported(const std::string& what, const std::string& hint = {}) {
-  pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, what + " is not supported in a pipeline", {}, hint);
-}
-
 // Rejects the SELECT-level constructs a streaming pipeline cannot run (yet).
 void check_query_shape(Query* q) {
-  if (q->hasAggs || q->groupClause || q->groupingSets || q->havingQual)
-    unsupported("aggregation (GROUP BY, aggregate functions, HAVING)");
+  if (q->groupingSets) unsupported("GROUPING SETS, ROLLUP or CUBE");
   if (q->hasWindowFuncs) unsupported("a window function (OVER)");
   if (q->hasTargetSRFs) unsupported("a set-returning function in the select list");
   if (q->hasSubLinks) unsupported("a subquery in an expression");
@@ -37,53 +28,33 @@ void check_query_shape(Query* q) {
   if (q->rowMarks) unsupported("FOR UPDATE/SHARE");
 }
 
-// Rejects references to system columns (ctid, tableoid, ...), which streams do not have.
-bool system_column_walker(Node* node, void* context) {
-  if (!node) return false;
-  if (IsA(node, Var) && ((Var*)node)->varattno < 0)
-    unsupported("a system column (ctid, xmin, tableoid, ...)");
-  return expression_tree_walker(node, walker(system_column_walker), context);
-}
-
-// Plans one expression as PostgreSQL's planner would for the executor (default arguments,
-// named arguments and constant folding), after checking it.
-Expr* plan_expr(Expr* e) {
-  system_column_walker((Node*)e, nullptr);
-  return pg::call([&] { return expression_planner(e); });
-}
-
-List* plan_targets(List* targets) {
-  List* out = NIL;
-  ListCell* lc;
-  foreach (lc, targets) {
-    TargetEntry* te = (TargetEntry*)lfirst(lc);
-    Expr* e = plan_expr(te->expr);
-    out = pg::call([&] {
-      TargetEntry* copy = flatCopyTargetEntry(te);
-      copy->expr = e;
-      return lappend(out, copy);
-    });
-  }
-  return out;
-}
-
-// The row layout a target list produces: attribute k is the entry with resno k.
-TupleDesc desc_from_targets(List* targets) {
-  return pg::call([&] {
-    TupleDesc desc = CreateTemplateTupleDesc(list_length(targets));
-    ListCell* lc;
-    foreach (lc, targets) {
-      TargetEntry* te = (TargetEntry*)lfirst(lc);
-      Node* e = (Node*)te->expr;
-      TupleDescInitEntry(desc, te->resno, te->resname ? te->resname : "?column?", exprType(e),
-                         exprTypmod(e), 0);
-      TupleDescInitEntryCollation(desc, te->resno, exprCollation(e));
-    }
-    return desc;
-  });
-}
-
 std::unique_ptr<PlanNode> plan_select(Query* q);
+
+// The generated columns of a source: a full-row target list computing them from the others.
+void plan_generated_columns(SourceNode& node, Oid relid) {
+  List* targets = pg::call([&] {
+    // The relation's own descriptor: CreateTupleDescCopy drops attgenerated.
+    Relation rel = relation_open(relid, NoLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    bool any = false;
+    for (int i = 0; i < desc->natts; i++) any = any || TupleDescAttr(desc, i)->attgenerated;
+    List* out = NIL;
+    for (int i = 0; any && i < desc->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      Expr* e;
+      if (att->attisdropped)
+        e = (Expr*)makeNullConst(INT4OID, -1, InvalidOid);
+      else if (att->attgenerated)
+        e = (Expr*)build_column_default(rel, i + 1);
+      else
+        e = (Expr*)makeVar(1, i + 1, att->atttypid, att->atttypmod, att->attcollation, 0);
+      out = lappend(out, makeTargetEntry(e, i + 1, pstrdup(NameStr(att->attname)), false));
+    }
+    relation_close(rel, NoLock);
+    return out;
+  });
+  if (targets) node.generated = plan_targets(targets);
+}
 
 // A foreign table of ours with a source connector.
 std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
@@ -110,6 +81,11 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
     relation_close(rel, NoLock);
     return d;
   });
+  plan_generated_columns(*node, rte->relid);
+  EventTimeOptions et = event_time_options(node->spec);
+  node->time_column = et.column;
+  node->watermark_delay_us = et.watermark_delay_us;
+  node->idle_timeout_us = et.idle_timeout_us;
   return node;
 }
 
@@ -182,23 +158,32 @@ std::unique_ptr<PlanNode> plan_union(Query* q) {
 
 std::unique_ptr<PlanNode> plan_select(Query* q) {
   check_query_shape(q);
-  auto proj = std::make_unique<ProjectNode>();
+  if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
+    auto proj = std::make_unique<ProjectNode>();
     proj->input = plan_union(q);
-  } else {
-    List* from = q->jointree->fromlist;
-    if (list_length(from) == 0)
-      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, "a pipeline must read from a source table",
-               {}, "Add FROM with a foreign table of the arroyo_stream wrapper.");
-    if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef))
-      unsupported("JOIN", "Joins arrive in a later version.");
-    RangeTblEntry* rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable);
-    proj->input = plan_rte(rte);
-    if (q->jointree->quals) {
-      Expr* qual = plan_expr((Expr*)q->jointree->quals);
-      proj->quals = pg::call([&] { return make_ands_implicit(qual); });
-    }
+    proj->targets = plan_targets(q->targetList);
+    proj->desc = desc_from_targets(proj->targets);
+    return proj;
   }
+  List* from = q->jointree->fromlist;
+  if (list_length(from) == 0)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, "a pipeline must read from a source table", {},
+             "Add FROM with a foreign table of the arroyo_stream wrapper.");
+  if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef))
+    unsupported("JOIN", "Joins arrive in a later version.");
+  RangeTblEntry* rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable);
+  std::unique_ptr<PlanNode> input = plan_rte(rte);
+  List* quals = nullptr;
+  if (q->jointree->quals) {
+    Expr* qual = plan_expr((Expr*)q->jointree->quals);
+    quals = pg::call([&] { return make_ands_implicit(qual); });
+  }
+  if (q->hasAggs || q->groupClause || q->havingQual)
+    return plan_window_query(q, std::move(input), quals);
+  auto proj = std::make_unique<ProjectNode>();
+  proj->input = std::move(input);
+  proj->quals = quals;
   proj->targets = plan_targets(q->targetList);
   proj->desc = desc_from_targets(proj->targets);
   return proj;
@@ -213,9 +198,9 @@ bool relation_rte_walker(Node* node, void* context) {
     return false;
   }
   if (IsA(node, Query))
-    return query_tree_walker((Query*)node, walker(relation_rte_walker), context,
+    return query_tree_walker((Query*)node, pg_walker<bool>(relation_rte_walker), context,
                              QTW_EXAMINE_RTES_BEFORE);
-  return expression_tree_walker(node, walker(relation_rte_walker), context);
+  return expression_tree_walker(node, pg_walker<bool>(relation_rte_walker), context);
 }
 
 // Splits the text into its SET statements (applied to settings) and the one INSERT.
@@ -314,7 +299,23 @@ std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanN
 
 }  // namespace
 
-LogicalPlan plan_pipeline(const std::string& query_text) {
+LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path) {
+  if (search_path) {
+    int level = pg::call([&] {
+      int nest = NewGUCNestLevel();
+      set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                        true, 0, false);
+      return nest;
+    });
+    try {
+      LogicalPlan plan = plan_pipeline(query_text, nullptr);
+      pg::call([&] { AtEOXact_GUC(true, level); });
+      return plan;
+    } catch (...) {
+      pg::call([&] { AtEOXact_GUC(false, level); });
+      throw;
+    }
+  }
   LogicalPlan plan;
   RawStmt* raw = split_statements(query_text, plan.settings);
   Query* ins = pg::call([&] {
@@ -327,7 +328,7 @@ LogicalPlan plan_pipeline(const std::string& query_text) {
   });
   List* relations = NIL;
   pg::call([&] {
-    query_tree_walker(ins, walker(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
+    query_tree_walker(ins, pg_walker<bool>(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
     ExecCheckRTPerms(relations, true);
   });
   plan.sink = plan_target(ins);

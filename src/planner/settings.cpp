@@ -23,7 +23,7 @@ std::string setting_value(VariableSetStmt* stmt) {
              std::string("pipeline setting \"") + stmt->name + "\" cannot be NULL");
   switch (nodeTag(&c->val)) {
     case T_String: return strVal(&c->val);
-    case T_Integer: return std::to_string(intVal(&c->val));
+    case T_Integer: return std::to_string(intVal(&c->val)) + " ms";  // like the GUC's unit
     case T_Float: return c->val.fval.fval;
     default: break;
   }

@@ -16,6 +16,14 @@ namespace arroyo {
 namespace {
 
 int my_slot = -1;
+volatile sig_atomic_t got_sigterm = false;
+
+// SIGTERM: remember that we were told to exit (die() clears ProcDiePending before exit
+// callbacks run), then let PostgreSQL's handler do the rest.
+void handle_sigterm(SIGNAL_ARGS) {
+  got_sigterm = true;
+  die(postgres_signal_arg);
+}
 
 PipelineSlot& slot() { return shared()->slots[my_slot]; }
 
@@ -53,7 +61,7 @@ void on_worker_exit(int, Datum) {
   if (!is_terminal(s.state)) {
     s.state = SlotState::Died;
     strlcpy(s.last_error,
-            ProcDiePending ? "pipeline worker was terminated" : "pipeline worker exited unexpectedly",
+            got_sigterm ? "pipeline worker was terminated" : "pipeline worker exited unexpectedly",
             kSlotErrorLen);
   }
   SpinLockRelease(&s.mutex);
@@ -152,7 +160,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                    ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
-    LogicalPlan plan = plan_pipeline(row->query);
+    LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1};
     flow = std::make_unique<Dataflow>(plan, round_memory, info);
     MemoryContextSwitchTo(old);
@@ -173,12 +181,9 @@ void run_pipeline(const PipelineWorkerArgs& args) {
       ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
                            message.c_str())));
     });
-    if (flow) {
-      try {
-        flow->close();
-      } catch (const std::exception&) {
-      }
-    }
+    // The sinks are not closed: what they buffered belongs to the failed transaction and is
+    // dropped with them.
+    flow.reset();
     record_end(args.pipeline_id, SlotState::Failed, last_stats, message);
   }
 }
@@ -194,7 +199,7 @@ PGDLLEXPORT void arroyo_stream_pipeline_main(Datum);
 void arroyo_stream_pipeline_main(Datum) {
   arroyo::PipelineWorkerArgs args;
   memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-  pqsignal(SIGTERM, die);
+  pqsignal(SIGTERM, arroyo::handle_sigterm);
   BackgroundWorkerUnblockSignals();
   arroyo::my_slot = args.slot;
   before_shmem_exit(arroyo::on_worker_exit, 0);

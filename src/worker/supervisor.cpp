@@ -89,6 +89,7 @@ void launch_database(Oid dboid) {
     PushActiveSnapshot(GetTransactionSnapshot());
   });
   bool installed = pg::call([&] { return OidIsValid(get_extension_oid("arroyo_stream", true)); });
+  std::vector<int> recorded;  // slots to free once their failure is committed
   if (installed) {
     SharedState* s = shared();
     for (int i = 0; i < s->nslots; i++) {
@@ -102,16 +103,19 @@ void launch_database(Oid dboid) {
       SpinLockRelease(&slot.mutex);
       if (!mine) continue;
       catalog_mark_ended(id, "failed", stats, error);
-      release_slot(i);
+      recorded.push_back(i);
     }
     for (const PipelineRow& row : catalog_running()) {
       if (find_slot(dboid, row.id) >= 0) continue;
-      PipelineWorkerArgs args{dboid, row.owner, row.id, claim_slot(dboid, row.id, row.name.c_str()),
-                              InvalidTransactionId};
       try {
+        PipelineWorkerArgs args{dboid, row.owner, row.id,
+                                claim_slot(dboid, row.id, row.name.c_str()), InvalidTransactionId};
         launch_pipeline_worker(args, row.name.c_str(), false);
       } catch (const pg::Error& e) {
-        pg::call([&] { ereport(LOG, (errmsg("arroyo_stream: %s", e.message().c_str()))); });
+        pg::call([&] {
+          ereport(LOG, (errmsg("arroyo_stream: could not start pipeline \"%s\": %s",
+                               row.name.c_str(), e.message().c_str())));
+        });
       }
     }
   }
@@ -119,6 +123,7 @@ void launch_database(Oid dboid) {
     PopActiveSnapshot();
     CommitTransactionCommand();
   });
+  for (int i : recorded) release_slot(i);
 }
 
 // Logs an error that ends a supervisor or launcher process.

@@ -1,5 +1,6 @@
 // impulse: a generator source emitting counter = 0, 1, 2, ... at a given rate, like Arroyo's.
 #include "connectors/connector.hpp"
+#include "connectors/event_time.hpp"
 
 #include "pg/guard.hpp"
 
@@ -70,15 +71,12 @@ class ImpulseConnector : public Connector {
   const char* name() const override { return "impulse"; }
 
   void validate_table(const TableSpec& spec) const override {
-    validate_options(spec.table_options,
-                     {{"event_rate", OptionKind::NonNegInt, true},
-                      {"message_count", OptionKind::NonNegInt},
-                      {"start_time", OptionKind::Timestamptz},
-                      {"event_time_interval", OptionKind::Interval},
-                      {"event_time_field", OptionKind::Text},
-                      {"watermark_delay", OptionKind::Interval},
-                      {"idle_timeout", OptionKind::Interval}},
-                     "connector \"impulse\" tables");
+    std::vector<OptionSpec> specs = {{"event_rate", OptionKind::NonNegInt, true},
+                                     {"message_count", OptionKind::NonNegInt},
+                                     {"start_time", OptionKind::Timestamptz},
+                                     {"event_time_interval", OptionKind::Interval}};
+    for (auto& s : event_time_option_specs()) specs.push_back(s);
+    validate_options(spec.table_options, specs, "connector \"impulse\" tables");
     for (const auto& c : spec.columns) {
       if (c.name == "counter" && c.type != INT8OID)
         pg::fail(ERRCODE_DATATYPE_MISMATCH, "impulse column \"counter\" must be of type bigint");

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace arroyo {
@@ -242,11 +243,16 @@ class SingleFileSink : public Sink {
   }
 
  private:
+  // Opens (creating it with mode 0644) the file for appending. The server's umask would make
+  // it 0600; like COPY TO, we relax it to 022 just for the open.
   void open_file() {
     if (fd_ >= 0) return;
+    mode_t old_mask = umask(S_IWGRP | S_IWOTH);
     do fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     while (fd_ < 0 && errno == EINTR);
-    if (fd_ < 0) fail_file("open", path_, errno);
+    int open_errno = errno;
+    umask(old_mask);
+    if (fd_ < 0) fail_file("open", path_, open_errno);
   }
 
   // Writes the whole buffer (write() may take it in parts).

@@ -1,0 +1,181 @@
+#include "engine/aggregate.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "parser/parse_agg.h"
+}
+
+namespace arroyo {
+
+AggregateFunction::AggregateFunction(Aggref* aggref) {
+  pg::call([&] {
+    HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggref->aggfnoid));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", aggref->aggfnoid);
+    Form_pg_aggregate agg = (Form_pg_aggregate)GETSTRUCT(tup);
+    num_args_ = get_aggregate_argtypes(aggref, input_types_);
+    trans_type_ = resolve_aggregate_transtype(aggref->aggfnoid, agg->aggtranstype, input_types_,
+                                              num_args_);
+    result_type_ = aggref->aggtype;
+    collation_ = aggref->inputcollid;
+    final_extra_ = agg->aggfinalextra;
+    get_typlenbyval(trans_type_, &trans_len_, &trans_byval_);
+    get_typlenbyval(result_type_, &result_len_, &result_byval_);
+    bool isnull;
+    Datum initval = SysCacheGetAttr(AGGFNOID, tup, Anum_pg_aggregate_agginitval, &isnull);
+    init_null_ = isnull;
+    init_value_ = 0;
+    if (!isnull) {
+      Oid input_fn, ioparam;
+      getTypeInputInfo(trans_type_, &input_fn, &ioparam);
+      init_value_ = OidInputFunctionCall(input_fn, TextDatumGetCString(initval), ioparam, -1);
+    }
+    Expr *trans_expr, *inv_expr, *final_expr, *combine_expr, *unused;
+    build_aggregate_transfn_expr(input_types_, num_args_, 0, aggref->aggvariadic, trans_type_,
+                                 collation_, agg->aggtransfn, InvalidOid, &trans_expr, &inv_expr);
+    fmgr_info(agg->aggtransfn, &transfn_);
+    fmgr_info_set_expr((Node*)trans_expr, &transfn_);
+    finalfn_.fn_oid = InvalidOid;
+    if (OidIsValid(agg->aggfinalfn)) {
+      int n = final_extra_ ? num_args_ + 1 : 1;
+      build_aggregate_finalfn_expr(input_types_, n, trans_type_, result_type_, collation_,
+                                   agg->aggfinalfn, &final_expr);
+      fmgr_info(agg->aggfinalfn, &finalfn_);
+      fmgr_info_set_expr((Node*)final_expr, &finalfn_);
+    }
+    combine_.fn_oid = InvalidOid;
+    if (OidIsValid(agg->aggcombinefn)) {
+      Oid pair[2] = {trans_type_, trans_type_};
+      build_aggregate_transfn_expr(pair, 1, 0, false, trans_type_, collation_, agg->aggcombinefn,
+                                   InvalidOid, &combine_expr, &unused);
+      fmgr_info(agg->aggcombinefn, &combine_);
+      fmgr_info_set_expr((Node*)combine_expr, &combine_);
+    }
+    ReleaseSysCache(tup);
+
+    agg_state_ = makeNode(AggState);
+    agg_context_ = CreateStandaloneExprContext();
+    agg_state_->curaggcontext = agg_context_;
+    agg_state_->tmpcontext = agg_context_;
+    trans_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
+    InitFunctionCallInfoData(*trans_call_, &transfn_, num_args_ + 1, collation_,
+                             (Node*)agg_state_, nullptr);
+    final_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
+    InitFunctionCallInfoData(*final_call_, &finalfn_, final_extra_ ? num_args_ + 1 : 1,
+                             collation_, (Node*)agg_state_, nullptr);
+    combine_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
+    InitFunctionCallInfoData(*combine_call_, &combine_, 2, collation_, (Node*)agg_state_,
+                             nullptr);
+  });
+}
+
+// Points the fake aggregate context at the memory the state lives in.
+void AggregateFunction::enter(MemoryContext state_memory) {
+  agg_context_->ecxt_per_tuple_memory = state_memory;
+}
+
+void AggregateFunction::init(AggValue& s, MemoryContext state_memory) {
+  s.isnull = init_null_;
+  s.no_value = init_null_;
+  s.value = init_null_ ? 0
+                       : pg::call([&] {
+                           MemoryContext old = MemoryContextSwitchTo(state_memory);
+                           Datum d = datumCopy(init_value_, trans_byval_, trans_len_);
+                           MemoryContextSwitchTo(old);
+                           return d;
+                         });
+}
+
+void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* nulls,
+                                MemoryContext state_memory) {
+  if (transfn_.fn_strict) {
+    for (int i = 0; i < num_args_; i++)
+      if (nulls[i]) return;
+    if (s.no_value) {
+      // PostgreSQL's rule: the first non-null input becomes the state.
+      MemoryContext old = MemoryContextSwitchTo(state_memory);
+      s.value = datumCopy(args[0], trans_byval_, trans_len_);
+      MemoryContextSwitchTo(old);
+      s.isnull = false;
+      s.no_value = false;
+      return;
+    }
+    if (s.isnull) return;
+  }
+  enter(state_memory);
+  FunctionCallInfo fc = trans_call_;
+  fc->args[0].value = s.value;
+  fc->args[0].isnull = s.isnull;
+  for (int i = 0; i < num_args_; i++) {
+    fc->args[i + 1].value = args[i];
+    fc->args[i + 1].isnull = nulls[i];
+  }
+  fc->isnull = false;
+  Datum result = FunctionCallInvoke(fc);
+  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(s.value)) {
+    MemoryContext old = MemoryContextSwitchTo(state_memory);
+    result = datumCopy(result, trans_byval_, trans_len_);
+    MemoryContextSwitchTo(old);
+  }
+  s.value = result;
+  s.isnull = fc->isnull;
+  s.no_value = false;
+}
+
+void AggregateFunction::combine(AggValue& into, const AggValue& from,
+                                MemoryContext state_memory) {
+  if (combine_.fn_strict) {
+    if (from.isnull) return;
+    if (into.isnull) {
+      MemoryContext old = MemoryContextSwitchTo(state_memory);
+      into.value = datumCopy(from.value, trans_byval_, trans_len_);
+      MemoryContextSwitchTo(old);
+      into.isnull = false;
+      into.no_value = false;
+      return;
+    }
+  }
+  enter(state_memory);
+  FunctionCallInfo fc = combine_call_;
+  fc->args[0].value = into.value;
+  fc->args[0].isnull = into.isnull;
+  fc->args[1].value = from.value;
+  fc->args[1].isnull = from.isnull;
+  fc->isnull = false;
+  Datum result = FunctionCallInvoke(fc);
+  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(into.value)) {
+    MemoryContext old = MemoryContextSwitchTo(state_memory);
+    result = datumCopy(result, trans_byval_, trans_len_);
+    MemoryContextSwitchTo(old);
+  }
+  into.value = result;
+  into.isnull = fc->isnull;
+  into.no_value = false;
+}
+
+Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {
+  Datum result;
+  if (finalfn_.fn_oid == InvalidOid) {
+    *isnull = s.isnull;
+    result = s.value;
+  } else if (finalfn_.fn_strict && s.isnull) {
+    *isnull = true;
+    return 0;
+  } else {
+    enter(state_memory);
+    FunctionCallInfo fc = final_call_;
+    fc->args[0].value = s.value;
+    fc->args[0].isnull = s.isnull;
+    for (int i = 1; i < fc->nargs; i++) {
+      fc->args[i].value = 0;
+      fc->args[i].isnull = true;
+    }
+    fc->isnull = false;
+    result = FunctionCallInvoke(fc);
+    *isnull = fc->isnull;
+  }
+  if (*isnull) return 0;
+  return datumCopy(result, result_byval_, result_len_);
+}
+
+}  // namespace arroyo

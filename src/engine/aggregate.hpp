@@ -1,0 +1,60 @@
+// One aggregate call of a query (an Aggref), driven through pg_aggregate's own functions:
+// transition, combine and final functions, with PostgreSQL's strictness and initial-value rules.
+// Nothing here reimplements an aggregate.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+extern "C" {
+#include "nodes/execnodes.h"
+}
+
+namespace arroyo {
+
+// A group's running transition state. States live in a memory context owned by the caller
+// (a window pane, say); freeing that context frees them.
+struct AggValue {
+  Datum value = 0;
+  bool isnull = true;
+  bool no_value = true;  // strict transition function with NULL initial value, nothing seen yet
+};
+
+class AggregateFunction {
+ public:
+  // `aggref` as planned; its arguments are evaluated upstream and arrive as plain values.
+  explicit AggregateFunction(Aggref* aggref);
+
+  int num_args() const { return num_args_; }
+  bool has_combine() const { return combine_.fn_oid != InvalidOid; }
+  Oid result_type() const { return result_type_; }
+  Oid arg_type(int i) const { return input_types_[i]; }
+
+  void init(AggValue& s, MemoryContext state_memory);
+  // Folds one row's argument values into `s`.
+  void advance(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
+  // Folds another state of the same aggregate into `into` (combine function).
+  void combine(AggValue& into, const AggValue& from, MemoryContext state_memory);
+  // The aggregate's result for `s`, allocated in CurrentMemoryContext.
+  Datum finish(AggValue& s, MemoryContext state_memory, bool* isnull);
+
+ private:
+  void enter(MemoryContext state_memory);
+
+  int num_args_;
+  Oid input_types_[FUNC_MAX_ARGS];
+  Oid trans_type_, result_type_;
+  int16 trans_len_, result_len_;
+  bool trans_byval_, result_byval_;
+  bool final_extra_ = false;
+  Datum init_value_;
+  bool init_null_;
+  FmgrInfo transfn_, finalfn_, combine_;
+  FunctionCallInfo trans_call_, final_call_, combine_call_;
+  Oid collation_;
+  // Makes AggCheckCallContext() succeed inside transition functions (array_agg, avg, ...),
+  // handing them the state's memory context as their aggregate context.
+  AggState* agg_state_;
+  ExprContext* agg_context_;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,34 @@
+// Assigns each source row its event time (from event_time_field, else the connector's time)
+// and generates the source's watermark: the largest event time seen minus watermark_delay.
+#pragma once
+
+#include "engine/operator.hpp"
+
+#include <memory>
+
+namespace arroyo {
+
+class WatermarkOperator : public Operator {
+ public:
+  WatermarkOperator(int time_column, int64 delay_us, int64 idle_timeout_us, EngineStats& stats)
+      : time_column_(time_column), delay_us_(delay_us), idle_timeout_us_(idle_timeout_us),
+        stats_(stats) {}
+
+  void push(int port, Batch& rows) override;
+  // Called when the source had nothing to give: after idle_timeout, the source goes idle.
+  void check_idle(TimestampTz now);
+
+ private:
+  void advance(TimestampTz wm);
+
+  int time_column_;
+  int64 delay_us_, idle_timeout_us_;
+  EngineStats& stats_;
+  TimestampTz max_time_ = DT_NOBEGIN;
+  TimestampTz emitted_ = DT_NOBEGIN;
+  TimestampTz last_data_ = 0;
+  bool idle_ = false;
+  std::unique_ptr<Batch> split_;  // for the rare batch split before a late row
+};
+
+}  // namespace arroyo

@@ -1,0 +1,293 @@
+#include "operators/window_aggregate.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "utils/rangetypes.h"
+}
+
+#include <algorithm>
+
+namespace arroyo {
+
+namespace {
+
+// The start of the slide-aligned interval holding t (floor division, also before 2000).
+TimestampTz align(TimestampTz t, int64 step) {
+  TimestampTz r = t % step;
+  return r < 0 ? t - r - step : t - r;
+}
+
+MemoryContext new_context(MemoryContext parent, const char* name) {
+  // `name` is always a string literal (AllocSetContextCreate insists on seeing one).
+  return pg::call([&] { return AllocSetContextCreateInternal(parent, name, ALLOCSET_DEFAULT_SIZES); });
+}
+
+}  // namespace
+
+WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node,
+                                                 EngineStats& stats, MemoryContext round_memory)
+    : window_(node.window), num_keys_(node.num_keys), in_cols_(node.input->desc->natts),
+      specs_(node.aggregates), stats_(stats), round_memory_(round_memory),
+      out_(node.desc->natts) {
+  memory_ = new_context(CurrentMemoryContext, "arroyo_stream window state");
+  TupleDesc in = node.input->desc;
+  for (int i = 0; i < num_keys_; i++)
+    key_types_.emplace_back(TupleDescAttr(in, i)->atttypid, TupleDescAttr(in, i)->attcollation);
+  for (int i = 0; i < in_cols_; i++) {
+    in_len_.push_back(TupleDescAttr(in, i)->attlen);
+    in_byval_.push_back(TupleDescAttr(in, i)->attbyval);
+  }
+  combine_panes_ = window_.kind == WindowSpec::Kind::Hop;
+  for (const AggregateSpec& spec : specs_) {
+    aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref));
+    combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct;
+    distinct_types_.push_back(
+        spec.distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
+                                                  spec.aggref->inputcollid)
+                      : nullptr);
+  }
+  range_type_ = pg::call([&] { return lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO); });
+  if (window_.kind == WindowSpec::Kind::Session)
+    session_keys_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
+}
+
+WindowAggregateOperator::~WindowAggregateOperator() = default;
+
+WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz start) {
+  auto it = buckets_.find(start);
+  if (it != buckets_.end()) return it->second;
+  Bucket& b = buckets_[start];
+  b.memory = new_context(memory_, "arroyo_stream window pane");
+  b.groups = std::make_unique<GroupTable>(&key_types_, int(aggs_.size()), b.memory);
+  return b;
+}
+
+void WindowAggregateOperator::drop_bucket(std::map<TimestampTz, Bucket>::iterator it) {
+  MemoryContext m = it->second.memory;
+  buckets_.erase(it);
+  pg::call([&] { MemoryContextDelete(m); });
+}
+
+// Folds one input row into its group of bucket `b` (runs inside pg::call).
+void WindowAggregateOperator::accumulate(Bucket& b, const Datum* values, const bool* nulls) {
+  bool created;
+  Group* g = b.groups->find_or_create(values, nulls, &created);
+  advance_group(b, g, created, values, nulls);
+}
+
+void WindowAggregateOperator::advance_group(Bucket& b, Group* g, bool created,
+                                            const Datum* values, const bool* nulls) {
+  if (created)
+    for (size_t j = 0; j < aggs_.size(); j++) aggs_[j]->init(g->states[j], b.memory);
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    const AggregateSpec& spec = specs_[j];
+    if (spec.filter_col >= 0 && (nulls[spec.filter_col] || !DatumGetBool(values[spec.filter_col])))
+      continue;
+    if (spec.distinct && !nulls[spec.first_arg]) {
+      std::vector<DistinctSet>& sets = b.distinct[g];
+      if (sets.empty()) sets.resize(aggs_.size());
+      if (!sets[j].insert(*distinct_types_[j], values[spec.first_arg], b.memory)) continue;
+    }
+    aggs_[j]->advance(g->states[j], values + spec.first_arg, nulls + spec.first_arg, b.memory);
+  }
+}
+
+// Keeps a copy of a row for its session key (runs inside pg::call).
+void WindowAggregateOperator::accumulate_session(const Datum* values, const bool* nulls,
+                                                 TimestampTz t) {
+  bool created;
+  Group* g = session_keys_->find_or_create(values, nulls, &created);
+  SessionKey& sk = sessions_[g];
+  if (!sk.memory)
+    sk.memory = AllocSetContextCreate(memory_, "arroyo_stream session", ALLOCSET_SMALL_SIZES);
+  MemoryContext old = MemoryContextSwitchTo(sk.memory);
+  SessionRow row{t, (Datum*)palloc(sizeof(Datum) * in_cols_), (bool*)palloc(sizeof(bool) * in_cols_)};
+  for (int c = 0; c < in_cols_; c++) {
+    row.nulls[c] = nulls[c];
+    row.values[c] = nulls[c] ? 0 : datumCopy(values[c], in_byval_[c], in_len_[c]);
+  }
+  MemoryContextSwitchTo(old);
+  sk.rows.push_back(row);
+}
+
+void WindowAggregateOperator::push(int, Batch& rows) {
+  const int n = rows.size();
+  pg::call([&] {
+    for (int i = 0; i < n; i++) {
+      TimestampTz t = rows.time(i);
+      if (t < watermark_) {
+        stats_.late_rows++;
+        continue;
+      }
+      const Datum* values = rows.values(i);
+      const bool* nulls = rows.nulls(i);
+      switch (window_.kind) {
+        case WindowSpec::Kind::Session:
+          accumulate_session(values, nulls, t);
+          break;
+        case WindowSpec::Kind::Tumble:
+          accumulate(bucket(align(t, window_.width_us)), values, nulls);
+          break;
+        case WindowSpec::Kind::Hop:
+          if (combine_panes_) {
+            accumulate(bucket(align(t, window_.slide_us)), values, nulls);
+          } else {
+            TimestampTz last = align(t, window_.slide_us);
+            for (TimestampTz s = last; s > t - window_.width_us; s -= window_.slide_us)
+              accumulate(bucket(s), values, nulls);
+          }
+          break;
+      }
+    }
+  });
+}
+
+void WindowAggregateOperator::watermark(int, TimestampTz wm) {
+  if (wm <= watermark_) return;
+  watermark_ = wm;
+  fire(wm);
+  emit_watermark(wm);
+}
+
+void WindowAggregateOperator::end(int) {
+  watermark_ = DT_NOEND;
+  fire(DT_NOEND);
+  emit_end();
+}
+
+void WindowAggregateOperator::fire(TimestampTz wm) {
+  if (window_.kind == WindowSpec::Kind::Session)
+    fire_sessions(wm);
+  else if (combine_panes_)
+    fire_panes(wm);
+  else
+    fire_direct(wm);
+}
+
+// Tumble windows, and hop windows kept per window: every bucket is a whole window.
+void WindowAggregateOperator::fire_direct(TimestampTz wm) {
+  while (!buckets_.empty()) {
+    auto it = buckets_.begin();
+    TimestampTz start = it->first, end = start + window_.width_us;
+    if (end > wm) break;
+    Bucket& b = it->second;
+    b.groups->for_each([&](Group* g) {
+      emit_group(start, end, g->keys, g->key_nulls, g->states, b.memory);
+    });
+    flush_output();
+    drop_bucket(it);
+  }
+}
+
+// Hop windows over panes: each window combines the panes it covers.
+void WindowAggregateOperator::fire_panes(TimestampTz wm) {
+  if (buckets_.empty()) return;
+  const int64 width = window_.width_us, slide = window_.slide_us;
+  TimestampTz first = buckets_.begin()->first - width + slide;
+  TimestampTz last = buckets_.rbegin()->first;
+  for (TimestampTz ws = first; ws <= last && ws + width <= wm; ws += slide) {
+    if (ws + width <= fired_until_) continue;
+    MemoryContext scratch = new_context(memory_, "arroyo_stream hop window");
+    {
+      GroupTable combined(&key_types_, int(aggs_.size()), scratch);
+      pg::call([&] {
+        for (auto it = buckets_.lower_bound(ws); it != buckets_.end() && it->first < ws + width;
+             ++it)
+          it->second.groups->for_each([&](Group* g) {
+            bool created;
+            Group* c = combined.find_or_create(g->keys, g->key_nulls, &created);
+            for (size_t j = 0; j < aggs_.size(); j++) {
+              if (created) aggs_[j]->init(c->states[j], scratch);
+              aggs_[j]->combine(c->states[j], g->states[j], scratch);
+            }
+          });
+      });
+      combined.for_each([&](Group* g) {
+        emit_group(ws, ws + width, g->keys, g->key_nulls, g->states, scratch);
+      });
+      flush_output();
+    }
+    pg::call([&] { MemoryContextDelete(scratch); });
+  }
+  if (wm > fired_until_) fired_until_ = wm;
+  while (!buckets_.empty() && buckets_.begin()->first + width <= wm) drop_bucket(buckets_.begin());
+}
+
+// Session windows: a key's rows split where the gap between two rows exceeds `gap`; a session
+// [first, last + gap) is complete once the watermark reaches its end.
+void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
+  const int64 gap = window_.gap_us;
+  std::vector<Group*> finished_keys;
+  for (auto& [key, sk] : sessions_) {
+    std::sort(sk.rows.begin(), sk.rows.end(),
+              [](const SessionRow& a, const SessionRow& b) { return a.time < b.time; });
+    size_t begin = 0;
+    while (begin < sk.rows.size()) {
+      size_t end = begin + 1;
+      while (end < sk.rows.size() && sk.rows[end].time < sk.rows[end - 1].time + gap) end++;
+      TimestampTz start = sk.rows[begin].time, stop = sk.rows[end - 1].time + gap;
+      if (stop > wm) break;
+      MemoryContext scratch = new_context(memory_, "arroyo_stream session window");
+      {
+        Bucket b;
+        b.memory = scratch;
+        b.groups = std::make_unique<GroupTable>(&key_types_, int(aggs_.size()), scratch);
+        pg::call([&] {
+          for (size_t r = begin; r < end; r++) accumulate(b, sk.rows[r].values, sk.rows[r].nulls);
+        });
+        b.groups->for_each([&](Group* g) {
+          emit_group(start, stop, g->keys, g->key_nulls, g->states, scratch);
+        });
+        flush_output();
+      }
+      pg::call([&] { MemoryContextDelete(scratch); });
+      begin = end;
+    }
+    sk.rows.erase(sk.rows.begin(), sk.rows.begin() + begin);
+    if (sk.rows.empty()) finished_keys.push_back(key);
+  }
+  for (Group* g : finished_keys) {
+    MemoryContext m = sessions_[g].memory;
+    sessions_.erase(g);
+    pg::call([&] {
+      session_keys_->erase(g);
+      MemoryContextDelete(m);
+    });
+  }
+}
+
+// Appends one output row: the window as a tstzrange, the keys, the aggregates' results.
+void WindowAggregateOperator::emit_group(TimestampTz start, TimestampTz end, const Datum* keys,
+                                         const bool* key_nulls, AggValue* states,
+                                         MemoryContext state_memory) {
+  if (out_.full()) flush_output();
+  int row = out_.append(end - 1);
+  Datum* values = out_.values(row);
+  bool* nulls = out_.nulls(row);
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    RangeBound lower{TimestampTzGetDatum(start), false, /*inclusive*/ true, /*lower*/ true};
+    RangeBound upper{TimestampTzGetDatum(end), end == DT_NOEND, false, false};
+    values[0] = RangeTypePGetDatum(make_range(range_type_, &lower, &upper, false));
+    nulls[0] = false;
+    for (int k = 0; k < num_keys_; k++) {
+      values[1 + k] = keys[k];
+      nulls[1 + k] = key_nulls[k];
+    }
+    for (size_t j = 0; j < aggs_.size(); j++) {
+      bool isnull;
+      values[1 + num_keys_ + j] = aggs_[j]->finish(states[j], state_memory, &isnull);
+      nulls[1 + num_keys_ + j] = isnull;
+    }
+    MemoryContextSwitchTo(old);
+  });
+}
+
+// Sends the emitted rows downstream (before the state they point into is freed).
+void WindowAggregateOperator::flush_output() {
+  emit(out_);
+  out_.clear();
+}
+
+}  // namespace arroyo

@@ -1,0 +1,86 @@
+// Windowed aggregation (Dataflow semantics): groups rows by time window and key, and emits each
+// window's rows exactly once, when the watermark passes the window's end. Rows later than the
+// watermark are dropped and counted.
+//
+//  * tumble and hop keep one pane per `slide` of event time. A tumble window is one pane; a hop
+//    window combines width/slide panes with the aggregates' combine functions, so each event is
+//    aggregated once. Aggregates without a combine function (or with DISTINCT) make a hop keep
+//    one bucket per window instead, each event going into width/slide of them.
+//  * session windows keep each key's rows until the gap after its last row has passed, then
+//    aggregate the session's rows.
+#pragma once
+
+#include "engine/operator.hpp"
+#include "operators/group_table.hpp"
+#include "planner/plan.hpp"
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace arroyo {
+
+class WindowAggregateOperator : public Operator {
+ public:
+  WindowAggregateOperator(const WindowAggregateNode& node, EngineStats& stats,
+                          MemoryContext round_memory);
+  ~WindowAggregateOperator() override;
+
+  void push(int port, Batch& rows) override;
+  void watermark(int port, TimestampTz wm) override;
+  void end(int port) override;
+  void idle(int) override {}
+
+ private:
+  // The groups of one pane or window, with their memory.
+  struct Bucket {
+    MemoryContext memory;
+    std::unique_ptr<GroupTable> groups;
+    std::unordered_map<Group*, std::vector<DistinctSet>> distinct;
+  };
+  // One pending row of a session key, copied into the key's memory.
+  struct SessionRow {
+    TimestampTz time;
+    Datum* values;
+    bool* nulls;
+  };
+  struct SessionKey {
+    MemoryContext memory = nullptr;
+    std::vector<SessionRow> rows;
+  };
+
+  Bucket& bucket(TimestampTz start);
+  void drop_bucket(std::map<TimestampTz, Bucket>::iterator it);
+  void accumulate(Bucket& b, const Datum* values, const bool* nulls);
+  void advance_group(Bucket& b, Group* g, bool created, const Datum* values, const bool* nulls);
+  void accumulate_session(const Datum* values, const bool* nulls, TimestampTz t);
+  void fire(TimestampTz wm);
+  void fire_panes(TimestampTz wm);
+  void fire_direct(TimestampTz wm);
+  void fire_sessions(TimestampTz wm);
+  void emit_group(TimestampTz start, TimestampTz end, const Datum* keys, const bool* key_nulls,
+                  AggValue* states, MemoryContext state_memory);
+  void flush_output();
+
+  WindowSpec window_;
+  int num_keys_, in_cols_;
+  std::vector<AggregateSpec> specs_;
+  std::vector<std::unique_ptr<AggregateFunction>> aggs_;
+  std::vector<KeyType> key_types_;
+  std::vector<int16> in_len_;
+  std::vector<bool> in_byval_;
+  std::vector<std::unique_ptr<KeyType>> distinct_types_;  // per aggregate, null unless DISTINCT
+  bool combine_panes_;
+  EngineStats& stats_;
+  MemoryContext memory_, round_memory_;
+  std::map<TimestampTz, Bucket> buckets_;  // by pane (or window) start
+  std::unique_ptr<GroupTable> session_keys_;  // the keys with pending session rows
+  std::unordered_map<Group*, SessionKey> sessions_;
+  TimestampTz watermark_ = DT_NOBEGIN;
+  TimestampTz fired_until_ = DT_NOBEGIN;  // hop with panes: windows ending <= this are out
+  TypeCacheEntry* range_type_;
+  Batch out_;
+};
+
+}  // namespace arroyo

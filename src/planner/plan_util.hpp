@@ -1,0 +1,33 @@
+// Helpers shared by the planner's files: expression planning, row layouts, error shapes.
+#pragma once
+
+#include "planner/plan.hpp"
+
+namespace arroyo {
+
+// Adapts a typed tree walker or mutator to the untyped signature PostgreSQL's walkers take.
+template <typename R, typename W>
+R (*pg_walker(W* fn))() {
+  return reinterpret_cast<R (*)()>(reinterpret_cast<void (*)()>(fn));
+}
+
+// Throws "<what> is not supported in a pipeline".
+[[noreturn]] void unsupported(const std::string& what, const std::string& hint = {});
+
+// Plans one expression as PostgreSQL's planner would for the executor (default arguments,
+// named arguments and constant folding), after checking it.
+Expr* plan_expr(Expr* e);
+// plan_expr over every entry of a target list.
+List* plan_targets(List* targets);
+// The row layout a target list produces: attribute k is the entry with resno k.
+TupleDesc desc_from_targets(List* targets);
+// A target list from expressions, numbered 1..n, named by `names` (or "?column?").
+List* targets_from_exprs(List* exprs);
+
+// Rejects window functions (tumble, hop, session) in a query without aggregation.
+void check_no_windows(Query* q);
+// Plans GROUP BY with a time window over `input` (already filtered by WHERE in `quals`).
+std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> input,
+                                            List* quals);
+
+}  // namespace arroyo
