@@ -3,6 +3,7 @@
 \set clicks_path :abs_srcdir '/data/clicks.json'
 \set sessions_path :abs_srcdir '/data/sessions.json'
 \set VERBOSITY default
+SET timezone = 'UTC';
 CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
 CREATE SERVER files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'single_file');
 
@@ -111,16 +112,31 @@ SELECT stream_wait('sessions');
 SELECT uid, extract(epoch FROM first_seen) AS first_seen, extract(epoch FROM session_end) AS session_end,
        pages, n FROM sessions ORDER BY uid, first_seen;
 
+-- Windowed results into a single_file sink: one JSON object per window.
+\set windows_out :abs_srcdir '/results/windows_out.json'
+CREATE FOREIGN TABLE window_file (window_start timestamptz, window_end bigint, uid text, clicks bigint)
+  SERVER files OPTIONS (path :'windows_out', type 'sink');
+SELECT stream_create('to_file', $$INSERT INTO window_file
+  SELECT lower(tumble(interval '20 seconds')), extract(epoch FROM upper(tumble(interval '20 seconds')))::bigint,
+         uid, count(*)
+  FROM clicks GROUP BY tumble(interval '20 seconds'), uid HAVING uid <> 'b'$$);
+SELECT stream_start('to_file');
+SELECT stream_wait('to_file');
+SELECT state, late_rows, rows_out FROM stream_pipelines WHERE name = 'to_file';
+SELECT line FROM regexp_split_to_table(rtrim(pg_read_file(:'windows_out'), E'\n'), E'\n') line
+ORDER BY line;
+
 -- HAVING, expressions over aggregates, date/time functions on window bounds, CREATE AGGREGATE.
 CREATE FUNCTION sum_squares_step(bigint, bigint) RETURNS bigint LANGUAGE sql IMMUTABLE
   AS 'SELECT coalesce($1, 0) + $2 * $2';
 CREATE AGGREGATE sum_squares(bigint) (SFUNC = sum_squares_step, STYPE = bigint);
 CREATE TABLE minute_stats (minute_no double precision, hour_start timestamptz, big_sum bigint,
-                           ratio numeric, squares bigint);
+                           ratio numeric, squares bigint, first_second numeric, last_event timestamptz);
 SELECT stream_create('minute_stats', $$INSERT INTO minute_stats
   SELECT date_part('minute', lower(tumble(interval '20 seconds'))),
          date_trunc('hour', upper(tumble(interval '20 seconds'))), sum(counter) * 10,
-         round(sum(counter)::numeric / count(*), 2), sum_squares(counter)
+         round(sum(counter)::numeric / count(*), 2), sum_squares(counter),
+         min(extract(second FROM row_time())), to_timestamp(max(extract(epoch FROM row_time())))
   FROM ticks GROUP BY tumble(interval '20 seconds')
   HAVING count(*) = 20 AND sum(counter) > 200$$);
 SELECT stream_start('minute_stats');
