@@ -1,5 +1,4 @@
 -- impulse at full speed (10 million events) -> filter + projection -> regular table.
-CREATE EXTENSION IF NOT EXISTS arroyo_stream;
 SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
 DROP SERVER IF EXISTS bench_impulse CASCADE;
 DROP TABLE IF EXISTS bench_out, bench_meta;
