@@ -51,7 +51,7 @@ for name in "${names[@]}"; do
     ticks=0
     while [[ -n $pid ]] && t=$(cpu_seconds "$pid"); do
         ticks=$t
-        sleep 0.05
+        sleep 0.01
     done
     state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
     end=$(date +%s.%N)
