@@ -188,6 +188,13 @@ void WindowAggregateOperator::fire_panes(TimestampTz wm) {
   TimestampTz last = buckets_.rbegin()->first;
   for (TimestampTz ws = first; ws <= last && ws + width <= wm; ws += slide) {
     if (ws + width <= fired_until_) continue;
+    auto next_pane = buckets_.lower_bound(ws);
+    if (next_pane == buckets_.end()) break;
+    if (next_pane->first >= ws + width) {
+      // No pane in this window: skip to the first window holding the next pane.
+      ws = next_pane->first - width;
+      continue;
+    }
     MemoryContext scratch = new_context(memory_, "arroyo_stream hop window");
     {
       GroupTable combined(&key_types_, int(aggs_.size()), scratch);
