@@ -138,6 +138,9 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
     standard_ProcessUtility(pstmt, query, read_only, context, params, env, dest, qc);
   Node* stmt = pstmt->utilityStmt;
   if (!needs_validation(stmt)) return;
+  // CREATE FOREIGN TABLE sets column options through ALTER subcommands: validate the table
+  // once, after the whole statement, not in its intermediate states.
+  if (context == PROCESS_UTILITY_SUBCOMMAND && IsA(stmt, AlterTableStmt)) return;
   pg::entry([&] {
     pg::call([&] { CommandCounterIncrement(); });
     validate_after(stmt);

@@ -35,8 +35,7 @@ void validate_server_options(const Options& all) {
              "Valid connectors are: " + known + ".");
   Options rest = all;
   rest.erase("connector");
-  validate_options(rest, c->server_options(),
-                   std::string("connector \"") + c->name() + "\" servers");
+  c->validate_server_options(rest);
 }
 
 }  // namespace

@@ -70,6 +70,9 @@ class Source {
   virtual PollResult poll(Batch& out) = 0;
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
+  // Called after the pipeline's transaction has committed: everything polled so far has gone
+  // through the pipeline and its results are durable (e.g. commit read positions upstream).
+  virtual void on_commit() {}
   virtual void close() {}
 };
 
@@ -91,6 +94,10 @@ class Connector {
 
   // Server options (besides "connector"), checked at CREATE/ALTER SERVER.
   virtual std::vector<OptionSpec> server_options() const { return {}; }
+  // Checks a server's options (besides "connector"); by default against server_options().
+  virtual void validate_server_options(const Options& options) const {
+    validate_options(options, server_options(), std::string("connector \"") + name() + "\" servers");
+  }
   // User mapping options (credentials), checked at CREATE/ALTER USER MAPPING.
   virtual std::vector<OptionSpec> user_mapping_options() const { return {}; }
   // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.

@@ -5,10 +5,11 @@ namespace arroyo {
 
 const Connector& impulse_connector();
 const Connector& single_file_connector();
+const Connector& kafka_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
-  return {&impulse_connector(), &single_file_connector()};
+  return {&impulse_connector(), &single_file_connector(), &kafka_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {

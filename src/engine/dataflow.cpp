@@ -91,6 +91,10 @@ void Dataflow::end_transaction() {
   for (auto& op : operators_) op->end_transaction();
 }
 
+void Dataflow::after_commit() {
+  for (auto& run : sources_) run.source->on_commit();
+}
+
 RoundResult Dataflow::run_round() {
   RoundResult result;
   bool any_data = false, all_ended = true;

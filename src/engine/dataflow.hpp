@@ -28,6 +28,8 @@ class Dataflow {
   // Polls every live source once and pushes what it produced through the pipeline.
   RoundResult run_round();
   void end_transaction();
+  // After the transaction has committed: tells the sources (Source::on_commit).
+  void after_commit();
   void close();
 
   EngineStats& stats() { return stats_; }

@@ -129,6 +129,7 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
     }
     flow.end_transaction();
     commit_transaction();
+    flow.after_commit();
     if (r.all_ended) return SlotState::Finished;
     if (r.idle) wait_for_data(r.wake_at);
   }

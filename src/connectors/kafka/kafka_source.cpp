@@ -1,0 +1,385 @@
+#include "connectors/kafka/kafka_source.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "commands/dbcommands.h"
+#include "mb/pg_wchar.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+constexpr int kPartitionRefreshMs = 10000;
+constexpr int64 kDefaultMaxMessageBytes = 1048576;
+// Payload bytes one poll takes at most, so a round's memory stays bounded.
+constexpr size_t kPollByteBudget = size_t(16) << 20;
+constexpr int kCloseCommitWaitMs = 2000;
+// Microseconds from the Unix epoch (1970) to PostgreSQL's (2000).
+constexpr int64 kUnixToPostgresUs =
+    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
+
+// Called by librdkafka (on one of its threads) when the consumer queue gets something.
+void wake_worker(rd_kafka_t*, void* latch) { SetLatch(static_cast<Latch*>(latch)); }
+
+// Destroys a run of consumed messages whatever happens while they are handled.
+struct MessageRun {
+  std::vector<rd_kafka_message_t*>& messages;
+  ssize_t count;
+  ~MessageRun() {
+    for (ssize_t i = 0; i < count; i++) rd_kafka_message_destroy(messages[i]);
+  }
+};
+
+}  // namespace
+
+KafkaSource::KafkaSource(const TableSpec& spec)
+    : table_(spec.name),
+      topic_(get_option(spec.table_options, "topic").value_or("")),
+      config_(kafka_client_config(spec)),
+      metadata_(kafka_metadata_columns(spec)) {
+  label_ = "kafka source " + table_ + " (topic \"" + topic_ + "\")";
+  decoder_ = make_row_decoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  std::string offset = get_option(spec.table_options, "source.offset").value_or("latest");
+  start_mode_ = offset == "earliest" ? StartMode::Earliest
+                : offset == "group"  ? StartMode::Group
+                                     : StartMode::Latest;
+  group_id_ = get_option(spec.table_options, "source.group_id").value_or("");
+  read_committed_ =
+      get_option(spec.table_options, "source.read_mode").value_or("read_committed") ==
+      "read_committed";
+  stop_at_latest_ = get_option(spec.table_options, "source.stop_at") == "latest";
+  drop_bad_data_ = get_option(spec.table_options, "bad_data") == "drop";
+  max_message_bytes_ =
+      option_int(spec.table_options, "source.max_message_bytes", kDefaultMaxMessageBytes);
+}
+
+KafkaSource::~KafkaSource() { shut_down(); }
+
+void KafkaSource::open(const RuntimeInfo& info) {
+  latch_ = MyLatch;
+  if (group_id_.empty()) {
+    const char* db = pg::call([] { return (const char*)get_database_name(MyDatabaseId); });
+    group_id_ = std::string("arroyo_stream-") + db + "-" + info.pipeline_name;
+  }
+  std::vector<std::pair<std::string, std::string>> own = {
+      {"group.id", group_id_},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Where there is no committed offset (source.offset 'group') or an offset has expired.
+      {"auto.offset.reset", "earliest"},
+      {"isolation.level", read_committed_ ? "read_committed" : "read_uncommitted"},
+      {"enable.partition.eof", stop_at_latest_ ? "true" : "false"},
+      {"allow.auto.create.topics", "false"},
+  };
+  client_ = std::make_unique<KafkaClient>(RD_KAFKA_CONSUMER, config_, own, label_);
+  rd_kafka_poll_set_consumer(client_->handle());
+  queue_ = rd_kafka_queue_get_consumer(client_->handle());
+  rd_kafka_queue_cb_event_enable(queue_, &wake_worker, latch_);
+  watcher_ = std::make_unique<TopicWatcher>(*client_, topic_, latch_, kPartitionRefreshMs,
+                                            stop_at_latest_, false);
+}
+
+PollResult KafkaSource::poll(Batch& out) {
+  if (ended_) return PollResult::ended();
+  client_->report_logs();
+  check_client_errors();
+  update_assignment();
+  if (stop_at_latest_ && assigned_ > 0 && done_count_ == assigned_) {
+    ended_ = true;
+    return PollResult::ended();
+  }
+  TimestampTz now = GetCurrentTimestamp();
+  if (!metadata_.empty())
+    topic_datum_ = pg::call([&] { return PointerGetDatum(cstring_to_text(topic_.c_str())); });
+  int room_per_message = decoder_->max_rows_per_message();
+  size_t bytes = 0;
+  bool any = false;
+  while (out.size() + room_per_message <= out.capacity() && bytes < kPollByteBudget) {
+    size_t want = size_t((out.capacity() - out.size()) / room_per_message);
+    if (messages_.size() < want) messages_.resize(want);
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data(), want);
+    if (n <= 0) break;
+    any = true;
+    MessageRun run{messages_, n};
+    for (ssize_t i = 0; i < n; i++) bytes += handle(messages_[i], out, now);
+  }
+  client_->report_logs();
+  check_client_errors();
+  if (stop_at_latest_ && assigned_ > 0 && done_count_ == assigned_ && out.empty()) {
+    ended_ = true;
+    return PollResult::ended();
+  }
+  // Data may be an empty batch (only events, or everything dropped): poll again at once.
+  return any ? PollResult::data() : PollResult::idle();
+}
+
+// Errors librdkafka reported through its error callback: permanent ones fail the pipeline,
+// others (the cluster cannot be reached) are retried by librdkafka and logged once.
+void KafkaSource::check_client_errors() {
+  if (KafkaError e = client_->take_error()) {
+    if (kafka_error_is_permanent(e.code))
+      pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + e.text);
+    note_unreachable(e.text);
+  }
+  if (KafkaError e = client_->take_commit_failure())
+    pg::call([&] {
+      ereport(LOG, (errmsg("arroyo_stream: %s: could not commit offsets to consumer group "
+                           "\"%s\": %s",
+                           label_.c_str(), group_id_.c_str(), e.text.c_str())));
+    });
+}
+
+// Applies what the topic watcher last learned: fails on a missing topic, assigns new partitions.
+void KafkaSource::update_assignment() {
+  TopicState state = watcher_->state();
+  if (state.version == seen_version_) return;
+  seen_version_ = state.version;
+  switch (state.kind) {
+    case TopicState::Unknown:
+      return;
+    case TopicState::Missing:
+      pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic_ + "\" does not exist",
+               label_ + ": " + client_->redact(state.error) + ".",
+               "Create the topic first: the connector never creates topics.");
+    case TopicState::Unreachable:
+      note_unreachable(client_->redact(state.error));
+      return;
+    case TopicState::Ready:
+      note_reachable();
+      if (stop_at_latest_ && assigned_ > 0) return;  // bounded: only the partitions at start
+      if (state.partitions > assigned_) assign(assigned_, state.partitions, state);
+      return;
+  }
+}
+
+// Adds partitions [from, to) to the consumer's assignment.
+void KafkaSource::assign(int from, int to, const TopicState& state) {
+  bool initial = from == 0;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(to - from);
+  for (int p = from; p < to; p++) {
+    int64 offset;
+    auto given = start_positions_.find(p);
+    if (given != start_positions_.end())
+      offset = given->second;
+    else if (start_mode_ == StartMode::Group)
+      offset = RD_KAFKA_OFFSET_STORED;  // falls back to the earliest offset
+    else if (initial && start_mode_ == StartMode::Latest)
+      offset = RD_KAFKA_OFFSET_END;
+    else
+      offset = RD_KAFKA_OFFSET_BEGINNING;  // earliest, and partitions created while running
+    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;
+  }
+  rd_kafka_error_t* error = rd_kafka_incremental_assign(client_->handle(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (error) {
+    std::string text = client_->redact(rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    pg::fail(ERRCODE_FDW_ERROR, label_ + ": could not assign partitions: " + text);
+  }
+  if (stop_at_latest_) {
+    end_offsets_ = state.end_offsets;
+    end_offsets_.resize(size_t(to), 0);
+    done_.assign(size_t(to), false);
+  }
+  if (!initial)
+    pg::call([&] {
+      ereport(LOG, (errmsg("arroyo_stream: %s: reading new partitions %d to %d", label_.c_str(),
+                           from, to - 1)));
+    });
+  assigned_ = to;
+}
+
+size_t KafkaSource::handle(const rd_kafka_message_t* message, Batch& out, TimestampTz now) {
+  if (message->err) {
+    handle_event(message);
+    return 0;
+  }
+  note_reachable();
+  int32 p = message->partition;
+  if (stop_at_latest_ && p < assigned_) {
+    if (done_[size_t(p)]) return 0;
+    if (message->offset >= end_offsets_[size_t(p)]) {  // written after the source started
+      mark_done(p);
+      return 0;
+    }
+  }
+  decode(message, out, now);
+  positions_[p] = message->offset + 1;
+  if (stop_at_latest_ && p < assigned_ && message->offset + 1 >= end_offsets_[size_t(p)])
+    mark_done(p);
+  return message->len;
+}
+
+// Decodes one message into rows and fills their metadata columns; bad data is dropped and
+// counted, or fails the pipeline naming where the message is.
+void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, TimestampTz now) {
+  rd_kafka_timestamp_type_t type;
+  int64_t millis = rd_kafka_message_timestamp(message, &type);
+  TimestampTz time =
+      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - kUnixToPostgresUs
+                                                              : now;
+  int before = out.size();
+  try {
+    if (int64(message->len) > max_message_bytes_)
+      pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+               "message of " + std::to_string(message->len) +
+                   " bytes exceeds source.max_message_bytes (" +
+                   std::to_string(max_message_bytes_) + ")");
+    decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
+    if (!metadata_.empty()) fill_metadata(message, out, before);
+  } catch (const pg::Error& e) {
+    out.truncate(before);
+    if (!drop_bad_data_)
+      throw pg::Error(e.sqlerrcode(),
+                      "bad data in topic \"" + topic_ + "\" partition " +
+                          std::to_string(message->partition) + " offset " +
+                          std::to_string(message->offset) + ": " + e.message(),
+                      e.detail(), e.hint());
+    bad_rows_++;
+  }
+}
+
+void KafkaSource::fill_metadata(const rd_kafka_message_t* message, Batch& out, int from) {
+  rd_kafka_timestamp_type_t type;
+  int64_t millis = rd_kafka_message_timestamp(message, &type);
+  bool has_time = type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0;
+  try {
+    pg::call([&] {
+      for (const KafkaMetadataColumn& m : metadata_) {
+        Datum value = 0;
+        bool isnull = false;
+        switch (m.kind) {
+          case KafkaMetadata::Partition: value = Int32GetDatum(message->partition); break;
+          case KafkaMetadata::Offset: value = Int64GetDatum(message->offset); break;
+          case KafkaMetadata::Timestamp:
+            isnull = !has_time;
+            value = TimestampTzGetDatum(millis * 1000 - kUnixToPostgresUs);
+            break;
+          case KafkaMetadata::Topic: value = topic_datum_; break;
+          case KafkaMetadata::Key: {
+            isnull = message->key == nullptr;
+            if (isnull) break;
+            size_t len = message->key_len;
+            if (m.key_bytea) {
+              bytea* b = (bytea*)palloc(VARHDRSZ + len);
+              SET_VARSIZE(b, VARHDRSZ + len);
+              memcpy(VARDATA(b), message->key, len);
+              value = PointerGetDatum(b);
+              break;
+            }
+            char* copy = (char*)palloc(len + 1);
+            memcpy(copy, message->key, len);
+            copy[len] = '\0';
+            // Checks UTF-8 (a NUL byte is invalid too) and converts to the database encoding.
+            char* text = len > 0 ? pg_any_to_server(copy, int(len), PG_UTF8) : copy;
+            value = PointerGetDatum(cstring_to_text(text));
+            break;
+          }
+        }
+        for (int r = from; r < out.size(); r++) {
+          out.values(r)[m.index] = value;
+          out.nulls(r)[m.index] = isnull;
+        }
+      }
+    });
+  } catch (const pg::Error& e) {  // only a text key can fail: not UTF-8
+    throw pg::Error(e.sqlerrcode(), "message key: " + e.message(), e.detail(), e.hint());
+  }
+}
+
+// A consumer event carried as a message: end of partition, or an error.
+void KafkaSource::handle_event(const rd_kafka_message_t* message) {
+  if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    int32 p = message->partition;
+    if (message->offset > positions_[p]) positions_[p] = message->offset;
+    if (stop_at_latest_ && p >= 0 && p < assigned_ && message->offset >= end_offsets_[size_t(p)])
+      mark_done(p);
+    return;
+  }
+  std::string text = client_->redact(rd_kafka_message_errstr(message));
+  if (kafka_error_is_permanent(message->err)) {
+    if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+        message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+        message->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+      pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic_ + "\" does not exist",
+               label_ + ": " + text + ".",
+               "Create the topic first: the connector never creates topics.");
+    pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + text);
+  }
+  if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+    pg::call([&] {
+      ereport(LOG, (errmsg("arroyo_stream: %s: %s", label_.c_str(), text.c_str())));
+    });
+    return;
+  }
+  note_unreachable(text);
+}
+
+void KafkaSource::mark_done(int32 partition) {
+  if (done_[size_t(partition)]) return;
+  done_[size_t(partition)] = true;
+  done_count_++;
+}
+
+void KafkaSource::note_unreachable(const std::string& why) {
+  if (!reachable_) return;
+  reachable_ = false;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: cannot reach the Kafka cluster, retrying: %s",
+                         label_.c_str(), why.c_str())));
+  });
+}
+
+void KafkaSource::note_reachable() {
+  if (reachable_) return;
+  reachable_ = true;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label_.c_str())));
+  });
+}
+
+void KafkaSource::on_commit() {
+  if (client_ && positions_ != committed_) commit_positions(false);
+}
+
+// Commits the positions to the consumer group: asynchronously (the outcome is reported at a
+// later poll), or waiting a little for the broker's answer.
+void KafkaSource::commit_positions(bool wait) {
+  if (positions_.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(int(positions_.size()));
+  for (const auto& [p, offset] : positions_)
+    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;
+  if (wait) {
+    rd_kafka_queue_t* replies = rd_kafka_queue_new(client_->handle());
+    rd_kafka_commit_queue(client_->handle(), list, replies, nullptr, nullptr);
+    if (rd_kafka_event_t* ev = rd_kafka_queue_poll(replies, kCloseCommitWaitMs))
+      rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(replies);
+  } else {
+    rd_kafka_commit(client_->handle(), list, 1);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  committed_ = positions_;
+}
+
+void KafkaSource::close() {
+  if (!client_) return;
+  commit_positions(true);
+  client_->report_logs();
+  shut_down();
+}
+
+// Stops the watcher and the consumer; librdkafka no longer calls back into this object.
+void KafkaSource::shut_down() {
+  if (queue_) {
+    rd_kafka_queue_cb_event_enable(queue_, nullptr, nullptr);
+    rd_kafka_queue_destroy(queue_);
+    queue_ = nullptr;
+  }
+  watcher_.reset();
+  client_.reset();
+}
+
+}  // namespace arroyo

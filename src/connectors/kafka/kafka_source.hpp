@@ -1,0 +1,83 @@
+// The kafka source: reads every partition of one topic, including partitions added while it
+// runs, decodes each message with the table's format and fills metadata columns.
+//
+// Partitions are assigned by the source itself (no consumer-group membership): a TopicWatcher
+// thread re-reads the topic's metadata every 10 seconds and new partitions are added to the
+// assignment, read from their beginning. The source keeps each partition's next offset
+// (positions()), can start from given offsets (start_from()), and commits its positions to the
+// consumer group after each pipeline commit, for monitoring and for source.offset 'group'.
+#pragma once
+
+#include "connectors/kafka/kafka_client.hpp"
+#include "formats/format.hpp"
+
+#include <map>
+#include <memory>
+
+namespace arroyo {
+
+class KafkaSource : public Source {
+ public:
+  explicit KafkaSource(const TableSpec& spec);
+  ~KafkaSource() override;
+
+  void open(const RuntimeInfo& info) override;
+  PollResult poll(Batch& out) override;
+  int64 bad_rows() const override { return bad_rows_; }
+  void on_commit() override;
+  void close() override;
+
+  // The next offset to read in each partition read so far: what a checkpoint would store.
+  std::map<int32, int64> positions() const { return positions_; }
+  // Called before open(): start the given partitions at these offsets (a restored checkpoint);
+  // other partitions start where source.offset says.
+  void start_from(std::map<int32, int64> positions) { start_positions_ = std::move(positions); }
+
+ private:
+  enum class StartMode { Earliest, Latest, Group };
+
+  void check_client_errors();
+  void update_assignment();
+  void assign(int from, int to, const TopicState& state);
+  // Handles one message or consumer event; returns the payload bytes it used.
+  size_t handle(const rd_kafka_message_t* message, Batch& out, TimestampTz now);
+  void decode(const rd_kafka_message_t* message, Batch& out, TimestampTz now);
+  void fill_metadata(const rd_kafka_message_t* message, Batch& out, int from);
+  void handle_event(const rd_kafka_message_t* message);
+  void mark_done(int32 partition);
+  void note_unreachable(const std::string& why);
+  void note_reachable();
+  void commit_positions(bool wait);
+  void shut_down();
+
+  // From the table's options.
+  std::string table_, topic_, label_;
+  KafkaClientConfig config_;
+  std::unique_ptr<RowDecoder> decoder_;
+  std::vector<KafkaMetadataColumn> metadata_;
+  StartMode start_mode_;
+  std::string group_id_;  // empty: derived from the database and pipeline at open()
+  bool read_committed_;
+  bool stop_at_latest_;
+  bool drop_bad_data_;
+  int64 max_message_bytes_;
+
+  // Running state.
+  Latch* latch_ = nullptr;
+  std::unique_ptr<KafkaClient> client_;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::unique_ptr<TopicWatcher> watcher_;
+  uint64 seen_version_ = 0;
+  int assigned_ = 0;                    // partitions 0 .. assigned_-1 are assigned
+  std::vector<int64> end_offsets_;      // source.stop_at 'latest': where each partition ends
+  std::vector<bool> done_;              // ... and whether it got there
+  int done_count_ = 0;
+  bool ended_ = false;
+  bool reachable_ = true;               // false while the cluster cannot be reached (logged)
+  std::map<int32, int64> positions_, committed_, start_positions_;
+  int64 bad_rows_ = 0;
+  Datum topic_datum_ = 0;               // the topic as text, for this poll's metadata columns
+  std::vector<rd_kafka_message_t*> messages_;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,77 @@
+#include "formats/format.hpp"
+
+#include "formats/json.hpp"
+#include "formats/raw_string.hpp"
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+namespace {
+
+// json: one JSON object per message (formats/json.hpp).
+class JsonRowDecoder : public RowDecoder {
+ public:
+  explicit JsonRowDecoder(const TableSpec& spec) : decoder_(spec, spec.table_options) {}
+  void decode(const char* data, size_t len, Batch& out, TimestampTz time) override {
+    if (!data) pg::fail(ERRCODE_INVALID_TEXT_REPRESENTATION, "message has no value");
+    int row = out.append(time);
+    decoder_.decode(data, len, out, row);
+  }
+
+ private:
+  JsonDecoder decoder_;
+};
+
+class JsonRowEncoder : public RowEncoder {
+ public:
+  explicit JsonRowEncoder(const TableSpec& spec) : encoder_(spec, spec.table_options) {}
+  bool encode(const Datum* values, const bool* nulls, RowOp op, std::string& out) override {
+    if (op != RowOp::Insert)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "format \"json\" is append-only and cannot express deletes or updates");
+    out.clear();
+    encoder_.encode(values, nulls, out);
+    return true;
+  }
+
+ private:
+  JsonEncoder encoder_;
+};
+
+[[noreturn]] void unknown_format(const std::string& format) {
+  pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "unknown format \"" + format + "\"");
+}
+
+}  // namespace
+
+std::vector<std::string> message_format_names() { return {"json", "raw_string"}; }
+
+std::vector<OptionSpec> message_format_option_specs() { return json_format_option_specs(); }
+
+void validate_message_format(const std::string& format, const TableSpec& spec, TableRole role) {
+  if (format == "raw_string") {
+    validate_raw_string_columns(spec);
+    if (get_option(spec.table_options, "json.timestamp_format"))
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "option \"json.timestamp_format\" applies only to format \"json\"");
+  }
+  // Building the codec looks up every column type's input or output function.
+  if (role == TableRole::Source)
+    make_row_decoder(format, spec);
+  else
+    make_row_encoder(format, spec);
+}
+
+std::unique_ptr<RowDecoder> make_row_decoder(const std::string& format, const TableSpec& spec) {
+  if (format == "json") return std::make_unique<JsonRowDecoder>(spec);
+  if (format == "raw_string") return std::make_unique<RawStringDecoder>(spec);
+  unknown_format(format);
+}
+
+std::unique_ptr<RowEncoder> make_row_encoder(const std::string& format, const TableSpec& spec) {
+  if (format == "json") return std::make_unique<JsonRowEncoder>(spec);
+  if (format == "raw_string") return std::make_unique<RawStringEncoder>(spec);
+  unknown_format(format);
+}
+
+}  // namespace arroyo

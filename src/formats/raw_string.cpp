@@ -1,0 +1,112 @@
+#include "formats/raw_string.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+// The one column that holds the payload: not generated, no "metadata" option.
+const ColumnInfo* payload_column(const TableSpec& spec) {
+  const ColumnInfo* found = nullptr;
+  int count = 0;
+  for (const ColumnInfo& col : spec.columns) {
+    if (col.generated || col.options.count("metadata")) continue;
+    found = &col;
+    count++;
+  }
+  if (count != 1)
+    pg::fail(ERRCODE_INVALID_COLUMN_DEFINITION,
+             "format \"raw_string\" needs exactly one column besides metadata columns",
+             "The table has " + std::to_string(count) + ".",
+             "Declare one text column for the payload; other columns need a metadata option.");
+  return found;
+}
+
+}  // namespace
+
+void validate_raw_string_columns(const TableSpec& spec) {
+  const ColumnInfo* col = payload_column(spec);
+  Oid base = pg::call([&] { return getBaseType(col->type); });
+  if (base != TEXTOID && base != VARCHAROID)
+    pg::fail(ERRCODE_DATATYPE_MISMATCH,
+             "format \"raw_string\" needs a text column for the payload",
+             "Column \"" + col->name + "\" has another type.");
+}
+
+RawStringDecoder::RawStringDecoder(const TableSpec& spec)
+    : context_("arroyo_stream raw_string decoder") {
+  validate_raw_string_columns(spec);
+  const ColumnInfo* col = payload_column(spec);
+  column_ = col->name;
+  index_ = col->attnum - 1;
+  typmod_ = col->typmod;
+  is_text_ = col->type == TEXTOID;
+  pg::call([&] {
+    Oid function;
+    getTypeInputInfo(col->type, &function, &ioparam_);
+    fmgr_info_cxt(function, &input_, context_.get());
+  });
+}
+
+void RawStringDecoder::decode(const char* data, size_t len, Batch& out, TimestampTz time) {
+  int row = out.append(time);
+  if (!data) return;  // no value: NULL
+  Datum* values = out.values(row);
+  bool* nulls = out.nulls(row);
+  try {
+    pg::call([&] {
+      if (len >= MaxAllocSize) ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                                               errmsg("value too large")));
+      char* copy = (char*)palloc(len + 1);
+      memcpy(copy, data, len);
+      copy[len] = '\0';
+      // Checks UTF-8 (a NUL byte is invalid too) and converts to the database encoding.
+      char* text = len > 0 ? pg_any_to_server(copy, int(len), PG_UTF8) : copy;
+      values[index_] = is_text_ ? PointerGetDatum(cstring_to_text(text))
+                                : InputFunctionCall(&input_, text, ioparam_, typmod_);
+      nulls[index_] = false;
+    });
+  } catch (const pg::Error& e) {
+    throw pg::Error(e.sqlerrcode(), "column \"" + column_ + "\": " + e.message(), e.detail(),
+                    e.hint());
+  }
+}
+
+RawStringEncoder::RawStringEncoder(const TableSpec& spec)
+    : context_("arroyo_stream raw_string encoder") {
+  validate_raw_string_columns(spec);
+  const ColumnInfo* col = payload_column(spec);
+  index_ = col->attnum - 1;
+  pg::call([&] {
+    Oid function;
+    bool varlena;
+    getTypeOutputInfo(col->type, &function, &varlena);
+    fmgr_info_cxt(function, &output_, context_.get());
+    to_utf8_ = GetDatabaseEncoding() != PG_UTF8;
+  });
+}
+
+bool RawStringEncoder::encode(const Datum* values, const bool* nulls, RowOp op,
+                              std::string& out) {
+  if (op != RowOp::Insert)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "format \"raw_string\" is append-only and cannot express deletes or updates");
+  out.clear();
+  if (nulls[index_]) return false;
+  Datum value = values[index_];
+  pg::call([&] {
+    char* s = OutputFunctionCall(&output_, value);
+    char* utf8 = to_utf8_ ? pg_server_to_any(s, int(strlen(s)), PG_UTF8) : s;
+    out.assign(utf8);
+    if (utf8 != s) pfree(utf8);
+    pfree(s);
+  });
+  return true;
+}
+
+}  // namespace arroyo

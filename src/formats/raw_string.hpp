@@ -1,0 +1,44 @@
+// The raw_string format: the whole message payload is one text value. The table has exactly one
+// column besides metadata and generated columns, of type text or varchar, which holds it.
+#pragma once
+
+#include "formats/format.hpp"
+#include "formats/json.hpp"
+
+namespace arroyo {
+
+// Throws unless the table has exactly one payload column of type text or varchar.
+void validate_raw_string_columns(const TableSpec& spec);
+
+// Payload bytes must be valid UTF-8 without NUL bytes; they are converted to the database
+// encoding and go through the column type's input function (so varchar(n) limits apply). A
+// message without a value gives NULL.
+class RawStringDecoder : public RowDecoder {
+ public:
+  explicit RawStringDecoder(const TableSpec& spec);
+  void decode(const char* data, size_t len, Batch& out, TimestampTz time) override;
+
+ private:
+  OwnedMemoryContext context_;  // owns input_'s cache
+  std::string column_;          // for messages
+  int index_;                   // attnum - 1 of the payload column
+  int32 typmod_;
+  bool is_text_;                // plain text: no input function needed
+  Oid ioparam_;
+  FmgrInfo input_;
+};
+
+// The payload is the column's text (UTF-8); a NULL value gives a message without a value.
+class RawStringEncoder : public RowEncoder {
+ public:
+  explicit RawStringEncoder(const TableSpec& spec);
+  bool encode(const Datum* values, const bool* nulls, RowOp op, std::string& out) override;
+
+ private:
+  OwnedMemoryContext context_;  // owns output_'s cache
+  int index_;
+  bool to_utf8_;
+  FmgrInfo output_;
+};
+
+}  // namespace arroyo
