@@ -23,6 +23,8 @@ set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=SCRIPTDIR/kafka_broker/broker.sh
+source "$(dirname "${BASH_SOURCE[0]}")/kafka_broker/broker.sh"
 
 POLL_TIMEOUT=60
 BROKER_PORT=${ARROYO_KAFKA_BROKER_PORT:-55451}
@@ -93,43 +95,7 @@ produce() { # TOPIC: "PARTITION|KEY|TIMESTAMP_MS|VALUE" lines on stdin
     "${CLIENTS[@]}" produce "$BOOT" "$1"
 }
 
-# The broker: started in the background with a FIFO on its stdin for commands.
-BROKER_PID=
-BROKER_FD=
-broker_build() {
-    mkdir -p "$BROKER_DIR"
-    cc -O2 -Wall -o "$BROKER_DIR/kafka_broker" "$ARROYO_ROOT/test/kafka_broker/kafka_broker.c" \
-        -lrdkafka -ldl
-}
-broker_start() { # --topic NAME:PARTITIONS ...
-    rm -f "$BROKER_DIR/ctl" "$BROKER_DIR/out"
-    mkfifo "$BROKER_DIR/ctl"
-    "$BROKER_DIR/kafka_broker" --port "$BROKER_PORT" "$@" <"$BROKER_DIR/ctl" \
-        >"$BROKER_DIR/out" 2>&1 &
-    BROKER_PID=$!
-    exec {BROKER_FD}>"$BROKER_DIR/ctl"
-    wait_for "the broker to start" grep -qx ready "$BROKER_DIR/out"
-    grep -qx "bootstrap $BOOT" "$BROKER_DIR/out" || arroyo_die "broker: $(cat "$BROKER_DIR/out")"
-}
-broker_said() { # LINE MIN: the broker printed LINE more than MIN times
-    last=$(grep -cxF -- "$1" "$BROKER_DIR/out" || true)
-    ((last > $2))
-}
-broker_cmd() { # COMMAND: sends it and waits for its "ok COMMAND"
-    local before
-    before=$(grep -cxF -- "ok $1" "$BROKER_DIR/out" || true)
-    echo "$1" >&"$BROKER_FD"
-    wait_for "broker: ok $1" broker_said "ok $1" "$before"
-}
-broker_kill() {
-    if [[ -n $BROKER_PID ]]; then
-        kill "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
-    fi
-}
-arroyo_on_exit broker_kill
-
-broker_build
+kafka_broker_build "$BROKER_DIR"
 q "CREATE EXTENSION arroyo_stream" >/dev/null
 # Reconnect quickly after an outage (a librdkafka property, passed through).
 q "CREATE SERVER kafka FOREIGN DATA WRAPPER arroyo_stream
@@ -150,14 +116,14 @@ wait_for "a_table to report the unreachable cluster" \
 expect "states while the broker is down" "a_sink|running
 a_table|running" "$(q "SELECT name || '|' || state FROM stream_pipelines ORDER BY name")"
 
-broker_start --topic events:2 --topic events_out:3
+kafka_broker_start "$BROKER_DIR" "$BROKER_PORT" --topic events:2 --topic events_out:3
 seq 1 100 | awk '{ printf "|%d||{\"id\": %d, \"payload\": \"event %d\"}\n", $1, $1, $1 }' |
     produce events
 wait_for "100 rows in events_got" count_is events_got 100
 wait_for "50 messages in events_out" topic_count_is events_out 50
 
 unreachable_before=$(grep -cF 'kafka source public.events (topic "events"): cannot reach' "$LOG")
-broker_cmd down
+kafka_broker_cmd down
 wait_for "the outage to be logged" \
     log_has 'kafka source public.events (topic "events"): cannot reach the Kafka cluster' \
     $((unreachable_before + 2))
@@ -169,7 +135,7 @@ producer_pid=$!
 expect "states during the outage" "a_sink|running
 a_table|running" "$(q "SELECT name || '|' || state FROM stream_pipelines ORDER BY name")"
 expect "rows during the outage" 100 "$(q "SELECT count(*) FROM events_got")"
-broker_cmd up
+kafka_broker_cmd up
 wait "$producer_pid" || arroyo_die "the producer could not deliver after the outage"
 wait_for "200 rows in events_got" count_is events_got 200
 wait_for "100 messages in events_out" topic_count_is events_out 100
@@ -194,8 +160,8 @@ expect "committed offsets of a_table" "$(cat "$BROKER_DIR/ends.txt")" \
 
 # --- b. json source with metadata; keyed json sink; group offsets ------------------------------
 arroyo_log "b. json with metadata columns, json sink, consumer-group offsets"
-broker_cmd "topic orders 3"
-broker_cmd "topic orders_out 2"
+kafka_broker_cmd "topic orders 3"
+kafka_broker_cmd "topic orders_out 2"
 produce orders <<'EOF'
 0|a|1767225600000|{"id": 1, "amount": 12.50, "customer": "ann", "tags": ["x", "y"]}
 1|b|1767225601500|{"id": 2, "amount": "7.25", "customer": "bob", "unknown": {"z": 1}}
@@ -241,8 +207,8 @@ expect "rows read from the group's offsets" "5|eve|1|1|c
 
 # --- c. raw_string, with kcat and python as writers and kcat as reader ------------------------
 arroyo_log "c. raw_string source and sink"
-broker_cmd "topic lines 1"
-broker_cmd "topic lines_out 1"
+kafka_broker_cmd "topic lines 1"
+kafka_broker_cmd "topic lines_out 1"
 printf 'k1|hello world\nk2|ünïcode line\n' | kcat -P -b "$BOOT" -t lines -K'|'
 printf '0|k3||\\N\n0|||{"not": "parsed"}\n' | produce lines
 q "CREATE FOREIGN TABLE lines (line text, key bytea OPTIONS (metadata 'key'),
@@ -267,7 +233,7 @@ expect "lines_out read by kcat (key|value)" 'hello world!|hello world!
 
 # --- d. source.offset 'latest' (the default) ---------------------------------------------------
 arroyo_log "d. the default start is the latest offset"
-broker_cmd "topic live 1"
+kafka_broker_cmd "topic live 1"
 printf '|||{"id": 1}\n|||{"id": 2}\n' | produce live
 q "CREATE FOREIGN TABLE live (id int) SERVER kafka OPTIONS (type 'source', topic 'live');
    CREATE TABLE live_got (id int);"
@@ -305,9 +271,9 @@ declare -A why=(
     [no_value]='message has no value'
     [oversized]="message of $(printf '%s' "${bad[oversized]}" | wc -c) bytes exceeds source.max_message_bytes (200)"
 )
-broker_cmd "topic bad_all 1"
+kafka_broker_cmd "topic bad_all 1"
 for kind in malformed not_object wrong_type out_of_range too_long no_value oversized; do
-    broker_cmd "topic bad_$kind 1"
+    kafka_broker_cmd "topic bad_$kind 1"
     printf '0|||{"id": 1, "name": "good"}\n0|||%s\n' "${bad[$kind]}" | produce "bad_$kind"
     printf '0|||%s\n' "${bad[$kind]}" | produce bad_all
     q "CREATE FOREIGN TABLE bad_$kind (id int, name varchar(8)) SERVER kafka
@@ -321,7 +287,7 @@ for kind in malformed not_object wrong_type out_of_range too_long no_value overs
     expect "rows committed before the bad message ($kind)" 0 "$(q "SELECT count(*) FROM bad_${kind}_got")"
 done
 # Raw bytes that are not UTF-8, in a raw_string table.
-broker_cmd "topic bad_utf8 1"
+kafka_broker_cmd "topic bad_utf8 1"
 printf '0|||fine\n0|||hex:6869ff\n' | produce bad_utf8
 printf '0|||hex:6869ff\n' | produce bad_all
 q "CREATE FOREIGN TABLE bad_utf8 (line text) SERVER kafka OPTIONS (type 'source', topic 'bad_utf8',
@@ -347,7 +313,7 @@ expect "rows_in|rows_out|bad_rows under bad_data 'drop'" "1|1|8" "$(counters e_d
 arroyo_log "f. missing topics"
 # The mock broker would create any topic asked for; "unknown" makes it answer as a real broker
 # does for a missing topic when the client disallows auto-creation (the connector always does).
-broker_cmd "unknown ghost"
+kafka_broker_cmd "unknown ghost"
 q "CREATE FOREIGN TABLE ghost (id int) SERVER kafka OPTIONS (type 'source', topic 'ghost');
    CREATE FOREIGN TABLE ghost_out (n bigint) SERVER kafka OPTIONS (type 'sink', topic 'ghost');
    CREATE TABLE ghost_got (id int);
@@ -364,17 +330,17 @@ expect "last_error (missing sink topic)" \
 
 # --- g. undeliverable messages ------------------------------------------------------------------
 arroyo_log "g. a message that cannot be delivered fails the pipeline"
-broker_cmd "topic slow 1"
+kafka_broker_cmd "topic slow 1"
 q "CREATE SERVER kafka_short FOREIGN DATA WRAPPER arroyo_stream
      OPTIONS (connector 'kafka', bootstrap_servers '$BOOT', \"message.timeout.ms\" '1500');
    CREATE FOREIGN TABLE slow (n bigint) SERVER kafka_short OPTIONS (type 'sink', topic 'slow');"
-broker_cmd down
+kafka_broker_cmd down
 expect "sink during an outage longer than message.timeout.ms" failed \
     "$(run_to_end g_slow 'INSERT INTO slow SELECT counter FROM ticks')"
 expect "last_error (undeliverable)" \
     'Kafka delivery failed for topic "slow": Local: Message timed out (kafka sink public.slow (topic "slow"): 5 message(s) could not be delivered.)' \
     "$(last_error g_slow)"
-broker_cmd up
+kafka_broker_cmd up
 
 # --- h. credentials ------------------------------------------------------------------------------
 arroyo_log "h. credentials stay in user mappings and out of sight"

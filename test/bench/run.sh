@@ -6,6 +6,9 @@
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
 # number of source events; this script starts it, samples the worker's CPU time from /proc until it
 # ends, and reports. Runs against a private instance in /var/tmp/arroyo_stream/bench.
+# An optional NAME.setup (bash) is sourced first: it may start servers (stopping them with
+# arroyo_on_exit), load data, print rows of its own with bench_print, and set BENCH_PSQL_ARGS
+# (e.g. -v kafka_bootstrap=...) for the psql that runs NAME.sql.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ARROYO_ROOT"
@@ -38,12 +41,24 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
+# bench_print NAME EVENTS WALL_SECONDS CPU_SECONDS: one row of the table.
+bench_print() {
+    awk -v n="$1" -v e="$2" -v wall="$3" -v cpu="$4" 'BEGIN {
+        if (cpu <= 0) cpu = wall;
+        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+}
+
 printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
 for name in "${names[@]}"; do
+    BENCH_PSQL_ARGS=()
+    if [[ -f test/bench/$name.setup ]]; then
+        # shellcheck source=/dev/null
+        source "test/bench/$name.setup"
+    fi
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
-    pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 |
-        grep -v NOTICE || true
+    pg_psql "$dir" "$port" -q -o /dev/null "${BENCH_PSQL_ARGS[@]}" \
+        -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 | grep -v NOTICE || true
     events=$(pg_psql "$dir" "$port" -Atq -c "SELECT events FROM bench_meta")
     start=$(date +%s.%N)
     pg_psql "$dir" "$port" -Atq -c "SELECT stream_start('bench')" >/dev/null
@@ -57,7 +72,6 @@ for name in "${names[@]}"; do
     end=$(date +%s.%N)
     [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
     hz=$(getconf CLK_TCK)
-    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" 'BEGIN {
-        wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+    bench_print "$name" "$events" "$(awk -v s="$start" -v t="$end" 'BEGIN { print t - s }')" \
+        "$(awk -v c="$ticks" -v hz="$hz" 'BEGIN { print c / hz }')"
 done

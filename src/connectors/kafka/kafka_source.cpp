@@ -73,6 +73,12 @@ void KafkaSource::open(const RuntimeInfo& info) {
       {"enable.partition.eof", stop_at_latest_ ? "true" : "false"},
       {"allow.auto.create.topics", "false"},
   };
+  // librdkafka's default (100000) makes the fetcher back off for about a second whenever the
+  // consumer queue, shared by all partitions, holds that many messages: at full speed the
+  // source then waits most of the time. Memory stays bounded by queued.max.messages.kbytes.
+  bool has_min = false;
+  for (const auto& [name, value] : config_.properties) has_min = has_min || name == "queued.min.messages";
+  if (!has_min) own.emplace_back("queued.min.messages", "1000000");
   client_ = std::make_unique<KafkaClient>(RD_KAFKA_CONSUMER, config_, own, label_);
   rd_kafka_poll_set_consumer(client_->handle());
   queue_ = rd_kafka_queue_get_consumer(client_->handle());
