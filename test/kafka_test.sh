@@ -11,10 +11,13 @@
 #   c. raw_string source (bytea key, a message without a value) written by kcat and python,
 #      raw_string sink read by kcat
 #   d. source.offset 'latest' (the default) skips what was there before
-#   e. bad data: each kind fails the pipeline naming topic, partition and offset; with
-#      bad_data 'drop' the same messages are dropped and counted
-#   f. a topic that does not exist fails a source and a sink at start
-#   g. a message that cannot be delivered fails the pipeline
+#   e. bad data (malformed JSON, not an object, wrong type, out of range, too long, no value,
+#      oversized, not UTF-8, a key that is not UTF-8): each kind fails the pipeline naming
+#      topic, partition and offset; with bad_data 'drop' the same messages are dropped and
+#      counted
+#   f. a topic that does not exist fails a source and a sink at start; a topic that disappears
+#      fails a running source
+#   g. a message that cannot be delivered, and a row over message.max.bytes, fail the pipeline
 #   h. credentials: rejected on servers, kept in user mappings, never shown in
 #      stream_pipelines or the server log, even where librdkafka quotes them
 #
@@ -298,6 +301,18 @@ expect "bad data (utf8) fails the pipeline" failed \
 expect "last_error (utf8)" \
     'bad data in topic "bad_utf8" partition 0 offset 1: column "line": invalid byte sequence for encoding "UTF8": 0xff' \
     "$(last_error e_utf8)"
+# A text key that is not UTF-8.
+kafka_broker_cmd "topic bad_key 1"
+printf '0|ok||{"id": 1}\n0|hex:ff||{"id": 2}\n' | produce bad_key
+printf '0|hex:ff||{"id": 2}\n' | produce bad_all
+q "CREATE FOREIGN TABLE bad_key (id int, k text OPTIONS (metadata 'key')) SERVER kafka
+     OPTIONS (type 'source', topic 'bad_key', \"source.offset\" 'earliest', \"source.stop_at\" 'latest');
+   CREATE TABLE bad_key_got (id int, k text);"
+expect "bad data (key) fails the pipeline" failed \
+    "$(run_to_end e_key 'INSERT INTO bad_key_got SELECT * FROM bad_key')"
+expect "last_error (key)" \
+    'bad data in topic "bad_key" partition 0 offset 1: message key: invalid byte sequence for encoding "UTF8": 0xff' \
+    "$(last_error e_key)"
 # bad_data 'drop': the same messages between good ones are dropped and counted.
 printf '0|||{"id": 10, "name": "ten"}\n' | produce bad_all
 q "CREATE FOREIGN TABLE bad_all (id int, name varchar(8)) SERVER kafka
@@ -306,8 +321,19 @@ q "CREATE FOREIGN TABLE bad_all (id int, name varchar(8)) SERVER kafka
    CREATE TABLE bad_all_got (id int, name varchar(8));"
 expect "bad_data 'drop' pipeline ends" finished \
     "$(run_to_end e_drop 'INSERT INTO bad_all_got SELECT * FROM bad_all')"
-expect "rows kept under bad_data 'drop'" "10|ten" "$(q "SELECT id || '|' || name FROM bad_all_got")"
-expect "rows_in|rows_out|bad_rows under bad_data 'drop'" "1|1|8" "$(counters e_drop)"
+expect "rows kept under bad_data 'drop'" "2|
+10|ten" "$(q "SELECT id || '|' || coalesce(name, '') FROM bad_all_got ORDER BY id")"
+expect "rows_in|rows_out|bad_rows under bad_data 'drop'" "2|2|8" "$(counters e_drop)"
+# The key is only decoded for a table that has a key column: with one, that message is bad too.
+q "CREATE FOREIGN TABLE bad_all_k (id int, name varchar(8), k text OPTIONS (metadata 'key'))
+     SERVER kafka OPTIONS (type 'source', topic 'bad_all', bad_data 'drop', \"source.offset\" 'earliest',
+              \"source.max_message_bytes\" '200', \"source.stop_at\" 'latest');
+   CREATE TABLE bad_all_k_got (id int, name varchar(8), k text);"
+expect "bad_data 'drop' pipeline with a key column ends" finished \
+    "$(run_to_end e_drop_k 'INSERT INTO bad_all_k_got SELECT * FROM bad_all_k')"
+expect "rows kept with a key column" "10|ten|" \
+    "$(q "SELECT id || '|' || name || '|' || coalesce(k, '') FROM bad_all_k_got")"
+expect "rows_in|rows_out|bad_rows with a key column" "1|1|9" "$(counters e_drop_k)"
 
 # --- f. a topic that does not exist --------------------------------------------------------------
 arroyo_log "f. missing topics"
@@ -328,6 +354,20 @@ expect "last_error (missing sink topic)" \
     'Kafka topic "ghost" does not exist (kafka sink public.ghost_out (topic "ghost"): Broker: Unknown topic or partition.)' \
     "$(last_error f_sink)"
 
+# A topic that disappears while the pipeline runs (the watcher re-reads metadata every 10 s).
+kafka_broker_cmd "topic doomed 1"
+printf '|||{"id": 77}\n' | produce doomed
+q "CREATE FOREIGN TABLE doomed (id int) SERVER kafka
+     OPTIONS (type 'source', topic 'doomed', \"source.offset\" 'earliest');
+   CREATE TABLE doomed_got (id int);"
+start_pipeline f_doomed 'INSERT INTO doomed_got SELECT * FROM doomed'
+wait_for "f_doomed to read its topic" count_is doomed_got 1
+kafka_broker_cmd "unknown doomed"
+expect "a topic deleted mid-run" failed "$(q "SELECT stream_wait('f_doomed', '30 seconds')")"
+expect "last_error (deleted topic)" \
+    'Kafka topic "doomed" does not exist (kafka source public.doomed (topic "doomed"): Broker: Unknown topic or partition.)' \
+    "$(last_error f_doomed)"
+
 # --- g. undeliverable messages ------------------------------------------------------------------
 arroyo_log "g. a message that cannot be delivered fails the pipeline"
 kafka_broker_cmd "topic slow 1"
@@ -341,6 +381,15 @@ expect "last_error (undeliverable)" \
     'Kafka delivery failed for topic "slow": Local: Message timed out (kafka sink public.slow (topic "slow"): 5 message(s) could not be delivered.)' \
     "$(last_error g_slow)"
 kafka_broker_cmd up
+# A row over the client's message.max.bytes (1000 here).
+q "CREATE SERVER kafka_small FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'kafka', bootstrap_servers '$BOOT', \"message.max.bytes\" '1000');
+   CREATE FOREIGN TABLE small (v text) SERVER kafka_small OPTIONS (type 'sink', topic 'slow');"
+expect "a row larger than message.max.bytes" failed \
+    "$(run_to_end g_big "INSERT INTO small SELECT repeat('x', 2000) FROM ticks")"
+expect "last_error (row too large)" \
+    'row of 2008 bytes is too large for Kafka topic "slow" (kafka sink public.small (topic "slow"): the client'"'"'s message.max.bytes is 1000.)' \
+    "$(last_error g_big)"
 
 # --- h. credentials ------------------------------------------------------------------------------
 arroyo_log "h. credentials stay in user mappings and out of sight"

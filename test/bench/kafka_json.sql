@@ -8,13 +8,13 @@ DROP TABLE IF EXISTS bench_meta;
 CREATE TABLE bench_meta AS SELECT :kafka_messages AS events;
 CREATE SERVER bench_kafka FOREIGN DATA WRAPPER arroyo_stream
   OPTIONS (connector 'kafka', bootstrap_servers :'kafka_bootstrap', "linger.ms" '20');
-CREATE FOREIGN TABLE bench_in (id bigint, user_name text, kind text, amount numeric,
+CREATE FOREIGN TABLE kafka_in (id bigint, user_name text, kind text, amount numeric,
                                ts timestamptz)
   SERVER bench_kafka OPTIONS (type 'source', topic 'bench_in', format 'json',
                               "source.offset" 'earliest', "source.stop_at" 'latest');
-CREATE FOREIGN TABLE bench_out (user_name text, id bigint, amount numeric, minute timestamptz)
+CREATE FOREIGN TABLE kafka_out (user_name text, id bigint, amount numeric, minute timestamptz)
   SERVER bench_kafka OPTIONS (type 'sink', topic 'bench_out', format 'json',
                               "sink.key_field" 'user_name');
-SELECT stream_create('bench', $$INSERT INTO bench_out
+SELECT stream_create('bench', $$INSERT INTO kafka_out
   SELECT user_name, id, amount * 1.1, date_trunc('minute', ts)
-  FROM bench_in WHERE kind = 'buy'$$);
+  FROM kafka_in WHERE kind = 'buy'$$);

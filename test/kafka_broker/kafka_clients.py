@@ -5,7 +5,8 @@ reads, read what it writes, and look at consumer-group offsets.
   kafka_clients.py produce BOOTSTRAP TOPIC [--timeout-ms MS]
       one message per stdin line "PARTITION|KEY|TIMESTAMP_MS|VALUE"; an empty field means
       none (any partition, no key, the producer's clock); VALUE "\\N" is a message without a
-      value, and a "hex:" prefix gives raw bytes. Exits 1 if any message is not delivered.
+      value, and a "hex:" prefix gives raw bytes (for KEY too). Exits 1 if any message is not
+      delivered.
   kafka_clients.py consume BOOTSTRAP TOPIC
       prints every message as "PARTITION|OFFSET|KEY|VALUE" (partition by partition), then exits
   kafka_clients.py committed BOOTSTRAP GROUP TOPIC
@@ -30,7 +31,9 @@ def produce(bootstrap, topic, timeout_ms):
         args = {"topic": topic, "on_delivery": report}
         if partition:
             args["partition"] = int(partition)
-        if key:
+        if key.startswith("hex:"):
+            args["key"] = bytes.fromhex(key[4:])
+        elif key:
             args["key"] = key.encode()
         if timestamp:
             args["timestamp"] = int(timestamp)

@@ -37,6 +37,16 @@ bool kafka_error_is_permanent(rd_kafka_resp_err_t code) {
   }
 }
 
+bool kafka_error_is_missing_topic(rd_kafka_resp_err_t code) {
+  return code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+         code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || code == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
+
+void fail_missing_topic(const std::string& topic, const std::string& where) {
+  pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic + "\" does not exist", where + ".",
+           "Create the topic first: the connector never creates topics.");
+}
+
 std::thread start_thread_without_signals(std::function<void()> body) {
   sigset_t all, old;
   sigfillset(&all);

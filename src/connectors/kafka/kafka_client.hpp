@@ -31,6 +31,10 @@ struct KafkaError {
 
 // Errors that retrying will not fix: the pipeline fails on them rather than waiting.
 bool kafka_error_is_permanent(rd_kafka_resp_err_t code);
+// The permanent errors that mean the topic (or partition) does not exist.
+bool kafka_error_is_missing_topic(rd_kafka_resp_err_t code);
+// Throws `Kafka topic "<topic>" does not exist` with `where` ("<label>: <reason>") as detail.
+[[noreturn]] void fail_missing_topic(const std::string& topic, const std::string& where);
 
 class KafkaClient {
  public:

@@ -136,13 +136,13 @@ void KafkaSink::check_client() {
   if (state.version != seen_version_) {
     seen_version_ = state.version;
     if (state.kind == TopicState::Missing)
-      pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic_ + "\" does not exist",
-               label_ + ": " + client_->redact(state.error) + ".",
-               "Create the topic first: the connector never creates topics.");
+      fail_missing_topic(topic_, label_ + ": " + client_->redact(state.error));
     if (state.kind == TopicState::Unreachable) note_unreachable(client_->redact(state.error));
     if (state.kind == TopicState::Ready) note_reachable();
   }
   if (KafkaError e = client_->take_error()) {
+    if (kafka_error_is_missing_topic(e.code))
+      fail_missing_topic(topic_, label_ + ": " + rd_kafka_err2str(e.code));
     if (kafka_error_is_permanent(e.code)) pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + e.text);
     note_unreachable(e.text);
   }

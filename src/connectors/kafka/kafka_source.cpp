@@ -125,8 +125,7 @@ PollResult KafkaSource::poll(Batch& out) {
 // others (the cluster cannot be reached) are retried by librdkafka and logged once.
 void KafkaSource::check_client_errors() {
   if (KafkaError e = client_->take_error()) {
-    if (kafka_error_is_permanent(e.code))
-      pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + e.text);
+    if (kafka_error_is_permanent(e.code)) fail_permanent(e.code, e.text);
     note_unreachable(e.text);
   }
   if (KafkaError e = client_->take_commit_failure())
@@ -146,9 +145,7 @@ void KafkaSource::update_assignment() {
     case TopicState::Unknown:
       return;
     case TopicState::Missing:
-      pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic_ + "\" does not exist",
-               label_ + ": " + client_->redact(state.error) + ".",
-               "Create the topic first: the connector never creates topics.");
+      fail_missing_topic(topic_, label_ + ": " + client_->redact(state.error));
     case TopicState::Unreachable:
       note_unreachable(client_->redact(state.error));
       return;
@@ -305,15 +302,7 @@ void KafkaSource::handle_event(const rd_kafka_message_t* message) {
     return;
   }
   std::string text = client_->redact(rd_kafka_message_errstr(message));
-  if (kafka_error_is_permanent(message->err)) {
-    if (message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-        message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-        message->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
-      pg::fail(ERRCODE_FDW_TABLE_NOT_FOUND, "Kafka topic \"" + topic_ + "\" does not exist",
-               label_ + ": " + text + ".",
-               "Create the topic first: the connector never creates topics.");
-    pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + text);
-  }
+  if (kafka_error_is_permanent(message->err)) fail_permanent(message->err, text);
   if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
     pg::call([&] {
       ereport(LOG, (errmsg("arroyo_stream: %s: %s", label_.c_str(), text.c_str())));
@@ -321,6 +310,13 @@ void KafkaSource::handle_event(const rd_kafka_message_t* message) {
     return;
   }
   note_unreachable(text);
+}
+
+// Fails the pipeline on an error that waiting will not fix.
+void KafkaSource::fail_permanent(rd_kafka_resp_err_t code, const std::string& text) {
+  if (kafka_error_is_missing_topic(code))
+    fail_missing_topic(topic_, label_ + ": " + rd_kafka_err2str(code));
+  pg::fail(ERRCODE_FDW_ERROR, label_ + ": " + text);
 }
 
 void KafkaSource::mark_done(int32 partition) {

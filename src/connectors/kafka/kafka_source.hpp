@@ -44,6 +44,7 @@ class KafkaSource : public Source {
   void decode(const rd_kafka_message_t* message, Batch& out, TimestampTz now);
   void fill_metadata(const rd_kafka_message_t* message, Batch& out, int from);
   void handle_event(const rd_kafka_message_t* message);
+  [[noreturn]] void fail_permanent(rd_kafka_resp_err_t code, const std::string& text);
   void mark_done(int32 partition);
   void note_unreachable(const std::string& why);
   void note_reachable();
