@@ -101,23 +101,29 @@ PollResult KafkaSource::poll(Batch& out) {
     topic_datum_ = pg::call([&] { return PointerGetDatum(cstring_to_text(topic_.c_str())); });
   int room_per_message = decoder_->max_rows_per_message();
   size_t bytes = 0;
-  bool any = false;
+  bool any = false, drained = false;
   while (out.size() + room_per_message <= out.capacity() && bytes < kPollByteBudget) {
     size_t want = size_t((out.capacity() - out.size()) / room_per_message);
     if (messages_.size() < want) messages_.resize(want);
     ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, messages_.data(), want);
-    if (n <= 0) break;
+    if (n <= 0) {
+      drained = true;
+      break;
+    }
     any = true;
     MessageRun run{messages_, n};
     for (ssize_t i = 0; i < n; i++) bytes += handle(messages_[i], out, now);
   }
+  // librdkafka sets the latch only when its queue goes from empty to non-empty: if this poll
+  // left messages behind, the worker must not sleep on the latch (an empty batch, all dropped,
+  // makes the round look idle).
+  if (!drained) SetLatch(latch_);
   client_->report_logs();
   check_client_errors();
   if (stop_at_latest_ && assigned_ > 0 && done_count_ == assigned_ && out.empty()) {
     ended_ = true;
     return PollResult::ended();
   }
-  // Data may be an empty batch (only events, or everything dropped): poll again at once.
   return any ? PollResult::data() : PollResult::idle();
 }
 
