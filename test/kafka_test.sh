@@ -193,10 +193,11 @@ expect "committed offsets of orders-reader" "0|2
 2|1" "$("${CLIENTS[@]}" committed "$BOOT" orders-reader orders)"
 expect "b_sink ends" finished \
     "$(run_to_end b_sink 'INSERT INTO orders_out SELECT customer, id * 10, amount FROM orders WHERE id <> 3')"
-expect "orders_out read by kcat (key|value)" 'ann|{"customer":"ann","id":10,"amount":12.50}
-bob|{"customer":"bob","id":20,"amount":7.25}
-dee|{"customer":"dee","id":40,"amount":null}' \
-    "$(kcat -C -b "$BOOT" -t orders_out -o beginning -e -q -f '%k|%s\n' | sort)"
+# The messages' timestamps are the rows' event times: here, the source messages' timestamps.
+expect "orders_out read by kcat (key|timestamp|value)" 'ann|1767225600000|{"customer":"ann","id":10,"amount":12.50}
+bob|1767225601500|{"customer":"bob","id":20,"amount":7.25}
+dee|1767225603000|{"customer":"dee","id":40,"amount":null}' \
+    "$(kcat -C -b "$BOOT" -t orders_out -o beginning -e -q -f '%k|%T|%s\n' | sort)"
 # source.offset 'group' starts where orders-reader's committed offsets are.
 produce orders <<'EOF'
 1|c||{"id": 5, "customer": "eve"}

@@ -15,6 +15,9 @@ namespace {
 constexpr const char* kDefaultMessageTimeoutMs = "60000";
 constexpr int kFlushSliceMs = 100;
 constexpr int64 kWaitLogIntervalUs = 10 * USECS_PER_SEC;
+// Milliseconds from the Unix epoch (1970) to PostgreSQL's (2000).
+constexpr int64 kUnixToPostgresMs =
+    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
 bool has_property(const KafkaClientConfig& config, const char* name) {
   for (const auto& [n, v] : config.properties)
@@ -68,7 +71,7 @@ void KafkaSink::write(const Batch& rows) {
     bool has_value = encoder_->encode(rows.values(r), rows.nulls(r), rows.op(r), value_);
     bool has_key = key_index_ >= 0 && encode_key(rows.values(r), rows.nulls(r));
     produce(has_value ? value_.data() : nullptr, has_value ? value_.size() : 0,
-            has_key ? key_.data() : nullptr, has_key ? key_.size() : 0);
+            has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, rows.time(r));
   }
   rd_kafka_poll(client_->handle(), 0);  // serves delivery reports
   check_client();
@@ -96,12 +99,16 @@ bool KafkaSink::encode_key(const Datum* values, const bool* nulls) {
 }
 
 // Hands one message to librdkafka (which copies it), waiting while its queue is full.
-void KafkaSink::produce(const char* value, size_t value_len, const char* key, size_t key_len) {
+void KafkaSink::produce(const char* value, size_t value_len, const char* key, size_t key_len,
+                        TimestampTz time) {
+  // The message's timestamp is the row's event time, in milliseconds since 1970 (as Arroyo).
+  int64 millis = time / 1000 + kUnixToPostgresMs;
   for (;;) {
-    if (rd_kafka_produce(rkt_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void*)value,
-                         value_len, key, key_len, nullptr) == 0)
-      return;
-    rd_kafka_resp_err_t err = rd_kafka_last_error();
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        client_->handle(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void*)value, value_len), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_TIMESTAMP(millis > 0 ? millis : 0), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(client_->handle(), kFlushSliceMs);
       check_client();

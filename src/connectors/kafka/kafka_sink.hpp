@@ -1,5 +1,5 @@
 // The kafka sink: one message per row, the value in the table's format, the key from
-// sink.key_field. Delivery is at least once: librdkafka retries failed sends until
+// sink.key_field, the timestamp the row's event time. Delivery is at least once: librdkafka retries failed sends until
 // message.timeout.ms, commit() waits until every message written so far is acknowledged, and
 // a message that could not be delivered fails the pipeline (never silently lost).
 #pragma once
@@ -23,7 +23,8 @@ class KafkaSink : public Sink {
   void close() override;
 
  private:
-  void produce(const char* value, size_t value_len, const char* key, size_t key_len);
+  void produce(const char* value, size_t value_len, const char* key, size_t key_len,
+               TimestampTz time);
   // Renders the key column of a row into key_; false for a NULL key.
   bool encode_key(const Datum* values, const bool* nulls);
   void check_client();
