@@ -78,6 +78,9 @@ class Source {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // For updating results: which columns (0-based) hold the grouping keys, so a delete and an
+  // insert of the same key can be written as one update. Called before open().
+  virtual void set_key_columns(const std::vector<int>&) {}
   virtual void open(const RuntimeInfo&) {}
   virtual void write(const Batch& rows) = 0;
   virtual void commit() {}
@@ -95,6 +98,8 @@ class Connector {
   virtual std::vector<OptionSpec> user_mapping_options() const { return {}; }
   // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.
   virtual void validate_table(const TableSpec& spec) const = 0;
+  // Whether a sink table can take updating results (deletes as well as inserts).
+  virtual bool accepts_updates(const TableSpec&) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).

@@ -31,6 +31,10 @@ class Operator {
   virtual void watermark(int port, TimestampTz wm) { emit_watermark(wm); }
   // The input on `port` has ended.
   virtual void end(int port) { emit_end(); }
+  // Time to emit buffered changes (updating aggregates flush every flush interval).
+  virtual void flush() {
+    if (next_) next_->flush();
+  }
   // The input on `port` has had no data for its idle timeout: stop waiting for its watermark
   // (until it sends data again).
   virtual void idle(int port) { emit_idle(); }
@@ -47,6 +51,9 @@ class Operator {
   }
   void emit_idle() {
     if (next_) next_->idle(next_port_);
+  }
+  void emit_flush() {
+    if (next_) next_->flush();
   }
 
   Operator* next_ = nullptr;

@@ -56,16 +56,21 @@ Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* cr
     }
   size_t n = types_->size();
   MemoryContext old = MemoryContextSwitchTo(memory_);
-  Group* g = (Group*)palloc(sizeof(Group));
-  g->keys = (Datum*)palloc(sizeof(Datum) * (n ? n : 1));
-  g->key_nulls = (bool*)palloc(sizeof(bool) * (n ? n : 1));
-  g->states = (AggValue*)palloc0(sizeof(AggValue) * (num_aggs_ ? num_aggs_ : 1));
+  // One chunk: the group, its states, its keys and their null flags.
+  char* chunk = (char*)palloc0(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
+                               sizeof(Datum) * n + sizeof(bool) * n);
+  Group* g = (Group*)chunk;
+  g->states = (AggValue*)(chunk + MAXALIGN(sizeof(Group)));
+  g->keys = (Datum*)(g->states + num_aggs_);
+  g->key_nulls = (bool*)(g->keys + n);
+  for (int j = 0; j < num_aggs_; j++) g->states[j] = AggValue();
   for (size_t i = 0; i < n; i++) {
     g->key_nulls[i] = nulls[i];
     g->keys[i] = nulls[i] ? 0 : datumCopy(keys[i], (*types_)[i].byval, (*types_)[i].len);
   }
   MemoryContextSwitchTo(old);
   bucket.push_back(g);
+  count_++;
   *created = true;
   return g;
 }
@@ -78,9 +83,13 @@ void GroupTable::erase(Group* g) {
   for (size_t i = 0; i < v.size(); i++)
     if (v[i] == g) {
       v.erase(v.begin() + i);
+      count_--;
       break;
     }
   if (v.empty()) groups_.erase(it);
+  for (size_t i = 0; i < types_->size(); i++)
+    if (!g->key_nulls[i] && !(*types_)[i].byval) pfree(DatumGetPointer(g->keys[i]));
+  pfree(g);
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {

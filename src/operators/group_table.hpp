@@ -21,10 +21,19 @@ struct KeyType {
   bool byval;
 };
 
+// One group: its key values and aggregate states, in one allocation.
 struct Group {
   Datum* keys;
   bool* key_nulls;
   AggValue* states;
+  // Used by updating aggregates only.
+  int64 rows;                // input rows inserted minus rows deleted
+  TimestampTz last_seen;     // largest event time that touched the group (for the TTL)
+  Datum* emitted;            // the output row last emitted, NULL if none
+  bool* emitted_nulls;
+  struct ValueMultiset* multisets;  // per aggregate without an inverse, if the input updates
+  bool dirty;                // changed since the last flush
+  bool recompute;            // a retraction hit an aggregate without an inverse
 };
 
 class GroupTable {
@@ -39,8 +48,9 @@ class GroupTable {
     for (auto& [hash, groups] : groups_)
       for (Group* g : groups) f(g);
   }
-  // Forgets a group (its memory is reclaimed with the table's context).
+  // Forgets a group and frees its key copies and record.
   void erase(Group* g);
+  size_t size() const { return count_; }
   bool empty() const { return groups_.empty(); }
   MemoryContext memory() const { return memory_; }
 
@@ -52,6 +62,7 @@ class GroupTable {
   int num_aggs_;
   MemoryContext memory_;
   std::unordered_map<uint32, std::vector<Group*>> groups_;
+  size_t count_ = 0;
 };
 
 // The values an aggregate with DISTINCT has already seen in one group.

@@ -8,6 +8,8 @@
 #include "connectors/event_time.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
 }
 
@@ -128,6 +130,7 @@ std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* 
   });
   proj->targets = plan_targets(targets);
   proj->desc = desc_from_targets(proj->targets);
+  proj->updating = input->updating;
   proj->input = std::move(input);
   return proj;
 }
@@ -153,6 +156,7 @@ std::unique_ptr<PlanNode> plan_union(Query* q) {
     u->inputs.push_back(coerce_columns(plan_rte(leaf), top->colTypes, top->colTypmods,
                                        top->colCollations));
   u->desc = u->inputs[0]->desc;
+  for (auto& in : u->inputs) u->updating = u->updating || in->updating;
   return u;
 }
 
@@ -164,6 +168,7 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
     proj->input = plan_union(q);
     proj->targets = plan_targets(q->targetList);
     proj->desc = desc_from_targets(proj->targets);
+    proj->updating = proj->input->updating;
     return proj;
   }
   List* from = q->jointree->fromlist;
@@ -180,8 +185,9 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
     quals = pg::call([&] { return make_ands_implicit(qual); });
   }
   if (q->hasAggs || q->groupClause || q->havingQual)
-    return plan_window_query(q, std::move(input), quals);
+    return plan_grouped_query(q, std::move(input), quals);
   auto proj = std::make_unique<ProjectNode>();
+  proj->updating = input->updating;
   proj->input = std::move(input);
   proj->quals = quals;
   proj->targets = plan_targets(q->targetList);
@@ -201,6 +207,103 @@ bool relation_rte_walker(Node* node, void* context) {
     return query_tree_walker((Query*)node, pg_walker<bool>(relation_rte_walker), context,
                              QTW_EXAMINE_RTES_BEFORE);
   return expression_tree_walker(node, pg_walker<bool>(relation_rte_walker), context);
+}
+
+// The grouping key (0-based) that output column `attno` of `node` carries unchanged, or -1.
+// Follows plain column references down through projections to an updating aggregate.
+int traced_key(PlanNode* node, int attno) {
+  while (node->kind == PlanNode::Kind::Project) {
+    auto* p = static_cast<ProjectNode*>(node);
+    Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
+    while (e && IsA(e, RelabelType)) e = (Node*)((RelabelType*)e)->arg;
+    if (!e || !IsA(e, Var)) return -1;
+    attno = ((Var*)e)->varattno;
+    node = p->input.get();
+  }
+  if (node->kind != PlanNode::Kind::UpdatingAggregate) return -1;
+  return attno <= static_cast<UpdatingAggregateNode*>(node)->num_keys ? attno - 1 : -1;
+}
+
+// The updating aggregate whose rows reach the sink through projections only, if any.
+UpdatingAggregateNode* feeding_aggregate(PlanNode* node) {
+  while (node->kind == PlanNode::Kind::Project) node = static_cast<ProjectNode*>(node)->input.get();
+  return node->kind == PlanNode::Kind::UpdatingAggregate ? static_cast<UpdatingAggregateNode*>(node)
+                                                          : nullptr;
+}
+
+// A unique index of the table on exactly these columns (1-based attnums), preferring the
+// primary key; InvalidOid if there is none.
+Oid unique_index_on(Oid relid, const std::vector<int>& attnums) {
+  return pg::call([&] {
+    Relation rel = table_open(relid, NoLock);
+    List* indexes = RelationGetIndexList(rel);
+    Oid found = InvalidOid;
+    ListCell* lc;
+    foreach (lc, indexes) {
+      Relation idx = index_open(lfirst_oid(lc), AccessShareLock);
+      Form_pg_index form = idx->rd_index;
+      bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
+                  heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr) &&
+                  form->indnkeyatts == int(attnums.size());
+      for (int k = 0; fits && k < form->indnkeyatts; k++) {
+        bool listed = false;
+        for (int a : attnums) listed = listed || a == form->indkey.values[k];
+        fits = listed;
+      }
+      if (fits && (!OidIsValid(found) || form->indisprimary)) found = RelationGetRelid(idx);
+      index_close(idx, AccessShareLock);
+    }
+    table_close(rel, NoLock);
+    return found;
+  });
+}
+
+// Checks that an updating result can be materialized in its target, and finds how: the target
+// columns holding the grouping keys and, for a table, the unique index on exactly them.
+void plan_updating_sink(LogicalPlan& plan) {
+  SinkTarget& sink = plan.sink;
+  sink.updating = true;
+  std::string relname = pg::call([&] { return (const char*)get_rel_name(sink.relid); });
+  if (!sink.is_table && !sink.connector->accepts_updates(sink.spec))
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but \"" + relname +
+                 "\" can only append rows",
+             "An aggregate without a time window updates its rows: write it to a table with a "
+             "primary key on the grouping columns, or to a sink with format 'debezium_json'.");
+  UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
+  if (!agg)
+    unsupported("writing an updating result that is not an aggregate's output",
+                "Aggregate last, or write to a sink with format 'debezium_json'.");
+  std::vector<int> column_of_key(agg->num_keys, -1);
+  TupleDesc target = plan.root->desc;
+  for (int c = 0; c < target->natts; c++) {
+    if (TupleDescAttr(target, c)->attisdropped) continue;
+    int key = traced_key(plan.root.get(), c + 1);
+    if (key >= 0 && column_of_key[key] < 0) column_of_key[key] = c;
+  }
+  for (int k = 0; k < agg->num_keys; k++) {
+    if (column_of_key[k] < 0)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "grouping key " + std::to_string(k + 1) + " is not written to \"" + relname + "\"",
+               "Each group's row is found again by its grouping keys: write every GROUP BY "
+               "expression, unchanged, to a column of the target.");
+    sink.key_columns.push_back(column_of_key[k]);
+  }
+  if (!sink.is_table || agg->num_keys == 0) return;
+  std::vector<int> attnums;
+  std::string names;
+  for (int c : sink.key_columns) {
+    attnums.push_back(c + 1);
+    names += (names.empty() ? "" : ", ") + std::string(NameStr(TupleDescAttr(target, c)->attname));
+  }
+  sink.key_index = unique_index_on(sink.relid, attnums);
+  if (!OidIsValid(sink.key_index))
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "target table \"" + relname +
+                 "\" needs a primary key or unique constraint on exactly its grouping columns (" +
+                 names + ")",
+             "The pipeline updates each group's row in place, finding it by that key.",
+             "For example: ALTER TABLE " + sink.name + " ADD PRIMARY KEY (" + names + ");");
 }
 
 // Splits the text into its SET statements (applied to settings) and the one INSERT.
@@ -293,6 +396,7 @@ std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanN
   });
   proj->targets = plan_targets(targets);
   proj->desc = target_desc;
+  proj->updating = select->updating;
   proj->input = std::move(select);
   return proj;
 }
@@ -341,6 +445,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
              "Use INSERT INTO … SELECT … FROM a source table.");
   plan.root = plan_sink_projection(ins, plan_select(select_rte->subquery));
+  if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }
 

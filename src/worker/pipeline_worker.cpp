@@ -115,7 +115,15 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, int64 commit_interval_us) {
   while (true) {
-    if (stop_requested()) return SlotState::Stopped;
+    if (stop_requested()) {
+      // Emit what updating aggregates buffered, and commit it, before stopping.
+      begin_transaction();
+      flow.begin_transaction();
+      flow.flush();
+      flow.end_transaction();
+      commit_transaction();
+      return SlotState::Stopped;
+    }
     begin_transaction();
     flow.begin_transaction();
     TimestampTz epoch_start = GetCurrentTimestamp();
@@ -130,7 +138,11 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
     flow.end_transaction();
     commit_transaction();
     if (r.all_ended) return SlotState::Finished;
-    if (r.idle) wait_for_data(r.wake_at);
+    if (r.idle) {
+      TimestampTz wake = r.wake_at, flush_at = flow.next_flush();
+      if (flush_at && (!wake || flush_at < wake)) wake = flush_at;
+      wait_for_data(wake);
+    }
   }
 }
 
@@ -162,7 +174,11 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
     LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1};
-    flow = std::make_unique<Dataflow>(plan, round_memory, info);
+    const PipelineSettings& set = plan.settings;
+    int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
+    int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
+                                                   : int64(update_flush_interval_ms) * 1000;
+    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
     MemoryContextSwitchTo(old);
     commit_transaction();
     set_slot_state(SlotState::Running);
