@@ -239,8 +239,8 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     memcpy(&copy, &slot, sizeof(copy));
     SpinLockRelease(&slot.mutex);
     if (copy.state == SlotState::Free || copy.dboid != MyDatabaseId) continue;
-    Datum values[10];
-    bool nulls[10] = {false};
+    Datum values[11];
+    bool nulls[11] = {false};
     values[0] = Int32GetDatum(copy.pipeline_id);
     values[1] = CStringGetTextDatum(slot_state_name(copy.state));
     values[2] = Int32GetDatum(copy.pid);
@@ -254,6 +254,7 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     nulls[8] = TIMESTAMP_NOT_FINITE(copy.watermark);
     values[9] = CStringGetTextDatum(copy.last_error);
     nulls[9] = copy.last_error[0] == '\0';
+    values[10] = Int64GetDatum(copy.state_bytes);
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum)0;

@@ -146,11 +146,19 @@ RoundResult Dataflow::run_round() {
   int64 bad = 0;
   for (auto& run : sources_) bad += run.source->bad_rows();
   stats_.bad_rows = bad + stats_.bad_rows_engine;
+  if (GetCurrentTimestamp() - last_measure_ >= USECS_PER_SEC) measure_state();
   pg::call([&] { MemoryContextReset(round_memory_); });
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;
   result.wake_at = wake;
   return result;
+}
+
+void Dataflow::measure_state() {
+  int64 bytes = 0;
+  for (auto& op : operators_) bytes += op->state_bytes();
+  stats_.state_bytes = bytes;
+  last_measure_ = GetCurrentTimestamp();
 }
 
 void Dataflow::close() {

@@ -37,6 +37,8 @@ class Dataflow {
   void close();
 
   EngineStats& stats() { return stats_; }
+  // Recomputes stats().state_bytes (walks the operators' memory contexts).
+  void measure_state();
 
  private:
   struct SourceRun {
@@ -55,6 +57,7 @@ class Dataflow {
   int64 ttl_us_, flush_us_;
   bool has_updating_ = false;
   TimestampTz last_flush_ = 0;
+  TimestampTz last_measure_ = 0;
   EngineStats stats_;
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<SourceRun> sources_;

@@ -27,9 +27,7 @@ class UpdatingAggregateOperator : public Operator {
   void end(int port) override;
   void idle(int) override {}
 
-  size_t groups() const { return table_->size(); }
-  // Bytes of memory holding the groups' state (for the benchmarks).
-  int64 state_bytes() const;
+  int64 state_bytes() const override;
 
  private:
   void apply(Group* g, bool created, const Datum* values, const bool* nulls, RowOp op,

@@ -54,6 +54,10 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
 
 WindowAggregateOperator::~WindowAggregateOperator() = default;
 
+int64 WindowAggregateOperator::state_bytes() const {
+  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+}
+
 WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz start) {
   auto it = buckets_.find(start);
   if (it != buckets_.end()) return it->second;

@@ -41,6 +41,7 @@ void publish(const EngineStats& stats) {
   s.rows_out = stats.rows_out;
   s.bad_rows = stats.bad_rows;
   s.late_rows = stats.late_rows;
+  s.state_bytes = stats.state_bytes;
   s.watermark = stats.watermark;
   SpinLockRelease(&s.mutex);
 }
@@ -105,7 +106,9 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
                      : state == SlotState::Stopped ? "stopped"
                                                    : "failed";
   begin_transaction();
-  catalog_mark_ended(id, name, {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows},
+  catalog_mark_ended(id, name,
+                     {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows,
+                      stats.state_bytes},
                      error);
   commit_transaction();
   publish(stats);
@@ -186,6 +189,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
     SlotState end = run(*flow, interval);
+    flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
   } catch (const std::exception& e) {

@@ -98,7 +98,8 @@ void launch_database(Oid dboid) {
       SpinLockAcquire(&slot.mutex);
       bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
       int32 id = slot.pipeline_id;
-      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows};
+      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows,
+                     slot.state_bytes};
       memcpy(error, slot.last_error, kSlotErrorLen);
       SpinLockRelease(&slot.mutex);
       if (!mine) continue;

@@ -38,7 +38,7 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
+printf '%-30s %12s %10s %14s %16s %10s\n' benchmark events wall_s events/s events/cpu-s state_MiB
 for name in "${names[@]}"; do
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
@@ -57,7 +57,20 @@ for name in "${names[@]}"; do
     end=$(date +%s.%N)
     [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
     hz=$(getconf CLK_TCK)
-    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" 'BEGIN {
+    bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
+    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" -v b="$bytes" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+        printf "%-30s %12d %10.2f %14.0f %16.0f %10.1f\n", n, e, wall, e / wall, e / cpu, b / 1048576 }'
+    # A baseline doing the same work without a pipeline (e.g. with triggers), timed as a whole.
+    if [[ -f test/bench/$name.baseline.sql ]]; then
+        cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"
+        chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
+        bstart=$(date +%s.%N)
+        pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.baseline.sql" 2>&1 |
+            grep -v NOTICE || true
+        bend=$(date +%s.%N)
+        awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
+            wall = t - s;
+            printf "%-30s %12d %10.2f %14.0f %16s %10s   pipeline is %.1fx faster\n", n, e, wall, e / wall, "-", "-", wall / (pt - ps) }'
+    fi
 done
