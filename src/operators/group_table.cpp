@@ -4,7 +4,10 @@
 
 extern "C" {
 #include "common/hashfn.h"
+#include "utils/memutils.h"
 }
+
+#include <cstdint>
 
 namespace arroyo {
 
@@ -24,6 +27,18 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
   });
 }
 
+GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
+    : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {
+  size_t n = types->size();
+  // One fixed-size chunk per group: the record, its states, its keys and their null flags.
+  Size chunk = MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs + sizeof(Datum) * n +
+               sizeof(bool) * n;
+  chunks_ = pg::call([&] {
+    return SlabContextCreate(memory, "arroyo_stream groups", Max(Size(32 * 1024), chunk * 16),
+                             MAXALIGN(chunk));
+  });
+}
+
 // Called inside pg::call (hash functions are PostgreSQL functions).
 uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
@@ -33,7 +48,7 @@ uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
                         : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
-  return h;
+  return murmurhash32(h);
 }
 
 bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) const {
@@ -46,49 +61,76 @@ bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) cons
   return true;
 }
 
+// Doubles the slot array (dropping tombstones) and reinserts every group by its stored hash.
+void GroupTable::grow() {
+  std::vector<Group*> old;
+  old.swap(slots_);
+  size_t capacity = old.size();
+  if (count_ * 2 >= capacity / 2) capacity *= 2;
+  slots_.assign(capacity, nullptr);
+  size_t mask = capacity - 1;
+  for (Group* g : old) {
+    if (!live(g)) continue;
+    size_t i = g->hash & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = g;
+  }
+  used_ = count_;
+}
+
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
   uint32 h = hash(keys, nulls);
-  std::vector<Group*>& bucket = groups_[h];
-  for (Group* g : bucket)
-    if (same(g, keys, nulls)) {
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  size_t free_slot = SIZE_MAX;
+  for (;; i = (i + 1) & mask) {
+    Group* g = slots_[i];
+    if (!g) break;
+    if (g == tombstone()) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (g->hash == h && same(g, keys, nulls)) {
       *created = false;
       return g;
     }
+  }
   size_t n = types_->size();
-  MemoryContext old = MemoryContextSwitchTo(memory_);
-  // One chunk: the group, its states, its keys and their null flags.
-  char* chunk = (char*)palloc0(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
-                               sizeof(Datum) * n + sizeof(bool) * n);
+  char* chunk = (char*)MemoryContextAllocZero(
+      chunks_, MAXALIGN(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
+                        sizeof(Datum) * n + sizeof(bool) * n));
   Group* g = (Group*)chunk;
   g->states = (AggValue*)(chunk + MAXALIGN(sizeof(Group)));
   g->keys = (Datum*)(g->states + num_aggs_);
   g->key_nulls = (bool*)(g->keys + n);
+  g->hash = h;
   for (int j = 0; j < num_aggs_; j++) g->states[j] = AggValue();
-  for (size_t i = 0; i < n; i++) {
-    g->key_nulls[i] = nulls[i];
-    g->keys[i] = nulls[i] ? 0 : datumCopy(keys[i], (*types_)[i].byval, (*types_)[i].len);
+  MemoryContext old = MemoryContextSwitchTo(memory_);
+  for (size_t k = 0; k < n; k++) {
+    g->key_nulls[k] = nulls[k];
+    g->keys[k] = nulls[k] ? 0 : datumCopy(keys[k], (*types_)[k].byval, (*types_)[k].len);
   }
   MemoryContextSwitchTo(old);
-  bucket.push_back(g);
+  if (free_slot != SIZE_MAX) {
+    slots_[free_slot] = g;
+  } else {
+    slots_[i] = g;
+    used_++;
+  }
   count_++;
+  if (used_ * 2 > slots_.size()) grow();
   *created = true;
   return g;
 }
 
 void GroupTable::erase(Group* g) {
-  uint32 h = hash(g->keys, g->key_nulls);
-  auto it = groups_.find(h);
-  if (it == groups_.end()) return;
-  auto& v = it->second;
-  for (size_t i = 0; i < v.size(); i++)
-    if (v[i] == g) {
-      v.erase(v.begin() + i);
-      count_--;
-      break;
-    }
-  if (v.empty()) groups_.erase(it);
-  for (size_t i = 0; i < types_->size(); i++)
-    if (!g->key_nulls[i] && !(*types_)[i].byval) pfree(DatumGetPointer(g->keys[i]));
+  size_t mask = slots_.size() - 1;
+  for (size_t i = g->hash & mask; slots_[i]; i = (i + 1) & mask) {
+    if (slots_[i] != g) continue;
+    slots_[i] = tombstone();
+    count_--;
+    break;
+  }
+  for (size_t k = 0; k < types_->size(); k++)
+    if (!g->key_nulls[k] && !(*types_)[k].byval) pfree(DatumGetPointer(g->keys[k]));
   pfree(g);
 }
 
