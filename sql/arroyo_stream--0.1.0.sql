@@ -90,7 +90,12 @@ SELECT p.name,
        CASE WHEN v.visible THEN coalesce(s.last_error, p.last_error)
             WHEN coalesce(s.last_error, p.last_error) IS NOT NULL THEN '<insufficient privilege>'
        END AS last_error,
-       s.pid
+       s.pid,
+       (SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.restart_lsn)::bigint
+        FROM pg_catalog.pg_replication_slots r
+        WHERE r.slot_name = 'arroyo_' || (SELECT d.oid FROM pg_catalog.pg_database d
+                                          WHERE d.datname = pg_catalog.current_database())
+                            || '_' || p.id) AS slot_lag_bytes
 FROM _arroyo_stream.pipelines p
 LEFT JOIN _arroyo_stream.live_status() s ON s.pipeline_id = p.id
 CROSS JOIN LATERAL (

@@ -108,6 +108,37 @@ void Dataflow::flush() {
   pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
+void Dataflow::prefetch() {
+  for (auto& run : sources_)
+    if (!run.ended) run.source->prefetch();
+}
+
+void Dataflow::committed() {
+  for (auto& run : sources_) run.source->committed();
+}
+
+bool Dataflow::wants_snapshot() const {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) return true;
+  return false;
+}
+
+void Dataflow::begin_snapshot() {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) run.source->begin_snapshot();
+}
+
+bool Dataflow::snapshot_done() const {
+  for (auto& run : sources_)
+    if (!run.source->snapshot_done()) return false;
+  return true;
+}
+
+void Dataflow::snapshot_committed() {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) run.source->snapshot_committed();
+}
+
 void Dataflow::end_transaction() {
   for (auto& op : operators_) op->end_transaction();
 }

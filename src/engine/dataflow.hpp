@@ -30,6 +30,15 @@ class Dataflow {
   // Polls every live source once and pushes what it produced through the pipeline.
   RoundResult run_round();
   void end_transaction();
+  // Tells the sources that what they produced so far is committed.
+  void committed();
+  // Lets sources fetch outside a transaction (see Source::prefetch).
+  void prefetch();
+  // Sources that start from a consistent snapshot (see Source::wants_snapshot).
+  bool wants_snapshot() const;
+  void begin_snapshot();
+  bool snapshot_done() const;
+  void snapshot_committed();
   // Emits what updating aggregates have buffered (also done every flush interval).
   void flush();
   // When the next flush is due (0: no updating aggregate, nothing to flush).

@@ -107,6 +107,7 @@ struct PipelineSettings {
 
 struct LogicalPlan {
   PipelineSettings settings;
+  bool reads_table_changes = false;  // has a change-data-capture source (a replication slot)
   std::unique_ptr<PlanNode> root;  // produces rows in the target's full layout
   SinkTarget sink;
 };

@@ -5,10 +5,12 @@
 #include "pg/guard.hpp"
 #include "planner/plan_util.hpp"
 #include "planner/settings.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "connectors/event_time.hpp"
 
 extern "C" {
 #include "access/genam.h"
+#include "access/xlog.h"
 #include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
 }
@@ -58,14 +60,77 @@ void plan_generated_columns(SourceNode& node, Oid relid) {
   if (targets) node.generated = plan_targets(targets);
 }
 
+// Whether a comma-separated library list names `library`.
+bool names_library(const std::string& list, const std::string& library) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(start, end - start);
+    size_t a = item.find_first_not_of(" \t\""), b = item.find_last_not_of(" \t\"");
+    if (a != std::string::npos && item.substr(a, b - a + 1) == library) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// The regular tables read through change data capture by the pipeline being planned.
+thread_local std::vector<Oid> cdc_tables;
+
+// A regular table: its current rows, then its changes (an updating source).
+std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+  if (wal_level < WAL_LEVEL_LOGICAL)
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
+             "Set wal_level = logical in postgresql.conf and restart the server.");
+  const char* allowed = pg::call([&] {
+    return GetConfigOption("output_plugin_libraries", true, false);
+  });
+  if (allowed && !names_library(allowed, "arroyo_stream"))
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "reading the changes of table \"" + name +
+                 "\" needs arroyo_stream in output_plugin_libraries",
+             std::string("Change data capture decodes with arroyo_stream as its output plugin; "
+                         "output_plugin_libraries is '") + allowed + "'.",
+             "Add it in postgresql.conf, e.g. output_plugin_libraries = 'pgoutput, "
+             "test_decoding, arroyo_stream', and reload.");
+  char identity = pg::call([&] {
+    Relation rel = relation_open(rte->relid, NoLock);
+    char r = rel->rd_rel->relreplident;
+    relation_close(rel, NoLock);
+    return r;
+  });
+  if (identity != REPLICA_IDENTITY_FULL)
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "table \"" + name + "\" needs REPLICA IDENTITY FULL for its changes to be read",
+             "Updates and deletes must carry the whole old row, so that the pipeline can retract "
+             "it.",
+             "ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
+  if (!cdc_tables.empty())
+    unsupported("reading more than one regular table",
+                "A pipeline has one replication slot; joins of tables arrive later.");
+  cdc_tables.push_back(rte->relid);
+  auto node = std::make_unique<SourceNode>();
+  node->spec = relation_table_spec(rte->relid);
+  node->connector = &cdc_connector();
+  node->updating = true;
+  node->desc = pg::call([&] {
+    Relation rel = relation_open(rte->relid, NoLock);
+    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return d;
+  });
+  return node;
+}
+
 // A foreign table of ours with a source connector.
 std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   char relkind = rte->relkind;
   const char* relname = pg::call([&] { return get_rel_name(rte->relid); });
   std::string name = relname ? relname : "?";
-  if (relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("reading the regular table \"" + name + "\"",
-                "Sources are foreign tables of the arroyo_stream wrapper.");
+  if (relkind == RELKIND_RELATION) return plan_table_changes(rte, name);
+  if (relkind == RELKIND_PARTITIONED_TABLE)
+    unsupported("reading the partitioned table \"" + name + "\"", "Read one partition.");
   if (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW)
     unsupported("reading the materialized view \"" + name + "\"");
   if (relkind != RELKIND_FOREIGN_TABLE) unsupported("reading relation \"" + name + "\"");
@@ -436,6 +501,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
     ExecCheckRTPerms(relations, true);
   });
   plan.sink = plan_target(ins);
+  cdc_tables.clear();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -445,6 +511,13 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
              "Use INSERT INTO … SELECT … FROM a source table.");
   plan.root = plan_sink_projection(ins, plan_select(select_rte->subquery));
+  for (Oid t : cdc_tables)
+    if (t == plan.sink.relid)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "a pipeline cannot write to " + plan.sink.name + ", which it also reads",
+               "Its own writes would come back as changes.");
+  plan.reads_table_changes = !cdc_tables.empty();
+  cdc_tables.clear();
   if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }

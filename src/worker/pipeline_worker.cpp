@@ -115,8 +115,30 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
   set_slot_state(state, error);
 }
 
+// Reads the snapshot of change-data-capture sources in one REPEATABLE READ transaction whose
+// snapshot is the one their replication slot starts after.
+void read_snapshot(Dataflow& flow) {
+  pg::call([&] {
+    StartTransactionCommand();
+    XactIsoLevel = XACT_REPEATABLE_READ;
+  });
+  flow.begin_snapshot();
+  pg::call([&] { PushActiveSnapshot(GetTransactionSnapshot()); });
+  flow.begin_transaction();
+  while (!flow.snapshot_done()) {
+    pg::call([&] { CHECK_FOR_INTERRUPTS(); });
+    flow.run_round();
+    publish(flow.stats());
+  }
+  flow.end_transaction();
+  commit_transaction();
+  flow.snapshot_committed();
+  flow.committed();
+}
+
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, int64 commit_interval_us) {
+  if (flow.wants_snapshot()) read_snapshot(flow);
   while (true) {
     if (stop_requested()) {
       // Emit what updating aggregates buffered, and commit it, before stopping.
@@ -127,6 +149,7 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
       commit_transaction();
       return SlotState::Stopped;
     }
+    flow.prefetch();
     begin_transaction();
     flow.begin_transaction();
     TimestampTz epoch_start = GetCurrentTimestamp();
@@ -140,6 +163,7 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
     }
     flow.end_transaction();
     commit_transaction();
+    flow.committed();
     if (r.all_ended) return SlotState::Finished;
     if (r.idle) {
       TimestampTz wake = r.wake_at, flush_at = flow.next_flush();
@@ -176,7 +200,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
     LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
-    RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1};
+    RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
     int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
     int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
