@@ -92,6 +92,12 @@ void TableSinkOperator::push(int, Batch& rows) {
   const int n = rows.size();
   const int ncols = rows.ncols();
   pg::call([&] {
+    if (updating_) {
+      // Rows this transaction wrote earlier must be visible to the lookups below (as logical
+      // replication's apply does between changes).
+      CommandCounterIncrement();
+      estate_->es_output_cid = GetCurrentCommandId(true);
+    }
     for (int i = 0; i < n; i++) {
       ExecClearTuple(slot_);
       memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);

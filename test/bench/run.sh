@@ -26,7 +26,11 @@ pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
 
 names=("$@")
 if ((${#names[@]} == 0)); then
-    for f in test/bench/*.sql; do names+=("$(basename "$f" .sql)"); done
+    for f in test/bench/*.sql; do
+        n=$(basename "$f" .sql)
+        [[ $n == *.* ]] || names+=("$n") # NAME.baseline.sql belongs to NAME
+    done
+    names+=(cdc)
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -40,6 +44,11 @@ cpu_seconds() {
 
 printf '%-30s %12s %10s %14s %16s %10s\n' benchmark events wall_s events/s events/cpu-s state_MiB
 for name in "${names[@]}"; do
+    if [[ $name == cdc ]]; then
+        # Change data capture: latency and throughput, next to a trigger and a materialized view.
+        "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
+        continue
+    fi
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
     pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 |
