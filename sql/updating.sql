@@ -150,6 +150,17 @@ SELECT k, count(*) > 1 AS several_changes,
        max(CASE WHEN nth = changes THEN after::text END) AS final
 FROM per_key GROUP BY k ORDER BY k;
 
+-- Several flushes in one transaction: each flush finds the rows the previous one wrote.
+CREATE FOREIGN TABLE busy (counter bigint) SERVER imp OPTIONS (event_rate '0', message_count '300000');
+CREATE TABLE busy_counts (k bigint PRIMARY KEY, n bigint);
+SELECT stream_create('busy', $$SET update_aggregate_flush_interval = '1 millisecond';
+  SET checkpoint_interval = '1 hour';
+  INSERT INTO busy_counts SELECT counter % 5, count(*) FROM busy GROUP BY 1$$);
+SELECT stream_start('busy');
+SELECT stream_wait('busy');
+SELECT state, rows_out > 5 AS several_flushes, last_error FROM stream_pipelines WHERE name = 'busy';
+SELECT * FROM busy_counts ORDER BY k;
+
 -- TTL: a key untouched for updating_ttl (event time, against the watermark) is forgotten.
 -- Key 'a' appears at seconds 0-4, then not until 25-27: by then its state expired, so its
 -- count starts again (3, not 8). Its materialized row stayed in place meanwhile and is
@@ -171,4 +182,4 @@ SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
 DROP VIEW event_stream;
 DROP SERVER imp CASCADE;
 DROP SERVER files CASCADE;
-DROP TABLE totals, grand, no_key, wrong_key, wide_key, histogram, suspicious, ttl_counts;
+DROP TABLE totals, grand, no_key, wrong_key, wide_key, histogram, suspicious, ttl_counts, busy_counts;
