@@ -158,14 +158,19 @@ void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum
     fc->args[i + 1].isnull = nulls[i];
   }
   fc->isnull = false;
-  Datum result = FunctionCallInvoke(fc);
-  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(s.value)) {
+  store(s, FunctionCallInvoke(fc), fc->isnull, state_memory);
+}
+
+// Makes a transition function's result the new state, copying a new by-reference value into
+// the state's memory (PostgreSQL's rule: the function may return a fresh palloc'd value).
+void AggregateFunction::store(AggValue& s, Datum result, bool isnull, MemoryContext state_memory) {
+  if (!trans_byval_ && !isnull && DatumGetPointer(result) != DatumGetPointer(s.value)) {
     MemoryContext old = MemoryContextSwitchTo(state_memory);
     result = datumCopy(result, trans_byval_, trans_len_);
     MemoryContextSwitchTo(old);
   }
   s.value = result;
-  s.isnull = fc->isnull;
+  s.isnull = isnull;
   s.no_value = false;
 }
 
@@ -189,15 +194,7 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->args[1].value = from.value;
   fc->args[1].isnull = from.isnull;
   fc->isnull = false;
-  Datum result = FunctionCallInvoke(fc);
-  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(into.value)) {
-    MemoryContext old = MemoryContextSwitchTo(state_memory);
-    result = datumCopy(result, trans_byval_, trans_len_);
-    MemoryContextSwitchTo(old);
-  }
-  into.value = result;
-  into.isnull = fc->isnull;
-  into.no_value = false;
+  store(into, FunctionCallInvoke(fc), fc->isnull, state_memory);
 }
 
 Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {

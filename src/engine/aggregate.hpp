@@ -62,6 +62,7 @@ class AggregateFunction {
   // Calls the transition or inverse transition function (same argument layout).
   void step(FunctionCallInfo fc, bool strict, AggValue& s, const Datum* args, const bool* nulls,
             MemoryContext state_memory);
+  void store(AggValue& s, Datum result, bool isnull, MemoryContext state_memory);
   Oid collation_;
   // Makes AggCheckCallContext() succeed inside transition functions (array_agg, avg, ...),
   // handing them the state's memory context as their aggregate context.
