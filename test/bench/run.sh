@@ -20,10 +20,6 @@ arroyo_work_dir "$dir" "$ARROYO_WORK_ROOT/bench-sql"
 pg_instance_start "$dir" "$port" "${ARROYO_SERVER_SETTINGS[@]}" >/dev/null
 arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
 
-# A fresh extension, matching the library just installed.
-pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
-    -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
-
 names=("$@")
 if ((${#names[@]} == 0)); then
     for f in test/bench/*.sql; do names+=("$(basename "$f" .sql)"); done
@@ -40,6 +36,10 @@ cpu_seconds() {
 
 printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
 for name in "${names[@]}"; do
+    # A fresh extension (matching the library just installed), without the last benchmark's
+    # servers and foreign tables.
+    pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+        -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
     pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 |
