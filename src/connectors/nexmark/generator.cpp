@@ -31,6 +31,7 @@ const char* const kHotChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
 constexpr int kNumHotChannels = 4;
 
 constexpr int kMinStringLength = 3;
+constexpr int kPriceSteps = 4096;
 constexpr size_t kPoolSize = size_t(1) << 16;
 
 const char* const kStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
@@ -133,9 +134,20 @@ int64_t Generator::next_base0_auction_id(int64_t event, Random& r) const {
   return min_id + r.below(max_id - min_id + 1 + kIdLead);
 }
 
-// Prices spread log-uniformly over 1 ... 100 000 000 cents.
+// Prices spread log-uniformly over 1 ... 1 000 000 (in cents: 100 ... 100 000 000), that is
+// round(100 * 10^(6u)) for uniform u, computed without pow(): 10^(6u) is a table entry for the
+// high bits of u times e^x for the small rest x, by its Taylor series (relative error < 1e-11).
 int64_t Generator::next_price(Random& r) {
-  return std::llround(std::pow(10.0, r.unit() * 6.0) * 100.0);
+  static const std::vector<double> powers = [] {
+    std::vector<double> t(kPriceSteps + 1);
+    for (int i = 0; i <= kPriceSteps; i++) t[i] = std::pow(10.0, 6.0 * i / kPriceSteps);
+    return t;
+  }();
+  double scaled = r.unit() * kPriceSteps;
+  int step = int(scaled);
+  double x = (scaled - step) * (6.0 * M_LN10 / kPriceSteps);
+  double rest = 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0))));
+  return int64_t(powers[step] * rest * 100.0 + 0.5);
 }
 
 Text Generator::next_string(Random& r, int max_len) const {
