@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks: prints one table of events per second (wall clock) and per CPU-second of the
-# pipeline's worker. Not a test: nothing here passes or fails on speed.
+# Benchmarks: prints one table of events per second (wall clock) and per CPU core used (events per
+# CPU-second of the pipeline's worker). Not a test: nothing here passes or fails on speed.
 #
 # Usage: test/bench/run.sh [NAME...]     (names: the test/bench/*.sql files, default all)
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
@@ -34,7 +34,7 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
+printf '%-24s %10s %8s %8s %12s %14s\n' benchmark events wall_s cpu_s events/s events/s/core
 for name in "${names[@]}"; do
     # A fresh extension (matching the library just installed), without the last benchmark's
     # servers and foreign tables.
@@ -59,5 +59,5 @@ for name in "${names[@]}"; do
     hz=$(getconf CLK_TCK)
     awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+        printf "%-24s %10d %8.2f %8.2f %12.0f %14.0f\n", n, e, wall, cpu, e / wall, e / cpu }'
 done
