@@ -2,6 +2,8 @@
 
 #include "pg/guard.hpp"
 
+#include <algorithm>
+
 extern "C" {
 #include "common/hashfn.h"
 }
@@ -22,15 +24,45 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
     eq = &tc->eq_opr_finfo;
     get_typlenbyval(type, &len, &byval);
   });
+  switch (type) {
+    case INT2OID: case INT4OID: case INT8OID: case OIDOID: case BOOLOID: case CHAROID:
+    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
+      bitwise = true;
+      break;
+    default:
+      bitwise = false;
+  }
 }
+
+namespace {
+
+// The value bits of a by-value Datum of `len` bytes.
+inline uint64 datum_bits(Datum d, int16 len) {
+  switch (len) {
+    case 1: return uint8(d);
+    case 2: return uint16(d);
+    case 4: return uint32(d);
+    default: return uint64(d);
+  }
+}
+
+// A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
+inline uint32 mix_bits(uint64 x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return uint32(x ^ (x >> 31));
+}
+
+}  // namespace
 
 // Called inside pg::call (hash functions are PostgreSQL functions).
 uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
   for (size_t i = 0; i < types_->size(); i++) {
     const KeyType& t = (*types_)[i];
-    uint32 k = nulls[i] ? 0x9e3779b9u
-                        : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
+    uint32 k = nulls[i]     ? 0x9e3779b9u
+               : t.bitwise ? mix_bits(datum_bits(keys[i], t.len))
+                           : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
   return h;
@@ -41,18 +73,23 @@ bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) cons
     if (g->key_nulls[i] != nulls[i]) return false;
     if (nulls[i]) continue;
     const KeyType& t = (*types_)[i];
-    if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) return false;
+    if (t.bitwise) {
+      if (datum_bits(g->keys[i], t.len) != datum_bits(keys[i], t.len)) return false;
+    } else if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) {
+      return false;
+    }
   }
   return true;
 }
 
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
+  if (2 * (count_ + 1) > slots_.size()) grow();
   uint32 h = hash(keys, nulls);
-  std::vector<Group*>& bucket = groups_[h];
-  for (Group* g : bucket)
-    if (same(g, keys, nulls)) {
+  size_t mask = slots_.size() - 1, i = h & mask;
+  for (; slots_[i].group; i = (i + 1) & mask)
+    if (slots_[i].hash == h && same(slots_[i].group, keys, nulls)) {
       *created = false;
-      return g;
+      return slots_[i].group;
     }
   size_t n = types_->size();
   MemoryContext old = MemoryContextSwitchTo(memory_);
@@ -60,34 +97,57 @@ Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* cr
   g->keys = (Datum*)palloc(sizeof(Datum) * (n ? n : 1));
   g->key_nulls = (bool*)palloc(sizeof(bool) * (n ? n : 1));
   g->states = (AggValue*)palloc0(sizeof(AggValue) * (num_aggs_ ? num_aggs_ : 1));
-  for (size_t i = 0; i < n; i++) {
-    g->key_nulls[i] = nulls[i];
-    g->keys[i] = nulls[i] ? 0 : datumCopy(keys[i], (*types_)[i].byval, (*types_)[i].len);
+  for (size_t k = 0; k < n; k++) {
+    g->key_nulls[k] = nulls[k];
+    g->keys[k] = nulls[k] ? 0 : datumCopy(keys[k], (*types_)[k].byval, (*types_)[k].len);
   }
   MemoryContextSwitchTo(old);
-  bucket.push_back(g);
+  slots_[i] = {h, g};
+  count_++;
   *created = true;
   return g;
 }
 
+// Doubles the slots (16 at first) and re-places every group.
+void GroupTable::grow() {
+  std::vector<Slot> old(std::max<size_t>(16, slots_.size() * 2), Slot{0, nullptr});
+  old.swap(slots_);
+  size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (!s.group) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].group) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
 void GroupTable::erase(Group* g) {
-  uint32 h = hash(g->keys, g->key_nulls);
-  auto it = groups_.find(h);
-  if (it == groups_.end()) return;
-  auto& v = it->second;
-  for (size_t i = 0; i < v.size(); i++)
-    if (v[i] == g) {
-      v.erase(v.begin() + i);
-      break;
-    }
-  if (v.empty()) groups_.erase(it);
+  if (slots_.empty()) return;
+  size_t mask = slots_.size() - 1, i = hash(g->keys, g->key_nulls) & mask;
+  while (slots_[i].group && slots_[i].group != g) i = (i + 1) & mask;
+  if (!slots_[i].group) return;
+  // Backward-shift deletion: move later groups of the probe run into the hole.
+  size_t hole = i;
+  for (size_t j = (i + 1) & mask; slots_[j].group; j = (j + 1) & mask) {
+    size_t home = slots_[j].hash & mask;
+    // Movable unless its home lies cyclically in (hole, j].
+    bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    slots_[hole] = slots_[j];
+    hole = j;
+  }
+  slots_[hole] = {0, nullptr};
+  count_--;
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {
-  uint32 h = DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
+  uint32 h = type.bitwise ? mix_bits(datum_bits(value, type.len))
+                          : DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
   auto range = seen_.equal_range(h);
   for (auto it = range.first; it != range.second; ++it)
-    if (DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value))) return false;
+    if (type.bitwise ? datum_bits(it->second, type.len) == datum_bits(value, type.len)
+                     : DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value)))
+      return false;
   MemoryContext old = MemoryContextSwitchTo(memory);
   Datum copy = datumCopy(value, type.byval, type.len);
   MemoryContextSwitchTo(old);

@@ -19,6 +19,9 @@ struct KeyType {
   Oid collation;
   int16 len;
   bool byval;
+  // Integers, timestamps, dates, oids, booleans: equal exactly when their bits are, so they are
+  // hashed and compared inline, without calling their functions.
+  bool bitwise;
 };
 
 struct Group {
@@ -36,22 +39,35 @@ class GroupTable {
   Group* find_or_create(const Datum* keys, const bool* nulls, bool* created);
   template <typename F>
   void for_each(F&& f) {
-    for (auto& [hash, groups] : groups_)
-      for (Group* g : groups) f(g);
+    for (const Slot& s : slots_)
+      if (s.group) f(s.group);
   }
   // Forgets a group (its memory is reclaimed with the table's context).
   void erase(Group* g);
-  bool empty() const { return groups_.empty(); }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  // Makes room for `groups` groups at once.
+  void reserve(size_t groups) {
+    while (slots_.size() < 2 * groups) grow();
+  }
   MemoryContext memory() const { return memory_; }
 
  private:
+  // Open addressing with linear probing; group == nullptr marks a free slot.
+  struct Slot {
+    uint32 hash;
+    Group* group;
+  };
+
   uint32 hash(const Datum* keys, const bool* nulls) const;
   bool same(const Group* g, const Datum* keys, const bool* nulls) const;
+  void grow();
 
   const std::vector<KeyType>* types_;
   int num_aggs_;
   MemoryContext memory_;
-  std::unordered_map<uint32, std::vector<Group*>> groups_;
+  std::vector<Slot> slots_;  // a power of two in size, at most half full
+  size_t count_ = 0;
 };
 
 // The values an aggregate with DISTINCT has already seen in one group.
