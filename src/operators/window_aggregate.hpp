@@ -80,6 +80,8 @@ class WindowAggregateOperator : public Operator {
   TimestampTz watermark_ = DT_NOBEGIN;
   TimestampTz fired_until_ = DT_NOBEGIN;  // hop with panes: windows ending <= this are out
   TypeCacheEntry* range_type_;
+  Datum range_ = 0;  // the tstzrange of the window being emitted, while fire() runs
+  TimestampTz range_start_ = 0, range_end_ = 0;
   Batch out_;
 };
 
