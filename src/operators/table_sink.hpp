@@ -6,6 +6,8 @@
 #include "engine/operator.hpp"
 #include "pg/postgres.hpp"
 
+#include <vector>
+
 namespace arroyo {
 
 class TableSinkOperator : public Operator {
@@ -23,6 +25,12 @@ class TableSinkOperator : public Operator {
   ResultRelInfo* result_rel_ = nullptr;
   TupleTableSlot* slot_ = nullptr;
   bool statement_open_ = false;  // BEFORE STATEMENT triggers fired in this transaction
+  // Without BEFORE/INSTEAD OF row triggers, each batch goes in with one table_multi_insert
+  // (as COPY does) through these slots; otherwise row by row.
+  bool batched_ = false;
+  std::vector<TupleTableSlot*> slots_;
+  BulkInsertState bulk_ = nullptr;
+  void insert_batched(const Batch& rows);
 };
 
 }  // namespace arroyo
