@@ -31,7 +31,7 @@ const char* const kHotChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
 constexpr int kNumHotChannels = 4;
 
 constexpr int kMinStringLength = 3;
-constexpr int kPriceSteps = 4096;
+constexpr int kPriceSteps = 4096;  // 2^12
 constexpr size_t kPoolSize = size_t(1) << 16;
 
 const char* const kStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
@@ -71,7 +71,8 @@ void four_digits(char* out, int v) {
 }  // namespace
 
 Generator::Generator(uint64_t seed, int64_t start_us, int64_t events_per_second)
-    : seed_(mix(seed)), start_us_(start_us), events_per_second_(events_per_second) {
+    : seed_(mix(seed)), start_us_(start_us), events_per_second_(events_per_second),
+      us_per_event_(1000000 % events_per_second == 0 ? 1000000 / events_per_second : 0) {
   Random r(mix(seed_ ^ 0x5eed5eed5eed5eedULL));
   letters_.resize(kPoolSize);
   spaced_.resize(kPoolSize);
@@ -91,7 +92,8 @@ Generator::Generator(uint64_t seed, int64_t start_us, int64_t events_per_second)
 }
 
 int64_t Generator::date_time(int64_t event) const {
-  int64_t offset_us = int64_t((__int128)event * 1000000 / events_per_second_);
+  int64_t offset_us = us_per_event_ > 0 ? event * us_per_event_
+                                        : int64_t((__int128)event * 1000000 / events_per_second_);
   return start_us_ + offset_us / 1000 * 1000;
 }
 
@@ -143,9 +145,11 @@ int64_t Generator::next_price(Random& r) {
     for (int i = 0; i <= kPriceSteps; i++) t[i] = std::pow(10.0, 6.0 * i / kPriceSteps);
     return t;
   }();
-  double scaled = r.unit() * kPriceSteps;
-  int step = int(scaled);
-  double x = (scaled - step) * (6.0 * M_LN10 / kPriceSteps);
+  // u = the top 53 bits of a random word / 2^53: its top 12 bits pick the table entry, the
+  // other 41 the rest (exactly as splitting u * 4096 into integer and fraction would).
+  uint64_t bits = r.next() >> 11;
+  int step = int(bits >> 41);
+  double x = double(bits & ((uint64_t(1) << 41) - 1)) * (6.0 * M_LN10 / kPriceSteps / 0x1.0p41);
   double rest = 1.0 + x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0))));
   return int64_t(powers[step] * rest * 100.0 + 0.5);
 }
