@@ -60,11 +60,13 @@ WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz sta
   Bucket& b = buckets_[start];
   b.memory = new_context(memory_, "arroyo_stream window pane");
   b.groups = std::make_unique<GroupTable>(&key_types_, int(aggs_.size()), b.memory);
+  b.groups->reserve(last_bucket_groups_);  // panes tend to be alike: no regrowing
   return b;
 }
 
 void WindowAggregateOperator::drop_bucket(std::map<TimestampTz, Bucket>::iterator it) {
   MemoryContext m = it->second.memory;
+  last_bucket_groups_ = it->second.groups->size();
   buckets_.erase(it);
   pg::call([&] { MemoryContextDelete(m); });
 }

@@ -75,6 +75,7 @@ class WindowAggregateOperator : public Operator {
   EngineStats& stats_;
   MemoryContext memory_, round_memory_;
   std::map<TimestampTz, Bucket> buckets_;  // by pane (or window) start
+  size_t last_bucket_groups_ = 0;          // groups of the last bucket dropped
   std::unique_ptr<GroupTable> session_keys_;  // the keys with pending session rows
   std::unordered_map<Group*, SessionKey> sessions_;
   TimestampTz watermark_ = DT_NOBEGIN;
