@@ -34,7 +34,8 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-printf '%-24s %10s %8s %8s %12s %14s\n' benchmark events wall_s cpu_s events/s events/s/core
+printf '%-24s %10s %10s %8s %8s %12s %14s\n' benchmark events rows_out wall_s cpu_s events/s \
+    events/s/core
 for name in "${names[@]}"; do
     # A fresh extension (matching the library just installed), without the last benchmark's
     # servers and foreign tables.
@@ -56,8 +57,10 @@ for name in "${names[@]}"; do
     state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
     end=$(date +%s.%N)
     [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    rows_out=$(pg_psql "$dir" "$port" -Atq -c "SELECT rows_out FROM stream_pipelines WHERE name = 'bench'")
     hz=$(getconf CLK_TCK)
-    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" 'BEGIN {
+    awk -v n="$name" -v e="$events" -v o="$rows_out" -v s="$start" -v t="$end" -v c="$ticks" \
+        -v hz="$hz" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-24s %10d %8.2f %8.2f %12.0f %14.0f\n", n, e, wall, cpu, e / wall, e / cpu }'
+        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f\n", n, e, o, wall, cpu, e / wall, e / cpu }'
 done
