@@ -139,14 +139,17 @@ CREATE FOREIGN TABLE few_people (id bigint, date_time timestamptz) SERVER nx
            start_time '2026-01-01 00:00:00+00');
 CREATE FOREIGN TABLE few_bids (auction bigint) SERVER nx
   OPTIONS (event_type 'bid', event_rate '0', message_count '1234');
-CREATE TABLE few_persons (id bigint, date_time timestamptz);
-SELECT stream_create('few_persons', 'INSERT INTO few_persons SELECT * FROM few_people');
+CREATE TABLE few_persons (id bigint, date_time timestamptz, at timestamptz DEFAULT clock_timestamp());
+SELECT stream_create('few_persons', 'INSERT INTO few_persons (id, date_time) SELECT * FROM few_people');
 CREATE FOREIGN TABLE bid_hole (auction bigint) SERVER hole;
 SELECT stream_create('few_bids', 'INSERT INTO bid_hole SELECT * FROM few_bids');
 SELECT stream_start('few_persons'), stream_start('few_bids');
-SELECT stream_wait('few_persons'), stream_wait('few_bids');
+SELECT stream_wait('few_persons', '10 seconds'), stream_wait('few_bids');
 SELECT count(*), min(id), max(id), min(date_time), max(date_time) FROM few_persons;
 SELECT id, date_time FROM few_persons ORDER BY id LIMIT 3;
+-- A person is written when due (every 50 ms here), not held back until a batch of them is.
+SELECT max(gap) < interval '0.5 seconds' AS on_time
+FROM (SELECT at - lag(at) OVER (ORDER BY id) AS gap FROM few_persons) g;
 SELECT name, state, rows_in, rows_out FROM stream_pipelines WHERE name = 'few_bids';
 
 -- Blackhole: discards rows, counted in rows_out; windows over nexmark's event time.

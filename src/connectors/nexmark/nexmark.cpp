@@ -182,7 +182,12 @@ class NexmarkSource : public Source {
     }
     arena_.reset();
     pg::call([&] { fill(out, stop); });
-    return PollResult::data();
+    if (!out.empty() || event_rate_ == 0) return PollResult::data();
+    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    // None of the events due so far was of this table's kind: sleep until the next one is due.
+    int64 next = next_;
+    while (nexmark::event_kind(next) != kind_) next++;
+    return PollResult::idle(run_start_ + int64((__int128)next * USECS_PER_SEC / event_rate_));
   }
 
  private:
