@@ -1,18 +1,15 @@
-// blackhole: a sink that discards every row (and counts them), for measuring pipelines without
-// the cost of writing anywhere. Accepts any columns of any types and no options.
+// blackhole: a sink that discards every row (stream_pipelines.rows_out counts them), for measuring
+// pipelines without the cost of writing anywhere. Accepts any columns of any types, no options.
 #include "connectors/connector.hpp"
 
 namespace arroyo {
 
 namespace {
 
+// Drops what it is given; the engine counts the rows in rows_out.
 class BlackholeSink : public Sink {
  public:
-  void write(const Batch& rows) override { rows_ += rows.size(); }
-  int64 rows() const { return rows_; }
-
- private:
-  int64 rows_ = 0;
+  void write(const Batch&) override {}
 };
 
 class BlackholeConnector : public Connector {
