@@ -28,7 +28,7 @@ SELECT stream_create('p', 'INSERT INTO target SELECT now(), 1 FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter, 1, 2 FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT no_such_function(counter) FROM src');
 -- Constructs not supported (yet), named.
-SELECT stream_create('p', 'INSERT INTO target SELECT count(*) FROM src');
+SELECT stream_create('p', 'INSERT INTO out_file SELECT count(*) FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src GROUP BY counter');
 SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a JOIN src2 b USING (counter)');
 SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a, src2 b');

@@ -58,6 +58,8 @@ struct RuntimeInfo {
   std::string pipeline_name;
   int subtask_index = 0;       // this worker's index among its pipeline's workers
   int parallelism = 1;
+  Oid dboid = InvalidOid;      // the pipeline's database and id (names of its resources)
+  int32 pipeline_id = 0;
 };
 
 // A running source. poll() appends rows (in the table's full row layout) to `out`, allocating
@@ -71,6 +73,19 @@ class Source {
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
   virtual void close() {}
+
+  // A source that starts with a consistent snapshot (change data capture): the engine opens a
+  // fresh REPEATABLE READ transaction, calls begin_snapshot() before anything else in it,
+  // polls until snapshot_done(), commits, then calls snapshot_committed().
+  virtual bool wants_snapshot() const { return false; }
+  virtual void begin_snapshot() {}
+  virtual bool snapshot_done() const { return true; }
+  virtual void snapshot_committed() {}
+  // Called once the pipeline's transaction has committed everything polled so far.
+  virtual void committed() {}
+  // Called between the pipeline's transactions (outside any), to fetch data whose reading
+  // must not happen inside one (logical decoding).
+  virtual void prefetch() {}
 };
 
 // A running sink. write() receives rows in the table's full row layout; commit() is called
@@ -78,6 +93,9 @@ class Source {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // For updating results: which columns (0-based) hold the grouping keys, so a delete and an
+  // insert of the same key can be written as one update. Called before open().
+  virtual void set_key_columns(const std::vector<int>&) {}
   virtual void open(const RuntimeInfo&) {}
   virtual void write(const Batch& rows) = 0;
   virtual void commit() {}
@@ -95,6 +113,8 @@ class Connector {
   virtual std::vector<OptionSpec> user_mapping_options() const { return {}; }
   // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.
   virtual void validate_table(const TableSpec& spec) const = 0;
+  // Whether a sink table can take updating results (deletes as well as inserts).
+  virtual bool accepts_updates(const TableSpec&) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).

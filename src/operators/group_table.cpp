@@ -2,11 +2,12 @@
 
 #include "pg/guard.hpp"
 
-#include <algorithm>
-
 extern "C" {
 #include "common/hashfn.h"
+#include "utils/memutils.h"
 }
+
+#include <cstdint>
 
 namespace arroyo {
 
@@ -55,6 +56,18 @@ inline uint32 mix_bits(uint64 x) {
 
 }  // namespace
 
+GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
+    : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {
+  size_t n = types->size();
+  // One fixed-size chunk per group: the record, its states, its keys and their null flags.
+  Size chunk = MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs + sizeof(Datum) * n +
+               sizeof(bool) * n;
+  chunks_ = pg::call([&] {
+    return SlabContextCreate(memory, "arroyo_stream groups", Max(Size(32 * 1024), chunk * 16),
+                             MAXALIGN(chunk));
+  });
+}
+
 // Called inside pg::call (hash functions are PostgreSQL functions).
 uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
@@ -65,7 +78,7 @@ uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
                            : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
-  return h;
+  return murmurhash32(h);
 }
 
 bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) const {
@@ -82,62 +95,88 @@ bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) cons
   return true;
 }
 
+// Doubles the slot array (dropping tombstones) and reinserts every group by its stored hash.
+void GroupTable::grow() {
+  size_t capacity = slots_.size();
+  if (count_ * 2 >= capacity / 2) capacity *= 2;
+  rehash(capacity);
+}
+
+void GroupTable::reserve(size_t groups) {
+  size_t capacity = slots_.size();
+  while (capacity < 2 * groups) capacity *= 2;
+  if (capacity > slots_.size()) rehash(capacity);
+}
+
+// Reinserts every group into `capacity` slots (a power of two), dropping tombstones.
+void GroupTable::rehash(size_t capacity) {
+  std::vector<Group*> old;
+  old.swap(slots_);
+  slots_.assign(capacity, nullptr);
+  size_t mask = capacity - 1;
+  for (Group* g : old) {
+    if (!live(g)) continue;
+    size_t i = g->hash & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = g;
+  }
+  used_ = count_;
+}
+
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
-  if (2 * (count_ + 1) > slots_.size()) grow();
   uint32 h = hash(keys, nulls);
-  size_t mask = slots_.size() - 1, i = h & mask;
-  for (; slots_[i].group; i = (i + 1) & mask)
-    if (slots_[i].hash == h && same(slots_[i].group, keys, nulls)) {
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  size_t free_slot = SIZE_MAX;
+  for (;; i = (i + 1) & mask) {
+    Group* g = slots_[i];
+    if (!g) break;
+    if (g == tombstone()) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (g->hash == h && same(g, keys, nulls)) {
       *created = false;
-      return slots_[i].group;
+      return g;
     }
+  }
   size_t n = types_->size();
+  char* chunk = (char*)MemoryContextAllocZero(
+      chunks_, MAXALIGN(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
+                        sizeof(Datum) * n + sizeof(bool) * n));
+  Group* g = (Group*)chunk;
+  g->states = (AggValue*)(chunk + MAXALIGN(sizeof(Group)));
+  g->keys = (Datum*)(g->states + num_aggs_);
+  g->key_nulls = (bool*)(g->keys + n);
+  g->hash = h;
+  for (int j = 0; j < num_aggs_; j++) g->states[j] = AggValue();
   MemoryContext old = MemoryContextSwitchTo(memory_);
-  Group* g = (Group*)palloc(sizeof(Group));
-  g->keys = (Datum*)palloc(sizeof(Datum) * (n ? n : 1));
-  g->key_nulls = (bool*)palloc(sizeof(bool) * (n ? n : 1));
-  g->states = (AggValue*)palloc0(sizeof(AggValue) * (num_aggs_ ? num_aggs_ : 1));
   for (size_t k = 0; k < n; k++) {
     g->key_nulls[k] = nulls[k];
     g->keys[k] = nulls[k] ? 0 : datumCopy(keys[k], (*types_)[k].byval, (*types_)[k].len);
   }
   MemoryContextSwitchTo(old);
-  slots_[i] = {h, g};
+  if (free_slot != SIZE_MAX) {
+    slots_[free_slot] = g;
+  } else {
+    slots_[i] = g;
+    used_++;
+  }
   count_++;
+  if (used_ * 2 > slots_.size()) grow();
   *created = true;
   return g;
 }
 
-// Doubles the slots (16 at first) and re-places every group.
-void GroupTable::grow() {
-  std::vector<Slot> old(std::max<size_t>(16, slots_.size() * 2), Slot{0, nullptr});
-  old.swap(slots_);
-  size_t mask = slots_.size() - 1;
-  for (const Slot& s : old) {
-    if (!s.group) continue;
-    size_t i = s.hash & mask;
-    while (slots_[i].group) i = (i + 1) & mask;
-    slots_[i] = s;
-  }
-}
-
 void GroupTable::erase(Group* g) {
-  if (slots_.empty()) return;
-  size_t mask = slots_.size() - 1, i = hash(g->keys, g->key_nulls) & mask;
-  while (slots_[i].group && slots_[i].group != g) i = (i + 1) & mask;
-  if (!slots_[i].group) return;
-  // Backward-shift deletion: move later groups of the probe run into the hole.
-  size_t hole = i;
-  for (size_t j = (i + 1) & mask; slots_[j].group; j = (j + 1) & mask) {
-    size_t home = slots_[j].hash & mask;
-    // Movable unless its home lies cyclically in (hole, j].
-    bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (stays) continue;
-    slots_[hole] = slots_[j];
-    hole = j;
+  size_t mask = slots_.size() - 1;
+  for (size_t i = g->hash & mask; slots_[i]; i = (i + 1) & mask) {
+    if (slots_[i] != g) continue;
+    slots_[i] = tombstone();
+    count_--;
+    break;
   }
-  slots_[hole] = {0, nullptr};
-  count_--;
+  for (size_t k = 0; k < types_->size(); k++)
+    if (!g->key_nulls[k] && !(*types_)[k].byval) pfree(DatumGetPointer(g->keys[k]));
+  pfree(g);
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {

@@ -22,6 +22,24 @@ ProjectOperator::ProjectOperator(TupleDesc input, TupleDesc output, List* quals,
     if (quals) qual_ = ExecInitQual(quals, nullptr);
     projection_ = ExecBuildProjectionInfo(targets, econtext_, out_slot_, nullptr, input);
   });
+  for (int c = 0; c < out_cols_; c++) {
+    out_len_.push_back(TupleDescAttr(output, c)->attlen);
+    out_byval_.push_back(TupleDescAttr(output, c)->attbyval);
+  }
+}
+
+void ProjectOperator::cancel_unchanged_update() {
+  int n = out_.size();
+  if (n < 2 || out_.op(n - 1) != RowOp::Insert || out_.op(n - 2) != RowOp::Delete) return;
+  const Datum* a = out_.values(n - 2);
+  const Datum* b = out_.values(n - 1);
+  const bool* an = out_.nulls(n - 2);
+  const bool* bn = out_.nulls(n - 1);
+  for (int c = 0; c < out_cols_; c++) {
+    if (an[c] != bn[c]) return;
+    if (!an[c] && !datumIsEqual(a[c], b[c], out_byval_[c], out_len_[c])) return;
+  }
+  out_.truncate(n - 2);
 }
 
 void ProjectOperator::push(int, Batch& rows) {
@@ -48,6 +66,7 @@ void ProjectOperator::push(int, Batch& rows) {
         out_slot_->tts_values = out_.values(row);
         out_slot_->tts_isnull = out_.nulls(row);
         ExecProject(projection_);
+        if (rows.op(i) == RowOp::Insert && row > 0) cancel_unchanged_update();
       }
       in_slot_->tts_values = in_values;
       in_slot_->tts_isnull = in_nulls;

@@ -40,7 +40,7 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
   }
   combine_panes_ = window_.kind == WindowSpec::Kind::Hop;
   for (const AggregateSpec& spec : specs_) {
-    aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref));
+    aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
     combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct;
     distinct_types_.push_back(
         spec.distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
@@ -53,6 +53,10 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
 }
 
 WindowAggregateOperator::~WindowAggregateOperator() = default;
+
+int64 WindowAggregateOperator::state_bytes() const {
+  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+}
 
 WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz start) {
   auto it = buckets_.find(start);

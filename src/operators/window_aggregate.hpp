@@ -31,6 +31,7 @@ class WindowAggregateOperator : public Operator {
   void watermark(int port, TimestampTz wm) override;
   void end(int port) override;
   void idle(int) override {}
+  int64 state_bytes() const override;
 
  private:
   // The groups of one pane or window, with their memory.

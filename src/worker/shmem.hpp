@@ -28,6 +28,7 @@ struct PipelineSlot {
   bool stop_requested;
   TimestampTz started_at;
   int64 rows_in, rows_out, bad_rows, late_rows;
+  int64 state_bytes;
   TimestampTz watermark;     // DT_NOBEGIN until known
   char last_error[kSlotErrorLen];
 };

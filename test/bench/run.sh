@@ -22,7 +22,9 @@ arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
 
 names=("$@")
 if ((${#names[@]} == 0)); then
-    for f in test/bench/*.sql; do names+=("$(basename "$f" .sql)"); done
+    for f in test/bench/*.sql; do
+        [[ $f == *.baseline.sql ]] || names+=("$(basename "$f" .sql)")
+    done
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -34,8 +36,8 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-printf '%-24s %10s %10s %8s %8s %12s %14s\n' benchmark events rows_out wall_s cpu_s events/s \
-    events/s/core
+printf '%-24s %10s %10s %8s %8s %12s %14s %10s\n' benchmark events rows_out wall_s cpu_s \
+    events/s events/s/core state_MiB
 for name in "${names[@]}"; do
     # A fresh extension (matching the library just installed), without the last benchmark's
     # servers and foreign tables.
@@ -59,8 +61,23 @@ for name in "${names[@]}"; do
     [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
     rows_out=$(pg_psql "$dir" "$port" -Atq -c "SELECT rows_out FROM stream_pipelines WHERE name = 'bench'")
     hz=$(getconf CLK_TCK)
+    bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
     awk -v n="$name" -v e="$events" -v o="$rows_out" -v s="$start" -v t="$end" -v c="$ticks" \
-        -v hz="$hz" 'BEGIN {
+        -v hz="$hz" -v b="$bytes" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f\n", n, e, o, wall, cpu, e / wall, e / cpu }'
+        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f %10.1f\n", n, e, o, wall, cpu, e / wall,
+            e / cpu, b / 1048576 }'
+    # A baseline doing the same work without a pipeline (e.g. with triggers), timed as a whole.
+    if [[ -f test/bench/$name.baseline.sql ]]; then
+        cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"
+        chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
+        bstart=$(date +%s.%N)
+        pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.baseline.sql" 2>&1 |
+            grep -v NOTICE || true
+        bend=$(date +%s.%N)
+        awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
+            wall = t - s;
+            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline is %.1fx faster\n", n, e,
+                "-", wall, "-", e / wall, "-", "-", wall / (pt - ps) }'
+    fi
 done
