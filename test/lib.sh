@@ -167,7 +167,7 @@ fi
 # have no such setting (and refuse unknown ones), so it is added only where it exists.
 if [[ -x $("$PG_CONFIG" --bindir 2>/dev/null)/postgres ]] &&
     "$("$PG_CONFIG" --bindir)/postgres" --describe-config 2>/dev/null |
-    grep -q '^output_plugin_libraries'; then
+    grep '^output_plugin_libraries' >/dev/null; then  # (not -q: an early exit breaks pipefail)
     ARROYO_SERVER_SETTINGS+=("output_plugin_libraries = 'pgoutput, test_decoding, arroyo_stream'")
 fi
 

@@ -534,7 +534,9 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   for (Oid t : cdc_tables)
     if (t == plan.sink.relid)
       pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-               "a pipeline cannot write to " + plan.sink.name + ", which it also reads",
+               "a pipeline cannot write to \"" +
+                   std::string(pg::call([&] { return (const char*)get_rel_name(t); })) +
+                   "\", which it also reads",
                "Its own writes would come back as changes.");
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
