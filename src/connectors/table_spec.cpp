@@ -68,7 +68,7 @@ TableSpec load_table_spec(Oid relid, bool with_user_mapping) {
     spec.natts = 0;
     table_options = GetForeignTable(relid)->options;
     Relation rel = relation_open(relid, AccessShareLock);
-    desc = CreateTupleDescCopy(RelationGetDescr(rel));
+    desc = CreateTupleDescCopyConstr(RelationGetDescr(rel));  // keeps attgenerated
     relation_close(rel, AccessShareLock);
   });
   spec.name = pg::call([&] {

@@ -25,7 +25,36 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
     eq = &tc->eq_opr_finfo;
     get_typlenbyval(type, &len, &byval);
   });
+  switch (type) {
+    case INT2OID: case INT4OID: case INT8OID: case OIDOID: case BOOLOID: case CHAROID:
+    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
+      bitwise = true;
+      break;
+    default:
+      bitwise = false;
+  }
 }
+
+namespace {
+
+// The value bits of a by-value Datum of `len` bytes.
+inline uint64 datum_bits(Datum d, int16 len) {
+  switch (len) {
+    case 1: return uint8(d);
+    case 2: return uint16(d);
+    case 4: return uint32(d);
+    default: return uint64(d);
+  }
+}
+
+// A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
+inline uint32 mix_bits(uint64 x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return uint32(x ^ (x >> 31));
+}
+
+}  // namespace
 
 GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
     : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {
@@ -44,8 +73,9 @@ uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
   for (size_t i = 0; i < types_->size(); i++) {
     const KeyType& t = (*types_)[i];
-    uint32 k = nulls[i] ? 0x9e3779b9u
-                        : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
+    uint32 k = nulls[i]     ? 0x9e3779b9u
+               : t.bitwise ? mix_bits(datum_bits(keys[i], t.len))
+                           : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
   return murmurhash32(h);
@@ -56,17 +86,32 @@ bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) cons
     if (g->key_nulls[i] != nulls[i]) return false;
     if (nulls[i]) continue;
     const KeyType& t = (*types_)[i];
-    if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) return false;
+    if (t.bitwise) {
+      if (datum_bits(g->keys[i], t.len) != datum_bits(keys[i], t.len)) return false;
+    } else if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) {
+      return false;
+    }
   }
   return true;
 }
 
 // Doubles the slot array (dropping tombstones) and reinserts every group by its stored hash.
 void GroupTable::grow() {
+  size_t capacity = slots_.size();
+  if (count_ * 2 >= capacity / 2) capacity *= 2;
+  rehash(capacity);
+}
+
+void GroupTable::reserve(size_t groups) {
+  size_t capacity = slots_.size();
+  while (capacity < 2 * groups) capacity *= 2;
+  if (capacity > slots_.size()) rehash(capacity);
+}
+
+// Reinserts every group into `capacity` slots (a power of two), dropping tombstones.
+void GroupTable::rehash(size_t capacity) {
   std::vector<Group*> old;
   old.swap(slots_);
-  size_t capacity = old.size();
-  if (count_ * 2 >= capacity / 2) capacity *= 2;
   slots_.assign(capacity, nullptr);
   size_t mask = capacity - 1;
   for (Group* g : old) {
@@ -135,10 +180,13 @@ void GroupTable::erase(Group* g) {
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {
-  uint32 h = DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
+  uint32 h = type.bitwise ? mix_bits(datum_bits(value, type.len))
+                          : DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
   auto range = seen_.equal_range(h);
   for (auto it = range.first; it != range.second; ++it)
-    if (DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value))) return false;
+    if (type.bitwise ? datum_bits(it->second, type.len) == datum_bits(value, type.len)
+                     : DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value)))
+      return false;
   MemoryContext old = MemoryContextSwitchTo(memory);
   Datum copy = datumCopy(value, type.byval, type.len);
   MemoryContextSwitchTo(old);

@@ -20,6 +20,9 @@ struct KeyType {
   Oid collation;
   int16 len;
   bool byval;
+  // Integers, timestamps, dates, oids, booleans: equal exactly when their bits are, so they are
+  // hashed and compared inline, without calling their functions.
+  bool bitwise;
 };
 
 // One group: its key values and aggregate states, in one allocation.
@@ -53,6 +56,8 @@ class GroupTable {
   // Forgets a group and frees its key copies and record.
   void erase(Group* g);
   size_t size() const { return count_; }
+  // Makes room for `groups` groups at once.
+  void reserve(size_t groups);
   bool empty() const { return count_ == 0; }
   MemoryContext memory() const { return memory_; }
 
@@ -62,6 +67,7 @@ class GroupTable {
   uint32 hash(const Datum* keys, const bool* nulls) const;
   bool same(const Group* g, const Datum* keys, const bool* nulls) const;
   void grow();
+  void rehash(size_t capacity);
 
   const std::vector<KeyType>* types_;
   int num_aggs_;

@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "commands/trigger.h"
+#include "executor/nodeModifyTable.h"
 }
 
 #include <cstring>
@@ -36,8 +37,46 @@ void TableSinkOperator::begin_transaction() {
       epq_ = (EPQState*)palloc0(sizeof(EPQState));
       EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
     }
+    TriggerDesc* triggers = result_rel_->ri_TrigDesc;
+    batched_ = !updating_ &&
+               !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
+    if (batched_) bulk_ = GetBulkInsertState();
     AfterTriggerBeginQuery();
   });
+  slots_.clear();
+}
+
+// Checks every row of the batch as ExecSimpleRelationInsert would (generated columns,
+// constraints, partition constraint), inserts them with one table_multi_insert, then adds their
+// index entries and queues their AFTER ROW triggers. Runs inside pg::call.
+void TableSinkOperator::insert_batched(const Batch& rows) {
+  Relation rel = result_rel_->ri_RelationDesc;
+  TupleConstr* constr = rel->rd_att->constr;
+  const int n = rows.size();
+  const int ncols = rows.ncols();
+  open_statement(Insert);
+  while (int(slots_.size()) < n)
+    slots_.push_back(ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), table_slot_callbacks(rel)));
+  for (int i = 0; i < n; i++) {
+    TupleTableSlot* slot = slots_[i];
+    ExecClearTuple(slot);
+    memcpy(slot->tts_values, rows.values(i), sizeof(Datum) * ncols);
+    memcpy(slot->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
+    ExecStoreVirtualTuple(slot);
+    if (constr && constr->has_generated_stored)
+      ExecComputeStoredGenerated(result_rel_, estate_, slot, CMD_INSERT);
+    if (constr) ExecConstraints(result_rel_, slot, estate_);
+    if (rel->rd_rel->relispartition) ExecPartitionCheck(result_rel_, slot, estate_, true);
+  }
+  table_multi_insert(rel, slots_.data(), n, estate_->es_output_cid, 0, bulk_);
+  for (int i = 0; i < n; i++) {
+    List* recheck = NIL;
+    if (result_rel_->ri_NumIndices > 0)
+      recheck = ExecInsertIndexTuples(result_rel_, slots_[i], estate_, false, false, nullptr, NIL);
+    ExecARInsertTriggers(estate_, result_rel_, slots_[i], recheck, nullptr);
+    list_free(recheck);
+  }
+  ResetPerTupleExprContext(estate_);
 }
 
 // Fires BEFORE STATEMENT triggers the first time this transaction writes this way.
@@ -98,7 +137,8 @@ void TableSinkOperator::push(int, Batch& rows) {
       CommandCounterIncrement();
       estate_->es_output_cid = GetCurrentCommandId(true);
     }
-    for (int i = 0; i < n; i++) {
+    if (batched_ && n > 0) insert_batched(rows);
+    for (int i = 0; i < n && !batched_; i++) {
       ExecClearTuple(slot_);
       memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);
       memcpy(slot_->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
@@ -127,6 +167,7 @@ void TableSinkOperator::end_transaction() {
     if (statement_open_[Update]) ExecASUpdateTriggers(estate_, result_rel_, nullptr);
     if (statement_open_[Delete]) ExecASDeleteTriggers(estate_, result_rel_, nullptr);
     AfterTriggerEndQuery(estate_);
+    if (bulk_) FreeBulkInsertState(bulk_);
     if (epq_) EvalPlanQualEnd(epq_);
     ExecCloseIndices(result_rel_);
     ExecCloseResultRelations(estate_);
@@ -137,6 +178,8 @@ void TableSinkOperator::end_transaction() {
   });
   estate_ = nullptr;
   epq_ = nullptr;
+  bulk_ = nullptr;
+  slots_.clear();
 }
 
 }  // namespace arroyo

@@ -44,6 +44,12 @@ class TableSinkOperator : public Operator {
   TupleTableSlot* slot_ = nullptr;      // the row to write
   TupleTableSlot* existing_ = nullptr;  // the row found by key
   bool statement_open_[3] = {false, false, false};
+  // Append-only results into a target without BEFORE/INSTEAD OF row triggers go in with one
+  // table_multi_insert per batch (as COPY does) through these slots; otherwise row by row.
+  bool batched_ = false;
+  std::vector<TupleTableSlot*> slots_;
+  BulkInsertState bulk_ = nullptr;
+  void insert_batched(const Batch& rows);
 };
 
 }  // namespace arroyo

@@ -34,6 +34,26 @@ void check_query_shape(Query* q) {
 
 std::unique_ptr<PlanNode> plan_select(Query* q);
 
+// Leaves out a projection that filters nothing and passes its input's columns through
+// unchanged, in order: the input already produces its rows, and the rows need no copying.
+// With `same_names`, the column names must match too (whole-row references above see them).
+std::unique_ptr<PlanNode> skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
+  TupleDesc in = proj->input->desc;
+  // (Over updating rows a projection also cancels unchanged updates: it stays.)
+  if (proj->quals || proj->input->updating || list_length(proj->targets) != in->natts) return proj;
+  for (int i = 0; i < in->natts; i++) {
+    Expr* e = ((TargetEntry*)list_nth(proj->targets, i))->expr;
+    Form_pg_attribute att = TupleDescAttr(in, i);
+    Var* v = IsA(e, Var) ? (Var*)e : nullptr;
+    bool same = v && v->varattno == i + 1 && v->varlevelsup == 0 && !att->attisdropped &&
+                v->vartype == att->atttypid && v->vartypmod == att->atttypmod;
+    if (same && same_names)
+      same = strcmp(NameStr(att->attname), NameStr(TupleDescAttr(proj->desc, i)->attname)) == 0;
+    if (!same) return proj;
+  }
+  return std::move(proj->input);
+}
+
 // The generated columns of a source: a full-row target list computing them from the others.
 void plan_generated_columns(SourceNode& node, Oid relid) {
   List* targets = pg::call([&] {
@@ -257,7 +277,7 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
   proj->quals = quals;
   proj->targets = plan_targets(q->targetList);
   proj->desc = desc_from_targets(proj->targets);
-  return proj;
+  return skip_if_identity(std::move(proj), true);
 }
 
 // Adds every relation the query reads or writes to `context` (a List**), for privilege checks.
@@ -463,7 +483,7 @@ std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanN
   proj->desc = target_desc;
   proj->updating = select->updating;
   proj->input = std::move(select);
-  return proj;
+  return skip_if_identity(std::move(proj), false);
 }
 
 }  // namespace

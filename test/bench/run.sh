@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks: prints one table of events per second (wall clock) and per CPU-second of the
-# pipeline's worker. Not a test: nothing here passes or fails on speed.
+# Benchmarks: prints one table of events per second (wall clock) and per CPU core used (events per
+# CPU-second of the pipeline's worker). Not a test: nothing here passes or fails on speed.
 #
 # Usage: test/bench/run.sh [NAME...]     (names: the test/bench/*.sql files, default all)
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
@@ -20,10 +20,6 @@ arroyo_work_dir "$dir" "$ARROYO_WORK_ROOT/bench-sql"
 pg_instance_start "$dir" "$port" "${ARROYO_SERVER_SETTINGS[@]}" >/dev/null
 arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
 
-# A fresh extension, matching the library just installed.
-pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
-    -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
-
 names=("$@")
 if ((${#names[@]} == 0)); then
     for f in test/bench/*.sql; do
@@ -42,13 +38,20 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-printf '%-30s %12s %10s %14s %16s %10s\n' benchmark events wall_s events/s events/cpu-s state_MiB
+printf '%-24s %10s %10s %8s %8s %12s %14s %10s\n' benchmark events rows_out wall_s cpu_s \
+    events/s events/s/core state_MiB
 for name in "${names[@]}"; do
     if [[ $name == cdc ]]; then
         # Change data capture: latency and throughput, next to a trigger and a materialized view.
+        pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+            -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
         "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
         continue
     fi
+    # A fresh extension (matching the library just installed), without the last benchmark's
+    # servers and foreign tables.
+    pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+        -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
     pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 |
@@ -65,11 +68,14 @@ for name in "${names[@]}"; do
     state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
     end=$(date +%s.%N)
     [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    rows_out=$(pg_psql "$dir" "$port" -Atq -c "SELECT rows_out FROM stream_pipelines WHERE name = 'bench'")
     hz=$(getconf CLK_TCK)
     bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
-    awk -v n="$name" -v e="$events" -v s="$start" -v t="$end" -v c="$ticks" -v hz="$hz" -v b="$bytes" 'BEGIN {
+    awk -v n="$name" -v e="$events" -v o="$rows_out" -v s="$start" -v t="$end" -v c="$ticks" \
+        -v hz="$hz" -v b="$bytes" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-30s %12d %10.2f %14.0f %16.0f %10.1f\n", n, e, wall, e / wall, e / cpu, b / 1048576 }'
+        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f %10.1f\n", n, e, o, wall, cpu, e / wall,
+            e / cpu, b / 1048576 }'
     # A baseline doing the same work without a pipeline (e.g. with triggers), timed as a whole.
     if [[ -f test/bench/$name.baseline.sql ]]; then
         cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"
@@ -80,6 +86,7 @@ for name in "${names[@]}"; do
         bend=$(date +%s.%N)
         awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
             wall = t - s;
-            printf "%-30s %12d %10.2f %14.0f %16s %10s   pipeline is %.1fx faster\n", n, e, wall, e / wall, "-", "-", wall / (pt - ps) }'
+            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline is %.1fx faster\n", n, e,
+                "-", wall, "-", e / wall, "-", "-", wall / (pt - ps) }'
     fi
 done
