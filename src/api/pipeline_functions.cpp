@@ -241,8 +241,8 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     memcpy(&copy, &slot, sizeof(copy));
     SpinLockRelease(&slot.mutex);
     if (copy.state == SlotState::Free || copy.dboid != MyDatabaseId) continue;
-    Datum values[11];
-    bool nulls[11] = {false};
+    Datum values[12];
+    bool nulls[12] = {false};
     values[0] = Int32GetDatum(copy.pipeline_id);
     values[1] = CStringGetTextDatum(slot_state_name(copy.state));
     values[2] = Int32GetDatum(copy.pid);
@@ -257,6 +257,8 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     values[9] = CStringGetTextDatum(copy.last_error);
     nulls[9] = copy.last_error[0] == '\0';
     values[10] = Int64GetDatum(copy.state_bytes);
+    values[11] = CStringGetTextDatum(copy.source_status);
+    nulls[11] = copy.source_status[0] == '\0' || is_terminal(copy.state);
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum)0;

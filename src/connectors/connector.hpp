@@ -72,6 +72,9 @@ class Source {
   virtual PollResult poll(Batch& out) = 0;
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
+  // A one-line live status for stream_pipelines.source_status (e.g. a connection's state and
+  // last error); empty when the source has nothing to report.
+  virtual std::string status() const { return {}; }
   virtual void close() {}
 
   // A source that starts with a consistent snapshot (change data capture): the engine opens a

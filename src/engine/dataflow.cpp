@@ -50,6 +50,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
         operators_.push_back(std::move(gen));
       }
       run.source = src->connector->make_source(src->spec);
+      run.name = src->spec.name;
       run.source->open(info_);
       run.batch = std::make_unique<Batch>(src->desc->natts);
       sources_.push_back(std::move(run));
@@ -178,6 +179,7 @@ RoundResult Dataflow::run_round() {
   for (auto& run : sources_) bad += run.source->bad_rows();
   stats_.bad_rows = bad + stats_.bad_rows_engine;
   if (GetCurrentTimestamp() - last_measure_ >= USECS_PER_SEC) measure_state();
+  collect_source_status();
   pg::call([&] { MemoryContextReset(round_memory_); });
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;
@@ -190,6 +192,23 @@ void Dataflow::measure_state() {
   for (auto& op : operators_) bytes += op->state_bytes();
   stats_.state_bytes = bytes;
   last_measure_ = GetCurrentTimestamp();
+}
+
+// Joins the sources' status lines into stats_.source_status ("name: status; ..." when more
+// than one source reports one).
+void Dataflow::collect_source_status() {
+  std::vector<std::pair<const std::string*, std::string>> lines;
+  for (auto& run : sources_) {
+    std::string line = run.source->status();
+    if (!line.empty()) lines.emplace_back(&run.name, std::move(line));
+  }
+  std::string out;
+  for (auto& [name, line] : lines) {
+    if (!out.empty()) out += "; ";
+    if (lines.size() > 1) out += *name + ": ";
+    out += line;
+  }
+  stats_.source_status = std::move(out);
 }
 
 void Dataflow::close() {

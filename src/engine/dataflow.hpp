@@ -52,6 +52,7 @@ class Dataflow {
  private:
   struct SourceRun {
     std::unique_ptr<Source> source;
+    std::string name;  // the source table, for source_status
     std::unique_ptr<Batch> batch;
     Operator* downstream;
     int port;
@@ -60,6 +61,7 @@ class Dataflow {
   };
 
   Operator* build(PlanNode* node, Operator* downstream, int port);
+  void collect_source_status();
 
   MemoryContext round_memory_;
   RuntimeInfo info_;

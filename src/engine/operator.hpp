@@ -5,6 +5,8 @@
 
 #include "engine/batch.hpp"
 
+#include <string>
+
 namespace arroyo {
 
 // Counters the engine reports in stream_pipelines.
@@ -13,6 +15,7 @@ struct EngineStats {
   int64 bad_rows_engine = 0;  // dropped by the engine (e.g. no event time); in bad_rows
   int64 state_bytes = 0;      // memory held by stateful operators (windows, aggregates)
   TimestampTz watermark = DT_NOBEGIN;
+  std::string source_status;  // the sources' Source::status(), joined; empty if none report
 };
 
 class Operator {

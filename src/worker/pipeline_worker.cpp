@@ -43,6 +43,7 @@ void publish(const EngineStats& stats) {
   s.late_rows = stats.late_rows;
   s.state_bytes = stats.state_bytes;
   s.watermark = stats.watermark;
+  strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
   SpinLockRelease(&s.mutex);
 }
 

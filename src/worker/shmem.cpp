@@ -99,6 +99,7 @@ int claim_slot(Oid dboid, int32 pipeline_id, const char* name) {
         slot.rows_in = slot.rows_out = slot.bad_rows = slot.late_rows = slot.state_bytes = 0;
         slot.watermark = DT_NOBEGIN;
         slot.last_error[0] = '\0';
+        slot.source_status[0] = '\0';
         SpinLockRelease(&slot.mutex);
         found = i;
       }

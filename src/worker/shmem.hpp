@@ -17,6 +17,7 @@ enum class SlotState : int {
 };
 
 constexpr int kSlotErrorLen = 1024;
+constexpr int kSlotSourceStatusLen = 512;
 
 struct PipelineSlot {
   slock_t mutex;
@@ -31,6 +32,7 @@ struct PipelineSlot {
   int64 state_bytes;
   TimestampTz watermark;     // DT_NOBEGIN until known
   char last_error[kSlotErrorLen];
+  char source_status[kSlotSourceStatusLen];  // Source::status() of the sources, while running
 };
 
 struct SharedState {
