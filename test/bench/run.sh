@@ -6,6 +6,13 @@
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
 # number of source events; this script starts it, samples the worker's CPU time from /proc until it
 # ends, and reports. Runs against a private instance in /var/tmp/arroyo_stream/bench.
+#
+# Optional, for sources fed by a server:
+#   * test/bench/NAME.setup runs in the background before NAME.sql, with ARROYO_BENCH_AUX_PORT
+#     (the bench port + 1, also psql's :aux_port in NAME.sql) and ARROYO_BENCH_SETUP_LOG in its
+#     environment; the runner waits for a line "ready" in that log and kills it afterwards.
+#   * a true bench_meta.stop_at_events says the source never ends: the runner stops the
+#     pipeline once its rows_in reaches events, and the time runs until then.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ARROYO_ROOT"
@@ -38,6 +45,22 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
+# start_setup NAME: starts test/bench/NAME.setup if there is one and waits until it is ready.
+setup_pid=
+start_setup() {
+    [[ -x test/bench/$1.setup ]] || return 0
+    local log=$ARROYO_WORK_ROOT/bench-sql/$1.setup.log deadline=$((SECONDS + 30))
+    rm -f "$log"
+    ARROYO_BENCH_AUX_PORT=$((port + 1)) ARROYO_BENCH_SETUP_LOG=$log "test/bench/$1.setup" \
+        >"$log.out" 2>&1 &
+    setup_pid=$!
+    arroyo_on_exit "kill $setup_pid 2>/dev/null || true"
+    until grep -qx ready "$log" 2>/dev/null; do
+        ((SECONDS < deadline)) || arroyo_die "$1.setup did not get ready (see $log.out)"
+        sleep 0.1
+    done
+}
+
 printf '%-24s %10s %10s %8s %8s %12s %14s %10s\n' benchmark events rows_out wall_s cpu_s \
     events/s events/s/core state_MiB
 for name in "${names[@]}"; do
@@ -52,22 +75,40 @@ for name in "${names[@]}"; do
     # servers and foreign tables.
     pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
         -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+    start_setup "$name"
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
-    pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 |
-        grep -v NOTICE || true
+    pg_psql "$dir" "$port" -q -o /dev/null -v aux_port=$((port + 1)) \
+        -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 | grep -v NOTICE || true
     events=$(pg_psql "$dir" "$port" -Atq -c "SELECT events FROM bench_meta")
+    stop_at_events=$(pg_psql "$dir" "$port" -Atq \
+        -c "SELECT coalesce((to_jsonb(m)->>'stop_at_events')::boolean, false) FROM bench_meta m")
     start=$(date +%s.%N)
     pg_psql "$dir" "$port" -Atq -c "SELECT stream_start('bench')" >/dev/null
     pid=$(pg_psql "$dir" "$port" -Atq -c "SELECT pid FROM stream_pipelines WHERE name = 'bench'")
     ticks=0
+    end=
+    round=0
     while [[ -n $pid ]] && t=$(cpu_seconds "$pid"); do
         ticks=$t
+        if [[ $stop_at_events == t && -z $end ]] && ((++round % 5 == 0)) &&
+            (($(pg_psql "$dir" "$port" -Atq -c "SELECT rows_in FROM stream_pipelines
+                                                WHERE name = 'bench'") >= events)); then
+            end=$(date +%s.%N)
+            pg_psql "$dir" "$port" -Atq -c "SELECT stream_stop('bench')" >/dev/null
+        fi
         sleep 0.01
     done
     state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
-    end=$(date +%s.%N)
-    [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    [[ -n $end ]] || end=$(date +%s.%N)
+    if [[ -n $setup_pid ]]; then
+        kill "$setup_pid" 2>/dev/null || true
+        wait "$setup_pid" 2>/dev/null || true
+        setup_pid=
+    fi
+    expected=finished
+    [[ $stop_at_events == t ]] && expected=stopped
+    [[ $state == "$expected" ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
     rows_out=$(pg_psql "$dir" "$port" -Atq -c "SELECT rows_out FROM stream_pipelines WHERE name = 'bench'")
     hz=$(getconf CLK_TCK)
     bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
