@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <netdb.h>
 #include <unistd.h>
 
 namespace arroyo {
@@ -423,8 +424,7 @@ void WsClient::connect() {
   in_message_ = false;
   lws* wsi = lws_client_connect_via_info(&info);
   // A failure may or may not have been reported through CONNECTION_ERROR already.
-  if (!wsi)
-    on_connection_ended("could not start the connection");
+  if (!wsi) on_connection_ended(start_failure());
   else if (connection_live_)
     wsi_ = wsi;
 }
@@ -447,6 +447,20 @@ std::string WsClient::connection_error(const void* in, size_t len) {
     return "TLS handshake with " + where + " failed: " + reason;
   }
   return "could not connect to " + where + ": " + lws_text;
+}
+
+// Why libwebsockets gave up on an attempt without saying (it does so when the host name does
+// not resolve): looks the name up again to tell.
+std::string WsClient::start_failure() {
+  const WsEndpoint& e = config_.endpoint;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(e.host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) return "could not resolve host \"" + e.host + "\": " + gai_strerror(rc);
+  freeaddrinfo(found);
+  return "could not connect to " + e.host + ":" + std::to_string(e.port) +
+         ": libwebsockets could not start the connection";
 }
 
 // Adds the configured headers to the upgrade request.

@@ -99,6 +99,7 @@ class WsClient {
   int append_headers(lws* wsi, void* in, size_t len);
   void on_peer_close(const unsigned char* data, size_t len);
   std::string connection_error(const void* in, size_t len);
+  std::string start_failure();
   void on_connection_ended(const std::string& error);
   void on_wakeup();
   void push(WsMessage&& message);
