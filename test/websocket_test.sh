@@ -18,7 +18,9 @@
 #   h. a server that accepts TCP and never answers: the handshake times out and is retried;
 #   i. backpressure: a blocked pipeline stops the server's sends; nothing is lost;
 #   j. event time defaults to ingestion time;
-#   k. a worker terminated while connected exits cleanly; nothing ever crashed the server.
+#   k. a worker terminated while connected exits cleanly;
+#   l. a server restart: the pipeline comes back, connects and subscribes afresh (no replay:
+#      the server's messages arrive again); nothing ever crashed the server.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -407,6 +409,22 @@ wait_for "ingest's end to be recorded" query_is \
     "SELECT state, pid IS NULL, last_error FROM stream_pipelines WHERE name = 'ingest'" \
     "failed|t|pipeline worker was terminated"
 expect "the postmaster never restarted" "$postmaster_start" "$(q "SELECT pg_postmaster_start_time()")"
+
+# --- l. a server restart -------------------------------------------------------------------------
+arroyo_log "l. pg_ctl restart with a connected websocket pipeline"
+q "CREATE TABLE again_out (id int);
+   SELECT stream_create('again', 'INSERT INTO again_out SELECT id FROM multi');
+   SELECT stream_start('again');" >/dev/null
+wait_for "again's first row" query_is "SELECT count(*) FROM again_out" 1
+subscribed_before=$(grep -cE '^ws /multi #[0-9]+: subscription 1 ok$' "$LOG")
+as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -l "$PGTEST_DIR/server.log" -w -t 60 \
+    -m fast restart >/dev/null
+wait_for "again to subscribe again" query_is \
+    "SELECT count(*) FROM again_out" 2
+expect "subscriptions after the restart" $((subscribed_before + 1)) \
+    "$(grep -cE '^ws /multi #[0-9]+: subscription 1 ok$' "$LOG")"
+wait_for "again connected" status_matches again '^connected \(connection 1\)$'
+q "SELECT stream_drop('again')" >/dev/null
 if grep -E "terminated by signal|server process .* was terminated|all server processes terminated" \
     "$PGTEST_DIR/server.log"; then
     arroyo_die "a backend crashed (see $PGTEST_DIR/server.log)"

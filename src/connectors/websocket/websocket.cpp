@@ -22,7 +22,8 @@ constexpr int64 kUnixToPostgresEpochUs =
     int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
 // The clients of this process. A worker may exit without unwinding (FATAL, SIGTERM): their
-// threads must be stopped before exit() runs OpenSSL's and libc's exit handlers under them.
+// threads are stopped first thing on the way out (before_shmem_exit), before the worker's
+// latch goes away and before exit() runs OpenSSL's and libc's exit handlers under them.
 std::vector<WsClient*> live_clients;
 
 void stop_live_clients(int, Datum) {
@@ -31,7 +32,7 @@ void stop_live_clients(int, Datum) {
 
 void track_client(WsClient* client) {
   static bool hooked = false;
-  if (!hooked) pg::call([] { on_proc_exit(stop_live_clients, 0); });
+  if (!hooked) pg::call([] { before_shmem_exit(stop_live_clients, 0); });
   hooked = true;
   live_clients.push_back(client);
 }
