@@ -76,6 +76,10 @@ class WebsocketSource : public Source {
   }
 
   PollResult poll(Batch& out) override {
+    std::string why;
+    if (client_->failed(&why))
+      pg::fail(ERRCODE_INTERNAL_ERROR, "websocket client for " + config_.endpoint.url +
+                                           " stopped: " + why);
     messages_.clear();
     client_->take(messages_, size_t(out.capacity() - out.size()));
     if (messages_.empty()) return PollResult::idle();

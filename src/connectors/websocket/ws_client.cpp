@@ -377,20 +377,48 @@ int WsClient::callback(lws* wsi, int reason_code, void* user, void* in, size_t l
 }
 
 void WsClient::connect_timer(lws_sorted_usec_list_t* sul) {
-  Timer* timer = lws_container_of(sul, Timer, sul);
-  timer->owner->connect();
+  WsClient* self = lws_container_of(sul, Timer, sul)->owner;
+  // No exception may unwind through libwebsockets' C frames.
+  try {
+    self->connect();
+  } catch (const std::exception& e) {
+    self->fail(e.what());
+  } catch (...) {
+    self->fail("unknown error");
+  }
 }
 
+// The thread's body. An exception escaping a thread would abort the whole backend, so none
+// does: the client records it and stops, and the source fails the pipeline.
 void WsClient::run() {
-  connect();
-  while (!stopping_) {
-    if (lws_service(context_, 0) < 0) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      state_ = State::Failed;
-      status_error_ = "the libwebsockets service loop failed";
-      break;
+  try {
+    connect();
+    while (!stopping_ && !failed_) {
+      if (lws_service(context_, 0) < 0) fail("the libwebsockets service loop failed");
     }
+  } catch (const std::exception& e) {
+    fail(e.what());
+  } catch (...) {
+    fail("unknown error");
   }
+}
+
+void WsClient::fail(const char* why) noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_ = State::Failed;
+    status_error_ = why;
+  } catch (...) {
+  }
+  failed_ = true;
+  wake_();
+}
+
+bool WsClient::failed(std::string* why) const {
+  if (!failed_) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  *why = status_error_;
+  return true;
 }
 
 // Starts a connection attempt (on the client thread).

@@ -77,6 +77,9 @@ class WsClient {
   size_t take(std::vector<WsMessage>& out, size_t max);
   // One line: connecting / connected / reconnecting, with the last error.
   std::string status() const;
+  // Whether the client thread gave up for good (an internal error, not a connection
+  // problem: those are retried); if so, why.
+  bool failed(std::string* why) const;
 
   // Backoff between connection attempts: 0.5 s, doubling, at most 30 s; it starts again at
   // 0.5 s after a connection that lasted at least kStableConnectionUs.
@@ -103,12 +106,14 @@ class WsClient {
   void on_connection_ended(const std::string& error);
   void on_wakeup();
   void push(WsMessage&& message);
+  void fail(const char* why) noexcept;
 
   const WsClientConfig config_;
   const std::function<void()> wake_;
   lws_context* context_ = nullptr;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> failed_{false};
   struct Timer;
   std::unique_ptr<Timer> timer_;  // the reconnect timer (an lws_sorted_usec_list_t)
 
