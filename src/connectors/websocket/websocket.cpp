@@ -4,10 +4,10 @@
 // be called. Event time defaults to the time a message was received. A websocket has no
 // replay: what the server sends while the source is disconnected or stopped is lost.
 #include "connectors/connector.hpp"
+#include "connectors/websocket/raw_payload.hpp"
 #include "connectors/websocket/websocket_options.hpp"
 #include "connectors/websocket/ws_client.hpp"
 #include "formats/json.hpp"
-#include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
 
 #include <algorithm>
@@ -48,7 +48,7 @@ class WebsocketSource : public Source {
       : config_(websocket_client_config(spec)),
         drop_bad_data_(websocket_drop_bad_data(spec)) {
     if (websocket_raw_string(spec))
-      raw_decoder_ = std::make_unique<RawStringDecoder>(spec);
+      raw_decoder_ = std::make_unique<RawPayloadDecoder>(spec);
     else
       json_decoder_ = std::make_unique<JsonDecoder>(spec, spec.table_options);
   }
@@ -127,7 +127,7 @@ class WebsocketSource : public Source {
   WsClientConfig config_;
   bool drop_bad_data_;
   std::unique_ptr<JsonDecoder> json_decoder_;
-  std::unique_ptr<RawStringDecoder> raw_decoder_;
+  std::unique_ptr<RawPayloadDecoder> raw_decoder_;
   std::unique_ptr<WsClient> client_;
   std::vector<WsMessage> messages_;
   int64 message_number_ = 0;

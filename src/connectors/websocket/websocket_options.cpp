@@ -2,7 +2,7 @@
 
 #include "connectors/event_time.hpp"
 #include "formats/json.hpp"
-#include "formats/raw_string.hpp"
+#include "connectors/websocket/raw_payload.hpp"
 #include "pg/guard.hpp"
 
 #include <map>
@@ -151,7 +151,7 @@ void validate_websocket_options(const TableSpec& spec) {
     validate_options(col.options, {}, "columns of " + std::string(kWebsocketWhere));
   // Building the decoder looks up every column type's input function.
   if (websocket_raw_string(spec)) {
-    validate_raw_string_table(spec, "websocket");
+    validate_raw_payload_table(spec);
   } else {
     JsonDecoder decoder(spec, opts);
   }

@@ -1,4 +1,4 @@
-#include "formats/raw_string.hpp"
+#include "connectors/websocket/raw_payload.hpp"
 
 #include "pg/guard.hpp"
 
@@ -24,14 +24,13 @@ const ColumnInfo* payload_column(const TableSpec& spec, int* count) {
 
 }  // namespace
 
-void validate_raw_string_table(const TableSpec& spec, const std::string& connector) {
+void validate_raw_payload_table(const TableSpec& spec) {
   int count;
   const ColumnInfo* col = payload_column(spec, &count);
   if (!col)
     pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "format \"raw_string\" needs exactly one column, of type text",
-             spec.name + " has " + std::to_string(count) + " columns that " + connector +
-                 " would fill.",
+             spec.name + " has " + std::to_string(count) + " columns to fill.",
              "Declare one text column for the message; generated columns may derive more.");
   if (col->type != TEXTOID)
     pg::fail(ERRCODE_DATATYPE_MISMATCH,
@@ -39,12 +38,12 @@ void validate_raw_string_table(const TableSpec& spec, const std::string& connect
              "Column \"" + col->name + "\" has another type.");
 }
 
-RawStringDecoder::RawStringDecoder(const TableSpec& spec) {
+RawPayloadDecoder::RawPayloadDecoder(const TableSpec& spec) {
   int count;
   if (const ColumnInfo* col = payload_column(spec, &count)) column_ = col->attnum - 1;
 }
 
-void RawStringDecoder::decode(const char* data, size_t len, Batch& out, int row) {
+void RawPayloadDecoder::decode(const char* data, size_t len, Batch& out, int row) {
   Datum value = pg::call([&] {
     // Rejects invalid UTF-8 and NUL bytes, naming the offending bytes.
     pg_verify_mbstr(PG_UTF8, data, int(len), false);
