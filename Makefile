@@ -9,7 +9,7 @@ OBJS = $(SRCS:.cpp=.o)
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wno-missing-field-initializers
-SHLIB_LINK = -lstdc++ -lsimdjson -lrdkafka
+SHLIB_LINK = -lstdc++ -lsimdjson -lwebsockets -lcrypto -lrdkafka
 
 # Our C++ gains nothing from LLVM bitcode for JIT inlining; skip it (and the clang dependency).
 override with_llvm = no

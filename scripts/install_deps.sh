@@ -21,6 +21,7 @@ PACKAGES=(
     python3-confluent-kafka  # independent Kafka client for tests
     python3-websockets       # websocket peer for tests
     procps                   # ps/pgrep, used by tests
+    openssl                  # test certificates for the websocket TLS tests
 )
 
 PG_OS_USER_HOME=/var/lib/arroyo-stream

@@ -26,6 +26,7 @@ CREATE TABLE _arroyo_stream.pipelines (
   rows_out    bigint NOT NULL DEFAULT 0,
   bad_rows    bigint NOT NULL DEFAULT 0,
   late_rows   bigint NOT NULL DEFAULT 0,
+  state_bytes bigint NOT NULL DEFAULT 0,
   last_error  text
 );
 REVOKE ALL ON _arroyo_stream.pipelines FROM PUBLIC;
@@ -36,7 +37,8 @@ SELECT pg_catalog.pg_extension_config_dump('_arroyo_stream.pipelines_id_seq', ''
 CREATE FUNCTION _arroyo_stream.live_status(
   OUT pipeline_id int, OUT state text, OUT pid int, OUT started_at timestamptz,
   OUT rows_in bigint, OUT rows_out bigint, OUT bad_rows bigint, OUT late_rows bigint,
-  OUT watermark timestamptz, OUT last_error text)
+  OUT watermark timestamptz, OUT last_error text, OUT state_bytes bigint,
+  OUT source_status text)
   RETURNS SETOF record AS 'MODULE_PATHNAME', 'arroyo_stream_live_status' LANGUAGE C STRICT;
 
 -- The foreign data wrapper behind every source and sink.
@@ -85,10 +87,19 @@ SELECT p.name,
        coalesce(s.bad_rows, p.bad_rows) AS bad_rows,
        coalesce(s.late_rows, p.late_rows) AS late_rows,
        s.watermark,
+       coalesce(s.state_bytes, p.state_bytes) AS state_bytes,
        CASE WHEN v.visible THEN coalesce(s.last_error, p.last_error)
             WHEN coalesce(s.last_error, p.last_error) IS NOT NULL THEN '<insufficient privilege>'
        END AS last_error,
-       s.pid
+       s.pid,
+       (SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.restart_lsn)::bigint
+        FROM pg_catalog.pg_replication_slots r
+        WHERE r.slot_name = 'arroyo_' || (SELECT d.oid FROM pg_catalog.pg_database d
+                                          WHERE d.datname = pg_catalog.current_database())
+                            || '_' || p.id) AS slot_lag_bytes,
+       CASE WHEN v.visible THEN s.source_status
+            WHEN s.source_status IS NOT NULL THEN '<insufficient privilege>'
+       END AS source_status
 FROM _arroyo_stream.pipelines p
 LEFT JOIN _arroyo_stream.live_status() s ON s.pipeline_id = p.id
 CROSS JOIN LATERAL (

@@ -181,7 +181,6 @@ SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks 
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks GROUP BY hop(interval ''40 seconds'', interval ''1 minute'')');
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks GROUP BY tumble(interval ''1 month'')');
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks GROUP BY session(now() - now())');
-SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks');
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks GROUP BY counter');
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT count(*) FROM ticks WHERE tumble(interval ''1 minute'') IS NOT NULL GROUP BY tumble(interval ''1 minute'')');
 SELECT stream_create('e', 'INSERT INTO tumbled (cnt) SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY counter) FROM ticks GROUP BY tumble(interval ''1 minute'')');

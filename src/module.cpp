@@ -23,6 +23,16 @@ void _PG_init(void) {
       "Per pipeline: SET checkpoint_interval = '…' before the pipeline's INSERT.",
       &checkpoint_interval_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
       nullptr);
+  DefineCustomIntVariable(
+      "arroyo_stream.updating_ttl",
+      "How long an updating aggregate keeps a key's state after the last event for it.",
+      "Measured in event time against the watermark. Per pipeline: SET updating_ttl = '…'.",
+      &updating_ttl_s, 24 * 3600, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "arroyo_stream.update_aggregate_flush_interval",
+      "How often updating aggregates emit their buffered changes.",
+      "Per pipeline: SET update_aggregate_flush_interval = '…'.", &update_flush_interval_ms, 1000,
+      1, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   loaded_at_preload = true;
   DefineCustomIntVariable("arroyo_stream.max_pipelines",

@@ -21,7 +21,7 @@
 #   h. credentials: rejected on servers, kept in user mappings, never shown in
 #      stream_pipelines or the server log, even where librdkafka quotes them
 #
-# Ports: PostgreSQL on ARROYO_KAFKA_PORT (55450), the broker on ARROYO_KAFKA_BROKER_PORT (55451).
+# Ports: PostgreSQL on ARROYO_KAFKA_PORT (55456), the broker on ARROYO_KAFKA_BROKER_PORT (55457).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -30,12 +30,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/kafka_broker/broker.sh"
 
 POLL_TIMEOUT=60
-BROKER_PORT=${ARROYO_KAFKA_BROKER_PORT:-55451}
+BROKER_PORT=${ARROYO_KAFKA_BROKER_PORT:-55457}
 BOOT=127.0.0.1:$BROKER_PORT
 BROKER_DIR=$ARROYO_WORK_ROOT/tests/kafka_broker
 CLIENTS=("$PYTHON" "$ARROYO_ROOT/test/kafka_broker/kafka_clients.py")
 
-pg_test_instance kafka "${ARROYO_KAFKA_PORT:-55450}"
+pg_test_instance kafka "${ARROYO_KAFKA_PORT:-55456}"
 LOG=$PGTEST_DIR/server.log
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -118,12 +118,20 @@ wait_for "a_table to report the unreachable cluster" \
     log_has 'kafka source public.events (topic "events"): cannot reach the Kafka cluster, retrying'
 expect "states while the broker is down" "a_sink|running
 a_table|running" "$(q "SELECT name || '|' || state FROM stream_pipelines ORDER BY name")"
+status_is() { # PIPELINE LIKE-PATTERN
+    last=$(q "SELECT source_status FROM stream_pipelines WHERE name = '$1'") &&
+        [[ $(q "SELECT source_status LIKE '$2' FROM stream_pipelines WHERE name = '$1'") == t ]]
+}
+wait_for "a_table's source_status to show the outage" \
+    status_is a_table 'cannot reach the Kafka cluster, retrying: %'
 
 kafka_broker_start "$BROKER_DIR" "$BROKER_PORT" --topic events:2 --topic events_out:3
 seq 1 100 | awk '{ printf "|%d||{\"id\": %d, \"payload\": \"event %d\"}\n", $1, $1, $1 }' |
     produce events
 wait_for "100 rows in events_got" count_is events_got 100
 wait_for "50 messages in events_out" topic_count_is events_out 50
+expect "source_status while reading" "reading 2 partitions" \
+    "$(q "SELECT source_status FROM stream_pipelines WHERE name = 'a_table'")"
 
 unreachable_before=$(grep -cF 'kafka source public.events (topic "events"): cannot reach' "$LOG")
 kafka_broker_cmd down
@@ -137,6 +145,8 @@ seq 101 200 | awk '{ printf "|%d||{\"id\": %d, \"payload\": \"event %d\"}\n", $1
 producer_pid=$!
 expect "states during the outage" "a_sink|running
 a_table|running" "$(q "SELECT name || '|' || state FROM stream_pipelines ORDER BY name")"
+wait_for "a_table's source_status to show the outage again" \
+    status_is a_table 'cannot reach the Kafka cluster, retrying: %'
 expect "rows during the outage" 100 "$(q "SELECT count(*) FROM events_got")"
 kafka_broker_cmd up
 wait "$producer_pid" || arroyo_die "the producer could not deliver after the outage"
@@ -152,6 +162,8 @@ expect "events_out after the outage (key|value, each even id once)" "$(cat "$BRO
     "$(cat "$BROKER_DIR/got.txt")"
 wait_for "the recovery to be logged" \
     log_has 'kafka source public.events (topic "events"): reached the Kafka cluster again'
+expect "source_status after the outage" "reading 2 partitions" \
+    "$(q "SELECT source_status FROM stream_pipelines WHERE name = 'a_table'")"
 q "SELECT stream_stop('a_table'), stream_stop('a_sink')" >/dev/null
 expect "a_table stopped" "stopped|200|200|0" \
     "$(q "SELECT state || '|' || rows_in || '|' || rows_out || '|' || bad_rows FROM stream_pipelines WHERE name = 'a_table'")"

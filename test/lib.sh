@@ -162,6 +162,15 @@ if [[ -r $ARROYO_ROOT/test/regress.conf ]]; then
     )
 fi
 
+# PostgreSQL 15.19 and later load a logical decoding output plugin only if it is listed in
+# output_plugin_libraries; change data capture uses arroyo_stream as its plugin. Older minors
+# have no such setting (and refuse unknown ones), so it is added only where it exists.
+if [[ -x $("$PG_CONFIG" --bindir 2>/dev/null)/postgres ]] &&
+    "$("$PG_CONFIG" --bindir)/postgres" --describe-config 2>/dev/null |
+    grep '^output_plugin_libraries' >/dev/null; then  # (not -q: an early exit breaks pipefail)
+    ARROYO_SERVER_SETTINGS+=("output_plugin_libraries = 'pgoutput, test_decoding, arroyo_stream'")
+fi
+
 pg_instance_running() {
     [[ -f $1/PG_VERSION ]] && as_pg_user "$(pg_bindir)/pg_ctl" -D "$1" status >/dev/null 2>&1
 }

@@ -109,7 +109,7 @@ run_regress() {
     for f in expected/*; do
         [[ -f $f ]] && as_pg_user tee "$regress_dir/$f" <"$f" >/dev/null
     done
-    as_pg_user tee "$regress_dir/regress.conf" <test/regress.conf >/dev/null
+    printf '%s\n' "${ARROYO_SERVER_SETTINGS[@]}" | as_pg_user tee "$regress_dir/regress.conf" >/dev/null
     if [[ -d test/data ]]; then
         tar -C test -cf - data | as_pg_user tar -C "$regress_dir" -xf -
     fi

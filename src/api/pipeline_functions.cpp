@@ -1,6 +1,7 @@
 // SQL-callable pipeline lifecycle: stream_create, stream_start, stream_stop, stream_drop,
 // stream_wait, and the live status behind the stream_pipelines view.
 #include "catalog/pipelines.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "engine/operator.hpp"
 #include "pg/guard.hpp"
 #include "planner/plan.hpp"
@@ -197,6 +198,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
     stop_worker(row);
+    drop_cdc_slot_if_exists(cdc_slot_name(MyDatabaseId, row.id));
     catalog_delete(row.id);
     return (Datum)0;
   });
@@ -239,8 +241,8 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     memcpy(&copy, &slot, sizeof(copy));
     SpinLockRelease(&slot.mutex);
     if (copy.state == SlotState::Free || copy.dboid != MyDatabaseId) continue;
-    Datum values[10];
-    bool nulls[10] = {false};
+    Datum values[12];
+    bool nulls[12] = {false};
     values[0] = Int32GetDatum(copy.pipeline_id);
     values[1] = CStringGetTextDatum(slot_state_name(copy.state));
     values[2] = Int32GetDatum(copy.pid);
@@ -254,6 +256,9 @@ Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
     nulls[8] = TIMESTAMP_NOT_FINITE(copy.watermark);
     values[9] = CStringGetTextDatum(copy.last_error);
     nulls[9] = copy.last_error[0] == '\0';
+    values[10] = Int64GetDatum(copy.state_bytes);
+    values[11] = CStringGetTextDatum(copy.source_status);
+    nulls[11] = copy.source_status[0] == '\0' || is_terminal(copy.state);
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum)0;

@@ -142,23 +142,24 @@ void catalog_mark_started(int32 id) {
   as_catalog_owner([&] {
     exec("UPDATE _arroyo_stream.pipelines SET state = 'running', started_at = now(), "
          "finished_at = NULL, last_error = NULL, rows_in = 0, rows_out = 0, bad_rows = 0, "
-         "late_rows = 0 WHERE id = $1",
+         "late_rows = 0, state_bytes = 0 WHERE id = $1",
          1, types, values, SPI_OK_UPDATE);
   });
 }
 
 void catalog_mark_ended(int32 id, const std::string& state, const RunStats& stats,
                         const std::string& error, bool force) {
-  Oid types[] = {INT4OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID};
+  Oid types[] = {INT4OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID};
   Datum values[] = {Int32GetDatum(id),           text_datum(state),
                     Int64GetDatum(stats.rows_in),  Int64GetDatum(stats.rows_out),
                     Int64GetDatum(stats.bad_rows), Int64GetDatum(stats.late_rows),
-                    text_datum(error)};
+                    text_datum(error),             Int64GetDatum(stats.state_bytes)};
   std::string sql =
       "UPDATE _arroyo_stream.pipelines SET state = $2, finished_at = now(), rows_in = $3, "
-      "rows_out = $4, bad_rows = $5, late_rows = $6, last_error = nullif($7, '') WHERE id = $1";
+      "rows_out = $4, bad_rows = $5, late_rows = $6, last_error = nullif($7, ''), "
+      "state_bytes = $8 WHERE id = $1";
   if (!force) sql += " AND state = 'running'";
-  as_catalog_owner([&] { exec(sql.c_str(), 7, types, values, SPI_OK_UPDATE); });
+  as_catalog_owner([&] { exec(sql.c_str(), 8, types, values, SPI_OK_UPDATE); });
 }
 
 }  // namespace arroyo

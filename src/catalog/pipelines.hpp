@@ -23,7 +23,7 @@ struct PipelineRow {
 
 // Final counters of a run, kept in the catalog once the worker is gone.
 struct RunStats {
-  int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
+  int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0, state_bytes = 0;
 };
 
 std::optional<PipelineRow> catalog_find(const std::string& name);

@@ -58,6 +58,8 @@ struct RuntimeInfo {
   std::string pipeline_name;
   int subtask_index = 0;       // this worker's index among its pipeline's workers
   int parallelism = 1;
+  Oid dboid = InvalidOid;      // the pipeline's database and id (names of its resources)
+  int32 pipeline_id = 0;
 };
 
 // A running source. poll() appends rows (in the table's full row layout) to `out`, allocating
@@ -70,10 +72,23 @@ class Source {
   virtual PollResult poll(Batch& out) = 0;
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
-  // Called after the pipeline's transaction has committed: everything polled so far has gone
-  // through the pipeline and its results are durable (e.g. commit read positions upstream).
-  virtual void on_commit() {}
+  // A one-line live status for stream_pipelines.source_status (e.g. a connection's state and
+  // last error); empty when the source has nothing to report.
+  virtual std::string status() const { return {}; }
   virtual void close() {}
+
+  // A source that starts with a consistent snapshot (change data capture): the engine opens a
+  // fresh REPEATABLE READ transaction, calls begin_snapshot() before anything else in it,
+  // polls until snapshot_done(), commits, then calls snapshot_committed().
+  virtual bool wants_snapshot() const { return false; }
+  virtual void begin_snapshot() {}
+  virtual bool snapshot_done() const { return true; }
+  virtual void snapshot_committed() {}
+  // Called once the pipeline's transaction has committed everything polled so far.
+  virtual void committed() {}
+  // Called between the pipeline's transactions (outside any), to fetch data whose reading
+  // must not happen inside one (logical decoding).
+  virtual void prefetch() {}
 };
 
 // A running sink. write() receives rows in the table's full row layout; commit() is called
@@ -81,6 +96,9 @@ class Source {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // For updating results: which columns (0-based) hold the grouping keys, so a delete and an
+  // insert of the same key can be written as one update. Called before open().
+  virtual void set_key_columns(const std::vector<int>&) {}
   virtual void open(const RuntimeInfo&) {}
   virtual void write(const Batch& rows) = 0;
   virtual void commit() {}
@@ -96,12 +114,15 @@ class Connector {
   virtual std::vector<OptionSpec> server_options() const { return {}; }
   // Checks a server's options (besides "connector"); by default against server_options().
   virtual void validate_server_options(const Options& options) const {
-    validate_options(options, server_options(), std::string("connector \"") + name() + "\" servers");
+    validate_options(options, server_options(),
+                     std::string("connector \"") + name() + "\" servers");
   }
   // User mapping options (credentials), checked at CREATE/ALTER USER MAPPING.
   virtual std::vector<OptionSpec> user_mapping_options() const { return {}; }
   // Checks a foreign table's options and columns at CREATE/ALTER FOREIGN TABLE time.
   virtual void validate_table(const TableSpec& spec) const = 0;
+  // Whether a sink table can take updating results (deletes as well as inserts).
+  virtual bool accepts_updates(const TableSpec&) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).

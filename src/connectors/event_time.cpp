@@ -6,7 +6,7 @@ namespace arroyo {
 
 std::vector<OptionSpec> event_time_option_specs() {
   return {{"event_time_field", OptionKind::Text},
-          {"watermark_delay", OptionKind::Interval},
+          {"watermark_delay", OptionKind::NonNegInterval},
           {"idle_timeout", OptionKind::Interval}};
 }
 

@@ -71,14 +71,16 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
     case OptionKind::PosInt:
       if (!parse_int64(value, &n) || n <= 0) bad("Expected a positive integer.");
       break;
-    case OptionKind::Interval: {
-      int64 us;
+    case OptionKind::Interval:
+    case OptionKind::NonNegInterval: {
+      int64 us = 0;
       try {
         us = parse_interval_us(value);
       } catch (const pg::Error& e) {
         bad(e.message());
       }
-      if (us <= 0) bad("Expected a positive interval.");
+      if (spec.kind == OptionKind::Interval && us <= 0) bad("Expected a positive interval.");
+      if (us < 0) bad("Expected an interval that is not negative.");
       break;
     }
     case OptionKind::Timestamptz:

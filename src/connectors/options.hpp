@@ -18,7 +18,8 @@ enum class OptionKind {
   Text,        // any string
   NonNegInt,   // 0, 1, 2, ...
   PosInt,      // 1, 2, ...
-  Interval,    // a PostgreSQL interval, > 0 unless the spec says otherwise
+  Interval,    // a PostgreSQL interval, > 0
+  NonNegInterval,  // a PostgreSQL interval, >= 0
   Timestamptz, // a PostgreSQL timestamptz
   Choice,      // one of `choices`
 };

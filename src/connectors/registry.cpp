@@ -5,11 +5,15 @@ namespace arroyo {
 
 const Connector& impulse_connector();
 const Connector& single_file_connector();
+const Connector& nexmark_connector();
+const Connector& blackhole_connector();
+const Connector& websocket_connector();
 const Connector& kafka_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
-  return {&impulse_connector(), &single_file_connector(), &kafka_connector()};
+  return {&impulse_connector(), &single_file_connector(), &nexmark_connector(),
+          &blackhole_connector(), &websocket_connector(), &kafka_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {

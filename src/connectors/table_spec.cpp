@@ -95,6 +95,28 @@ TableSpec load_table_spec(Oid relid, bool with_user_mapping) {
   return spec;
 }
 
+TableSpec relation_table_spec(Oid relid) {
+  TableSpec spec;
+  spec.relid = relid;
+  TupleDesc desc = pg::call([&] {
+    Relation rel = relation_open(relid, AccessShareLock);
+    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, AccessShareLock);
+    return d;
+  });
+  spec.name = pg::call([&] {
+    return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                  get_rel_name(relid));
+  });
+  spec.natts = desc->natts;
+  for (int i = 0; i < desc->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped) continue;
+    spec.columns.push_back({NameStr(att->attname), i + 1, att->atttypid, att->atttypmod, false, {}});
+  }
+  return spec;
+}
+
 std::unique_ptr<Source> Connector::make_source(const TableSpec& spec) const {
   pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
            std::string("connector \"") + name() + "\" cannot read " + spec.name);

@@ -8,21 +8,36 @@ extern "C" {
 
 namespace arroyo {
 
-AggregateFunction::AggregateFunction(Aggref* aggref) {
+bool AggregateFunction::has_moving(Oid aggfnoid) {
+  return pg::call([&] {
+    HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
+    bool ok = OidIsValid(((Form_pg_aggregate)GETSTRUCT(tup))->aggminvtransfn);
+    ReleaseSysCache(tup);
+    return ok;
+  });
+}
+
+AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
   pg::call([&] {
     HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggref->aggfnoid));
     if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", aggref->aggfnoid);
     Form_pg_aggregate agg = (Form_pg_aggregate)GETSTRUCT(tup);
+    Oid transfn = moving ? agg->aggmtransfn : agg->aggtransfn;
+    Oid finalfn = moving ? agg->aggmfinalfn : agg->aggfinalfn;
     num_args_ = get_aggregate_argtypes(aggref, input_types_);
-    trans_type_ = resolve_aggregate_transtype(aggref->aggfnoid, agg->aggtranstype, input_types_,
-                                              num_args_);
+    trans_type_ = resolve_aggregate_transtype(
+        aggref->aggfnoid, moving ? agg->aggmtranstype : agg->aggtranstype, input_types_,
+        num_args_);
     result_type_ = aggref->aggtype;
     collation_ = aggref->inputcollid;
-    final_extra_ = agg->aggfinalextra;
+    final_extra_ = moving ? agg->aggmfinalextra : agg->aggfinalextra;
     get_typlenbyval(trans_type_, &trans_len_, &trans_byval_);
     get_typlenbyval(result_type_, &result_len_, &result_byval_);
     bool isnull;
-    Datum initval = SysCacheGetAttr(AGGFNOID, tup, Anum_pg_aggregate_agginitval, &isnull);
+    Datum initval = SysCacheGetAttr(
+        AGGFNOID, tup, moving ? Anum_pg_aggregate_aggminitval : Anum_pg_aggregate_agginitval,
+        &isnull);
     init_null_ = isnull;
     init_value_ = 0;
     if (!isnull) {
@@ -31,20 +46,26 @@ AggregateFunction::AggregateFunction(Aggref* aggref) {
       init_value_ = OidInputFunctionCall(input_fn, TextDatumGetCString(initval), ioparam, -1);
     }
     Expr *trans_expr, *inv_expr, *final_expr, *combine_expr, *unused;
+    Oid invfn = moving ? agg->aggminvtransfn : InvalidOid;
     build_aggregate_transfn_expr(input_types_, num_args_, 0, aggref->aggvariadic, trans_type_,
-                                 collation_, agg->aggtransfn, InvalidOid, &trans_expr, &inv_expr);
-    fmgr_info(agg->aggtransfn, &transfn_);
+                                 collation_, transfn, invfn, &trans_expr, &inv_expr);
+    fmgr_info(transfn, &transfn_);
     fmgr_info_set_expr((Node*)trans_expr, &transfn_);
+    invfn_.fn_oid = InvalidOid;
+    if (OidIsValid(invfn)) {
+      fmgr_info(invfn, &invfn_);
+      fmgr_info_set_expr((Node*)inv_expr, &invfn_);
+    }
     finalfn_.fn_oid = InvalidOid;
-    if (OidIsValid(agg->aggfinalfn)) {
+    if (OidIsValid(finalfn)) {
       int n = final_extra_ ? num_args_ + 1 : 1;
       build_aggregate_finalfn_expr(input_types_, n, trans_type_, result_type_, collation_,
-                                   agg->aggfinalfn, &final_expr);
-      fmgr_info(agg->aggfinalfn, &finalfn_);
+                                   finalfn, &final_expr);
+      fmgr_info(finalfn, &finalfn_);
       fmgr_info_set_expr((Node*)final_expr, &finalfn_);
     }
     combine_.fn_oid = InvalidOid;
-    if (OidIsValid(agg->aggcombinefn)) {
+    if (!moving && OidIsValid(agg->aggcombinefn)) {
       Oid pair[2] = {trans_type_, trans_type_};
       build_aggregate_transfn_expr(pair, 1, 0, false, trans_type_, collation_, agg->aggcombinefn,
                                    InvalidOid, &combine_expr, &unused);
@@ -63,6 +84,9 @@ AggregateFunction::AggregateFunction(Aggref* aggref) {
     final_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
     InitFunctionCallInfoData(*final_call_, &finalfn_, final_extra_ ? num_args_ + 1 : 1,
                              collation_, (Node*)agg_state_, nullptr);
+    inv_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
+    InitFunctionCallInfoData(*inv_call_, &invfn_, num_args_ + 1, collation_, (Node*)agg_state_,
+                             nullptr);
     combine_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
     InitFunctionCallInfoData(*combine_call_, &combine_, 2, collation_, (Node*)agg_state_,
                              nullptr);
@@ -75,6 +99,7 @@ void AggregateFunction::enter(MemoryContext state_memory) {
 }
 
 void AggregateFunction::init(AggValue& s, MemoryContext state_memory) {
+  s.inputs = 0;
   s.isnull = init_null_;
   s.no_value = init_null_;
   s.value = init_null_ ? 0
@@ -98,12 +123,34 @@ void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* null
       MemoryContextSwitchTo(old);
       s.isnull = false;
       s.no_value = false;
+      s.inputs++;
       return;
     }
     if (s.isnull) return;
   }
+  step(trans_call_, transfn_.fn_strict, s, args, nulls, state_memory);
+  s.inputs++;
+}
+
+void AggregateFunction::retract(AggValue& s, const Datum* args, const bool* nulls,
+                                MemoryContext state_memory) {
+  if (invfn_.fn_strict)
+    for (int i = 0; i < num_args_; i++)
+      if (nulls[i]) return;
+  if (--s.inputs == 0) {
+    // Nothing left: back to the initial state (as PostgreSQL's moving aggregates do).
+    init(s, state_memory);
+    return;
+  }
+  step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
+  if (s.isnull && !init_null_)
+    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                    errmsg("aggregate %s could not retract a value", get_func_name(invfn_.fn_oid))));
+}
+
+void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum* args,
+                             const bool* nulls, MemoryContext state_memory) {
   enter(state_memory);
-  FunctionCallInfo fc = trans_call_;
   fc->args[0].value = s.value;
   fc->args[0].isnull = s.isnull;
   for (int i = 0; i < num_args_; i++) {
@@ -111,14 +158,19 @@ void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* null
     fc->args[i + 1].isnull = nulls[i];
   }
   fc->isnull = false;
-  Datum result = FunctionCallInvoke(fc);
-  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(s.value)) {
+  store(s, FunctionCallInvoke(fc), fc->isnull, state_memory);
+}
+
+// Makes a transition function's result the new state, copying a new by-reference value into
+// the state's memory (PostgreSQL's rule: the function may return a fresh palloc'd value).
+void AggregateFunction::store(AggValue& s, Datum result, bool isnull, MemoryContext state_memory) {
+  if (!trans_byval_ && !isnull && DatumGetPointer(result) != DatumGetPointer(s.value)) {
     MemoryContext old = MemoryContextSwitchTo(state_memory);
     result = datumCopy(result, trans_byval_, trans_len_);
     MemoryContextSwitchTo(old);
   }
   s.value = result;
-  s.isnull = fc->isnull;
+  s.isnull = isnull;
   s.no_value = false;
 }
 
@@ -142,15 +194,7 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->args[1].value = from.value;
   fc->args[1].isnull = from.isnull;
   fc->isnull = false;
-  Datum result = FunctionCallInvoke(fc);
-  if (!trans_byval_ && !fc->isnull && DatumGetPointer(result) != DatumGetPointer(into.value)) {
-    MemoryContext old = MemoryContextSwitchTo(state_memory);
-    result = datumCopy(result, trans_byval_, trans_len_);
-    MemoryContextSwitchTo(old);
-  }
-  into.value = result;
-  into.isnull = fc->isnull;
-  into.no_value = false;
+  store(into, FunctionCallInvoke(fc), fc->isnull, state_memory);
 }
 
 Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {

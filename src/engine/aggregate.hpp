@@ -17,21 +17,30 @@ struct AggValue {
   Datum value = 0;
   bool isnull = true;
   bool no_value = true;  // strict transition function with NULL initial value, nothing seen yet
+  int64 inputs = 0;      // rows folded in minus rows retracted (moving mode)
 };
 
 class AggregateFunction {
  public:
   // `aggref` as planned; its arguments are evaluated upstream and arrive as plain values.
-  explicit AggregateFunction(Aggref* aggref);
+  // In moving mode the aggregate runs on its moving-aggregate functions (msfunc, minvfunc,
+  // mfinalfn), which can retract rows; see has_moving().
+  AggregateFunction(Aggref* aggref, bool moving);
+
+  // Whether the aggregate has moving-aggregate support (an inverse transition function).
+  static bool has_moving(Oid aggfnoid);
 
   int num_args() const { return num_args_; }
   bool has_combine() const { return combine_.fn_oid != InvalidOid; }
+  bool moving() const { return invfn_.fn_oid != InvalidOid; }
   Oid result_type() const { return result_type_; }
   Oid arg_type(int i) const { return input_types_[i]; }
 
   void init(AggValue& s, MemoryContext state_memory);
   // Folds one row's argument values into `s`.
   void advance(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
+  // Takes one row's argument values back out of `s` (moving mode only).
+  void retract(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
   // Folds another state of the same aggregate into `into` (combine function).
   void combine(AggValue& into, const AggValue& from, MemoryContext state_memory);
   // The aggregate's result for `s`, allocated in CurrentMemoryContext.
@@ -48,8 +57,12 @@ class AggregateFunction {
   bool final_extra_ = false;
   Datum init_value_;
   bool init_null_;
-  FmgrInfo transfn_, finalfn_, combine_;
-  FunctionCallInfo trans_call_, final_call_, combine_call_;
+  FmgrInfo transfn_, finalfn_, combine_, invfn_;
+  FunctionCallInfo trans_call_, final_call_, combine_call_, inv_call_;
+  // Calls the transition or inverse transition function (same argument layout).
+  void step(FunctionCallInfo fc, bool strict, AggValue& s, const Datum* args, const bool* nulls,
+            MemoryContext state_memory);
+  void store(AggValue& s, Datum result, bool isnull, MemoryContext state_memory);
   Oid collation_;
   // Makes AggCheckCallContext() succeed inside transition functions (array_agg, avg, ...),
   // handing them the state's memory context as their aggregate context.

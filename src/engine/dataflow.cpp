@@ -4,18 +4,22 @@
 #include "operators/project.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/union_all.hpp"
+#include "operators/updating_aggregate.hpp"
 #include "operators/window_aggregate.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
 
-Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info)
-    : round_memory_(round_memory), info_(info) {
+Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info,
+                   int64 ttl_us, int64 flush_us)
+    : round_memory_(round_memory), info_(info), ttl_us_(ttl_us), flush_us_(flush_us) {
+  last_flush_ = GetCurrentTimestamp();
   Operator* sink;
   if (plan.sink.is_table) {
-    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink.relid, stats_));
+    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink, stats_));
   } else {
     auto s = plan.sink.connector->make_sink(plan.sink.spec);
+    if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
     operators_.push_back(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
   }
@@ -46,10 +50,21 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
         operators_.push_back(std::move(gen));
       }
       run.source = src->connector->make_source(src->spec);
+      run.name = src->spec.name;
       run.source->open(info_);
       run.batch = std::make_unique<Batch>(src->desc->natts);
       sources_.push_back(std::move(run));
       return nullptr;
+    }
+    case PlanNode::Kind::UpdatingAggregate: {
+      auto* u = static_cast<UpdatingAggregateNode*>(node);
+      auto op = std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, round_memory_);
+      Operator* self = op.get();
+      op->connect(downstream, port);
+      operators_.push_back(std::move(op));
+      has_updating_ = true;
+      build(u->input.get(), self, 0);
+      return self;
     }
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
@@ -87,12 +102,46 @@ void Dataflow::begin_transaction() {
   for (auto& op : operators_) op->begin_transaction();
 }
 
-void Dataflow::end_transaction() {
-  for (auto& op : operators_) op->end_transaction();
+void Dataflow::flush() {
+  last_flush_ = GetCurrentTimestamp();
+  for (auto& run : sources_)
+    if (!run.ended) run.downstream->flush();
+  pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
-void Dataflow::after_commit() {
-  for (auto& run : sources_) run.source->on_commit();
+void Dataflow::prefetch() {
+  for (auto& run : sources_)
+    if (!run.ended) run.source->prefetch();
+}
+
+void Dataflow::committed() {
+  for (auto& run : sources_) run.source->committed();
+}
+
+bool Dataflow::wants_snapshot() const {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) return true;
+  return false;
+}
+
+void Dataflow::begin_snapshot() {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) run.source->begin_snapshot();
+}
+
+bool Dataflow::snapshot_done() const {
+  for (auto& run : sources_)
+    if (!run.source->snapshot_done()) return false;
+  return true;
+}
+
+void Dataflow::snapshot_committed() {
+  for (auto& run : sources_)
+    if (run.source->wants_snapshot()) run.source->snapshot_committed();
+}
+
+void Dataflow::end_transaction() {
+  for (auto& op : operators_) op->end_transaction();
 }
 
 RoundResult Dataflow::run_round() {
@@ -121,14 +170,45 @@ RoundResult Dataflow::run_round() {
       if (r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
     }
   }
+  if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_us_) {
+    last_flush_ = GetCurrentTimestamp();
+    for (auto& run : sources_)
+      if (!run.ended) run.downstream->flush();
+  }
   int64 bad = 0;
   for (auto& run : sources_) bad += run.source->bad_rows();
   stats_.bad_rows = bad + stats_.bad_rows_engine;
+  if (GetCurrentTimestamp() - last_measure_ >= USECS_PER_SEC) measure_state();
+  collect_source_status();
   pg::call([&] { MemoryContextReset(round_memory_); });
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;
   result.wake_at = wake;
   return result;
+}
+
+void Dataflow::measure_state() {
+  int64 bytes = 0;
+  for (auto& op : operators_) bytes += op->state_bytes();
+  stats_.state_bytes = bytes;
+  last_measure_ = GetCurrentTimestamp();
+}
+
+// Joins the sources' status lines into stats_.source_status ("name: status; ..." when more
+// than one source reports one).
+void Dataflow::collect_source_status() {
+  std::vector<std::pair<const std::string*, std::string>> lines;
+  for (auto& run : sources_) {
+    std::string line = run.source->status();
+    if (!line.empty()) lines.emplace_back(&run.name, std::move(line));
+  }
+  std::string out;
+  for (auto& [name, line] : lines) {
+    if (!out.empty()) out += "; ";
+    if (lines.size() > 1) out += *name + ": ";
+    out += line;
+  }
+  stats_.source_status = std::move(out);
 }
 
 void Dataflow::close() {

@@ -21,22 +21,38 @@ struct RoundResult {
 class Dataflow {
  public:
   // Builds operators for `plan`; memory for per-round values comes from `round_memory`.
-  Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info);
+  // Updating aggregates keep state for ttl_us and flush every flush_us.
+  Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info, int64 ttl_us,
+           int64 flush_us);
   ~Dataflow();
 
   void begin_transaction();
   // Polls every live source once and pushes what it produced through the pipeline.
   RoundResult run_round();
   void end_transaction();
-  // After the transaction has committed: tells the sources (Source::on_commit).
-  void after_commit();
+  // Tells the sources that what they produced so far is committed.
+  void committed();
+  // Lets sources fetch outside a transaction (see Source::prefetch).
+  void prefetch();
+  // Sources that start from a consistent snapshot (see Source::wants_snapshot).
+  bool wants_snapshot() const;
+  void begin_snapshot();
+  bool snapshot_done() const;
+  void snapshot_committed();
+  // Emits what updating aggregates have buffered (also done every flush interval).
+  void flush();
+  // When the next flush is due (0: no updating aggregate, nothing to flush).
+  TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_us_ : 0; }
   void close();
 
   EngineStats& stats() { return stats_; }
+  // Recomputes stats().state_bytes (walks the operators' memory contexts).
+  void measure_state();
 
  private:
   struct SourceRun {
     std::unique_ptr<Source> source;
+    std::string name;  // the source table, for source_status
     std::unique_ptr<Batch> batch;
     Operator* downstream;
     int port;
@@ -45,9 +61,14 @@ class Dataflow {
   };
 
   Operator* build(PlanNode* node, Operator* downstream, int port);
+  void collect_source_status();
 
   MemoryContext round_memory_;
   RuntimeInfo info_;
+  int64 ttl_us_, flush_us_;
+  bool has_updating_ = false;
+  TimestampTz last_flush_ = 0;
+  TimestampTz last_measure_ = 0;
   EngineStats stats_;
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<SourceRun> sources_;

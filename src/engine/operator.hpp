@@ -5,13 +5,17 @@
 
 #include "engine/batch.hpp"
 
+#include <string>
+
 namespace arroyo {
 
 // Counters the engine reports in stream_pipelines.
 struct EngineStats {
   int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
   int64 bad_rows_engine = 0;  // dropped by the engine (e.g. no event time); in bad_rows
+  int64 state_bytes = 0;      // memory held by stateful operators (windows, aggregates)
   TimestampTz watermark = DT_NOBEGIN;
+  std::string source_status;  // the sources' Source::status(), joined; empty if none report
 };
 
 class Operator {
@@ -31,6 +35,12 @@ class Operator {
   virtual void watermark(int port, TimestampTz wm) { emit_watermark(wm); }
   // The input on `port` has ended.
   virtual void end(int port) { emit_end(); }
+  // Time to emit buffered changes (updating aggregates flush every flush interval).
+  virtual void flush() {
+    if (next_) next_->flush();
+  }
+  // Bytes of memory this operator's state holds.
+  virtual int64 state_bytes() const { return 0; }
   // The input on `port` has had no data for its idle timeout: stop waiting for its watermark
   // (until it sends data again).
   virtual void idle(int port) { emit_idle(); }
@@ -47,6 +57,9 @@ class Operator {
   }
   void emit_idle() {
     if (next_) next_->idle(next_port_);
+  }
+  void emit_flush() {
+    if (next_) next_->flush();
   }
 
   Operator* next_ = nullptr;

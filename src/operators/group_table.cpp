@@ -4,7 +4,10 @@
 
 extern "C" {
 #include "common/hashfn.h"
+#include "utils/memutils.h"
 }
+
+#include <cstdint>
 
 namespace arroyo {
 
@@ -22,6 +25,47 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
     eq = &tc->eq_opr_finfo;
     get_typlenbyval(type, &len, &byval);
   });
+  switch (type) {
+    case INT2OID: case INT4OID: case INT8OID: case OIDOID: case BOOLOID: case CHAROID:
+    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
+      bitwise = true;
+      break;
+    default:
+      bitwise = false;
+  }
+}
+
+namespace {
+
+// The value bits of a by-value Datum of `len` bytes.
+inline uint64 datum_bits(Datum d, int16 len) {
+  switch (len) {
+    case 1: return uint8(d);
+    case 2: return uint16(d);
+    case 4: return uint32(d);
+    default: return uint64(d);
+  }
+}
+
+// A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
+inline uint32 mix_bits(uint64 x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return uint32(x ^ (x >> 31));
+}
+
+}  // namespace
+
+GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
+    : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {
+  size_t n = types->size();
+  // One fixed-size chunk per group: the record, its states, its keys and their null flags.
+  Size chunk = MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs + sizeof(Datum) * n +
+               sizeof(bool) * n;
+  chunks_ = pg::call([&] {
+    return SlabContextCreate(memory, "arroyo_stream groups", Max(Size(32 * 1024), chunk * 16),
+                             MAXALIGN(chunk));
+  });
 }
 
 // Called inside pg::call (hash functions are PostgreSQL functions).
@@ -29,11 +73,12 @@ uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
   for (size_t i = 0; i < types_->size(); i++) {
     const KeyType& t = (*types_)[i];
-    uint32 k = nulls[i] ? 0x9e3779b9u
-                        : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
+    uint32 k = nulls[i]     ? 0x9e3779b9u
+               : t.bitwise ? mix_bits(datum_bits(keys[i], t.len))
+                           : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
-  return h;
+  return murmurhash32(h);
 }
 
 bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) const {
@@ -41,53 +86,107 @@ bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) cons
     if (g->key_nulls[i] != nulls[i]) return false;
     if (nulls[i]) continue;
     const KeyType& t = (*types_)[i];
-    if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) return false;
+    if (t.bitwise) {
+      if (datum_bits(g->keys[i], t.len) != datum_bits(keys[i], t.len)) return false;
+    } else if (!DatumGetBool(FunctionCall2Coll(t.eq, t.collation, g->keys[i], keys[i]))) {
+      return false;
+    }
   }
   return true;
 }
 
+// Doubles the slot array (dropping tombstones) and reinserts every group by its stored hash.
+void GroupTable::grow() {
+  size_t capacity = slots_.size();
+  if (count_ * 2 >= capacity / 2) capacity *= 2;
+  rehash(capacity);
+}
+
+void GroupTable::reserve(size_t groups) {
+  size_t capacity = slots_.size();
+  while (capacity < 2 * groups) capacity *= 2;
+  if (capacity > slots_.size()) rehash(capacity);
+}
+
+// Reinserts every group into `capacity` slots (a power of two), dropping tombstones.
+void GroupTable::rehash(size_t capacity) {
+  std::vector<Group*> old;
+  old.swap(slots_);
+  slots_.assign(capacity, nullptr);
+  size_t mask = capacity - 1;
+  for (Group* g : old) {
+    if (!live(g)) continue;
+    size_t i = g->hash & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = g;
+  }
+  used_ = count_;
+}
+
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
   uint32 h = hash(keys, nulls);
-  std::vector<Group*>& bucket = groups_[h];
-  for (Group* g : bucket)
-    if (same(g, keys, nulls)) {
+  size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  size_t free_slot = SIZE_MAX;
+  for (;; i = (i + 1) & mask) {
+    Group* g = slots_[i];
+    if (!g) break;
+    if (g == tombstone()) {
+      if (free_slot == SIZE_MAX) free_slot = i;
+    } else if (g->hash == h && same(g, keys, nulls)) {
       *created = false;
       return g;
     }
+  }
   size_t n = types_->size();
+  char* chunk = (char*)MemoryContextAllocZero(
+      chunks_, MAXALIGN(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
+                        sizeof(Datum) * n + sizeof(bool) * n));
+  Group* g = (Group*)chunk;
+  g->states = (AggValue*)(chunk + MAXALIGN(sizeof(Group)));
+  g->keys = (Datum*)(g->states + num_aggs_);
+  g->key_nulls = (bool*)(g->keys + n);
+  g->hash = h;
+  for (int j = 0; j < num_aggs_; j++) g->states[j] = AggValue();
   MemoryContext old = MemoryContextSwitchTo(memory_);
-  Group* g = (Group*)palloc(sizeof(Group));
-  g->keys = (Datum*)palloc(sizeof(Datum) * (n ? n : 1));
-  g->key_nulls = (bool*)palloc(sizeof(bool) * (n ? n : 1));
-  g->states = (AggValue*)palloc0(sizeof(AggValue) * (num_aggs_ ? num_aggs_ : 1));
-  for (size_t i = 0; i < n; i++) {
-    g->key_nulls[i] = nulls[i];
-    g->keys[i] = nulls[i] ? 0 : datumCopy(keys[i], (*types_)[i].byval, (*types_)[i].len);
+  for (size_t k = 0; k < n; k++) {
+    g->key_nulls[k] = nulls[k];
+    g->keys[k] = nulls[k] ? 0 : datumCopy(keys[k], (*types_)[k].byval, (*types_)[k].len);
   }
   MemoryContextSwitchTo(old);
-  bucket.push_back(g);
+  if (free_slot != SIZE_MAX) {
+    slots_[free_slot] = g;
+  } else {
+    slots_[i] = g;
+    used_++;
+  }
+  count_++;
+  if (used_ * 2 > slots_.size()) grow();
   *created = true;
   return g;
 }
 
 void GroupTable::erase(Group* g) {
-  uint32 h = hash(g->keys, g->key_nulls);
-  auto it = groups_.find(h);
-  if (it == groups_.end()) return;
-  auto& v = it->second;
-  for (size_t i = 0; i < v.size(); i++)
-    if (v[i] == g) {
-      v.erase(v.begin() + i);
-      break;
-    }
-  if (v.empty()) groups_.erase(it);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = g->hash & mask; slots_[i]; i = (i + 1) & mask) {
+    if (slots_[i] != g) continue;
+    slots_[i] = tombstone();
+    count_--;
+    break;
+  }
+  for (size_t k = 0; k < types_->size(); k++)
+    if (!g->key_nulls[k] && !(*types_)[k].byval) pfree(DatumGetPointer(g->keys[k]));
+  pfree(g);
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {
-  uint32 h = DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
+  uint32 h = type.bitwise ? mix_bits(datum_bits(value, type.len))
+                          : DatumGetUInt32(FunctionCall1Coll(type.hash, type.collation, value));
   auto range = seen_.equal_range(h);
   for (auto it = range.first; it != range.second; ++it)
-    if (DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value))) return false;
+    if (type.bitwise ? datum_bits(it->second, type.len) == datum_bits(value, type.len)
+                     : DatumGetBool(FunctionCall2Coll(type.eq, type.collation, it->second, value)))
+      return false;
   MemoryContext old = MemoryContextSwitchTo(memory);
   Datum copy = datumCopy(value, type.byval, type.len);
   MemoryContextSwitchTo(old);

@@ -1,11 +1,12 @@
 // A hash table of groups keyed by the key columns of a row, hashed and compared with the key
-// types' own hash and equality functions. Groups and their key copies live in one memory
-// context, freed with the table's owner.
+// types' own hash and equality functions: open addressing over group pointers, groups
+// allocated from a slab of fixed-size chunks in the table's memory context.
 #pragma once
 
 #include "engine/aggregate.hpp"
 
 #include <memory>
+#include <cstdint>
 #include <unordered_map>
 #include <vector>
 
@@ -19,39 +20,61 @@ struct KeyType {
   Oid collation;
   int16 len;
   bool byval;
+  // Integers, timestamps, dates, oids, booleans: equal exactly when their bits are, so they are
+  // hashed and compared inline, without calling their functions.
+  bool bitwise;
 };
 
+// One group: its key values and aggregate states, in one allocation.
 struct Group {
   Datum* keys;
   bool* key_nulls;
   AggValue* states;
+  // Used by updating aggregates only.
+  int64 rows;                // input rows inserted minus rows deleted
+  TimestampTz last_seen;     // largest event time that touched the group (for the TTL)
+  Datum* emitted;            // the output row last emitted, NULL if none
+  bool* emitted_nulls;
+  struct ValueMultiset* multisets;  // per aggregate without an inverse, if the input updates
+  uint32 hash;
+  bool dirty;                // changed since the last flush
+  bool recompute;            // a retraction hit an aggregate without an inverse
 };
 
 class GroupTable {
  public:
-  GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
-      : types_(types), num_aggs_(num_aggs), memory_(memory) {}
+  GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory);
 
   // The group of these key values; `created` says whether it is new (states uninitialised).
+  // Runs inside pg::call (hashing and equality are PostgreSQL functions).
   Group* find_or_create(const Datum* keys, const bool* nulls, bool* created);
   template <typename F>
   void for_each(F&& f) {
-    for (auto& [hash, groups] : groups_)
-      for (Group* g : groups) f(g);
+    for (Group* g : slots_)
+      if (live(g)) f(g);
   }
-  // Forgets a group (its memory is reclaimed with the table's context).
+  // Forgets a group and frees its key copies and record.
   void erase(Group* g);
-  bool empty() const { return groups_.empty(); }
+  size_t size() const { return count_; }
+  // Makes room for `groups` groups at once.
+  void reserve(size_t groups);
+  bool empty() const { return count_ == 0; }
   MemoryContext memory() const { return memory_; }
 
  private:
+  static Group* tombstone() { return reinterpret_cast<Group*>(uintptr_t(1)); }
+  static bool live(const Group* g) { return g != nullptr && g != tombstone(); }
   uint32 hash(const Datum* keys, const bool* nulls) const;
   bool same(const Group* g, const Datum* keys, const bool* nulls) const;
+  void grow();
+  void rehash(size_t capacity);
 
   const std::vector<KeyType>* types_;
   int num_aggs_;
   MemoryContext memory_;
-  std::unordered_map<uint32, std::vector<Group*>> groups_;
+  MemoryContext chunks_;          // slab of Group records
+  std::vector<Group*> slots_;     // power-of-two sized; nullptr = empty
+  size_t count_ = 0, used_ = 0;   // live groups; live + tombstones
 };
 
 // The values an aggregate with DISTINCT has already seen in one group.

@@ -22,6 +22,24 @@ ProjectOperator::ProjectOperator(TupleDesc input, TupleDesc output, List* quals,
     if (quals) qual_ = ExecInitQual(quals, nullptr);
     projection_ = ExecBuildProjectionInfo(targets, econtext_, out_slot_, nullptr, input);
   });
+  for (int c = 0; c < out_cols_; c++) {
+    out_len_.push_back(TupleDescAttr(output, c)->attlen);
+    out_byval_.push_back(TupleDescAttr(output, c)->attbyval);
+  }
+}
+
+void ProjectOperator::cancel_unchanged_update() {
+  int n = out_.size();
+  if (n < 2 || out_.op(n - 1) != RowOp::Insert || out_.op(n - 2) != RowOp::Delete) return;
+  const Datum* a = out_.values(n - 2);
+  const Datum* b = out_.values(n - 1);
+  const bool* an = out_.nulls(n - 2);
+  const bool* bn = out_.nulls(n - 1);
+  for (int c = 0; c < out_cols_; c++) {
+    if (an[c] != bn[c]) return;
+    if (!an[c] && !datumIsEqual(a[c], b[c], out_byval_[c], out_len_[c])) return;
+  }
+  out_.truncate(n - 2);
 }
 
 void ProjectOperator::push(int, Batch& rows) {
@@ -30,19 +48,30 @@ void ProjectOperator::push(int, Batch& rows) {
   while (i < n) {
     // Evaluate rows until the input is used up or the output batch is full.
     pg::call([&] {
+      // The slots read and write the batches' rows in place (their own arrays are put back
+      // after), so no row is copied.
+      Datum* in_values = in_slot_->tts_values;
+      bool* in_nulls = in_slot_->tts_isnull;
+      Datum* out_values = out_slot_->tts_values;
+      bool* out_nulls = out_slot_->tts_isnull;
       for (; i < n && !out_.full(); i++) {
         ExecClearTuple(in_slot_);
-        memcpy(in_slot_->tts_values, rows.values(i), sizeof(Datum) * in_cols_);
-        memcpy(in_slot_->tts_isnull, rows.nulls(i), sizeof(bool) * in_cols_);
+        in_slot_->tts_values = rows.values(i);
+        in_slot_->tts_isnull = rows.nulls(i);
         ExecStoreVirtualTuple(in_slot_);
         current_row_time = rows.time(i);
         current_row_time_valid = true;
         if (qual_ && !ExecQual(qual_, econtext_)) continue;
-        TupleTableSlot* result = ExecProject(projection_);
         int row = out_.append(rows.time(i), rows.op(i));
-        memcpy(out_.values(row), result->tts_values, sizeof(Datum) * out_cols_);
-        memcpy(out_.nulls(row), result->tts_isnull, sizeof(bool) * out_cols_);
+        out_slot_->tts_values = out_.values(row);
+        out_slot_->tts_isnull = out_.nulls(row);
+        ExecProject(projection_);
+        if (rows.op(i) == RowOp::Insert && row > 0) cancel_unchanged_update();
       }
+      in_slot_->tts_values = in_values;
+      in_slot_->tts_isnull = in_nulls;
+      out_slot_->tts_values = out_values;
+      out_slot_->tts_isnull = out_nulls;
       current_row_time_valid = false;
     });
     emit(out_);

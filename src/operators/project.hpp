@@ -4,6 +4,8 @@
 #include "engine/operator.hpp"
 #include "pg/postgres.hpp"
 
+#include <vector>
+
 namespace arroyo {
 
 class ProjectOperator : public Operator {
@@ -22,6 +24,11 @@ class ProjectOperator : public Operator {
   ExprState* qual_ = nullptr;
   ProjectionInfo* projection_;
   Batch out_;
+  std::vector<int16> out_len_;
+  std::vector<bool> out_byval_;
+  // Drops a delete directly followed by an insert of an identical row (an update that, after
+  // this projection, changes nothing).
+  void cancel_unchanged_update();
 };
 
 }  // namespace arroyo

@@ -2,13 +2,22 @@
 
 #include "pg/guard.hpp"
 
+extern "C" {
+#include "commands/trigger.h"
+#include "executor/nodeModifyTable.h"
+}
+
 #include <cstring>
 
 namespace arroyo {
 
-// Sets up an executor state for inserting into the target, as logical replication's apply does.
+TableSinkOperator::TableSinkOperator(const SinkTarget& target, EngineStats& stats)
+    : relid_(target.relid), updating_(target.updating), key_columns_(target.key_columns),
+      key_index_(target.key_index), stats_(stats) {}
+
+// Sets up an executor state for writing into the target, as logical replication's apply does.
 void TableSinkOperator::begin_transaction() {
-  statement_open_ = false;
+  for (bool& open : statement_open_) open = false;
   pg::call([&] {
     Relation rel = table_open(relid_, RowExclusiveLock);
     estate_ = CreateExecutorState();
@@ -23,26 +32,129 @@ void TableSinkOperator::begin_transaction() {
     estate_->es_output_cid = GetCurrentCommandId(true);
     ExecOpenIndices(result_rel_, false);
     slot_ = ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), &TTSOpsVirtual);
+    if (updating_) {
+      existing_ = table_slot_create(rel, &estate_->es_tupleTable);
+      epq_ = (EPQState*)palloc0(sizeof(EPQState));
+      EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
+    }
+    TriggerDesc* triggers = result_rel_->ri_TrigDesc;
+    batched_ = !updating_ &&
+               !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
+    if (batched_) bulk_ = GetBulkInsertState();
     AfterTriggerBeginQuery();
   });
+  slots_.clear();
+}
+
+// Checks every row of the batch as ExecSimpleRelationInsert would (generated columns,
+// constraints, partition constraint), inserts them with one table_multi_insert, then adds their
+// index entries and queues their AFTER ROW triggers. Runs inside pg::call.
+void TableSinkOperator::insert_batched(const Batch& rows) {
+  Relation rel = result_rel_->ri_RelationDesc;
+  TupleConstr* constr = rel->rd_att->constr;
+  const int n = rows.size();
+  const int ncols = rows.ncols();
+  open_statement(Insert);
+  while (int(slots_.size()) < n)
+    slots_.push_back(ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), table_slot_callbacks(rel)));
+  for (int i = 0; i < n; i++) {
+    TupleTableSlot* slot = slots_[i];
+    ExecClearTuple(slot);
+    memcpy(slot->tts_values, rows.values(i), sizeof(Datum) * ncols);
+    memcpy(slot->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
+    ExecStoreVirtualTuple(slot);
+    if (constr && constr->has_generated_stored)
+      ExecComputeStoredGenerated(result_rel_, estate_, slot, CMD_INSERT);
+    if (constr) ExecConstraints(result_rel_, slot, estate_);
+    if (rel->rd_rel->relispartition) ExecPartitionCheck(result_rel_, slot, estate_, true);
+  }
+  table_multi_insert(rel, slots_.data(), n, estate_->es_output_cid, 0, bulk_);
+  for (int i = 0; i < n; i++) {
+    List* recheck = NIL;
+    if (result_rel_->ri_NumIndices > 0)
+      recheck = ExecInsertIndexTuples(result_rel_, slots_[i], estate_, false, false, nullptr, NIL);
+    ExecARInsertTriggers(estate_, result_rel_, slots_[i], recheck, nullptr);
+    list_free(recheck);
+  }
+  ResetPerTupleExprContext(estate_);
+}
+
+// Fires BEFORE STATEMENT triggers the first time this transaction writes this way.
+void TableSinkOperator::open_statement(Statement kind) {
+  if (statement_open_[kind]) return;
+  statement_open_[kind] = true;
+  if (kind == Insert) ExecBSInsertTriggers(estate_, result_rel_);
+  if (kind == Update) ExecBSUpdateTriggers(estate_, result_rel_);
+  if (kind == Delete) ExecBSDeleteTriggers(estate_, result_rel_);
+}
+
+void TableSinkOperator::insert_row() {
+  open_statement(Insert);
+  ExecSimpleRelationInsert(result_rel_, estate_, slot_);
+}
+
+// Finds the stored row of slot_'s key (its whole row, for a result without grouping keys).
+bool TableSinkOperator::find_existing() {
+  Relation rel = result_rel_->ri_RelationDesc;
+  if (OidIsValid(key_index_))
+    return RelationFindReplTupleByIndex(rel, key_index_, LockTupleExclusive, slot_, existing_);
+  return RelationFindReplTupleSeq(rel, LockTupleExclusive, slot_, existing_);
+}
+
+void TableSinkOperator::upsert_row() {
+  if (key_columns_.empty() || !find_existing()) {
+    insert_row();
+    return;
+  }
+  open_statement(Update);
+  ExecSimpleRelationUpdate(result_rel_, estate_, epq_, existing_, slot_);
+}
+
+void TableSinkOperator::delete_row() {
+  if (!find_existing()) return;
+  open_statement(Delete);
+  ExecSimpleRelationDelete(result_rel_, estate_, epq_, existing_);
+}
+
+bool TableSinkOperator::same_key(const Batch& rows, int a, int b) const {
+  for (int c : key_columns_) {
+    if (rows.nulls(a)[c] != rows.nulls(b)[c]) return false;
+    if (rows.nulls(a)[c]) continue;
+    Form_pg_attribute att = TupleDescAttr(slot_->tts_tupleDescriptor, c);
+    if (!datumIsEqual(rows.values(a)[c], rows.values(b)[c], att->attbyval, att->attlen))
+      return false;
+  }
+  return true;
 }
 
 void TableSinkOperator::push(int, Batch& rows) {
   const int n = rows.size();
   const int ncols = rows.ncols();
   pg::call([&] {
-    if (!statement_open_) {
-      ExecBSInsertTriggers(estate_, result_rel_);
-      statement_open_ = true;
+    if (updating_) {
+      // Rows this transaction wrote earlier must be visible to the lookups below (as logical
+      // replication's apply does between changes).
+      CommandCounterIncrement();
+      estate_->es_output_cid = GetCurrentCommandId(true);
     }
-    for (int i = 0; i < n; i++) {
+    if (batched_ && n > 0) insert_batched(rows);
+    for (int i = 0; i < n && !batched_; i++) {
       ExecClearTuple(slot_);
       memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);
       memcpy(slot_->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
       ExecStoreVirtualTuple(slot_);
-      ExecSimpleRelationInsert(result_rel_, estate_, slot_);
+      if (!updating_) {
+        insert_row();
+      } else if (rows.op(i) == RowOp::Insert) {
+        upsert_row();
+      } else if (!key_columns_.empty() && i + 1 < n && rows.op(i + 1) == RowOp::Insert &&
+                 same_key(rows, i, i + 1)) {
+        continue;  // the insert that follows updates this key's row in place
+      } else {
+        delete_row();
+      }
+      ResetPerTupleExprContext(estate_);
     }
-    ResetPerTupleExprContext(estate_);
   });
   stats_.rows_out += n;
 }
@@ -51,8 +163,12 @@ void TableSinkOperator::push(int, Batch& rows) {
 void TableSinkOperator::end_transaction() {
   if (!estate_) return;
   pg::call([&] {
-    if (statement_open_) ExecASInsertTriggers(estate_, result_rel_, nullptr);
+    if (statement_open_[Insert]) ExecASInsertTriggers(estate_, result_rel_, nullptr);
+    if (statement_open_[Update]) ExecASUpdateTriggers(estate_, result_rel_, nullptr);
+    if (statement_open_[Delete]) ExecASDeleteTriggers(estate_, result_rel_, nullptr);
     AfterTriggerEndQuery(estate_);
+    if (bulk_) FreeBulkInsertState(bulk_);
+    if (epq_) EvalPlanQualEnd(epq_);
     ExecCloseIndices(result_rel_);
     ExecCloseResultRelations(estate_);
     ExecResetTupleTable(estate_->es_tupleTable, false);
@@ -61,7 +177,9 @@ void TableSinkOperator::end_transaction() {
     FreeExecutorState(estate_);
   });
   estate_ = nullptr;
-  statement_open_ = false;
+  epq_ = nullptr;
+  bulk_ = nullptr;
+  slots_.clear();
 }
 
 }  // namespace arroyo

@@ -1,28 +1,55 @@
-// Appends rows to a regular table through PostgreSQL's executor insert path: constraints,
-// defaults (computed upstream), generated columns, indexes and triggers all apply. Each
-// transaction that writes rows counts as one INSERT statement for statement-level triggers.
+// Writes rows into a regular table through PostgreSQL's executor paths (the ones logical
+// replication's apply uses): constraints, defaults (computed upstream), generated columns,
+// indexes and triggers all apply. Each transaction that writes counts as one INSERT (and, for
+// updating results, one UPDATE and one DELETE) statement for statement-level triggers.
+//
+// Append-only results are inserted. Updating results are materialized: an insert upserts the
+// row of its key (found through the key's unique index), a delete removes it, and a delete
+// followed by an insert of the same key becomes one update.
 #pragma once
 
 #include "engine/operator.hpp"
+#include "planner/plan.hpp"
 #include "pg/postgres.hpp"
+
+#include <vector>
 
 namespace arroyo {
 
 class TableSinkOperator : public Operator {
  public:
-  TableSinkOperator(Oid relid, EngineStats& stats) : relid_(relid), stats_(stats) {}
+  TableSinkOperator(const SinkTarget& target, EngineStats& stats);
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
   void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
   void end_transaction() override;
 
  private:
+  enum Statement { Insert = 0, Update = 1, Delete = 2 };
+  void open_statement(Statement kind);
+  void insert_row();
+  void upsert_row();
+  void delete_row();
+  bool find_existing();
+  bool same_key(const Batch& rows, int a, int b) const;
+
   Oid relid_;
+  bool updating_;
+  std::vector<int> key_columns_;
+  Oid key_index_;
   EngineStats& stats_;
   EState* estate_ = nullptr;
   ResultRelInfo* result_rel_ = nullptr;
-  TupleTableSlot* slot_ = nullptr;
-  bool statement_open_ = false;  // BEFORE STATEMENT triggers fired in this transaction
+  EPQState* epq_ = nullptr;
+  TupleTableSlot* slot_ = nullptr;      // the row to write
+  TupleTableSlot* existing_ = nullptr;  // the row found by key
+  bool statement_open_[3] = {false, false, false};
+  // Append-only results into a target without BEFORE/INSTEAD OF row triggers go in with one
+  // table_multi_insert per batch (as COPY does) through these slots; otherwise row by row.
+  bool batched_ = false;
+  std::vector<TupleTableSlot*> slots_;
+  BulkInsertState bulk_ = nullptr;
+  void insert_batched(const Batch& rows);
 };
 
 }  // namespace arroyo

@@ -40,7 +40,7 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
   }
   combine_panes_ = window_.kind == WindowSpec::Kind::Hop;
   for (const AggregateSpec& spec : specs_) {
-    aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref));
+    aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
     combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct;
     distinct_types_.push_back(
         spec.distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
@@ -54,17 +54,23 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
 
 WindowAggregateOperator::~WindowAggregateOperator() = default;
 
+int64 WindowAggregateOperator::state_bytes() const {
+  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+}
+
 WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz start) {
   auto it = buckets_.find(start);
   if (it != buckets_.end()) return it->second;
   Bucket& b = buckets_[start];
   b.memory = new_context(memory_, "arroyo_stream window pane");
   b.groups = std::make_unique<GroupTable>(&key_types_, int(aggs_.size()), b.memory);
+  b.groups->reserve(last_bucket_groups_);  // panes tend to be alike: no regrowing
   return b;
 }
 
 void WindowAggregateOperator::drop_bucket(std::map<TimestampTz, Bucket>::iterator it) {
   MemoryContext m = it->second.memory;
+  last_bucket_groups_ = it->second.groups->size();
   buckets_.erase(it);
   pg::call([&] { MemoryContextDelete(m); });
 }
@@ -157,6 +163,7 @@ void WindowAggregateOperator::end(int) {
 }
 
 void WindowAggregateOperator::fire(TimestampTz wm) {
+  range_ = 0;  // round memory may have been reset since the last window was built
   if (window_.kind == WindowSpec::Kind::Session)
     fire_sessions(wm);
   else if (combine_panes_)
@@ -198,6 +205,7 @@ void WindowAggregateOperator::fire_panes(TimestampTz wm) {
     MemoryContext scratch = new_context(memory_, "arroyo_stream hop window");
     {
       GroupTable combined(&key_types_, int(aggs_.size()), scratch);
+      combined.reserve(next_pane->second.groups->size());
       pg::call([&] {
         for (auto it = buckets_.lower_bound(ws); it != buckets_.end() && it->first < ws + width;
              ++it)
@@ -274,9 +282,15 @@ void WindowAggregateOperator::emit_group(TimestampTz start, TimestampTz end, con
   bool* nulls = out_.nulls(row);
   pg::call([&] {
     MemoryContext old = MemoryContextSwitchTo(round_memory_);
-    RangeBound lower{TimestampTzGetDatum(start), false, /*inclusive*/ true, /*lower*/ true};
-    RangeBound upper{TimestampTzGetDatum(end), end == DT_NOEND, false, false};
-    values[0] = RangeTypePGetDatum(make_range(range_type_, &lower, &upper, false));
+    if (!range_ || range_start_ != start || range_end_ != end) {
+      // Built once per window: every group of the window shares it (in round memory).
+      RangeBound lower{TimestampTzGetDatum(start), false, /*inclusive*/ true, /*lower*/ true};
+      RangeBound upper{TimestampTzGetDatum(end), end == DT_NOEND, false, false};
+      range_ = RangeTypePGetDatum(make_range(range_type_, &lower, &upper, false));
+      range_start_ = start;
+      range_end_ = end;
+    }
+    values[0] = range_;
     nulls[0] = false;
     for (int k = 0; k < num_keys_; k++) {
       values[1 + k] = keys[k];

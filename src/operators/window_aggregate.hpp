@@ -31,6 +31,7 @@ class WindowAggregateOperator : public Operator {
   void watermark(int port, TimestampTz wm) override;
   void end(int port) override;
   void idle(int) override {}
+  int64 state_bytes() const override;
 
  private:
   // The groups of one pane or window, with their memory.
@@ -75,11 +76,14 @@ class WindowAggregateOperator : public Operator {
   EngineStats& stats_;
   MemoryContext memory_, round_memory_;
   std::map<TimestampTz, Bucket> buckets_;  // by pane (or window) start
+  size_t last_bucket_groups_ = 0;          // groups of the last bucket dropped
   std::unique_ptr<GroupTable> session_keys_;  // the keys with pending session rows
   std::unordered_map<Group*, SessionKey> sessions_;
   TimestampTz watermark_ = DT_NOBEGIN;
   TimestampTz fired_until_ = DT_NOBEGIN;  // hop with panes: windows ending <= this are out
   TypeCacheEntry* range_type_;
+  Datum range_ = 0;  // the tstzrange of the window being emitted, while fire() runs
+  TimestampTz range_start_ = 0, range_end_ = 0;
   Batch out_;
 };
 

@@ -12,11 +12,13 @@
 namespace arroyo {
 
 struct PlanNode {
-  enum class Kind { Source, Project, Union, WindowAggregate };
+  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
   Kind kind;
   TupleDesc desc = nullptr;  // rows this node produces
+  // Whether the rows carry deletes as well as inserts (Arroyo's updating semantics).
+  bool updating = false;
 };
 
 // Reads a foreign table through its connector; rows in the table's full layout.
@@ -72,6 +74,16 @@ struct WindowAggregateNode : PlanNode {
   std::vector<AggregateSpec> aggregates;
 };
 
+// A non-windowed GROUP BY (or a global aggregate): keeps one state per key and, every flush
+// interval, emits each changed group's old row as a delete and its new row as an insert.
+// Output rows: (keys..., aggregates...).
+struct UpdatingAggregateNode : PlanNode {
+  UpdatingAggregateNode() : PlanNode(Kind::UpdatingAggregate) {}
+  std::unique_ptr<PlanNode> input;
+  int num_keys = 0;
+  std::vector<AggregateSpec> aggregates;
+};
+
 // Where results go.
 struct SinkTarget {
   Oid relid = InvalidOid;
@@ -79,15 +91,23 @@ struct SinkTarget {
   bool is_table = true;              // a regular table; else a sink foreign table
   TableSpec spec;                    // for foreign tables
   const Connector* connector = nullptr;
+  // For updating results: the target columns (0-based) holding the grouping keys, and the
+  // unique index of a table target that finds a key's row (InvalidOid: match whole rows).
+  bool updating = false;
+  std::vector<int> key_columns;
+  Oid key_index = InvalidOid;
 };
 
 // Pipeline-level settings given with SET before the INSERT.
 struct PipelineSettings {
-  int64 checkpoint_interval_us = -1;  // -1: the GUC's value
+  int64 checkpoint_interval_us = -1;       // -1: the GUC's value
+  int64 updating_ttl_us = -1;              // -1: the GUC's value
+  int64 update_flush_interval_us = -1;     // -1: the GUC's value
 };
 
 struct LogicalPlan {
   PipelineSettings settings;
+  bool reads_table_changes = false;  // has a change-data-capture source (a replication slot)
   std::unique_ptr<PlanNode> root;  // produces rows in the target's full layout
   SinkTarget sink;
 };

@@ -26,8 +26,9 @@ List* targets_from_exprs(List* exprs);
 
 // Rejects window functions (tumble, hop, session) in a query without aggregation.
 void check_no_windows(Query* q);
-// Plans GROUP BY with a time window over `input` (already filtered by WHERE in `quals`).
-std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> input,
+// Plans a grouped query (GROUP BY, aggregates, HAVING; with or without a time window) over
+// `input`, already filtered by WHERE in `quals`.
+std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
                                             List* quals);
 
 }  // namespace arroyo

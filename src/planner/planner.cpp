@@ -5,9 +5,13 @@
 #include "pg/guard.hpp"
 #include "planner/plan_util.hpp"
 #include "planner/settings.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "connectors/event_time.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/xlog.h"
+#include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
 }
 
@@ -29,6 +33,26 @@ void check_query_shape(Query* q) {
 }
 
 std::unique_ptr<PlanNode> plan_select(Query* q);
+
+// Leaves out a projection that filters nothing and passes its input's columns through
+// unchanged, in order: the input already produces its rows, and the rows need no copying.
+// With `same_names`, the column names must match too (whole-row references above see them).
+std::unique_ptr<PlanNode> skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
+  TupleDesc in = proj->input->desc;
+  // (Over updating rows a projection also cancels unchanged updates: it stays.)
+  if (proj->quals || proj->input->updating || list_length(proj->targets) != in->natts) return proj;
+  for (int i = 0; i < in->natts; i++) {
+    Expr* e = ((TargetEntry*)list_nth(proj->targets, i))->expr;
+    Form_pg_attribute att = TupleDescAttr(in, i);
+    Var* v = IsA(e, Var) ? (Var*)e : nullptr;
+    bool same = v && v->varattno == i + 1 && v->varlevelsup == 0 && !att->attisdropped &&
+                v->vartype == att->atttypid && v->vartypmod == att->atttypmod;
+    if (same && same_names)
+      same = strcmp(NameStr(att->attname), NameStr(TupleDescAttr(proj->desc, i)->attname)) == 0;
+    if (!same) return proj;
+  }
+  return std::move(proj->input);
+}
 
 // The generated columns of a source: a full-row target list computing them from the others.
 void plan_generated_columns(SourceNode& node, Oid relid) {
@@ -56,14 +80,77 @@ void plan_generated_columns(SourceNode& node, Oid relid) {
   if (targets) node.generated = plan_targets(targets);
 }
 
+// Whether a comma-separated library list names `library`.
+bool names_library(const std::string& list, const std::string& library) {
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(start, end - start);
+    size_t a = item.find_first_not_of(" \t\""), b = item.find_last_not_of(" \t\"");
+    if (a != std::string::npos && item.substr(a, b - a + 1) == library) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// The regular tables read through change data capture by the pipeline being planned.
+thread_local std::vector<Oid> cdc_tables;
+
+// A regular table: its current rows, then its changes (an updating source).
+std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+  if (wal_level < WAL_LEVEL_LOGICAL)
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
+             "Set wal_level = logical in postgresql.conf and restart the server.");
+  const char* allowed = pg::call([&] {
+    return GetConfigOption("output_plugin_libraries", true, false);
+  });
+  if (allowed && !names_library(allowed, "arroyo_stream"))
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "reading the changes of table \"" + name +
+                 "\" needs arroyo_stream in output_plugin_libraries",
+             std::string("Change data capture decodes with arroyo_stream as its output plugin; "
+                         "output_plugin_libraries is '") + allowed + "'.",
+             "Add it in postgresql.conf, e.g. output_plugin_libraries = 'pgoutput, "
+             "test_decoding, arroyo_stream', and reload.");
+  char identity = pg::call([&] {
+    Relation rel = relation_open(rte->relid, NoLock);
+    char r = rel->rd_rel->relreplident;
+    relation_close(rel, NoLock);
+    return r;
+  });
+  if (identity != REPLICA_IDENTITY_FULL)
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "table \"" + name + "\" needs REPLICA IDENTITY FULL for its changes to be read",
+             "Updates and deletes must carry the whole old row, so that the pipeline can retract "
+             "it.",
+             "ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
+  if (!cdc_tables.empty())
+    unsupported("reading more than one regular table",
+                "A pipeline has one replication slot; joins of tables arrive later.");
+  cdc_tables.push_back(rte->relid);
+  auto node = std::make_unique<SourceNode>();
+  node->spec = relation_table_spec(rte->relid);
+  node->connector = &cdc_connector();
+  node->updating = true;
+  node->desc = pg::call([&] {
+    Relation rel = relation_open(rte->relid, NoLock);
+    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return d;
+  });
+  return node;
+}
+
 // A foreign table of ours with a source connector.
 std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   char relkind = rte->relkind;
   const char* relname = pg::call([&] { return get_rel_name(rte->relid); });
   std::string name = relname ? relname : "?";
-  if (relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("reading the regular table \"" + name + "\"",
-                "Sources are foreign tables of the arroyo_stream wrapper.");
+  if (relkind == RELKIND_RELATION) return plan_table_changes(rte, name);
+  if (relkind == RELKIND_PARTITIONED_TABLE)
+    unsupported("reading the partitioned table \"" + name + "\"", "Read one partition.");
   if (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW)
     unsupported("reading the materialized view \"" + name + "\"");
   if (relkind != RELKIND_FOREIGN_TABLE) unsupported("reading relation \"" + name + "\"");
@@ -128,6 +215,7 @@ std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* 
   });
   proj->targets = plan_targets(targets);
   proj->desc = desc_from_targets(proj->targets);
+  proj->updating = input->updating;
   proj->input = std::move(input);
   return proj;
 }
@@ -153,6 +241,7 @@ std::unique_ptr<PlanNode> plan_union(Query* q) {
     u->inputs.push_back(coerce_columns(plan_rte(leaf), top->colTypes, top->colTypmods,
                                        top->colCollations));
   u->desc = u->inputs[0]->desc;
+  for (auto& in : u->inputs) u->updating = u->updating || in->updating;
   return u;
 }
 
@@ -164,6 +253,7 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
     proj->input = plan_union(q);
     proj->targets = plan_targets(q->targetList);
     proj->desc = desc_from_targets(proj->targets);
+    proj->updating = proj->input->updating;
     return proj;
   }
   List* from = q->jointree->fromlist;
@@ -180,13 +270,14 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
     quals = pg::call([&] { return make_ands_implicit(qual); });
   }
   if (q->hasAggs || q->groupClause || q->havingQual)
-    return plan_window_query(q, std::move(input), quals);
+    return plan_grouped_query(q, std::move(input), quals);
   auto proj = std::make_unique<ProjectNode>();
+  proj->updating = input->updating;
   proj->input = std::move(input);
   proj->quals = quals;
   proj->targets = plan_targets(q->targetList);
   proj->desc = desc_from_targets(proj->targets);
-  return proj;
+  return skip_if_identity(std::move(proj), true);
 }
 
 // Adds every relation the query reads or writes to `context` (a List**), for privilege checks.
@@ -201,6 +292,103 @@ bool relation_rte_walker(Node* node, void* context) {
     return query_tree_walker((Query*)node, pg_walker<bool>(relation_rte_walker), context,
                              QTW_EXAMINE_RTES_BEFORE);
   return expression_tree_walker(node, pg_walker<bool>(relation_rte_walker), context);
+}
+
+// The grouping key (0-based) that output column `attno` of `node` carries unchanged, or -1.
+// Follows plain column references down through projections to an updating aggregate.
+int traced_key(PlanNode* node, int attno) {
+  while (node->kind == PlanNode::Kind::Project) {
+    auto* p = static_cast<ProjectNode*>(node);
+    Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
+    while (e && IsA(e, RelabelType)) e = (Node*)((RelabelType*)e)->arg;
+    if (!e || !IsA(e, Var)) return -1;
+    attno = ((Var*)e)->varattno;
+    node = p->input.get();
+  }
+  if (node->kind != PlanNode::Kind::UpdatingAggregate) return -1;
+  return attno <= static_cast<UpdatingAggregateNode*>(node)->num_keys ? attno - 1 : -1;
+}
+
+// The updating aggregate whose rows reach the sink through projections only, if any.
+UpdatingAggregateNode* feeding_aggregate(PlanNode* node) {
+  while (node->kind == PlanNode::Kind::Project) node = static_cast<ProjectNode*>(node)->input.get();
+  return node->kind == PlanNode::Kind::UpdatingAggregate ? static_cast<UpdatingAggregateNode*>(node)
+                                                          : nullptr;
+}
+
+// A unique index of the table on exactly these columns (1-based attnums), preferring the
+// primary key; InvalidOid if there is none.
+Oid unique_index_on(Oid relid, const std::vector<int>& attnums) {
+  return pg::call([&] {
+    Relation rel = table_open(relid, NoLock);
+    List* indexes = RelationGetIndexList(rel);
+    Oid found = InvalidOid;
+    ListCell* lc;
+    foreach (lc, indexes) {
+      Relation idx = index_open(lfirst_oid(lc), AccessShareLock);
+      Form_pg_index form = idx->rd_index;
+      bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
+                  heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr) &&
+                  form->indnkeyatts == int(attnums.size());
+      for (int k = 0; fits && k < form->indnkeyatts; k++) {
+        bool listed = false;
+        for (int a : attnums) listed = listed || a == form->indkey.values[k];
+        fits = listed;
+      }
+      if (fits && (!OidIsValid(found) || form->indisprimary)) found = RelationGetRelid(idx);
+      index_close(idx, AccessShareLock);
+    }
+    table_close(rel, NoLock);
+    return found;
+  });
+}
+
+// Checks that an updating result can be materialized in its target, and finds how: the target
+// columns holding the grouping keys and, for a table, the unique index on exactly them.
+void plan_updating_sink(LogicalPlan& plan) {
+  SinkTarget& sink = plan.sink;
+  sink.updating = true;
+  std::string relname = pg::call([&] { return (const char*)get_rel_name(sink.relid); });
+  if (!sink.is_table && !sink.connector->accepts_updates(sink.spec))
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but \"" + relname +
+                 "\" can only append rows",
+             "An aggregate without a time window updates its rows: write it to a table with a "
+             "primary key on the grouping columns, or to a sink with format 'debezium_json'.");
+  UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
+  if (!agg)
+    unsupported("writing an updating result that is not an aggregate's output",
+                "Aggregate last, or write to a sink with format 'debezium_json'.");
+  std::vector<int> column_of_key(agg->num_keys, -1);
+  TupleDesc target = plan.root->desc;
+  for (int c = 0; c < target->natts; c++) {
+    if (TupleDescAttr(target, c)->attisdropped) continue;
+    int key = traced_key(plan.root.get(), c + 1);
+    if (key >= 0 && column_of_key[key] < 0) column_of_key[key] = c;
+  }
+  for (int k = 0; k < agg->num_keys; k++) {
+    if (column_of_key[k] < 0)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "grouping key " + std::to_string(k + 1) + " is not written to \"" + relname + "\"",
+               "Each group's row is found again by its grouping keys: write every GROUP BY "
+               "expression, unchanged, to a column of the target.");
+    sink.key_columns.push_back(column_of_key[k]);
+  }
+  if (!sink.is_table || agg->num_keys == 0) return;
+  std::vector<int> attnums;
+  std::string names;
+  for (int c : sink.key_columns) {
+    attnums.push_back(c + 1);
+    names += (names.empty() ? "" : ", ") + std::string(NameStr(TupleDescAttr(target, c)->attname));
+  }
+  sink.key_index = unique_index_on(sink.relid, attnums);
+  if (!OidIsValid(sink.key_index))
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "target table \"" + relname +
+                 "\" needs a primary key or unique constraint on exactly its grouping columns (" +
+                 names + ")",
+             "The pipeline updates each group's row in place, finding it by that key.",
+             "For example: ALTER TABLE " + sink.name + " ADD PRIMARY KEY (" + names + ");");
 }
 
 // Splits the text into its SET statements (applied to settings) and the one INSERT.
@@ -293,8 +481,9 @@ std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanN
   });
   proj->targets = plan_targets(targets);
   proj->desc = target_desc;
+  proj->updating = select->updating;
   proj->input = std::move(select);
-  return proj;
+  return skip_if_identity(std::move(proj), false);
 }
 
 }  // namespace
@@ -332,6 +521,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
     ExecCheckRTPerms(relations, true);
   });
   plan.sink = plan_target(ins);
+  cdc_tables.clear();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -341,6 +531,16 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
              "Use INSERT INTO … SELECT … FROM a source table.");
   plan.root = plan_sink_projection(ins, plan_select(select_rte->subquery));
+  for (Oid t : cdc_tables)
+    if (t == plan.sink.relid)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "a pipeline cannot write to \"" +
+                   std::string(pg::call([&] { return (const char*)get_rel_name(t); })) +
+                   "\", which it also reads",
+               "Its own writes would come back as changes.");
+  plan.reads_table_changes = !cdc_tables.empty();
+  cdc_tables.clear();
+  if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }
 

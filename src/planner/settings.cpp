@@ -6,7 +6,7 @@ namespace arroyo {
 
 namespace {
 
-const char* const kSupported = "checkpoint_interval";
+const char* const kSupported = "checkpoint_interval, update_aggregate_flush_interval, updating_ttl";
 
 // The value of `SET name = value` as text (a string or a number).
 std::string setting_value(VariableSetStmt* stmt) {
@@ -52,6 +52,15 @@ void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings) {
   std::string name = stmt->name ? stmt->name : "";
   if (name == "checkpoint_interval") {
     settings.checkpoint_interval_us = interval_setting("checkpoint_interval", setting_value(stmt));
+    return;
+  }
+  if (name == "updating_ttl") {
+    settings.updating_ttl_us = interval_setting("updating_ttl", setting_value(stmt));
+    return;
+  }
+  if (name == "update_aggregate_flush_interval") {
+    settings.update_flush_interval_us =
+        interval_setting("update_aggregate_flush_interval", setting_value(stmt));
     return;
   }
   pg::fail(ERRCODE_UNDEFINED_OBJECT, "unknown pipeline setting \"" + name + "\"",

@@ -6,6 +6,8 @@
 namespace arroyo {
 
 int checkpoint_interval_ms = 1000;
+int updating_ttl_s = 24 * 3600;
+int update_flush_interval_ms = 1000;
 
 namespace {
 

@@ -26,5 +26,8 @@ void run_database_launcher(Oid dboid);
 
 // The GUC arroyo_stream.checkpoint_interval, in milliseconds.
 extern int checkpoint_interval_ms;
+// The GUCs arroyo_stream.updating_ttl (seconds) and .update_aggregate_flush_interval (ms).
+extern int updating_ttl_s;
+extern int update_flush_interval_ms;
 
 }  // namespace arroyo

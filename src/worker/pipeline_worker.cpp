@@ -41,7 +41,9 @@ void publish(const EngineStats& stats) {
   s.rows_out = stats.rows_out;
   s.bad_rows = stats.bad_rows;
   s.late_rows = stats.late_rows;
+  s.state_bytes = stats.state_bytes;
   s.watermark = stats.watermark;
+  strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
   SpinLockRelease(&s.mutex);
 }
 
@@ -105,17 +107,50 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
                      : state == SlotState::Stopped ? "stopped"
                                                    : "failed";
   begin_transaction();
-  catalog_mark_ended(id, name, {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows},
+  catalog_mark_ended(id, name,
+                     {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows,
+                      stats.state_bytes},
                      error);
   commit_transaction();
   publish(stats);
   set_slot_state(state, error);
 }
 
+// Reads the snapshot of change-data-capture sources in one REPEATABLE READ transaction whose
+// snapshot is the one their replication slot starts after.
+void read_snapshot(Dataflow& flow) {
+  pg::call([&] {
+    StartTransactionCommand();
+    XactIsoLevel = XACT_REPEATABLE_READ;
+  });
+  flow.begin_snapshot();
+  pg::call([&] { PushActiveSnapshot(GetTransactionSnapshot()); });
+  flow.begin_transaction();
+  while (!flow.snapshot_done()) {
+    pg::call([&] { CHECK_FOR_INTERRUPTS(); });
+    flow.run_round();
+    publish(flow.stats());
+  }
+  flow.end_transaction();
+  commit_transaction();
+  flow.snapshot_committed();
+  flow.committed();
+}
+
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, int64 commit_interval_us) {
+  if (flow.wants_snapshot()) read_snapshot(flow);
   while (true) {
-    if (stop_requested()) return SlotState::Stopped;
+    if (stop_requested()) {
+      // Emit what updating aggregates buffered, and commit it, before stopping.
+      begin_transaction();
+      flow.begin_transaction();
+      flow.flush();
+      flow.end_transaction();
+      commit_transaction();
+      return SlotState::Stopped;
+    }
+    flow.prefetch();
     begin_transaction();
     flow.begin_transaction();
     TimestampTz epoch_start = GetCurrentTimestamp();
@@ -129,9 +164,13 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
     }
     flow.end_transaction();
     commit_transaction();
-    flow.after_commit();
+    flow.committed();
     if (r.all_ended) return SlotState::Finished;
-    if (r.idle) wait_for_data(r.wake_at);
+    if (r.idle) {
+      TimestampTz wake = r.wake_at, flush_at = flow.next_flush();
+      if (flush_at && (!wake || flush_at < wake)) wake = flush_at;
+      wait_for_data(wake);
+    }
   }
 }
 
@@ -162,8 +201,12 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
     LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
-    RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1};
-    flow = std::make_unique<Dataflow>(plan, round_memory, info);
+    RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
+    const PipelineSettings& set = plan.settings;
+    int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
+    int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
+                                                   : int64(update_flush_interval_ms) * 1000;
+    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
     MemoryContextSwitchTo(old);
     commit_transaction();
     set_slot_state(SlotState::Running);
@@ -171,6 +214,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
     SlotState end = run(*flow, interval);
+    flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
   } catch (const std::exception& e) {

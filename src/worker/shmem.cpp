@@ -96,9 +96,10 @@ int claim_slot(Oid dboid, int32 pipeline_id, const char* name) {
         slot.latch = nullptr;
         slot.stop_requested = false;
         slot.started_at = GetCurrentTimestamp();
-        slot.rows_in = slot.rows_out = slot.bad_rows = slot.late_rows = 0;
+        slot.rows_in = slot.rows_out = slot.bad_rows = slot.late_rows = slot.state_bytes = 0;
         slot.watermark = DT_NOBEGIN;
         slot.last_error[0] = '\0';
+        slot.source_status[0] = '\0';
         SpinLockRelease(&slot.mutex);
         found = i;
       }

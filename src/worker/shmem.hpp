@@ -17,6 +17,7 @@ enum class SlotState : int {
 };
 
 constexpr int kSlotErrorLen = 1024;
+constexpr int kSlotSourceStatusLen = 512;
 
 struct PipelineSlot {
   slock_t mutex;
@@ -28,8 +29,10 @@ struct PipelineSlot {
   bool stop_requested;
   TimestampTz started_at;
   int64 rows_in, rows_out, bad_rows, late_rows;
+  int64 state_bytes;
   TimestampTz watermark;     // DT_NOBEGIN until known
   char last_error[kSlotErrorLen];
+  char source_status[kSlotSourceStatusLen];  // Source::status() of the sources, while running
 };
 
 struct SharedState {

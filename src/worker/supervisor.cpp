@@ -3,6 +3,7 @@
 // state is running; later, the supervisor has a launcher record the failure of any pipeline
 // whose worker died without recording its own end.
 #include "catalog/pipelines.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "pg/guard.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
@@ -98,11 +99,13 @@ void launch_database(Oid dboid) {
       SpinLockAcquire(&slot.mutex);
       bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
       int32 id = slot.pipeline_id;
-      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows};
+      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows,
+                     slot.state_bytes};
       memcpy(error, slot.last_error, kSlotErrorLen);
       SpinLockRelease(&slot.mutex);
       if (!mine) continue;
       catalog_mark_ended(id, "failed", stats, error);
+      drop_cdc_slot_if_exists(cdc_slot_name(dboid, id));
       recorded.push_back(i);
     }
     for (const PipelineRow& row : catalog_running()) {

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks: prints one table of events per second (wall clock) and per CPU-second of the
-# pipeline's worker. Not a test: nothing here passes or fails on speed.
+# Benchmarks: prints one table of events per second (wall clock) and per CPU core used (events per
+# CPU-second of the pipeline's worker). Not a test: nothing here passes or fails on speed.
 #
 # Usage: test/bench/run.sh [NAME...]     (names: the test/bench/*.sql files, default all)
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
 # number of source events; this script starts it, samples the worker's CPU time from /proc until it
 # ends, and reports. Runs against a private instance in /var/tmp/arroyo_stream/bench.
-# An optional NAME.setup (bash) is sourced first: it may start servers (stopping them with
-# arroyo_on_exit), load data, print rows of its own with bench_print, and set BENCH_PSQL_ARGS
-# (e.g. -v kafka_bootstrap=...) for the psql that runs NAME.sql.
+#
+# Optional, for sources fed by a server:
+#   * test/bench/NAME.setup runs in the background before NAME.sql, with ARROYO_BENCH_AUX_PORT
+#     (the bench port + 1, also psql's :aux_port in NAME.sql) and ARROYO_BENCH_SETUP_LOG in its
+#     environment; the runner waits for a line "ready" in that log and kills it afterwards
+#     (after the baseline, if any).
+#   * a true bench_meta.stop_at_events says the source never ends: the runner stops the
+#     pipeline once its rows_in reaches events, and the time runs until then.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ARROYO_ROOT"
@@ -23,13 +28,13 @@ arroyo_work_dir "$dir" "$ARROYO_WORK_ROOT/bench-sql"
 pg_instance_start "$dir" "$port" "${ARROYO_SERVER_SETTINGS[@]}" >/dev/null
 arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
 
-# A fresh extension, matching the library just installed.
-pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
-    -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
-
 names=("$@")
 if ((${#names[@]} == 0)); then
-    for f in test/bench/*.sql; do names+=("$(basename "$f" .sql)"); done
+    for f in test/bench/*.sql; do
+        n=$(basename "$f" .sql)
+        [[ $n == *.* ]] || names+=("$n") # NAME.baseline.sql belongs to NAME
+    done
+    names+=(cdc)
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -41,37 +46,90 @@ cpu_seconds() {
     echo $(( f[11] + f[12] ))
 }
 
-# bench_print NAME EVENTS WALL_SECONDS CPU_SECONDS: one row of the table.
-bench_print() {
-    awk -v n="$1" -v e="$2" -v wall="$3" -v cpu="$4" 'BEGIN {
-        if (cpu <= 0) cpu = wall;
-        printf "%-28s %12d %10.2f %14.0f %16.0f\n", n, e, wall, e / wall, e / cpu }'
+# start_setup NAME: starts test/bench/NAME.setup if there is one and waits until it is ready.
+setup_pid=
+start_setup() {
+    [[ -x test/bench/$1.setup ]] || return 0
+    local log=$ARROYO_WORK_ROOT/bench-sql/$1.setup.log deadline=$((SECONDS + 30))
+    rm -f "$log"
+    ARROYO_BENCH_AUX_PORT=$((port + 1)) ARROYO_BENCH_SETUP_LOG=$log "test/bench/$1.setup" \
+        >"$log.out" 2>&1 &
+    setup_pid=$!
+    arroyo_on_exit "kill $setup_pid 2>/dev/null || true"
+    until grep -qx ready "$log" 2>/dev/null; do
+        ((SECONDS < deadline)) || arroyo_die "$1.setup did not get ready (see $log.out)"
+        sleep 0.1
+    done
 }
 
-printf '%-28s %12s %10s %14s %16s\n' benchmark events wall_s events/s events/cpu-s
+printf '%-24s %10s %10s %8s %8s %12s %14s %10s\n' benchmark events rows_out wall_s cpu_s \
+    events/s events/s/core state_MiB
 for name in "${names[@]}"; do
-    BENCH_PSQL_ARGS=()
-    if [[ -f test/bench/$name.setup ]]; then
-        # shellcheck source=/dev/null
-        source "test/bench/$name.setup"
+    if [[ $name == cdc ]]; then
+        # Change data capture: latency and throughput, next to a trigger and a materialized view.
+        pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+            -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+        "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
+        continue
     fi
+    # A fresh extension (matching the library just installed), without the last benchmark's
+    # servers and foreign tables.
+    pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+        -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+    start_setup "$name"
     cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
-    pg_psql "$dir" "$port" -q -o /dev/null "${BENCH_PSQL_ARGS[@]}" \
+    pg_psql "$dir" "$port" -q -o /dev/null -v aux_port=$((port + 1)) \
         -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 | grep -v NOTICE || true
     events=$(pg_psql "$dir" "$port" -Atq -c "SELECT events FROM bench_meta")
+    stop_at_events=$(pg_psql "$dir" "$port" -Atq \
+        -c "SELECT coalesce((to_jsonb(m)->>'stop_at_events')::boolean, false) FROM bench_meta m")
     start=$(date +%s.%N)
     pg_psql "$dir" "$port" -Atq -c "SELECT stream_start('bench')" >/dev/null
     pid=$(pg_psql "$dir" "$port" -Atq -c "SELECT pid FROM stream_pipelines WHERE name = 'bench'")
     ticks=0
+    end=
+    round=0
     while [[ -n $pid ]] && t=$(cpu_seconds "$pid"); do
         ticks=$t
+        if [[ $stop_at_events == t && -z $end ]] && ((++round % 5 == 0)) &&
+            (($(pg_psql "$dir" "$port" -Atq -c "SELECT rows_in FROM stream_pipelines
+                                                WHERE name = 'bench'") >= events)); then
+            end=$(date +%s.%N)
+            pg_psql "$dir" "$port" -Atq -c "SELECT stream_stop('bench')" >/dev/null
+        fi
         sleep 0.01
     done
     state=$(pg_psql "$dir" "$port" -Atq -c "SELECT stream_wait('bench', '1 hour')")
-    end=$(date +%s.%N)
-    [[ $state == finished ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    [[ -n $end ]] || end=$(date +%s.%N)
+    expected=finished
+    [[ $stop_at_events == t ]] && expected=stopped
+    [[ $state == "$expected" ]] || arroyo_die "$name: pipeline ended $state: $(pg_psql "$dir" "$port" -Atq -c "SELECT last_error FROM stream_pipelines WHERE name = 'bench'")"
+    rows_out=$(pg_psql "$dir" "$port" -Atq -c "SELECT rows_out FROM stream_pipelines WHERE name = 'bench'")
     hz=$(getconf CLK_TCK)
-    bench_print "$name" "$events" "$(awk -v s="$start" -v t="$end" 'BEGIN { print t - s }')" \
-        "$(awk -v c="$ticks" -v hz="$hz" 'BEGIN { print c / hz }')"
+    bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
+    awk -v n="$name" -v e="$events" -v o="$rows_out" -v s="$start" -v t="$end" -v c="$ticks" \
+        -v hz="$hz" -v b="$bytes" 'BEGIN {
+        wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
+        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f %10.1f\n", n, e, o, wall, cpu, e / wall,
+            e / cpu, b / 1048576 }'
+    # A baseline doing the same work without a pipeline (e.g. with triggers), timed as a whole.
+    if [[ -f test/bench/$name.baseline.sql ]]; then
+        cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"
+        chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
+        bstart=$(date +%s.%N)
+        pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.baseline.sql" 2>&1 |
+            grep -v NOTICE || true
+        bend=$(date +%s.%N)
+        awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
+            wall = t - s;
+            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline is %.1fx faster\n", n, e,
+                "-", wall, "-", e / wall, "-", "-", wall / (pt - ps) }'
+    fi
+    # The setup's server goes last: a baseline may use it too.
+    if [[ -n $setup_pid ]]; then
+        kill "$setup_pid" 2>/dev/null || true
+        wait "$setup_pid" 2>/dev/null || true
+        setup_pid=
+    fi
 done

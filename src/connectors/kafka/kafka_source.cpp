@@ -198,6 +198,7 @@ void KafkaSource::assign(int from, int to, const TopicState& state) {
                            from, to - 1)));
     });
   assigned_ = to;
+  if (reachable_) status_ = reading_status();
 }
 
 size_t KafkaSource::handle(const rd_kafka_message_t* message, Batch& out, TimestampTz now) {
@@ -329,9 +330,21 @@ void KafkaSource::mark_done(int32 partition) {
   if (done_[size_t(partition)]) return;
   done_[size_t(partition)] = true;
   done_count_++;
+  if (reachable_) status_ = reading_status();
+}
+
+std::string KafkaSource::status() const { return status_; }
+
+// The status while the cluster is reachable.
+std::string KafkaSource::reading_status() const {
+  if (assigned_ == 0) return "connecting";
+  std::string s = "reading " + std::to_string(assigned_) + " partition" + (assigned_ > 1 ? "s" : "");
+  if (stop_at_latest_) s += ", " + std::to_string(done_count_) + " at their end";
+  return s;
 }
 
 void KafkaSource::note_unreachable(const std::string& why) {
+  status_ = "cannot reach the Kafka cluster, retrying: " + why;
   if (!reachable_) return;
   reachable_ = false;
   pg::call([&] {
@@ -343,12 +356,13 @@ void KafkaSource::note_unreachable(const std::string& why) {
 void KafkaSource::note_reachable() {
   if (reachable_) return;
   reachable_ = true;
+  status_ = reading_status();
   pg::call([&] {
     ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label_.c_str())));
   });
 }
 
-void KafkaSource::on_commit() {
+void KafkaSource::committed() {
   if (client_ && positions_ != committed_) commit_positions(false);
 }
 

@@ -24,7 +24,8 @@ class KafkaSource : public Source {
   void open(const RuntimeInfo& info) override;
   PollResult poll(Batch& out) override;
   int64 bad_rows() const override { return bad_rows_; }
-  void on_commit() override;
+  void committed() override;
+  std::string status() const override;
   void close() override;
 
   // The next offset to read in each partition read so far: what a checkpoint would store.
@@ -48,6 +49,7 @@ class KafkaSource : public Source {
   void mark_done(int32 partition);
   void note_unreachable(const std::string& why);
   void note_reachable();
+  std::string reading_status() const;
   void commit_positions(bool wait);
   void shut_down();
 
@@ -75,6 +77,7 @@ class KafkaSource : public Source {
   int done_count_ = 0;
   bool ended_ = false;
   bool reachable_ = true;               // false while the cluster cannot be reached (logged)
+  std::string status_ = "connecting";   // for stream_pipelines.source_status
   std::map<int32, int64> positions_, committed_, start_positions_;
   int64 bad_rows_ = 0;
   Datum topic_datum_ = 0;               // the topic as text, for this poll's metadata columns

@@ -2,6 +2,7 @@
 // front to back (a bounded source that ends at end of file); as a sink rows are appended to it.
 // Server file access needs pg_read_server_files / pg_write_server_files, as COPY does.
 #include "connectors/connector.hpp"
+#include "formats/debezium.hpp"
 #include "formats/json.hpp"
 #include "pg/guard.hpp"
 
@@ -28,7 +29,7 @@ std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
       {"path", OptionKind::Text, true},
       {"type", OptionKind::Choice, true, {"source", "sink"}},
-      {"format", OptionKind::Choice, false, {"json"}},
+      {"format", OptionKind::Choice, false, {"json", "debezium_json"}},
       {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
       {"event_time_field", OptionKind::Text},
       {"watermark_delay", OptionKind::Interval},
@@ -39,6 +40,10 @@ std::vector<OptionSpec> table_option_specs() {
 }
 
 bool is_sink(const TableSpec& spec) { return get_option(spec.table_options, "type") == "sink"; }
+
+bool is_debezium(const TableSpec& spec) {
+  return get_option(spec.table_options, "format") == std::optional<std::string>("debezium_json");
+}
 
 std::string path_of(const TableSpec& spec) {
   return get_option(spec.table_options, "path").value_or("");
@@ -211,7 +216,12 @@ class SingleFileSource : public Source {
 class SingleFileSink : public Sink {
  public:
   explicit SingleFileSink(const TableSpec& spec)
-      : path_(path_of(spec)), encoder_(spec, spec.table_options) {}
+      : path_(path_of(spec)), encoder_(spec, spec.table_options) {
+    if (is_debezium(spec)) debezium_ = std::make_unique<DebeziumEncoder>(spec, spec.table_options);
+  }
+  void set_key_columns(const std::vector<int>& keys) override {
+    if (debezium_) debezium_->set_key_columns(keys);
+  }
   ~SingleFileSink() override {
     if (fd_ >= 0) ::close(fd_);  // rows still buffered here were never committed: dropped
   }
@@ -220,6 +230,11 @@ class SingleFileSink : public Sink {
 
   void write(const Batch& rows) override {
     open_file();
+    if (debezium_) {
+      debezium_->encode(rows, buffer_);
+      if (buffer_.size() >= kSinkBufferLimit) flush();
+      return;
+    }
     for (int r = 0; r < rows.size(); r++) {
       if (rows.op(r) != RowOp::Insert)
         pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -230,7 +245,10 @@ class SingleFileSink : public Sink {
     }
   }
 
-  void commit() override { flush(); }
+  void commit() override {
+    if (debezium_) debezium_->finish(buffer_);
+    flush();
+  }
 
   void close() override {
     if (fd_ < 0) return;
@@ -271,6 +289,7 @@ class SingleFileSink : public Sink {
 
   std::string path_;
   JsonEncoder encoder_;
+  std::unique_ptr<DebeziumEncoder> debezium_;  // format 'debezium_json'
   std::string buffer_;
   int fd_ = -1;
 };
@@ -285,6 +304,9 @@ class SingleFileConnector : public Connector {
     if (path.empty() || path[0] != '/')
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "option \"path\" must be an absolute path",
                "got \"" + path + "\"");
+    if (!is_sink(spec) && is_debezium(spec))
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "format \"debezium_json\" is supported for single_file sinks only");
     if (is_sink(spec))
       for (const char* name : kSourceOnlyOptions)
         if (spec.table_options.count(name))
@@ -303,6 +325,8 @@ class SingleFileConnector : public Connector {
   TableRole role(const TableSpec& spec) const override {
     return is_sink(spec) ? TableRole::Sink : TableRole::Source;
   }
+
+  bool accepts_updates(const TableSpec& spec) const override { return is_debezium(spec); }
 
   void check_privileges(const TableSpec&, TableRole role) const override {
     bool reading = role == TableRole::Source;

@@ -1,6 +1,7 @@
-// GROUP BY with a time window (tumble, hop, session): splits the query into an input projection
-// (keys, aggregate arguments, FILTER conditions), a window aggregate, and a projection of the
-// select list and HAVING over the aggregate's output.
+// Grouped queries: GROUP BY with a time window (tumble, hop, session; Dataflow semantics) or
+// without (updating semantics). Either is split into an input projection (keys, aggregate
+// arguments, FILTER conditions), an aggregate, and a projection of the select list and HAVING
+// over the aggregate's output.
 #include "planner/plan_util.hpp"
 
 #include "pg/guard.hpp"
@@ -141,8 +142,8 @@ void check_no_windows(Query* q) {
   });
 }
 
-std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> input,
-                                            List* quals) {
+std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
+                                             List* quals) {
   Substitution sub;
   Node* window_call = nullptr;
   const char* window_fn = nullptr;
@@ -160,17 +161,15 @@ std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> 
       keys.push_back(e);
     }
   }
-  if (!window_call)
-    unsupported("aggregation without a time window",
-                "Group by tumble(width), hop(slide, width) or session(gap); aggregates over a "
-                "whole stream arrive with updating semantics.");
+  const bool input_updating = input->updating;
+  if (window_call && input_updating)
+    unsupported("a time window over an updating input",
+                "Windows aggregate append-only streams; aggregate the updating result without a "
+                "window instead.");
   ListCell* qc;
   pg::call([&] { foreach (qc, quals) no_window_walker((Node*)lfirst(qc), nullptr); });
 
-  auto agg = std::make_unique<WindowAggregateNode>();
-  agg->window = window_spec(window_fn, (FuncExpr*)window_call);
-  agg->num_keys = int(keys.size());
-  sub.groups.push_back(window_call);
+  if (window_call) sub.groups.push_back(window_call);
   for (Node* k : keys) sub.groups.push_back(k);
   sub.aggrefs = NIL;
   pg::call([&] {
@@ -180,6 +179,7 @@ std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> 
   });
 
   // The input projection: keys, then each aggregate's arguments and FILTER condition.
+  std::vector<AggregateSpec> specs;
   List* exprs = NIL;
   for (Node* k : keys) exprs = pg::call([&] { return lappend(exprs, k); });
   int column = int(keys.size());
@@ -204,21 +204,41 @@ std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> 
       spec.filter_col = column++;
     }
     spec.distinct = a->aggdistinct != NIL;
+    if (spec.distinct && input_updating)
+      unsupported("DISTINCT in an aggregate over an updating input");
     spec.aggref = a;
-    agg->aggregates.push_back(spec);
+    specs.push_back(spec);
   }
   auto in = std::make_unique<ProjectNode>();
   in->input = std::move(input);
   in->quals = quals;
   in->targets = plan_targets(targets_from_exprs(exprs));
   in->desc = desc_from_targets(in->targets);
-  agg->input = std::move(in);
+  in->updating = input_updating;
 
-  // The aggregate's output: window, keys, aggregate results.
+  std::unique_ptr<PlanNode> agg;
+  if (window_call) {
+    auto w = std::make_unique<WindowAggregateNode>();
+    w->window = window_spec(window_fn, (FuncExpr*)window_call);
+    w->num_keys = int(keys.size());
+    w->aggregates = specs;
+    w->input = std::move(in);
+    agg = std::move(w);
+  } else {
+    auto u = std::make_unique<UpdatingAggregateNode>();
+    u->num_keys = int(keys.size());
+    u->aggregates = specs;
+    u->input = std::move(in);
+    u->updating = true;
+    agg = std::move(u);
+  }
+
+  // The aggregate's output: (window,) keys, aggregate results.
   agg->desc = pg::call([&] {
-    TupleDesc d = CreateTemplateTupleDesc(1 + int(keys.size()) + list_length(sub.aggrefs));
-    TupleDescInitEntry(d, 1, "window", TSTZRANGEOID, -1, 0);
-    int att = 2;
+    int lead = window_call ? 1 : 0;
+    TupleDesc d = CreateTemplateTupleDesc(lead + int(keys.size()) + list_length(sub.aggrefs));
+    if (window_call) TupleDescInitEntry(d, 1, "window", TSTZRANGEOID, -1, 0);
+    int att = lead + 1;
     for (Node* k : keys) {
       TupleDescInitEntry(d, att, "key", exprType(k), exprTypmod(k), 0);
       TupleDescInitEntryCollation(d, att++, exprCollation(k));
@@ -250,6 +270,7 @@ std::unique_ptr<PlanNode> plan_window_query(Query* q, std::unique_ptr<PlanNode> 
     top->quals = pg::call([&] { return make_ands_implicit(having); });
   }
   top->desc = desc_from_targets(top->targets);
+  top->updating = agg->updating;
   top->input = std::move(agg);
   return top;
 }

@@ -1,0 +1,144 @@
+-- Change data capture: a regular table in FROM is read through logical decoding, first its
+-- current rows, then every committed change, and the result stays equal to the batch query.
+\set VERBOSITY default
+SET timezone = 'UTC';
+-- Pipelines run with the database's and owner's settings, not this session's.
+SET intervalstyle = 'postgres';
+-- Waits (up to 30 s) until two queries return the same rows; returns whether they did.
+CREATE FUNCTION wait_same(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE differences bigint;
+BEGIN
+  FOR i IN 1..600 LOOP
+    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d',
+                   a, b, b, a) INTO differences;
+    IF differences = 0 THEN RETURN true; END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN false;
+END $$;
+
+CREATE TABLE orders (id serial PRIMARY KEY, k int, v numeric, note text);
+INSERT INTO orders (k, v) SELECT g % 7, g FROM generate_series(1, 2000) g;
+CREATE TABLE totals (k int PRIMARY KEY, n bigint, s numeric, lo numeric, hi numeric);
+
+-- Requirements, checked at stream_create.
+SELECT stream_create('totals', 'INSERT INTO totals SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k');
+ALTER TABLE orders REPLICA IDENTITY FULL;
+SELECT stream_create('bad', 'INSERT INTO orders (k) SELECT count(*) FROM orders');
+CREATE TABLE other (k int) ;
+ALTER TABLE other REPLICA IDENTITY FULL;
+SELECT stream_create('bad', 'INSERT INTO totals (k, n) SELECT k, count(*) FROM (SELECT k FROM orders UNION ALL SELECT k FROM other) x GROUP BY k');
+CREATE TABLE parted (k int) PARTITION BY RANGE (k);
+SELECT stream_create('bad', 'INSERT INTO totals (k, n) SELECT k, count(*) FROM parted GROUP BY k');
+CREATE ROLE regress_cdc_reader LOGIN;
+GRANT INSERT ON totals TO regress_cdc_reader;
+SET ROLE regress_cdc_reader;
+SELECT stream_create('bad', 'INSERT INTO totals (k, n) SELECT k, count(*) FROM orders GROUP BY k');
+RESET ROLE;
+SELECT count(*) FROM stream_pipelines;
+
+-- The snapshot, then changes: inserts, updates (also of the grouping key), deletes, a
+-- rolled-back transaction, a transaction touching many rows.
+SELECT stream_create('totals', $$SET update_aggregate_flush_interval = '50 milliseconds';
+  INSERT INTO totals SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k$$);
+SELECT stream_start('totals');
+SELECT wait_same('SELECT * FROM totals',
+                 'SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k') AS snapshot_matches;
+SELECT state, rows_in, last_error, slot_lag_bytes IS NOT NULL AS has_slot FROM stream_pipelines;
+INSERT INTO orders (k, v) VALUES (1, 1000000), (8, -5);
+UPDATE orders SET v = v + 1 WHERE id <= 10;
+UPDATE orders SET k = 9 WHERE id BETWEEN 11 AND 13;
+DELETE FROM orders WHERE id BETWEEN 20 AND 40;
+BEGIN;
+INSERT INTO orders (k, v) VALUES (10, 10);
+DELETE FROM orders WHERE k = 2;
+ROLLBACK;
+UPDATE orders SET v = v * 2 WHERE k = 3;
+SELECT wait_same('SELECT * FROM totals',
+                 'SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k') AS changes_match;
+
+-- A randomized workload: thousands of inserts, updates and deletes in many transactions,
+-- some rolled back.
+SELECT setseed(0.42);
+DO $$
+DECLARE op float8;
+BEGIN
+  FOR t IN 1..300 LOOP
+    BEGIN
+      FOR i IN 1..10 LOOP
+        op := random();
+        IF op < 0.5 THEN
+          INSERT INTO orders (k, v) VALUES ((random() * 12)::int, round((random() * 1000)::numeric, 2));
+        ELSIF op < 0.8 THEN
+          UPDATE orders SET v = v + 1, k = (random() * 12)::int
+          WHERE id = (SELECT id FROM orders ORDER BY id OFFSET (random() * 100)::int LIMIT 1);
+        ELSE
+          DELETE FROM orders WHERE id = (SELECT id FROM orders ORDER BY id OFFSET (random() * 100)::int LIMIT 1);
+        END IF;
+      END LOOP;
+      IF t % 5 = 0 THEN RAISE EXCEPTION 'roll back this transaction'; END IF;
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+    COMMIT;
+  END LOOP;
+END $$;
+SELECT wait_same('SELECT * FROM totals',
+                 'SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k') AS random_workload_matches;
+SELECT state, last_error FROM stream_pipelines WHERE name = 'totals';
+
+-- The same table read by a second pipeline (its own slot), from another schema's table too.
+CREATE SCHEMA shop;
+CREATE TABLE shop.items (id int PRIMARY KEY, owner_id int, price numeric, label text);
+ALTER TABLE shop.items REPLICA IDENTITY FULL;
+INSERT INTO shop.items SELECT g, g % 3, g * 1.5, 'item ' || g FROM generate_series(1, 50) g;
+CREATE TABLE per_owner (owner_id int PRIMARY KEY, items bigint, labels text);
+SELECT stream_create('per_owner', $$SET update_aggregate_flush_interval = '50 milliseconds';
+  INSERT INTO per_owner SELECT owner_id, count(*), string_agg(label, ',') FROM shop.items GROUP BY owner_id$$);
+CREATE TABLE grand (n bigint, total numeric);
+SELECT stream_create('grand', $$SET update_aggregate_flush_interval = '50 milliseconds';
+  INSERT INTO grand SELECT count(*), sum(v) FROM orders$$);
+SELECT stream_start('per_owner');
+SELECT stream_start('grand');
+UPDATE shop.items SET owner_id = 7 WHERE id <= 5;
+DELETE FROM shop.items WHERE id > 45;
+SELECT wait_same($$SELECT owner_id, items, (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(string_to_array(labels, ',')) x) FROM per_owner$$,
+                 $$SELECT owner_id, count(*), string_agg(label, ',' ORDER BY label) FROM shop.items GROUP BY owner_id$$) AS other_schema_matches;
+SELECT wait_same('SELECT * FROM grand', 'SELECT count(*), sum(v) FROM orders') AS second_reader_matches;
+SELECT count(*) AS slots FROM pg_replication_slots WHERE slot_name LIKE 'arroyo\_%';
+
+-- NULLs, many column types, and TOASTed values left unchanged by an UPDATE.
+CREATE TABLE typed (id int PRIMARY KEY, b bool, i2 int2, i8 int8, f4 float4, f8 float8,
+  n numeric(12, 3), t text, vc varchar(10), by bytea, d date, ts timestamp, tz timestamptz,
+  iv interval, u uuid, j json, jb jsonb, arr int[], addr inet, big text, counter int);
+ALTER TABLE typed REPLICA IDENTITY FULL;
+ALTER TABLE typed ALTER COLUMN big SET STORAGE EXTERNAL;
+INSERT INTO typed VALUES
+  (1, true, 1, 10000000000, 1.5, 2.25, 123.456, 'text', 'varchar', '\x00ff', '2026-01-02',
+   '2026-01-02 03:04:05', '2026-01-02 03:04:05+00', '1 day 2 hours', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+   '{"a": [1, 2]}', '{"b": null}', '{1,NULL,3}', '192.168.0.1', repeat('x', 5000) || 'end', 0),
+  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, 0);
+CREATE TABLE typed_copy (id int PRIMARY KEY, doc text);
+SELECT stream_create('typed', $$SET update_aggregate_flush_interval = '50 milliseconds';
+  INSERT INTO typed_copy SELECT id, max(row_to_json(typed)::text) FROM typed GROUP BY id$$);
+SELECT stream_start('typed');
+UPDATE typed SET counter = counter + 1;
+INSERT INTO typed (id, big, counter) VALUES (3, repeat('y', 6000), 1);
+UPDATE typed SET counter = counter + 1 WHERE id = 3;
+SELECT wait_same('SELECT * FROM typed_copy', 'SELECT id, row_to_json(typed)::text FROM typed') AS types_match;
+SELECT id, length(doc) FROM typed_copy ORDER BY id;
+
+-- TRUNCATE cannot be retracted: the pipeline fails, saying so, and its slot is dropped.
+TRUNCATE shop.items;
+SELECT stream_wait('per_owner');
+SELECT state, last_error FROM stream_pipelines WHERE name = 'per_owner';
+-- Stopping and dropping leave no slot behind.
+SELECT stream_stop('totals');
+SELECT stream_stop('grand');
+SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
+SELECT count(*) AS slots_left FROM pg_replication_slots WHERE slot_name LIKE 'arroyo\_%';
+
+DROP TABLE orders, totals, other, parted, per_owner, grand, typed, typed_copy;
+DROP SCHEMA shop CASCADE;
+DROP FUNCTION wait_same;
+DROP ROLE regress_cdc_reader;

@@ -1,0 +1,19 @@
+// Change data capture of regular tables (not a foreign-table connector: the planner uses it
+// for a regular table in a pipeline's FROM).
+#pragma once
+
+#include "connectors/connector.hpp"
+
+#include <string>
+
+namespace arroyo {
+
+const Connector& cdc_connector();
+// The replication slot of a pipeline: arroyo_<database oid>_<pipeline id>.
+std::string cdc_slot_name(Oid dboid, int32 pipeline_id);
+// Drops that slot if it exists (it must not be in use by another process).
+void drop_cdc_slot_if_exists(const std::string& name);
+// A regular table's spec (columns, no options), for the CDC source.
+TableSpec relation_table_spec(Oid relid);
+
+}  // namespace arroyo

@@ -1,0 +1,167 @@
+// Our logical decoding output plugin (the library is the plugin: slots are created with plugin
+// 'arroyo_stream'). It does not serialize anything: the CDC source drives decoding in its own
+// process, and the callbacks copy each committed change of the source table, as rows in the
+// table's layout, into the source's ChangeBuffer. An UPDATE becomes a delete of the old row
+// and an insert of the new one; columns left unchanged and TOASTed in the new row are taken
+// from the old one (REPLICA IDENTITY FULL logs it complete).
+#include "connectors/cdc/change_buffer.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "utils/memutils.h"
+}
+
+namespace arroyo {
+
+ChangeBuffer* change_buffer_create(MemoryContext parent, Oid relid, int natts) {
+  ChangeBuffer* buf = (ChangeBuffer*)MemoryContextAllocZero(parent, sizeof(ChangeBuffer));
+  buf->relid = relid;
+  buf->natts = natts;
+  buf->memory = AllocSetContextCreate(parent, "arroyo_stream cdc changes", ALLOCSET_DEFAULT_SIZES);
+  return buf;
+}
+
+void change_buffer_reset(ChangeBuffer* buf) {
+  MemoryContextReset(buf->memory);
+  buf->count = buf->capacity = 0;
+  buf->values = nullptr;
+  buf->nulls = nullptr;
+  buf->ops = nullptr;
+  buf->times = nullptr;
+}
+
+namespace {
+
+// Appends one row to the buffer, copying (and detoasting) its values. `fallback` supplies
+// columns that are unchanged TOAST pointers in `tuple`.
+void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fallback, int8 op,
+                TimestampTz time) {
+  MemoryContext old = MemoryContextSwitchTo(buf->memory);
+  if (buf->count == buf->capacity) {
+    int cap = buf->capacity ? buf->capacity * 2 : 256;
+    size_t n = size_t(cap) * buf->natts;
+    if (buf->capacity == 0) {
+      buf->values = (Datum*)palloc(sizeof(Datum) * n);
+      buf->nulls = (bool*)palloc(sizeof(bool) * n);
+      buf->ops = (int8*)palloc(sizeof(int8) * cap);
+      buf->times = (TimestampTz*)palloc(sizeof(TimestampTz) * cap);
+    } else {
+      buf->values = (Datum*)repalloc_huge(buf->values, sizeof(Datum) * n);
+      buf->nulls = (bool*)repalloc_huge(buf->nulls, sizeof(bool) * n);
+      buf->ops = (int8*)repalloc(buf->ops, sizeof(int8) * cap);
+      buf->times = (TimestampTz*)repalloc(buf->times, sizeof(TimestampTz) * cap);
+    }
+    buf->capacity = cap;
+  }
+  int row = buf->count++;
+  Datum* values = buf->values + size_t(row) * buf->natts;
+  bool* nulls = buf->nulls + size_t(row) * buf->natts;
+  heap_deform_tuple(tuple, desc, values, nulls);
+  Datum* fb_values = nullptr;
+  bool* fb_nulls = nullptr;
+  for (int i = 0; i < buf->natts && i < desc->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped) {
+      nulls[i] = true;
+      continue;
+    }
+    if (nulls[i] || att->attlen != -1) {
+      if (!nulls[i]) values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+      continue;
+    }
+    struct varlena* v = (struct varlena*)DatumGetPointer(values[i]);
+    if (VARATT_IS_EXTERNAL_ONDISK(v)) {
+      // Unchanged TOASTed column of an UPDATE: its value is the old row's.
+      if (!fallback)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("change data capture got an unchanged TOAST value without the "
+                               "old row"),
+                        errhint("Set REPLICA IDENTITY FULL on the table.")));
+      if (!fb_values) {
+        fb_values = (Datum*)palloc(sizeof(Datum) * desc->natts);
+        fb_nulls = (bool*)palloc(sizeof(bool) * desc->natts);
+        heap_deform_tuple(fallback, desc, fb_values, fb_nulls);
+      }
+      nulls[i] = fb_nulls[i];
+      v = nulls[i] ? nullptr : (struct varlena*)DatumGetPointer(fb_values[i]);
+    }
+    if (v) values[i] = PointerGetDatum(detoast_attr(v));
+  }
+  for (int i = desc->natts; i < buf->natts; i++) nulls[i] = true;
+  buf->ops[row] = op;
+  buf->times[row] = time;
+  MemoryContextSwitchTo(old);
+}
+
+void on_startup(LogicalDecodingContext*, OutputPluginOptions* options, bool) {
+  options->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+  options->receive_rewrites = false;
+}
+
+void on_begin(LogicalDecodingContext*, ReorderBufferTXN*) {}
+
+void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
+               ReorderBufferChange* change) {
+  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
+  if (!buf || RelationGetRelid(rel) != buf->relid) return;
+  TupleDesc desc = RelationGetDescr(rel);
+  TimestampTz time = txn->xact_time.commit_time;
+  HeapTuple oldtup = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : nullptr;
+  HeapTuple newtup = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : nullptr;
+  switch (change->action) {
+    case REORDER_BUFFER_CHANGE_INSERT:
+      if (newtup) append_row(buf, desc, newtup, nullptr, 1, time);
+      break;
+    case REORDER_BUFFER_CHANGE_UPDATE:
+      if (!oldtup)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("an UPDATE of \"%s\" came without its old row",
+                               RelationGetRelationName(rel)),
+                        errhint("Set REPLICA IDENTITY FULL on the table.")));
+      append_row(buf, desc, oldtup, nullptr, -1, time);
+      append_row(buf, desc, newtup, oldtup, 1, time);
+      break;
+    case REORDER_BUFFER_CHANGE_DELETE:
+      if (!oldtup)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("a DELETE from \"%s\" came without its old row",
+                               RelationGetRelationName(rel)),
+                        errhint("Set REPLICA IDENTITY FULL on the table.")));
+      append_row(buf, desc, oldtup, nullptr, -1, time);
+      break;
+    default:
+      break;
+  }
+}
+
+void on_truncate(LogicalDecodingContext* ctx, ReorderBufferTXN*, int nrelations,
+                 Relation relations[], ReorderBufferChange*) {
+  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
+  for (int i = 0; buf && i < nrelations; i++)
+    if (RelationGetRelid(relations[i]) == buf->relid) buf->truncated = true;
+}
+
+void on_commit(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, XLogRecPtr) {
+  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
+  if (buf) buf->last_commit_end = txn->end_lsn;
+}
+
+}  // namespace
+
+}  // namespace arroyo
+
+extern "C" {
+
+PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks* cb);
+
+void _PG_output_plugin_init(OutputPluginCallbacks* cb) {
+  cb->startup_cb = arroyo::on_startup;
+  cb->begin_cb = arroyo::on_begin;
+  cb->change_cb = arroyo::on_change;
+  cb->truncate_cb = arroyo::on_truncate;
+  cb->commit_cb = arroyo::on_commit;
+}
+
+}  // extern "C"

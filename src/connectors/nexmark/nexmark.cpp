@@ -1,0 +1,340 @@
+// nexmark: the Nexmark benchmark's event generator as a source. One foreign table per event kind
+// (option event_type 'person' | 'auction' | 'bid'); every table reads the same deterministic
+// event sequence (seed, start_time, rate) and emits only the events of its kind.
+#include "connectors/connector.hpp"
+#include "connectors/event_time.hpp"
+#include "connectors/nexmark/generator.hpp"
+
+#include "pg/guard.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace arroyo {
+
+namespace {
+
+using nexmark::EventKind;
+using nexmark::Generator;
+
+constexpr const char* kWhere = "connector \"nexmark\" tables";
+
+// The value kinds a Nexmark column can hold.
+enum class FieldType { Int8, Text, Time };
+
+// One standard column of an event kind.
+struct FieldSpec {
+  const char* name;
+  FieldType type;
+};
+
+// The standard columns, in the order the Nexmark queries declare them; a field's index is its
+// position here.
+const std::vector<FieldSpec>& fields_of(EventKind kind) {
+  static const std::vector<FieldSpec> person = {
+      {"id", FieldType::Int8},          {"name", FieldType::Text},
+      {"email_address", FieldType::Text}, {"credit_card", FieldType::Text},
+      {"city", FieldType::Text},        {"state", FieldType::Text},
+      {"date_time", FieldType::Time},   {"extra", FieldType::Text}};
+  static const std::vector<FieldSpec> auction = {
+      {"id", FieldType::Int8},        {"item_name", FieldType::Text},
+      {"description", FieldType::Text}, {"initial_bid", FieldType::Int8},
+      {"reserve", FieldType::Int8},   {"date_time", FieldType::Time},
+      {"expires", FieldType::Time},   {"seller", FieldType::Int8},
+      {"category", FieldType::Int8},  {"extra", FieldType::Text}};
+  static const std::vector<FieldSpec> bid = {
+      {"auction", FieldType::Int8}, {"bidder", FieldType::Int8}, {"price", FieldType::Int8},
+      {"channel", FieldType::Text}, {"url", FieldType::Text},    {"date_time", FieldType::Time},
+      {"extra", FieldType::Text}};
+  switch (kind) {
+    case EventKind::Person: return person;
+    case EventKind::Auction: return auction;
+    case EventKind::Bid: return bid;
+  }
+  return bid;
+}
+
+EventKind kind_of(const TableSpec& spec) {
+  std::string t = get_option(spec.table_options, "event_type").value_or("bid");
+  return t == "person" ? EventKind::Person : t == "auction" ? EventKind::Auction : EventKind::Bid;
+}
+
+const char* kind_name(EventKind kind) {
+  return kind == EventKind::Person ? "person" : kind == EventKind::Auction ? "auction" : "bid";
+}
+
+int field_index(EventKind kind, const std::string& column) {
+  const auto& fields = fields_of(kind);
+  for (size_t i = 0; i < fields.size(); i++)
+    if (column == fields[i].name) return int(i);
+  return -1;
+}
+
+bool type_fits(FieldType t, Oid type, int32 typmod) {
+  switch (t) {
+    case FieldType::Int8: return type == INT8OID;
+    case FieldType::Text: return type == TEXTOID || (type == VARCHAROID && typmod < 0);
+    case FieldType::Time: return type == TIMESTAMPTZOID || type == TIMESTAMPOID;
+  }
+  return false;
+}
+
+const char* type_name(FieldType t) {
+  switch (t) {
+    case FieldType::Int8: return "bigint";
+    case FieldType::Text: return "text";
+    case FieldType::Time: return "timestamptz or timestamp";
+  }
+  return "?";
+}
+
+// Hands out text values from large palloc'd blocks of the current (per-round) memory context:
+// one allocation per block, not per value. Runs inside pg::call.
+class TextArena {
+ public:
+  void reset() { cur_ = end_ = nullptr; }
+  Datum text(const char* data, int len) {
+    size_t size = MAXALIGN(VARHDRSZ + len);
+    if (size_t(end_ - cur_) < size) {
+      size_t block = std::max(kBlockSize, size);
+      cur_ = (char*)palloc(block);
+      end_ = cur_ + block;
+    }
+    char* v = cur_;
+    cur_ += size;
+    SET_VARSIZE(v, VARHDRSZ + len);
+    memcpy(VARDATA(v), data, len);
+    return PointerGetDatum(v);
+  }
+
+ private:
+  static constexpr size_t kBlockSize = 64 * 1024;
+  char* cur_ = nullptr;
+  char* end_ = nullptr;
+};
+
+// Prebuilt text values (the channel names and URLs), owned by the source, in C++ memory that
+// lives as long as the source.
+class TextPool {
+ public:
+  void build(const std::vector<std::string>& strings) {
+    std::vector<size_t> offsets;
+    size_t words = 0;
+    for (const std::string& s : strings) {
+      offsets.push_back(words);
+      words += (VARHDRSZ + s.size() + sizeof(uint64) - 1) / sizeof(uint64);
+    }
+    buffer_.assign(words, 0);
+    datums_.clear();
+    for (size_t i = 0; i < strings.size(); i++) {
+      char* v = (char*)(buffer_.data() + offsets[i]);
+      SET_VARSIZE(v, VARHDRSZ + strings[i].size());
+      memcpy(VARDATA(v), strings[i].data(), strings[i].size());
+      datums_.push_back(PointerGetDatum(v));
+    }
+  }
+  Datum operator[](size_t i) const { return datums_[i]; }
+
+ private:
+  std::vector<uint64> buffer_;
+  std::vector<Datum> datums_;
+};
+
+class NexmarkSource : public Source {
+ public:
+  explicit NexmarkSource(const TableSpec& spec) : kind_(kind_of(spec)) {
+    event_rate_ = option_int(spec.table_options, "event_rate", 0);
+    message_count_ = option_int(spec.table_options, "message_count", -1);
+    start_time_ = option_timestamptz(spec.table_options, "start_time");
+    seed_ = option_int(spec.table_options, "seed", 0);
+    for (const auto& c : spec.columns) {
+      int f = field_index(kind_, c.name);
+      if (f >= 0 && !c.generated) columns_.push_back({f, c.attnum - 1});
+    }
+  }
+
+  void open(const RuntimeInfo& info) override {
+    run_start_ = GetCurrentTimestamp();
+    TimestampTz start = start_time_ ? *start_time_ : info.pipeline_start;
+    generator_ = std::make_unique<Generator>(
+        uint64(seed_), start, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+    if (kind_ == EventKind::Bid) {
+      std::vector<std::string> names, urls;
+      for (const auto& c : generator_->channels()) {
+        names.push_back(c.name);
+        urls.push_back(c.url);
+      }
+      channel_names_.build(names);
+      channel_urls_.build(urls);
+    }
+  }
+
+  PollResult poll(Batch& out) override {
+    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    // Event numbers [next_, stop) may be generated now.
+    int64 stop = message_count_ >= 0 ? message_count_ : PG_INT64_MAX;
+    if (event_rate_ > 0) {
+      TimestampTz now = GetCurrentTimestamp();
+      int64 due = int64((__int128)(now - run_start_) * event_rate_ / USECS_PER_SEC) + 1;
+      if (due <= next_)
+        return PollResult::idle(run_start_ + int64((__int128)next_ * USECS_PER_SEC / event_rate_));
+      stop = std::min(stop, due);
+    }
+    arena_.reset();
+    pg::call([&] { fill(out, stop); });
+    if (!out.empty() || event_rate_ == 0) return PollResult::data();
+    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    // None of the events due so far was of this table's kind: sleep until the next one is due.
+    int64 next = next_;
+    while (nexmark::event_kind(next) != kind_) next++;
+    return PollResult::idle(run_start_ + int64((__int128)next * USECS_PER_SEC / event_rate_));
+  }
+
+ private:
+  struct Column {
+    int field;   // index into fields_of(kind_)
+    int column;  // 0-based position in the row
+  };
+
+  // Generates events next_, next_ + 1, ... below `stop` until the batch is full, keeping those
+  // of this table's kind. Runs inside pg::call: plain values only.
+  void fill(Batch& out, int64 stop) {
+    while (next_ < stop && !out.full()) {
+      int64 event = next_++;
+      if (nexmark::event_kind(event) != kind_) continue;
+      switch (kind_) {
+        case EventKind::Person: add_person(out, event); break;
+        case EventKind::Auction: add_auction(out, event); break;
+        case EventKind::Bid: add_bid(out, event); break;
+      }
+    }
+  }
+
+  Datum text(const nexmark::Text& t) { return arena_.text(t.data, t.len); }
+
+  void add_bid(Batch& out, int64 event) {
+    nexmark::Bid b;
+    generator_->bid(event, b);
+    int row = out.append(b.date_time);
+    Datum* v = out.values(row);
+    bool* n = out.nulls(row);
+    for (const Column& c : columns_) {
+      n[c.column] = false;
+      switch (c.field) {
+        case 0: v[c.column] = Int64GetDatum(b.auction); break;
+        case 1: v[c.column] = Int64GetDatum(b.bidder); break;
+        case 2: v[c.column] = Int64GetDatum(b.price); break;
+        case 3: v[c.column] = channel_names_[b.channel]; break;
+        case 4: v[c.column] = channel_urls_[b.channel]; break;
+        case 5: v[c.column] = TimestampTzGetDatum(b.date_time); break;
+        case 6: v[c.column] = text(b.extra); break;
+      }
+    }
+  }
+
+  void add_auction(Batch& out, int64 event) {
+    nexmark::Auction a;
+    generator_->auction(event, a);
+    int row = out.append(a.date_time);
+    Datum* v = out.values(row);
+    bool* n = out.nulls(row);
+    for (const Column& c : columns_) {
+      n[c.column] = false;
+      switch (c.field) {
+        case 0: v[c.column] = Int64GetDatum(a.id); break;
+        case 1: v[c.column] = text(a.item_name); break;
+        case 2: v[c.column] = text(a.description); break;
+        case 3: v[c.column] = Int64GetDatum(a.initial_bid); break;
+        case 4: v[c.column] = Int64GetDatum(a.reserve); break;
+        case 5: v[c.column] = TimestampTzGetDatum(a.date_time); break;
+        case 6: v[c.column] = TimestampTzGetDatum(a.expires); break;
+        case 7: v[c.column] = Int64GetDatum(a.seller); break;
+        case 8: v[c.column] = Int64GetDatum(a.category); break;
+        case 9: v[c.column] = text(a.extra); break;
+      }
+    }
+  }
+
+  void add_person(Batch& out, int64 event) {
+    nexmark::Person p;
+    generator_->person(event, p);
+    int row = out.append(p.date_time);
+    Datum* v = out.values(row);
+    bool* n = out.nulls(row);
+    for (const Column& c : columns_) {
+      n[c.column] = false;
+      switch (c.field) {
+        case 0: v[c.column] = Int64GetDatum(p.id); break;
+        case 1: v[c.column] = text(p.name); break;
+        case 2: v[c.column] = text(p.email_address); break;
+        case 3: v[c.column] = text(p.credit_card); break;
+        case 4: v[c.column] = text(p.city); break;
+        case 5: v[c.column] = text(p.state); break;
+        case 6: v[c.column] = TimestampTzGetDatum(p.date_time); break;
+        case 7: v[c.column] = text(p.extra); break;
+      }
+    }
+  }
+
+  EventKind kind_;
+  int64 event_rate_, message_count_, seed_;
+  std::optional<TimestampTz> start_time_;
+  TimestampTz run_start_ = 0;
+  int64 next_ = 0;  // the next event number of the whole sequence
+  std::vector<Column> columns_;
+  std::unique_ptr<Generator> generator_;
+  TextArena arena_;
+  TextPool channel_names_, channel_urls_;
+};
+
+class NexmarkConnector : public Connector {
+ public:
+  const char* name() const override { return "nexmark"; }
+
+  void validate_table(const TableSpec& spec) const override {
+    std::vector<OptionSpec> specs = {
+        {"event_type", OptionKind::Choice, true, {"bid", "auction", "person"}},
+        {"event_rate", OptionKind::NonNegInt, true},
+        {"message_count", OptionKind::NonNegInt},
+        {"start_time", OptionKind::Timestamptz},
+        {"seed", OptionKind::NonNegInt}};
+    for (auto& s : event_time_option_specs()) specs.push_back(s);
+    validate_options(spec.table_options, specs, kWhere);
+    EventKind kind = kind_of(spec);
+    const auto& fields = fields_of(kind);
+    for (const auto& c : spec.columns) {
+      if (!c.options.empty())
+        pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
+                 "nexmark column \"" + c.name + "\" accepts no options");
+      if (c.generated) continue;
+      int f = field_index(kind, c.name);
+      if (f < 0) {
+        std::string names;
+        for (const auto& fs : fields) names += std::string(names.empty() ? "" : ", ") + fs.name;
+        pg::fail(ERRCODE_UNDEFINED_COLUMN,
+                 std::string("nexmark ") + kind_name(kind) + " tables have no column \"" +
+                     c.name + "\"",
+                 std::string("The columns of ") + kind_name(kind) + " events are " + names + ".");
+      }
+      if (!type_fits(fields[f].type, c.type, c.typmod))
+        pg::fail(ERRCODE_DATATYPE_MISMATCH, "nexmark column \"" + c.name + "\" must be of type " +
+                                                type_name(fields[f].type));
+    }
+    validate_event_time(spec);
+  }
+
+  TableRole role(const TableSpec&) const override { return TableRole::Source; }
+
+  std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
+    return std::make_unique<NexmarkSource>(spec);
+  }
+};
+
+}  // namespace
+
+const Connector& nexmark_connector() {
+  static NexmarkConnector instance;
+  return instance;
+}
+
+}  // namespace arroyo

@@ -1,0 +1,62 @@
+// Updating aggregation (Arroyo's updating semantics): GROUP BY without a time window. Each
+// group's aggregates change with every row (and every retraction, when the input itself
+// updates); every flush interval, each changed group emits its old output row as a delete and
+// its new one as an insert, so a group that changed a thousand times between flushes costs one
+// pair. Groups untouched for the TTL (in event time, against the watermark) are forgotten.
+#pragma once
+
+#include "engine/operator.hpp"
+#include "operators/group_table.hpp"
+#include "operators/value_multiset.hpp"
+#include "planner/plan.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace arroyo {
+
+class UpdatingAggregateOperator : public Operator {
+ public:
+  UpdatingAggregateOperator(const UpdatingAggregateNode& node, int64 ttl_us,
+                            MemoryContext round_memory);
+  ~UpdatingAggregateOperator() override;
+
+  void push(int port, Batch& rows) override;
+  void watermark(int port, TimestampTz wm) override;
+  void flush() override;
+  void end(int port) override;
+  void idle(int) override {}
+
+  int64 state_bytes() const override;
+
+ private:
+  void apply(Group* g, bool created, const Datum* values, const bool* nulls, RowOp op,
+             TimestampTz t);
+  void emit_changes();
+  void compute_row(Group* g, Datum* values, bool* nulls);
+  void remember_row(Group* g, const Datum* values, const bool* nulls);
+  void evict_expired();
+  void forget(Group* g);
+  void append_row(const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
+  void send();
+  void free_row(Datum* row);
+
+  int num_keys_, out_cols_;
+  std::vector<AggregateSpec> specs_;
+  std::vector<std::unique_ptr<AggregateFunction>> aggs_;
+  std::vector<bool> recomputed_;                // per aggregate: no inverse, input updates
+  std::vector<std::vector<KeyType>> arg_types_;  // per aggregate, for its multiset
+  std::vector<KeyType> key_types_;
+  std::vector<int16> out_len_;
+  std::vector<bool> out_byval_;
+  bool input_updating_;
+  int64 ttl_us_;
+  MemoryContext memory_, round_memory_;
+  std::unique_ptr<GroupTable> table_;
+  std::vector<Group*> dirty_;
+  std::vector<Datum*> retired_;  // old output rows still referenced by the pending batch
+  TimestampTz watermark_ = DT_NOBEGIN, last_sweep_ = DT_NOBEGIN;
+  Batch out_;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,12 @@
+-- State size: 3 million events over 1 million keys -> count(*) and sum(counter) per key.
+-- The state_MiB column divided by 1 000 000 gives bytes of state per key.
+SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
+DROP SERVER IF EXISTS bench_impulse CASCADE;
+DROP TABLE IF EXISTS bench_out, bench_meta;
+CREATE TABLE bench_meta AS SELECT 3000000 AS events;
+CREATE SERVER bench_impulse FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+CREATE FOREIGN TABLE bench_src (counter bigint) SERVER bench_impulse
+  OPTIONS (event_rate '0', message_count '3000000');
+CREATE TABLE bench_out (k bigint PRIMARY KEY, n bigint, total numeric);
+SELECT stream_create('bench', $$INSERT INTO bench_out
+  SELECT counter % 1000000, count(*), sum(counter) FROM bench_src GROUP BY counter % 1000000$$);
