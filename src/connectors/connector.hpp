@@ -123,6 +123,8 @@ class Connector {
   virtual void validate_table(const TableSpec& spec) const = 0;
   // Whether a sink table can take updating results (deletes as well as inserts).
   virtual bool accepts_updates(const TableSpec&) const { return false; }
+  // Whether a source table's rows are updating (e.g. Debezium change events).
+  virtual bool produces_updates(const TableSpec&) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).

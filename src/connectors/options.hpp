@@ -39,6 +39,11 @@ Options options_from_list(List* deflist);
 void validate_options(const Options& opts, const std::vector<OptionSpec>& specs,
                       const std::string& where);
 
+// Checks that a comma-separated list of column names in option `name` names columns of the
+// table (e.g. primary_key 'id, region').
+struct TableSpec;
+void validate_key_columns(const TableSpec& spec, const std::string& name);
+
 // Value readers; they assume validate_options already accepted the value.
 std::optional<std::string> get_option(const Options& opts, const std::string& name);
 int64 option_int(const Options& opts, const std::string& name, int64 fallback);

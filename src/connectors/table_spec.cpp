@@ -95,6 +95,26 @@ TableSpec load_table_spec(Oid relid, bool with_user_mapping) {
   return spec;
 }
 
+void validate_key_columns(const TableSpec& spec, const std::string& name) {
+  std::string list = *get_option(spec.table_options, name);
+  size_t start = 0;
+  int count = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string column = list.substr(start, end - start);
+    size_t a = column.find_first_not_of(" \t"), b = column.find_last_not_of(" \t");
+    column = a == std::string::npos ? "" : column.substr(a, b - a + 1);
+    if (column.empty() || !spec.column(column))
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "invalid value for option \"" + name + "\": \"" + list + "\"",
+               column.empty() ? "Expected a comma-separated list of column names."
+                              : "The table has no column \"" + column + "\".");
+    count++;
+    start = end + 1;
+  }
+}
+
 TableSpec relation_table_spec(Oid relid) {
   TableSpec spec;
   spec.relid = relid;

@@ -5,6 +5,7 @@
 
 #include "formats/json.hpp"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,33 @@ class DebeziumEncoder {
   std::vector<Datum> held_values_;
   std::vector<char> held_nulls_;
   std::string held_json_;
+};
+
+}  // namespace arroyo
+
+namespace simdjson::dom {
+class parser;
+}
+
+namespace arroyo {
+
+// Reads Debezium change envelopes — {"before","after","op"}, or the {"schema","payload"} form
+// of Debezium's JsonConverter with schemas enabled — as an updating stream: "c" and "r" are an
+// insert of "after", "d" a delete of "before", "u" a delete of "before" then an insert of
+// "after". A tombstone (an empty or null value, or a null payload) gives no row. Values may be
+// in Debezium's encodings (epoch times, days for dates, decimals as strings or numbers).
+class DebeziumDecoder {
+ public:
+  DebeziumDecoder(const TableSpec& spec, const Options& options);
+  ~DebeziumDecoder();
+  // Appends the message's rows (0, 1 or 2) to `out` with event time `time`; a malformed
+  // message throws pg::Error and leaves `out` as it was.
+  void decode(const char* data, size_t len, Batch& out, TimestampTz time);
+
+ private:
+  void decode_row(const std::string& json, Batch& out, TimestampTz time, RowOp op);
+  JsonDecoder rows_;
+  std::unique_ptr<simdjson::dom::parser> parser_;
 };
 
 }  // namespace arroyo

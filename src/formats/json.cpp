@@ -5,6 +5,7 @@
 // Encoding conversion (pg_any_to_server, pg_server_to_any) is not in pg/postgres.hpp yet.
 extern "C" {
 #include "mb/pg_wchar.h"
+#include "utils/date.h"
 }
 
 #include <charconv>
@@ -55,6 +56,9 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
                                                            const Options& options,
                                                            MemoryContext context) {
   bool millis = json_timestamp_format(options) == JsonTimestampFormat::UnixMillis;
+  // Debezium envelopes carry times as epoch numbers (io.debezium.time.*) as well as strings.
+  auto format = options.find("format");
+  bool debezium = format != options.end() && format->second == "debezium_json";
   bool utf8 = database_is_utf8();
   std::vector<Column> columns;
   columns.reserve(spec.columns.size());
@@ -76,7 +80,10 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
         Oid element = get_element_type(base);
         col.array_literal = OidIsValid(element);
         col.json_elements = element == JSONOID || element == JSONBOID;
-        col.epoch_millis = millis && (info.type == TIMESTAMPOID || info.type == TIMESTAMPTZOID);
+        bool timestamp = info.type == TIMESTAMPOID || info.type == TIMESTAMPTZOID;
+        col.epoch_millis = millis && timestamp;
+        col.epoch_auto = debezium && !millis && timestamp;
+        col.epoch_days = debezium && info.type == DATEOID;
         const char* name = info.name.c_str();
         return utf8 ? name : pg_server_to_any(name, int(info.name.size()), PG_UTF8);
       });
@@ -92,7 +99,8 @@ std::vector<JsonScanField> JsonDecoder::scan_fields(const std::vector<Column>& c
   std::vector<JsonScanField> fields;
   for (const Column& col : columns)
     fields.push_back(
-        {col.json_name, col.raw_json, col.epoch_millis, col.array_literal, col.json_elements});
+        {col.json_name, col.raw_json, col.epoch_millis, col.epoch_auto, col.epoch_days,
+         col.array_literal, col.json_elements});
   return fields;
 }
 
@@ -135,7 +143,12 @@ void JsonDecoder::convert(Datum* values, bool* nulls) {
       if (col.is_domain) InputFunctionCall(&col.input, nullptr, col.ioparam, col.typmod);
       continue;
     }
-    if (value.kind == JsonScanValue::UnixMicros) {
+    if (value.kind == JsonScanValue::UnixMicros && col.type == DATEOID) {
+      int64 days = value.unix_micros / USECS_PER_DAY - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
+      if (days < INT_MIN || days > INT_MAX)
+        ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("date out of range")));
+      values[col.index] = DateADTGetDatum(DateADT(days));
+    } else if (value.kind == JsonScanValue::UnixMicros) {
       Timestamp ts;
       if (__builtin_sub_overflow(value.unix_micros, kUnixToPostgresUs, &ts) ||
           !IS_VALID_TIMESTAMP(ts))

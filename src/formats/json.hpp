@@ -64,6 +64,8 @@ class JsonDecoder {
     bool is_domain;         // NULLs must still pass the domain's input (NOT NULL constraints)
     bool raw_json;          // json/jsonb (or a domain over them)
     bool epoch_millis;      // timestamp/timestamptz under json.timestamp_format 'unix_millis'
+    bool epoch_auto;        // timestamp/timestamptz in Debezium's encodings (format debezium_json)
+    bool epoch_days;        // date in Debezium's encoding
     bool array_literal;     // an array type: JSON arrays become array literals
     bool json_elements;     // ... of json or jsonb
     FmgrInfo input;

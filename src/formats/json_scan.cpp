@@ -190,6 +190,29 @@ struct JsonScanner::Parser {
 }
 
 // Converts an epoch-milliseconds JSON number to microseconds since the Unix epoch.
+static int64_t millis_to_micros(std::string_view token, int field);
+
+// An epoch number as microseconds: milliseconds, days, or (Debezium's Timestamp,
+// MicroTimestamp and NanoTimestamp) whichever of millis, micros and nanos its size says.
+static int64_t epoch_to_micros(const JsonScanField& spec, std::string_view token, int field) {
+  if (spec.epoch_millis) return millis_to_micros(token, field);
+  int64_t n;
+  const char* end = token.data() + token.size();
+  auto [p, err] = std::from_chars(token.data(), end, n);
+  if (err != std::errc() || p != end)
+    throw JsonScanError(JsonScanError::OutOfRange, field,
+                        "expected an integer epoch value: " + std::string(token));
+  if (spec.epoch_days) {
+    if (n > 100000000 || n < -100000000)
+      throw JsonScanError(JsonScanError::OutOfRange, field, "date out of range: " + std::string(token));
+    return n * 86400 * int64_t(1000000);
+  }
+  int64_t magnitude = n < 0 ? -n : n;
+  if (magnitude < 10000000000000LL) return millis_to_micros(token, field);  // < year 2286 in ms
+  if (magnitude < 10000000000000000LL) return n;                             // micros
+  return n / 1000;                                                          // nanos
+}
+
 static int64_t millis_to_micros(std::string_view token, int field) {
   auto out_of_range = [&] {
     throw JsonScanError(JsonScanError::OutOfRange, field,
@@ -303,9 +326,9 @@ void JsonScanner::Parser::read_field(JsonScanner& s, int index, od::value value)
     }
     case od::json_type::number:
       if (!is_json_number(token.data(), token.size())) syntax_error(simdjson::NUMBER_ERROR);
-      if (spec.epoch_millis) {
+      if (spec.epoch_millis || spec.epoch_auto || spec.epoch_days) {
         out.kind = JsonScanValue::UnixMicros;
-        out.unix_micros = millis_to_micros(token, index);
+        out.unix_micros = epoch_to_micros(spec, token, index);
       } else {
         s.set_text(index, token);
       }

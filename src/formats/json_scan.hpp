@@ -19,6 +19,8 @@ struct JsonScanField {
   std::string name;           // matched exactly against the (unescaped) key
   bool raw_json = false;      // every value as its JSON text (for json/jsonb columns)
   bool epoch_millis = false;  // numbers are epoch milliseconds, returned as micros
+  bool epoch_auto = false;    // numbers are epoch millis, micros or nanos (by magnitude; Debezium)
+  bool epoch_days = false;    // numbers are days since the epoch, returned as micros (Debezium)
   bool array_literal = false; // JSON arrays as PostgreSQL array literals: [1,"a b"] -> {1,"a b"}
   bool json_elements = false; // ... whose elements are JSON text (json[]/jsonb[]): ["a"] -> {"\"a\""}
 };

@@ -162,6 +162,7 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
              "foreign table \"" + name + "\" is a sink and cannot be read from",
              {}, "Create a table with type 'source' to read.");
   node->connector->check_privileges(node->spec, TableRole::Source);
+  node->updating = node->connector->produces_updates(node->spec);
   node->desc = pg::call([&] {
     Relation rel = relation_open(rte->relid, NoLock);
     TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
@@ -353,8 +354,9 @@ void plan_updating_sink(LogicalPlan& plan) {
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "the result of this pipeline is updating, but \"" + relname +
                  "\" can only append rows",
-             "An aggregate without a time window updates its rows: write it to a table with a "
-             "primary key on the grouping columns, or to a sink with format 'debezium_json'.");
+             "Its rows are updating (deletes as well as inserts, e.g. from an aggregate without a "
+             "time window): write them to a table with a primary key on the grouping columns, or "
+             "to a sink with format 'debezium_json'.");
   UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
   if (!agg)
     unsupported("writing an updating result that is not an aggregate's output",

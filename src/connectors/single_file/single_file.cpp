@@ -23,7 +23,7 @@ constexpr int kLinesPerPollFactor = 16;
 
 // Options only a source uses.
 const char* const kSourceOnlyOptions[] = {"bad_data", "event_time_field", "watermark_delay",
-                                          "idle_timeout"};
+                                          "idle_timeout", "primary_key"};
 
 std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
@@ -32,8 +32,9 @@ std::vector<OptionSpec> table_option_specs() {
       {"format", OptionKind::Choice, false, {"json", "debezium_json"}},
       {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
       {"event_time_field", OptionKind::Text},
-      {"watermark_delay", OptionKind::Interval},
+      {"watermark_delay", OptionKind::NonNegInterval},
       {"idle_timeout", OptionKind::Interval},
+      {"primary_key", OptionKind::Text},
   };
   for (OptionSpec& spec : json_format_option_specs()) specs.push_back(spec);
   return specs;
@@ -160,7 +161,9 @@ class SingleFileSource : public Source {
       : path_(path_of(spec)),
         drop_bad_data_(get_option(spec.table_options, "bad_data") == "drop"),
         decoder_(spec, spec.table_options),
-        reader_(path_) {}
+        reader_(path_) {
+    if (is_debezium(spec)) debezium_ = std::make_unique<DebeziumDecoder>(spec, spec.table_options);
+  }
 
   void open(const RuntimeInfo&) override { reader_.open(); }
 
@@ -172,16 +175,26 @@ class SingleFileSource : public Source {
     int budget = kLinesPerPollFactor * out.capacity();
     const char* line;
     size_t len;
-    while (!out.full() && budget-- > 0) {
+    // A Debezium update is two rows.
+    while (out.size() + (debezium_ ? 2 : 1) <= out.capacity() && budget-- > 0) {
       if (!reader_.next(&line, &len)) {
         ended_ = true;
         reader_.close();
         break;
       }
       if (is_blank(line, len)) continue;
-      int row = out.append(now);
       try {
-        decoder_.decode(line, len, out, row);
+        if (debezium_) {
+          debezium_->decode(line, len, out, now);
+        } else {
+          int row = out.append(now);
+          try {
+            decoder_.decode(line, len, out, row);
+          } catch (...) {
+            out.drop_last();
+            throw;
+          }
+        }
         added++;
       } catch (const pg::Error& e) {
         if (!drop_bad_data_)
@@ -189,7 +202,6 @@ class SingleFileSource : public Source {
                           "bad data in \"" + path_ + "\" line " +
                               std::to_string(reader_.line_number()) + ": " + e.message(),
                           e.detail(), e.hint());
-        out.drop_last();
         bad_rows_++;
       }
     }
@@ -204,6 +216,7 @@ class SingleFileSource : public Source {
   std::string path_;
   bool drop_bad_data_;
   JsonDecoder decoder_;
+  std::unique_ptr<DebeziumDecoder> debezium_;  // format 'debezium_json'
   LineReader reader_;
   int64 bad_rows_ = 0;
   bool ended_ = false;
@@ -304,9 +317,6 @@ class SingleFileConnector : public Connector {
     if (path.empty() || path[0] != '/')
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "option \"path\" must be an absolute path",
                "got \"" + path + "\"");
-    if (!is_sink(spec) && is_debezium(spec))
-      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-               "format \"debezium_json\" is supported for single_file sinks only");
     if (is_sink(spec))
       for (const char* name : kSourceOnlyOptions)
         if (spec.table_options.count(name))
@@ -314,6 +324,12 @@ class SingleFileConnector : public Connector {
                    std::string("option \"") + name + "\" applies only to source tables");
     for (const ColumnInfo& col : spec.columns)
       validate_options(col.options, {}, "columns of " + std::string(kWhere));
+    if (spec.table_options.count("primary_key")) {
+      if (!is_debezium(spec))
+        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "option \"primary_key\" applies only to format 'debezium_json'");
+      validate_key_columns(spec, "primary_key");
+    }
     // Building the codec looks up every column type's input or output function.
     if (is_sink(spec)) {
       JsonEncoder encoder(spec, spec.table_options);
@@ -327,6 +343,7 @@ class SingleFileConnector : public Connector {
   }
 
   bool accepts_updates(const TableSpec& spec) const override { return is_debezium(spec); }
+  bool produces_updates(const TableSpec& spec) const override { return is_debezium(spec); }
 
   void check_privileges(const TableSpec&, TableRole role) const override {
     bool reading = role == TableRole::Source;
