@@ -22,17 +22,17 @@ class JsonRowDecoder : public RowDecoder {
   JsonDecoder decoder_;
 };
 
-class JsonRowEncoder : public RowEncoder {
+class JsonRowEncoder : public PerRowEncoder {
  public:
   explicit JsonRowEncoder(const TableSpec& spec) : encoder_(spec, spec.table_options) {}
-  bool encode(const Datum* values, const bool* nulls, RowOp op, std::string& out) override {
-    if (op != RowOp::Insert)
-      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-               "format \"json\" is append-only and cannot express deletes or updates");
+
+ protected:
+  bool encode_row(const Datum* values, const bool* nulls, std::string& out) override {
     out.clear();
     encoder_.encode(values, nulls, out);
     return true;
   }
+  const char* format_name() const override { return "json"; }
 
  private:
   JsonEncoder encoder_;
@@ -43,6 +43,18 @@ class JsonRowEncoder : public RowEncoder {
 }
 
 }  // namespace
+
+void PerRowEncoder::encode(const Batch& rows, const MessageEmitter& emit) {
+  for (int r = 0; r < rows.size(); r++) {
+    if (rows.op(r) != RowOp::Insert)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string("format \"") + format_name() +
+                                                  "\" is append-only and cannot express deletes "
+                                                  "or updates");
+    bool has_value = encode_row(rows.values(r), rows.nulls(r), payload_);
+    emit({has_value ? payload_.data() : nullptr, has_value ? payload_.size() : 0, rows.values(r),
+          rows.nulls(r), rows.time(r)});
+  }
+}
 
 std::vector<std::string> message_format_names() { return {"json", "raw_string"}; }
 

@@ -1,12 +1,15 @@
 // The format layer shared by message-based connectors (kafka, and later others): a table's
-// `format` option picks a RowDecoder (message payload -> rows) and a RowEncoder (row ->
-// payload). Formats today: json and raw_string. A changelog format such as debezium_json fits
-// the same interfaces: a decoder may append a delete and an insert for one message, and an
-// encoder receives each row's op.
+// `format` option picks a RowDecoder (message payload -> rows) and a RowEncoder (rows ->
+// messages). Formats today: json and raw_string. A changelog format such as debezium_json fits
+// the same interfaces: a decoder may append a delete and an insert for one message (as
+// DebeziumDecoder::decode does), and an encoder sees whole batches with each row's op, may
+// hold a row back until the next batch (a delete followed by an insert of the same key is one
+// update message, as in DebeziumEncoder) and learns the key columns from the sink.
 #pragma once
 
 #include "connectors/connector.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,14 +34,42 @@ class RowDecoder {
   virtual void decode(const char* data, size_t len, Batch& out, TimestampTz time) = 0;
 };
 
-// Encodes one row as a message payload.
+// One encoded message: its payload, and the row it stands for (in the table's full layout),
+// from which the connector takes the message's key and timestamp.
+struct EncodedMessage {
+  const char* data;   // nullptr: a message without a value
+  size_t len;
+  const Datum* values;
+  const bool* nulls;
+  TimestampTz time;   // the row's event time
+};
+using MessageEmitter = std::function<void(const EncodedMessage&)>;
+
+// Encodes rows as messages.
 class RowEncoder {
  public:
   virtual ~RowEncoder() = default;
-  // Replaces `out` with the payload of a row in the table's full layout; returns false for a
-  // row whose payload is absent (a message without a value). Throws pg::Error for a row the
+  // The columns (0-based) that identify a row, for changelog formats (Sink::set_key_columns).
+  virtual void set_key_columns(const std::vector<int>&) {}
+  // Encodes a batch, calling `emit` once per message, in order. Throws pg::Error for a row the
   // format cannot express (e.g. a delete in an append-only format).
-  virtual bool encode(const Datum* values, const bool* nulls, RowOp op, std::string& out) = 0;
+  virtual void encode(const Batch& rows, const MessageEmitter& emit) = 0;
+  // Emits whatever encode() held back (called before each commit).
+  virtual void finish(const MessageEmitter&) {}
+};
+
+// An encoder of append-only formats: one message per inserted row.
+class PerRowEncoder : public RowEncoder {
+ public:
+  void encode(const Batch& rows, const MessageEmitter& emit) override;
+
+ protected:
+  // Replaces `out` with the payload of a row; returns false for a message without a value.
+  virtual bool encode_row(const Datum* values, const bool* nulls, std::string& out) = 0;
+  virtual const char* format_name() const = 0;
+
+ private:
+  std::string payload_;
 };
 
 // Checks that a table's columns suit `format` (its non-metadata, non-generated columns); throws

@@ -91,11 +91,7 @@ RawStringEncoder::RawStringEncoder(const TableSpec& spec)
   });
 }
 
-bool RawStringEncoder::encode(const Datum* values, const bool* nulls, RowOp op,
-                              std::string& out) {
-  if (op != RowOp::Insert)
-    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-             "format \"raw_string\" is append-only and cannot express deletes or updates");
+bool RawStringEncoder::encode_row(const Datum* values, const bool* nulls, std::string& out) {
   out.clear();
   if (nulls[index_]) return false;
   Datum value = values[index_];

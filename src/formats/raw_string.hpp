@@ -29,10 +29,13 @@ class RawStringDecoder : public RowDecoder {
 };
 
 // The payload is the column's text (UTF-8); a NULL value gives a message without a value.
-class RawStringEncoder : public RowEncoder {
+class RawStringEncoder : public PerRowEncoder {
  public:
   explicit RawStringEncoder(const TableSpec& spec);
-  bool encode(const Datum* values, const bool* nulls, RowOp op, std::string& out) override;
+
+ protected:
+  bool encode_row(const Datum* values, const bool* nulls, std::string& out) override;
+  const char* format_name() const override { return "raw_string"; }
 
  private:
   OwnedMemoryContext context_;  // owns output_'s cache

@@ -34,6 +34,7 @@ KafkaSink::KafkaSink(const TableSpec& spec)
       context_("arroyo_stream kafka sink") {
   label_ = "kafka sink " + table_ + " (topic \"" + topic_ + "\")";
   encoder_ = make_row_encoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  emit_ = [this](const EncodedMessage& m) { send(m); };
   if (auto key = get_option(spec.table_options, "sink.key_field")) {
     const ColumnInfo* col = spec.column(*key);
     if (!col)
@@ -67,14 +68,15 @@ void KafkaSink::open(const RuntimeInfo&) {
 }
 
 void KafkaSink::write(const Batch& rows) {
-  for (int r = 0; r < rows.size(); r++) {
-    bool has_value = encoder_->encode(rows.values(r), rows.nulls(r), rows.op(r), value_);
-    bool has_key = key_index_ >= 0 && encode_key(rows.values(r), rows.nulls(r));
-    produce(has_value ? value_.data() : nullptr, has_value ? value_.size() : 0,
-            has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, rows.time(r));
-  }
+  encoder_->encode(rows, emit_);
   rd_kafka_poll(client_->handle(), 0);  // serves delivery reports
   check_client();
+}
+
+// Sends one encoded message, keyed by sink.key_field.
+void KafkaSink::send(const EncodedMessage& m) {
+  bool has_key = key_index_ >= 0 && encode_key(m.values, m.nulls);
+  produce(m.data, m.len, has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, m.time);
 }
 
 bool KafkaSink::encode_key(const Datum* values, const bool* nulls) {
@@ -163,6 +165,7 @@ void KafkaSink::check_client() {
 // Waits until every message written so far is acknowledged (or has failed: then it fails).
 void KafkaSink::commit() {
   if (!client_) return;
+  encoder_->finish(emit_);
   TimestampTz last_log = GetCurrentTimestamp();
   for (;;) {
     check_client();

@@ -17,12 +17,14 @@ class KafkaSink : public Sink {
   explicit KafkaSink(const TableSpec& spec);
   ~KafkaSink() override;
 
+  void set_key_columns(const std::vector<int>& keys) override { encoder_->set_key_columns(keys); }
   void open(const RuntimeInfo& info) override;
   void write(const Batch& rows) override;
   void commit() override;
   void close() override;
 
  private:
+  void send(const EncodedMessage& m);
   void produce(const char* value, size_t value_len, const char* key, size_t key_len,
                TimestampTz time);
   // Renders the key column of a row into key_; false for a NULL key.
@@ -35,6 +37,7 @@ class KafkaSink : public Sink {
   std::string table_, topic_, label_;
   KafkaClientConfig config_;
   std::unique_ptr<RowEncoder> encoder_;
+  MessageEmitter emit_;  // send(), for the encoder
   OwnedMemoryContext context_;  // owns key_output_'s cache
   int key_index_ = -1;          // attnum - 1 of sink.key_field, or -1
   bool key_bytea_ = false;
@@ -47,7 +50,7 @@ class KafkaSink : public Sink {
   uint64 seen_version_ = 0;
   bool reachable_ = true;
   int64 delivered_ = 0;  // delivery reports seen so far
-  std::string value_, key_;
+  std::string key_;
 };
 
 }  // namespace arroyo
