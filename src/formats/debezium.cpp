@@ -5,9 +5,9 @@
 namespace arroyo {
 
 DebeziumEncoder::DebeziumEncoder(const TableSpec& spec, const Options& options)
-    : rows_(spec, options), ncols_(spec.natts) {
+    : rows_(spec, options), ncols_(spec.natts), held_nulls_(new bool[spec.natts]) {
   len_.assign(ncols_, -1);
-  byval_.assign(ncols_, false);
+  byval_.assign(ncols_, true);
   for (const ColumnInfo& c : spec.columns) {
     int16 len;
     bool byval;
@@ -15,78 +15,87 @@ DebeziumEncoder::DebeziumEncoder(const TableSpec& spec, const Options& options)
     len_[c.attnum - 1] = len;
     byval_[c.attnum - 1] = byval;
   }
+  held_memory_ = pg::call([&] {
+    return AllocSetContextCreate(TopMemoryContext, "arroyo_stream debezium", ALLOCSET_SMALL_SIZES);
+  });
+  held_values_.assign(ncols_, 0);
 }
 
-bool DebeziumEncoder::same_key(const Datum* a, const bool* an, const Datum* b,
-                               const bool* bn) const {
+DebeziumEncoder::~DebeziumEncoder() {
+  try {
+    pg::call([&] { MemoryContextDelete(held_memory_); });
+  } catch (...) {
+  }
+}
+
+bool DebeziumEncoder::same_key(const Datum* values, const bool* nulls) const {
   if (keys_.empty()) return false;
   for (int c : keys_) {
-    if (an[c] != bn[c]) return false;
-    if (!an[c] && !datumIsEqual(a[c], b[c], byval_[c], len_[c])) return false;
+    if (held_nulls_[c] != nulls[c]) return false;
+    if (!nulls[c] && !datumIsEqual(held_values_[c], values[c], byval_[c], len_[c])) return false;
   }
   return true;
 }
 
-// Appends {"before": <before_json>, "after": <row or null>, "op": op} and a newline.
+// Sets out_ to {"before": <before_json>, "after": <row or null>, "op": op}.
 void DebeziumEncoder::envelope(const std::string& before_json, const Datum* after,
-                               const bool* after_nulls, const char* op, std::string& out) {
-  out += "{\"before\":";
-  out += before_json;
-  out += ",\"after\":";
+                               const bool* after_nulls, const char* op) {
+  out_ = "{\"before\":";
+  out_ += before_json;
+  out_ += ",\"after\":";
   if (after)
-    rows_.encode(after, after_nulls, out);
+    rows_.encode(after, after_nulls, out_);
   else
-    out += "null";
-  out += ",\"op\":\"";
-  out += op;
-  out += "\"}\n";
+    out_ += "null";
+  out_ += ",\"op\":\"";
+  out_ += op;
+  out_ += "\"}";
 }
 
-// Keeps a delete until we know whether an insert of the same key follows it: its JSON, and a
-// private copy of its key values (the batch's memory is freed after each round).
-void DebeziumEncoder::hold(const Datum* values, const bool* nulls) {
+// Keeps a delete (its JSON and a private copy of its values: the batch is freed after each
+// round) until we know whether an insert of the same key follows it.
+void DebeziumEncoder::hold(const Datum* values, const bool* nulls, TimestampTz time) {
   held_ = true;
+  held_time_ = time;
   held_json_.clear();
   rows_.encode(values, nulls, held_json_);
-  held_values_.assign(values, values + ncols_);
-  held_nulls_.assign(nulls, nulls + ncols_);
   pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-    for (int c : keys_)
-      if (!held_nulls_[c] && !byval_[c]) held_values_[c] = datumCopy(values[c], false, len_[c]);
+    MemoryContext old = MemoryContextSwitchTo(held_memory_);
+    for (int c = 0; c < ncols_; c++) {
+      held_nulls_[c] = nulls[c];
+      held_values_[c] = nulls[c] ? 0 : datumCopy(values[c], byval_[c], len_[c]);
+    }
     MemoryContextSwitchTo(old);
   });
 }
 
 void DebeziumEncoder::release() {
-  if (!held_) return;
   held_ = false;
-  pg::call([&] {
-    for (int c : keys_)
-      if (!held_nulls_[c] && !byval_[c]) pfree(DatumGetPointer(held_values_[c]));
-  });
+  pg::call([&] { MemoryContextReset(held_memory_); });
 }
 
-void DebeziumEncoder::finish(std::string& out) {
+void DebeziumEncoder::finish(const Emit& emit) {
   if (!held_) return;
-  envelope(held_json_, nullptr, nullptr, "d", out);
+  envelope(held_json_, nullptr, nullptr, "d");
+  emit(out_, held_values_.data(), held_nulls_.get(), held_time_);
   release();
 }
 
-void DebeziumEncoder::encode(const Batch& rows, std::string& out) {
+void DebeziumEncoder::encode(const Batch& rows, const Emit& emit) {
   for (int r = 0; r < rows.size(); r++) {
     const Datum* values = rows.values(r);
     const bool* nulls = rows.nulls(r);
     if (rows.op(r) == RowOp::Delete) {
-      finish(out);
-      hold(values, nulls);
-    } else if (held_ && same_key(held_values_.data(), (const bool*)held_nulls_.data(), values,
-                                 nulls)) {
-      envelope(held_json_, values, nulls, "u", out);
+      finish(emit);
+      hold(values, nulls, rows.time(r));
+    } else if (held_ && same_key(values, nulls)) {
+      envelope(held_json_, values, nulls, "u");
+      emit(out_, values, nulls, rows.time(r));
       release();
     } else {
-      finish(out);
-      envelope("null", values, nulls, "c", out);
+      finish(emit);
+      envelope("null", values, nulls, "c");
+      emit(out_, values, nulls, rows.time(r));
     }
   }
 }

@@ -5,6 +5,7 @@
 
 #include "formats/json.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,21 +15,27 @@ namespace arroyo {
 class DebeziumEncoder {
  public:
   DebeziumEncoder(const TableSpec& spec, const Options& options);
+  ~DebeziumEncoder();
+
+  // One envelope, with the row it stands for (the "after" row, or the "before" row of a
+  // delete) and that row's event time.
+  using Emit = std::function<void(const std::string& envelope, const Datum* values,
+                                  const bool* nulls, TimestampTz time)>;
 
   // The columns (0-based) that identify a row's key; without them no delete pairs with an
   // insert, and every change is a "d" or a "c".
   void set_key_columns(const std::vector<int>& keys) { keys_ = keys; }
-  // Appends one envelope per change, each followed by a newline. A trailing delete is held
-  // back until the next row (or finish()) shows whether an insert of its key follows.
-  void encode(const Batch& rows, std::string& out);
-  // Writes out a held-back delete.
-  void finish(std::string& out);
+  // Emits one envelope per change. A trailing delete is held back until the next row (or
+  // finish()) shows whether an insert of its key follows.
+  void encode(const Batch& rows, const Emit& emit);
+  // Emits a held-back delete.
+  void finish(const Emit& emit);
 
  private:
-  bool same_key(const Datum* a, const bool* an, const Datum* b, const bool* bn) const;
+  bool same_key(const Datum* values, const bool* nulls) const;
   void envelope(const std::string& before_json, const Datum* after, const bool* after_nulls,
-                const char* op, std::string& out);
-  void hold(const Datum* values, const bool* nulls);
+                const char* op);
+  void hold(const Datum* values, const bool* nulls, TimestampTz time);
   void release();
 
   JsonEncoder rows_;
@@ -36,10 +43,13 @@ class DebeziumEncoder {
   std::vector<int16> len_;
   std::vector<bool> byval_;
   int ncols_;
-  // The held-back delete: its encoded row (the values may be gone once the batch is).
+  std::string out_;
+  // The held-back delete: its encoded row and a private copy of its values.
   bool held_ = false;
+  MemoryContext held_memory_;
   std::vector<Datum> held_values_;
-  std::vector<char> held_nulls_;
+  std::unique_ptr<bool[]> held_nulls_;
+  TimestampTz held_time_ = 0;
   std::string held_json_;
 };
 

@@ -177,6 +177,10 @@ std::vector<JsonEncoder::Field> JsonEncoder::plan_fields(const TableSpec& spec,
                                                          const Options& options,
                                                          MemoryContext context) {
   bool millis = json_timestamp_format(options) == JsonTimestampFormat::UnixMillis;
+  // Debezium's encodings (what its PostgreSQL connector writes by default): timestamp as
+  // io.debezium.time.MicroTimestamp, date as io.debezium.time.Date (days), numeric as a string.
+  auto format = options.find("format");
+  bool debezium = format != options.end() && format->second == "debezium_json";
   std::vector<Field> fields;
   fields.reserve(spec.columns.size());
   for (const ColumnInfo& info : spec.columns) {
@@ -198,11 +202,13 @@ std::vector<JsonEncoder::Field> JsonEncoder::plan_fields(const TableSpec& spec,
           case FLOAT4OID:
           case FLOAT8OID:
           case NUMERICOID:
-            f.kind = Kind::Number;
+            f.kind = debezium && base == NUMERICOID ? Kind::Text : Kind::Number;
             getTypeOutputInfo(base, &function, &varlena);
             break;
-          case DATEOID: f.kind = Kind::DateTime; break;
+          case DATEOID: f.kind = debezium ? Kind::EpochDays : Kind::DateTime; break;
           case TIMESTAMPOID:
+            f.kind = millis ? Kind::EpochMillis : debezium ? Kind::EpochMicros : Kind::DateTime;
+            break;
           case TIMESTAMPTZOID: f.kind = millis ? Kind::EpochMillis : Kind::DateTime; break;
           case JSONOID:
           case JSONBOID:
@@ -303,6 +309,28 @@ void JsonEncoder::append_value(Field& f, Datum value) {
         appendStringInfoString(&buf_, text);
       else
         escape_json(&buf_, text);  // NaN, Infinity, -Infinity
+      return;
+    }
+    case Kind::EpochMicros: {
+      Timestamp ts = DatumGetTimestamp(value);
+      if (!TIMESTAMP_NOT_FINITE(ts)) {
+        append_int(ts + kUnixToPostgresUs);
+        return;
+      }
+      appendStringInfoChar(&buf_, '"');
+      appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
+      appendStringInfoChar(&buf_, '"');
+      return;
+    }
+    case Kind::EpochDays: {
+      DateADT d = DatumGetDateADT(value);
+      if (!DATE_NOT_FINITE(d)) {
+        append_int(int64(d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE));
+        return;
+      }
+      appendStringInfoChar(&buf_, '"');
+      appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
+      appendStringInfoChar(&buf_, '"');
       return;
     }
     case Kind::EpochMillis: {

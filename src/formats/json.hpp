@@ -101,7 +101,8 @@ class JsonEncoder {
 
  private:
   enum class Kind : uint8 {
-    Bool, Int2, Int4, Int8, Number, DateTime, EpochMillis, Json, Array, Composite, Cast, Text
+    Bool, Int2, Int4, Int8, Number, DateTime, EpochMillis, EpochMicros, EpochDays, Json, Array,
+    Composite, Cast, Text
   };
   struct Field {
     std::string prefix;  // `{"name":` or `,"name":`, in the database encoding

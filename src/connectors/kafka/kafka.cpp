@@ -9,6 +9,10 @@ namespace arroyo {
 
 namespace {
 
+bool is_debezium(const TableSpec& spec) {
+  return get_option(spec.table_options, "format") == std::optional<std::string>("debezium_json");
+}
+
 class KafkaConnector : public Connector {
  public:
   const char* name() const override { return "kafka"; }
@@ -26,6 +30,10 @@ class KafkaConnector : public Connector {
   TableRole role(const TableSpec& spec) const override {
     return kafka_is_sink(spec) ? TableRole::Sink : TableRole::Source;
   }
+
+  // debezium_json tables carry changes: an updating source, a sink for updating results.
+  bool accepts_updates(const TableSpec& spec) const override { return is_debezium(spec); }
+  bool produces_updates(const TableSpec& spec) const override { return is_debezium(spec); }
 
   // Properties naming files make librdkafka read them as the server's OS user, as COPY would.
   void check_privileges(const TableSpec& spec, TableRole) const override {

@@ -128,6 +128,7 @@ std::vector<OptionSpec> table_option_specs() {
       {"source.stop_at", OptionKind::Choice, false, {"never", "latest"}},
       {"source.max_message_bytes", OptionKind::PosInt},
       {"sink.key_field", OptionKind::Text},
+      {"primary_key", OptionKind::Text},
       {"sink.commit_mode", OptionKind::Choice, false, {"at_least_once", "exactly_once"}},
   };
   for (OptionSpec& s : message_format_option_specs()) specs.push_back(s);
@@ -137,7 +138,7 @@ std::vector<OptionSpec> table_option_specs() {
 
 bool is_source_only(const std::string& name) {
   return name == "bad_data" || name.rfind("source.", 0) == 0 || name == "event_time_field" ||
-         name == "watermark_delay" || name == "idle_timeout";
+         name == "watermark_delay" || name == "idle_timeout" || name == "primary_key";
 }
 
 // Kafka's rule for topic names: 1..249 characters of [a-zA-Z0-9._-].
@@ -258,6 +259,12 @@ void kafka_validate_table(const TableSpec& spec) {
   }
   validate_columns(spec, sink);
   std::string format = get_option(spec.table_options, "format").value_or("json");
+  if (spec.table_options.count("primary_key")) {
+    if (format != "debezium_json")
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "option \"primary_key\" applies only to format 'debezium_json'");
+    validate_key_columns(spec, "primary_key");
+  }
   validate_message_format(format, spec, sink ? TableRole::Sink : TableRole::Source);
 }
 

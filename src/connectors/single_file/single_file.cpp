@@ -244,7 +244,7 @@ class SingleFileSink : public Sink {
   void write(const Batch& rows) override {
     open_file();
     if (debezium_) {
-      debezium_->encode(rows, buffer_);
+      debezium_->encode(rows, append_line());
       if (buffer_.size() >= kSinkBufferLimit) flush();
       return;
     }
@@ -259,7 +259,7 @@ class SingleFileSink : public Sink {
   }
 
   void commit() override {
-    if (debezium_) debezium_->finish(buffer_);
+    if (debezium_) debezium_->finish(append_line());
     flush();
   }
 
@@ -284,6 +284,14 @@ class SingleFileSink : public Sink {
     int open_errno = errno;
     umask(old_mask);
     if (fd_ < 0) fail_file("open", path_, open_errno);
+  }
+
+  // An emitter appending each Debezium envelope to the buffer as one line.
+  DebeziumEncoder::Emit append_line() {
+    return [this](const std::string& envelope, const Datum*, const bool*, TimestampTz) {
+      buffer_ += envelope;
+      buffer_.push_back('\n');
+    };
   }
 
   // Writes the whole buffer (write() may take it in parts).
