@@ -247,6 +247,33 @@ expect "lines_out read by kcat (key|value)" 'hello world!|hello world!
 {"not": "parsed"}!|{"not": "parsed"}!' \
     "$(kcat -C -b "$BOOT" -t lines_out -o beginning -e -q -f '%k|%s\n')"
 
+# --- c2. debezium_json both ways ------------------------------------------------------------------
+arroyo_log "c2. debezium_json source and sink"
+kafka_broker_cmd "topic dbz_orders 1"
+kafka_broker_cmd "topic dbz_out 1"
+# Debezium change events written by kcat: c/u/d, Debezium's encodings, two bad events.
+kcat -P -b "$BOOT" -t dbz_orders <"$ARROYO_ROOT/test/data/debezium_orders.json"
+q "CREATE FOREIGN TABLE dbz_orders (id int, store int, amount numeric, placed timestamp, day date,
+     placed_tz timestamptz)
+   SERVER kafka OPTIONS (type 'source', topic 'dbz_orders', format 'debezium_json',
+     primary_key 'id', bad_data 'drop', \"source.offset\" 'earliest', \"source.stop_at\" 'latest');
+   CREATE TABLE dbz_totals (store int PRIMARY KEY, orders bigint, amount numeric);
+   CREATE FOREIGN TABLE dbz_out (store int, orders bigint, amount numeric, first_placed timestamp,
+     last_day date)
+   SERVER kafka OPTIONS (type 'sink', topic 'dbz_out', format 'debezium_json', \"sink.key_field\" 'store');"
+expect "c2_table ends" finished \
+    "$(run_to_end c2_table 'INSERT INTO dbz_totals SELECT store, count(*), sum(amount) FROM dbz_orders GROUP BY store')"
+expect "dbz_totals (store 7 emptied by an update and a delete)" '8|2|107.25' \
+    "$(q "SELECT store || '|' || orders || '|' || amount FROM dbz_totals ORDER BY store")"
+expect "c2_table counters (rows_in|rows_out|bad_rows)" '6|1|3' "$(counters c2_table)"
+expect "c2_sink ends" finished \
+    "$(run_to_end c2_sink 'INSERT INTO dbz_out SELECT store, count(*), sum(amount), min(placed), max(day) FROM dbz_orders GROUP BY store')"
+# Read back by kcat: one "c" per group, keyed by store, in Debezium's encodings (timestamp as
+# epoch microseconds, date as days since 1970, numeric as a string).
+expect "dbz_out read by kcat (key|value)" \
+    '8|{"before":null,"after":{"store":8,"orders":2,"amount":"107.25","first_placed":1767225660000000,"last_day":20455},"op":"c"}' \
+    "$(kcat -C -b "$BOOT" -t dbz_out -o beginning -e -q -f '%k|%s\n')"
+
 # --- d. source.offset 'latest' (the default) ---------------------------------------------------
 arroyo_log "d. the default start is the latest offset"
 kafka_broker_cmd "topic live 1"
