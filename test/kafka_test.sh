@@ -273,6 +273,14 @@ expect "c2_sink ends" finished \
 expect "dbz_out read by kcat (key|value)" \
     '8|{"before":null,"after":{"store":8,"orders":2,"amount":"107.25","first_placed":1767225660000000,"last_day":20455},"op":"c"}' \
     "$(kcat -C -b "$BOOT" -t dbz_out -o beginning -e -q -f '%k|%s\n')"
+# Without sink.key_field, a Debezium message is keyed as Debezium keys it: the result's key.
+kafka_broker_cmd "topic dbz_keyed 1"
+q "CREATE FOREIGN TABLE dbz_keyed (store int, orders bigint) SERVER kafka
+     OPTIONS (type 'sink', topic 'dbz_keyed', format 'debezium_json');"
+expect "c2_keyed ends" finished \
+    "$(run_to_end c2_keyed 'INSERT INTO dbz_keyed SELECT store, count(*) FROM dbz_orders GROUP BY store')"
+expect "dbz_keyed read by kcat (key|op)" '{"store":8}|c' \
+    "$(kcat -C -b "$BOOT" -t dbz_keyed -o beginning -e -q -f '%k|%s\n' | sed 's/|.*"op":"\(.\)".*/|\1/')"
 
 # --- d. source.offset 'latest' (the default) ---------------------------------------------------
 arroyo_log "d. the default start is the latest offset"

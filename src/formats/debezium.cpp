@@ -5,7 +5,7 @@
 namespace arroyo {
 
 DebeziumEncoder::DebeziumEncoder(const TableSpec& spec, const Options& options)
-    : rows_(spec, options), ncols_(spec.natts), held_nulls_(new bool[spec.natts]) {
+    : rows_(spec, options), spec_(spec), ncols_(spec.natts), held_nulls_(new bool[spec.natts]) {
   len_.assign(ncols_, -1);
   byval_.assign(ncols_, true);
   for (const ColumnInfo& c : spec.columns) {
@@ -26,6 +26,24 @@ DebeziumEncoder::~DebeziumEncoder() {
     pg::call([&] { MemoryContextDelete(held_memory_); });
   } catch (...) {
   }
+}
+
+void DebeziumEncoder::set_key_columns(const std::vector<int>& keys) {
+  keys_ = keys;
+  TableSpec key_spec = spec_;
+  key_spec.columns.clear();
+  for (const ColumnInfo& c : spec_.columns)
+    for (int k : keys)
+      if (c.attnum - 1 == k) key_spec.columns.push_back(c);
+  keys_encoder_ = key_spec.columns.empty()
+                      ? nullptr
+                      : std::make_unique<JsonEncoder>(key_spec, spec_.table_options);
+}
+
+const std::string& DebeziumEncoder::key_json(const Datum* values, const bool* nulls) {
+  key_.clear();
+  if (keys_encoder_) keys_encoder_->encode(values, nulls, key_);
+  return key_;
 }
 
 bool DebeziumEncoder::same_key(const Datum* values, const bool* nulls) const {

@@ -24,7 +24,10 @@ class DebeziumEncoder {
 
   // The columns (0-based) that identify a row's key; without them no delete pairs with an
   // insert, and every change is a "d" or a "c".
-  void set_key_columns(const std::vector<int>& keys) { keys_ = keys; }
+  void set_key_columns(const std::vector<int>& keys);
+  // The key of a row as Debezium writes message keys: a JSON object of the key columns
+  // (empty without key columns).
+  const std::string& key_json(const Datum* values, const bool* nulls);
   // Emits one envelope per change. A trailing delete is held back until the next row (or
   // finish()) shows whether an insert of its key follows.
   void encode(const Batch& rows, const Emit& emit);
@@ -39,6 +42,9 @@ class DebeziumEncoder {
   void release();
 
   JsonEncoder rows_;
+  TableSpec spec_;
+  std::unique_ptr<JsonEncoder> keys_encoder_;
+  std::string key_;
   std::vector<int> keys_;
   std::vector<int16> len_;
   std::vector<bool> byval_;

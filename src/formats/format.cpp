@@ -62,10 +62,11 @@ class DebeziumRowEncoder : public RowEncoder {
   void finish(const MessageEmitter& emit) override { encoder_.finish(adapt(emit)); }
 
  private:
-  static DebeziumEncoder::Emit adapt(const MessageEmitter& emit) {
-    return [&emit](const std::string& envelope, const Datum* values, const bool* nulls,
-                   TimestampTz time) {
-      emit({envelope.data(), envelope.size(), values, nulls, time});
+  DebeziumEncoder::Emit adapt(const MessageEmitter& emit) {
+    return [this, &emit](const std::string& envelope, const Datum* values, const bool* nulls,
+                         TimestampTz time) {
+      const std::string& key = encoder_.key_json(values, nulls);
+      emit({envelope.data(), envelope.size(), values, nulls, time, key.empty() ? nullptr : &key});
     };
   }
   DebeziumEncoder encoder_;

@@ -42,6 +42,9 @@ struct EncodedMessage {
   const Datum* values;
   const bool* nulls;
   TimestampTz time;   // the row's event time
+  // The format's own message key (Debezium: the row's key columns as a JSON object), used
+  // when the connector has no key of its own; nullptr: none.
+  const std::string* key = nullptr;
 };
 using MessageEmitter = std::function<void(const EncodedMessage&)>;
 

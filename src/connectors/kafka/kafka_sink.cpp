@@ -73,9 +73,13 @@ void KafkaSink::write(const Batch& rows) {
   check_client();
 }
 
-// Sends one encoded message, keyed by sink.key_field.
+// Sends one encoded message, keyed by sink.key_field (else by the format's own key, if any).
 void KafkaSink::send(const EncodedMessage& m) {
   bool has_key = key_index_ >= 0 && encode_key(m.values, m.nulls);
+  if (!has_key && key_index_ < 0 && m.key) {
+    produce(m.data, m.len, m.key->data(), m.key->size(), m.time);
+    return;
+  }
   produce(m.data, m.len, has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, m.time);
 }
 
