@@ -52,20 +52,6 @@ $3"
     echo "ok: $1"
 }
 
-# wait_for DESCRIPTION CMD...: run CMD (which may set $last) every 0.1 s until it succeeds.
-last=
-wait_for() {
-    local desc=$1
-    shift
-    local deadline=$((SECONDS + POLL_TIMEOUT))
-    last=
-    until "$@"; do
-        if ((SECONDS >= deadline)); then
-            arroyo_die "timed out after ${POLL_TIMEOUT}s waiting for $desc; last seen: '$last'"
-        fi
-        sleep 0.1
-    done
-}
 
 count_is() { # TABLE N
     last=$(q "SELECT count(*) FROM $1") && [[ $last == "$2" ]]

@@ -171,6 +171,23 @@ if [[ -x $("$PG_CONFIG" --bindir 2>/dev/null)/postgres ]] &&
     ARROYO_SERVER_SETTINGS+=("output_plugin_libraries = 'pgoutput, test_decoding, arroyo_stream'")
 fi
 
+# wait_for DESCRIPTION CMD...: for tests; runs CMD (a function that may set $last to what it
+# saw) every 0.1 s until it succeeds; dies after POLL_TIMEOUT seconds (default 30), showing the
+# last observed value.
+last=
+wait_for() {
+    local desc=$1
+    shift
+    local deadline=$((SECONDS + ${POLL_TIMEOUT:-30}))
+    last=
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            arroyo_die "timed out after ${POLL_TIMEOUT:-30}s waiting for $desc; last seen: '$last'"
+        fi
+        sleep 0.1
+    done
+}
+
 pg_instance_running() {
     [[ -f $1/PG_VERSION ]] && as_pg_user "$(pg_bindir)/pg_ctl" -D "$1" status >/dev/null 2>&1
 }

@@ -66,21 +66,6 @@ q() {
     pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"
 }
 
-# wait_for DESCRIPTION CMD...: run CMD (which sets $last) every 0.1 s until it succeeds; die
-# after POLL_TIMEOUT seconds, showing the last observed value.
-last=
-wait_for() {
-    local desc=$1
-    shift
-    local deadline=$((SECONDS + POLL_TIMEOUT))
-    last=
-    until "$@"; do
-        if ((SECONDS >= deadline)); then
-            arroyo_die "timed out after ${POLL_TIMEOUT}s waiting for $desc; last seen: '$last'"
-        fi
-        sleep 0.1
-    done
-}
 
 expect() {
     if [[ $3 != "$2" ]]; then
