@@ -317,10 +317,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
         append_int(ts + kUnixToPostgresUs);
         return;
       }
-      appendStringInfoChar(&buf_, '"');
-      appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
-      appendStringInfoChar(&buf_, '"');
-      return;
+      break;  // infinity/-infinity: rendered as strings, after the switch
     }
     case Kind::EpochDays: {
       DateADT d = DatumGetDateADT(value);
@@ -328,10 +325,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
         append_int(int64(d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE));
         return;
       }
-      appendStringInfoChar(&buf_, '"');
-      appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
-      appendStringInfoChar(&buf_, '"');
-      return;
+      break;
     }
     case Kind::EpochMillis: {
       Timestamp ts = DatumGetTimestamp(value);
@@ -365,6 +359,10 @@ void JsonEncoder::append_value(Field& f, Datum value) {
       escape_json(&buf_, OutputFunctionCall(&f.function, value));
       return;
   }
+  // Reached by the epoch kinds for infinity/-infinity: rendered as strings, as to_json does.
+  appendStringInfoChar(&buf_, '"');
+  appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
+  appendStringInfoChar(&buf_, '"');
 }
 
 }  // namespace arroyo
