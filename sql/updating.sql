@@ -131,7 +131,7 @@ FROM regexp_split_to_table(rtrim(pg_read_file(:'ctr_path'), E'\n'), E'\n') line;
 CREATE FOREIGN TABLE count_changes (k bigint, n bigint) SERVER files
   OPTIONS (path :'counts_path', type 'sink', format 'debezium_json');
 CREATE FOREIGN TABLE forty (counter bigint) SERVER imp
-  OPTIONS (event_rate '200', message_count '40');
+  OPTIONS (event_rate '20', message_count '40');
 SELECT stream_create('counts', $$SET update_aggregate_flush_interval = '20 milliseconds';
   INSERT INTO count_changes SELECT counter % 2, count(*) FROM forty GROUP BY counter % 2$$);
 SELECT stream_start('counts');
@@ -166,7 +166,7 @@ SELECT * FROM busy_counts ORDER BY k;
 -- count starts again (3, not 8). Its materialized row stayed in place meanwhile and is
 -- overwritten when the key returns.
 CREATE FOREIGN TABLE timed (counter bigint) SERVER imp
-  OPTIONS (event_rate '50', message_count '30', start_time '2026-01-01 00:00:00+00',
+  OPTIONS (event_rate '10', message_count '30', start_time '2026-01-01 00:00:00+00',
            event_time_interval '1 second', watermark_delay '0 seconds');
 CREATE TABLE ttl_counts (key text PRIMARY KEY, n bigint);
 SELECT stream_create('ttl', $$SET updating_ttl = '10 seconds';
