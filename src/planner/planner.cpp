@@ -80,6 +80,16 @@ void plan_generated_columns(SourceNode& node, Oid relid) {
   if (targets) node.generated = plan_targets(targets);
 }
 
+// A copy of a (locked) relation's row layout: what its source produces.
+TupleDesc row_desc(Oid relid) {
+  return pg::call([&] {
+    Relation rel = relation_open(relid, NoLock);
+    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
+    relation_close(rel, NoLock);
+    return d;
+  });
+}
+
 // Whether a comma-separated library list names `library`.
 bool names_library(const std::string& list, const std::string& library) {
   size_t start = 0;
@@ -134,12 +144,7 @@ std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::stri
   node->spec = relation_table_spec(rte->relid);
   node->connector = &cdc_connector();
   node->updating = true;
-  node->desc = pg::call([&] {
-    Relation rel = relation_open(rte->relid, NoLock);
-    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
-    relation_close(rel, NoLock);
-    return d;
-  });
+  node->desc = row_desc(rte->relid);
   return node;
 }
 
@@ -163,12 +168,7 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
              {}, "Create a table with type 'source' to read.");
   node->connector->check_privileges(node->spec, TableRole::Source);
   node->updating = node->connector->produces_updates(node->spec);
-  node->desc = pg::call([&] {
-    Relation rel = relation_open(rte->relid, NoLock);
-    TupleDesc d = CreateTupleDescCopy(RelationGetDescr(rel));
-    relation_close(rel, NoLock);
-    return d;
-  });
+  node->desc = row_desc(rte->relid);
   plan_generated_columns(*node, rte->relid);
   EventTimeOptions et = event_time_options(node->spec);
   node->time_column = et.column;
