@@ -4,6 +4,7 @@
 #include "connectors/cdc/cdc.hpp"
 #include "engine/operator.hpp"
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
 #include "planner/plan.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
@@ -199,6 +200,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     check_owner(row);
     stop_worker(row);
     drop_cdc_slot_if_exists(cdc_slot_name(MyDatabaseId, row.id));
+    CheckpointStore::remove_all(row.id);
     catalog_delete(row.id);
     return (Datum)0;
   });

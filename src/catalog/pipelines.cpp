@@ -10,9 +10,9 @@ constexpr const char* kColumns =
     "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path";
 constexpr int kNumColumns = 7;
 
-// Runs SPI work as the owner of the catalog table, restoring the caller's identity afterwards.
-template <typename F>
-void as_catalog_owner(F&& body) {
+}  // namespace
+
+void as_catalog_owner(const std::function<void()>& body) {
   Oid saved_user;
   int saved_sec;
   pg::call([&] {
@@ -41,6 +41,8 @@ void as_catalog_owner(F&& body) {
     SetUserIdAndSecContext(saved_user, saved_sec);
   });
 }
+
+namespace {
 
 // Executes one statement with text/int parameters; returns the processed row count.
 uint64 exec(const char* sql, int nargs, Oid* types, Datum* values, int expected) {

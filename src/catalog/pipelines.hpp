@@ -5,6 +5,7 @@
 
 #include "pg/postgres.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct PipelineRow {
 struct RunStats {
   int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0, state_bytes = 0;
 };
+
+// Runs SPI work (inside an SPI connection) as the owner of the extension's catalog tables,
+// restoring the caller's identity afterwards.
+void as_catalog_owner(const std::function<void()>& body);
 
 std::optional<PipelineRow> catalog_find(const std::string& name);
 std::optional<PipelineRow> catalog_get(int32 id);

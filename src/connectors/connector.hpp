@@ -12,6 +12,9 @@
 
 namespace arroyo {
 
+class StateWriter;
+struct StateEntry;
+
 // One column of a foreign table, as a connector sees it.
 struct ColumnInfo {
   std::string name;
@@ -89,6 +92,14 @@ class Source {
   // Called between the pipeline's transactions (outside any), to fetch data whose reading
   // must not happen inside one (logical decoding).
   virtual void prefetch() {}
+
+  // Checkpoints: writes the source's position (what it has produced so far) into the
+  // checkpoint being taken, in the transaction that commits the results of those rows.
+  // A source that writes nothing starts afresh after a restart.
+  virtual void checkpoint(StateWriter&) {}
+  // Takes back an entry its checkpoint() wrote, after open() and before the first poll; the
+  // source then continues right after the position it recorded.
+  virtual void restore(const StateEntry&) {}
 };
 
 // A running sink. write() receives rows in the table's full row layout; commit() is called
@@ -101,7 +112,15 @@ class Sink {
   virtual void set_key_columns(const std::vector<int>&) {}
   virtual void open(const RuntimeInfo&) {}
   virtual void write(const Batch& rows) = 0;
+  // Called before the pipeline's transaction (and checkpoint) commits.
   virtual void commit() {}
+  // Checkpoints: writes what the sink must remember with the results it was given (an
+  // exactly-once sink's pending output, say), in the checkpoint's transaction.
+  virtual void checkpoint(StateWriter&) {}
+  // Takes back an entry its checkpoint() wrote, after open() and before the first write.
+  virtual void restore(const StateEntry&) {}
+  // Called after the pipeline's transaction, with its checkpoint, has committed.
+  virtual void committed() {}
   virtual void close() {}
 };
 

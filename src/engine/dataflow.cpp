@@ -7,6 +7,11 @@
 #include "operators/updating_aggregate.hpp"
 #include "operators/window_aggregate.hpp"
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+
+extern "C" {
+#include "utils/regproc.h"
+}
 
 namespace arroyo {
 
@@ -17,11 +22,15 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
   Operator* sink;
   if (plan.sink.is_table) {
     operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink, stats_));
+    describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
     auto s = plan.sink.connector->make_sink(plan.sink.spec);
     if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
+    sink_ = s.get();
     operators_.push_back(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
+    describe("sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
+             plan.root->desc);
   }
   sink = operators_.back().get();
   build(plan.root.get(), sink, 0);
@@ -29,12 +38,50 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
 
 Dataflow::~Dataflow() = default;
 
+namespace {
+
+// " keys N, aggregates f(types), ..." for the fingerprint.
+std::string aggregates_of(int num_keys, const std::vector<AggregateSpec>& aggs) {
+  std::string out = ", " + std::to_string(num_keys) + " keys, aggregates";
+  for (const AggregateSpec& a : aggs)
+    out += pg::call([&] {
+      return (const char*)format_procedure_qualified(a.aggref->aggfnoid);
+    }) + std::string(a.distinct ? " distinct" : "") + (a.filter_col >= 0 ? " filtered" : "") + ";";
+  return out;
+}
+
+std::string window_of(const WindowSpec& w) {
+  const char* kind = w.kind == WindowSpec::Kind::Tumble ? "tumble"
+                     : w.kind == WindowSpec::Kind::Hop  ? "hop"
+                                                        : "session";
+  return std::string("window ") + kind + " " + std::to_string(w.width_us) + "/" +
+         std::to_string(w.slide_us) + "/" + std::to_string(w.gap_us) + "us";
+}
+
+}  // namespace
+
+// Appends one node's line to the fingerprint: what it is and the types of its rows.
+void Dataflow::describe(const std::string& what, TupleDesc desc) {
+  std::string line = what + " (";
+  pg::call([&] {
+    for (int i = 0; i < desc->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      if (i) line += ", ";
+      line += att->attisdropped ? "dropped"
+                                : (const char*)format_type_with_typemod(att->atttypid, att->atttypmod);
+    }
+  });
+  fingerprint_ += line + ")\n";
+}
+
 // Creates the operators for `node` and its inputs, feeding `downstream` on `port`.
 Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
   switch (node->kind) {
     case PlanNode::Kind::Source: {
       auto* src = static_cast<SourceNode*>(node);
       SourceRun run;
+      describe("source " + std::string(src->connector->name()) + " " + src->spec.name,
+               src->desc);
       auto wm = std::make_unique<WatermarkOperator>(src->time_column, src->watermark_delay_us,
                                                     src->idle_timeout_us, stats_);
       wm->connect(downstream, port);
@@ -58,6 +105,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
     }
     case PlanNode::Kind::UpdatingAggregate: {
       auto* u = static_cast<UpdatingAggregateNode*>(node);
+      describe("updating aggregate" + aggregates_of(u->num_keys, u->aggregates), u->desc);
       auto op = std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, round_memory_);
       Operator* self = op.get();
       op->connect(downstream, port);
@@ -68,6 +116,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
     }
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
+      describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
       auto op = std::make_unique<WindowAggregateOperator>(*w, stats_, round_memory_);
       Operator* self = op.get();
       op->connect(downstream, port);
@@ -77,6 +126,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
     }
     case PlanNode::Kind::Project: {
       auto* p = static_cast<ProjectNode*>(node);
+      describe("project", p->desc);
       auto op = std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets,
                                                   round_memory_);
       Operator* self = op.get();
@@ -87,6 +137,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
     }
     case PlanNode::Kind::Union: {
       auto* u = static_cast<UnionNode*>(node);
+      describe("union of " + std::to_string(u->inputs.size()), u->desc);
       auto op = std::make_unique<UnionAllOperator>(int(u->inputs.size()));
       Operator* self = op.get();
       op->connect(downstream, port);
@@ -116,6 +167,39 @@ void Dataflow::prefetch() {
 
 void Dataflow::committed() {
   for (auto& run : sources_) run.source->committed();
+  if (sink_) sink_->committed();
+}
+
+bool Dataflow::changed() const {
+  return stats_.rows_in != checkpointed_.rows_in || stats_.rows_out != checkpointed_.rows_out ||
+         stats_.watermark != checkpointed_.watermark ||
+         stats_.bad_rows != checkpointed_.bad_rows;
+}
+
+void Dataflow::checkpoint(CheckpointStore& store) {
+  for (size_t i = 0; i < operators_.size(); i++) {
+    StateWriter w = store.writer(int32(i));
+    operators_[i]->checkpoint(w);
+  }
+  for (size_t i = 0; i < sources_.size(); i++) {
+    StateWriter w = store.writer(-1 - int32(i));
+    sources_[i].source->checkpoint(w);
+  }
+  checkpointed_ = stats_;
+}
+
+void Dataflow::restore(CheckpointStore& store) {
+  store.load([&](const StateEntry& e) {
+    if (e.node >= 0 && size_t(e.node) < operators_.size())
+      operators_[e.node]->restore(e);
+    else if (e.node < 0 && size_t(-1 - e.node) < sources_.size())
+      sources_[-1 - e.node].source->restore(e);
+    else
+      pg::fail(ERRCODE_DATA_CORRUPTED,
+               "checkpoint is corrupt: it has state for node " + std::to_string(e.node) +
+                   ", which this pipeline does not have");
+  });
+  for (auto& op : operators_) op->restored();
 }
 
 bool Dataflow::wants_snapshot() const {
@@ -172,7 +256,7 @@ RoundResult Dataflow::run_round() {
   }
   if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_us_) {
     last_flush_ = GetCurrentTimestamp();
-    for (auto& run : sources_)
+      for (auto& run : sources_)
       if (!run.ended) run.downstream->flush();
   }
   int64 bad = 0;

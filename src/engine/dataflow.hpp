@@ -12,6 +12,8 @@
 
 namespace arroyo {
 
+class CheckpointStore;
+
 struct RoundResult {
   bool all_ended = false;  // every source ended and the end has flowed to the sink
   bool idle = false;       // no source produced data this round
@@ -45,6 +47,16 @@ class Dataflow {
   TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_us_ : 0; }
   void close();
 
+  // The dataflow's shape, one line per node: kinds, column types, aggregates, source and sink
+  // tables. A checkpoint is only valid for the dataflow that wrote it.
+  const std::string& fingerprint() const { return fingerprint_; }
+  // Writes what changed in every node since the last checkpoint into `store`.
+  void checkpoint(CheckpointStore& store);
+  // Loads the last checkpoint from `store` into the nodes (before anything runs).
+  void restore(CheckpointStore& store);
+  // Whether anything happened since the last checkpoint (rows in or out, watermarks).
+  bool changed() const;
+
   EngineStats& stats() { return stats_; }
   // Recomputes stats().state_bytes (walks the operators' memory contexts).
   void measure_state();
@@ -61,6 +73,7 @@ class Dataflow {
   };
 
   Operator* build(PlanNode* node, Operator* downstream, int port);
+  void describe(const std::string& what, TupleDesc desc);
   void collect_source_status();
 
   MemoryContext round_memory_;
@@ -72,6 +85,9 @@ class Dataflow {
   EngineStats stats_;
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<SourceRun> sources_;
+  Sink* sink_ = nullptr;  // the connector sink, if the target is not a table
+  std::string fingerprint_;
+  EngineStats checkpointed_;  // the counters at the last checkpoint
 };
 
 }  // namespace arroyo

@@ -9,6 +9,9 @@
 
 namespace arroyo {
 
+class StateWriter;
+struct StateEntry;
+
 // Counters the engine reports in stream_pipelines.
 struct EngineStats {
   int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
@@ -41,6 +44,13 @@ class Operator {
   }
   // Bytes of memory this operator's state holds.
   virtual int64 state_bytes() const { return 0; }
+  // Checkpoints (src/state/): writes what changed in this operator's state since the last
+  // checkpoint, in entries only this operator reads back.
+  virtual void checkpoint(StateWriter&) {}
+  // Takes back one entry its checkpoint() wrote, before any data flows.
+  virtual void restore(const StateEntry&) {}
+  // Every entry has been restored.
+  virtual void restored() {}
   // The input on `port` has had no data for its idle timeout: stop waiting for its watermark
   // (until it sends data again).
   virtual void idle(int port) { emit_idle(); }

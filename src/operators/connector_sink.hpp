@@ -17,6 +17,8 @@ class ConnectorSinkOperator : public Operator {
     stats_.rows_out += rows.size();
   }
   void end_transaction() override { sink_->commit(); }
+  void checkpoint(StateWriter& w) override { sink_->checkpoint(w); }
+  void restore(const StateEntry& e) override { sink_->restore(e); }
   void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
   Sink& sink() { return *sink_; }
 

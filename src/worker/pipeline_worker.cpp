@@ -4,6 +4,7 @@
 #include "catalog/pipelines.hpp"
 #include "engine/dataflow.hpp"
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
 
@@ -116,9 +117,49 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
   set_slot_state(state, error);
 }
 
+// The first line where two fingerprints differ, for the error that names what changed.
+std::pair<std::string, std::string> first_difference(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    size_t ei = a.find('\n', i), ej = b.find('\n', j);
+    std::string la = a.substr(i, ei == std::string::npos ? std::string::npos : ei - i);
+    std::string lb = b.substr(j, ej == std::string::npos ? std::string::npos : ej - j);
+    if (la != lb) return {la.empty() ? "(nothing)" : la, lb.empty() ? "(nothing)" : lb};
+    i = ei == std::string::npos ? a.size() : ei + 1;
+    j = ej == std::string::npos ? b.size() : ej + 1;
+  }
+  return {};
+}
+
+// Loads the pipeline's last checkpoint into the dataflow, if it has one. Fails if it is
+// missing, damaged, or was written by a dataflow other than the one the query now plans to.
+void resume(Dataflow& flow, CheckpointStore& store) {
+  CheckpointStore::Last last = store.last();
+  if (last.epoch == 0) return;
+  if (last.fingerprint != flow.fingerprint()) {
+    auto [was, now] = first_difference(last.fingerprint, flow.fingerprint());
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "pipeline no longer matches its checkpoint " + std::to_string(last.epoch),
+             "Its query now plans to a different dataflow (a source or the target was altered, "
+             "dropped or replaced). At the checkpoint: " + was + "; now: " + now + ".",
+             "Undo the change to resume where the pipeline stopped, or drop the pipeline "
+             "(stream_drop) and create it again to start from scratch.");
+  }
+  flow.restore(store);
+}
+
+// Writes a checkpoint into the current transaction, if anything changed since the last one.
+void checkpoint(Dataflow& flow, CheckpointStore& store) {
+  if (!flow.changed()) return;
+  TimestampTz started = GetCurrentTimestamp();
+  store.begin();
+  flow.checkpoint(store);
+  store.finish(flow.fingerprint(), started);
+}
+
 // Reads the snapshot of change-data-capture sources in one REPEATABLE READ transaction whose
 // snapshot is the one their replication slot starts after.
-void read_snapshot(Dataflow& flow) {
+void read_snapshot(Dataflow& flow, CheckpointStore& store) {
   pg::call([&] {
     StartTransactionCommand();
     XactIsoLevel = XACT_REPEATABLE_READ;
@@ -132,14 +173,15 @@ void read_snapshot(Dataflow& flow) {
     publish(flow.stats());
   }
   flow.end_transaction();
+  checkpoint(flow, store);
   commit_transaction();
   flow.snapshot_committed();
   flow.committed();
 }
 
 // Runs the dataflow until it finishes or is stopped; returns the end state.
-SlotState run(Dataflow& flow, int64 commit_interval_us) {
-  if (flow.wants_snapshot()) read_snapshot(flow);
+SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us) {
+  if (flow.wants_snapshot()) read_snapshot(flow, store);
   while (true) {
     if (stop_requested()) {
       // Emit what updating aggregates buffered, and commit it, before stopping.
@@ -147,7 +189,9 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
       flow.begin_transaction();
       flow.flush();
       flow.end_transaction();
+      checkpoint(flow, store);
       commit_transaction();
+      flow.committed();
       return SlotState::Stopped;
     }
     flow.prefetch();
@@ -163,6 +207,7 @@ SlotState run(Dataflow& flow, int64 commit_interval_us) {
       if (GetCurrentTimestamp() - epoch_start >= commit_interval_us) break;
     }
     flow.end_transaction();
+    checkpoint(flow, store);
     commit_transaction();
     flow.committed();
     if (r.all_ended) return SlotState::Finished;
@@ -190,6 +235,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
   });
   EngineStats last_stats;
   std::unique_ptr<Dataflow> flow;
+  std::unique_ptr<CheckpointStore> store;
   try {
     MemoryContext pipeline_memory = pg::call([&] {
       return AllocSetContextCreate(TopMemoryContext, "arroyo_stream pipeline",
@@ -207,13 +253,15 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
                                                    : int64(update_flush_interval_ms) * 1000;
     flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
+    store = std::make_unique<CheckpointStore>(args.pipeline_id);
+    resume(*flow, *store);
     MemoryContextSwitchTo(old);
     commit_transaction();
     set_slot_state(SlotState::Running);
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, interval);
+    SlotState end = run(*flow, *store, interval);
     flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});

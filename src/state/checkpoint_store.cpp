@@ -1,0 +1,217 @@
+#include "state/checkpoint_store.hpp"
+
+#include "catalog/pipelines.hpp"
+#include "engine/operator.hpp"
+#include "operators/table_sink.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "catalog/index.h"
+#include "utils/builtins.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+constexpr int kNumColumns = 5;  // pipeline_id, node, part, key, value
+
+// Runs one statement with parameters as the catalog owner; returns SPI_processed.
+uint64 run(const char* sql, int nargs, Oid* types, Datum* values, int expected) {
+  uint64 n = 0;
+  as_catalog_owner([&] {
+    n = pg::call([&] {
+      int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+      if (rc != expected) elog(ERROR, "arroyo_stream checkpoint query failed (%d): %s", rc, sql);
+      return SPI_processed;
+    });
+  });
+  return n;
+}
+
+Datum bytea_datum(const std::string& s) {
+  bytea* b = (bytea*)palloc(VARHDRSZ + s.size());
+  SET_VARSIZE(b, VARHDRSZ + s.size());
+  memcpy(VARDATA(b), s.data(), s.size());
+  return PointerGetDatum(b);
+}
+
+}  // namespace
+
+void StateWriter::put(int64 part, const std::string& key, const std::string& value) {
+  store_.add(node_, part, key, &value);
+}
+
+void StateWriter::remove(int64 part, const std::string& key) {
+  store_.add(node_, part, key, nullptr);
+}
+
+void StateWriter::remove_part(int64 part) { store_.delete_part(node_, part); }
+
+CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) {
+  stats_ = std::make_unique<EngineStats>();
+  pg::call([&] {
+    Oid nsp = get_namespace_oid("_arroyo_stream", false);
+    relid_ = get_relname_relid("state", nsp);
+    if (!OidIsValid(relid_))
+      ereport(ERROR, (errmsg("arroyo_stream table _arroyo_stream.state is missing")));
+    Relation rel = table_open(relid_, AccessShareLock);
+    key_index_ = RelationGetPrimaryKeyIndex(rel);
+    table_close(rel, AccessShareLock);
+    memory_ = AllocSetContextCreate(TopMemoryContext, "arroyo_stream checkpoint",
+                                    ALLOCSET_DEFAULT_SIZES);
+  });
+  SinkTarget target;
+  target.relid = relid_;
+  target.name = "_arroyo_stream.state";
+  target.updating = true;
+  target.key_columns = {0, 1, 2, 3};
+  target.key_index = key_index_;
+  writer_ = std::make_unique<TableSinkOperator>(target, *stats_);
+  pending_ = std::make_unique<Batch>(kNumColumns);
+}
+
+CheckpointStore::~CheckpointStore() {
+  if (memory_) MemoryContextDelete(memory_);
+}
+
+CheckpointStore::Last CheckpointStore::last() {
+  Last out;
+  Oid types[] = {INT4OID};
+  Datum values[] = {Int32GetDatum(pipeline_id_)};
+  as_catalog_owner([&] {
+    pg::call([&] {
+      int rc = SPI_execute_with_args(
+          "SELECT p.checkpoint_epoch, c.epoch, c.fingerprint FROM _arroyo_stream.pipelines p "
+          "LEFT JOIN _arroyo_stream.checkpoints c ON c.pipeline_id = p.id "
+          "AND c.epoch = p.checkpoint_epoch WHERE p.id = $1",
+          1, types, values, nullptr, true, 0);
+      if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "arroyo_stream pipeline %d is missing from the catalog", pipeline_id_);
+      HeapTuple tup = SPI_tuptable->vals[0];
+      TupleDesc desc = SPI_tuptable->tupdesc;
+      bool isnull, missing;
+      out.epoch = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+      (void)SPI_getbinval(tup, desc, 2, &missing);
+      if (out.epoch > 0 && missing)
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_CORRUPTED),
+                 errmsg("checkpoint %lld of this pipeline is missing", (long long)out.epoch),
+                 errdetail("The catalog records it as the last checkpoint taken, but "
+                           "_arroyo_stream.checkpoints has no row for it."),
+                 errhint("The pipeline cannot resume without it. Drop it (stream_drop) and "
+                         "create it again to start from scratch.")));
+      if (out.epoch > 0) out.fingerprint = SPI_getvalue(tup, desc, 3);
+    });
+  });
+  epoch_ = out.epoch;
+  return out;
+}
+
+void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
+  as_catalog_owner([&] {
+    Portal portal = pg::call([&] {
+      Oid types[] = {INT4OID};
+      Datum values[] = {Int32GetDatum(pipeline_id_)};
+      SPIPlanPtr plan = SPI_prepare(
+          "SELECT node, part, key, value FROM _arroyo_stream.state WHERE pipeline_id = $1 "
+          "ORDER BY node, part, key",
+          1, types);
+      if (!plan) elog(ERROR, "arroyo_stream: could not prepare the checkpoint query");
+      return SPI_cursor_open(nullptr, plan, values, nullptr, true);
+    });
+    StateEntry e;
+    while (true) {
+      uint64 n = pg::call([&] {
+        SPI_cursor_fetch(portal, true, 4096);
+        return SPI_processed;
+      });
+      if (n == 0) break;
+      for (uint64 i = 0; i < n; i++) {
+        pg::call([&] {
+          HeapTuple tup = SPI_tuptable->vals[i];
+          TupleDesc desc = SPI_tuptable->tupdesc;
+          bool isnull;
+          e.node = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+          e.part = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+          bytea* k = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+          bytea* v = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
+          e.key.assign(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+          e.value.assign(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+        });
+        f(e);
+      }
+      pg::call([&] { SPI_freetuptable(SPI_tuptable); });
+    }
+    pg::call([&] { SPI_cursor_close(portal); });
+  });
+}
+
+void CheckpointStore::begin() {
+  epoch_++;
+  bytes_ = 0;
+  writer_->begin_transaction();
+}
+
+void CheckpointStore::add(int32 node, int64 part, const std::string& key,
+                          const std::string* value) {
+  if (pending_->full()) write_pending();
+  int row = pending_->append(0, value ? RowOp::Insert : RowOp::Delete);
+  Datum* v = pending_->values(row);
+  bool* n = pending_->nulls(row);
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(memory_);
+    v[0] = Int32GetDatum(pipeline_id_);
+    v[1] = Int32GetDatum(node);
+    v[2] = Int64GetDatum(part);
+    v[3] = bytea_datum(key);
+    v[4] = value ? bytea_datum(*value) : bytea_datum(std::string());
+    MemoryContextSwitchTo(old);
+  });
+  for (int c = 0; c < kNumColumns; c++) n[c] = false;
+  bytes_ += int64(key.size() + (value ? value->size() : 0));
+}
+
+// Hands the buffered entries to the table writer (upserts and deletes by primary key).
+void CheckpointStore::write_pending() {
+  if (!pending_->empty()) writer_->push(0, *pending_);
+  pending_->clear();
+  pg::call([&] { MemoryContextReset(memory_); });
+}
+
+void CheckpointStore::delete_part(int32 node, int64 part) {
+  write_pending();
+  Oid types[] = {INT4OID, INT4OID, INT8OID};
+  Datum values[] = {Int32GetDatum(pipeline_id_), Int32GetDatum(node), Int64GetDatum(part)};
+  run("DELETE FROM _arroyo_stream.state WHERE pipeline_id = $1 AND node = $2 AND part = $3", 3,
+      types, values, SPI_OK_DELETE);
+}
+
+void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {
+  write_pending();
+  writer_->end_transaction();
+  TimestampTz now = GetCurrentTimestamp();
+  Oid types[] = {INT4OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID, TEXTOID};
+  Datum values[] = {Int32GetDatum(pipeline_id_),
+                    Int64GetDatum(epoch_),
+                    TimestampTzGetDatum(now),
+                    Float8GetDatum(double(now - started) / 1000.0),
+                    Int64GetDatum(bytes_),
+                    pg::call([&] { return CStringGetTextDatum(fingerprint.c_str()); })};
+  run("WITH c AS (INSERT INTO _arroyo_stream.checkpoints "
+      "(pipeline_id, epoch, finished_at, duration_ms, bytes, fingerprint) "
+      "VALUES ($1, $2, $3, $4, $5, $6)), "
+      "old AS (DELETE FROM _arroyo_stream.checkpoints WHERE pipeline_id = $1 AND epoch <= $2 - 100) "
+      "UPDATE _arroyo_stream.pipelines SET checkpoint_epoch = $2 WHERE id = $1",
+      6, types, values, SPI_OK_UPDATE);
+}
+
+void CheckpointStore::remove_all(int32 pipeline_id) {
+  Oid types[] = {INT4OID};
+  Datum values[] = {Int32GetDatum(pipeline_id)};
+  run("WITH s AS (DELETE FROM _arroyo_stream.state WHERE pipeline_id = $1) "
+      "DELETE FROM _arroyo_stream.checkpoints WHERE pipeline_id = $1",
+      1, types, values, SPI_OK_DELETE);
+}
+
+}  // namespace arroyo

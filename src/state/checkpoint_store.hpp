@@ -1,0 +1,92 @@
+// Where a pipeline's checkpoints live: the extension's table _arroyo_stream.state holds one row
+// per (node, part, key) — operator state, source positions, sink bookkeeping — and
+// _arroyo_stream.checkpoints one row per checkpoint taken. A checkpoint writes only the entries
+// that changed since the previous one, in the pipeline's own transaction, so they commit
+// together with the table-sink writes they belong to.
+//
+// Nodes: operator i of the dataflow is node i; source i is node -1 - i. A part groups entries
+// that are dropped together (a window pane); keys are unique within a part.
+#pragma once
+
+#include "engine/batch.hpp"
+#include "pg/postgres.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arroyo {
+
+class TableSinkOperator;
+struct EngineStats;
+
+struct StateEntry {
+  int32 node;
+  int64 part;
+  std::string key;
+  std::string value;
+};
+
+class CheckpointStore;
+
+// What one node writes its state through during a checkpoint.
+class StateWriter {
+ public:
+  StateWriter(CheckpointStore& store, int32 node) : store_(store), node_(node) {}
+  // Stores (or replaces) one entry.
+  void put(int64 part, const std::string& key, const std::string& value);
+  // Deletes one entry (nothing if there is none).
+  void remove(int64 part, const std::string& key);
+  // Deletes every entry of a part, at once (before any later put into it).
+  void remove_part(int64 part);
+
+ private:
+  CheckpointStore& store_;
+  int32 node_;
+};
+
+class CheckpointStore {
+ public:
+  explicit CheckpointStore(int32 pipeline_id);
+  ~CheckpointStore();
+
+  // The pipeline's last committed checkpoint: its epoch (0: none yet) and the fingerprint of
+  // the dataflow that wrote it. Fails if the catalog records a checkpoint that is missing.
+  struct Last {
+    int64 epoch = 0;
+    std::string fingerprint;
+  };
+  Last last();
+  // Hands every stored entry to `f`, ordered by node, part and key.
+  void load(const std::function<void(const StateEntry&)>& f);
+
+  // Starts checkpoint last().epoch + 1 in the current transaction.
+  void begin();
+  StateWriter writer(int32 node) { return StateWriter(*this, node); }
+  // Writes what is pending and records the checkpoint (its row and the catalog's epoch).
+  void finish(const std::string& fingerprint, TimestampTz started);
+  int64 epoch() const { return epoch_; }
+  int64 last_bytes() const { return bytes_; }
+
+  // Removes every entry and checkpoint of a pipeline (stream_drop). Needs a transaction.
+  static void remove_all(int32 pipeline_id);
+
+ private:
+  friend class StateWriter;
+  void add(int32 node, int64 part, const std::string& key, const std::string* value);
+  void delete_part(int32 node, int64 part);
+  void write_pending();
+
+  int32 pipeline_id_;
+  int64 epoch_ = 0;  // the last checkpoint committed, or being written
+  int64 bytes_ = 0;  // written by the current (or last) checkpoint
+  Oid relid_ = InvalidOid, key_index_ = InvalidOid;
+  MemoryContext memory_ = nullptr;
+  std::unique_ptr<EngineStats> stats_;
+  std::unique_ptr<TableSinkOperator> writer_;
+  std::unique_ptr<Batch> pending_;
+};
+
+}  // namespace arroyo
