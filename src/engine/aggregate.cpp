@@ -1,6 +1,7 @@
 #include "engine/aggregate.hpp"
 
 #include "pg/guard.hpp"
+#include "state/codec.hpp"
 
 extern "C" {
 #include "parser/parse_agg.h"
@@ -72,6 +73,17 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
       fmgr_info(agg->aggcombinefn, &combine_);
       fmgr_info_set_expr((Node*)combine_expr, &combine_);
     }
+    // States of a plain type are checkpointed as they are; `internal` ones through the
+    // serialization functions, which apply to the moving state only when it is the same one.
+    serialfn_.fn_oid = deserialfn_.fn_oid = InvalidOid;
+    if (trans_type_ != INTERNALOID) {
+      serializable_ = true;
+    } else if (OidIsValid(agg->aggserialfn) && OidIsValid(agg->aggdeserialfn) &&
+               (!moving || agg->aggmtransfn == agg->aggtransfn)) {
+      serializable_ = true;
+      fmgr_info(agg->aggserialfn, &serialfn_);
+      fmgr_info(agg->aggdeserialfn, &deserialfn_);
+    }
     ReleaseSysCache(tup);
 
     agg_state_ = makeNode(AggState);
@@ -89,6 +101,11 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
                              nullptr);
     combine_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
     InitFunctionCallInfoData(*combine_call_, &combine_, 2, collation_, (Node*)agg_state_,
+                             nullptr);
+    serial_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(1));
+    InitFunctionCallInfoData(*serial_call_, &serialfn_, 1, InvalidOid, (Node*)agg_state_, nullptr);
+    deserial_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
+    InitFunctionCallInfoData(*deserial_call_, &deserialfn_, 2, InvalidOid, (Node*)agg_state_,
                              nullptr);
   });
 }
@@ -220,6 +237,52 @@ Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* i
   }
   if (*isnull) return 0;
   return datumCopy(result, result_byval_, result_len_);
+}
+
+void AggregateFunction::serialize(const AggValue& s, StateEncoder& out,
+                                  MemoryContext state_memory) {
+  out.put_bool(s.isnull);
+  out.put_bool(s.no_value);
+  out.put_int(s.inputs);
+  if (s.isnull) return;
+  if (trans_type_ != INTERNALOID) {
+    out.put_datum(s.value, false, trans_byval_, trans_len_);
+    return;
+  }
+  enter(state_memory);
+  serial_call_->args[0].value = s.value;
+  serial_call_->args[0].isnull = false;
+  serial_call_->isnull = false;
+  Datum bytes = FunctionCallInvoke(serial_call_);
+  if (serial_call_->isnull) elog(ERROR, "aggregate serialization function returned NULL");
+  out.put_datum(bytes, false, false, -1);
+}
+
+void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext state_memory) {
+  s.isnull = in.get_bool();
+  s.no_value = in.get_bool();
+  s.inputs = in.get_int();
+  s.value = 0;
+  if (s.isnull) return;
+  MemoryContext old = MemoryContextSwitchTo(state_memory);
+  bool isnull;
+  if (trans_type_ != INTERNALOID) {
+    s.value = in.get_datum(&isnull, trans_byval_, trans_len_);
+  } else {
+    Datum bytes = in.get_datum(&isnull, false, -1);
+    if (!isnull) {
+      enter(state_memory);
+      deserial_call_->args[0].value = bytes;
+      deserial_call_->args[0].isnull = false;
+      deserial_call_->args[1].value = PointerGetDatum(nullptr);
+      deserial_call_->args[1].isnull = false;
+      deserial_call_->isnull = false;
+      s.value = FunctionCallInvoke(deserial_call_);
+      isnull = deserial_call_->isnull;
+    }
+  }
+  MemoryContextSwitchTo(old);
+  if (isnull) in.corrupt("an aggregate state is missing");
 }
 
 }  // namespace arroyo

@@ -11,6 +11,9 @@ extern "C" {
 
 namespace arroyo {
 
+class StateEncoder;
+class StateDecoder;
+
 // A group's running transition state. States live in a memory context owned by the caller
 // (a window pane, say); freeing that context frees them.
 struct AggValue {
@@ -46,6 +49,16 @@ class AggregateFunction {
   // The aggregate's result for `s`, allocated in CurrentMemoryContext.
   Datum finish(AggValue& s, MemoryContext state_memory, bool* isnull);
 
+  // Whether states can be checkpointed: a plain transition type, or `internal` with
+  // serialization functions (PostgreSQL 15's array_agg and string_agg, say, have none; their
+  // operators keep the input values instead and recompute after a restart).
+  bool serializable() const { return serializable_; }
+  // Writes a state into a checkpoint, through the serialization function if it is `internal`.
+  // Runs inside pg::call.
+  void serialize(const AggValue& s, StateEncoder& out, MemoryContext state_memory);
+  // Reads a state serialize() wrote into `s`, allocated in `state_memory`. Runs inside pg::call.
+  void deserialize(AggValue& s, StateDecoder& in, MemoryContext state_memory);
+
  private:
   void enter(MemoryContext state_memory);
 
@@ -57,8 +70,10 @@ class AggregateFunction {
   bool final_extra_ = false;
   Datum init_value_;
   bool init_null_;
-  FmgrInfo transfn_, finalfn_, combine_, invfn_;
-  FunctionCallInfo trans_call_, final_call_, combine_call_, inv_call_;
+  FmgrInfo transfn_, finalfn_, combine_, invfn_, serialfn_, deserialfn_;
+  FunctionCallInfo trans_call_, final_call_, combine_call_, inv_call_, serial_call_,
+      deserial_call_;
+  bool serializable_ = false;
   // Calls the transition or inverse transition function (same argument layout).
   void step(FunctionCallInfo fc, bool strict, AggValue& s, const Datum* args, const bool* nulls,
             MemoryContext state_memory);

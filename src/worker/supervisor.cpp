@@ -1,9 +1,10 @@
 // The supervisor (one per server, registered at load time) and the per-database launchers it
 // starts. After a (re)start, every database's launcher starts the pipelines whose desired
-// state is running; later, the supervisor has a launcher record the failure of any pipeline
-// whose worker died without recording its own end.
+// state is running; they resume from their last checkpoint. Later, when a pipeline's worker
+// dies without recording its end (killed, or crashed), the supervisor has a launcher start it
+// again, from its last checkpoint. (A pipeline that fails with an error records its failure
+// itself and stays failed.)
 #include "catalog/pipelines.hpp"
-#include "connectors/cdc/cdc.hpp"
 #include "pg/guard.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
@@ -81,8 +82,8 @@ void supervise() {
   }
 }
 
-// Records the end of pipelines of this database whose workers died, then starts those whose
-// desired state is running but which have no worker.
+// Frees the slots of this database's pipelines whose workers died, then starts every pipeline
+// whose desired state is running but which has no worker (resuming from its checkpoint).
 void launch_database(Oid dboid) {
   pg::call([&] { BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0); });
   pg::call([&] {
@@ -90,7 +91,6 @@ void launch_database(Oid dboid) {
     PushActiveSnapshot(GetTransactionSnapshot());
   });
   bool installed = pg::call([&] { return OidIsValid(get_extension_oid("arroyo_stream", true)); });
-  std::vector<int> recorded;  // slots to free once their failure is committed
   if (installed) {
     SharedState* s = shared();
     for (int i = 0; i < s->nslots; i++) {
@@ -99,14 +99,17 @@ void launch_database(Oid dboid) {
       SpinLockAcquire(&slot.mutex);
       bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
       int32 id = slot.pipeline_id;
-      RunStats stats{slot.rows_in, slot.rows_out, slot.bad_rows, slot.late_rows,
-                     slot.state_bytes};
       memcpy(error, slot.last_error, kSlotErrorLen);
       SpinLockRelease(&slot.mutex);
       if (!mine) continue;
-      catalog_mark_ended(id, "failed", stats, error);
-      drop_cdc_slot_if_exists(cdc_slot_name(dboid, id));
-      recorded.push_back(i);
+      std::optional<PipelineRow> row = catalog_get(id);
+      const char* name = row ? row->name.c_str() : "?";
+      pg::call([&] {
+        ereport(LOG, (errmsg("arroyo_stream: the worker of pipeline \"%s\" died (%s); "
+                             "resuming it from its last checkpoint",
+                             name, error)));
+      });
+      release_slot(i);
     }
     for (const PipelineRow& row : catalog_running()) {
       if (find_slot(dboid, row.id) >= 0) continue;
@@ -126,7 +129,6 @@ void launch_database(Oid dboid) {
     PopActiveSnapshot();
     CommitTransactionCommand();
   });
-  for (int i : recorded) release_slot(i);
 }
 
 // Logs an error that ends a supervisor or launcher process.

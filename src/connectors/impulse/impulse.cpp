@@ -3,6 +3,8 @@
 #include "connectors/event_time.hpp"
 
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 #include <cmath>
 
@@ -27,6 +29,23 @@ class ImpulseSource : public Source {
     run_start_ = GetCurrentTimestamp();
     first_event_time_ = start_time_ ? *start_time_ : info.pipeline_start;
     subtask_ = info.subtask_index;
+  }
+
+  // Position: the next counter, and the event time of counter 0 (the first run's start).
+  void checkpoint(StateWriter& w) override {
+    if (next_ == checkpointed_) return;
+    StateEncoder e;
+    e.put_int(next_);
+    e.put_int(first_event_time_);
+    w.put(0, "", e.bytes());
+    checkpointed_ = next_;
+  }
+
+  void restore(const StateEntry& entry) override {
+    StateDecoder d(entry.value.data(), entry.value.size(), "the impulse source's position");
+    next_ = checkpointed_ = d.get_int();
+    first_event_time_ = d.get_int();
+    d.expect_end();
   }
 
   PollResult poll(Batch& out) override {
@@ -62,7 +81,8 @@ class ImpulseSource : public Source {
   int64 event_rate_, message_count_, interval_us_;
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, first_event_time_ = 0;
-  int64 next_ = 0, emitted_ = 0;
+  int64 next_ = 0, emitted_ = 0;  // next counter; events emitted by this run
+  int64 checkpointed_ = 0;
   int counter_idx_ = -1, subtask_idx_ = -1, subtask_ = 0;
 };
 

@@ -6,6 +6,8 @@
 #include "connectors/nexmark/generator.hpp"
 
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -155,9 +157,9 @@ class NexmarkSource : public Source {
 
   void open(const RuntimeInfo& info) override {
     run_start_ = GetCurrentTimestamp();
-    TimestampTz start = start_time_ ? *start_time_ : info.pipeline_start;
+    start_ = start_time_ ? *start_time_ : info.pipeline_start;
     generator_ = std::make_unique<Generator>(
-        uint64(seed_), start, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+        uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
     if (kind_ == EventKind::Bid) {
       std::vector<std::string> names, urls;
       for (const auto& c : generator_->channels()) {
@@ -167,6 +169,31 @@ class NexmarkSource : public Source {
       channel_names_.build(names);
       channel_urls_.build(urls);
     }
+  }
+
+  // Position: the next event number and the sequence's start time (events are a pure function
+  // of seed, number and start).
+  void checkpoint(StateWriter& w) override {
+    if (next_ == checkpointed_) return;
+    StateEncoder e;
+    e.put_int(next_);
+    e.put_int(start_);
+    w.put(0, "", e.bytes());
+    checkpointed_ = next_;
+  }
+
+  void restore(const StateEntry& entry) override {
+    StateDecoder d(entry.value.data(), entry.value.size(), "the nexmark source's position");
+    next_ = checkpointed_ = d.get_int();
+    TimestampTz start = d.get_int();
+    d.expect_end();
+    if (start != start_) {
+      start_ = start;
+      generator_ = std::make_unique<Generator>(
+          uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+    }
+    // The rate applies from here on: events before next_ count as already due.
+    if (event_rate_ > 0) run_start_ -= int64((__int128)next_ * USECS_PER_SEC / event_rate_);
   }
 
   PollResult poll(Batch& out) override {
@@ -279,7 +306,8 @@ class NexmarkSource : public Source {
   EventKind kind_;
   int64 event_rate_, message_count_, seed_;
   std::optional<TimestampTz> start_time_;
-  TimestampTz run_start_ = 0;
+  TimestampTz run_start_ = 0, start_ = 0;
+  int64 checkpointed_ = 0;
   int64 next_ = 0;  // the next event number of the whole sequence
   std::vector<Column> columns_;
   std::unique_ptr<Generator> generator_;

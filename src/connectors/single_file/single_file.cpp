@@ -5,6 +5,8 @@
 #include "formats/debezium.hpp"
 #include "formats/json.hpp"
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -121,6 +123,17 @@ class LineReader {
 
   // 1-based number of the line last returned by next().
   int64 line_number() const { return line_number_; }
+  // The file offset just past the line last returned by next().
+  int64 offset() const { return buffer_offset_ + int64(begin_); }
+  // Continues reading at `offset`, whose line number is `line_number` + 1 (a checkpoint's).
+  void seek(int64 offset, int64 line_number) {
+    open();
+    if (::lseek(fd_, off_t(offset), SEEK_SET) < 0) fail_file("seek in", path_, errno);
+    begin_ = scan_from_ = end_ = 0;
+    eof_ = false;
+    buffer_offset_ = offset;
+    line_number_ = line_number;
+  }
 
   void close() {
     if (fd_ >= 0) ::close(fd_);
@@ -131,6 +144,7 @@ class LineReader {
   // Moves the partial line to the front (growing the buffer if it fills it) and reads more.
   void read_more() {
     if (begin_ > 0) {
+      buffer_offset_ += int64(begin_);
       memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
       end_ -= begin_;
       scan_from_ -= begin_;
@@ -153,6 +167,7 @@ class LineReader {
   size_t end_ = 0;        // end of the bytes read
   bool eof_ = false;
   int64 line_number_ = 0;
+  int64 buffer_offset_ = 0;  // file offset of buf_[0]
 };
 
 class SingleFileSource : public Source {
@@ -212,6 +227,29 @@ class SingleFileSource : public Source {
   int64 bad_rows() const override { return bad_rows_; }
   void close() override { reader_.close(); }
 
+  // Position: the offset and number of the next line to read (or that the file has ended).
+  void checkpoint(StateWriter& w) override {
+    int64 offset = reader_.offset();
+    if (offset == checkpointed_offset_ && ended_ == checkpointed_end_) return;
+    StateEncoder e;
+    e.put_int(offset);
+    e.put_int(reader_.line_number());
+    e.put_bool(ended_);
+    w.put(0, "", e.bytes());
+    checkpointed_offset_ = offset;
+    checkpointed_end_ = ended_;
+  }
+
+  void restore(const StateEntry& entry) override {
+    StateDecoder d(entry.value.data(), entry.value.size(), "the single_file source's position");
+    int64 offset = d.get_int(), line = d.get_int();
+    bool ended = d.get_bool();
+    d.expect_end();
+    reader_.seek(offset, line);
+    checkpointed_offset_ = offset;
+    ended_ = checkpointed_end_ = ended;
+  }
+
  private:
   std::string path_;
   bool drop_bad_data_;
@@ -220,12 +258,14 @@ class SingleFileSource : public Source {
   LineReader reader_;
   int64 bad_rows_ = 0;
   bool ended_ = false;
+  int64 checkpointed_offset_ = 0;
+  bool checkpointed_end_ = false;
 };
 
-// Appends one JSON object per row. Rows are buffered and written at commit(), at close() and
-// whenever the buffer passes 1 MiB, without fsync: the file is not transactional anyway (rows
-// written since the last checkpoint may be written again after a restart: at-least-once),
-// and the OS flushes it in its own time.
+// Appends one JSON object per row. Rows are buffered and written whenever the buffer passes
+// 1 MiB, and at commit(), which also fsyncs the file before the pipeline's transaction commits.
+// Exactly-once: each checkpoint records the file's length, and a restart first truncates the
+// file back to the length of the checkpoint it resumes from, removing rows written after it.
 class SingleFileSink : public Sink {
  public:
   explicit SingleFileSink(const TableSpec& spec)
@@ -261,6 +301,37 @@ class SingleFileSink : public Sink {
   void commit() override {
     if (debezium_) debezium_->finish(append_line());
     flush();
+    if (dirty_ && fd_ >= 0) {
+      if (::fsync(fd_) != 0) fail_file("fsync", path_, errno);
+      dirty_ = false;
+    }
+  }
+
+  // The file's length, with every row given so far (commit() has written them).
+  void checkpoint(StateWriter& w) override {
+    int64 length = file_length();
+    if (length == checkpointed_length_) return;
+    StateEncoder e;
+    e.put_int(length);
+    w.put(0, "", e.bytes());
+    checkpointed_length_ = length;
+  }
+
+  // Cuts off what was written after the checkpoint this run resumes from.
+  void restore(const StateEntry& entry) override {
+    StateDecoder d(entry.value.data(), entry.value.size(), "the single_file sink's length");
+    int64 length = d.get_int();
+    d.expect_end();
+    int64 now = file_length();
+    if (now < length)
+      pg::fail(ERRCODE_DATA_CORRUPTED,
+               "file \"" + path_ + "\" is shorter than the pipeline's checkpoint records (" +
+                   std::to_string(now) + " < " + std::to_string(length) + " bytes)",
+               "The file was truncated or replaced since the checkpoint; rows the pipeline "
+               "committed are missing from it.",
+               "Restore the file, or drop the pipeline (stream_drop) and create it again.");
+    if (now > length && ::ftruncate(fd_, off_t(length)) != 0) fail_file("truncate", path_, errno);
+    checkpointed_length_ = length;
   }
 
   void close() override {
@@ -294,10 +365,18 @@ class SingleFileSink : public Sink {
     };
   }
 
+  int64 file_length() {
+    open_file();
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) fail_file("stat", path_, errno);
+    return int64(st.st_size);
+  }
+
   // Writes the whole buffer (write() may take it in parts).
   void flush() {
     if (buffer_.empty()) return;
     open_file();
+    dirty_ = true;
     size_t done = 0;
     while (done < buffer_.size()) {
       ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
@@ -313,6 +392,8 @@ class SingleFileSink : public Sink {
   std::unique_ptr<DebeziumEncoder> debezium_;  // format 'debezium_json'
   std::string buffer_;
   int fd_ = -1;
+  bool dirty_ = false;  // written since the last fsync
+  int64 checkpointed_length_ = -1;
 };
 
 class SingleFileConnector : public Connector {
