@@ -1,6 +1,7 @@
 #include "operators/group_table.hpp"
 
 #include "pg/guard.hpp"
+#include "state/codec.hpp"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -177,6 +178,16 @@ void GroupTable::erase(Group* g) {
   for (size_t k = 0; k < types_->size(); k++)
     if (!g->key_nulls[k] && !(*types_)[k].byval) pfree(DatumGetPointer(g->keys[k]));
   pfree(g);
+}
+
+void GroupTable::encode_keys(const Group* g, StateEncoder& out) const {
+  for (size_t k = 0; k < types_->size(); k++)
+    out.put_datum(g->keys[k], g->key_nulls[k], (*types_)[k].byval, (*types_)[k].len);
+}
+
+void GroupTable::decode_keys(StateDecoder& in, Datum* keys, bool* nulls) const {
+  for (size_t k = 0; k < types_->size(); k++)
+    keys[k] = in.get_datum(&nulls[k], (*types_)[k].byval, (*types_)[k].len);
 }
 
 bool DistinctSet::insert(const KeyType& type, Datum value, MemoryContext memory) {

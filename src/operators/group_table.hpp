@@ -12,6 +12,9 @@
 
 namespace arroyo {
 
+class StateEncoder;
+class StateDecoder;
+
 // How to hash and compare one column type.
 struct KeyType {
   explicit KeyType(Oid type, Oid collation);
@@ -39,6 +42,38 @@ struct Group {
   uint32 hash;
   bool dirty;                // changed since the last flush
   bool recompute;            // a retraction hit an aggregate without an inverse
+  // Checkpoints: position + 1 in the operator's list of groups changed since the last
+  // checkpoint (0: unchanged), and whether a checkpoint holds an entry for the group.
+  uint32 unsaved_pos;
+  bool persisted;
+};
+
+// The groups changed since the last checkpoint, with O(1) insertion and removal.
+class UnsavedGroups {
+ public:
+  void mark(Group* g) {
+    if (g->unsaved_pos) return;
+    groups_.push_back(g);
+    g->unsaved_pos = uint32(groups_.size());
+  }
+  // Forgets a group about to be freed.
+  void unmark(Group* g) {
+    if (!g->unsaved_pos) return;
+    Group* last = groups_.back();
+    groups_[g->unsaved_pos - 1] = last;
+    last->unsaved_pos = g->unsaved_pos;
+    groups_.pop_back();
+    g->unsaved_pos = 0;
+  }
+  const std::vector<Group*>& groups() const { return groups_; }
+  // Marks every listed group saved.
+  void clear() {
+    for (Group* g : groups_) g->unsaved_pos = 0;
+    groups_.clear();
+  }
+
+ private:
+  std::vector<Group*> groups_;
 };
 
 class GroupTable {
@@ -60,6 +95,10 @@ class GroupTable {
   void reserve(size_t groups);
   bool empty() const { return count_ == 0; }
   MemoryContext memory() const { return memory_; }
+  // Writes a group's key values into a checkpoint entry (runs inside pg::call).
+  void encode_keys(const Group* g, StateEncoder& out) const;
+  // Reads key values encode_keys() wrote, allocated in CurrentMemoryContext (inside pg::call).
+  void decode_keys(StateDecoder& in, Datum* keys, bool* nulls) const;
 
  private:
   static Group* tombstone() { return reinterpret_cast<Group*>(uintptr_t(1)); }
@@ -82,6 +121,11 @@ class DistinctSet {
  public:
   // Whether `value` is new; remembers it (copied into `memory`) if so.
   bool insert(const KeyType& type, Datum value, MemoryContext memory);
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [hash, value] : seen_) f(value);
+  }
+  size_t size() const { return seen_.size(); }
 
  private:
   std::unordered_multimap<uint32, Datum> seen_;

@@ -22,10 +22,16 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
   }
   for (const AggregateSpec& spec : specs_) {
     // Over an updating input, retractions need an inverse transition function (moving
-    // aggregate); without one, the group keeps its input values and recomputes.
+    // aggregate); without one, the group keeps its input values and recomputes. So does an
+    // aggregate whose state cannot be checkpointed (it is rebuilt from them after a restart).
     bool moving = input_updating_ && AggregateFunction::has_moving(spec.aggref->aggfnoid);
     aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, moving));
-    recomputed_.push_back(input_updating_ && !moving);
+    if (!aggs_.back()->serializable()) {
+      if (moving) aggs_.back() = std::make_unique<AggregateFunction>(spec.aggref, false);
+      moving = false;
+    }
+    recomputed_.push_back((input_updating_ && !moving) || !aggs_.back()->serializable());
+    if (recomputed_.back()) any_recomputed_ = true;
     std::vector<KeyType> types;
     if (recomputed_.back())
       for (int a = 0; a < aggs_.back()->num_args(); a++)
@@ -55,7 +61,7 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
     g->last_seen = t;
     g->multisets = nullptr;
     g->dirty = g->recompute = false;
-    if (input_updating_) g->multisets = new ValueMultiset[aggs_.size()];
+    if (any_recomputed_) g->multisets = new ValueMultiset[aggs_.size()];
   }
   g->rows += op == RowOp::Insert ? 1 : -1;
   if (t > g->last_seen) g->last_seen = t;
@@ -83,6 +89,7 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
     g->dirty = true;
     dirty_.push_back(g);
   }
+  unsaved_.mark(g);
 }
 
 void UpdatingAggregateOperator::push(int, Batch& rows) {
@@ -132,6 +139,7 @@ void UpdatingAggregateOperator::emit_changes() {
   std::vector<Group*> dead;
   for (Group* g : dirty) {
     g->dirty = false;
+    unsaved_.mark(g);
     bool alive = g->rows > 0;
     if (alive) compute_row(g, values.data(), nulls.get());
     bool same = alive && g->emitted;
@@ -196,6 +204,12 @@ void UpdatingAggregateOperator::remember_row(Group* g, const Datum* values, cons
 
 // Drops a group's state (its materialized row, if any, stays where it was written).
 void UpdatingAggregateOperator::forget(Group* g) {
+  unsaved_.unmark(g);
+  if (g->persisted) {
+    StateEncoder key;
+    pg::call([&] { table_->encode_keys(g, key); });
+    removed_.push_back(key.bytes());
+  }
   delete[] g->multisets;
   g->multisets = nullptr;
   pg::call([&] {
@@ -231,6 +245,108 @@ void UpdatingAggregateOperator::flush() {
 void UpdatingAggregateOperator::end(int) {
   emit_changes();
   emit_end();
+}
+
+namespace {
+constexpr int64 kMetaPart = PG_INT64_MIN;  // the operator's own entry (watermark)
+constexpr int64 kGroupPart = 0;
+}  // namespace
+
+// Entries: one per group (part 0, key = its key values) and one for the watermark.
+void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
+  for (const std::string& key : removed_) w.remove(kGroupPart, key);
+  removed_.clear();
+  StateEncoder key, value;
+  for (Group* g : unsaved_.groups()) {
+    key.clear();
+    value.clear();
+    pg::call([&] {
+      table_->encode_keys(g, key);
+      encode_group(g, value);
+    });
+    w.put(kGroupPart, key.bytes(), value.bytes());
+    g->persisted = true;
+  }
+  unsaved_.clear();
+  if (watermark_ != saved_watermark_) {
+    value.clear();
+    value.put_int(watermark_);
+    value.put_int(last_sweep_);
+    w.put(kMetaPart, "m", value.bytes());
+    saved_watermark_ = watermark_;
+  }
+}
+
+// A group's entry: counters and flags, aggregate states, the row last emitted, the input
+// values kept for recomputation. Runs inside pg::call.
+void UpdatingAggregateOperator::encode_group(Group* g, StateEncoder& out) {
+  out.put_int(g->rows);
+  out.put_int(g->last_seen);
+  out.put_bool(g->dirty);
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (!recomputed_[j]) aggs_[j]->serialize(g->states[j], out, memory_);
+  out.put_bool(g->emitted != nullptr);
+  if (g->emitted)
+    for (int c = 0; c < out_cols_; c++)
+      out.put_datum(g->emitted[c], g->emitted_nulls[c], out_byval_[c], out_len_[c]);
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (recomputed_[j]) g->multisets[j].encode(arg_types_[j], out);
+}
+
+// Reads encode_group()'s entry into a new group. Runs inside pg::call.
+void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
+  g->rows = in.get_int();
+  g->last_seen = in.get_int();
+  g->dirty = in.get_bool();
+  g->recompute = any_recomputed_;
+  g->multisets = any_recomputed_ ? new ValueMultiset[aggs_.size()] : nullptr;
+  MemoryContext old = MemoryContextSwitchTo(memory_);
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    if (recomputed_[j])
+      aggs_[j]->init(g->states[j], memory_);
+    else
+      aggs_[j]->deserialize(g->states[j], in, memory_);
+  }
+  g->emitted = nullptr;
+  g->emitted_nulls = nullptr;
+  if (in.get_bool()) {
+    g->emitted = (Datum*)palloc(sizeof(Datum) * out_cols_ + sizeof(bool) * out_cols_);
+    g->emitted_nulls = (bool*)(g->emitted + out_cols_);
+    for (int c = 0; c < out_cols_; c++)
+      g->emitted[c] = in.get_datum(&g->emitted_nulls[c], out_byval_[c], out_len_[c]);
+  }
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (recomputed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
+  MemoryContextSwitchTo(old);
+}
+
+void UpdatingAggregateOperator::restore(const StateEntry& e) {
+  if (e.part == kMetaPart) {
+    StateDecoder in(e.value.data(), e.value.size(), "the updating aggregate's watermark");
+    watermark_ = saved_watermark_ = in.get_int();
+    last_sweep_ = in.get_int();
+    in.expect_end();
+    return;
+  }
+  StateDecoder key(e.key.data(), e.key.size(), "a group key of an updating aggregate");
+  StateDecoder value(e.value.data(), e.value.size(), "a group of an updating aggregate");
+  std::vector<Datum> keys(key_types_.size() + 1);
+  std::unique_ptr<bool[]> nulls(new bool[key_types_.size() + 1]);
+  bool created = false;
+  Group* g = nullptr;
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    table_->decode_keys(key, keys.data(), nulls.get());
+    MemoryContextSwitchTo(old);
+    g = table_->find_or_create(keys.data(), nulls.get(), &created);
+  });
+  key.expect_end();
+  if (!created) key.corrupt("the group appears twice");
+  pg::call([&] { decode_group(g, value); });
+  value.expect_end();
+  g->persisted = true;
+  if (g->dirty) dirty_.push_back(g);
+  pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
 }  // namespace arroyo

@@ -10,7 +10,11 @@
 #include "operators/value_multiset.hpp"
 #include "planner/plan.hpp"
 
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
+
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace arroyo {
@@ -28,6 +32,8 @@ class UpdatingAggregateOperator : public Operator {
   void idle(int) override {}
 
   int64 state_bytes() const override;
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
 
  private:
   void apply(Group* g, bool created, const Datum* values, const bool* nulls, RowOp op,
@@ -40,6 +46,8 @@ class UpdatingAggregateOperator : public Operator {
   void append_row(const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
   void send();
   void free_row(Datum* row);
+  void encode_group(Group* g, StateEncoder& out);
+  void decode_group(Group* g, StateDecoder& in);
 
   int num_keys_, out_cols_;
   std::vector<AggregateSpec> specs_;
@@ -50,6 +58,7 @@ class UpdatingAggregateOperator : public Operator {
   std::vector<int16> out_len_;
   std::vector<bool> out_byval_;
   bool input_updating_;
+  bool any_recomputed_ = false;
   int64 ttl_us_;
   MemoryContext memory_, round_memory_;
   std::unique_ptr<GroupTable> table_;
@@ -57,6 +66,11 @@ class UpdatingAggregateOperator : public Operator {
   std::vector<Datum*> retired_;  // old output rows still referenced by the pending batch
   TimestampTz watermark_ = DT_NOBEGIN, last_sweep_ = DT_NOBEGIN;
   Batch out_;
+  // Checkpoints: groups changed since the last one, keys of checkpointed groups since
+  // forgotten, and the watermark last checkpointed.
+  UnsavedGroups unsaved_;
+  std::vector<std::string> removed_;
+  TimestampTz saved_watermark_ = DT_NOBEGIN;
 };
 
 }  // namespace arroyo

@@ -4,7 +4,35 @@ extern "C" {
 #include "common/hashfn.h"
 }
 
+#include "state/codec.hpp"
+
 namespace arroyo {
+
+void ValueMultiset::encode(const std::vector<KeyType>& types, StateEncoder& out) const {
+  int64 n = 0;
+  for_each([&](const Entry&) { n++; });
+  out.put_int(n);
+  for_each([&](const Entry& e) {
+    out.put_int(e.count);
+    for (size_t i = 0; i < types.size(); i++)
+      out.put_datum(e.args[i], e.nulls[i], types[i].byval, types[i].len);
+  });
+}
+
+void ValueMultiset::decode(const std::vector<KeyType>& types, StateDecoder& in,
+                           MemoryContext memory) {
+  int64 n = in.get_int();
+  size_t width = types.size();
+  Datum* args = (Datum*)palloc(sizeof(Datum) * (width ? width : 1));
+  bool* nulls = (bool*)palloc(sizeof(bool) * (width ? width : 1));
+  for (int64 k = 0; k < n; k++) {
+    int64 count = in.get_int();
+    if (count <= 0) in.corrupt("a value is counted " + std::to_string(count) + " times");
+    for (size_t i = 0; i < width; i++)
+      args[i] = in.get_datum(&nulls[i], types[i].byval, types[i].len);
+    for (int64 c = 0; c < count; c++) add(types, args, nulls, memory);
+  }
+}
 
 // Runs inside pg::call: hash and equality are PostgreSQL functions.
 uint32 ValueMultiset::hash(const std::vector<KeyType>& types, const Datum* args,

@@ -10,6 +10,9 @@
 
 namespace arroyo {
 
+class StateEncoder;
+class StateDecoder;
+
 struct ValueMultiset {
   struct Entry {
     Datum* args;
@@ -22,6 +25,9 @@ struct ValueMultiset {
            MemoryContext memory);
   // Removes one occurrence; false if the row was never added.
   bool remove(const std::vector<KeyType>& types, const Datum* args, const bool* nulls);
+  // Writes the entries into a checkpoint / adds those a checkpoint holds (inside pg::call).
+  void encode(const std::vector<KeyType>& types, StateEncoder& out) const;
+  void decode(const std::vector<KeyType>& types, StateDecoder& in, MemoryContext memory);
   template <typename F>
   void for_each(F&& f) const {
     for (const auto& [hash, entries] : entries_)

@@ -1,6 +1,8 @@
 #include "operators/watermark.hpp"
 
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 namespace arroyo {
 
@@ -55,6 +57,22 @@ void WatermarkOperator::advance(TimestampTz wm) {
   if (wm <= emitted_) return;
   emitted_ = wm;
   emit_watermark(wm);
+}
+
+void WatermarkOperator::checkpoint(StateWriter& w) {
+  if (max_time_ == saved_max_time_) return;
+  StateEncoder e;
+  e.put_int(max_time_);
+  e.put_int(emitted_);
+  w.put(0, "m", e.bytes());
+  saved_max_time_ = max_time_;
+}
+
+void WatermarkOperator::restore(const StateEntry& entry) {
+  StateDecoder d(entry.value.data(), entry.value.size(), "a source's watermark");
+  max_time_ = saved_max_time_ = d.get_int();
+  emitted_ = d.get_int();
+  d.expect_end();
 }
 
 void WatermarkOperator::check_idle(TimestampTz now) {

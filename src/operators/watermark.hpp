@@ -17,6 +17,9 @@ class WatermarkOperator : public Operator {
   void push(int port, Batch& rows) override;
   // Called when the source had nothing to give: after idle_timeout, the source goes idle.
   void check_idle(TimestampTz now);
+  // Checkpoints: the largest event time seen and the watermark emitted.
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
 
  private:
   void advance(TimestampTz wm);
@@ -29,6 +32,7 @@ class WatermarkOperator : public Operator {
   TimestampTz last_data_ = 0;
   bool idle_ = false;
   std::unique_ptr<Batch> split_;  // for the rare batch split before a late row
+  TimestampTz saved_max_time_ = DT_NOBEGIN;
 };
 
 }  // namespace arroyo

@@ -12,7 +12,10 @@
 
 #include "engine/operator.hpp"
 #include "operators/group_table.hpp"
+#include "operators/value_multiset.hpp"
 #include "planner/plan.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 #include <map>
 #include <memory>
@@ -32,6 +35,11 @@ class WindowAggregateOperator : public Operator {
   void end(int port) override;
   void idle(int) override {}
   int64 state_bytes() const override;
+  // Checkpoints: one entry per group of each pane (part = the pane's start) changed since the
+  // last checkpoint, one per session key, and the operator's watermark; a pane's entries go
+  // when it fires.
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
 
  private:
   // The groups of one pane or window, with their memory.
@@ -39,6 +47,10 @@ class WindowAggregateOperator : public Operator {
     MemoryContext memory;
     std::unique_ptr<GroupTable> groups;
     std::unordered_map<Group*, std::vector<DistinctSet>> distinct;
+    // Per group, the inputs of aggregates whose state cannot be checkpointed (see replay_).
+    std::unordered_map<Group*, std::vector<ValueMultiset>> inputs;
+    UnsavedGroups unsaved;
+    bool persisted = false;  // a checkpoint holds entries of this bucket
   };
   // One pending row of a session key, copied into the key's memory.
   struct SessionRow {
@@ -63,6 +75,10 @@ class WindowAggregateOperator : public Operator {
   void emit_group(TimestampTz start, TimestampTz end, const Datum* keys, const bool* key_nulls,
                   AggValue* states, MemoryContext state_memory);
   void flush_output();
+  void encode_group(Bucket& b, Group* g, StateEncoder& out);
+  void decode_group(Bucket& b, Group* g, StateDecoder& in);
+  void encode_session(const SessionKey& sk, StateEncoder& out);
+  void restore_session(const StateEntry& e);
 
   WindowSpec window_;
   int num_keys_, in_cols_;
@@ -85,6 +101,13 @@ class WindowAggregateOperator : public Operator {
   Datum range_ = 0;  // the tstzrange of the window being emitted, while fire() runs
   TimestampTz range_start_ = 0, range_end_ = 0;
   Batch out_;
+  // Checkpoints.
+  std::vector<bool> replay_;  // per aggregate: its state is not serializable; keep its inputs
+  std::vector<std::vector<KeyType>> arg_types_;  // per aggregate, for those inputs
+  std::vector<TimestampTz> dropped_parts_;        // checkpointed buckets dropped since
+  UnsavedGroups unsaved_sessions_;
+  std::vector<std::string> removed_sessions_;
+  TimestampTz saved_watermark_ = DT_NOBEGIN, saved_fired_until_ = DT_NOBEGIN;
 };
 
 }  // namespace arroyo
