@@ -85,7 +85,7 @@ CheckpointStore::Last CheckpointStore::last() {
           "SELECT p.checkpoint_epoch, c.epoch, c.fingerprint FROM _arroyo_stream.pipelines p "
           "LEFT JOIN _arroyo_stream.checkpoints c ON c.pipeline_id = p.id "
           "AND c.epoch = p.checkpoint_epoch WHERE p.id = $1",
-          1, types, values, nullptr, true, 0);
+          1, types, values, nullptr, false, 0);
       if (rc != SPI_OK_SELECT || SPI_processed != 1)
         elog(ERROR, "arroyo_stream pipeline %d is missing from the catalog", pipeline_id_);
       HeapTuple tup = SPI_tuptable->vals[0];
@@ -118,7 +118,7 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
           "ORDER BY node, part, key",
           1, types);
       if (!plan) elog(ERROR, "arroyo_stream: could not prepare the checkpoint query");
-      return SPI_cursor_open(nullptr, plan, values, nullptr, true);
+      return SPI_cursor_open(nullptr, plan, values, nullptr, false);
     });
     StateEntry e;
     while (true) {
