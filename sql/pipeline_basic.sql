@@ -35,7 +35,8 @@ SELECT name, state, rows_in, rows_out, bad_rows, last_error, pid FROM stream_pip
 SELECT n, parity, ts AT TIME ZONE 'UTC' AS ts, hour_start AT TIME ZONE 'UTC' AS hour_start,
        minute_part, minute_extract, from_epoch = ts AS epoch_ok, subtask, event_time = ts AS time_ok
 FROM results ORDER BY n;
--- A finished pipeline can be started again (from the beginning, for now): same rows again.
+-- A finished pipeline started again resumes from its last checkpoint: its source has ended
+-- there, so nothing is read again and it finishes at once.
 TRUNCATE results;
 SELECT stream_start('basic');
 SELECT stream_wait('basic');
