@@ -168,6 +168,11 @@ Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
     check_owner(row);
     check_owner_can_login(row.owner);
     validate_as(row.owner, row.query, row.search_path);
+    // A worker that has just recorded its end may not have given its slot back yet.
+    TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+    for (int i; (i = find_slot(MyDatabaseId, row.id)) >= 0 && is_terminal(slot_state(i)) &&
+                GetCurrentTimestamp() < deadline;)
+      nap(10);
     int index = claim_slot(MyDatabaseId, row.id, row.name.c_str());
     try {
       catalog_mark_started(row.id);

@@ -264,7 +264,10 @@ void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
       table_->encode_keys(g, key);
       encode_group(g, value);
     });
-    w.put(kGroupPart, key.bytes(), value.bytes());
+    if (g->persisted)
+      w.put(kGroupPart, key.bytes(), value.bytes());
+    else
+      w.insert(kGroupPart, key.bytes(), value.bytes());
     g->persisted = true;
   }
   unsaved_.clear();

@@ -350,7 +350,11 @@ void WindowAggregateOperator::checkpoint(StateWriter& w) {
         b.groups->encode_keys(g, key);
         encode_group(b, g, value);
       });
-      w.put(start, key.bytes(), value.bytes());
+      if (g->persisted)
+        w.put(start, key.bytes(), value.bytes());
+      else
+        w.insert(start, key.bytes(), value.bytes());
+      g->persisted = true;
     }
     if (!b.unsaved.groups().empty()) b.persisted = true;
     b.unsaved.clear();
@@ -364,7 +368,10 @@ void WindowAggregateOperator::checkpoint(StateWriter& w) {
       session_keys_->encode_keys(g, key);
       encode_session(sessions_[g], value);
     });
-    w.put(kSessionPart, key.bytes(), value.bytes());
+    if (g->persisted)
+      w.put(kSessionPart, key.bytes(), value.bytes());
+    else
+      w.insert(kSessionPart, key.bytes(), value.bytes());
     g->persisted = true;
   }
   unsaved_sessions_.clear();
@@ -494,6 +501,7 @@ void WindowAggregateOperator::restore(const StateEntry& e) {
   });
   key.expect_end();
   if (!created) key.corrupt("the group appears twice");
+  g->persisted = true;
   pg::call([&] { decode_group(b, g, value); });
   value.expect_end();
   pg::call([&] { MemoryContextReset(round_memory_); });

@@ -39,11 +39,15 @@ Datum bytea_datum(const std::string& s) {
 }  // namespace
 
 void StateWriter::put(int64 part, const std::string& key, const std::string& value) {
-  store_.add(node_, part, key, &value);
+  store_.add(*store_.pending_, node_, part, key, &value);
+}
+
+void StateWriter::insert(int64 part, const std::string& key, const std::string& value) {
+  store_.add(*store_.new_entries_, node_, part, key, &value);
 }
 
 void StateWriter::remove(int64 part, const std::string& key) {
-  store_.add(node_, part, key, nullptr);
+  store_.add(*store_.pending_, node_, part, key, nullptr);
 }
 
 void StateWriter::remove_part(int64 part) { store_.delete_part(node_, part); }
@@ -68,7 +72,10 @@ CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) 
   target.key_columns = {0, 1, 2, 3};
   target.key_index = key_index_;
   writer_ = std::make_unique<TableSinkOperator>(target, *stats_);
+  target.updating = false;
+  inserter_ = std::make_unique<TableSinkOperator>(target, *stats_);
   pending_ = std::make_unique<Batch>(kNumColumns);
+  new_entries_ = std::make_unique<Batch>(kNumColumns);
 }
 
 CheckpointStore::~CheckpointStore() {
@@ -151,14 +158,15 @@ void CheckpointStore::begin() {
   epoch_++;
   bytes_ = 0;
   writer_->begin_transaction();
+  inserter_->begin_transaction();
 }
 
-void CheckpointStore::add(int32 node, int64 part, const std::string& key,
+void CheckpointStore::add(Batch& batch, int32 node, int64 part, const std::string& key,
                           const std::string* value) {
-  if (pending_->full()) write_pending();
-  int row = pending_->append(0, value ? RowOp::Insert : RowOp::Delete);
-  Datum* v = pending_->values(row);
-  bool* n = pending_->nulls(row);
+  if (batch.full()) write_pending();
+  int row = batch.append(0, value ? RowOp::Insert : RowOp::Delete);
+  Datum* v = batch.values(row);
+  bool* n = batch.nulls(row);
   pg::call([&] {
     MemoryContext old = MemoryContextSwitchTo(memory_);
     v[0] = Int32GetDatum(pipeline_id_);
@@ -172,10 +180,13 @@ void CheckpointStore::add(int32 node, int64 part, const std::string& key,
   bytes_ += int64(key.size() + (value ? value->size() : 0));
 }
 
-// Hands the buffered entries to the table writer (upserts and deletes by primary key).
+// Hands the buffered entries to the table writers: upserts and deletes first, so that a new
+// entry whose key a delete just freed goes in after it.
 void CheckpointStore::write_pending() {
   if (!pending_->empty()) writer_->push(0, *pending_);
+  if (!new_entries_->empty()) inserter_->push(0, *new_entries_);
   pending_->clear();
+  new_entries_->clear();
   pg::call([&] { MemoryContextReset(memory_); });
 }
 
@@ -190,6 +201,7 @@ void CheckpointStore::delete_part(int32 node, int64 part) {
 void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {
   write_pending();
   writer_->end_transaction();
+  inserter_->end_transaction();
   TimestampTz now = GetCurrentTimestamp();
   Oid types[] = {INT4OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID, TEXTOID};
   Datum values[] = {Int32GetDatum(pipeline_id_),

@@ -37,6 +37,8 @@ class StateWriter {
   StateWriter(CheckpointStore& store, int32 node) : store_(store), node_(node) {}
   // Stores (or replaces) one entry.
   void put(int64 part, const std::string& key, const std::string& value);
+  // Stores an entry that no checkpoint holds yet (cheaper than put: no lookup).
+  void insert(int64 part, const std::string& key, const std::string& value);
   // Deletes one entry (nothing if there is none).
   void remove(int64 part, const std::string& key);
   // Deletes every entry of a part, at once (before any later put into it).
@@ -75,7 +77,7 @@ class CheckpointStore {
 
  private:
   friend class StateWriter;
-  void add(int32 node, int64 part, const std::string& key, const std::string* value);
+  void add(Batch& batch, int32 node, int64 part, const std::string& key, const std::string* value);
   void delete_part(int32 node, int64 part);
   void write_pending();
 
@@ -85,8 +87,9 @@ class CheckpointStore {
   Oid relid_ = InvalidOid, key_index_ = InvalidOid;
   MemoryContext memory_ = nullptr;
   std::unique_ptr<EngineStats> stats_;
-  std::unique_ptr<TableSinkOperator> writer_;
-  std::unique_ptr<Batch> pending_;
+  std::unique_ptr<TableSinkOperator> writer_;    // upserts and deletes by primary key
+  std::unique_ptr<TableSinkOperator> inserter_;  // new entries, batched multi-inserts
+  std::unique_ptr<Batch> pending_, new_entries_;
 };
 
 }  // namespace arroyo

@@ -34,7 +34,7 @@ if ((${#names[@]} == 0)); then
         n=$(basename "$f" .sql)
         [[ $n == *.* ]] || names+=("$n") # NAME.baseline.sql belongs to NAME
     done
-    names+=(cdc)
+    names+=(cdc checkpoint_cost)
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -70,6 +70,14 @@ for name in "${names[@]}"; do
         pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
             -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
         "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
+        continue
+    fi
+    if [[ $name == checkpoint_cost ]]; then
+        # Checkpoint duration at 1 million keys with 1% of them changed.
+        pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+            -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+        "$PYTHON" test/bench/checkpoint_cost.py "$(pg_conninfo "$dir" "$port")" \
+            "$ARROYO_WORK_ROOT/bench-sql"
         continue
     fi
     # A fresh extension (matching the library just installed), without the last benchmark's
@@ -123,7 +131,7 @@ for name in "${names[@]}"; do
         bend=$(date +%s.%N)
         awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
             wall = t - s;
-            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline: %.1fx the baseline's rate\n", n, e,
+            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline: %.1fx the rate of the baseline\n", n, e,
                 "-", wall, "-", e / wall, "-", "-", wall / (pt - ps) }'
     fi
     # The setup's server goes last: a baseline may use it too.

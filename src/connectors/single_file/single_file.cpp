@@ -227,27 +227,24 @@ class SingleFileSource : public Source {
   int64 bad_rows() const override { return bad_rows_; }
   void close() override { reader_.close(); }
 
-  // Position: the offset and number of the next line to read (or that the file has ended).
+  // Position: the offset and number of the next line to read. A restarted pipeline reads on
+  // from there, so lines appended to the file since are read too.
   void checkpoint(StateWriter& w) override {
     int64 offset = reader_.offset();
-    if (offset == checkpointed_offset_ && ended_ == checkpointed_end_) return;
+    if (offset == checkpointed_offset_) return;
     StateEncoder e;
     e.put_int(offset);
     e.put_int(reader_.line_number());
-    e.put_bool(ended_);
     w.put(0, "", e.bytes());
     checkpointed_offset_ = offset;
-    checkpointed_end_ = ended_;
   }
 
   void restore(const StateEntry& entry) override {
     StateDecoder d(entry.value.data(), entry.value.size(), "the single_file source's position");
     int64 offset = d.get_int(), line = d.get_int();
-    bool ended = d.get_bool();
     d.expect_end();
     reader_.seek(offset, line);
     checkpointed_offset_ = offset;
-    ended_ = checkpointed_end_ = ended;
   }
 
  private:
@@ -259,7 +256,6 @@ class SingleFileSource : public Source {
   int64 bad_rows_ = 0;
   bool ended_ = false;
   int64 checkpointed_offset_ = 0;
-  bool checkpointed_end_ = false;
 };
 
 // Appends one JSON object per row. Rows are buffered and written whenever the buffer passes
