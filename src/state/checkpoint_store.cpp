@@ -58,7 +58,10 @@ CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) 
     Oid nsp = get_namespace_oid("_arroyo_stream", false);
     relid_ = get_relname_relid("state", nsp);
     if (!OidIsValid(relid_))
-      ereport(ERROR, (errmsg("arroyo_stream table _arroyo_stream.state is missing")));
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                      errmsg("arroyo_stream table _arroyo_stream.state is missing"),
+                      errhint("The installed library is newer than the extension's objects in "
+                              "this database: run ALTER EXTENSION arroyo_stream UPDATE.")));
     Relation rel = table_open(relid_, AccessShareLock);
     key_index_ = RelationGetPrimaryKeyIndex(rel);
     table_close(rel, AccessShareLock);
@@ -210,12 +213,27 @@ void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started
                     Float8GetDatum(double(now - started) / 1000.0),
                     Int64GetDatum(bytes_),
                     pg::call([&] { return CStringGetTextDatum(fingerprint.c_str()); })};
-  run("WITH c AS (INSERT INTO _arroyo_stream.checkpoints "
-      "(pipeline_id, epoch, finished_at, duration_ms, bytes, fingerprint) "
-      "VALUES ($1, $2, $3, $4, $5, $6)), "
-      "old AS (DELETE FROM _arroyo_stream.checkpoints WHERE pipeline_id = $1 AND epoch <= $2 - 100) "
-      "UPDATE _arroyo_stream.pipelines SET checkpoint_epoch = $2 WHERE id = $1",
-      6, types, values, SPI_OK_UPDATE);
+  // Planned once per worker: this runs at every checkpoint.
+  as_catalog_owner([&] {
+    pg::call([&] {
+      if (!record_plan_) {
+        SPIPlanPtr plan = SPI_prepare(
+            "WITH c AS (INSERT INTO _arroyo_stream.checkpoints "
+            "(pipeline_id, epoch, finished_at, duration_ms, bytes, fingerprint) "
+            "VALUES ($1, $2, $3, $4, $5, $6)), "
+            "old AS (DELETE FROM _arroyo_stream.checkpoints "
+            "WHERE pipeline_id = $1 AND epoch <= $2 - 100) "
+            "UPDATE _arroyo_stream.pipelines SET checkpoint_epoch = $2 WHERE id = $1",
+            6, types);
+        if (!plan || SPI_keepplan(plan) != 0)
+          elog(ERROR, "arroyo_stream: could not prepare the checkpoint statement");
+        record_plan_ = plan;
+      }
+      int rc = SPI_execute_plan((SPIPlanPtr)record_plan_, values, nullptr, false, 0);
+      if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+        elog(ERROR, "arroyo_stream: could not record checkpoint %lld", (long long)epoch_);
+    });
+  });
 }
 
 void CheckpointStore::remove_all(int32 pipeline_id) {

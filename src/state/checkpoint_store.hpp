@@ -90,6 +90,7 @@ class CheckpointStore {
   std::unique_ptr<TableSinkOperator> writer_;    // upserts and deletes by primary key
   std::unique_ptr<TableSinkOperator> inserter_;  // new entries, batched multi-inserts
   std::unique_ptr<Batch> pending_, new_entries_;
+  void* record_plan_ = nullptr;  // SPIPlanPtr of the statement recording a checkpoint
 };
 
 }  // namespace arroyo

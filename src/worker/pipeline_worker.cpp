@@ -17,6 +17,7 @@ namespace arroyo {
 namespace {
 
 int my_slot = -1;
+constexpr int64 kMinIdleEpochUs = 10 * 1000;
 volatile sig_atomic_t got_sigterm = false;
 
 // SIGTERM: remember that we were told to exit (die() clears ProcDiePending before exit
@@ -180,7 +181,8 @@ void read_snapshot(Dataflow& flow, CheckpointStore& store) {
 }
 
 // Runs the dataflow until it finishes or is stopped; returns the end state.
-SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us) {
+SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
+              bool decodes_between_transactions) {
   if (flow.wants_snapshot()) read_snapshot(flow, store);
   while (true) {
     if (stop_requested()) {
@@ -203,8 +205,16 @@ SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us) 
       pg::call([&] { CHECK_FOR_INTERRUPTS(); });
       r = flow.run_round();
       publish(flow.stats());
-      if (r.all_ended || r.idle || stop_requested()) break;
-      if (GetCurrentTimestamp() - epoch_start >= commit_interval_us) break;
+      if (r.all_ended || stop_requested()) break;
+      TimestampTz now = GetCurrentTimestamp();
+      if (now - epoch_start >= commit_interval_us) break;
+      if (!r.idle) continue;
+      // Nothing new: commit, but not before the epoch has lasted kMinIdleEpochUs, so that a
+      // trickling source commits (and checkpoints) every 10 ms instead of after every few
+      // rows. Change data capture decodes only between transactions: it commits at once.
+      TimestampTz min_end = epoch_start + std::min(kMinIdleEpochUs, commit_interval_us);
+      if (now >= min_end || decodes_between_transactions) break;
+      wait_for_data(r.wake_at && r.wake_at < min_end ? r.wake_at : min_end);
     }
     flow.end_transaction();
     checkpoint(flow, store);
@@ -261,7 +271,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, *store, interval);
+    SlotState end = run(*flow, *store, interval, plan.reads_table_changes);
     flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
