@@ -123,7 +123,7 @@ for name in "${names[@]}"; do
         bend=$(date +%s.%N)
         awk -v n="$name (baseline)" -v e="$events" -v s="$bstart" -v t="$bend" -v ps="$start" -v pt="$end" 'BEGIN {
             wall = t - s;
-            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline: %.1fx the baseline's rate\n", n, e,
+            printf "%-24s %10d %10s %8.2f %8s %12.0f %14s %10s   pipeline: %.1fx the baseline rate\n", n, e,
                 "-", wall, "-", e / wall, "-", "-", wall / (pt - ps) }'
     fi
     # The setup's server goes last: a baseline may use it too.
