@@ -28,7 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/kafka_broker/broker.sh"
 
 POLL_TIMEOUT=60
 ROUNDS=${KAFKA_RECOVERY_ROUNDS:-5}
-MESSAGES=${KAFKA_RECOVERY_MESSAGES:-6000}
+MAX_MESSAGES=${KAFKA_RECOVERY_MAX_MESSAGES:-20000}
 BROKER_PORT=${ARROYO_KAFKA_RECOVERY_BROKER_PORT:-55472}
 BOOT=127.0.0.1:$BROKER_PORT
 BROKER_DIR=$ARROYO_WORK_ROOT/tests/kafka_recovery_broker
@@ -79,12 +79,21 @@ q "SELECT stream_create('rec_agg', \$q\$SET checkpoint_interval = '200 milliseco
      INSERT INTO rec_out SELECT id, k, v * 2 FROM rec_in\$q\$),
           stream_start('rec_agg'), stream_start('rec_eo')" >/dev/null
 
-# The writer: MESSAGES messages {"id": i, "k": i % 17, "v": i}, 10 every 50 ms, keyed by id.
+# The writer: messages {"id": i, "k": i % 17, "v": i}, keyed by id, 10 every 50 ms, from the
+# start until every crash is done (at most MAX_MESSAGES); then it writes how many to $count_file.
+count_file=$BROKER_DIR/written
+stop_file=$BROKER_DIR/stop_writing
+rm -f "$count_file" "$stop_file"
 {
-    for ((i = 1; i <= MESSAGES; i++)); do
-        printf '|%d||{"id": %d, "k": %d, "v": %d}\n' "$i" "$i" $((i % 17)) "$i"
-        ((i % 10 == 0)) && sleep 0.05
+    i=0
+    while [[ ! -e $stop_file ]] && ((i < MAX_MESSAGES)); do
+        for ((j = 0; j < 10; j++)); do
+            i=$((i + 1))
+            printf '|%d||{"id": %d, "k": %d, "v": %d}\n' "$i" "$i" $((i % 17)) "$i"
+        done
+        sleep 0.05
     done
+    echo "$i" >"$count_file"
 } | "${CLIENTS[@]}" produce "$BOOT" rec_in --timeout-ms 120000 &
 writer=$!
 
@@ -125,10 +134,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
     wait_for "rec_eo to resume after immediate stop $round" resumed rec_eo "$old_eo"
     arroyo_log "round $round: killed rec_agg, killed rec_eo, stopped the server immediately"
 done
-if kill -0 "$writer" 2>/dev/null; then
-    echo "ok: the writer was still writing when the last crash round ended"
-fi
+touch "$stop_file"
 wait "$writer" || arroyo_die "the writer could not deliver its messages"
+MESSAGES=$(cat "$count_file")
+((MESSAGES < MAX_MESSAGES)) || arroyo_die "the writer reached $MAX_MESSAGES messages before the crashes were done"
+echo "ok: the writer wrote $MESSAGES messages, from before the first crash until after the last"
 crashes=$((3 * ROUNDS))
 echo "ok: $crashes crashes ($ROUNDS kills of each worker, $ROUNDS immediate stops) during the run"
 
