@@ -59,7 +59,8 @@ CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'sink', topic 'orders', bad_data 'drop');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'sink', topic 'orders', "source.offset" 'earliest');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'sink', topic 'orders', "sink.key_field" 'nope');
-CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'sink', topic 'orders', "sink.commit_mode" 'exactly_once');
+CREATE FOREIGN TABLE k_eo (id int) SERVER k OPTIONS (type 'sink', topic 'orders', "sink.commit_mode" 'exactly_once');
+DROP FOREIGN TABLE k_eo;
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'sink', topic 'orders', "sink.commit_mode" 'whenever');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders', event_time_field 'id');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders', "json.timestamp_format" 'iso');

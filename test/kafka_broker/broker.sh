@@ -7,7 +7,8 @@
 #                                       with a FIFO on its stdin for commands; waits for "ready";
 #                                       it is killed when the script exits
 #   kafka_broker_cmd COMMAND            send a command ("down", "up", "topic NAME N",
-#                                       "unknown NAME") and wait for its "ok COMMAND"
+#                                       "unknown NAME", "fail API N ERR", "clear API") and
+#                                       wait for its "ok COMMAND"
 #   kafka_broker_stop                   quit it and wait for it
 #
 # KAFKA_BROKER_TIMEOUT (default 60) bounds every wait, in seconds.

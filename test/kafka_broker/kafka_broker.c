@@ -17,6 +17,10 @@
  *                           old Metadata version without that flag and would create the topic)
  *   down                    disconnect every client and refuse connections (an outage)
  *   up                      accept connections again (the data is still there)
+ *   fail API COUNT ERROR    answer the next COUNT requests of Kafka API key API (e.g. 24,
+ *                           AddPartitionsToTxn) with error code ERROR (e.g. 14,
+ *                           COORDINATOR_LOAD_IN_PROGRESS): a cluster that stalls one step
+ *   clear API               forget the errors still pending for API key API
  *   quit                    exit (also at end of input, SIGTERM or SIGINT)
  *
  * The mock cluster binds its listeners to port 0 (an ephemeral port). To get fixed ports this
@@ -130,7 +134,7 @@ int main(int argc, char **argv) {
     while (!stop && fgets(line, sizeof(line), stdin)) {
         line[strcspn(line, "\r\n")] = '\0';
         char name[256];
-        int partitions;
+        int partitions, api, count, code;
         if (!strcmp(line, "quit")) {
             printf("ok quit\n");
             break;
@@ -140,6 +144,15 @@ int main(int argc, char **argv) {
         } else if (!strcmp(line, "up")) {
             rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_up(cluster, -1);
             printf(err ? "error %s: failed\n" : "ok %s\n", line);
+        } else if (sscanf(line, "fail %d %d %d", &api, &count, &code) == 3 && count > 0) {
+            rd_kafka_resp_err_t *errors = malloc(sizeof(*errors) * (size_t)count);
+            for (int i = 0; i < count; i++) errors[i] = (rd_kafka_resp_err_t)code;
+            rd_kafka_mock_push_request_errors_array(cluster, (int16_t)api, (size_t)count, errors);
+            free(errors);
+            printf("ok %s\n", line);
+        } else if (sscanf(line, "clear %d", &api) == 1) {
+            rd_kafka_mock_clear_request_errors(cluster, (int16_t)api);
+            printf("ok %s\n", line);
         } else if (sscanf(line, "unknown %255s", name) == 1) {
             rd_kafka_mock_topic_set_error(cluster, name, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
             printf("ok %s\n", line);

@@ -6,9 +6,10 @@ reads, read what it writes, and look at consumer-group offsets.
       one message per stdin line "PARTITION|KEY|TIMESTAMP_MS|VALUE"; an empty field means
       none (any partition, no key, the producer's clock); VALUE "\\N" is a message without a
       value, and a "hex:" prefix gives raw bytes (for KEY too). Exits 1 if any message is not
-      delivered.
+      delivered. Lines are produced as they arrive (a paced writer can feed it through a pipe).
   kafka_clients.py consume BOOTSTRAP TOPIC
-      prints every message as "PARTITION|OFFSET|KEY|VALUE" (partition by partition), then exits
+      prints every message as "PARTITION|OFFSET|KEY|VALUE" (partition by partition), then exits;
+      reads as a read_committed consumer
   kafka_clients.py committed BOOTSTRAP GROUP TOPIC
       prints "PARTITION|OFFSET" for each partition (-1001: nothing committed)
 """
@@ -26,8 +27,8 @@ def produce(bootstrap, topic, timeout_ms):
         if err is not None:
             failures.append(str(err))
 
-    for line in sys.stdin.read().splitlines():
-        partition, key, timestamp, value = line.split("|", 3)
+    for line in sys.stdin:
+        partition, key, timestamp, value = line.rstrip("\n").split("|", 3)
         args = {"topic": topic, "on_delivery": report}
         if partition:
             args["partition"] = int(partition)
@@ -57,7 +58,8 @@ def text(b):
 
 def consume(bootstrap, topic):
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kafka_clients.py",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
+                         "enable.auto.commit": False, "enable.partition.eof": True,
+                         "isolation.level": "read_committed"})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])  # 0: from the start
     pending, out = set(partitions), []

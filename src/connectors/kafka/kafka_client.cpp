@@ -2,6 +2,7 @@
 
 #include "pg/guard.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <memory>
@@ -176,6 +177,10 @@ void KafkaClient::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message,
     std::lock_guard<std::mutex> lock(r->mutex);
     if (!message->err) {
       r->delivered++;
+      if (message->offset >= 0) {
+        int64& end = r->delivered_ends[message->partition];
+        end = std::max<int64>(end, message->offset + 1);
+      }
       return;
     }
     if (r->delivery_failures++ == 0)
@@ -245,6 +250,13 @@ KafkaError KafkaClient::delivery_failure(int64* count) {
 int64 KafkaClient::delivered() {
   std::lock_guard<std::mutex> lock(reports_->mutex);
   return reports_->delivered;
+}
+
+std::map<int32, int64> KafkaClient::take_delivered_ends() {
+  std::lock_guard<std::mutex> lock(reports_->mutex);
+  std::map<int32, int64> out;
+  out.swap(reports_->delivered_ends);
+  return out;
 }
 
 KafkaError KafkaClient::take_commit_failure() {

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,9 @@ class KafkaClient {
   KafkaError delivery_failure(int64* count);
   // How many messages were delivered since the client started (producer).
   int64 delivered();
+  // For each partition, the offset after the last message delivered there since the last call
+  // (producer).
+  std::map<int32, int64> take_delivered_ends();
   // The last failed offset commit since the last call (consumer).
   KafkaError take_commit_failure();
 
@@ -74,6 +78,7 @@ class KafkaClient {
     KafkaError delivery_error;
     int64 delivery_failures = 0;
     int64 delivered = 0;
+    std::map<int32, int64> delivered_ends;
     KafkaError commit_error;
   };
 

@@ -237,12 +237,6 @@ void kafka_validate_table(const TableSpec& spec) {
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
                "option \"" + name + "\" applies only to sink tables");
   }
-  if (get_option(spec.table_options, "sink.commit_mode") == "exactly_once")
-    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-             "\"sink.commit_mode\" 'exactly_once' is not supported yet",
-             "Exactly-once Kafka sinks (transactional producers committed with the pipeline) "
-             "arrive with checkpoints.",
-             "Use 'at_least_once', the default.");
   if (auto group = get_option(spec.table_options, "source.group_id"); group && group->empty())
     pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "invalid value for option \"source.group_id\": \"\"",
              "Expected a consumer group name.");

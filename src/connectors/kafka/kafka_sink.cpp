@@ -3,6 +3,7 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "mb/pg_wchar.h"
 }
 
@@ -35,6 +36,8 @@ KafkaSink::KafkaSink(const TableSpec& spec)
   label_ = "kafka sink " + table_ + " (topic \"" + topic_ + "\")";
   encoder_ = make_row_encoder(get_option(spec.table_options, "format").value_or("json"), spec);
   emit_ = [this](const EncodedMessage& m) { send(m); };
+  exactly_once_ = get_option(spec.table_options, "sink.commit_mode") ==
+                  std::optional<std::string>("exactly_once");
   if (auto key = get_option(spec.table_options, "sink.key_field")) {
     const ColumnInfo* col = spec.column(*key);
     if (!col)
@@ -54,10 +57,21 @@ KafkaSink::KafkaSink(const TableSpec& spec)
 
 KafkaSink::~KafkaSink() { shut_down(true); }
 
-void KafkaSink::open(const RuntimeInfo&) {
+void KafkaSink::open(const RuntimeInfo& info) {
   std::vector<std::pair<std::string, std::string>> own = {{"allow.auto.create.topics", "false"}};
   if (!has_property(config_, "message.timeout.ms") && !has_property(config_, "delivery.timeout.ms"))
     own.emplace_back("message.timeout.ms", kDefaultMessageTimeoutMs);
+  if (exactly_once_) {
+    // One transactional id per pipeline of this cluster and database: a restarted pipeline
+    // fences its previous incarnation. The system identifier tells clusters apart.
+    uint64 sysid = pg::call([] { return (uint64)GetSystemIdentifier(); });
+    txn_id_ = "arroyo_stream-" + std::to_string(sysid) + "-" + std::to_string(info.dboid) + "-" +
+              std::to_string(info.pipeline_id);
+    own.emplace_back("transactional.id", txn_id_);
+    // Watermark queries through this client (end_offsets) then give each partition's high
+    // watermark, not its last stable offset. (A consumer property: the producer ignores it.)
+    own.emplace_back("isolation.level", "read_uncommitted");
+  }
   client_ = std::make_unique<KafkaClient>(RD_KAFKA_PRODUCER, config_, own, label_);
   rkt_ = rd_kafka_topic_new(client_->handle(), topic_.c_str(), nullptr);
   if (!rkt_)
@@ -65,6 +79,7 @@ void KafkaSink::open(const RuntimeInfo&) {
              rd_kafka_err2str(rd_kafka_last_error()));
   // Checks once that the topic exists (librdkafka alone would only say so after 30 s).
   watcher_ = std::make_unique<TopicWatcher>(*client_, topic_, MyLatch, 0, false, true);
+  if (exactly_once_) init_transactions();
 }
 
 void KafkaSink::write(const Batch& rows) {
@@ -73,14 +88,28 @@ void KafkaSink::write(const Batch& rows) {
   check_client();
 }
 
-// Sends one encoded message, keyed by sink.key_field (else by the format's own key, if any).
+// Sends one encoded message, keyed by sink.key_field (else by the format's own key, if any);
+// exactly_once holds it until its checkpoint has committed.
 void KafkaSink::send(const EncodedMessage& m) {
   bool has_key = key_index_ >= 0 && encode_key(m.values, m.nulls);
-  if (!has_key && key_index_ < 0 && m.key) {
-    produce(m.data, m.len, m.key->data(), m.key->size(), m.time);
+  const std::string* key = has_key ? &key_ : (key_index_ < 0 ? m.key : nullptr);
+  int64 millis = to_unix_millis(m.time);
+  if (exactly_once_) {
+    HeldMessage& h = pending_.emplace_back();
+    h.has_key = key != nullptr;
+    if (key) h.key = *key;
+    h.has_value = m.data != nullptr;
+    if (m.data) h.value.assign(m.data, m.len);
+    h.millis = millis;
     return;
   }
-  produce(m.data, m.len, has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, m.time);
+  produce(m.data, m.len, key ? key->data() : nullptr, key ? key->size() : 0, millis);
+}
+
+// The message timestamp of an event time: milliseconds since 1970 (as Arroyo), at least 0.
+int64 KafkaSink::to_unix_millis(TimestampTz time) {
+  int64 millis = time / 1000 + kUnixToPostgresMs;
+  return millis > 0 ? millis : 0;
 }
 
 bool KafkaSink::encode_key(const Datum* values, const bool* nulls) {
@@ -105,15 +134,26 @@ bool KafkaSink::encode_key(const Datum* values, const bool* nulls) {
 }
 
 // Hands one message to librdkafka (which copies it), waiting while its queue is full.
+// `header`: the value of the exactly-once header, if any.
 void KafkaSink::produce(const char* value, size_t value_len, const char* key, size_t key_len,
-                        TimestampTz time) {
-  // The message's timestamp is the row's event time, in milliseconds since 1970 (as Arroyo).
-  int64 millis = time / 1000 + kUnixToPostgresMs;
+                        int64 millis, const std::string* header) {
   for (;;) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        client_->handle(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE((void*)value, value_len), RD_KAFKA_V_KEY(key, key_len),
-        RD_KAFKA_V_TIMESTAMP(millis > 0 ? millis : 0), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err;
+    if (header) {
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
+      rd_kafka_header_add(headers, kExactlyOnceHeader, -1, header->data(),
+                          ssize_t(header->size()));
+      err = rd_kafka_producev(
+          client_->handle(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE((void*)value, value_len), RD_KAFKA_V_KEY(key, key_len),
+          RD_KAFKA_V_TIMESTAMP(millis), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+      if (err) rd_kafka_headers_destroy(headers);  // on success the message owns them
+    } else {
+      err = rd_kafka_producev(
+          client_->handle(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE((void*)value, value_len), RD_KAFKA_V_KEY(key, key_len),
+          RD_KAFKA_V_TIMESTAMP(millis), RD_KAFKA_V_END);
+    }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(client_->handle(), kFlushSliceMs);
@@ -170,6 +210,11 @@ void KafkaSink::check_client() {
 void KafkaSink::commit() {
   if (!client_) return;
   encoder_->finish(emit_);
+  if (exactly_once_) {
+    recover();  // before anything new is delivered
+    check_client();
+    return;
+  }
   TimestampTz last_log = GetCurrentTimestamp();
   for (;;) {
     check_client();
@@ -191,7 +236,7 @@ void KafkaSink::commit() {
 
 void KafkaSink::close() {
   if (!client_) return;
-  commit();
+  commit();  // exactly_once: the last checkpoint's epochs were delivered at committed()
   shut_down(false);
 }
 

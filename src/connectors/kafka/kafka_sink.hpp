@@ -1,14 +1,24 @@
 // The kafka sink: one message per row, the value in the table's format, the key from
-// sink.key_field, the timestamp the row's event time. Delivery is at least once: librdkafka retries failed sends until
+// sink.key_field, the timestamp the row's event time.
+//
+// sink.commit_mode 'at_least_once' (the default): librdkafka retries failed sends until
 // message.timeout.ms, commit() waits until every message written so far is acknowledged, and
 // a message that could not be delivered fails the pipeline (never silently lost).
+//
+// sink.commit_mode 'exactly_once' (kafka_sink_exactly_once.cpp): messages are held back, written
+// into the pipeline's checkpoint (an outbox), and produced only after that checkpoint has
+// committed, in a Kafka transaction; a restart re-sends exactly the outbox messages that a
+// read_committed reader of the topic does not see. README "Exactly-once Kafka sink".
 #pragma once
 
 #include "connectors/kafka/kafka_client.hpp"
 #include "formats/format.hpp"
 #include "formats/json.hpp"
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace arroyo {
 
@@ -21,12 +31,35 @@ class KafkaSink : public Sink {
   void open(const RuntimeInfo& info) override;
   void write(const Batch& rows) override;
   void commit() override;
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
+  void committed() override;
   void close() override;
 
  private:
+  // One message held for an exactly-once delivery.
+  struct HeldMessage {
+    bool has_key = false, has_value = false;
+    std::string key, value;
+    int64 millis = 0;
+  };
+
   void send(const EncodedMessage& m);
   void produce(const char* value, size_t value_len, const char* key, size_t key_len,
-               TimestampTz time);
+               int64 millis, const std::string* header = nullptr);
+  static int64 to_unix_millis(TimestampTz time);
+
+  // exactly_once (kafka_sink_exactly_once.cpp)
+  void init_transactions();
+  void recover();
+  std::set<std::pair<int64, int64>> scan_delivered();
+  int topic_partitions();
+  std::map<int32, int64> end_offsets(int partitions);
+  void deliver_outbox(const std::set<std::pair<int64, int64>>& skip);
+  void run_transaction_step(const char* what,
+                            const std::function<rd_kafka_error_t*(int timeout_ms)>& step);
+  std::string header_for(int64 seq, size_t index) const;
+  void write_outbox(StateWriter& w, int64 seq, const std::vector<HeldMessage>& messages);
   // Renders the key column of a row into key_; false for a NULL key.
   bool encode_key(const Datum* values, const bool* nulls);
   void check_client();
@@ -51,6 +84,21 @@ class KafkaSink : public Sink {
   bool reachable_ = true;
   int64 delivered_ = 0;  // delivery reports seen so far
   std::string key_;
+
+  // exactly_once
+  // The header naming each message's epoch: "<transactional id>/<epoch>/<index in epoch>".
+  static constexpr const char* kExactlyOnceHeader = "arroyo_stream_txn";
+  bool exactly_once_ = false;
+  std::string txn_id_;                 // transactional.id, stable per pipeline
+  std::vector<HeldMessage> pending_;   // written since the last checkpoint
+  // Checkpointed (committed or about to be) and not yet delivered, by epoch sequence number.
+  std::map<int64, std::vector<HeldMessage>> outbox_;
+  std::vector<int64> delivered_parts_;  // delivered epochs whose outbox entries are to go
+  int64 next_seq_ = 1;                  // the next epoch's sequence number
+  int64 delivered_seq_ = 0;             // every epoch up to this one is delivered
+  std::map<int32, int64> scan_from_;    // per partition: our undelivered messages lie after
+  bool meta_dirty_ = false;
+  bool recovered_ = false;
 };
 
 }  // namespace arroyo

@@ -1,6 +1,8 @@
 #include "connectors/kafka/kafka_source.hpp"
 
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 extern "C" {
 #include "commands/dbcommands.h"
@@ -16,6 +18,8 @@ constexpr int64 kDefaultMaxMessageBytes = 1048576;
 // Payload bytes one poll takes at most, so a round's memory stays bounded.
 constexpr size_t kPollByteBudget = size_t(16) << 20;
 constexpr int kCloseCommitWaitMs = 2000;
+// How long resolving where new partitions start (latest / group offsets) may block a poll.
+constexpr int kResolveTimeoutMs = 5000;
 // Microseconds from the Unix epoch (1970) to PostgreSQL's (2000).
 constexpr int64 kUnixToPostgresUs =
     int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
@@ -145,7 +149,7 @@ void KafkaSource::check_client_errors() {
 // Applies what the topic watcher last learned: fails on a missing topic, assigns new partitions.
 void KafkaSource::update_assignment() {
   TopicState state = watcher_->state();
-  if (state.version == seen_version_) return;
+  if (state.version == seen_version_ && !assign_pending_) return;
   seen_version_ = state.version;
   switch (state.kind) {
     case TopicState::Unknown:
@@ -158,27 +162,65 @@ void KafkaSource::update_assignment() {
     case TopicState::Ready:
       note_reachable();
       if (stop_at_latest_ && assigned_ > 0) return;  // bounded: only the partitions at start
-      if (state.partitions > assigned_) assign(assigned_, state.partitions, state);
+      if (state.partitions > assigned_)
+        assign_pending_ = !assign(assigned_, state.partitions, state);
       return;
   }
 }
 
-// Adds partitions [from, to) to the consumer's assignment.
-void KafkaSource::assign(int from, int to, const TopicState& state) {
+// Where partitions [from, to) start, as concrete offsets where source.offset needs the cluster
+// (latest: the end now; group: the group's committed offset), so that a checkpoint taken
+// before any message arrives records where reading began. False if the cluster did not answer.
+bool KafkaSource::resolve_starts(int from, int to, std::map<int32, int64>& starts) {
   bool initial = from == 0;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(to - from);
+  std::vector<int32> ask;
   for (int p = from; p < to; p++) {
-    int64 offset;
     auto given = start_positions_.find(p);
     if (given != start_positions_.end())
-      offset = given->second;
-    else if (start_mode_ == StartMode::Group)
-      offset = RD_KAFKA_OFFSET_STORED;  // falls back to the earliest offset
+      starts[p] = given->second;
     else if (initial && start_mode_ == StartMode::Latest)
-      offset = RD_KAFKA_OFFSET_END;
+      ask.push_back(p);
+    else if (start_mode_ == StartMode::Group)
+      ask.push_back(p);
     else
-      offset = RD_KAFKA_OFFSET_BEGINNING;  // earliest, and partitions created while running
-    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;
+      starts[p] = RD_KAFKA_OFFSET_BEGINNING;  // earliest, and partitions created while running
+  }
+  if (ask.empty()) return true;
+  if (start_mode_ == StartMode::Latest) {
+    for (int32 p : ask) {
+      int64_t low = 0, high = 0;
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+          client_->handle(), topic_.c_str(), p, &low, &high, kResolveTimeoutMs);
+      if (err) {
+        note_unreachable(client_->redact(rd_kafka_err2str(err)));
+        return false;
+      }
+      starts[p] = high;
+    }
+    return true;
+  }
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(int(ask.size()));
+  for (int32 p : ask) rd_kafka_topic_partition_list_add(list, topic_.c_str(), p);
+  rd_kafka_resp_err_t err = rd_kafka_committed(client_->handle(), list, kResolveTimeoutMs);
+  for (int i = 0; !err && i < list->cnt; i++) {
+    int64 offset = list->elems[i].offset;
+    // Nothing committed: the earliest offset (as auto.offset.reset says).
+    starts[list->elems[i].partition] = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) note_unreachable(client_->redact(rd_kafka_err2str(err)));
+  return !err;
+}
+
+// Adds partitions [from, to) to the consumer's assignment; false if it must be retried.
+bool KafkaSource::assign(int from, int to, const TopicState& state) {
+  bool initial = from == 0;
+  std::map<int32, int64> starts;
+  if (!resolve_starts(from, to, starts)) return false;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(to - from);
+  for (int p = from; p < to; p++) {
+    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = starts[p];
+    positions_[p] = starts[p];
   }
   rd_kafka_error_t* error = rd_kafka_incremental_assign(client_->handle(), list);
   rd_kafka_topic_partition_list_destroy(list);
@@ -199,6 +241,7 @@ void KafkaSource::assign(int from, int to, const TopicState& state) {
     });
   assigned_ = to;
   if (reachable_) status_ = reading_status();
+  return true;
 }
 
 size_t KafkaSource::handle(const rd_kafka_message_t* message, Batch& out, TimestampTz now) {
@@ -372,7 +415,11 @@ void KafkaSource::commit_positions(bool wait) {
   if (positions_.empty()) return;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(int(positions_.size()));
   for (const auto& [p, offset] : positions_)
-    rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;
+    if (offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;
+  if (list->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(list);
+    return;
+  }
   if (wait) {
     rd_kafka_queue_t* replies = rd_kafka_queue_new(client_->handle());
     rd_kafka_commit_queue(client_->handle(), list, replies, nullptr, nullptr);
@@ -384,6 +431,37 @@ void KafkaSource::commit_positions(bool wait) {
   }
   rd_kafka_topic_partition_list_destroy(list);
   committed_ = positions_;
+}
+
+// Writes the next offset of every partition whose position moved since the last checkpoint:
+// part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING: nothing read yet).
+void KafkaSource::checkpoint(StateWriter& w) {
+  StateEncoder key, value;
+  for (const auto& [p, offset] : positions_) {
+    auto old = checkpointed_.find(p);
+    if (old != checkpointed_.end() && old->second == offset) continue;
+    key.clear();
+    value.clear();
+    key.put_int(p);
+    value.put_int(offset);
+    w.put(0, key.bytes(), value.bytes());
+    checkpointed_[p] = offset;
+  }
+}
+
+// Takes back one partition's position: reading starts there, whatever source.offset says.
+void KafkaSource::restore(const StateEntry& e) {
+  std::string what = "position of " + label_;
+  StateDecoder key(e.key.data(), e.key.size(), what);
+  StateDecoder value(e.value.data(), e.value.size(), what);
+  int64 p = key.get_int();
+  int64 offset = value.get_int();
+  key.expect_end();
+  value.expect_end();
+  if (e.part != 0 || p < 0 || p > PG_INT32_MAX || (offset < 0 && offset != RD_KAFKA_OFFSET_BEGINNING))
+    key.corrupt("partition " + std::to_string(p) + " at offset " + std::to_string(offset));
+  start_positions_[int32(p)] = offset;
+  checkpointed_[int32(p)] = offset;
 }
 
 void KafkaSource::close() {

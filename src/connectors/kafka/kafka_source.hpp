@@ -6,6 +6,10 @@
 // assignment, read from their beginning. The source keeps each partition's next offset
 // (positions()), can start from given offsets (start_from()), and commits its positions to the
 // consumer group after each pipeline commit, for monitoring and for source.offset 'group'.
+//
+// Checkpoints hold the truth: every assigned partition's next offset (the start source.offset
+// chose, resolved to a concrete offset when assigned, until a message is read), written when it
+// changed since the previous checkpoint. A restored checkpoint overrides source.offset.
 #pragma once
 
 #include "connectors/kafka/kafka_client.hpp"
@@ -27,6 +31,8 @@ class KafkaSource : public Source {
   void committed() override;
   std::string status() const override;
   void close() override;
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
 
   // The next offset to read in each partition read so far: what a checkpoint would store.
   std::map<int32, int64> positions() const { return positions_; }
@@ -39,7 +45,8 @@ class KafkaSource : public Source {
 
   void check_client_errors();
   void update_assignment();
-  void assign(int from, int to, const TopicState& state);
+  bool assign(int from, int to, const TopicState& state);
+  bool resolve_starts(int from, int to, std::map<int32, int64>& starts);
   // Handles one message or consumer event; returns the payload bytes it used.
   size_t handle(const rd_kafka_message_t* message, Batch& out, TimestampTz now);
   void decode(const rd_kafka_message_t* message, Batch& out, TimestampTz now);
@@ -71,6 +78,7 @@ class KafkaSource : public Source {
   rd_kafka_queue_t* queue_ = nullptr;
   std::unique_ptr<TopicWatcher> watcher_;
   uint64 seen_version_ = 0;
+  bool assign_pending_ = false;         // an assignment could not resolve its starts: retry
   int assigned_ = 0;                    // partitions 0 .. assigned_-1 are assigned
   std::vector<int64> end_offsets_;      // source.stop_at 'latest': where each partition ends
   std::vector<bool> done_;              // ... and whether it got there
@@ -78,7 +86,9 @@ class KafkaSource : public Source {
   bool ended_ = false;
   bool reachable_ = true;               // false while the cluster cannot be reached (logged)
   std::string status_ = "connecting";   // for stream_pipelines.source_status
-  std::map<int32, int64> positions_, committed_, start_positions_;
+  // positions_: next offset per assigned partition (RD_KAFKA_OFFSET_BEGINNING until known);
+  // checkpointed_: as the last checkpoint wrote them; committed_: as committed to the group.
+  std::map<int32, int64> positions_, checkpointed_, committed_, start_positions_;
   int64 bad_rows_ = 0;
   Datum topic_datum_ = 0;               // the topic as text, for this poll's metadata columns
   std::vector<rd_kafka_message_t*> messages_;
