@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoints and recovery (issue 6): pipelines are killed in every way we can while they run,
 # and afterwards their outputs are exactly what an uninterrupted run gives — nothing lost,
-# nothing doubled. Uses its own instance (port 55442, ARROYO_RECOVERY_PORT overrides).
+# nothing doubled. Uses its own instance (port 55444, ARROYO_RECOVERY_PORT overrides).
 #
 #   pipelines, all over impulse sources with deterministic event times:
 #     w  tumble window -> table (count, sum, avg: an `internal` state with serialization
@@ -20,7 +20,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pg_test_instance recovery "${ARROYO_RECOVERY_PORT:-55442}"
+pg_test_instance recovery "${ARROYO_RECOVERY_PORT:-55444}"
 
 CYCLES=${ARROYO_RECOVERY_CYCLES:-12}
 EVENTS=${ARROYO_RECOVERY_EVENTS:-120000}
