@@ -78,6 +78,20 @@ SELECT stream_wait('ck_hours');
 SELECT state, regexp_replace(last_error, 'checkpoint \d+', 'checkpoint N') AS last_error
 FROM stream_pipelines WHERE name = 'ck_hours';
 
+-- Checkpoints stay durable where the owner's settings turn synchronous_commit off: the worker
+-- keeps it at least 'local'.
+ALTER ROLE CURRENT_USER SET synchronous_commit = off;
+CREATE FOREIGN TABLE ck_one (counter bigint) SERVER imp OPTIONS (event_rate '0', message_count '1');
+CREATE TABLE ck_setting (s text);
+SELECT stream_create('ck_setting', $$INSERT INTO ck_setting
+  SELECT current_setting('synchronous_commit') FROM ck_one$$);
+SELECT stream_start('ck_setting');
+SELECT stream_wait('ck_setting');
+SELECT * FROM ck_setting;
+ALTER ROLE CURRENT_USER RESET synchronous_commit;
+SELECT stream_drop('ck_setting');
+DROP TABLE ck_setting;
+
 -- stream_drop removes a pipeline's state and checkpoints.
 SELECT stream_drop('ck_hours'), stream_drop('ck_windows'), stream_drop('ck_keys');
 SELECT (SELECT count(*) FROM _arroyo_stream.state) AS state_rows,

@@ -9,6 +9,7 @@
 #include "worker/shmem.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "utils/ps_status.h"
 }
 
@@ -242,6 +243,11 @@ void run_pipeline(const PipelineWorkerArgs& args) {
   pg::call([&] {
     pgstat_report_appname(psprintf("arroyo_stream: %s", row->name.c_str()));
     set_ps_display(row->name.c_str());
+    // A checkpoint must be durable once it has committed: Kafka transactions and the CDC
+    // slot's confirmed position move on after it. The owner's or database's settings may have
+    // turned synchronous_commit off; the worker's transactions keep it at least local.
+    if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
+      SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
   });
   EngineStats last_stats;
   std::unique_ptr<Dataflow> flow;
