@@ -2,6 +2,7 @@
 \echo Use "ALTER EXTENSION arroyo_stream UPDATE TO '0.2.0'" to load this file. \quit
 
 ALTER TABLE _arroyo_stream.pipelines ADD COLUMN checkpoint_epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE _arroyo_stream.pipelines ADD COLUMN unprogressed_starts int NOT NULL DEFAULT 0;
 
 -- Checkpoints: every pipeline's operator state, source positions and sink bookkeeping, one row
 -- per (node, part, key), rewritten incrementally in the pipeline's own transactions.

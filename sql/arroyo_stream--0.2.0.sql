@@ -28,7 +28,10 @@ CREATE TABLE _arroyo_stream.pipelines (
   late_rows   bigint NOT NULL DEFAULT 0,
   state_bytes bigint NOT NULL DEFAULT 0,
   last_error  text,
-  checkpoint_epoch bigint NOT NULL DEFAULT 0  -- the last checkpoint committed (0: none)
+  checkpoint_epoch bigint NOT NULL DEFAULT 0,  -- the last checkpoint committed (0: none)
+  -- worker starts since the pipeline last made progress (a checkpoint, a minute of running,
+  -- or stream_start): a worker that keeps dying before that is not restarted forever
+  unprogressed_starts int NOT NULL DEFAULT 0
 );
 REVOKE ALL ON _arroyo_stream.pipelines FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('_arroyo_stream.pipelines', '');

@@ -8,7 +8,9 @@
 #   c. a worker killed with pg_terminate_backend is started again by the supervisor, which
 #      resumes it from its last checkpoint: its rows continue without a gap or a duplicate;
 #   d. stopped and finished pipelines are not started by a restart;
-#   e. after `pg_ctl stop -m immediate` (a crash) and a start, running pipelines run again.
+#   e. after `pg_ctl stop -m immediate` (a crash) and a start, running pipelines run again;
+#   f. a pipeline whose worker dies at every start before making progress is restarted only
+#      5 times, then fails with a clear error; stream_start then runs it again.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -226,6 +228,29 @@ s|stopped|null" \
                           CASE WHEN pid IS NULL THEN 'null' ELSE 'set' END
                    FROM stream_pipelines ORDER BY name")"
 echo "ok: running pipelines run again after an immediate shutdown; the others stay as they were"
+
+# --- f. a worker that keeps dying before it makes progress --------------------------------------
+arroyo_log "f. a worker killed at every start, before any checkpoint"
+q postgres "CREATE SERVER wsrv FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'websocket');
+            CREATE FOREIGN TABLE silent (id int) SERVER wsrv OPTIONS (endpoint 'ws://127.0.0.1:1/x');
+            CREATE TABLE t_silent (id int);
+            SELECT stream_create('loop', 'INSERT INTO t_silent SELECT id FROM silent');
+            SELECT stream_start('loop');" >/dev/null
+last_pid=
+for kill_no in 1 2 3 4 5; do
+    wait_for "loop's worker (start $kill_no)" pipeline_running postgres loop
+    pid=$(pid_of postgres loop)
+    [[ $pid != "$last_pid" ]] || arroyo_die "loop still has the killed worker's pid $pid"
+    q postgres "SELECT pg_terminate_backend($pid)" >/dev/null
+    last_pid=$pid
+done
+wait_for "loop to give up" pipeline_settled postgres loop
+expect "loop after 5 deaths" "failed|null|pipeline worker died 5 times in a row before making progress; not restarted automatically (each start counts until the pipeline commits a checkpoint or has run for a minute; the server log shows how the workers ended. Fix the cause, then stream_start resumes from the last checkpoint)" \
+    "$(view_row postgres loop)"
+q postgres "SELECT stream_start('loop')" >/dev/null
+wait_for "loop to run again after stream_start" pipeline_running postgres loop
+q postgres "SELECT stream_drop('loop')" >/dev/null
+echo "ok: a worker dying at every start is given up after 5 starts; stream_start runs it again"
 
 # Nothing in the log says a launcher or the supervisor failed.
 if grep -E 'arroyo_stream (supervisor|launcher) exiting|could not start a launcher' \

@@ -144,8 +144,35 @@ void catalog_mark_started(int32 id) {
   as_catalog_owner([&] {
     exec("UPDATE _arroyo_stream.pipelines SET state = 'running', started_at = now(), "
          "finished_at = NULL, last_error = NULL, rows_in = 0, rows_out = 0, bad_rows = 0, "
-         "late_rows = 0, state_bytes = 0 WHERE id = $1",
+         "late_rows = 0, state_bytes = 0, unprogressed_starts = 0 WHERE id = $1",
          1, types, values, SPI_OK_UPDATE);
+  });
+}
+
+int catalog_count_start(int32 id) {
+  Oid types[] = {INT4OID};
+  Datum values[] = {Int32GetDatum(id)};
+  int starts = 0;
+  as_catalog_owner([&] {
+    exec("UPDATE _arroyo_stream.pipelines SET unprogressed_starts = unprogressed_starts + 1 "
+         "WHERE id = $1 RETURNING unprogressed_starts",
+         1, types, values, SPI_OK_UPDATE_RETURNING);
+    starts = pg::call([&] {
+      bool isnull;
+      return SPI_processed == 1 ? DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+                                                              SPI_tuptable->tupdesc, 1, &isnull))
+                                : 0;
+    });
+  });
+  return starts;
+}
+
+void catalog_clear_starts(int32 id) {
+  Oid types[] = {INT4OID};
+  Datum values[] = {Int32GetDatum(id)};
+  as_catalog_owner([&] {
+    exec("UPDATE _arroyo_stream.pipelines SET unprogressed_starts = 0 WHERE id = $1", 1, types,
+         values, SPI_OK_UPDATE);
   });
 }
 

@@ -40,6 +40,11 @@ int32 catalog_insert(const std::string& name, const std::string& query, Oid owne
 void catalog_delete(int32 id);
 // Marks a pipeline running (clearing the last error) as stream_start does.
 void catalog_mark_started(int32 id);
+// Counts a worker start that has not made progress yet; returns how many there have been in a
+// row (see unprogressed_starts in the extension script).
+int catalog_count_start(int32 id);
+// The pipeline made progress: clears that count.
+void catalog_clear_starts(int32 id);
 // Records the end of a run: state plus counters and error. Only applies while the catalog says
 // running, unless `force`, so a late writer never overwrites a user's stop or drop.
 void catalog_mark_ended(int32 id, const std::string& state, const RunStats& stats,

@@ -223,7 +223,8 @@ void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started
             "VALUES ($1, $2, $3, $4, $5, $6)), "
             "old AS (DELETE FROM _arroyo_stream.checkpoints "
             "WHERE pipeline_id = $1 AND epoch <= $2 - 100) "
-            "UPDATE _arroyo_stream.pipelines SET checkpoint_epoch = $2 WHERE id = $1",
+            "UPDATE _arroyo_stream.pipelines SET checkpoint_epoch = $2, unprogressed_starts = 0 "
+            "WHERE id = $1",
             6, types);
         if (!plan || SPI_keepplan(plan) != 0)
           elog(ERROR, "arroyo_stream: could not prepare the checkpoint statement");

@@ -19,6 +19,11 @@ namespace {
 
 int my_slot = -1;
 constexpr int64 kMinIdleEpochUs = 10 * 1000;
+// A worker that dies this many times in a row before making progress (a checkpoint, or
+// kProgressUs of running) is not started again: a pipeline that crashes its worker, or the
+// server, at every start must not do so forever.
+constexpr int kMaxUnprogressedStarts = 5;
+constexpr int64 kProgressUs = 60 * USECS_PER_SEC;
 volatile sig_atomic_t got_sigterm = false;
 
 // SIGTERM: remember that we were told to exit (die() clears ProcDiePending before exit
@@ -183,7 +188,9 @@ void read_snapshot(Dataflow& flow, CheckpointStore& store) {
 
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
-              bool decodes_between_transactions) {
+              bool decodes_between_transactions, int32 pipeline_id) {
+  TimestampTz started = GetCurrentTimestamp();
+  bool progress_recorded = false;
   if (flow.wants_snapshot()) read_snapshot(flow, store);
   while (true) {
     if (stop_requested()) {
@@ -219,6 +226,10 @@ SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
     }
     flow.end_transaction();
     checkpoint(flow, store);
+    if (!progress_recorded && GetCurrentTimestamp() - started >= kProgressUs) {
+      catalog_clear_starts(pipeline_id);  // running for a minute is progress too
+      progress_recorded = true;
+    }
     commit_transaction();
     flow.committed();
     if (r.all_ended) return SlotState::Finished;
@@ -240,6 +251,19 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     set_slot_state(SlotState::Stopped);
     return;
   }
+  // Counted (and committed) before anything that might crash.
+  int starts = catalog_count_start(args.pipeline_id);
+  commit_transaction();
+  if (starts > kMaxUnprogressedStarts) {
+    record_end(args.pipeline_id, SlotState::Failed, {},
+               "pipeline worker died " + std::to_string(kMaxUnprogressedStarts) +
+                   " times in a row before making progress; not restarted automatically "
+                   "(each start counts until the pipeline commits a checkpoint or has run for a "
+                   "minute; the server log shows how the workers ended. Fix the cause, then "
+                   "stream_start resumes from the last checkpoint)");
+    return;
+  }
+  begin_transaction();
   pg::call([&] {
     pgstat_report_appname(psprintf("arroyo_stream: %s", row->name.c_str()));
     set_ps_display(row->name.c_str());
@@ -277,7 +301,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, *store, interval, plan.reads_table_changes);
+    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id);
     flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
