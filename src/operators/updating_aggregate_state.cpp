@@ -1,0 +1,114 @@
+// Checkpoints of the updating aggregate: one entry per group and one for the watermark
+// (see updating_aggregate.hpp).
+#include "operators/updating_aggregate.hpp"
+
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+namespace {
+constexpr int64 kMetaPart = PG_INT64_MIN;  // the operator's own entry (watermark)
+constexpr int64 kGroupPart = 0;
+}  // namespace
+
+// Entries: one per group (part 0, key = its key values) and one for the watermark.
+void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
+  for (const std::string& key : removed_) w.remove(kGroupPart, key);
+  removed_.clear();
+  StateEncoder key, value;
+  for (Group* g : unsaved_.groups()) {
+    key.clear();
+    value.clear();
+    pg::call([&] {
+      table_->encode_keys(g, key);
+      encode_group(g, value);
+    });
+    if (g->persisted)
+      w.put(kGroupPart, key.bytes(), value.bytes());
+    else
+      w.insert(kGroupPart, key.bytes(), value.bytes());
+    g->persisted = true;
+  }
+  unsaved_.clear();
+  if (watermark_ != saved_watermark_) {
+    value.clear();
+    value.put_int(watermark_);
+    value.put_int(last_sweep_);
+    w.put(kMetaPart, "m", value.bytes());
+    saved_watermark_ = watermark_;
+  }
+}
+
+// A group's entry: counters and flags, aggregate states, the row last emitted, the input
+// values kept for recomputation. Runs inside pg::call.
+void UpdatingAggregateOperator::encode_group(Group* g, StateEncoder& out) {
+  out.put_int(g->rows);
+  out.put_int(g->last_seen);
+  out.put_bool(g->dirty);
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (!recomputed_[j]) aggs_[j]->serialize(g->states[j], out, memory_);
+  out.put_bool(g->emitted != nullptr);
+  if (g->emitted)
+    for (int c = 0; c < out_cols_; c++)
+      out.put_datum(g->emitted[c], g->emitted_nulls[c], out_byval_[c], out_len_[c]);
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (recomputed_[j]) g->multisets[j].encode(arg_types_[j], out);
+}
+
+// Reads encode_group()'s entry into a new group. Runs inside pg::call.
+void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
+  g->rows = in.get_int();
+  g->last_seen = in.get_int();
+  g->dirty = in.get_bool();
+  g->recompute = any_recomputed_;
+  g->multisets = any_recomputed_ ? new ValueMultiset[aggs_.size()] : nullptr;
+  MemoryContext old = MemoryContextSwitchTo(memory_);
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    if (recomputed_[j])
+      aggs_[j]->init(g->states[j], memory_);
+    else
+      aggs_[j]->deserialize(g->states[j], in, memory_);
+  }
+  g->emitted = nullptr;
+  g->emitted_nulls = nullptr;
+  if (in.get_bool()) {
+    g->emitted = (Datum*)palloc(sizeof(Datum) * out_cols_ + sizeof(bool) * out_cols_);
+    g->emitted_nulls = (bool*)(g->emitted + out_cols_);
+    for (int c = 0; c < out_cols_; c++)
+      g->emitted[c] = in.get_datum(&g->emitted_nulls[c], out_byval_[c], out_len_[c]);
+  }
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (recomputed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
+  MemoryContextSwitchTo(old);
+}
+
+void UpdatingAggregateOperator::restore(const StateEntry& e) {
+  if (e.part == kMetaPart) {
+    StateDecoder in(e.value.data(), e.value.size(), "the updating aggregate's watermark");
+    watermark_ = saved_watermark_ = in.get_int();
+    last_sweep_ = in.get_int();
+    in.expect_end();
+    return;
+  }
+  StateDecoder key(e.key.data(), e.key.size(), "a group key of an updating aggregate");
+  StateDecoder value(e.value.data(), e.value.size(), "a group of an updating aggregate");
+  std::vector<Datum> keys(key_types_.size() + 1);
+  std::unique_ptr<bool[]> nulls(new bool[key_types_.size() + 1]);
+  bool created = false;
+  Group* g = nullptr;
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    table_->decode_keys(key, keys.data(), nulls.get());
+    MemoryContextSwitchTo(old);
+    g = table_->find_or_create(keys.data(), nulls.get(), &created);
+  });
+  key.expect_end();
+  if (!created) key.corrupt("the group appears twice");
+  pg::call([&] { decode_group(g, value); });
+  value.expect_end();
+  g->persisted = true;
+  if (g->dirty) dirty_.push_back(g);
+  pg::call([&] { MemoryContextReset(round_memory_); });
+}
+
+}  // namespace arroyo

@@ -1,0 +1,183 @@
+// Checkpoints of the window aggregate: which entries it writes and how it reads them back
+// (see window_aggregate.hpp).
+#include "operators/window_aggregate.hpp"
+
+#include "pg/guard.hpp"
+
+namespace arroyo {
+
+namespace {
+constexpr int64 kMetaPart = PG_INT64_MIN;         // the operator's watermark
+constexpr int64 kSessionPart = PG_INT64_MIN + 1;  // session keys and their rows
+}  // namespace
+
+void WindowAggregateOperator::checkpoint(StateWriter& w) {
+  for (TimestampTz start : dropped_parts_) w.remove_part(start);
+  dropped_parts_.clear();
+  StateEncoder key, value;
+  for (auto& [start, b] : buckets_) {
+    for (Group* g : b.unsaved.groups()) {
+      key.clear();
+      value.clear();
+      pg::call([&] {
+        b.groups->encode_keys(g, key);
+        encode_group(b, g, value);
+      });
+      if (g->persisted)
+        w.put(start, key.bytes(), value.bytes());
+      else
+        w.insert(start, key.bytes(), value.bytes());
+      g->persisted = true;
+    }
+    if (!b.unsaved.groups().empty()) b.persisted = true;
+    b.unsaved.clear();
+  }
+  for (const std::string& k : removed_sessions_) w.remove(kSessionPart, k);
+  removed_sessions_.clear();
+  for (Group* g : unsaved_sessions_.groups()) {
+    key.clear();
+    value.clear();
+    pg::call([&] {
+      session_keys_->encode_keys(g, key);
+      encode_session(sessions_[g], value);
+    });
+    if (g->persisted)
+      w.put(kSessionPart, key.bytes(), value.bytes());
+    else
+      w.insert(kSessionPart, key.bytes(), value.bytes());
+    g->persisted = true;
+  }
+  unsaved_sessions_.clear();
+  if (watermark_ != saved_watermark_ || fired_until_ != saved_fired_until_) {
+    value.clear();
+    value.put_int(watermark_);
+    value.put_int(fired_until_);
+    value.put_int(int64(last_bucket_groups_));
+    w.put(kMetaPart, "m", value.bytes());
+    saved_watermark_ = watermark_;
+    saved_fired_until_ = fired_until_;
+  }
+}
+
+// A group's entry: per aggregate its state (or the inputs kept to rebuild it), then the values
+// DISTINCT has seen. Runs inside pg::call.
+void WindowAggregateOperator::encode_group(Bucket& b, Group* g, StateEncoder& out) {
+  auto inputs = b.inputs.find(g);
+  auto distinct = b.distinct.find(g);
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    if (replay_[j]) {
+      if (inputs != b.inputs.end())
+        inputs->second[j].encode(arg_types_[j], out);
+      else
+        out.put_int(0);
+    } else {
+      aggs_[j]->serialize(g->states[j], out, b.memory);
+    }
+    if (!specs_[j].distinct) continue;
+    const KeyType& t = *distinct_types_[j];
+    if (distinct == b.distinct.end()) {
+      out.put_int(0);
+      continue;
+    }
+    const DistinctSet& set = distinct->second[j];
+    out.put_int(int64(set.size()));
+    set.for_each([&](Datum v) { out.put_datum(v, false, t.byval, t.len); });
+  }
+}
+
+// Rebuilds a group from encode_group()'s entry. Runs inside pg::call.
+void WindowAggregateOperator::decode_group(Bucket& b, Group* g, StateDecoder& in) {
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    if (replay_[j]) {
+      std::vector<ValueMultiset>& inputs = b.inputs[g];
+      if (inputs.empty()) inputs.resize(aggs_.size());
+      inputs[j].decode(arg_types_[j], in, b.memory);
+      aggs_[j]->init(g->states[j], b.memory);
+      inputs[j].for_each([&](const ValueMultiset::Entry& e) {
+        for (int64 k = 0; k < e.count; k++) aggs_[j]->advance(g->states[j], e.args, e.nulls, b.memory);
+      });
+    } else {
+      aggs_[j]->deserialize(g->states[j], in, b.memory);
+    }
+    if (!specs_[j].distinct) continue;
+    const KeyType& t = *distinct_types_[j];
+    int64 n = in.get_int();
+    if (n == 0) continue;
+    std::vector<DistinctSet>& sets = b.distinct[g];
+    if (sets.empty()) sets.resize(aggs_.size());
+    for (int64 k = 0; k < n; k++) {
+      bool isnull;
+      Datum v = in.get_datum(&isnull, t.byval, t.len);
+      if (isnull) in.corrupt("a DISTINCT value is NULL");
+      sets[j].insert(t, v, b.memory);
+    }
+  }
+}
+
+// A session key's entry: its pending rows (event time and values). Runs inside pg::call.
+void WindowAggregateOperator::encode_session(const SessionKey& sk, StateEncoder& out) {
+  out.put_int(int64(sk.rows.size()));
+  for (const SessionRow& row : sk.rows) {
+    out.put_int(row.time);
+    for (int c = 0; c < in_cols_; c++)
+      out.put_datum(row.values[c], row.nulls[c], in_byval_[c], in_len_[c]);
+  }
+}
+
+void WindowAggregateOperator::restore_session(const StateEntry& e) {
+  StateDecoder in(e.value.data(), e.value.size(), "a session of a window aggregate");
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    int64 n = in.get_int();
+    Datum* values = (Datum*)palloc(sizeof(Datum) * in_cols_);
+    bool* nulls = (bool*)palloc(sizeof(bool) * in_cols_);
+    for (int64 r = 0; r < n; r++) {
+      TimestampTz t = in.get_int();
+      for (int c = 0; c < in_cols_; c++) values[c] = in.get_datum(&nulls[c], in_byval_[c], in_len_[c]);
+      accumulate_session(values, nulls, t);
+    }
+    MemoryContextSwitchTo(old);
+  });
+  in.expect_end();
+  // accumulate_session() marked the key changed; it is exactly as checkpointed.
+  for (Group* g : std::vector<Group*>(unsaved_sessions_.groups())) g->persisted = true;
+  unsaved_sessions_.clear();
+  pg::call([&] { MemoryContextReset(round_memory_); });
+}
+
+void WindowAggregateOperator::restore(const StateEntry& e) {
+  if (e.part == kMetaPart) {
+    StateDecoder in(e.value.data(), e.value.size(), "the window aggregate's watermark");
+    watermark_ = saved_watermark_ = in.get_int();
+    fired_until_ = saved_fired_until_ = in.get_int();
+    last_bucket_groups_ = size_t(in.get_int());
+    in.expect_end();
+    return;
+  }
+  if (e.part == kSessionPart) {
+    restore_session(e);
+    return;
+  }
+  StateDecoder key(e.key.data(), e.key.size(), "a group key of a window aggregate");
+  StateDecoder value(e.value.data(), e.value.size(), "a group of a window aggregate");
+  Bucket& b = bucket(e.part);
+  b.persisted = true;
+  std::vector<Datum> keys(key_types_.size() + 1);
+  std::unique_ptr<bool[]> nulls(new bool[key_types_.size() + 1]);
+  bool created = false;
+  Group* g = nullptr;
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);
+    b.groups->decode_keys(key, keys.data(), nulls.get());
+    MemoryContextSwitchTo(old);
+    g = b.groups->find_or_create(keys.data(), nulls.get(), &created);
+  });
+  key.expect_end();
+  if (!created) key.corrupt("the group appears twice");
+  g->persisted = true;
+  pg::call([&] { decode_group(b, g, value); });
+  value.expect_end();
+  pg::call([&] { MemoryContextReset(round_memory_); });
+}
+
+}  // namespace arroyo
