@@ -2,6 +2,7 @@
 // (see updating_aggregate.hpp).
 #include "operators/updating_aggregate.hpp"
 
+#include "operators/group_checkpoint.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
@@ -15,23 +16,10 @@ constexpr int64 kGroupPart = 0;
 void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
   for (const std::string& key : removed_) w.remove(kGroupPart, key);
   removed_.clear();
-  StateEncoder key, value;
-  for (Group* g : unsaved_.groups()) {
-    key.clear();
-    value.clear();
-    pg::call([&] {
-      table_->encode_keys(g, key);
-      encode_group(g, value);
-    });
-    if (g->persisted)
-      w.put(kGroupPart, key.bytes(), value.bytes());
-    else
-      w.insert(kGroupPart, key.bytes(), value.bytes());
-    g->persisted = true;
-  }
-  unsaved_.clear();
+  write_changed_groups(w, kGroupPart, *table_, unsaved_,
+                       [&](Group* g, StateEncoder& out) { encode_group(g, out); });
   if (watermark_ != saved_watermark_) {
-    value.clear();
+    StateEncoder value;
     value.put_int(watermark_);
     value.put_int(last_sweep_);
     w.put(kMetaPart, "m", value.bytes());

@@ -2,6 +2,7 @@
 // (see window_aggregate.hpp).
 #include "operators/window_aggregate.hpp"
 
+#include "operators/group_checkpoint.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
@@ -14,42 +15,20 @@ constexpr int64 kSessionPart = PG_INT64_MIN + 1;  // session keys and their rows
 void WindowAggregateOperator::checkpoint(StateWriter& w) {
   for (TimestampTz start : dropped_parts_) w.remove_part(start);
   dropped_parts_.clear();
-  StateEncoder key, value;
   for (auto& [start, b] : buckets_) {
-    for (Group* g : b.unsaved.groups()) {
-      key.clear();
-      value.clear();
-      pg::call([&] {
-        b.groups->encode_keys(g, key);
-        encode_group(b, g, value);
-      });
-      if (g->persisted)
-        w.put(start, key.bytes(), value.bytes());
-      else
-        w.insert(start, key.bytes(), value.bytes());
-      g->persisted = true;
-    }
-    if (!b.unsaved.groups().empty()) b.persisted = true;
-    b.unsaved.clear();
+    if (b.unsaved.groups().empty()) continue;
+    Bucket& bucket = b;
+    write_changed_groups(w, start, *b.groups, b.unsaved,
+                         [&](Group* g, StateEncoder& out) { encode_group(bucket, g, out); });
+    b.persisted = true;
   }
   for (const std::string& k : removed_sessions_) w.remove(kSessionPart, k);
   removed_sessions_.clear();
-  for (Group* g : unsaved_sessions_.groups()) {
-    key.clear();
-    value.clear();
-    pg::call([&] {
-      session_keys_->encode_keys(g, key);
-      encode_session(sessions_[g], value);
-    });
-    if (g->persisted)
-      w.put(kSessionPart, key.bytes(), value.bytes());
-    else
-      w.insert(kSessionPart, key.bytes(), value.bytes());
-    g->persisted = true;
-  }
-  unsaved_sessions_.clear();
+  if (session_keys_)
+    write_changed_groups(w, kSessionPart, *session_keys_, unsaved_sessions_,
+                         [&](Group* g, StateEncoder& out) { encode_session(sessions_[g], out); });
   if (watermark_ != saved_watermark_ || fired_until_ != saved_fired_until_) {
-    value.clear();
+    StateEncoder value;
     value.put_int(watermark_);
     value.put_int(fired_until_);
     value.put_int(int64(last_bucket_groups_));
