@@ -11,8 +11,9 @@ namespace arroyo {
 const Connector& cdc_connector();
 // The replication slot of a pipeline: arroyo_<database oid>_<pipeline id>.
 std::string cdc_slot_name(Oid dboid, int32 pipeline_id);
-// Drops that slot if it exists (it must not be in use by another process).
-void drop_cdc_slot_if_exists(const std::string& name);
+// Drops that slot if it exists; if another process uses it, fails, or with `wait`, waits for
+// that process to release it.
+void drop_cdc_slot_if_exists(const std::string& name, bool wait = false);
 // A regular table's spec (columns, no options), for the CDC source.
 TableSpec relation_table_spec(Oid relid);
 

@@ -7,6 +7,8 @@
 
 #include "connectors/cdc/change_buffer.hpp"
 #include "pg/guard.hpp"
+#include "state/checkpoint_store.hpp"
+#include "state/codec.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -23,7 +25,7 @@ std::string cdc_slot_name(Oid dboid, int32 pipeline_id) {
   return "arroyo_" + std::to_string(dboid) + "_" + std::to_string(pipeline_id);
 }
 
-void drop_cdc_slot_if_exists(const std::string& name) {
+void drop_cdc_slot_if_exists(const std::string& name, bool wait) {
   pg::call([&] {
     LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
     bool exists = false;
@@ -32,7 +34,7 @@ void drop_cdc_slot_if_exists(const std::string& name) {
       if (s->in_use && strcmp(NameStr(s->data.name), name.c_str()) == 0) exists = true;
     }
     LWLockRelease(ReplicationSlotControlLock);
-    if (exists) ReplicationSlotDrop(name.c_str(), true);
+    if (exists) ReplicationSlotDrop(name.c_str(), !wait);
   });
 }
 
@@ -59,19 +61,22 @@ class CdcSource : public Source {
 
   void open(const RuntimeInfo& info) override {
     slot_name_ = cdc_slot_name(info.dboid, info.pipeline_id);
+    pipeline_name_ = info.pipeline_name;
     memory_ = pg::call([&] {
       return AllocSetContextCreate(TopMemoryContext, "arroyo_stream cdc", ALLOCSET_DEFAULT_SIZES);
     });
   }
 
-  bool wants_snapshot() const override { return true; }
+  // Without a checkpoint the pipeline starts from the table's current rows; with one, from
+  // the position it recorded, in the slot the first run created.
+  bool wants_snapshot() const override { return !restored_; }
   bool snapshot_done() const override { return scan_ == nullptr; }
 
-  // Creates the slot (ephemeral until the snapshot commits), waits for its consistent point,
+  // Creates the slot (ephemeral until the snapshot is read), waits for its consistent point,
   // and makes this transaction's snapshot the one the slot's changes start after.
   void begin_snapshot() override {
-    // A slot left by an earlier run: this run starts from the table's current rows again.
-    drop_cdc_slot_if_exists(slot_name_);
+    // A slot left by a run that never checkpointed: nothing it read was committed downstream.
+    drop_cdc_slot_if_exists(slot_name_, true);
     pg::call([&] {
       CheckLogicalDecodingRequirements();
       ReplicationSlotCreate(slot_name_.c_str(), true, RS_EPHEMERAL, false);
@@ -89,31 +94,22 @@ class CdcSource : public Source {
       slot_ = table_slot_create(rel_, nullptr);
       PopActiveSnapshot();
     });
+    // The snapshot holds every transaction that committed before the consistent point, and
+    // decoding starts with the first one after it.
+    done_ = confirmed_ = MyReplicationSlot->data.confirmed_flush;
   }
 
-  void snapshot_committed() override {
-    pg::call([&] {
-      ReplicationSlotPersist();
-      MemoryContext old = MemoryContextSwitchTo(memory_);
-      XLogReaderRoutine reader = local_wal_reader();
-      ctx_ = CreateDecodingContext(InvalidXLogRecPtr, NIL, false, &reader, no_prepare_write,
-                                   no_write, nullptr);
-      buffer_ = change_buffer_create(memory_, relid_, natts_);
-      ctx_->output_writer_private = buffer_;
-      XLogBeginRead(ctx_->reader, MyReplicationSlot->data.restart_lsn);
-      MemoryContextSwitchTo(old);
-    });
-  }
+  void snapshot_committed() override { start_decoding(); }
 
   // Decodes the WAL written so far into the change buffer. Runs between the pipeline's
   // transactions, as a walsender decodes: the reorder buffer then runs each decoded
   // transaction in a transaction of its own rather than in a subtransaction of ours.
   void prefetch() override {
+    if (!ctx_ && restored_) start_decoding();
     if (!ctx_ || drained_ < buffer_->count || buffer_->truncated) return;
     pg::call([&] {
       change_buffer_reset(buffer_);
       drained_ = 0;
-      confirmable_ = buffer_->last_commit_end;
       XLogRecPtr end = GetFlushRecPtr(nullptr);
       while (buffer_->count < kPrefetchRows && ctx_->reader->EndRecPtr < end &&
              !buffer_->truncated) {
@@ -123,7 +119,6 @@ class CdcSource : public Source {
         if (record) LogicalDecodingProcessRecord(ctx_, ctx_->reader);
         CHECK_FOR_INTERRUPTS();
       }
-      if (buffer_->count == 0) confirmable_ = buffer_->last_commit_end;
     });
   }
 
@@ -134,26 +129,69 @@ class CdcSource : public Source {
       pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                "table \"" + table_name() + "\" was truncated",
                "Change data capture cannot retract the rows a TRUNCATE removes.",
-               "Start the pipeline again (stream_start) to rebuild its result from the table's "
-               "current rows; empty the pipeline's target first if it is a table.");
+               "Drop the pipeline (stream_drop) and create it again to rebuild its result from "
+               "the table's current rows; empty the pipeline's target first if it is a table.");
     while (drained_ < buffer_->count && !out.full()) {
       int row = out.append(buffer_->times[drained_],
                            buffer_->ops[drained_] > 0 ? RowOp::Insert : RowOp::Delete);
       memcpy(out.values(row), buffer_->values + size_t(drained_) * natts_,
              sizeof(Datum) * natts_);
       memcpy(out.nulls(row), buffer_->nulls + size_t(drained_) * natts_, sizeof(bool) * natts_);
+      advance(buffer_->ends[drained_]);
       drained_++;
+      uncheckpointed_++;
+    }
+    // Everything decoded has been polled: so have the transactions without rows of ours (but
+    // never a TRUNCATE, which is read again after a restart, and fails again).
+    if (drained_ == buffer_->count && !buffer_->truncated &&
+        buffer_->last_commit_end > done_) {
+      done_ = buffer_->last_commit_end;
+      partial_end_ = InvalidXLogRecPtr;
+      partial_rows_ = 0;
     }
     if (out.empty()) return PollResult::idle(GetCurrentTimestamp() + 100 * 1000);
     return PollResult::data();
   }
 
-  // The rows polled so far are committed downstream: let the slot release the WAL before the
-  // last transaction they completed.
+  // Records the position of what has been polled (in the pipeline's checkpoint, committed
+  // with the results of those rows), when it moved.
+  void checkpoint(StateWriter& w) override {
+    uncheckpointed_ = 0;
+    if (done_ == written_done_ && partial_end_ == written_partial_end_ &&
+        partial_rows_ == written_partial_rows_)
+      return;
+    StateEncoder e;
+    e.put_int(int64(done_));
+    e.put_int(int64(partial_end_));
+    e.put_int(partial_rows_);
+    w.put(0, kPositionKey, e.bytes());
+    written_done_ = done_;
+    written_partial_end_ = partial_end_;
+    written_partial_rows_ = partial_rows_;
+  }
+
+  // Takes back the position: decoding resumes in the existing slot, skipping what was polled.
+  void restore(const StateEntry& entry) override {
+    StateDecoder d(entry.value.data(), entry.value.size(),
+                   "change data capture position of pipeline \"" + pipeline_name_ + "\"");
+    if (entry.part != 0 || entry.key != kPositionKey) d.corrupt("unknown entry");
+    done_ = written_done_ = XLogRecPtr(d.get_int());
+    partial_end_ = written_partial_end_ = XLogRecPtr(d.get_int());
+    partial_rows_ = written_partial_rows_ = d.get_int();
+    d.expect_end();
+    if (done_ == InvalidXLogRecPtr || partial_rows_ < 0 ||
+        (partial_rows_ > 0) != (partial_end_ != InvalidXLogRecPtr) ||
+        (partial_rows_ > 0 && partial_end_ <= done_))
+      d.corrupt("inconsistent position");
+    restored_ = true;
+  }
+
+  // The results of the rows polled so far are committed: let the slot release the WAL of the
+  // transactions that are fully behind the position checkpointed with them. (When nothing was
+  // polled since the last checkpoint, transactions without rows of ours are behind it too.)
   void committed() override {
-    if (!ctx_ || confirmable_ == InvalidXLogRecPtr) return;
-    XLogRecPtr lsn = drained_ == buffer_->count ? buffer_->last_commit_end : confirmable_;
-    if (lsn == InvalidXLogRecPtr || lsn <= confirmed_) return;
+    if (!MyReplicationSlot || uncheckpointed_ > 0 || done_ <= confirmed_) return;
+    XLogRecPtr lsn = done_;
     pg::call([&] { LogicalConfirmReceivedLocation(lsn); });
     confirmed_ = lsn;
   }
@@ -161,6 +199,58 @@ class CdcSource : public Source {
   void close() override { release_slot(); }
 
  private:
+  static constexpr const char* kPositionKey = "position";
+
+  // One more row of the transaction ending at `end` was polled; transactions come whole and in
+  // commit order, so the one before it is complete.
+  void advance(XLogRecPtr end) {
+    if (end == partial_end_) {
+      partial_rows_++;
+      return;
+    }
+    if (partial_end_ != InvalidXLogRecPtr && partial_end_ > done_) done_ = partial_end_;
+    partial_end_ = end;
+    partial_rows_ = 1;
+  }
+
+  // Acquires the slot and starts decoding from its confirmed position; after a restore the
+  // change buffer skips what the checkpoint says was polled. A missing slot fails the pipeline:
+  // the changes it held are gone, and starting over silently would lose or repeat results.
+  void start_decoding() {
+    if (!MyReplicationSlot) {
+      bool exists = pg::call([&] {
+        return SearchNamedReplicationSlot(slot_name_.c_str(), true) != nullptr;
+      });
+      if (!exists)
+        pg::fail(ERRCODE_UNDEFINED_OBJECT,
+                 "replication slot \"" + slot_name_ + "\" of pipeline \"" + pipeline_name_ +
+                     "\" does not exist",
+                 "The pipeline's checkpoint records a position in that slot's changes of table \"" +
+                     table_name() + "\"; without the slot, the changes since then are lost.",
+                 "Drop the pipeline (stream_drop) and create it again to start from the "
+                 "table's current rows.");
+      pg::call([&] {
+        CheckLogicalDecodingRequirements();
+        ReplicationSlotAcquire(slot_name_.c_str(), false);
+      });
+      confirmed_ = MyReplicationSlot->data.confirmed_flush;
+    }
+    pg::call([&] {
+      if (MyReplicationSlot->data.persistency != RS_PERSISTENT) ReplicationSlotPersist();
+      MemoryContext old = MemoryContextSwitchTo(memory_);
+      XLogReaderRoutine reader = local_wal_reader();
+      ctx_ = CreateDecodingContext(InvalidXLogRecPtr, NIL, false, &reader, no_prepare_write,
+                                   no_write, nullptr);
+      buffer_ = change_buffer_create(memory_, relid_, natts_);
+      buffer_->skip_through = done_;
+      buffer_->skip_partial_end = partial_end_;
+      buffer_->skip_rows = partial_rows_;
+      ctx_->output_writer_private = buffer_;
+      XLogBeginRead(ctx_->reader, MyReplicationSlot->data.restart_lsn);
+      MemoryContextSwitchTo(old);
+    });
+  }
+
   // The table's current rows, in the slot's snapshot (the snapshot transaction is open).
   PollResult poll_snapshot(Batch& out) {
     bool more = pg::call([&] {
@@ -180,11 +270,15 @@ class CdcSource : public Source {
       }
       return true;
     });
+    uncheckpointed_ += out.size();
     if (!more) {
       pg::call([&] {
         ExecDropSingleTupleTableSlot(slot_);
         table_endscan(scan_);
         table_close(rel_, AccessShareLock);
+        // Persistent before the snapshot's transaction commits (with the checkpoint that
+        // records the slot's consistent point): a crash after that commit keeps the slot.
+        ReplicationSlotPersist();
       });
       scan_ = nullptr;
     }
@@ -195,27 +289,24 @@ class CdcSource : public Source {
     return pg::call([&] { return (const char*)get_rel_name(relid_); });
   }
 
-  // Gives up the slot and drops it: a later run starts from the table's current rows.
+  // Gives up the slot, which stays for the next run (only stream_drop drops it).
   void release_slot() {
     if (slot_name_.empty()) return;
     try {
       pg::call([&] {
         if (ctx_) FreeDecodingContext(ctx_);
         if (MyReplicationSlot) ReplicationSlotRelease();
-        // Flush pending statistics first: they may refer to the slot about to be dropped.
-        pgstat_report_stat(true);
       });
-      ctx_ = nullptr;
-      drop_cdc_slot_if_exists(slot_name_);
     } catch (const pg::Error&) {
-      // Left for the supervisor's launcher, which drops the slots of ended pipelines.
+      // The worker is exiting: its exit callbacks release the slot.
     }
+    ctx_ = nullptr;
     slot_name_.clear();
   }
 
   Oid relid_;
   int natts_;
-  std::string slot_name_;
+  std::string slot_name_, pipeline_name_;
   MemoryContext memory_ = nullptr;
   Relation rel_ = nullptr;
   TableScanDesc scan_ = nullptr;
@@ -223,7 +314,16 @@ class CdcSource : public Source {
   LogicalDecodingContext* ctx_ = nullptr;
   ChangeBuffer* buffer_ = nullptr;
   int drained_ = 0;
-  XLogRecPtr confirmable_ = InvalidXLogRecPtr, confirmed_ = InvalidXLogRecPtr;
+  bool restored_ = false;
+  // The position of what has been polled: every transaction ending at or before done_, and
+  // the first partial_rows_ rows of the one ending at partial_end_ (none when 0).
+  XLogRecPtr done_ = InvalidXLogRecPtr, partial_end_ = InvalidXLogRecPtr;
+  int64 partial_rows_ = 0;
+  // The position last written into a checkpoint, and rows polled since.
+  XLogRecPtr written_done_ = InvalidXLogRecPtr, written_partial_end_ = InvalidXLogRecPtr;
+  int64 written_partial_rows_ = -1;
+  int64 uncheckpointed_ = 0;
+  XLogRecPtr confirmed_ = InvalidXLogRecPtr;  // what the slot was told last
 };
 
 class CdcConnector : public Connector {

@@ -1,6 +1,12 @@
 // Where the output plugin puts decoded changes for the CDC source. Filled by the plugin's
 // callbacks (plain C, inside PostgreSQL's decoding machinery: palloc only, no C++ throws) and
 // drained by the source into batches. One per decoding context (output_writer_private).
+//
+// Positions: decoding hands over whole transactions, in commit order, each with its commit's
+// end LSN; a row is identified by that LSN and its index among the transaction's rows of our
+// table (an UPDATE gives two rows). After a restart the plugin skips what the source's
+// checkpoint says was already polled: every transaction ending at or before skip_through, and
+// the first skip_rows rows of the transaction ending at skip_partial_end.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -20,8 +26,16 @@ struct ChangeBuffer {
   bool* nulls;
   int8* ops;            // +1 insert, -1 delete
   TimestampTz* times;   // commit time of the row's transaction
+  XLogRecPtr* ends;     // commit end LSN of the row's transaction
   XLogRecPtr last_commit_end;  // end LSN of the last transaction fully delivered
   bool truncated;       // the table was truncated (the source then fails)
+
+  // The transaction being delivered, and how many of its rows (of our table) it has had.
+  XLogRecPtr txn_end;
+  int64 txn_rows;
+  // What a restored checkpoint says was polled already (see above).
+  XLogRecPtr skip_through, skip_partial_end;
+  int64 skip_rows;
 };
 
 // Creates an empty buffer in `parent` for a table of `natts` columns.

@@ -30,14 +30,24 @@ void change_buffer_reset(ChangeBuffer* buf) {
   buf->nulls = nullptr;
   buf->ops = nullptr;
   buf->times = nullptr;
+  buf->ends = nullptr;
 }
 
 namespace {
+
+// Counts the next row of the transaction being delivered; true if a restored checkpoint says
+// it was polled already.
+bool already_polled(ChangeBuffer* buf) {
+  int64 index = buf->txn_rows++;
+  if (buf->txn_end <= buf->skip_through) return true;
+  return buf->txn_end == buf->skip_partial_end && index < buf->skip_rows;
+}
 
 // Appends one row to the buffer, copying (and detoasting) its values. `fallback` supplies
 // columns that are unchanged TOAST pointers in `tuple`.
 void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fallback, int8 op,
                 TimestampTz time) {
+  if (already_polled(buf)) return;
   MemoryContext old = MemoryContextSwitchTo(buf->memory);
   if (buf->count == buf->capacity) {
     int cap = buf->capacity ? buf->capacity * 2 : 256;
@@ -47,11 +57,13 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
       buf->nulls = (bool*)palloc(sizeof(bool) * n);
       buf->ops = (int8*)palloc(sizeof(int8) * cap);
       buf->times = (TimestampTz*)palloc(sizeof(TimestampTz) * cap);
+      buf->ends = (XLogRecPtr*)palloc(sizeof(XLogRecPtr) * cap);
     } else {
       buf->values = (Datum*)repalloc_huge(buf->values, sizeof(Datum) * n);
       buf->nulls = (bool*)repalloc_huge(buf->nulls, sizeof(bool) * n);
       buf->ops = (int8*)repalloc(buf->ops, sizeof(int8) * cap);
       buf->times = (TimestampTz*)repalloc(buf->times, sizeof(TimestampTz) * cap);
+      buf->ends = (XLogRecPtr*)repalloc(buf->ends, sizeof(XLogRecPtr) * cap);
     }
     buf->capacity = cap;
   }
@@ -92,6 +104,7 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
   for (int i = desc->natts; i < buf->natts; i++) nulls[i] = true;
   buf->ops[row] = op;
   buf->times[row] = time;
+  buf->ends[row] = buf->txn_end;
   MemoryContextSwitchTo(old);
 }
 
@@ -100,7 +113,13 @@ void on_startup(LogicalDecodingContext*, OutputPluginOptions* options, bool) {
   options->receive_rewrites = false;
 }
 
-void on_begin(LogicalDecodingContext*, ReorderBufferTXN*) {}
+// A transaction starts being delivered (its commit is decoded: its end LSN is known).
+void on_begin(LogicalDecodingContext* ctx, ReorderBufferTXN* txn) {
+  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
+  if (!buf) return;
+  buf->txn_end = txn->end_lsn;
+  buf->txn_rows = 0;
+}
 
 void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
                ReorderBufferChange* change) {
