@@ -62,6 +62,9 @@ class CdcSource : public Source {
   void open(const RuntimeInfo& info) override {
     slot_name_ = cdc_slot_name(info.dboid, info.pipeline_id);
     pipeline_name_ = info.pipeline_name;
+    // Named now, in the pipeline's first transaction: errors may be raised outside one.
+    const char* name = pg::call([&] { return (const char*)get_rel_name(relid_); });
+    table_name_ = name ? name : "?";
     memory_ = pg::call([&] {
       return AllocSetContextCreate(TopMemoryContext, "arroyo_stream cdc", ALLOCSET_DEFAULT_SIZES);
     });
@@ -127,7 +130,7 @@ class CdcSource : public Source {
     if (!ctx_) return PollResult::idle();
     if (buffer_->truncated && drained_ == buffer_->count)
       pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               "table \"" + table_name() + "\" was truncated",
+               "table \"" + table_name_ + "\" was truncated",
                "Change data capture cannot retract the rows a TRUNCATE removes.",
                "Drop the pipeline (stream_drop) and create it again to rebuild its result from "
                "the table's current rows; empty the pipeline's target first if it is a table.");
@@ -224,9 +227,9 @@ class CdcSource : public Source {
       if (!exists)
         pg::fail(ERRCODE_UNDEFINED_OBJECT,
                  "replication slot \"" + slot_name_ + "\" of pipeline \"" + pipeline_name_ +
-                     "\" does not exist",
-                 "The pipeline's checkpoint records a position in that slot's changes of table \"" +
-                     table_name() + "\"; without the slot, the changes since then are lost.",
+                     "\" is missing",
+                 "The pipeline's last checkpoint is a position in the changes of table \"" +
+                     table_name_ + "\" that this slot held.",
                  "Drop the pipeline (stream_drop) and create it again to start from the "
                  "table's current rows.");
       pg::call([&] {
@@ -285,10 +288,6 @@ class CdcSource : public Source {
     return out.empty() ? PollResult::idle() : PollResult::data();
   }
 
-  std::string table_name() const {
-    return pg::call([&] { return (const char*)get_rel_name(relid_); });
-  }
-
   // Gives up the slot, which stays for the next run (only stream_drop drops it).
   void release_slot() {
     if (slot_name_.empty()) return;
@@ -306,7 +305,7 @@ class CdcSource : public Source {
 
   Oid relid_;
   int natts_;
-  std::string slot_name_, pipeline_name_;
+  std::string slot_name_, pipeline_name_, table_name_;
   MemoryContext memory_ = nullptr;
   Relation rel_ = nullptr;
   TableScanDesc scan_ = nullptr;
