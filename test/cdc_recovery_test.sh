@@ -16,6 +16,12 @@ settings=("${ARROYO_SERVER_SETTINGS[@]}" "fsync = off")
 pg_test_instance cdc_recovery "${ARROYO_CDC_RECOVERY_PORT:-55482}"
 
 POLL_TIMEOUT=60
+# On failure, the pipeline's story from the server log (before the instance is destroyed).
+arroyo_on_exit 'if ((ARROYO_EXIT_STATUS != 0)); then
+    echo "--- arroyo_stream lines of the server log ---" >&2
+    grep -E "arroyo_stream|replication slot|logical decoding|database system" \
+        "$PGTEST_DIR/server.log" | tail -n 80 >&2 || true
+fi'
 CYCLES=${ARROYO_CDC_RECOVERY_CYCLES:-6}  # each: one worker kill and one server crash
 BATCH='SELECT k, count(*), sum(v) FROM orders GROUP BY k'
 
