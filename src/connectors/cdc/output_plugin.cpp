@@ -99,7 +99,13 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
       nulls[i] = fb_nulls[i];
       v = nulls[i] ? nullptr : (struct varlena*)DatumGetPointer(fb_values[i]);
     }
-    if (v) values[i] = PointerGetDatum(detoast_attr(v));
+    if (!v) continue;
+    // A plain in-line value comes back as is, pointing into the decoded tuple, which the
+    // reorder buffer frees after this callback: copy it into the buffer's memory.
+    struct varlena* flat = detoast_attr(v);
+    if (flat == v)
+      flat = (struct varlena*)DatumGetPointer(datumCopy(PointerGetDatum(v), false, -1));
+    values[i] = PointerGetDatum(flat);
   }
   for (int i = desc->natts; i < buf->natts; i++) nulls[i] = true;
   buf->ops[row] = op;
