@@ -17,6 +17,8 @@ extern "C" {
 #include "replication/logical.h"
 #include "replication/slot.h"
 #include "replication/snapbuild.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 }
 
 namespace arroyo {
@@ -25,17 +27,28 @@ std::string cdc_slot_name(Oid dboid, int32 pipeline_id) {
   return "arroyo_" + std::to_string(dboid) + "_" + std::to_string(pipeline_id);
 }
 
-void drop_cdc_slot_if_exists(const std::string& name, bool wait) {
-  pg::call([&] {
+namespace {
+
+// Whether a replication slot of that name exists.
+bool slot_exists(const std::string& name) {
+  return pg::call([&] {
     LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-    bool exists = false;
-    for (int i = 0; i < max_replication_slots; i++) {
-      ReplicationSlot* s = &ReplicationSlotCtl->replication_slots[i];
-      if (s->in_use && strcmp(NameStr(s->data.name), name.c_str()) == 0) exists = true;
-    }
+    bool exists = SearchNamedReplicationSlot(name.c_str(), false) != nullptr;
     LWLockRelease(ReplicationSlotControlLock);
-    if (exists) ReplicationSlotDrop(name.c_str(), !wait);
+    return exists;
   });
+}
+
+}  // namespace
+
+void drop_cdc_slot_if_exists(const std::string& name, bool wait) {
+  if (!slot_exists(name)) return;
+  try {
+    pg::call([&] { ReplicationSlotDrop(name.c_str(), !wait); });
+  } catch (const pg::Error&) {
+    // Gone meanwhile (an ephemeral slot whose process exited): what we wanted.
+    if (slot_exists(name)) throw;
+  }
 }
 
 namespace {
@@ -47,6 +60,18 @@ XLogReaderRoutine local_wal_reader() {
   r.segment_open = wal_segment_open;
   r.segment_close = wal_segment_close;
   return r;
+}
+
+// Clears the PROC_IN_LOGICAL_DECODING flag CreateDecodingContext sets when called outside a
+// transaction (as a walsender). This process also runs the pipeline's write transactions, and
+// other backends leave a flagged process's xid out of their snapshots: they would take its
+// running transaction for an aborted one and mark its new rows invisible for good (hint
+// bits). Our decoding assigns no xid, so it needs no flag.
+void clear_logical_decoding_flag() {
+  LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
+  MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
+  ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
+  LWLockRelease(ProcArrayLock);
 }
 
 void no_prepare_write(LogicalDecodingContext*, XLogRecPtr, TransactionId, bool) {}
@@ -244,6 +269,7 @@ class CdcSource : public Source {
       XLogReaderRoutine reader = local_wal_reader();
       ctx_ = CreateDecodingContext(InvalidXLogRecPtr, NIL, false, &reader, no_prepare_write,
                                    no_write, nullptr);
+      clear_logical_decoding_flag();
       buffer_ = change_buffer_create(memory_, relid_, natts_);
       buffer_->skip_through = done_;
       buffer_->skip_partial_end = partial_end_;
