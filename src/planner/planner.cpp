@@ -124,18 +124,22 @@ std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::stri
                          "output_plugin_libraries is '") + allowed + "'.",
              "Add it in postgresql.conf, e.g. output_plugin_libraries = 'pgoutput, "
              "test_decoding, arroyo_stream', and reload.");
-  char identity = pg::call([&] {
+  // FULL, or a key (the primary key, or REPLICA IDENTITY USING INDEX): the source then keeps
+  // the rows by key to retract them (connectors/cdc/row_mirror.hpp).
+  bool identified = pg::call([&] {
     Relation rel = relation_open(rte->relid, NoLock);
-    char r = rel->rd_rel->relreplident;
+    bool ok = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL ||
+              OidIsValid(RelationGetReplicaIndex(rel));
     relation_close(rel, NoLock);
-    return r;
+    return ok;
   });
-  if (identity != REPLICA_IDENTITY_FULL)
+  if (!identified)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-             "table \"" + name + "\" needs REPLICA IDENTITY FULL for its changes to be read",
-             "Updates and deletes must carry the whole old row, so that the pipeline can retract "
+             "table \"" + name + "\" needs a primary key or REPLICA IDENTITY FULL for its "
+             "changes to be read",
+             "Updates and deletes must identify the old row, so that the pipeline can retract "
              "it.",
-             "ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
+             "Add a primary key, or: ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
   if (!cdc_tables.empty())
     unsupported("reading more than one regular table",
                 "A pipeline has one replication slot; joins of tables arrive later.");
