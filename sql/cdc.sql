@@ -22,7 +22,8 @@ INSERT INTO orders (k, v) SELECT g % 7, g FROM generate_series(1, 2000) g;
 CREATE TABLE totals (k int PRIMARY KEY, n bigint, s numeric, lo numeric, hi numeric);
 
 -- Requirements, checked at stream_create.
-SELECT stream_create('totals', 'INSERT INTO totals SELECT k, count(*), sum(v), min(v), max(v) FROM orders GROUP BY k');
+CREATE TABLE nokey (k int, v int);
+SELECT stream_create('bad', 'INSERT INTO totals (k, n) SELECT k, count(*) FROM nokey GROUP BY k');
 ALTER TABLE orders REPLICA IDENTITY FULL;
 SELECT stream_create('bad', 'INSERT INTO orders (k) SELECT count(*) FROM orders');
 CREATE TABLE other (k int) ;
@@ -146,6 +147,32 @@ UPDATE typed SET counter = counter + 1 WHERE id = 3;
 SELECT wait_same('SELECT * FROM typed_copy', 'SELECT id, row_to_json(typed)::text FROM typed') AS types_match;
 SELECT id, length(doc) FROM typed_copy ORDER BY id;
 
+-- A table identified by its primary key only (no REPLICA IDENTITY FULL): the pipeline keeps
+-- its rows by key to retract the old row of an update or delete, including TOASTed values an
+-- update leaves unchanged, and a changed key; across a stop and start too.
+CREATE TABLE keyed (id int PRIMARY KEY, k int, v numeric, doc text);
+ALTER TABLE keyed ALTER COLUMN doc SET STORAGE EXTERNAL;
+INSERT INTO keyed SELECT g, g % 5, g, CASE WHEN g % 10 = 0 THEN repeat('d', 3000) || g END
+FROM generate_series(1, 100) g;
+CREATE TABLE keyed_totals (k int PRIMARY KEY, n bigint, s numeric, docs bigint);
+SELECT stream_create('keyed', $$SET update_aggregate_flush_interval = '50 milliseconds';
+  INSERT INTO keyed_totals SELECT k, count(*), sum(v), sum(length(doc)) FROM keyed GROUP BY k$$);
+SELECT stream_start('keyed');
+UPDATE keyed SET v = v + 1 WHERE id <= 30;
+UPDATE keyed SET id = id + 1000 WHERE id BETWEEN 31 AND 40;
+UPDATE keyed SET k = 7 WHERE id % 10 = 0;
+DELETE FROM keyed WHERE id BETWEEN 41 AND 50;
+SELECT wait_same('SELECT * FROM keyed_totals',
+                 'SELECT k, count(*), sum(v), sum(length(doc)) FROM keyed GROUP BY k') AS keyed_matches;
+SELECT stream_stop('keyed');
+UPDATE keyed SET v = v * 2 WHERE k = 7;
+DELETE FROM keyed WHERE k = 1;
+INSERT INTO keyed VALUES (500, 1, 5, 'new');
+SELECT stream_start('keyed');
+SELECT wait_same('SELECT * FROM keyed_totals',
+                 'SELECT k, count(*), sum(v), sum(length(doc)) FROM keyed GROUP BY k') AS keyed_resumed;
+SELECT k, n, docs FROM keyed_totals ORDER BY k;
+
 -- TRUNCATE cannot be retracted: the pipeline fails, saying so. It keeps its slot, and started
 -- again it reads the TRUNCATE again and fails again: it never skips it.
 TRUNCATE shop.items;
@@ -164,14 +191,15 @@ SELECT stream_start('grand');
 SELECT stream_wait('grand');
 SELECT state, regexp_replace(last_error, 'arroyo_[0-9]+_[0-9]+', 'arroyo_<db>_<id>') AS last_error
 FROM stream_pipelines WHERE name = 'grand';
--- Stopped and failed pipelines keep their slots (totals, per_owner; typed runs); dropping
+-- Stopped and failed pipelines keep their slots (totals, per_owner; typed and keyed run); dropping
 -- the pipelines drops them.
 SELECT stream_stop('totals');
 SELECT count(*) AS slots FROM pg_replication_slots WHERE slot_name LIKE 'arroyo\_%';
 SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
 SELECT count(*) AS slots_left FROM pg_replication_slots WHERE slot_name LIKE 'arroyo\_%';
 
-DROP TABLE orders, totals, other, parted, per_owner, grand, typed, typed_copy;
+DROP TABLE orders, totals, other, parted, per_owner, grand, typed, typed_copy, nokey, keyed,
+  keyed_totals;
 DROP SCHEMA shop CASCADE;
 DROP FUNCTION wait_same;
 DROP ROLE regress_cdc_reader;

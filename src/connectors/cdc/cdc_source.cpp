@@ -6,6 +6,7 @@
 #include "connectors/cdc/cdc.hpp"
 
 #include "connectors/cdc/change_buffer.hpp"
+#include "connectors/cdc/row_mirror.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
@@ -90,6 +91,7 @@ class CdcSource : public Source {
     // Named now, in the pipeline's first transaction: errors may be raised outside one.
     const char* name = pg::call([&] { return (const char*)get_rel_name(relid_); });
     table_name_ = name ? name : "?";
+    mirror_.init(relid_, natts_);
     memory_ = pg::call([&] {
       return AllocSetContextCreate(TopMemoryContext, "arroyo_stream cdc", ALLOCSET_DEFAULT_SIZES);
     });
@@ -103,6 +105,8 @@ class CdcSource : public Source {
   // Creates the slot (ephemeral until the snapshot is read), waits for its consistent point,
   // and makes this transaction's snapshot the one the slot's changes start after.
   void begin_snapshot() override {
+    by_key_ = !mirror_.identity_full();
+    check_key();
     // A slot left by a run that never checkpointed: nothing it read was committed downstream.
     drop_cdc_slot_if_exists(slot_name_, true);
     pg::call([&] {
@@ -165,6 +169,7 @@ class CdcSource : public Source {
       memcpy(out.values(row), buffer_->values + size_t(drained_) * natts_,
              sizeof(Datum) * natts_);
       memcpy(out.nulls(row), buffer_->nulls + size_t(drained_) * natts_, sizeof(bool) * natts_);
+      if (by_key_) resolve_by_key(out, row, buffer_->ops[drained_]);
       advance(buffer_->ends[drained_]);
       drained_++;
       uncheckpointed_++;
@@ -185,6 +190,11 @@ class CdcSource : public Source {
   // with the results of those rows), when it moved.
   void checkpoint(StateWriter& w) override {
     uncheckpointed_ = 0;
+    if (by_key_) {
+      if (!mirror_marked_) w.put(0, kMirrorKey, {});
+      mirror_marked_ = true;
+      mirror_.checkpoint(w);
+    }
     if (done_ == written_done_ && partial_end_ == written_partial_end_ &&
         partial_rows_ == written_partial_rows_)
       return;
@@ -202,6 +212,11 @@ class CdcSource : public Source {
   void restore(const StateEntry& entry) override {
     StateDecoder d(entry.value.data(), entry.value.size(),
                    "change data capture position of pipeline \"" + pipeline_name_ + "\"");
+    if (entry.part == RowMirror::kPart) return mirror_.restore(entry);
+    if (entry.part == 0 && entry.key == kMirrorKey) {
+      mirror_marked_ = true;
+      return;
+    }
     if (entry.part != 0 || entry.key != kPositionKey) d.corrupt("unknown entry");
     done_ = written_done_ = XLogRecPtr(d.get_int());
     partial_end_ = written_partial_end_ = XLogRecPtr(d.get_int());
@@ -228,6 +243,43 @@ class CdcSource : public Source {
 
  private:
   static constexpr const char* kPositionKey = "position";
+  static constexpr const char* kMirrorKey = "mirror";  // present: the rows are kept by key
+
+  // Fails unless rows can be kept by key when they must be.
+  void check_key() {
+    if (by_key_ && !mirror_.has_key())
+      pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+               "table \"" + table_name_ + "\" needs a primary key or REPLICA IDENTITY FULL for "
+               "its changes to be read");
+  }
+
+  // A row of a table read by key: a delete by key takes the whole old row from the mirror; an
+  // insert is kept there, its unchanged TOASTed values taken from the row deleted just before.
+  void resolve_by_key(Batch& out, int row, int8 op) {
+    if (op == -2) {
+      if (!mirror_.take(out.values(row), out.nulls(row), last_old_))
+        pg::fail(ERRCODE_DATA_CORRUPTED,
+                 "change data capture of table \"" + table_name_ +
+                     "\" got a change of a row it does not know",
+                 "The rows it keeps by key do not match the table (was the replica identity "
+                 "changed while the pipeline ran?).",
+                 "Drop the pipeline (stream_drop) and create it again.");
+      mirror_.decode(last_old_, out.values(row), out.nulls(row));
+      return;
+    }
+    if (op == 2) {
+      std::vector<Datum> old_values(natts_);
+      std::vector<char> old_nulls(natts_);
+      mirror_.decode(last_old_, old_values.data(), (bool*)old_nulls.data());
+      const bool* unchanged = buffer_->unchanged + size_t(drained_) * natts_;
+      for (int i = 0; i < natts_; i++)
+        if (unchanged[i]) {
+          out.values(row)[i] = old_values[i];
+          out.nulls(row)[i] = old_nulls[i];
+        }
+    }
+    mirror_.put(out.values(row), out.nulls(row));
+  }
 
   // One more row of the transaction ending at `end` was polled; transactions come whole and in
   // commit order, so the one before it is complete.
@@ -245,6 +297,18 @@ class CdcSource : public Source {
   // change buffer skips what the checkpoint says was polled. A missing slot fails the pipeline:
   // the changes it held are gone, and starting over silently would lose or repeat results.
   void start_decoding() {
+    if (restored_) {
+      if (!mirror_.identity_full() && !mirror_marked_)
+        pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                 "the replica identity of table \"" + table_name_ +
+                     "\" changed since the last checkpoint of pipeline \"" + pipeline_name_ + "\"",
+                 "The pipeline read the table with REPLICA IDENTITY FULL and kept no copy of its "
+                 "rows by key.",
+                 "Set REPLICA IDENTITY FULL again, or drop the pipeline (stream_drop) and create "
+                 "it again.");
+      by_key_ = mirror_marked_;
+      check_key();
+    }
     if (!MyReplicationSlot) {
       bool exists = pg::call([&] {
         return SearchNamedReplicationSlot(slot_name_.c_str(), true) != nullptr;
@@ -271,6 +335,7 @@ class CdcSource : public Source {
                                    no_write, nullptr);
       clear_logical_decoding_flag();
       buffer_ = change_buffer_create(memory_, relid_, natts_);
+      buffer_->by_key = by_key_;
       buffer_->skip_through = done_;
       buffer_->skip_partial_end = partial_end_;
       buffer_->skip_rows = partial_rows_;
@@ -299,6 +364,8 @@ class CdcSource : public Source {
       }
       return true;
     });
+    if (by_key_)
+      for (int row = 0; row < out.size(); row++) mirror_.put(out.values(row), out.nulls(row));
     uncheckpointed_ += out.size();
     if (!more) {
       pg::call([&] {
@@ -340,6 +407,9 @@ class CdcSource : public Source {
   ChangeBuffer* buffer_ = nullptr;
   int drained_ = 0;
   bool restored_ = false;
+  RowMirror mirror_;
+  bool by_key_ = false, mirror_marked_ = false;
+  std::string last_old_;  // the row the last delete by key took from the mirror
   // The position of what has been polled: every transaction ending at or before done_, and
   // the first partial_rows_ rows of the one ending at partial_end_ (none when 0).
   XLogRecPtr done_ = InvalidXLogRecPtr, partial_end_ = InvalidXLogRecPtr;

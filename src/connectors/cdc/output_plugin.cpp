@@ -31,6 +31,7 @@ void change_buffer_reset(ChangeBuffer* buf) {
   buf->ops = nullptr;
   buf->times = nullptr;
   buf->ends = nullptr;
+  buf->unchanged = nullptr;
 }
 
 namespace {
@@ -58,12 +59,14 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
       buf->ops = (int8*)palloc(sizeof(int8) * cap);
       buf->times = (TimestampTz*)palloc(sizeof(TimestampTz) * cap);
       buf->ends = (XLogRecPtr*)palloc(sizeof(XLogRecPtr) * cap);
+      if (buf->by_key) buf->unchanged = (bool*)palloc(sizeof(bool) * n);
     } else {
       buf->values = (Datum*)repalloc_huge(buf->values, sizeof(Datum) * n);
       buf->nulls = (bool*)repalloc_huge(buf->nulls, sizeof(bool) * n);
       buf->ops = (int8*)repalloc(buf->ops, sizeof(int8) * cap);
       buf->times = (TimestampTz*)repalloc(buf->times, sizeof(TimestampTz) * cap);
       buf->ends = (XLogRecPtr*)repalloc(buf->ends, sizeof(XLogRecPtr) * cap);
+      if (buf->by_key) buf->unchanged = (bool*)repalloc_huge(buf->unchanged, sizeof(bool) * n);
     }
     buf->capacity = cap;
   }
@@ -71,6 +74,8 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
   Datum* values = buf->values + size_t(row) * buf->natts;
   bool* nulls = buf->nulls + size_t(row) * buf->natts;
   heap_deform_tuple(tuple, desc, values, nulls);
+  bool* unchanged = buf->by_key ? buf->unchanged + size_t(row) * buf->natts : nullptr;
+  if (unchanged) memset(unchanged, 0, sizeof(bool) * buf->natts);
   Datum* fb_values = nullptr;
   bool* fb_nulls = nullptr;
   for (int i = 0; i < buf->natts && i < desc->natts; i++) {
@@ -84,6 +89,16 @@ void append_row(ChangeBuffer* buf, TupleDesc desc, HeapTuple tuple, HeapTuple fa
       continue;
     }
     struct varlena* v = (struct varlena*)DatumGetPointer(values[i]);
+    if (VARATT_IS_EXTERNAL_ONDISK(v) && !fallback && unchanged) {
+      // Unchanged TOASTed column of an UPDATE: the source takes it from the old row it keeps
+      // (a row that only gives a key needs none).
+      if (op > 0) {
+        unchanged[i] = true;
+        op = 2;
+      }
+      nulls[i] = true;
+      continue;
+    }
     if (VARATT_IS_EXTERNAL_ONDISK(v)) {
       // Unchanged TOASTed column of an UPDATE: its value is the old row's.
       if (!fallback)
@@ -140,6 +155,12 @@ void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
       if (newtup) append_row(buf, desc, newtup, nullptr, 1, time);
       break;
     case REORDER_BUFFER_CHANGE_UPDATE:
+      if (buf->by_key) {
+        // The old row's key (logged when it changed; else it is the new row's).
+        append_row(buf, desc, oldtup ? oldtup : newtup, nullptr, -2, time);
+        append_row(buf, desc, newtup, nullptr, 1, time);
+        break;
+      }
       if (!oldtup)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("an UPDATE of \"%s\" came without its old row",
@@ -149,6 +170,10 @@ void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
       append_row(buf, desc, newtup, oldtup, 1, time);
       break;
     case REORDER_BUFFER_CHANGE_DELETE:
+      if (buf->by_key && oldtup) {
+        append_row(buf, desc, oldtup, nullptr, -2, time);
+        break;
+      }
       if (!oldtup)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("a DELETE from \"%s\" came without its old row",
