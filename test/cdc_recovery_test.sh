@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Change data capture across crashes: an aggregate over a regular table (GROUP BY k, count,
-# sum) materializes into a table while a randomized workload (inserts, updates, deletes in
-# many transactions, some rolled back, one large transaction) runs against the source table.
-# Meanwhile the pipeline's worker is killed (pg_terminate_backend) and the server is stopped
-# with `pg_ctl stop -m immediate` and started again, several times each. Afterwards the
-# materialized table equals the batch query exactly (nothing lost, nothing doubled), and after
-# stream_drop no replication slot is left.
+# Change data capture across crashes: aggregates over two regular tables (GROUP BY k, count,
+# sum) materialize into tables while a randomized workload (inserts, updates, deletes in many
+# transactions, some rolled back, one large transaction) runs against them: `orders` has
+# REPLICA IDENTITY FULL, `keyed` only its primary key (its pipeline keeps the rows by key, and
+# the workload also changes keys). Meanwhile the pipelines' workers are killed
+# (pg_terminate_backend) and the server is stopped with `pg_ctl stop -m immediate` and started
+# again, several times each. Afterwards each materialized table equals its batch query exactly
+# (nothing lost, nothing doubled), and after stream_drop no replication slot is left.
 # Uses its own temporary instance (port 55482, ARROYO_CDC_RECOVERY_PORT overrides).
 set -euo pipefail
 
@@ -24,24 +25,41 @@ arroyo_on_exit 'if ((ARROYO_EXIT_STATUS != 0)); then
 fi'
 CYCLES=${ARROYO_CDC_RECOVERY_CYCLES:-6}  # each: one worker kill and one server crash
 BATCH='SELECT k, count(*), sum(v) FROM orders GROUP BY k'
+KEYED_BATCH='SELECT k, count(*), sum(v) FROM keyed GROUP BY k'
 
 q() {
     pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"
 }
 
-# Condition: the pipeline runs with a worker whose pid is not $1 (the one killed, if any).
+# Condition: pipeline $2 (default totals) runs with a worker whose pid is not $1 (the one
+# killed, if any).
 running_not() {
     last=$(q "SELECT state || '|' || coalesce(pid::text, 'null') || '|' || coalesce(last_error, '')
-              FROM stream_pipelines WHERE name = 'totals'" 2>&1) || return 1
+              FROM stream_pipelines WHERE name = '${2:-totals}'" 2>&1) || return 1
     [[ $last =~ ^running\|([0-9]+)\|$ && ${BASH_REMATCH[1]} != "$1" ]]
 }
 
-# Condition: the materialized table equals the batch query (no row missing or extra).
-totals_match() {
-    last=$(q "SELECT count(*) FROM ((SELECT * FROM totals EXCEPT ALL $BATCH)
-                                    UNION ALL ($BATCH EXCEPT ALL SELECT * FROM totals)) d" 2>&1) ||
+# Condition: both pipelines run.
+both_running() {
+    running_not none totals && running_not none keyed
+}
+
+# Condition: the materialized table $1 equals the batch query $2 (no row missing or extra).
+matches() {
+    last=$(q "SELECT count(*) FROM ((SELECT * FROM $1 EXCEPT ALL $2)
+                                    UNION ALL ($2 EXCEPT ALL SELECT * FROM $1)) d" 2>&1) ||
         return 1
     [[ $last == 0 ]]
+}
+
+# kill_worker NAME: terminates the pipeline's worker and waits until it runs again.
+kill_worker() {
+    wait_for "pipeline $1 to run" running_not none "$1"
+    local pid=${last#running|}
+    pid=${pid%%|*}
+    [[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || arroyo_die "could not kill worker $pid"
+    kills=$((kills + 1))
+    wait_for "pipeline $1 to resume after its worker $pid was killed" running_not "$pid" "$1"
 }
 
 # The workload: transactions of ten random changes each, every fifth rolled back, until
@@ -59,7 +77,19 @@ BEGIN
     BEGIN
       FOR i IN 1..10 LOOP
         op := random();
-        IF op < 0.5 THEN
+        IF random() < 0.4 THEN
+          IF op < 0.5 THEN
+            INSERT INTO keyed VALUES (nextval('keyed_ids'), (random() * 40)::int, round((random() * 1000)::numeric, 2));
+          ELSIF op < 0.65 THEN
+            UPDATE keyed SET id = nextval('keyed_ids')
+            WHERE id = (SELECT id FROM keyed ORDER BY id OFFSET (random() * 300)::int LIMIT 1);
+          ELSIF op < 0.8 THEN
+            UPDATE keyed SET v = v + 1, k = (random() * 40)::int
+            WHERE id = (SELECT id FROM keyed ORDER BY id OFFSET (random() * 300)::int LIMIT 1);
+          ELSE
+            DELETE FROM keyed WHERE id = (SELECT id FROM keyed ORDER BY id OFFSET (random() * 300)::int LIMIT 1);
+          END IF;
+        ELSIF op < 0.5 THEN
           INSERT INTO orders (k, v) VALUES ((random() * 40)::int, round((random() * 1000)::numeric, 2));
         ELSIF op < 0.8 THEN
           UPDATE orders SET v = v + 1, k = (random() * 40)::int
@@ -86,6 +116,10 @@ q "CREATE TABLE orders (id serial PRIMARY KEY, k int, v numeric)"
 q "ALTER TABLE orders REPLICA IDENTITY FULL"
 q "INSERT INTO orders (k, v) SELECT g % 40, g FROM generate_series(1, 5000) g"
 q "CREATE TABLE totals (k int PRIMARY KEY, n bigint, s numeric)"
+q "CREATE TABLE keyed (id bigint PRIMARY KEY, k int, v numeric)"
+q "CREATE SEQUENCE keyed_ids START 100000"
+q "INSERT INTO keyed SELECT g, g % 40, g FROM generate_series(1, 2000) g"
+q "CREATE TABLE keyed_totals (k int PRIMARY KEY, n bigint, s numeric)"
 # Kills the pipeline's worker (returning its pid) as soon as its last checkpoint has read
 # part of a transaction; gives up (NULL) after about 30 s.
 q "CREATE FUNCTION kill_when_partly_read() RETURNS int LANGUAGE plpgsql AS \$\$
@@ -105,8 +139,12 @@ q "CREATE FUNCTION kill_when_partly_read() RETURNS int LANGUAGE plpgsql AS \$\$
 q "SELECT stream_create('totals', \$\$SET checkpoint_interval = '20 milliseconds';
      SET update_aggregate_flush_interval = '50 milliseconds';
      INSERT INTO totals SELECT k, count(*), sum(v) FROM orders GROUP BY k\$\$)"
+q "SELECT stream_create('keyed', \$\$SET checkpoint_interval = '20 milliseconds';
+     SET update_aggregate_flush_interval = '50 milliseconds';
+     INSERT INTO keyed_totals SELECT k, count(*), sum(v) FROM keyed GROUP BY k\$\$)"
 q "SELECT stream_start('totals')" >/dev/null
-wait_for "the pipeline to run" running_not none
+q "SELECT stream_start('keyed')" >/dev/null
+wait_for "the pipelines to run" both_running
 
 writer &
 writer_pid=$!
@@ -130,31 +168,30 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
             arroyo_warn "no checkpoint seen inside the large transaction"
         fi
     fi
-    wait_for "the pipeline to run (cycle $cycle)" running_not none
-    pid=${last#running|}
-    pid=${pid%%|*}
-    [[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || arroyo_die "could not kill worker $pid"
-    kills=$((kills + 1))
-    wait_for "the pipeline to resume after its worker $pid was killed" running_not "$pid"
+    kill_worker totals
+    kill_worker keyed
     sleep 1
     as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -m immediate -w stop >/dev/null
     crashes=$((crashes + 1))
     pg_instance_start "$PGTEST_DIR" "$PGTEST_PORT" "${settings[@]}" 2>/dev/null
-    wait_for "the pipeline to resume after a crash (cycle $cycle)" running_not none
+    wait_for "the pipelines to resume after a crash (cycle $cycle)" both_running
 done
 touch "$stop_file"
 wait "$writer_pid"
 arroyo_log "$kills worker kills and $crashes crashes; $(q "SELECT count(*) FROM orders") rows in orders"
 
-wait_for "the materialized table to equal the batch query" totals_match
-expected=$(q "$BATCH ORDER BY k")
-actual=$(q "SELECT * FROM totals ORDER BY k")
-[[ $actual == "$expected" ]] || arroyo_die "totals differ from the batch query"
-wait_for "the pipeline to be running without error" running_not none
-checkpoints=$(q "SELECT count(*) FROM stream_checkpoints WHERE pipeline = 'totals'")
+wait_for "totals to equal the batch query" matches totals "$BATCH"
+wait_for "keyed_totals to equal the batch query" matches keyed_totals "$KEYED_BATCH"
+for pair in "totals|$BATCH" "keyed_totals|$KEYED_BATCH"; do
+    expected=$(q "${pair#*|} ORDER BY k")
+    actual=$(q "SELECT * FROM ${pair%%|*} ORDER BY k")
+    [[ $actual == "$expected" ]] || arroyo_die "${pair%%|*} differs from its batch query"
+done
+wait_for "the pipelines to be running without error" both_running
+checkpoints=$(q "SELECT count(*) FROM stream_checkpoints WHERE pipeline = 'keyed'")
 ((checkpoints > 0)) || arroyo_die "no checkpoint recorded"
 
-q "SELECT stream_drop('totals')" >/dev/null
+q "SELECT stream_drop('totals'), stream_drop('keyed')" >/dev/null
 slots=$(q "SELECT count(*) FROM pg_replication_slots")
 [[ $slots == 0 ]] || arroyo_die "expected no replication slot after stream_drop, found $slots"
-arroyo_log "PASS: totals equal the batch query ($(wc -l <<<"$actual") groups); no slot left"
+arroyo_log "PASS: both targets equal their batch queries ($(q "SELECT count(*) FROM totals") and $(q "SELECT count(*) FROM keyed_totals") groups); no slot left"
