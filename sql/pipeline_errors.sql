@@ -45,8 +45,8 @@ SELECT stream_create('p', 'INSERT INTO target SELECT tableoid::int8 FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT x FROM generate_series(1, 3) x');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src ON CONFLICT DO NOTHING');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src RETURNING n');
--- Regular tables are read through their changes (see cdc.sql), which needs REPLICA IDENTITY
--- FULL; sinks are not sources; sources are not targets.
+-- Regular tables are read through their changes (see cdc.sql), which needs a primary key or
+-- REPLICA IDENTITY FULL; sinks are not sources; sources are not targets.
 SELECT stream_create('p', 'INSERT INTO target SELECT n FROM lookup');
 SELECT stream_create('p', 'INSERT INTO target SELECT n FROM out_file');
 SELECT stream_create('p', 'INSERT INTO src2 SELECT counter FROM src');
