@@ -2,7 +2,10 @@
 // (as inserts, read in the snapshot exported by the replication slot's creation), then every
 // committed change after that snapshot, in commit order — no gap, no overlap. The pipeline's
 // worker owns the slot and drives decoding itself; our output plugin (output_plugin.cpp)
-// hands the changes over in-process.
+// hands the changes over in-process. The position of what was polled is checkpointed with the
+// pipeline's results, and the slot is told only what a committed checkpoint covers: a
+// restarted pipeline resumes in the same slot, skipping what it had read (no new snapshot).
+// Tables identified by a key only are mirrored by key (row_mirror.hpp).
 #include "connectors/cdc/cdc.hpp"
 
 #include "connectors/cdc/change_buffer.hpp"

@@ -148,6 +148,16 @@ void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
   if (!buf || RelationGetRelid(rel) != buf->relid) return;
   TupleDesc desc = RelationGetDescr(rel);
   TimestampTz time = txn->xact_time.commit_time;
+  // Read with whole old rows, the table must keep logging them (the catalog as of this change).
+  if (!buf->by_key && change->action != REORDER_BUFFER_CHANGE_INSERT &&
+      rel->rd_rel->relreplident != REPLICA_IDENTITY_FULL)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("the replica identity of table \"%s\" is no longer FULL",
+                           RelationGetRelationName(rel)),
+                    errdetail("The pipeline reads it with whole old rows and keeps no copy of "
+                              "its rows by key."),
+                    errhint("Set REPLICA IDENTITY FULL again, or drop the pipeline "
+                            "(stream_drop) and create it again.")));
   HeapTuple oldtup = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : nullptr;
   HeapTuple newtup = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : nullptr;
   switch (change->action) {
