@@ -157,7 +157,9 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
         # One large transaction (half a million changes, read over several of the pipeline's
         # transactions); its worker is killed as soon as a checkpoint has recorded it partly
         # read (the position's third number, rows of the next transaction, is not 0).
-        q "BEGIN; INSERT INTO orders (k, v) SELECT g % 40, g FROM generate_series(1, 250000) g;
+        # (The lock makes the workload's transactions wait rather than deadlock with it.)
+        q "BEGIN; LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE;
+           INSERT INTO orders (k, v) SELECT g % 40, g FROM generate_series(1, 250000) g;
            UPDATE orders SET v = v + 1 WHERE k < 20; COMMIT"
         pid=$(q "SELECT kill_when_partly_read()")
         if [[ -n $pid ]]; then
