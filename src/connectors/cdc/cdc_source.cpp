@@ -197,6 +197,9 @@ class CdcSource : public Source {
       if (!mirror_marked_) w.put(0, kMirrorKey, {});
       mirror_marked_ = true;
       mirror_.checkpoint(w);
+      // An update can be cut between its delete and its insert: the insert may need the old row.
+      if (last_old_ != written_last_old_) w.put(0, kLastOldKey, last_old_);
+      written_last_old_ = last_old_;
     }
     if (done_ == written_done_ && partial_end_ == written_partial_end_ &&
         partial_rows_ == written_partial_rows_)
@@ -218,6 +221,10 @@ class CdcSource : public Source {
     if (entry.part == RowMirror::kPart) return mirror_.restore(entry);
     if (entry.part == 0 && entry.key == kMirrorKey) {
       mirror_marked_ = true;
+      return;
+    }
+    if (entry.part == 0 && entry.key == kLastOldKey) {
+      last_old_ = written_last_old_ = entry.value;
       return;
     }
     if (entry.part != 0 || entry.key != kPositionKey) d.corrupt("unknown entry");
@@ -247,6 +254,7 @@ class CdcSource : public Source {
  private:
   static constexpr const char* kPositionKey = "position";
   static constexpr const char* kMirrorKey = "mirror";  // present: the rows are kept by key
+  static constexpr const char* kLastOldKey = "last_old";  // the row last deleted by key
 
   // Fails unless rows can be kept by key when they must be.
   void check_key() {
@@ -413,6 +421,7 @@ class CdcSource : public Source {
   RowMirror mirror_;
   bool by_key_ = false, mirror_marked_ = false;
   std::string last_old_;  // the row the last delete by key took from the mirror
+  std::string written_last_old_;
   // The position of what has been polled: every transaction ending at or before done_, and
   // the first partial_rows_ rows of the one ending at partial_end_ (none when 0).
   XLogRecPtr done_ = InvalidXLogRecPtr, partial_end_ = InvalidXLogRecPtr;
