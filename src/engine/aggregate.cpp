@@ -264,12 +264,14 @@ void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext
   s.inputs = in.get_int();
   s.value = 0;
   if (s.isnull) return;
-  MemoryContext old = MemoryContextSwitchTo(state_memory);
   bool isnull;
+  // The serialized bytes are a temporary (CurrentMemoryContext); the state lives in
+  // state_memory.
+  Datum bytes = trans_type_ == INTERNALOID ? in.get_datum(&isnull, false, -1) : 0;
+  MemoryContext old = MemoryContextSwitchTo(state_memory);
   if (trans_type_ != INTERNALOID) {
     s.value = in.get_datum(&isnull, trans_byval_, trans_len_);
   } else {
-    Datum bytes = in.get_datum(&isnull, false, -1);
     if (!isnull) {
       enter(state_memory);
       deserial_call_->args[0].value = bytes;

@@ -11,17 +11,22 @@ namespace arroyo {
 
 // Writes one entry into `part` for every group `unsaved` lists — key: the group's key values;
 // value: what encode_value(group, encoder) writes, inside pg::call — then marks them saved.
-// Groups no checkpoint holds yet are inserted, the others replaced.
+// Groups no checkpoint holds yet are inserted, the others replaced. What encoding allocates
+// (detoasted values, serialized aggregate states) goes into `scratch`, reset after each group.
 template <typename EncodeValue>
 void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
-                          UnsavedGroups& unsaved, EncodeValue&& encode_value) {
+                          UnsavedGroups& unsaved, MemoryContext scratch,
+                          EncodeValue&& encode_value) {
   StateEncoder key, value;
   for (Group* g : unsaved.groups()) {
     key.clear();
     value.clear();
     pg::call([&] {
+      MemoryContext old = MemoryContextSwitchTo(scratch);
       table.encode_keys(g, key);
       encode_value(g, value);
+      MemoryContextSwitchTo(old);
+      MemoryContextReset(scratch);
     });
     if (g->persisted)
       w.put(part, key.bytes(), value.bytes());

@@ -16,7 +16,7 @@ constexpr int64 kGroupPart = 0;
 void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
   for (const std::string& key : removed_) w.remove(kGroupPart, key);
   removed_.clear();
-  write_changed_groups(w, kGroupPart, *table_, unsaved_,
+  write_changed_groups(w, kGroupPart, *table_, unsaved_, round_memory_,
                        [&](Group* g, StateEncoder& out) { encode_group(g, out); });
   if (watermark_ != saved_watermark_) {
     StateEncoder value;
@@ -43,14 +43,14 @@ void UpdatingAggregateOperator::encode_group(Group* g, StateEncoder& out) {
     if (recomputed_[j]) g->multisets[j].encode(arg_types_[j], out);
 }
 
-// Reads encode_group()'s entry into a new group. Runs inside pg::call.
+// Reads encode_group()'s entry into a new group: what the group keeps goes into the operator's
+// memory, temporaries into CurrentMemoryContext. Runs inside pg::call.
 void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
   g->rows = in.get_int();
   g->last_seen = in.get_int();
   g->dirty = in.get_bool();
   g->recompute = any_recomputed_;
   g->multisets = any_recomputed_ ? new ValueMultiset[aggs_.size()] : nullptr;
-  MemoryContext old = MemoryContextSwitchTo(memory_);
   for (size_t j = 0; j < aggs_.size(); j++) {
     if (recomputed_[j])
       aggs_[j]->init(g->states[j], memory_);
@@ -60,14 +60,15 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
   g->emitted = nullptr;
   g->emitted_nulls = nullptr;
   if (in.get_bool()) {
+    MemoryContext old = MemoryContextSwitchTo(memory_);
     g->emitted = (Datum*)palloc(sizeof(Datum) * out_cols_ + sizeof(bool) * out_cols_);
     g->emitted_nulls = (bool*)(g->emitted + out_cols_);
     for (int c = 0; c < out_cols_; c++)
       g->emitted[c] = in.get_datum(&g->emitted_nulls[c], out_byval_[c], out_len_[c]);
+    MemoryContextSwitchTo(old);
   }
   for (size_t j = 0; j < aggs_.size(); j++)
     if (recomputed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
-  MemoryContextSwitchTo(old);
 }
 
 void UpdatingAggregateOperator::restore(const StateEntry& e) {
@@ -92,7 +93,11 @@ void UpdatingAggregateOperator::restore(const StateEntry& e) {
   });
   key.expect_end();
   if (!created) key.corrupt("the group appears twice");
-  pg::call([&] { decode_group(g, value); });
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);  // the decoder's temporaries
+    decode_group(g, value);
+    MemoryContextSwitchTo(old);
+  });
   value.expect_end();
   g->persisted = true;
   if (g->dirty) dirty_.push_back(g);

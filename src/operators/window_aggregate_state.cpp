@@ -18,14 +18,14 @@ void WindowAggregateOperator::checkpoint(StateWriter& w) {
   for (auto& [start, b] : buckets_) {
     if (b.unsaved.groups().empty()) continue;
     Bucket& bucket = b;
-    write_changed_groups(w, start, *b.groups, b.unsaved,
+    write_changed_groups(w, start, *b.groups, b.unsaved, round_memory_,
                          [&](Group* g, StateEncoder& out) { encode_group(bucket, g, out); });
     b.persisted = true;
   }
   for (const std::string& k : removed_sessions_) w.remove(kSessionPart, k);
   removed_sessions_.clear();
   if (session_keys_)
-    write_changed_groups(w, kSessionPart, *session_keys_, unsaved_sessions_,
+    write_changed_groups(w, kSessionPart, *session_keys_, unsaved_sessions_, round_memory_,
                          [&](Group* g, StateEncoder& out) { encode_session(sessions_[g], out); });
   if (watermark_ != saved_watermark_ || fired_until_ != saved_fired_until_) {
     StateEncoder value;
@@ -154,7 +154,11 @@ void WindowAggregateOperator::restore(const StateEntry& e) {
   key.expect_end();
   if (!created) key.corrupt("the group appears twice");
   g->persisted = true;
-  pg::call([&] { decode_group(b, g, value); });
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(round_memory_);  // the decoder's temporaries
+    decode_group(b, g, value);
+    MemoryContextSwitchTo(old);
+  });
   value.expect_end();
   pg::call([&] { MemoryContextReset(round_memory_); });
 }
