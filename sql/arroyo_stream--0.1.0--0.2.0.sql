@@ -13,7 +13,7 @@ CREATE TABLE _arroyo_stream.state (
   key         bytea NOT NULL,
   value       bytea NOT NULL,
   PRIMARY KEY (pipeline_id, node, part, key)
-);
+) WITH (fillfactor = 80);  -- room for entries rewritten in place (HOT updates)
 REVOKE ALL ON _arroyo_stream.state FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('_arroyo_stream.state', '');
 

@@ -6,8 +6,13 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
 #include "catalog/index.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 }
 
 namespace arroyo {
@@ -71,11 +76,6 @@ CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) 
   SinkTarget target;
   target.relid = relid_;
   target.name = "_arroyo_stream.state";
-  target.updating = true;
-  target.key_columns = {0, 1, 2, 3};
-  target.key_index = key_index_;
-  writer_ = std::make_unique<TableSinkOperator>(target, *stats_);
-  target.updating = false;
   inserter_ = std::make_unique<TableSinkOperator>(target, *stats_);
   pending_ = std::make_unique<Batch>(kNumColumns);
   new_entries_ = std::make_unique<Batch>(kNumColumns);
@@ -160,8 +160,48 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
 void CheckpointStore::begin() {
   epoch_++;
   bytes_ = 0;
-  writer_->begin_transaction();
   inserter_->begin_transaction();
+  pg::call([&] {
+    rel_ = table_open(relid_, RowExclusiveLock);
+    index_ = index_open(key_index_, RowExclusiveLock);
+    index_info_ = BuildIndexInfo(index_);
+    found_ = table_slot_create(rel_, nullptr);
+  });
+}
+
+// Replaces, adds or deletes the pending entries one by one: each is found through the primary
+// key (seeing this transaction's own changes) and updated in place — a HOT update, needing no
+// new index entry, when its page has room (the table's fillfactor leaves some) — inserted, or
+// deleted. No row locks: only this pipeline's worker writes its entries. Runs inside pg::call.
+void CheckpointStore::apply_pending() {
+  IndexScanDesc scan = index_beginscan(rel_, index_, SnapshotSelf, 4, 0);
+  ScanKeyData keys[4];
+  bool nulls[kNumColumns] = {false, false, false, false, false};
+  for (int i = 0; i < pending_->size(); i++) {
+    Datum* v = pending_->values(i);
+    ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, v[0]);
+    ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, v[1]);
+    ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, v[2]);
+    ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_BYTEAEQ, v[3]);
+    index_rescan(scan, keys, 4, nullptr, 0);
+    bool found = index_getnext_slot(scan, ForwardScanDirection, found_);
+    ItemPointerData tid = found_->tts_tid;
+    ExecClearTuple(found_);
+    if (pending_->op(i) == RowOp::Delete) {
+      if (found) simple_heap_delete(rel_, &tid);
+      continue;
+    }
+    HeapTuple tup = heap_form_tuple(RelationGetDescr(rel_), v, nulls);
+    if (found)
+      simple_heap_update(rel_, &tid, tup);
+    else
+      simple_heap_insert(rel_, tup);
+    if (!found || !HeapTupleIsHeapOnly(tup))
+      index_insert(index_, v, nulls, &tup->t_self, rel_, found ? UNIQUE_CHECK_NO : UNIQUE_CHECK_YES,
+                   found, index_info_);
+    heap_freetuple(tup);
+  }
+  index_endscan(scan);
 }
 
 void CheckpointStore::add(Batch& batch, int32 node, int64 part, const std::string& key,
@@ -186,7 +226,7 @@ void CheckpointStore::add(Batch& batch, int32 node, int64 part, const std::strin
 // Hands the buffered entries to the table writers: upserts and deletes first, so that a new
 // entry whose key a delete just freed goes in after it.
 void CheckpointStore::write_pending() {
-  if (!pending_->empty()) writer_->push(0, *pending_);
+  if (!pending_->empty()) pg::call([&] { apply_pending(); });
   if (!new_entries_->empty()) inserter_->push(0, *new_entries_);
   pending_->clear();
   new_entries_->clear();
@@ -203,8 +243,13 @@ void CheckpointStore::delete_part(int32 node, int64 part) {
 
 void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {
   write_pending();
-  writer_->end_transaction();
   inserter_->end_transaction();
+  pg::call([&] {
+    ExecDropSingleTupleTableSlot(found_);
+    index_close(index_, NoLock);
+    table_close(rel_, NoLock);
+  });
+  found_ = nullptr;
   TimestampTz now = GetCurrentTimestamp();
   Oid types[] = {INT4OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID, TEXTOID};
   Datum values[] = {Int32GetDatum(pipeline_id_),

@@ -80,6 +80,7 @@ class CheckpointStore {
   void add(Batch& batch, int32 node, int64 part, const std::string& key, const std::string* value);
   void delete_part(int32 node, int64 part);
   void write_pending();
+  void apply_pending();
 
   int32 pipeline_id_;
   int64 epoch_ = 0;  // the last checkpoint committed, or being written
@@ -87,8 +88,11 @@ class CheckpointStore {
   Oid relid_ = InvalidOid, key_index_ = InvalidOid;
   MemoryContext memory_ = nullptr;
   std::unique_ptr<EngineStats> stats_;
-  std::unique_ptr<TableSinkOperator> writer_;    // upserts and deletes by primary key
   std::unique_ptr<TableSinkOperator> inserter_;  // new entries, batched multi-inserts
+  // While a checkpoint is written: the table, its primary key, a slot for lookups.
+  Relation rel_ = nullptr, index_ = nullptr;
+  struct IndexInfo* index_info_ = nullptr;
+  TupleTableSlot* found_ = nullptr;
   std::unique_ptr<Batch> pending_, new_entries_;
   void* record_plan_ = nullptr;  // SPIPlanPtr of the statement recording a checkpoint
 };
