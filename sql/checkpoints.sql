@@ -3,6 +3,15 @@
 \set VERBOSITY default
 SET timezone = 'UTC';
 CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+-- Waits (up to 30 s) until a pipeline has read at least `n` rows.
+CREATE FUNCTION ck_wait_rows(p text, n bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..3000 LOOP
+    IF (SELECT rows_in >= n FROM stream_pipelines WHERE name = p) THEN RETURN; END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  RAISE EXCEPTION 'pipeline % did not read % rows in 30 s', p, n;
+END $$;
 
 -- Stopped while running, started again: every window and every key exactly once.
 CREATE FOREIGN TABLE ck_ticks (counter bigint) SERVER imp
@@ -19,7 +28,7 @@ SELECT stream_create('ck_windows', $$SET checkpoint_interval = '200 milliseconds
 SELECT stream_create('ck_keys', $$INSERT INTO ck_keys
   SELECT counter % 5, count(*), sum(counter), max(counter) FROM ck_ticks GROUP BY 1$$);
 SELECT stream_start('ck_windows'), stream_start('ck_keys');
-SELECT pg_sleep(1);
+SELECT ck_wait_rows('ck_windows', 1000), ck_wait_rows('ck_keys', 1000);
 SELECT stream_stop('ck_windows'), stream_stop('ck_keys');
 SELECT name, state, last_error, last_checkpoint_at IS NOT NULL AS checkpointed
 FROM stream_pipelines ORDER BY name;
@@ -43,7 +52,7 @@ CREATE TABLE ck_hours (w tstzrange, k bigint, n bigint);
 SELECT stream_create('ck_hours', $$INSERT INTO ck_hours
   SELECT tumble(interval '1 hour'), counter % 3, count(*) FROM ck_endless GROUP BY 1, 2$$);
 SELECT stream_start('ck_hours');
-SELECT pg_sleep(0.5);
+SELECT ck_wait_rows('ck_hours', 500);
 SELECT stream_stop('ck_hours');
 SELECT count(*) > 0 AS has_state FROM _arroyo_stream.state s
   JOIN _arroyo_stream.pipelines p ON p.id = s.pipeline_id WHERE p.name = 'ck_hours';
@@ -98,4 +107,5 @@ SELECT (SELECT count(*) FROM _arroyo_stream.state) AS state_rows,
        (SELECT count(*) FROM _arroyo_stream.checkpoints) AS checkpoint_rows,
        (SELECT count(*) FROM stream_checkpoints) AS visible;
 DROP TABLE ck_windows, ck_keys, ck_hours;
+DROP FUNCTION ck_wait_rows;
 DROP SERVER imp CASCADE;
