@@ -75,6 +75,8 @@ class Source {
   virtual PollResult poll(Batch& out) = 0;
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
+  // Memory the source keeps as state (counted in stream_pipelines.state_bytes).
+  virtual int64 state_bytes() const { return 0; }
   // A one-line live status for stream_pipelines.source_status (e.g. a connection's state and
   // last error); empty when the source has nothing to report.
   virtual std::string status() const { return {}; }

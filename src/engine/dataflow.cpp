@@ -274,6 +274,7 @@ RoundResult Dataflow::run_round() {
 void Dataflow::measure_state() {
   int64 bytes = 0;
   for (auto& op : operators_) bytes += op->state_bytes();
+  for (auto& run : sources_) bytes += run.source->state_bytes();
   stats_.state_bytes = bytes;
   last_measure_ = GetCurrentTimestamp();
 }

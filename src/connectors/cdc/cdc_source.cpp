@@ -249,6 +249,8 @@ class CdcSource : public Source {
     confirmed_ = lsn;
   }
 
+  int64 state_bytes() const override { return mirror_.bytes(); }
+
   void close() override { release_slot(); }
 
  private:

@@ -75,14 +75,23 @@ void RowMirror::put(const Datum* values, const bool* nulls) {
       e.put_datum(values[c], nulls[c] || cols_[c].dropped, cols_[c].byval, cols_[c].len);
   });
   std::string key = key_of(values, nulls);
-  rows_[key] = e.bytes();
+  store(key, e.bytes());
   dirty_.insert(std::move(key));
+}
+
+// Keeps `row` under `key`, counting the memory it takes.
+void RowMirror::store(const std::string& key, const std::string& row) {
+  auto [it, added] = rows_.try_emplace(key);
+  if (added) bytes_ += int64(key.size()) + kEntryOverhead;
+  bytes_ += int64(row.size()) - int64(it->second.size());
+  it->second = row;
 }
 
 bool RowMirror::take(const Datum* values, const bool* nulls, std::string& row) {
   std::string key = key_of(values, nulls);
   auto it = rows_.find(key);
   if (it == rows_.end()) return false;
+  bytes_ -= int64(key.size() + it->second.size()) + kEntryOverhead;
   row = std::move(it->second);
   rows_.erase(it);
   dirty_.insert(std::move(key));
@@ -107,6 +116,6 @@ void RowMirror::checkpoint(StateWriter& w) {
   dirty_.clear();
 }
 
-void RowMirror::restore(const StateEntry& e) { rows_[e.key] = e.value; }
+void RowMirror::restore(const StateEntry& e) { store(e.key, e.value); }
 
 }  // namespace arroyo

@@ -42,6 +42,8 @@ class RowMirror {
   // Takes back one row a checkpoint wrote.
   void restore(const StateEntry& e);
   size_t size() const { return rows_.size(); }
+  // Memory the kept rows take (their encodings, keys and the hash table's nodes, estimated).
+  int64 bytes() const { return bytes_; }
 
  private:
   struct Column {
@@ -49,12 +51,15 @@ class RowMirror {
     int16 len;
   };
   std::string key_of(const Datum* values, const bool* nulls) const;
+  void store(const std::string& key, const std::string& row);
+  static constexpr int64 kEntryOverhead = 96;  // a hash node with two std::strings
 
   std::vector<Column> cols_;
   std::vector<int> key_cols_;  // 0-based
   bool identity_full_ = false;
   std::unordered_map<std::string, std::string> rows_;
   std::unordered_set<std::string> dirty_;
+  int64 bytes_ = 0;
 };
 
 }  // namespace arroyo
