@@ -29,7 +29,7 @@ void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
       MemoryContextReset(scratch);
     });
     if (g->persisted)
-      w.put(part, key.bytes(), value.bytes());
+      w.put(part, key.bytes(), value.bytes(), &g->saved_tid);
     else
       w.insert(part, key.bytes(), value.bytes());
     g->persisted = true;

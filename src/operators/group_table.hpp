@@ -46,6 +46,7 @@ struct Group {
   // checkpoint (0: unchanged), and whether a checkpoint holds an entry for the group.
   uint32 unsaved_pos;
   bool persisted;
+  ItemPointerData saved_tid;  // where its checkpoint entry was last written (a hint)
 };
 
 // The groups changed since the last checkpoint, with O(1) insertion and removal.

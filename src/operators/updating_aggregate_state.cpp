@@ -100,6 +100,7 @@ void UpdatingAggregateOperator::restore(const StateEntry& e) {
   });
   value.expect_end();
   g->persisted = true;
+  g->saved_tid = e.tid;
   if (g->dirty) dirty_.push_back(g);
   pg::call([&] { MemoryContextReset(round_memory_); });
 }

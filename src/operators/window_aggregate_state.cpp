@@ -154,6 +154,7 @@ void WindowAggregateOperator::restore(const StateEntry& e) {
   key.expect_end();
   if (!created) key.corrupt("the group appears twice");
   g->persisted = true;
+  g->saved_tid = e.tid;
   pg::call([&] {
     MemoryContext old = MemoryContextSwitchTo(round_memory_);  // the decoder's temporaries
     decode_group(b, g, value);

@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/index.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "storage/bufmgr.h"
 #include "utils/snapmgr.h"
 }
 
@@ -43,8 +44,10 @@ Datum bytea_datum(const std::string& s) {
 
 }  // namespace
 
-void StateWriter::put(int64 part, const std::string& key, const std::string& value) {
+void StateWriter::put(int64 part, const std::string& key, const std::string& value,
+                      ItemPointer tid) {
   store_.add(*store_.pending_, node_, part, key, &value);
+  store_.pending_tids_.push_back(tid);
 }
 
 void StateWriter::insert(int64 part, const std::string& key, const std::string& value) {
@@ -53,6 +56,7 @@ void StateWriter::insert(int64 part, const std::string& key, const std::string& 
 
 void StateWriter::remove(int64 part, const std::string& key) {
   store_.add(*store_.pending_, node_, part, key, nullptr);
+  store_.pending_tids_.push_back(nullptr);
 }
 
 void StateWriter::remove_part(int64 part) { store_.delete_part(node_, part); }
@@ -124,7 +128,7 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
       Oid types[] = {INT4OID};
       Datum values[] = {Int32GetDatum(pipeline_id_)};
       SPIPlanPtr plan = SPI_prepare(
-          "SELECT node, part, key, value FROM _arroyo_stream.state WHERE pipeline_id = $1 "
+          "SELECT node, part, key, value, ctid FROM _arroyo_stream.state WHERE pipeline_id = $1 "
           "ORDER BY node, part, key",
           1, types);
       if (!plan) elog(ERROR, "arroyo_stream: could not prepare the checkpoint query");
@@ -148,6 +152,7 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
           bytea* v = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
           e.key.assign(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
           e.value.assign(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+          e.tid = *(ItemPointer)DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull));
         });
         f(e);
       }
@@ -179,14 +184,22 @@ void CheckpointStore::apply_pending() {
   bool nulls[kNumColumns] = {false, false, false, false, false};
   for (int i = 0; i < pending_->size(); i++) {
     Datum* v = pending_->values(i);
-    ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, v[0]);
-    ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, v[1]);
-    ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, v[2]);
-    ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_BYTEAEQ, v[3]);
-    index_rescan(scan, keys, 4, nullptr, 0);
-    bool found = index_getnext_slot(scan, ForwardScanDirection, found_);
-    ItemPointerData tid = found_->tts_tid;
-    ExecClearTuple(found_);
+    ItemPointer hint = pending_tids_[i];
+    bool found = false;
+    ItemPointerData tid;
+    if (hint && ItemPointerIsValid(hint) && entry_at(hint, v)) {
+      found = true;
+      tid = *hint;
+    } else {
+      ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, v[0]);
+      ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ, v[1]);
+      ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, v[2]);
+      ScanKeyInit(&keys[3], 4, BTEqualStrategyNumber, F_BYTEAEQ, v[3]);
+      index_rescan(scan, keys, 4, nullptr, 0);
+      found = index_getnext_slot(scan, ForwardScanDirection, found_);
+      tid = found_->tts_tid;
+      ExecClearTuple(found_);
+    }
     if (pending_->op(i) == RowOp::Delete) {
       if (found) simple_heap_delete(rel_, &tid);
       continue;
@@ -199,9 +212,33 @@ void CheckpointStore::apply_pending() {
     if (!found || !HeapTupleIsHeapOnly(tup))
       index_insert(index_, v, nulls, &tup->t_self, rel_, found ? UNIQUE_CHECK_NO : UNIQUE_CHECK_YES,
                    found, index_info_);
+    if (hint) *hint = tup->t_self;
     heap_freetuple(tup);
   }
   index_endscan(scan);
+}
+
+// Whether the entry stored at `tid` (visible to this transaction) has the key of `key`
+// (pipeline, node, part, key bytes): a remembered location is only a hint. Inside pg::call.
+bool CheckpointStore::entry_at(ItemPointer tid, const Datum* key) {
+  HeapTupleData tuple;
+  tuple.t_self = *tid;
+  Buffer buffer;
+  if (!heap_fetch(rel_, SnapshotSelf, &tuple, &buffer, false)) return false;
+  TupleDesc desc = RelationGetDescr(rel_);
+  bool isnull, same = true;
+  same = same && DatumGetInt32(heap_getattr(&tuple, 1, desc, &isnull)) == DatumGetInt32(key[0]);
+  same = same && DatumGetInt32(heap_getattr(&tuple, 2, desc, &isnull)) == DatumGetInt32(key[1]);
+  same = same && DatumGetInt64(heap_getattr(&tuple, 3, desc, &isnull)) == DatumGetInt64(key[2]);
+  if (same) {
+    struct varlena* stored = (struct varlena*)DatumGetPointer(heap_getattr(&tuple, 4, desc, &isnull));
+    struct varlena* wanted = (struct varlena*)DatumGetPointer(key[3]);
+    same = !VARATT_IS_EXTERNAL(stored) && !VARATT_IS_COMPRESSED(stored) &&
+           VARSIZE_ANY_EXHDR(stored) == VARSIZE_ANY_EXHDR(wanted) &&
+           memcmp(VARDATA_ANY(stored), VARDATA_ANY(wanted), VARSIZE_ANY_EXHDR(wanted)) == 0;
+  }
+  ReleaseBuffer(buffer);
+  return same;
 }
 
 void CheckpointStore::add(Batch& batch, int32 node, int64 part, const std::string& key,
@@ -229,6 +266,7 @@ void CheckpointStore::write_pending() {
   if (!pending_->empty()) pg::call([&] { apply_pending(); });
   if (!new_entries_->empty()) inserter_->push(0, *new_entries_);
   pending_->clear();
+  pending_tids_.clear();
   new_entries_->clear();
   pg::call([&] { MemoryContextReset(memory_); });
 }

@@ -27,6 +27,7 @@ struct StateEntry {
   int64 part;
   std::string key;
   std::string value;
+  ItemPointerData tid;  // where the entry is stored (a hint for StateWriter::put)
 };
 
 class CheckpointStore;
@@ -35,8 +36,11 @@ class CheckpointStore;
 class StateWriter {
  public:
   StateWriter(CheckpointStore& store, int32 node) : store_(store), node_(node) {}
-  // Stores (or replaces) one entry.
-  void put(int64 part, const std::string& key, const std::string& value);
+  // Stores (or replaces) one entry. `tid`, if given, holds where the entry was last stored (or
+  // an invalid pointer): a valid one spares the index lookup (it is checked, and a stale one
+  // falls back to the lookup); it is set to where the entry goes once it is written.
+  void put(int64 part, const std::string& key, const std::string& value,
+           ItemPointer tid = nullptr);
   // Stores an entry that no checkpoint holds yet (cheaper than put: no lookup).
   void insert(int64 part, const std::string& key, const std::string& value);
   // Deletes one entry (nothing if there is none).
@@ -81,6 +85,7 @@ class CheckpointStore {
   void delete_part(int32 node, int64 part);
   void write_pending();
   void apply_pending();
+  bool entry_at(ItemPointer tid, const Datum* key);
 
   int32 pipeline_id_;
   int64 epoch_ = 0;  // the last checkpoint committed, or being written
@@ -94,6 +99,7 @@ class CheckpointStore {
   struct IndexInfo* index_info_ = nullptr;
   TupleTableSlot* found_ = nullptr;
   std::unique_ptr<Batch> pending_, new_entries_;
+  std::vector<ItemPointer> pending_tids_;  // per row of pending_: put()'s tid, or nullptr
   void* record_plan_ = nullptr;  // SPIPlanPtr of the statement recording a checkpoint
 };
 
