@@ -31,7 +31,7 @@ void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
     if (g->persisted)
       w.put(part, key.bytes(), value.bytes(), &g->saved_tid);
     else
-      w.insert(part, key.bytes(), value.bytes());
+      w.insert(part, key.bytes(), value.bytes(), &g->saved_tid);
     g->persisted = true;
   }
   unsaved.clear();

@@ -2,7 +2,6 @@
 
 #include "catalog/pipelines.hpp"
 #include "engine/operator.hpp"
-#include "operators/table_sink.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -50,8 +49,10 @@ void StateWriter::put(int64 part, const std::string& key, const std::string& val
   store_.pending_tids_.push_back(tid);
 }
 
-void StateWriter::insert(int64 part, const std::string& key, const std::string& value) {
+void StateWriter::insert(int64 part, const std::string& key, const std::string& value,
+                         ItemPointer tid) {
   store_.add(*store_.new_entries_, node_, part, key, &value);
+  store_.new_tids_.push_back(tid);
 }
 
 void StateWriter::remove(int64 part, const std::string& key) {
@@ -62,7 +63,6 @@ void StateWriter::remove(int64 part, const std::string& key) {
 void StateWriter::remove_part(int64 part) { store_.delete_part(node_, part); }
 
 CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) {
-  stats_ = std::make_unique<EngineStats>();
   pg::call([&] {
     Oid nsp = get_namespace_oid("_arroyo_stream", false);
     relid_ = get_relname_relid("state", nsp);
@@ -77,10 +77,6 @@ CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) 
     memory_ = AllocSetContextCreate(TopMemoryContext, "arroyo_stream checkpoint",
                                     ALLOCSET_DEFAULT_SIZES);
   });
-  SinkTarget target;
-  target.relid = relid_;
-  target.name = "_arroyo_stream.state";
-  inserter_ = std::make_unique<TableSinkOperator>(target, *stats_);
   pending_ = std::make_unique<Batch>(kNumColumns);
   new_entries_ = std::make_unique<Batch>(kNumColumns);
 }
@@ -165,12 +161,12 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
 void CheckpointStore::begin() {
   epoch_++;
   bytes_ = 0;
-  inserter_->begin_transaction();
   pg::call([&] {
     rel_ = table_open(relid_, RowExclusiveLock);
     index_ = index_open(key_index_, RowExclusiveLock);
     index_info_ = BuildIndexInfo(index_);
     found_ = table_slot_create(rel_, nullptr);
+    bulk_ = GetBulkInsertState();
   });
 }
 
@@ -216,6 +212,26 @@ void CheckpointStore::apply_pending() {
     heap_freetuple(tup);
   }
   index_endscan(scan);
+}
+
+// Inserts the new entries with one multi-insert (as COPY does) and adds their index entries;
+// tells each insert() where its entry went. Runs inside pg::call.
+void CheckpointStore::insert_new() {
+  const int n = new_entries_->size();
+  while (int(insert_slots_.size()) < n) insert_slots_.push_back(table_slot_create(rel_, nullptr));
+  for (int i = 0; i < n; i++) {
+    TupleTableSlot* slot = insert_slots_[i];
+    ExecClearTuple(slot);
+    memcpy(slot->tts_values, new_entries_->values(i), sizeof(Datum) * kNumColumns);
+    memcpy(slot->tts_isnull, new_entries_->nulls(i), sizeof(bool) * kNumColumns);
+    ExecStoreVirtualTuple(slot);
+  }
+  table_multi_insert(rel_, insert_slots_.data(), n, GetCurrentCommandId(true), 0, bulk_);
+  for (int i = 0; i < n; i++) {
+    index_insert(index_, new_entries_->values(i), new_entries_->nulls(i),
+                 &insert_slots_[i]->tts_tid, rel_, UNIQUE_CHECK_YES, false, index_info_);
+    if (new_tids_[i]) *new_tids_[i] = insert_slots_[i]->tts_tid;
+  }
 }
 
 // Whether the entry stored at `tid` (visible to this transaction) has the key of `key`
@@ -264,10 +280,11 @@ void CheckpointStore::add(Batch& batch, int32 node, int64 part, const std::strin
 // entry whose key a delete just freed goes in after it.
 void CheckpointStore::write_pending() {
   if (!pending_->empty()) pg::call([&] { apply_pending(); });
-  if (!new_entries_->empty()) inserter_->push(0, *new_entries_);
+  if (!new_entries_->empty()) pg::call([&] { insert_new(); });
   pending_->clear();
   pending_tids_.clear();
   new_entries_->clear();
+  new_tids_.clear();
   pg::call([&] { MemoryContextReset(memory_); });
 }
 
@@ -281,13 +298,16 @@ void CheckpointStore::delete_part(int32 node, int64 part) {
 
 void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {
   write_pending();
-  inserter_->end_transaction();
   pg::call([&] {
+    for (TupleTableSlot* slot : insert_slots_) ExecDropSingleTupleTableSlot(slot);
+    FreeBulkInsertState(bulk_);
     ExecDropSingleTupleTableSlot(found_);
     index_close(index_, NoLock);
     table_close(rel_, NoLock);
   });
   found_ = nullptr;
+  bulk_ = nullptr;
+  insert_slots_.clear();
   TimestampTz now = GetCurrentTimestamp();
   Oid types[] = {INT4OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID, TEXTOID};
   Datum values[] = {Int32GetDatum(pipeline_id_),

@@ -19,8 +19,6 @@
 
 namespace arroyo {
 
-class TableSinkOperator;
-struct EngineStats;
 
 struct StateEntry {
   int32 node;
@@ -41,8 +39,10 @@ class StateWriter {
   // falls back to the lookup); it is set to where the entry goes once it is written.
   void put(int64 part, const std::string& key, const std::string& value,
            ItemPointer tid = nullptr);
-  // Stores an entry that no checkpoint holds yet (cheaper than put: no lookup).
-  void insert(int64 part, const std::string& key, const std::string& value);
+  // Stores an entry that no checkpoint holds yet (cheaper than put: no lookup). `tid`, if
+  // given, is set to where it goes.
+  void insert(int64 part, const std::string& key, const std::string& value,
+              ItemPointer tid = nullptr);
   // Deletes one entry (nothing if there is none).
   void remove(int64 part, const std::string& key);
   // Deletes every entry of a part, at once (before any later put into it).
@@ -85,6 +85,7 @@ class CheckpointStore {
   void delete_part(int32 node, int64 part);
   void write_pending();
   void apply_pending();
+  void insert_new();
   bool entry_at(ItemPointer tid, const Datum* key);
 
   int32 pipeline_id_;
@@ -92,14 +93,15 @@ class CheckpointStore {
   int64 bytes_ = 0;  // written by the current (or last) checkpoint
   Oid relid_ = InvalidOid, key_index_ = InvalidOid;
   MemoryContext memory_ = nullptr;
-  std::unique_ptr<EngineStats> stats_;
-  std::unique_ptr<TableSinkOperator> inserter_;  // new entries, batched multi-inserts
   // While a checkpoint is written: the table, its primary key, a slot for lookups.
   Relation rel_ = nullptr, index_ = nullptr;
   struct IndexInfo* index_info_ = nullptr;
   TupleTableSlot* found_ = nullptr;
   std::unique_ptr<Batch> pending_, new_entries_;
   std::vector<ItemPointer> pending_tids_;  // per row of pending_: put()'s tid, or nullptr
+  std::vector<ItemPointer> new_tids_;      // per row of new_entries_: insert()'s tid
+  std::vector<TupleTableSlot*> insert_slots_;
+  BulkInsertStateData* bulk_ = nullptr;
   void* record_plan_ = nullptr;  // SPIPlanPtr of the statement recording a checkpoint
 };
 
