@@ -40,12 +40,7 @@ pg_test_instance kafka_recovery "${ARROYO_KAFKA_RECOVERY_PORT:-55462}"
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
 
 expect() {
-    if [[ $3 != "$2" ]]; then
-        arroyo_die "$1: expected
-$2
---- got ---
-$3"
-    fi
+    expect_eq "$@"
     echo "ok: $1"
 }
 

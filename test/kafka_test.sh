@@ -43,12 +43,7 @@ LOG=$PGTEST_DIR/server.log
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
 
 expect() {
-    if [[ $3 != "$2" ]]; then
-        arroyo_die "$1: expected
-$2
---- got ---
-$3"
-    fi
+    expect_eq "$@"
     echo "ok: $1"
 }
 

@@ -27,6 +27,8 @@
 #   pg_test_instance [--no-preload] NAME PORT [SETTING...]
 #                                   fresh instance for a *_test.sh (sets PGTEST_DIR, PGTEST_PORT),
 #                                   destroyed when the test exits
+#   pg_test_ctl ARGS...             pg_ctl on that instance (e.g. `-m immediate stop`, `start`)
+#   expect_eq WHAT EXPECTED ACTUAL  die, showing both, unless ACTUAL equals EXPECTED
 #   arroyo_on_exit CMD              run CMD (a string, eval'ed) when the script exits
 #
 # A test/NAME_test.sh (run by test/run.sh from the repo root, as root in CI; exit 0 = pass):
@@ -289,6 +291,22 @@ pg_test_instance() {
         settings=("${ARROYO_SERVER_SETTINGS[@]}" "${settings[@]}")
     fi
     pg_instance_start "$PGTEST_DIR" "$port" "${settings[@]}" "$@"
+}
+
+# pg_ctl ARGS on the test instance (with its log, waiting up to 60 s); dies if it fails.
+pg_test_ctl() {
+    as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -l "$PGTEST_DIR/server.log" -w -t 60 "$@" \
+        >/dev/null || arroyo_die "pg_ctl $* failed (log: $PGTEST_DIR/server.log)"
+}
+
+# Dies unless ACTUAL equals EXPECTED, showing both (WHAT names the check).
+expect_eq() {
+    if [[ $3 != "$2" ]]; then
+        arroyo_die "$1: expected
+$2
+--- got ---
+$3"
+    fi
 }
 
 pg_test_instance_cleanup() {

@@ -33,19 +33,6 @@ OUT_FILE=$PGTEST_DIR/f_out.json
 
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
 
-expect() {
-    if [[ $3 != "$2" ]]; then
-        arroyo_die "$1: expected
-$2
---- got ---
-$3"
-    fi
-}
-
-pg_ctl_run() {
-    as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -l "$PGTEST_DIR/server.log" -w -t 60 "$@" \
-        >/dev/null || arroyo_die "pg_ctl $* failed (log: $PGTEST_DIR/server.log)"
-}
 
 # Condition: every pipeline has either finished or runs with a worker.
 all_resumed() {
@@ -133,8 +120,8 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
             sleep 1
             ;;
         immediate)
-            pg_ctl_run -m immediate stop
-            pg_ctl_run start
+            pg_test_ctl -m immediate stop
+            pg_test_ctl start
             ;;
     esac
     done_faults[$fault]=$((${done_faults[$fault]:-0} + 1))
@@ -146,7 +133,7 @@ echo "ok: faults injected: ${summary:-none}"
 
 POLL_TIMEOUT=$((EVENTS / RATE * 3 + 120))
 wait_for "the pipelines to finish" all_finished
-expect "errors of the pipelines" "" \
+expect_eq "errors of the pipelines" "" \
     "$(q "SELECT string_agg(name || ': ' || last_error, '; ') FROM stream_pipelines
           WHERE last_error IS NOT NULL")"
 
@@ -160,21 +147,21 @@ FROM generate_series(0::bigint, $EVENTS - 1) c,
 GROUP BY 1, 2"
 actual_w="
 SELECT win, k, n, s, av, coalesce((SELECT array_agg(x ORDER BY x) FROM unnest(a) x), '{}') FROM w"
-expect "window rows missing from w" 0 "$(q "SELECT count(*) FROM (($expected_w) EXCEPT ($actual_w)) x")"
-expect "window rows in w that should not be there" 0 \
+expect_eq "window rows missing from w" 0 "$(q "SELECT count(*) FROM (($expected_w) EXCEPT ($actual_w)) x")"
+expect_eq "window rows in w that should not be there" 0 \
     "$(q "SELECT count(*) FROM (($actual_w) EXCEPT ($expected_w)) x")"
-expect "rows of w" "$((EVENTS / 1000 * 3))" "$(q "SELECT count(*) FROM w")"
+expect_eq "rows of w" "$((EVENTS / 1000 * 3))" "$(q "SELECT count(*) FROM w")"
 echo "ok: w holds every window exactly once, with exact aggregates"
 
 expected_u="SELECT c % 11, count(*), sum(c), min(c), max(c), avg(c)
             FROM generate_series(0::bigint, $EVENTS - 1) c GROUP BY 1"
-expect "rows of u differing from the batch query" 0 \
+expect_eq "rows of u differing from the batch query" 0 \
     "$(q "SELECT count(*) FROM ((($expected_u) EXCEPT (SELECT * FROM u))
                                 UNION ALL ((SELECT * FROM u) EXCEPT ($expected_u))) x")"
-expect "rows of u" 11 "$(q "SELECT count(*) FROM u")"
+expect_eq "rows of u" 11 "$(q "SELECT count(*) FROM u")"
 echo "ok: u equals the batch aggregate"
 
-expect "lines of the file sink (total, distinct, min, max, twice ok)" \
+expect_eq "lines of the file sink (total, distinct, min, max, twice ok)" \
     "$EVENTS|$EVENTS|0|$((EVENTS - 1))|t" \
     "$(q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')) || '|' ||
                  min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint) || '|' ||
@@ -187,30 +174,30 @@ echo "ok: the file sink holds every row exactly once"
 # h and s against the same queries run without faults. (string_agg's order within a window is
 # unspecified: compare its elements sorted.)
 q "SELECT stream_start('h_ref'), stream_start('s_ref')" >/dev/null
-expect "reference runs" "finished|finished" \
+expect_eq "reference runs" "finished|finished" \
     "$(q "SELECT stream_wait('h_ref', '120 s') || '|' || stream_wait('s_ref', '120 s')")"
 sorted_s="SELECT w, k, n, d, (SELECT array_agg(x ORDER BY x) FROM unnest(string_to_array(txt, ',')) x)"
-expect "hop rows differing from the run without faults" "0|$(q "SELECT count(*) FROM h_ref")" \
+expect_eq "hop rows differing from the run without faults" "0|$(q "SELECT count(*) FROM h_ref")" \
     "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM h)
           FROM ((TABLE h EXCEPT TABLE h_ref) UNION ALL (TABLE h_ref EXCEPT TABLE h)) x")"
-expect "session rows differing from the run without faults" "0|$(q "SELECT count(*) FROM s_ref")" \
+expect_eq "session rows differing from the run without faults" "0|$(q "SELECT count(*) FROM s_ref")" \
     "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM s)
           FROM ((($sorted_s FROM s) EXCEPT ($sorted_s FROM s_ref))
                 UNION ALL (($sorted_s FROM s_ref) EXCEPT ($sorted_s FROM s))) x")"
-expect "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h) > 30 AND (SELECT count(*) FROM s) > 30")"
+expect_eq "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h) > 30 AND (SELECT count(*) FROM s) > 30")"
 echo "ok: h (hop) and s (session) equal their runs without faults"
 
 # --- checkpoints are visible, and stream_drop removes them -----------------------------------
-expect "checkpoints recorded" "f|t h|t h_ref|t s|t s_ref|t u|t w|t" \
+expect_eq "checkpoints recorded" "f|t h|t h_ref|t s|t s_ref|t u|t w|t" \
     "$(q "SELECT string_agg(pipeline || '|' || CASE WHEN count > 0 AND last_ok THEN 't' ELSE 'f' END, ' '
                             ORDER BY pipeline)
           FROM (SELECT pipeline, count(*) AS count,
                        bool_and(epoch > 0 AND bytes >= 0 AND duration >= interval '0') AS last_ok
                 FROM stream_checkpoints GROUP BY pipeline) c")"
-expect "last_checkpoint_at" "7" \
+expect_eq "last_checkpoint_at" "7" \
     "$(q "SELECT count(*) FROM stream_pipelines WHERE last_checkpoint_at IS NOT NULL")"
 q "SELECT stream_drop(name) FROM stream_pipelines" >/dev/null
-expect "state left after stream_drop" "0|0" \
+expect_eq "state left after stream_drop" "0|0" \
     "$(q "SELECT (SELECT count(*) FROM _arroyo_stream.state) || '|' ||
                  (SELECT count(*) FROM _arroyo_stream.checkpoints)")"
 echo "ok: recovery test passed"

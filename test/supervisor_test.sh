@@ -85,14 +85,10 @@ pid_of() {
     q "$1" "SELECT pid FROM stream_pipelines WHERE name = '$2'"
 }
 
-pg_ctl_run() {
-    as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -l "$PGTEST_DIR/server.log" -w -t 60 "$@" \
-        >/dev/null || arroyo_die "pg_ctl $* failed (log: $PGTEST_DIR/server.log)"
-}
 
 restart_fast() {
     arroyo_log "pg_ctl restart -m fast"
-    pg_ctl_run -m fast restart
+    pg_test_ctl -m fast restart
 }
 
 # Waits until pipeline NAME in DB runs a worker again after a (re)start and writes rows again:
@@ -214,8 +210,8 @@ echo "ok: s stays stopped and f stays finished across a restart (pid null)"
 arroyo_log "e. pg_ctl stop -m immediate, then start"
 r_pid=$(pid_of postgres r)
 q_pid=$(pid_of db2 q)
-pg_ctl_run -m immediate stop
-pg_ctl_run start
+pg_test_ctl -m immediate stop
+pg_test_ctl start
 expect_resumed postgres r t_r "$r_pid"
 expect_resumed db2 q t "$q_pid"
 wait_for "the launchers to finish" no_launcher

@@ -11,11 +11,6 @@ pg_test_instance upgrade "${ARROYO_UPGRADE_PORT:-55445}"
 
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
 
-expect() {
-    if [[ $3 != "$2" ]]; then
-        arroyo_die "$1: expected '$2', got '$3'"
-    fi
-}
 
 q "CREATE EXTENSION arroyo_stream VERSION '0.1.0';
    CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
@@ -23,14 +18,14 @@ q "CREATE EXTENSION arroyo_stream VERSION '0.1.0';
      OPTIONS (event_rate '2000', message_count '4000');
    CREATE TABLE out (n bigint);
    SELECT stream_create('p', 'INSERT INTO out SELECT counter FROM ticks');" >/dev/null
-expect "version before" 0.1.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
-expect "stream_checkpoints before" "" "$(q "SELECT to_regclass('stream_checkpoints')")"
+expect_eq "version before" 0.1.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
+expect_eq "stream_checkpoints before" "" "$(q "SELECT to_regclass('stream_checkpoints')")"
 
 q "ALTER EXTENSION arroyo_stream UPDATE" >/dev/null
-expect "version after" 0.2.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
-expect "pipeline kept" "p|created|0" \
+expect_eq "version after" 0.2.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
+expect_eq "pipeline kept" "p|created|0" \
     "$(q "SELECT name || '|' || state || '|' || checkpoint_epoch FROM _arroyo_stream.pipelines")"
-expect "config dump of the new tables" "_arroyo_stream.checkpoints _arroyo_stream.state" \
+expect_eq "config dump of the new tables" "_arroyo_stream.checkpoints _arroyo_stream.state" \
     "$(q "SELECT string_agg(c::regclass::text, ' ' ORDER BY c::regclass::text)
           FROM pg_extension, unnest(extconfig) c
           WHERE extname = 'arroyo_stream' AND c::regclass::text IN
@@ -40,12 +35,12 @@ q "SELECT stream_start('p')" >/dev/null
 sleep 0.5
 q "SELECT stream_stop('p')" >/dev/null
 q "SELECT stream_start('p')" >/dev/null
-expect "stream_wait" finished "$(q "SELECT stream_wait('p', '60 s')")"
-expect "rows: each counter once" "4000|4000|0|3999" \
+expect_eq "stream_wait" finished "$(q "SELECT stream_wait('p', '60 s')")"
+expect_eq "rows: each counter once" "4000|4000|0|3999" \
     "$(q "SELECT count(*) || '|' || count(DISTINCT n) || '|' || min(n) || '|' || max(n) FROM out")"
-expect "checkpoints visible" t \
+expect_eq "checkpoints visible" t \
     "$(q "SELECT count(*) > 0 FROM stream_checkpoints WHERE pipeline = 'p'")"
-expect "last_checkpoint_at" t \
+expect_eq "last_checkpoint_at" t \
     "$(q "SELECT last_checkpoint_at IS NOT NULL FROM stream_pipelines WHERE name = 'p'")"
 
 # The same objects as a fresh 0.2.0 install (compared through pg_describe_object of members).
@@ -61,6 +56,6 @@ updated=$(members)
 updated_views=$(views)
 q "SELECT stream_drop('p'); DROP EXTENSION arroyo_stream CASCADE; CREATE EXTENSION arroyo_stream;" \
     >/dev/null
-expect "objects of an updated and a fresh install" "$(members)" "$updated"
-expect "views of an updated and a fresh install" "$(views)" "$updated_views"
+expect_eq "objects of an updated and a fresh install" "$(members)" "$updated"
+expect_eq "views of an updated and a fresh install" "$(views)" "$updated_views"
 echo "ok: upgrade test passed"

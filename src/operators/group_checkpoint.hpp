@@ -1,11 +1,15 @@
-// Writing the groups of a GroupTable that changed since the last checkpoint: the one loop the
-// stateful operators share.
+// Writing the groups of a GroupTable that changed since the last checkpoint, and creating them
+// again from a checkpoint's entries: the loops the stateful operators share.
 #pragma once
 
 #include "operators/group_table.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace arroyo {
 
@@ -35,6 +39,38 @@ void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
     g->persisted = true;
   }
   unsaved.clear();
+}
+
+// Creates the group a checkpoint entry's key names and has decode_value(group, decoder) read
+// its state from the entry's value, inside pg::call, temporaries in `scratch` (reset after).
+// The group is marked saved, where the entry is stored. `what` names the operator in errors.
+template <typename DecodeValue>
+Group* restore_group(GroupTable& table, const StateEntry& e, MemoryContext scratch,
+                     const std::string& what, DecodeValue&& decode_value) {
+  StateDecoder key(e.key.data(), e.key.size(), "a group key of " + what);
+  StateDecoder value(e.value.data(), e.value.size(), "a group of " + what);
+  std::vector<Datum> keys(table.key_count() + 1);
+  std::unique_ptr<bool[]> nulls(new bool[table.key_count() + 1]);
+  bool created = false;
+  Group* g = nullptr;
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(scratch);
+    table.decode_keys(key, keys.data(), nulls.get());
+    MemoryContextSwitchTo(old);
+    g = table.find_or_create(keys.data(), nulls.get(), &created);
+  });
+  key.expect_end();
+  if (!created) key.corrupt("the group appears twice");
+  pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(scratch);
+    decode_value(g, value);
+    MemoryContextSwitchTo(old);
+  });
+  value.expect_end();
+  g->persisted = true;
+  g->saved_tid = e.tid;
+  pg::call([&] { MemoryContextReset(scratch); });
+  return g;
 }
 
 }  // namespace arroyo

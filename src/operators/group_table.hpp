@@ -92,6 +92,7 @@ class GroupTable {
   // Forgets a group and frees its key copies and record.
   void erase(Group* g);
   size_t size() const { return count_; }
+  size_t key_count() const { return types_->size(); }
   // Makes room for `groups` groups at once.
   void reserve(size_t groups);
   bool empty() const { return count_ == 0; }

@@ -19,10 +19,7 @@ void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
   write_changed_groups(w, kGroupPart, *table_, unsaved_, round_memory_,
                        [&](Group* g, StateEncoder& out) { encode_group(g, out); });
   if (watermark_ != saved_watermark_) {
-    StateEncoder value;
-    value.put_int(watermark_);
-    value.put_int(last_sweep_);
-    w.put(kMetaPart, "m", value.bytes());
+    w.put(kMetaPart, "m", encode_ints({watermark_, last_sweep_}));
     saved_watermark_ = watermark_;
   }
 }
@@ -73,36 +70,14 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
 
 void UpdatingAggregateOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
-    StateDecoder in(e.value.data(), e.value.size(), "the updating aggregate's watermark");
-    watermark_ = saved_watermark_ = in.get_int();
-    last_sweep_ = in.get_int();
-    in.expect_end();
+    std::vector<int64> v = decode_ints(e.value, 2, "the updating aggregate's watermark");
+    watermark_ = saved_watermark_ = v[0];
+    last_sweep_ = v[1];
     return;
   }
-  StateDecoder key(e.key.data(), e.key.size(), "a group key of an updating aggregate");
-  StateDecoder value(e.value.data(), e.value.size(), "a group of an updating aggregate");
-  std::vector<Datum> keys(key_types_.size() + 1);
-  std::unique_ptr<bool[]> nulls(new bool[key_types_.size() + 1]);
-  bool created = false;
-  Group* g = nullptr;
-  pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);
-    table_->decode_keys(key, keys.data(), nulls.get());
-    MemoryContextSwitchTo(old);
-    g = table_->find_or_create(keys.data(), nulls.get(), &created);
-  });
-  key.expect_end();
-  if (!created) key.corrupt("the group appears twice");
-  pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);  // the decoder's temporaries
-    decode_group(g, value);
-    MemoryContextSwitchTo(old);
-  });
-  value.expect_end();
-  g->persisted = true;
-  g->saved_tid = e.tid;
+  Group* g = restore_group(*table_, e, round_memory_, "an updating aggregate",
+                           [&](Group* group, StateDecoder& in) { decode_group(group, in); });
   if (g->dirty) dirty_.push_back(g);
-  pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
 }  // namespace arroyo

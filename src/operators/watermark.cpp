@@ -61,18 +61,14 @@ void WatermarkOperator::advance(TimestampTz wm) {
 
 void WatermarkOperator::checkpoint(StateWriter& w) {
   if (max_time_ == saved_max_time_) return;
-  StateEncoder e;
-  e.put_int(max_time_);
-  e.put_int(emitted_);
-  w.put(0, "m", e.bytes());
+  w.put(0, "m", encode_ints({max_time_, emitted_}));
   saved_max_time_ = max_time_;
 }
 
 void WatermarkOperator::restore(const StateEntry& entry) {
-  StateDecoder d(entry.value.data(), entry.value.size(), "a source's watermark");
-  max_time_ = saved_max_time_ = d.get_int();
-  emitted_ = d.get_int();
-  d.expect_end();
+  std::vector<int64> v = decode_ints(entry.value, 2, "a source's watermark");
+  max_time_ = saved_max_time_ = v[0];
+  emitted_ = v[1];
 }
 
 void WatermarkOperator::check_idle(TimestampTz now) {

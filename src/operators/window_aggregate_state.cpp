@@ -28,11 +28,7 @@ void WindowAggregateOperator::checkpoint(StateWriter& w) {
     write_changed_groups(w, kSessionPart, *session_keys_, unsaved_sessions_, round_memory_,
                          [&](Group* g, StateEncoder& out) { encode_session(sessions_[g], out); });
   if (watermark_ != saved_watermark_ || fired_until_ != saved_fired_until_) {
-    StateEncoder value;
-    value.put_int(watermark_);
-    value.put_int(fired_until_);
-    value.put_int(int64(last_bucket_groups_));
-    w.put(kMetaPart, "m", value.bytes());
+    w.put(kMetaPart, "m", encode_ints({watermark_, fired_until_, int64(last_bucket_groups_)}));
     saved_watermark_ = watermark_;
     saved_fired_until_ = fired_until_;
   }
@@ -126,42 +122,20 @@ void WindowAggregateOperator::restore_session(const StateEntry& e) {
 
 void WindowAggregateOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
-    StateDecoder in(e.value.data(), e.value.size(), "the window aggregate's watermark");
-    watermark_ = saved_watermark_ = in.get_int();
-    fired_until_ = saved_fired_until_ = in.get_int();
-    last_bucket_groups_ = size_t(in.get_int());
-    in.expect_end();
+    std::vector<int64> v = decode_ints(e.value, 3, "the window aggregate's watermark");
+    watermark_ = saved_watermark_ = v[0];
+    fired_until_ = saved_fired_until_ = v[1];
+    last_bucket_groups_ = size_t(v[2]);
     return;
   }
   if (e.part == kSessionPart) {
     restore_session(e);
     return;
   }
-  StateDecoder key(e.key.data(), e.key.size(), "a group key of a window aggregate");
-  StateDecoder value(e.value.data(), e.value.size(), "a group of a window aggregate");
   Bucket& b = bucket(e.part);
   b.persisted = true;
-  std::vector<Datum> keys(key_types_.size() + 1);
-  std::unique_ptr<bool[]> nulls(new bool[key_types_.size() + 1]);
-  bool created = false;
-  Group* g = nullptr;
-  pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);
-    b.groups->decode_keys(key, keys.data(), nulls.get());
-    MemoryContextSwitchTo(old);
-    g = b.groups->find_or_create(keys.data(), nulls.get(), &created);
-  });
-  key.expect_end();
-  if (!created) key.corrupt("the group appears twice");
-  g->persisted = true;
-  g->saved_tid = e.tid;
-  pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);  // the decoder's temporaries
-    decode_group(b, g, value);
-    MemoryContextSwitchTo(old);
-  });
-  value.expect_end();
-  pg::call([&] { MemoryContextReset(round_memory_); });
+  restore_group(*b.groups, e, round_memory_, "a window aggregate",
+                [&](Group* g, StateDecoder& in) { decode_group(b, g, in); });
 }
 
 }  // namespace arroyo

@@ -77,6 +77,20 @@ void StateDecoder::expect_end() {
   if (!at_end()) corrupt(std::to_string(end_ - p_) + " bytes are left over");
 }
 
+std::string encode_ints(std::initializer_list<int64> values) {
+  StateEncoder e;
+  for (int64 v : values) e.put_int(v);
+  return e.bytes();
+}
+
+std::vector<int64> decode_ints(const std::string& bytes, size_t n, const std::string& what) {
+  StateDecoder d(bytes.data(), bytes.size(), what);
+  std::vector<int64> out(n);
+  for (int64& v : out) v = d.get_int();
+  d.expect_end();
+  return out;
+}
+
 void StateDecoder::corrupt(const std::string& why) const {
   pg::fail(ERRCODE_DATA_CORRUPTED, "checkpoint is corrupt: " + what_ + " cannot be read",
            "The stored entry is damaged: " + why + ".",

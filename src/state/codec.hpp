@@ -11,7 +11,9 @@
 #include "pg/postgres.hpp"
 
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace arroyo {
 
@@ -67,5 +69,10 @@ class StateDecoder {
   const char* end_;
   std::string what_;
 };
+
+// A record of a few integers (a source position, a watermark) as one entry's bytes.
+std::string encode_ints(std::initializer_list<int64> values);
+// Reads back exactly `n` integers encode_ints() wrote; `what` names the entry in errors.
+std::vector<int64> decode_ints(const std::string& bytes, size_t n, const std::string& what);
 
 }  // namespace arroyo

@@ -204,11 +204,7 @@ class CdcSource : public Source {
     if (done_ == written_done_ && partial_end_ == written_partial_end_ &&
         partial_rows_ == written_partial_rows_)
       return;
-    StateEncoder e;
-    e.put_int(int64(done_));
-    e.put_int(int64(partial_end_));
-    e.put_int(partial_rows_);
-    w.put(0, kPositionKey, e.bytes());
+    w.put(0, kPositionKey, encode_ints({int64(done_), int64(partial_end_), partial_rows_}));
     written_done_ = done_;
     written_partial_end_ = partial_end_;
     written_partial_rows_ = partial_rows_;

@@ -34,18 +34,14 @@ class ImpulseSource : public Source {
   // Position: the next counter, and the event time of counter 0 (the first run's start).
   void checkpoint(StateWriter& w) override {
     if (next_ == checkpointed_) return;
-    StateEncoder e;
-    e.put_int(next_);
-    e.put_int(first_event_time_);
-    w.put(0, "", e.bytes());
+    w.put(0, "", encode_ints({next_, first_event_time_}));
     checkpointed_ = next_;
   }
 
   void restore(const StateEntry& entry) override {
-    StateDecoder d(entry.value.data(), entry.value.size(), "the impulse source's position");
-    next_ = checkpointed_ = d.get_int();
-    first_event_time_ = d.get_int();
-    d.expect_end();
+    std::vector<int64> v = decode_ints(entry.value, 2, "the impulse source's position");
+    next_ = checkpointed_ = v[0];
+    first_event_time_ = v[1];
   }
 
   PollResult poll(Batch& out) override {

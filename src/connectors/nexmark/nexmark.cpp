@@ -175,18 +175,14 @@ class NexmarkSource : public Source {
   // of seed, number and start).
   void checkpoint(StateWriter& w) override {
     if (next_ == checkpointed_) return;
-    StateEncoder e;
-    e.put_int(next_);
-    e.put_int(start_);
-    w.put(0, "", e.bytes());
+    w.put(0, "", encode_ints({next_, start_}));
     checkpointed_ = next_;
   }
 
   void restore(const StateEntry& entry) override {
-    StateDecoder d(entry.value.data(), entry.value.size(), "the nexmark source's position");
-    next_ = checkpointed_ = d.get_int();
-    TimestampTz start = d.get_int();
-    d.expect_end();
+    std::vector<int64> v = decode_ints(entry.value, 2, "the nexmark source's position");
+    next_ = checkpointed_ = v[0];
+    TimestampTz start = v[1];
     if (start != start_) {
       start_ = start;
       generator_ = std::make_unique<Generator>(

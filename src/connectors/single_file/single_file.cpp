@@ -232,18 +232,14 @@ class SingleFileSource : public Source {
   void checkpoint(StateWriter& w) override {
     int64 offset = reader_.offset();
     if (offset == checkpointed_offset_) return;
-    StateEncoder e;
-    e.put_int(offset);
-    e.put_int(reader_.line_number());
-    w.put(0, "", e.bytes());
+    w.put(0, "", encode_ints({offset, reader_.line_number()}));
     checkpointed_offset_ = offset;
   }
 
   void restore(const StateEntry& entry) override {
-    StateDecoder d(entry.value.data(), entry.value.size(), "the single_file source's position");
-    int64 offset = d.get_int(), line = d.get_int();
-    d.expect_end();
-    reader_.seek(offset, line);
+    std::vector<int64> v = decode_ints(entry.value, 2, "the single_file source's position");
+    int64 offset = v[0];
+    reader_.seek(offset, v[1]);
     checkpointed_offset_ = offset;
   }
 
@@ -307,17 +303,13 @@ class SingleFileSink : public Sink {
   void checkpoint(StateWriter& w) override {
     int64 length = file_length();
     if (length == checkpointed_length_) return;
-    StateEncoder e;
-    e.put_int(length);
-    w.put(0, "", e.bytes());
+    w.put(0, "", encode_ints({length}));
     checkpointed_length_ = length;
   }
 
   // Cuts off what was written after the checkpoint this run resumes from.
   void restore(const StateEntry& entry) override {
-    StateDecoder d(entry.value.data(), entry.value.size(), "the single_file sink's length");
-    int64 length = d.get_int();
-    d.expect_end();
+    int64 length = decode_ints(entry.value, 1, "the single_file sink's length")[0];
     int64 now = file_length();
     if (now < length)
       pg::fail(ERRCODE_DATA_CORRUPTED,
