@@ -155,23 +155,29 @@ arroyo_on_exit() {
 pg_bindir() { "$PG_CONFIG" --bindir; }
 
 # Settings every arroyo_stream server needs, read from test/regress.conf (comments and blank
-# lines dropped).  (Only pg_bindir needs PostgreSQL installed; sourcing this file does not.)
+# lines dropped), plus those that depend on the installed server (see
+# arroyo_server_settings_load). Sourcing this file does not need PostgreSQL installed; the
+# settings are computed again after scripts/install_deps.sh, which may upgrade the server.
 ARROYO_SERVER_SETTINGS=()
-if [[ -r $ARROYO_ROOT/test/regress.conf ]]; then
-    mapfile -t ARROYO_SERVER_SETTINGS < <(
-        sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' \
-            "$ARROYO_ROOT/test/regress.conf"
-    )
-fi
-
-# PostgreSQL 15.19 and later load a logical decoding output plugin only if it is listed in
-# output_plugin_libraries; change data capture uses arroyo_stream as its plugin. Older minors
-# have no such setting (and refuse unknown ones), so it is added only where it exists.
-if [[ -x $("$PG_CONFIG" --bindir 2>/dev/null)/postgres ]] &&
-    "$("$PG_CONFIG" --bindir)/postgres" --describe-config 2>/dev/null |
-    grep '^output_plugin_libraries' >/dev/null; then  # (not -q: an early exit breaks pipefail)
-    ARROYO_SERVER_SETTINGS+=("output_plugin_libraries = 'pgoutput, test_decoding, arroyo_stream'")
-fi
+arroyo_server_settings_load() {
+    ARROYO_SERVER_SETTINGS=()
+    if [[ -r $ARROYO_ROOT/test/regress.conf ]]; then
+        mapfile -t ARROYO_SERVER_SETTINGS < <(
+            sed -e 's/#.*$//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' \
+                "$ARROYO_ROOT/test/regress.conf"
+        )
+    fi
+    # PostgreSQL minors with the output_plugin_libraries setting (Debian's 15.20, upstream
+    # 15.19+) load a logical decoding output plugin only if it is listed there; change data
+    # capture uses arroyo_stream as its plugin. Older minors have no such setting (and refuse
+    # unknown ones), so it is added only where the installed server has it.
+    if [[ -x $("$PG_CONFIG" --bindir 2>/dev/null)/postgres ]] &&
+        "$("$PG_CONFIG" --bindir)/postgres" --describe-config 2>/dev/null |
+        grep '^output_plugin_libraries' >/dev/null; then # (not -q: an early exit breaks pipefail)
+        ARROYO_SERVER_SETTINGS+=("output_plugin_libraries = 'pgoutput, test_decoding, arroyo_stream'")
+    fi
+}
+arroyo_server_settings_load
 
 # wait_for DESCRIPTION CMD...: for tests; runs CMD (a function that may set $last to what it
 # saw) every 0.1 s until it succeeds; dies after POLL_TIMEOUT seconds (default 30), showing the

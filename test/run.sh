@@ -75,6 +75,7 @@ fi
 if [[ ${ARROYO_SKIP_BUILD:-0} != 1 ]]; then
     ./scripts/install_deps.sh
     ./scripts/build.sh
+    arroyo_server_settings_load # install_deps.sh may have installed another minor version
 else
     arroyo_log "ARROYO_SKIP_BUILD=1: using the installed arroyo_stream"
 fi
