@@ -19,6 +19,7 @@ demo_port=${ARROYO_DEMO_PORT:-5499}
 
 "$here/install_deps.sh"
 "$here/build.sh"
+arroyo_server_settings_load # install_deps.sh may have installed another minor version
 
 pg_instance_start "$demo_dir" "$demo_port" "${ARROYO_SERVER_SETTINGS[@]}"
 

@@ -21,6 +21,7 @@ cd "$ARROYO_ROOT"
 if [[ ${ARROYO_SKIP_BUILD:-0} != 1 ]]; then
     ./scripts/install_deps.sh >/dev/null
     ./scripts/build.sh >/dev/null
+    arroyo_server_settings_load # install_deps.sh may have installed another minor version
 fi
 dir=$ARROYO_WORK_ROOT/bench
 port=${ARROYO_BENCH_PORT:-55480}
