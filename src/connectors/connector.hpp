@@ -146,6 +146,8 @@ class Connector {
   virtual bool accepts_updates(const TableSpec&) const { return false; }
   // Whether a source table's rows are updating (e.g. Debezium change events).
   virtual bool produces_updates(const TableSpec&) const { return false; }
+  // Whether the connector fills a source column for every row (it is never NULL).
+  virtual bool never_null(const TableSpec&, const std::string& /*column*/) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).

@@ -124,6 +124,16 @@ void GroupTable::rehash(size_t capacity) {
   used_ = count_;
 }
 
+Group* GroupTable::find(const Datum* keys, const bool* nulls) const {
+  uint32 h = hash(keys, nulls);
+  size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    Group* g = slots_[i];
+    if (!g) return nullptr;
+    if (g != tombstone() && g->hash == h && same(g, keys, nulls)) return g;
+  }
+}
+
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
   uint32 h = hash(keys, nulls);
   size_t mask = slots_.size() - 1;

@@ -84,6 +84,8 @@ class GroupTable {
   // The group of these key values; `created` says whether it is new (states uninitialised).
   // Runs inside pg::call (hashing and equality are PostgreSQL functions).
   Group* find_or_create(const Datum* keys, const bool* nulls, bool* created);
+  // The group of these key values, or nullptr (inside pg::call, like find_or_create).
+  Group* find(const Datum* keys, const bool* nulls) const;
   template <typename F>
   void for_each(F&& f) {
     for (Group* g : slots_)

@@ -1,5 +1,6 @@
 #include "operators/table_sink.hpp"
 
+#include "operators/key_lookup.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -93,11 +94,12 @@ void TableSinkOperator::insert_row() {
   ExecSimpleRelationInsert(result_rel_, estate_, slot_);
 }
 
-// Finds the stored row of slot_'s key (its whole row, for a result without grouping keys).
+// Finds the stored row of slot_'s key, NULL keys included (its whole row, for a result without
+// grouping keys).
 bool TableSinkOperator::find_existing() {
   Relation rel = result_rel_->ri_RelationDesc;
   if (OidIsValid(key_index_))
-    return RelationFindReplTupleByIndex(rel, key_index_, LockTupleExclusive, slot_, existing_);
+    return find_row_by_key(rel, key_index_, slot_, existing_);
   return RelationFindReplTupleSeq(rel, LockTupleExclusive, slot_, existing_);
 }
 

@@ -50,19 +50,37 @@ int64 UpdatingAggregateOperator::state_bytes() const {
   return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
 }
 
+// Sets up a group just created: initial aggregate states, nothing emitted. Inside pg::call.
+void UpdatingAggregateOperator::init_group(Group* g, TimestampTz t) {
+  for (size_t j = 0; j < aggs_.size(); j++) aggs_[j]->init(g->states[j], memory_);
+  g->rows = 0;
+  g->emitted = nullptr;
+  g->emitted_nulls = nullptr;
+  g->last_seen = t;
+  g->multisets = nullptr;
+  g->dirty = g->recompute = false;
+  if (any_recomputed_) g->multisets = new ValueMultiset[aggs_.size()];
+}
+
+// An aggregate without GROUP BY has exactly one row, whatever its input (count(*) = 0 over no
+// rows, as the batch query says): its group is created before the first emission, unless a
+// checkpoint restored it, and is never forgotten.
+void UpdatingAggregateOperator::ensure_global_group() {
+  if (num_keys_ != 0 || !table_->empty()) return;
+  pg::call([&] {
+    bool created;
+    Group* g = table_->find_or_create(nullptr, nullptr, &created);
+    init_group(g, watermark_);
+    g->dirty = true;
+    dirty_.push_back(g);
+    unsaved_.mark(g);
+  });
+}
+
 // Folds one row (or its retraction) into its group. Runs inside pg::call.
 void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* values,
                                       const bool* nulls, RowOp op, TimestampTz t) {
-  if (created) {
-    for (size_t j = 0; j < aggs_.size(); j++) aggs_[j]->init(g->states[j], memory_);
-    g->rows = 0;
-    g->emitted = nullptr;
-    g->emitted_nulls = nullptr;
-    g->last_seen = t;
-    g->multisets = nullptr;
-    g->dirty = g->recompute = false;
-    if (any_recomputed_) g->multisets = new ValueMultiset[aggs_.size()];
-  }
+  if (created) init_group(g, t);
   g->rows += op == RowOp::Insert ? 1 : -1;
   if (t > g->last_seen) g->last_seen = t;
   for (size_t j = 0; j < aggs_.size(); j++) {
@@ -140,7 +158,7 @@ void UpdatingAggregateOperator::emit_changes() {
   for (Group* g : dirty) {
     g->dirty = false;
     unsaved_.mark(g);
-    bool alive = g->rows > 0;
+    bool alive = g->rows > 0 || num_keys_ == 0;
     if (alive) compute_row(g, values.data(), nulls.get());
     bool same = alive && g->emitted;
     for (int c = 0; same && c < out_cols_; c++)
@@ -221,7 +239,7 @@ void UpdatingAggregateOperator::forget(Group* g) {
 // Forgets groups no event has touched for the TTL, measured against the watermark. Sweeps the
 // table when the watermark has moved a tenth of the TTL since the last sweep.
 void UpdatingAggregateOperator::evict_expired() {
-  if (watermark_ == DT_NOBEGIN || watermark_ == DT_NOEND) return;
+  if (watermark_ == DT_NOBEGIN || watermark_ == DT_NOEND || num_keys_ == 0) return;
   if (last_sweep_ != DT_NOBEGIN && watermark_ - last_sweep_ < ttl_us_ / 10) return;
   last_sweep_ = watermark_;
   std::vector<Group*> expired;
@@ -237,12 +255,14 @@ void UpdatingAggregateOperator::watermark(int, TimestampTz wm) {
 }
 
 void UpdatingAggregateOperator::flush() {
+  ensure_global_group();
   emit_changes();
   evict_expired();
   emit_flush();
 }
 
 void UpdatingAggregateOperator::end(int) {
+  ensure_global_group();
   emit_changes();
   emit_end();
 }

@@ -36,6 +36,8 @@ class UpdatingAggregateOperator : public Operator {
   void restore(const StateEntry& e) override;
 
  private:
+  void init_group(Group* g, TimestampTz t);
+  void ensure_global_group();
   void apply(Group* g, bool created, const Datum* values, const bool* nulls, RowOp op,
              TimestampTz t);
   void emit_changes();

@@ -12,10 +12,23 @@ namespace arroyo {
 
 namespace {
 
-// The start of the slide-aligned interval holding t (floor division, also before 2000).
+// PostgreSQL counts time from 2000-01-01; windows are aligned to the Unix epoch (1970-01-01
+// 00:00 UTC), as in Flink and Arroyo: this many microseconds after PostgreSQL's epoch.
+constexpr int64 kUnixEpoch = -int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+// The start of the step-aligned interval holding t: the largest multiple of `step` since the
+// Unix epoch not after t (floor division; no overflow anywhere in the timestamp range).
 TimestampTz align(TimestampTz t, int64 step) {
-  TimestampTz r = t % step;
-  return r < 0 ? t - r - step : t - r;
+  int64 r = (t % step - kUnixEpoch % step) % step;
+  if (r < 0) r += step;
+  return t - r;
+}
+
+// start + width, or infinity where that is past the end of time.
+TimestampTz window_end(TimestampTz start, int64 width) {
+  TimestampTz end;
+  if (__builtin_add_overflow(start, width, &end) || end > END_TIMESTAMP) return DT_NOEND;
+  return end;
 }
 
 MemoryContext new_context(MemoryContext parent, const char* name) {
@@ -137,12 +150,12 @@ void WindowAggregateOperator::push(int, Batch& rows) {
   pg::call([&] {
     for (int i = 0; i < n; i++) {
       TimestampTz t = rows.time(i);
-      if (t < watermark_) {
+      const Datum* values = rows.values(i);
+      const bool* nulls = rows.nulls(i);
+      if (is_late(t, values, nulls)) {
         stats_.late_rows++;
         continue;
       }
-      const Datum* values = rows.values(i);
-      const bool* nulls = rows.nulls(i);
       switch (window_.kind) {
         case WindowSpec::Kind::Session:
           accumulate_session(values, nulls, t);
@@ -154,14 +167,41 @@ void WindowAggregateOperator::push(int, Batch& rows) {
           if (combine_panes_) {
             accumulate(bucket(align(t, window_.slide_us)), values, nulls);
           } else {
+            // Every window holding t that has not been emitted yet.
             TimestampTz last = align(t, window_.slide_us);
-            for (TimestampTz s = last; s > t - window_.width_us; s -= window_.slide_us)
+            for (TimestampTz s = last; s > t - window_.width_us; s -= window_.slide_us) {
+              if (window_end(s, window_.width_us) <= watermark_) break;
               accumulate(bucket(s), values, nulls);
+            }
           }
           break;
       }
     }
   });
+}
+
+// Flink's rule: a row is late only when every window it would belong to has been emitted
+// (its end is at or behind the watermark). For a session, the row's own window [t, t + gap)
+// counts, unless the row joins a session of its key that is still open.
+bool WindowAggregateOperator::is_late(TimestampTz t, const Datum* values, const bool* nulls) {
+  if (t >= watermark_) return false;
+  switch (window_.kind) {
+    case WindowSpec::Kind::Tumble:
+      return window_end(align(t, window_.width_us), window_.width_us) <= watermark_;
+    case WindowSpec::Kind::Hop:
+      return window_end(align(t, window_.slide_us), window_.width_us) <= watermark_;
+    case WindowSpec::Kind::Session: {
+      if (window_end(t, window_.gap_us) > watermark_) return false;
+      Group* g = session_keys_->find(values, nulls);
+      if (!g) return true;
+      auto it = sessions_.find(g);
+      if (it == sessions_.end()) return true;
+      for (const SessionRow& r : it->second.rows)
+        if (r.time > t - window_.gap_us && r.time < window_end(t, window_.gap_us)) return false;
+      return true;
+    }
+  }
+  return true;
 }
 
 void WindowAggregateOperator::watermark(int, TimestampTz wm) {
@@ -191,7 +231,7 @@ void WindowAggregateOperator::fire(TimestampTz wm) {
 void WindowAggregateOperator::fire_direct(TimestampTz wm) {
   while (!buckets_.empty()) {
     auto it = buckets_.begin();
-    TimestampTz start = it->first, end = start + window_.width_us;
+    TimestampTz start = it->first, end = window_end(start, window_.width_us);
     if (end > wm) break;
     Bucket& b = it->second;
     b.groups->for_each([&](Group* g) {
@@ -255,8 +295,9 @@ void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
     size_t begin = 0;
     while (begin < sk.rows.size()) {
       size_t end = begin + 1;
-      while (end < sk.rows.size() && sk.rows[end].time < sk.rows[end - 1].time + gap) end++;
-      TimestampTz start = sk.rows[begin].time, stop = sk.rows[end - 1].time + gap;
+      while (end < sk.rows.size() && sk.rows[end].time < window_end(sk.rows[end - 1].time, gap))
+        end++;
+      TimestampTz start = sk.rows[begin].time, stop = window_end(sk.rows[end - 1].time, gap);
       if (stop > wm) break;
       MemoryContext scratch = new_context(memory_, "arroyo_stream session window");
       {

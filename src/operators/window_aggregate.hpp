@@ -65,6 +65,7 @@ class WindowAggregateOperator : public Operator {
 
   Bucket& bucket(TimestampTz start);
   void drop_bucket(std::map<TimestampTz, Bucket>::iterator it);
+  bool is_late(TimestampTz t, const Datum* values, const bool* nulls);
   void accumulate(Bucket& b, const Datum* values, const bool* nulls);
   void advance_group(Bucket& b, Group* g, bool created, const Datum* values, const bool* nulls);
   void accumulate_session(const Datum* values, const bool* nulls, TimestampTz t);

@@ -31,4 +31,9 @@ void check_no_windows(Query* q);
 std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
                                             List* quals);
 
+// Whether grouping key `key` (0-based) of an updating aggregate is provably never NULL (a
+// conservative proof: NOT NULL columns, WHERE conditions that reject NULL, constants, and
+// built-in arithmetic or casts over those).
+bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
+
 }  // namespace arroyo

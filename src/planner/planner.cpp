@@ -299,19 +299,47 @@ bool relation_rte_walker(Node* node, void* context) {
   return expression_tree_walker(node, pg_walker<bool>(relation_rte_walker), context);
 }
 
-// The grouping key (0-based) that output column `attno` of `node` carries unchanged, or -1.
-// Follows plain column references down through projections to an updating aggregate.
-int traced_key(PlanNode* node, int attno) {
+// Whether a cast maps distinct values to distinct values, so that a key written through it
+// still identifies its group: between integer types (a value that does not fit is an error,
+// never a collision) and from integers to numeric.
+bool one_to_one_cast(Oid from, Oid to) {
+  auto integer = [](Oid t) { return t == INT2OID || t == INT4OID || t == INT8OID; };
+  return integer(from) && (integer(to) || to == NUMERICOID);
+}
+
+// The grouping key (0-based) that output column `attno` of `node` carries, or -1: plain column
+// references down through projections to an updating aggregate, through binary-compatible
+// casts and one-to-one casts (an int8 key into an int4 column). A key reaching the column
+// through another cast sets `*lossy`.
+int traced_key(PlanNode* node, int attno, bool* lossy_cast = nullptr) {
+  bool lossy = false;
   while (node->kind == PlanNode::Kind::Project) {
     auto* p = static_cast<ProjectNode*>(node);
     Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
-    while (e && IsA(e, RelabelType)) e = (Node*)((RelabelType*)e)->arg;
+    for (;;) {
+      if (e && IsA(e, RelabelType)) {
+        e = (Node*)((RelabelType*)e)->arg;
+      } else if (e && IsA(e, FuncExpr) && ((FuncExpr*)e)->funcformat != COERCE_EXPLICIT_CALL &&
+                 list_length(((FuncExpr*)e)->args) >= 1) {
+        FuncExpr* f = (FuncExpr*)e;
+        Node* arg = (Node*)linitial(f->args);
+        if (!one_to_one_cast(exprType(arg), f->funcresulttype)) lossy = true;
+        e = arg;
+      } else if (e && IsA(e, CoerceViaIO)) {
+        lossy = true;
+        e = (Node*)((CoerceViaIO*)e)->arg;
+      } else {
+        break;
+      }
+    }
     if (!e || !IsA(e, Var)) return -1;
     attno = ((Var*)e)->varattno;
     node = p->input.get();
   }
   if (node->kind != PlanNode::Kind::UpdatingAggregate) return -1;
-  return attno <= static_cast<UpdatingAggregateNode*>(node)->num_keys ? attno - 1 : -1;
+  int key = attno <= static_cast<UpdatingAggregateNode*>(node)->num_keys ? attno - 1 : -1;
+  if (lossy_cast) *lossy_cast = key >= 0 && lossy;
+  return key;
 }
 
 // The updating aggregate whose rows reach the sink through projections only, if any.
@@ -367,18 +395,57 @@ void plan_updating_sink(LogicalPlan& plan) {
                 "Aggregate last, or write to a sink with format 'debezium_json'.");
   std::vector<int> column_of_key(agg->num_keys, -1);
   TupleDesc target = plan.root->desc;
+  std::vector<int> lossy_column(agg->num_keys, -1);
   for (int c = 0; c < target->natts; c++) {
     if (TupleDescAttr(target, c)->attisdropped) continue;
-    int key = traced_key(plan.root.get(), c + 1);
-    if (key >= 0 && column_of_key[key] < 0) column_of_key[key] = c;
+    bool lossy = false;
+    int key = pg::call([&] { return traced_key(plan.root.get(), c + 1, &lossy); });
+    if (key >= 0 && lossy && lossy_column[key] < 0) lossy_column[key] = c;
+    if (key >= 0 && !lossy && column_of_key[key] < 0) column_of_key[key] = c;
   }
   for (int k = 0; k < agg->num_keys; k++) {
+    if (column_of_key[k] < 0 && lossy_column[k] >= 0) {
+      Form_pg_attribute att = TupleDescAttr(target, lossy_column[k]);
+      std::string key_type = pg::call(
+          [&] { return (const char*)format_type_be(TupleDescAttr(agg->desc, k)->atttypid); });
+      std::string col_type = pg::call([&] { return (const char*)format_type_be(att->atttypid); });
+      pg::fail(ERRCODE_DATATYPE_MISMATCH,
+               "grouping key " + std::to_string(k + 1) + " is written to column \"" +
+                   NameStr(att->attname) + "\" of \"" + relname + "\" through a cast from " +
+                   key_type + " to " + col_type,
+               "That cast can map different keys to the same value, so a group's row could not "
+               "be found again by its key.",
+               "Give the column the key's type (" + key_type + "), or group by the cast value (" +
+                   "GROUP BY <key>::" + col_type + ").");
+    }
     if (column_of_key[k] < 0)
       pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
                "grouping key " + std::to_string(k + 1) + " is not written to \"" + relname + "\"",
                "Each group's row is found again by its grouping keys: write every GROUP BY "
                "expression, unchanged, to a column of the target.");
     sink.key_columns.push_back(column_of_key[k]);
+  }
+  // The NULL group is a group like the others: its row needs a key column that can hold NULL.
+  if (sink.is_table) {
+    for (int k = 0; k < agg->num_keys; k++) {
+      int c = sink.key_columns[k];
+      bool notnull = pg::call([&] {
+        Relation rel = table_open(sink.relid, AccessShareLock);
+        bool nn = TupleDescAttr(RelationGetDescr(rel), c)->attnotnull;
+        table_close(rel, AccessShareLock);
+        return nn;
+      });
+      if (!notnull || grouping_key_never_null(*agg, k)) continue;
+      std::string col = NameStr(TupleDescAttr(target, c)->attname);
+      pg::fail(ERRCODE_NOT_NULL_VIOLATION,
+               "grouping key " + std::to_string(k + 1) + " can be NULL, but column \"" + col +
+                   "\" of \"" + relname + "\" cannot hold NULL",
+               "Rows with a NULL key form one group, whose row is stored like every other "
+               "group's.",
+               "Filter the NULL key out (WHERE <key> IS NOT NULL) or coalesce it, declare the "
+               "source column NOT NULL, or key the target with UNIQUE NULLS NOT DISTINCT (" +
+                   col + ") instead of a primary key.");
+    }
   }
   if (!sink.is_table || agg->num_keys == 0) return;
   std::vector<int> attnums;

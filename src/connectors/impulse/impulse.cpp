@@ -110,6 +110,9 @@ class ImpulseConnector : public Connector {
   }
 
   TableRole role(const TableSpec&) const override { return TableRole::Source; }
+  bool never_null(const TableSpec&, const std::string& column) const override {
+    return column == "counter" || column == "subtask_index";
+  }
 
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<ImpulseSource>(spec);

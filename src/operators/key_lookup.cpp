@@ -1,0 +1,77 @@
+#include "operators/key_lookup.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+}
+
+namespace arroyo {
+
+namespace {
+
+// One scan key per index column: equality with the search row's value, or IS NULL.
+int build_key(Relation idx, TupleTableSlot* search, ScanKeyData* skey) {
+  int nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
+  for (int i = 0; i < nkeys; i++) {
+    AttrNumber col = idx->rd_index->indkey.values[i];
+    if (search->tts_isnull[col - 1]) {
+      ScanKeyEntryInitialize(&skey[i], SK_ISNULL | SK_SEARCHNULL, AttrNumber(i + 1),
+                             InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum)0);
+      continue;
+    }
+    Oid optype = idx->rd_opcintype[i];
+    Oid op = get_opfamily_member(idx->rd_opfamily[i], optype, optype, BTEqualStrategyNumber);
+    if (!OidIsValid(op))
+      elog(ERROR, "missing equality operator for type %u in operator family %u", optype,
+           idx->rd_opfamily[i]);
+    ScanKeyInit(&skey[i], AttrNumber(i + 1), BTEqualStrategyNumber, get_opcode(op),
+                search->tts_values[col - 1]);
+    skey[i].sk_collation = idx->rd_indcollation[i];
+  }
+  return nkeys;
+}
+
+}  // namespace
+
+bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found) {
+  Relation idx = index_open(index, RowExclusiveLock);
+  ScanKeyData skey[INDEX_MAX_KEYS];
+  int nkeys = build_key(idx, search, skey);
+  SnapshotData snap;
+  InitDirtySnapshot(snap);
+  IndexScanDesc scan = index_beginscan(rel, idx, &snap, nkeys, 0);
+  bool result = false;
+  for (;;) {
+    index_rescan(scan, skey, nkeys, nullptr, 0);
+    result = index_getnext_slot(scan, ForwardScanDirection, found);
+    if (!result) break;
+    // A writer still in progress: wait for it, then look again.
+    TransactionId xwait = TransactionIdIsValid(snap.xmin) ? snap.xmin : snap.xmax;
+    if (TransactionIdIsValid(xwait)) {
+      XactLockTableWait(xwait, nullptr, nullptr, XLTW_None);
+      continue;
+    }
+    TM_FailureData tmfd;
+    PushActiveSnapshot(GetLatestSnapshot());
+    TM_Result res = table_tuple_lock(rel, &found->tts_tid, GetLatestSnapshot(), found,
+                                     GetCurrentCommandId(false), LockTupleExclusive, LockWaitBlock,
+                                     0 /* don't follow updates */, &tmfd);
+    PopActiveSnapshot();
+    if (res == TM_Ok) break;
+    if (res == TM_Updated || res == TM_Deleted) continue;  // changed meanwhile: look again
+    if (res == TM_Invisible) elog(ERROR, "attempted to lock invisible tuple");
+    elog(ERROR, "unexpected table_tuple_lock status: %u", res);
+  }
+  index_endscan(scan);
+  index_close(idx, NoLock);
+  return result;
+}
+
+}  // namespace arroyo
