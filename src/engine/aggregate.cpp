@@ -4,6 +4,7 @@
 #include "state/codec.hpp"
 
 extern "C" {
+#include "executor/nodeAgg.h"
 #include "parser/parse_agg.h"
 }
 
@@ -26,10 +27,15 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     Form_pg_aggregate agg = (Form_pg_aggregate)GETSTRUCT(tup);
     Oid transfn = moving ? agg->aggmtransfn : agg->aggtransfn;
     Oid finalfn = moving ? agg->aggmfinalfn : agg->aggfinalfn;
-    num_args_ = get_aggregate_argtypes(aggref, input_types_);
+    // Ordered-set aggregates: the direct arguments (percentile_cont's fraction) go to the
+    // final function only; the transition function takes the aggregated ones.
+    int all_args = get_aggregate_argtypes(aggref, input_types_);
+    num_direct_args_ = AGGKIND_IS_ORDERED_SET(aggref->aggkind) ? list_length(aggref->aggdirectargs) : 0;
+    num_all_args_ = all_args;
+    num_args_ = all_args - num_direct_args_;
     trans_type_ = resolve_aggregate_transtype(
         aggref->aggfnoid, moving ? agg->aggmtranstype : agg->aggtranstype, input_types_,
-        num_args_);
+        all_args);
     result_type_ = aggref->aggtype;
     collation_ = aggref->inputcollid;
     final_extra_ = moving ? agg->aggmfinalextra : agg->aggfinalextra;
@@ -48,8 +54,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     }
     Expr *trans_expr, *inv_expr, *final_expr, *combine_expr, *unused;
     Oid invfn = moving ? agg->aggminvtransfn : InvalidOid;
-    build_aggregate_transfn_expr(input_types_, num_args_, 0, aggref->aggvariadic, trans_type_,
-                                 collation_, transfn, invfn, &trans_expr, &inv_expr);
+    build_aggregate_transfn_expr(input_types_, all_args, num_direct_args_, aggref->aggvariadic,
+                                 trans_type_, collation_, transfn, invfn, &trans_expr, &inv_expr);
     fmgr_info(transfn, &transfn_);
     fmgr_info_set_expr((Node*)trans_expr, &transfn_);
     invfn_.fn_oid = InvalidOid;
@@ -59,7 +65,7 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     }
     finalfn_.fn_oid = InvalidOid;
     if (OidIsValid(finalfn)) {
-      int n = final_extra_ ? num_args_ + 1 : 1;
+      int n = final_extra_ ? all_args + 1 : num_direct_args_ + 1;
       build_aggregate_finalfn_expr(input_types_, n, trans_type_, result_type_, collation_,
                                    finalfn, &final_expr);
       fmgr_info(finalfn, &finalfn_);
@@ -90,12 +96,21 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     agg_context_ = CreateStandaloneExprContext();
     agg_state_->curaggcontext = agg_context_;
     agg_state_->tmpcontext = agg_context_;
+    // What AggGetAggref() and AggStateIsShared() read (ordered-set aggregates ask): the call is
+    // always in this aggregate's transition or final function, whose state is its own.
+    AggStatePerTrans pertrans = (AggStatePerTrans)palloc0(sizeof(AggStatePerTransData));
+    pertrans->aggref = aggref;
+    pertrans->aggshared = false;
+    agg_state_->curpertrans = pertrans;
     trans_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
     InitFunctionCallInfoData(*trans_call_, &transfn_, num_args_ + 1, collation_,
                              (Node*)agg_state_, nullptr);
-    final_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
-    InitFunctionCallInfoData(*final_call_, &finalfn_, final_extra_ ? num_args_ + 1 : 1,
-                             collation_, (Node*)agg_state_, nullptr);
+    final_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(all_args + 1));
+    InitFunctionCallInfoData(*final_call_, &finalfn_,
+                             final_extra_ ? all_args + 1 : num_direct_args_ + 1, collation_,
+                             (Node*)agg_state_, nullptr);
+    direct_values_ = (Datum*)palloc0(sizeof(Datum) * (num_direct_args_ + 1));
+    direct_nulls_ = (bool*)palloc0(sizeof(bool) * (num_direct_args_ + 1));
     inv_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
     InitFunctionCallInfoData(*inv_call_, &invfn_, num_args_ + 1, collation_, (Node*)agg_state_,
                              nullptr);
@@ -175,7 +190,10 @@ void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum
     fc->args[i + 1].isnull = nulls[i];
   }
   fc->isnull = false;
-  store(s, FunctionCallInvoke(fc), fc->isnull, state_memory);
+  // (The call first: an argument list's evaluation order is unspecified, and the call sets
+  // fc->isnull.)
+  Datum result = FunctionCallInvoke(fc);
+  store(s, result, fc->isnull, state_memory);
 }
 
 // Makes a transition function's result the new state, copying a new by-reference value into
@@ -211,7 +229,8 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->args[1].value = from.value;
   fc->args[1].isnull = from.isnull;
   fc->isnull = false;
-  store(into, FunctionCallInvoke(fc), fc->isnull, state_memory);
+  Datum result = FunctionCallInvoke(fc);
+  store(into, result, fc->isnull, state_memory);
 }
 
 Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {
@@ -228,8 +247,9 @@ Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* i
     fc->args[0].value = s.value;
     fc->args[0].isnull = s.isnull;
     for (int i = 1; i < fc->nargs; i++) {
-      fc->args[i].value = 0;
-      fc->args[i].isnull = true;
+      bool direct = i <= num_direct_args_;
+      fc->args[i].value = direct ? direct_values_[i - 1] : 0;
+      fc->args[i].isnull = direct ? direct_nulls_[i - 1] : true;
     }
     fc->isnull = false;
     result = FunctionCallInvoke(fc);
@@ -237,6 +257,20 @@ Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* i
   }
   if (*isnull) return 0;
   return datumCopy(result, result_byval_, result_len_);
+}
+
+void AggregateFunction::set_direct_arg(int i, Datum value, bool isnull) {
+  direct_values_[i] = value;
+  direct_nulls_[i] = isnull;
+}
+
+void AggregateFunction::release_callbacks() {
+  // What ShutdownExprContext does: ordered-set aggregates end their sorts here.
+  while (ExprContext_CB* cb = agg_context_->ecxt_callbacks) {
+    agg_context_->ecxt_callbacks = cb->next;
+    cb->function(cb->arg);
+    pfree(cb);
+  }
 }
 
 void AggregateFunction::serialize(const AggValue& s, StateEncoder& out,

@@ -33,11 +33,21 @@ class AggregateFunction {
   // Whether the aggregate has moving-aggregate support (an inverse transition function).
   static bool has_moving(Oid aggfnoid);
 
+  // Arguments of the transition function (for an ordered-set aggregate, the aggregated ones).
   int num_args() const { return num_args_; }
+  // Direct arguments of an ordered-set aggregate (percentile_cont's fraction), given to the
+  // final function; set them (constants, kept by the caller) before finish().
+  int num_direct_args() const { return num_direct_args_; }
+  void set_direct_arg(int i, Datum value, bool isnull);
+  // Runs and forgets the shutdown callbacks transition functions registered (ordered-set
+  // aggregates end their sorts there): call once a state is finished and before its memory
+  // goes. Inside pg::call.
+  void release_callbacks();
+  bool strict_transition() const { return transfn_.fn_strict; }
   bool has_combine() const { return combine_.fn_oid != InvalidOid; }
   bool moving() const { return invfn_.fn_oid != InvalidOid; }
   Oid result_type() const { return result_type_; }
-  Oid arg_type(int i) const { return input_types_[i]; }
+  Oid arg_type(int i) const { return input_types_[num_direct_args_ + i]; }
 
   void init(AggValue& s, MemoryContext state_memory);
   // Folds one row's argument values into `s`.
@@ -62,8 +72,10 @@ class AggregateFunction {
  private:
   void enter(MemoryContext state_memory);
 
-  int num_args_;
-  Oid input_types_[FUNC_MAX_ARGS];
+  int num_args_, num_direct_args_ = 0, num_all_args_ = 0;
+  Oid input_types_[FUNC_MAX_ARGS];  // direct arguments first, then the aggregated ones
+  Datum* direct_values_;
+  bool* direct_nulls_;
   Oid trans_type_, result_type_;
   int16 trans_len_, result_len_;
   bool trans_byval_, result_byval_;

@@ -13,6 +13,9 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream updating state",
                                  ALLOCSET_DEFAULT_SIZES);
   });
+  scratch_ = pg::call([&] {
+    return AllocSetContextCreate(memory_, "arroyo_stream sorted aggregate", ALLOCSET_DEFAULT_SIZES);
+  });
   TupleDesc in = node.input->desc;
   for (int i = 0; i < num_keys_; i++)
     key_types_.emplace_back(TupleDescAttr(in, i)->atttypid, TupleDescAttr(in, i)->attcollation);
@@ -21,6 +24,17 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
     out_byval_.push_back(TupleDescAttr(node.desc, c)->attbyval);
   }
   for (const AggregateSpec& spec : specs_) {
+    // DISTINCT, ORDER BY and WITHIN GROUP aggregates keep their argument rows and are computed
+    // from them, sorted, when the group's row is emitted.
+    if (SortedAggregate::needed(spec.aggref)) {
+      sorted_.push_back(std::make_unique<SortedAggregate>(spec.aggref));
+      aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
+      recomputed_.push_back(true);
+      any_recomputed_ = true;
+      arg_types_.push_back(sorted_.back()->row_types());
+      continue;
+    }
+    sorted_.push_back(nullptr);
     // Over an updating input, retractions need an inverse transition function (moving
     // aggregate); without one, the group keeps its input values and recomputes. So does an
     // aggregate whose state cannot be checkpointed (it is rebuilt from them after a restart).
@@ -92,7 +106,7 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
     if (recomputed_[j]) {
       if (op == RowOp::Insert) {
         g->multisets[j].add(arg_types_[j], args, arg_nulls, memory_);
-        if (!g->recompute) aggs_[j]->advance(g->states[j], args, arg_nulls, memory_);
+        if (!g->recompute && !sorted_[j]) aggs_[j]->advance(g->states[j], args, arg_nulls, memory_);
       } else {
         g->multisets[j].remove(arg_types_[j], args, arg_nulls);
         g->recompute = true;
@@ -183,11 +197,14 @@ void UpdatingAggregateOperator::emit_changes() {
 
 // The group's current output row (keys, then aggregate results in round memory).
 void UpdatingAggregateOperator::compute_row(Group* g, Datum* values, bool* nulls) {
+  MemoryContext old = pg::call([&] { return MemoryContextSwitchTo(round_memory_); });
+  for (size_t j = 0; j < aggs_.size(); j++)
+    if (sorted_[j])
+      values[num_keys_ + j] = sorted_[j]->compute(g->multisets[j], scratch_, &nulls[num_keys_ + j]);
   pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);
     if (g->recompute) {
       for (size_t j = 0; j < aggs_.size(); j++) {
-        if (!recomputed_[j]) continue;
+        if (!recomputed_[j] || sorted_[j]) continue;
         aggs_[j]->init(g->states[j], memory_);
         g->multisets[j].for_each([&](const ValueMultiset::Entry& e) {
           for (int64 k = 0; k < e.count; k++)
@@ -201,7 +218,8 @@ void UpdatingAggregateOperator::compute_row(Group* g, Datum* values, bool* nulls
       nulls[k] = g->key_nulls[k];
     }
     for (size_t j = 0; j < aggs_.size(); j++)
-      values[num_keys_ + j] = aggs_[j]->finish(g->states[j], memory_, &nulls[num_keys_ + j]);
+      if (!sorted_[j])
+        values[num_keys_ + j] = aggs_[j]->finish(g->states[j], memory_, &nulls[num_keys_ + j]);
     MemoryContextSwitchTo(old);
   });
 }

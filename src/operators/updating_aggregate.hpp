@@ -7,6 +7,7 @@
 
 #include "engine/operator.hpp"
 #include "operators/group_table.hpp"
+#include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
 #include "planner/plan.hpp"
 
@@ -55,6 +56,7 @@ class UpdatingAggregateOperator : public Operator {
   std::vector<AggregateSpec> specs_;
   std::vector<std::unique_ptr<AggregateFunction>> aggs_;
   std::vector<bool> recomputed_;                // per aggregate: no inverse, input updates
+  std::vector<std::unique_ptr<SortedAggregate>> sorted_;  // per aggregate: DISTINCT, ORDER BY
   std::vector<std::vector<KeyType>> arg_types_;  // per aggregate, for its multiset
   std::vector<KeyType> key_types_;
   std::vector<int16> out_len_;
@@ -63,6 +65,7 @@ class UpdatingAggregateOperator : public Operator {
   bool any_recomputed_ = false;
   int64 ttl_us_;
   MemoryContext memory_, round_memory_;
+  MemoryContext scratch_;  // transition states of sorted aggregates while they are computed
   std::unique_ptr<GroupTable> table_;
   std::vector<Group*> dirty_;
   std::vector<Datum*> retired_;  // old output rows still referenced by the pending batch

@@ -120,9 +120,12 @@ bool no_window_walker(Node* node, void*) {
 
 // Checks an aggregate call can run in a window and describes it.
 void check_aggregate(Aggref* a) {
-  if (a->aggkind != AGGKIND_NORMAL)
-    unsupported("an ordered-set or hypothetical-set aggregate (WITHIN GROUP)");
-  if (a->aggorder) unsupported("ORDER BY inside an aggregate call");
+  // WITHIN GROUP: the direct arguments (percentile_cont's fraction) are evaluated once.
+  ListCell* lc;
+  foreach (lc, a->aggdirectargs)
+    if (!IsA(plan_expr((Expr*)lfirst(lc)), Const))
+      unsupported("a direct argument of an ordered-set aggregate that is not a constant",
+                  "Write the fraction (or the hypothetical row) as a constant.");
   bool has_transfn = pg::call([&] {
     HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(a->aggfnoid));
     bool ok = HeapTupleIsValid(tup) && OidIsValid(((Form_pg_aggregate)GETSTRUCT(tup))->aggtransfn);
@@ -204,8 +207,6 @@ std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode>
       spec.filter_col = column++;
     }
     spec.distinct = a->aggdistinct != NIL;
-    if (spec.distinct && input_updating)
-      unsupported("DISTINCT in an aggregate over an updating input");
     spec.aggref = a;
     specs.push_back(spec);
   }
