@@ -44,6 +44,7 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
       specs_(node.aggregates), stats_(stats), round_memory_(round_memory),
       out_(node.desc->natts) {
   memory_ = new_context(CurrentMemoryContext, "arroyo_stream window state");
+  scratch_ = new_context(memory_, "arroyo_stream sorted aggregate");
   TupleDesc in = node.input->desc;
   for (int i = 0; i < num_keys_; i++)
     key_types_.emplace_back(TupleDescAttr(in, i)->atttypid, TupleDescAttr(in, i)->attcollation);
@@ -54,11 +55,27 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
   combine_panes_ = window_.kind == WindowSpec::Kind::Hop;
   for (const AggregateSpec& spec : specs_) {
     aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
-    combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct;
+    combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct &&
+                     !SortedAggregate::needed(spec.aggref);
+    // DISTINCT over one argument of a strict aggregate is streamed: each new value is
+    // aggregated as it comes (NULLs are skipped anyway). Other DISTINCT, ORDER BY and WITHIN
+    // GROUP aggregates keep their rows and are computed, sorted, when the window is emitted.
+    bool streamed_distinct = spec.distinct && spec.aggref->aggorder == NIL &&
+                             spec.aggref->aggkind == AGGKIND_NORMAL &&
+                             aggs_.back()->num_args() == 1 &&
+                             list_length(spec.aggref->args) == 1 &&
+                             aggs_.back()->strict_transition();
     distinct_types_.push_back(
-        spec.distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
-                                                  spec.aggref->inputcollid)
-                      : nullptr);
+        streamed_distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
+                                                      spec.aggref->inputcollid)
+                          : nullptr);
+    if (SortedAggregate::needed(spec.aggref) && !streamed_distinct) {
+      sorted_.push_back(std::make_unique<SortedAggregate>(spec.aggref));
+      replay_.push_back(true);
+      arg_types_.push_back(sorted_.back()->row_types());
+      continue;
+    }
+    sorted_.push_back(nullptr);
     replay_.push_back(!aggs_.back()->serializable());
     std::vector<KeyType> types;
     if (replay_.back())
@@ -111,12 +128,13 @@ void WindowAggregateOperator::advance_group(Bucket& b, Group* g, bool created,
     const AggregateSpec& spec = specs_[j];
     if (spec.filter_col >= 0 && (nulls[spec.filter_col] || !DatumGetBool(values[spec.filter_col])))
       continue;
-    if (spec.distinct && !nulls[spec.first_arg]) {
+    if (distinct_types_[j] && !nulls[spec.first_arg]) {
       std::vector<DistinctSet>& sets = b.distinct[g];
       if (sets.empty()) sets.resize(aggs_.size());
       if (!sets[j].insert(*distinct_types_[j], values[spec.first_arg], b.memory)) continue;
     }
-    aggs_[j]->advance(g->states[j], values + spec.first_arg, nulls + spec.first_arg, b.memory);
+    if (!sorted_[j])
+      aggs_[j]->advance(g->states[j], values + spec.first_arg, nulls + spec.first_arg, b.memory);
     if (replay_[j]) {
       std::vector<ValueMultiset>& inputs = b.inputs[g];
       if (inputs.empty()) inputs.resize(aggs_.size());
@@ -235,7 +253,7 @@ void WindowAggregateOperator::fire_direct(TimestampTz wm) {
     if (end > wm) break;
     Bucket& b = it->second;
     b.groups->for_each([&](Group* g) {
-      emit_group(start, end, g->keys, g->key_nulls, g->states, b.memory);
+      emit_group(start, end, g->keys, g->key_nulls, g->states, b.memory, inputs_of(b, g));
     });
     flush_output();
     drop_bucket(it);
@@ -274,7 +292,7 @@ void WindowAggregateOperator::fire_panes(TimestampTz wm) {
           });
       });
       combined.for_each([&](Group* g) {
-        emit_group(ws, ws + width, g->keys, g->key_nulls, g->states, scratch);
+        emit_group(ws, ws + width, g->keys, g->key_nulls, g->states, scratch, nullptr);
       });
       flush_output();
     }
@@ -308,7 +326,7 @@ void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
           for (size_t r = begin; r < end; r++) accumulate(b, sk.rows[r].values, sk.rows[r].nulls);
         });
         b.groups->for_each([&](Group* g) {
-          emit_group(start, stop, g->keys, g->key_nulls, g->states, scratch);
+          emit_group(start, stop, g->keys, g->key_nulls, g->states, scratch, inputs_of(b, g));
         });
         flush_output();
       }
@@ -336,15 +354,27 @@ void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
 }
 
 // Appends one output row: the window as a tstzrange, the keys, the aggregates' results.
+const std::vector<ValueMultiset>* WindowAggregateOperator::inputs_of(Bucket& b, Group* g) {
+  auto it = b.inputs.find(g);
+  return it == b.inputs.end() ? nullptr : &it->second;
+}
+
 void WindowAggregateOperator::emit_group(TimestampTz start, TimestampTz end, const Datum* keys,
                                          const bool* key_nulls, AggValue* states,
-                                         MemoryContext state_memory) {
+                                         MemoryContext state_memory,
+                                         const std::vector<ValueMultiset>* inputs) {
   if (out_.full()) flush_output();
   int row = out_.append(end - 1);
   Datum* values = out_.values(row);
   bool* nulls = out_.nulls(row);
+  MemoryContext old = pg::call([&] { return MemoryContextSwitchTo(round_memory_); });
+  for (size_t j = 0; j < aggs_.size(); j++) {
+    if (!sorted_[j]) continue;
+    static const ValueMultiset none;
+    const ValueMultiset& rows = inputs && !inputs->empty() ? (*inputs)[j] : none;
+    values[1 + num_keys_ + j] = sorted_[j]->compute(rows, scratch_, &nulls[1 + num_keys_ + j]);
+  }
   pg::call([&] {
-    MemoryContext old = MemoryContextSwitchTo(round_memory_);
     if (!range_ || range_start_ != start || range_end_ != end) {
       // Built once per window: every group of the window shares it (in round memory).
       RangeBound lower{TimestampTzGetDatum(start), false, /*inclusive*/ true, /*lower*/ true};
@@ -360,6 +390,7 @@ void WindowAggregateOperator::emit_group(TimestampTz start, TimestampTz end, con
       nulls[1 + k] = key_nulls[k];
     }
     for (size_t j = 0; j < aggs_.size(); j++) {
+      if (sorted_[j]) continue;
       bool isnull;
       values[1 + num_keys_ + j] = aggs_[j]->finish(states[j], state_memory, &isnull);
       nulls[1 + num_keys_ + j] = isnull;

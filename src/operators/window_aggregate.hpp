@@ -12,6 +12,7 @@
 
 #include "engine/operator.hpp"
 #include "operators/group_table.hpp"
+#include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
 #include "planner/plan.hpp"
 #include "state/checkpoint_store.hpp"
@@ -74,7 +75,10 @@ class WindowAggregateOperator : public Operator {
   void fire_direct(TimestampTz wm);
   void fire_sessions(TimestampTz wm);
   void emit_group(TimestampTz start, TimestampTz end, const Datum* keys, const bool* key_nulls,
-                  AggValue* states, MemoryContext state_memory);
+                  AggValue* states, MemoryContext state_memory,
+                  const std::vector<ValueMultiset>* inputs);
+  // The rows a bucket's group keeps for its aggregates (nullptr if none).
+  static const std::vector<ValueMultiset>* inputs_of(Bucket& b, Group* g);
   void flush_output();
   void encode_group(Bucket& b, Group* g, StateEncoder& out);
   void decode_group(Bucket& b, Group* g, StateDecoder& in);
@@ -88,7 +92,11 @@ class WindowAggregateOperator : public Operator {
   std::vector<KeyType> key_types_;
   std::vector<int16> in_len_;
   std::vector<bool> in_byval_;
-  std::vector<std::unique_ptr<KeyType>> distinct_types_;  // per aggregate, null unless DISTINCT
+  // Per aggregate, null unless its DISTINCT is streamed (see the constructor).
+  std::vector<std::unique_ptr<KeyType>> distinct_types_;
+  // Per aggregate, set for DISTINCT / ORDER BY / WITHIN GROUP ones computed from kept rows.
+  std::vector<std::unique_ptr<SortedAggregate>> sorted_;
+  MemoryContext scratch_;  // their transition states while they are computed
   bool combine_panes_;
   EngineStats& stats_;
   MemoryContext memory_, round_memory_;

@@ -48,7 +48,7 @@ void WindowAggregateOperator::encode_group(Bucket& b, Group* g, StateEncoder& ou
     } else {
       aggs_[j]->serialize(g->states[j], out, b.memory);
     }
-    if (!specs_[j].distinct) continue;
+    if (!distinct_types_[j]) continue;
     const KeyType& t = *distinct_types_[j];
     if (distinct == b.distinct.end()) {
       out.put_int(0);
@@ -68,13 +68,14 @@ void WindowAggregateOperator::decode_group(Bucket& b, Group* g, StateDecoder& in
       if (inputs.empty()) inputs.resize(aggs_.size());
       inputs[j].decode(arg_types_[j], in, b.memory);
       aggs_[j]->init(g->states[j], b.memory);
+      if (sorted_[j]) continue;  // computed from its rows when emitted
       inputs[j].for_each([&](const ValueMultiset::Entry& e) {
         for (int64 k = 0; k < e.count; k++) aggs_[j]->advance(g->states[j], e.args, e.nulls, b.memory);
       });
     } else {
       aggs_[j]->deserialize(g->states[j], in, b.memory);
     }
-    if (!specs_[j].distinct) continue;
+    if (!distinct_types_[j]) continue;
     const KeyType& t = *distinct_types_[j];
     int64 n = in.get_int();
     if (n == 0) continue;

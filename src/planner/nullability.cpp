@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "utils/fmgroids.h"
 #include "optimizer/clauses.h"
 }
 
@@ -44,6 +45,22 @@ bool column_never_null(const PlanNode* node, int attno) {
       for (const auto& in : u->inputs)
         if (!column_never_null(in.get(), attno)) return false;
       return true;
+    }
+    case PlanNode::Kind::UpdatingAggregate:
+    case PlanNode::Kind::WindowAggregate: {
+      // Output: (window,) keys, then aggregates; count() is never NULL.
+      bool windowed = node->kind == PlanNode::Kind::WindowAggregate;
+      int num_keys = windowed ? static_cast<const WindowAggregateNode*>(node)->num_keys
+                              : static_cast<const UpdatingAggregateNode*>(node)->num_keys;
+      const PlanNode* input = windowed ? static_cast<const WindowAggregateNode*>(node)->input.get()
+                                       : static_cast<const UpdatingAggregateNode*>(node)->input.get();
+      const auto& aggs = windowed ? static_cast<const WindowAggregateNode*>(node)->aggregates
+                                  : static_cast<const UpdatingAggregateNode*>(node)->aggregates;
+      int col = attno - (windowed ? 2 : 1);  // 0-based among keys and aggregates
+      if (col < 0) return true;              // the window
+      if (col < num_keys) return column_never_null(input, col + 1);
+      Oid fn = aggs[col - num_keys].aggref->aggfnoid;
+      return fn == F_COUNT_ || fn == F_COUNT_ANY;
     }
     default:
       return false;
