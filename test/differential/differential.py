@@ -31,6 +31,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -54,16 +55,19 @@ CLASSES = {
     "null_keys": "grouping keys that can be NULL in materialized (keyed) targets",
     "distinct": "aggregates with DISTINCT (in windows)",
     "updating_distinct": "aggregates with DISTINCT in aggregates without a window",
+    "distinct_nulls": "array_agg(DISTINCT …) over NULLs (PostgreSQL keeps one NULL)",
     "agg_order_by": "ORDER BY inside aggregate calls",
     "ordered_set": "WITHIN GROUP aggregates",
     "filter": "FILTER (WHERE …) on aggregates",
     "udagg": "user-defined aggregates (CREATE AGGREGATE)",
     "float_agg": "aggregates over float8 (compared with a tolerance)",
+    "sum_int4": "sum() over int4 arguments (else they are cast to bigint)",
     "having": "HAVING",
     "where": "WHERE on the query",
     "subquery": "subqueries in FROM",
     "view": "views over the source",
     "union_all": "UNION ALL of the source with itself",
+    "retract_internal": "over updating inputs: aggregates whose state is internal (sum/avg of numeric and bigint, stddev, variance)",
     "debezium": "debezium_json (updating) file sources",
     "cdc": "regular tables read by change data capture",
 }
@@ -245,10 +249,15 @@ COLS = ["id", "k", "g", "v", "b", "n", "f", "flag", "ts"]
 # Query grammar
 
 
+# Aggregates with an internal transition state (serialized in checkpoints).
+INTERNAL_STATE = r"^((sum|avg)\((DISTINCT )?(n|b)\b|(stddev\w*|variance)\()"
+
+
 class Gen:
     def __init__(self, rng, enabled):
         self.rng, self.enabled = rng, enabled
         self.used = set()
+        self.updating_input = False
 
     def on(self, cls, p=1.0):
         return cls in self.enabled and self.rng.random() < p
@@ -305,6 +314,10 @@ class Gen:
                                 ("count(DISTINCT k % 2)", "plain"),
                                 ("string_agg(DISTINCT g, ',')", "unordered_text"),
                                 ("array_agg(DISTINCT v)", "unordered_array")])
+                if a[0].startswith("array_agg(DISTINCT") and "distinct_nulls" not in self.enabled:
+                    a = ("array_agg(DISTINCT coalesce(v, -1))", "unordered_array")
+                elif a[0].startswith("array_agg(DISTINCT"):
+                    self.use("distinct_nulls")
             elif kind == "order_by" and self.on("agg_order_by"):
                 self.use("agg_order_by")
                 a = rng.choice([("string_agg(g, ',' ORDER BY id)", "plain"),
@@ -328,10 +341,25 @@ class Gen:
                 continue
             break
         sql, norm = a
+        if self.updating_input and re.match(INTERNAL_STATE, sql):
+            if "retract_internal" not in self.enabled:
+                return self.aggregate(windowed)
+            self.use("retract_internal")
+        sql = self.sum_int4(sql)
         if self.on("filter", 0.2):
             self.use("filter")
             sql = sql + " FILTER (WHERE %s)" % self.cond()
         return sql, norm
+
+    def sum_int4(self, sql):
+        """sum(int4 expr) -> sum((expr)::int8) when the sum_int4 class is excluded."""
+        for e in ("v * k", "v"):
+            for pre in ("sum(", "sum(DISTINCT "):
+                if sql.startswith(pre + e + ")"):
+                    if "sum_int4" not in self.enabled:
+                        return sql.replace(pre + e + ")", pre + "(" + e + ")::int8)", 1)
+                    self.use("sum_int4")
+        return sql
 
     def having(self):
         return self.rng.choice(["count(*) > 1", "sum(v) > 10", "max(g) IS NOT NULL",
@@ -508,6 +536,7 @@ def gen_query(g, kind, empty_input=False):
     """A random Query for a round of this kind (file, debezium, cdc)."""
     rng = g.rng
     updating_input = kind != "file"
+    g.updating_input = updating_input
     shapes = []
     if not updating_input:
         shapes += [s for s in ("stateless",) if s in g.enabled]
@@ -557,11 +586,15 @@ def gen_query(g, kind, empty_input=False):
         q.window = window_spec(g)
         q.inner = ([g.key_expr() for _ in range(rng.choice([0, 1, 2]))], aggs(rng.randint(1, 2), True))
         # outer: group by the inner keys or by the inner aggregate's value
-        q.keys = rng.choice([["c1"], ["c%d" % (1 + len(q.inner[0]))]]) if q.inner[0] else \
-            ["c1"]
+        # outer: group by an inner key or by an inner aggregate with an exact value
+        choices = ["c%d" % (1 + i) for i in range(len(q.inner[0]))]
+        choices += ["c%d" % (1 + len(q.inner[0]) + i) for i, (_, n) in enumerate(q.inner[1])
+                    if n == "plain"]
+        if not choices:
+            q.inner[1].append(("count(*)", "plain"))
+            choices = ["c%d" % (len(q.inner[0]) + len(q.inner[1]))]
+        q.keys = [rng.choice(choices)]
         q.aggs = [("count(*)", "plain"), ("max(upper(w))", "plain")]
-        if not q.null_keys_ok:
-            pass
         return q
     if shape == "updating":
         nkeys = rng.choice([0, 1, 1, 1, 2, 3]) if "global_agg" in g.enabled else rng.choice([1, 1, 2, 3])
@@ -582,7 +615,7 @@ def gen_query(g, kind, empty_input=False):
         return q
     # agg_of_agg
     q.inner = ([g.key_expr() for _ in range(rng.randint(1, 2))],
-               [("count(*)", "plain"), ("sum(v)", "plain")])
+               [("count(*)", "plain"), (g.sum_int4("sum(v)"), "plain")])
     q.keys = [rng.choice(["ia0", "ia1 % 3", "ia0 > 2"])]
     q.aggs = [("count(*)", "plain"), ("sum(ia0)", "plain"), ("max(ik0::text)", "plain")]
     return q
@@ -606,6 +639,28 @@ class Runner:
                           "arroyo_stream OPTIONS (connector 'single_file'); END IF; END$$")
         self.dboid = self.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
         self.wal_logical = self.conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+
+    def reconnect(self):
+        """Waits (up to 60 s) until the server accepts connections again."""
+        deadline = time.time() + 60
+        while True:
+            try:
+                self.conn.close()
+                self.conn = psycopg.connect(self.conninfo, autocommit=True)
+                self.conn.execute("SET client_min_messages = warning")
+                # Drop what the interrupted round left (its pipelines would crash-loop).
+                prefix = "d%d\\_%%" % os.getpid()
+                for (name,) in self.sql("SELECT name FROM stream_pipelines WHERE name LIKE %s",
+                                        (prefix,)).fetchall():
+                    self.sql("SELECT stream_drop(%s)", (name,))
+                for (nsp,) in self.sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                                       (prefix,)).fetchall():
+                    self.sql("DROP SCHEMA %s CASCADE" % nsp)
+                return
+            except psycopg.OperationalError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def sql(self, text, params=None):
         return self.conn.execute(text, params)
@@ -841,7 +896,7 @@ def fmt_rows(rows, limit=8):
 # Shrinking
 
 
-def shrink(runner, ds, q, budget_s=90):
+def shrink(runner, ds, q, status, budget_s=90):
     deadline = time.time() + budget_s
 
     def fails(d, qq):
@@ -849,9 +904,12 @@ def shrink(runner, ds, q, budget_s=90):
             return False
         try:
             r, _ = runner.run_round(d, [qq])
+        except psycopg.OperationalError:
+            runner.reconnect()
+            return status == "crash"
         except Exception:
             return False
-        return r[0][0] in ("fail", "error")
+        return r[0][0] == status
 
     # 1. the query
     changed = True
@@ -896,8 +954,10 @@ def query_simplifications(q):
         yield q.copy(where=None)
     if q.having:
         yield q.copy(having=None)
-    if q.shape == "window_then_agg" or q.shape == "agg_of_agg":
-        pass
+    if q.shape == "window_then_agg":
+        yield q.copy(shape="window", keys=q.inner[0], aggs=q.inner[1], inner=None, having=None)
+    if q.shape == "agg_of_agg":
+        yield q.copy(shape="updating", keys=q.inner[0], aggs=q.inner[1], inner=None, having=None)
     if len(q.aggs) > 1:
         for i in range(len(q.aggs)):
             yield q.copy(aggs=q.aggs[:i] + q.aggs[i + 1:])
@@ -928,7 +988,9 @@ def classify_refusal(msg):
                          ("months or years", "months/years width")]:
         if needle in m:
             return name
-    return msg[:100]
+    m2 = re.sub(r'"[^"]*"', '"…"', msg)
+    m2 = re.sub(r"\b\d+\b", "N", m2)
+    return m2[:100]
 
 
 def main():
@@ -942,6 +1004,7 @@ def main():
     ap.add_argument("--time-budget", type=float, default=0, help="stop starting rounds after S seconds")
     ap.add_argument("--exclude", default="", help="comma-separated feature classes to leave out")
     ap.add_argument("--only", default="", help="comma-separated feature classes to keep (all others out)")
+    ap.add_argument("--round", type=int, default=None, help="run only this round of the seed")
     ap.add_argument("--no-shrink", action="store_true")
     ap.add_argument("--shrink-budget", type=float, default=120)
     ap.add_argument("--list-classes", action="store_true")
@@ -977,6 +1040,7 @@ def main():
     if "cdc" in enabled and runner.wal_logical:
         kinds.append("cdc")
     stats = {"run": 0, "passed": 0, "refused": 0, "failed": 0, "errors": 0}
+    per_kind = {}
     refusals = {}
     failures = []
     start = time.time()
@@ -987,6 +1051,8 @@ def main():
                 stop = True
                 break
             rng = random.Random("%d/%d" % (seed, rnd))
+            if a.round is not None and rnd != a.round:
+                continue
             kind = rng.choice(kinds)
             ds = gen_dataset(rng, kind)
             queries, used = [], []
@@ -1001,15 +1067,31 @@ def main():
                 continue
             try:
                 results, _ = runner.run_round(ds, queries)
+            except psycopg.OperationalError:
+                # The server went away (a backend crashed): find the queries that crash it.
+                print("round %d/%d (%s): the server crashed; running its queries one by one" % (
+                    seed, rnd, kind), flush=True)
+                runner.reconnect()
+                results = []
+                for q in queries:
+                    try:
+                        results.append(runner.run_round(ds, [q])[0][0])
+                    except psycopg.OperationalError:
+                        runner.reconnect()
+                        results.append(("crash", "the server crashed (a backend died; see its log)"))
             except Exception:
                 print("round %d/%d (%s): tester error\n%s" % (seed, rnd, kind, traceback.format_exc()))
                 stats["errors"] += 1
                 failures.append((seed, rnd, None))
+                runner.reconnect()
                 continue
             for q, used_cls, (status, detail) in zip(queries, used, results):
                 if status is None:
                     continue
                 stats["run"] += 1
+                pk = per_kind.setdefault(kind, {"run": 0, "pass": 0})
+                pk["run"] += 1
+                pk["pass"] += status == "pass"
                 if status == "pass":
                     stats["passed"] += 1
                 elif status == "refused":
@@ -1030,6 +1112,8 @@ def main():
     print("differential summary: %d queries run, %d passed, %d refused, %d failed (wrong result "
           "or pipeline error), %d tester errors, %.0f s" % (
               stats["run"], stats["passed"], stats["refused"], stats["failed"], stats["errors"], el))
+    for k, v in sorted(per_kind.items()):
+        print("  %-9s source: %4d queries, %4d passed" % (k, v["run"], v["pass"]))
     for c, n in sorted(refusals.items(), key=lambda x: -x[1]):
         print("  refused %4d  %s" % (n, c))
     if failures:
@@ -1046,8 +1130,12 @@ def report_failure(runner, a, seed, rnd, kind, ds, q, used_cls, status, detail):
     print("  " + detail)
     if a.no_shrink:
         return
-    sds, sq = shrink(runner, ds, q, a.shrink_budget)
-    res, _ = runner.run_round(sds, [sq])
+    sds, sq = shrink(runner, ds, q, status, a.shrink_budget)
+    try:
+        res, _ = runner.run_round(sds, [sq])
+    except psycopg.OperationalError:
+        runner.reconnect()
+        res = [("crash", "the server crashed (a backend died; see its log)")]
     print("  shrunk (%d rows, %d transactions; still %s):" % (len(sds.rows), len(sds.txns), res[0][0]))
     print("    pipeline: INSERT INTO t " + sq.render("src", "s", False, "v"))
     print("    batch:    " + sq.render("src", "s", True, "v"))
