@@ -19,7 +19,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Classes with wrong results today (FINDINGS.md); remove one here once it is fixed.
-default_exclude=unaligned_width,updating_distinct,empty_global,sum_int4,retract_internal,distinct_nulls
+default_exclude=
 exclude=${ARROYO_DIFF_EXCLUDE-$default_exclude}
 
 pg_test_instance differential "${ARROYO_DIFFERENTIAL_PORT:-55490}"

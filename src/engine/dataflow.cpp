@@ -84,6 +84,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
                src->desc);
       auto wm = std::make_unique<WatermarkOperator>(src->time_column, src->watermark_delay_us,
                                                     src->idle_timeout_us, stats_);
+      wm->set_not_null_columns(src->not_null_columns);
       wm->connect(downstream, port);
       run.watermark = wm.get();
       run.downstream = wm.get();

@@ -7,11 +7,14 @@
 namespace arroyo {
 
 void WatermarkOperator::push(int, Batch& rows) {
-  if (time_column_ >= 0) {
-    // Rows without an event time cannot be placed in time: they are dropped as bad data.
+  if (time_column_ >= 0 || !not_null_.empty()) {
+    // Rows without an event time cannot be placed in time, and rows with NULL in a column
+    // declared NOT NULL break the declaration: they are dropped as bad data.
     int kept = 0;
     for (int i = 0; i < rows.size(); i++) {
-      if (rows.nulls(i)[time_column_]) {
+      bool bad = time_column_ >= 0 && rows.nulls(i)[time_column_];
+      for (int c : not_null_) bad = bad || rows.nulls(i)[c];
+      if (bad) {
         stats_.bad_rows_engine++;
         continue;
       }
@@ -20,7 +23,8 @@ void WatermarkOperator::push(int, Batch& rows) {
         memcpy(rows.nulls(kept), rows.nulls(i), sizeof(bool) * rows.ncols());
         rows.op(kept) = rows.op(i);
       }
-      rows.time(kept) = DatumGetTimestampTz(rows.values(i)[time_column_]);
+      rows.time(kept) = time_column_ >= 0 ? DatumGetTimestampTz(rows.values(i)[time_column_])
+                                          : rows.time(i);
       kept++;
     }
     rows.truncate(kept);

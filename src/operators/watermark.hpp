@@ -5,6 +5,7 @@
 #include "engine/operator.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace arroyo {
 
@@ -14,6 +15,8 @@ class WatermarkOperator : public Operator {
       : time_column_(time_column), delay_us_(delay_us), idle_timeout_us_(idle_timeout_us),
         stats_(stats) {}
 
+  // Columns declared NOT NULL: a row with NULL in one is dropped and counted as bad.
+  void set_not_null_columns(std::vector<int> columns) { not_null_ = std::move(columns); }
   void push(int port, Batch& rows) override;
   // Called when the source had nothing to give: after idle_timeout, the source goes idle.
   void check_idle(TimestampTz now);
@@ -25,6 +28,7 @@ class WatermarkOperator : public Operator {
   void advance(TimestampTz wm);
 
   int time_column_;
+  std::vector<int> not_null_;
   int64 delay_us_, idle_timeout_us_;
   EngineStats& stats_;
   TimestampTz max_time_ = DT_NOBEGIN;

@@ -161,7 +161,10 @@ std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode>
       window_fn = fn;
     } else {
       pg::call([&] { no_window_walker(e, nullptr); });
-      keys.push_back(e);
+      // GROUP BY k, k groups by k once.
+      bool repeated = false;
+      for (Node* k : keys) repeated = repeated || pg::call([&] { return equal(k, e); });
+      if (!repeated) keys.push_back(e);
     }
   }
   const bool input_updating = input->updating;

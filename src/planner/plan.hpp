@@ -30,6 +30,8 @@ struct SourceNode : PlanNode {
   // (Vars for plain columns), or NIL when the table has none.
   List* generated = nullptr;
   int time_column = -1;            // 0-based column holding event time (event_time_field)
+  // 0-based columns declared NOT NULL (foreign tables): a row with NULL there is dropped as bad.
+  std::vector<int> not_null_columns;
   int64 watermark_delay_us = 0;
   int64 idle_timeout_us = 0;
 };

@@ -176,6 +176,15 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   plan_generated_columns(*node, rte->relid);
   EventTimeOptions et = event_time_options(node->spec);
   node->time_column = et.column;
+  pg::call([&] {
+    Relation rel = table_open(rte->relid, AccessShareLock);
+    TupleDesc d = RelationGetDescr(rel);
+    for (int c = 0; c < d->natts; c++) {
+      Form_pg_attribute att = TupleDescAttr(d, c);
+      if (att->attnotnull && !att->attisdropped && !att->attgenerated) node->not_null_columns.push_back(c);
+    }
+    table_close(rel, AccessShareLock);
+  });
   node->watermark_delay_us = et.watermark_delay_us;
   node->idle_timeout_us = et.idle_timeout_us;
   return node;
