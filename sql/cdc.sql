@@ -17,7 +17,7 @@ BEGIN
   RETURN false;
 END $$;
 
-CREATE TABLE orders (id serial PRIMARY KEY, k int, v numeric, note text);
+CREATE TABLE orders (id serial PRIMARY KEY, k int NOT NULL, v numeric, note text);
 INSERT INTO orders (k, v) SELECT g % 7, g FROM generate_series(1, 2000) g;
 CREATE TABLE totals (k int PRIMARY KEY, n bigint, s numeric, lo numeric, hi numeric);
 
@@ -107,7 +107,7 @@ SELECT k, n FROM totals WHERE k IN (5, 30, 31, 32) ORDER BY k;
 
 -- The same table read by a second pipeline (its own slot), from another schema's table too.
 CREATE SCHEMA shop;
-CREATE TABLE shop.items (id int PRIMARY KEY, owner_id int, price numeric, label text);
+CREATE TABLE shop.items (id int PRIMARY KEY, owner_id int NOT NULL, price numeric, label text);
 ALTER TABLE shop.items REPLICA IDENTITY FULL;
 INSERT INTO shop.items SELECT g, g % 3, g * 1.5, 'item ' || g FROM generate_series(1, 50) g;
 CREATE TABLE per_owner (owner_id int PRIMARY KEY, items bigint, labels text);
@@ -156,7 +156,7 @@ SELECT state, last_error FROM stream_pipelines WHERE name = 'typed';
 -- A table identified by its primary key only (no REPLICA IDENTITY FULL): the pipeline keeps
 -- its rows by key to retract the old row of an update or delete, including TOASTed values an
 -- update leaves unchanged, and a changed key; across a stop and start too.
-CREATE TABLE keyed (id int PRIMARY KEY, k int, v numeric, doc text);
+CREATE TABLE keyed (id int PRIMARY KEY, k int NOT NULL, v numeric, doc text);
 ALTER TABLE keyed ALTER COLUMN doc SET STORAGE EXTERNAL;
 INSERT INTO keyed SELECT g, g % 5, g, CASE WHEN g % 10 = 0 THEN repeat('d', 3000) || g END
 FROM generate_series(1, 100) g;

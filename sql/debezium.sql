@@ -9,7 +9,7 @@ CREATE SERVER files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'singl
 
 -- Events in both forms (the first, with schema and payload, as Debezium's JsonConverter writes
 -- it), ops c, r, u, d, and tombstones; through an aggregate into a keyed table.
-CREATE FOREIGN TABLE customers (id int, first_name text, last_name text, email text)
+CREATE FOREIGN TABLE customers (id int NOT NULL, first_name text, last_name text, email text)
   SERVER files OPTIONS (path :'customers_path', type 'source', format 'debezium_json',
                         primary_key 'id');
 CREATE TABLE customer_names (id int PRIMARY KEY, name text);
@@ -33,7 +33,7 @@ FROM regexp_split_to_table(rtrim(pg_read_file(:'out_path'), E'\n'), E'\n') line 
 
 -- Debezium's value encodings: decimals as strings or numbers, timestamps as epoch millis,
 -- micros or nanos, dates as days since 1970; bad events dropped and counted.
-CREATE FOREIGN TABLE orders (id int, store int, amount numeric, placed timestamp, day date,
+CREATE FOREIGN TABLE orders (id int, store int NOT NULL, amount numeric, placed timestamp, day date,
                              placed_tz timestamptz)
   SERVER files OPTIONS (path :'orders_path', type 'source', format 'debezium_json',
                         primary_key 'id', bad_data 'drop');

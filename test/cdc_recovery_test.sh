@@ -112,11 +112,11 @@ EOF
 }
 
 q "CREATE EXTENSION arroyo_stream"
-q "CREATE TABLE orders (id serial PRIMARY KEY, k int, v numeric)"
+q "CREATE TABLE orders (id serial PRIMARY KEY, k int NOT NULL, v numeric)"
 q "ALTER TABLE orders REPLICA IDENTITY FULL"
 q "INSERT INTO orders (k, v) SELECT g % 40, g FROM generate_series(1, 5000) g"
 q "CREATE TABLE totals (k int PRIMARY KEY, n bigint, s numeric)"
-q "CREATE TABLE keyed (id bigint PRIMARY KEY, k int, v numeric)"
+q "CREATE TABLE keyed (id bigint PRIMARY KEY, k int NOT NULL, v numeric)"
 q "CREATE SEQUENCE keyed_ids START 100000"
 q "INSERT INTO keyed SELECT g, g % 40, g FROM generate_series(1, 2000) g"
 q "CREATE TABLE keyed_totals (k int PRIMARY KEY, n bigint, s numeric)"

@@ -61,7 +61,7 @@ kafka_broker_start "$BROKER_DIR" "$BROKER_PORT" --topic rec_in:3 --topic rec_out
 q "CREATE EXTENSION arroyo_stream" >/dev/null
 q "CREATE SERVER kafka FOREIGN DATA WRAPPER arroyo_stream
      OPTIONS (connector 'kafka', bootstrap_servers '$BOOT', \"reconnect.backoff.max.ms\" '500');
-   CREATE FOREIGN TABLE rec_in (id int, k int, v int) SERVER kafka
+   CREATE FOREIGN TABLE rec_in (id int, k int NOT NULL, v int) SERVER kafka
      OPTIONS (type 'source', topic 'rec_in', \"source.offset\" 'earliest');
    CREATE FOREIGN TABLE rec_out (id int, k int, v int) SERVER kafka
      OPTIONS (type 'sink', topic 'rec_out', \"sink.key_field\" 'id',

@@ -234,7 +234,7 @@ kafka_broker_cmd "topic dbz_orders 1"
 kafka_broker_cmd "topic dbz_out 1"
 # Debezium change events written by kcat: c/u/d, Debezium's encodings, two bad events.
 kcat -P -b "$BOOT" -t dbz_orders <"$ARROYO_ROOT/test/data/debezium_orders.json"
-q "CREATE FOREIGN TABLE dbz_orders (id int, store int, amount numeric, placed timestamp, day date,
+q "CREATE FOREIGN TABLE dbz_orders (id int, store int NOT NULL, amount numeric, placed timestamp, day date,
      placed_tz timestamptz)
    SERVER kafka OPTIONS (type 'source', topic 'dbz_orders', format 'debezium_json',
      primary_key 'id', bad_data 'drop', \"source.offset\" 'earliest', \"source.stop_at\" 'latest');
