@@ -164,20 +164,31 @@ void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* null
   s.inputs++;
 }
 
-void AggregateFunction::retract(AggValue& s, const Datum* args, const bool* nulls,
+bool AggregateFunction::retract(AggValue& s, const Datum* args, const bool* nulls,
                                 MemoryContext state_memory) {
   if (invfn_.fn_strict)
     for (int i = 0; i < num_args_; i++)
-      if (nulls[i]) return;
+      if (nulls[i]) return true;
   if (--s.inputs == 0) {
     // Nothing left: back to the initial state (as PostgreSQL's moving aggregates do).
     init(s, state_memory);
-    return;
+    return true;
   }
   step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
-  if (s.isnull && !init_null_)
-    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                    errmsg("aggregate %s could not retract a value", get_func_name(invfn_.fn_oid))));
+  // PostgreSQL's rule: an inverse transition function returns NULL when it cannot take the
+  // value out (numeric's, when the value held the largest scale): recompute from the inputs.
+  return !s.isnull;
+}
+
+bool AggregateFunction::inverse_may_fail(Oid aggfnoid) {
+  if (aggfnoid >= FirstNormalObjectId) return true;  // user-defined: anything goes
+  return pg::call([&] {
+    HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
+    bool internal = ((Form_pg_aggregate)GETSTRUCT(tup))->aggmtranstype == INTERNALOID;
+    ReleaseSysCache(tup);
+    return internal;  // the numeric family: see retract()
+  });
 }
 
 void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum* args,

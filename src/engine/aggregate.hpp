@@ -53,7 +53,12 @@ class AggregateFunction {
   // Folds one row's argument values into `s`.
   void advance(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
   // Takes one row's argument values back out of `s` (moving mode only).
-  void retract(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
+  // Returns false when the inverse function could not take the row out (it returned NULL):
+  // the state is then unusable, and must be recomputed from the group's rows.
+  bool retract(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
+  // Whether an aggregate's inverse transition function may refuse a row (built-in ones with an
+  // `internal` moving state, the numeric family, and every user-defined one).
+  static bool inverse_may_fail(Oid aggfnoid);
   // Folds another state of the same aggregate into `into` (combine function).
   void combine(AggValue& into, const AggValue& from, MemoryContext state_memory);
   // The aggregate's result for `s`, allocated in CurrentMemoryContext.

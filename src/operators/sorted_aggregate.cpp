@@ -23,7 +23,7 @@ SortedAggregate::SortedAggregate(Aggref* aggref)
   pg::call([&] {
     foreach (lc, aggref->args) {
       Expr* e = ((TargetEntry*)lfirst(lc))->expr;
-      row_types_.emplace_back(exprType((Node*)e), exprCollation((Node*)e));
+      row_types_.push_back(ValueType::of(exprType((Node*)e)));
     }
   });
   // PostgreSQL sorts a DISTINCT aggregate's rows by its DISTINCT list (which starts with the

@@ -23,7 +23,7 @@ class SortedAggregate {
   static bool needed(const Aggref* aggref);
   // The types of the argument rows kept per group: every argument of the call, the ORDER BY
   // expressions included, in the order the planner lays them out.
-  const std::vector<KeyType>& row_types() const { return row_types_; }
+  const std::vector<ValueType>& row_types() const { return row_types_; }
 
   // The aggregate's result over `rows`, allocated in CurrentMemoryContext; transition states
   // live in `scratch`, which is reset afterwards. Call outside pg::call (it sorts in C++).
@@ -37,7 +37,7 @@ class SortedAggregate {
   int compare(const ValueMultiset::Entry* a, const ValueMultiset::Entry* b) const;
 
   std::unique_ptr<AggregateFunction> fn_;
-  std::vector<KeyType> row_types_;
+  std::vector<ValueType> row_types_;
   std::vector<SortColumn> sort_;
   bool distinct_;
 };

@@ -30,6 +30,7 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
       sorted_.push_back(std::make_unique<SortedAggregate>(spec.aggref));
       aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
       recomputed_.push_back(true);
+      backed_.push_back(false);
       any_recomputed_ = true;
       arg_types_.push_back(sorted_.back()->row_types());
       continue;
@@ -45,12 +46,14 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
       moving = false;
     }
     recomputed_.push_back((input_updating_ && !moving) || !aggs_.back()->serializable());
-    if (recomputed_.back()) any_recomputed_ = true;
-    std::vector<KeyType> types;
-    if (recomputed_.back())
+    // A moving aggregate whose inverse may refuse a row also keeps the rows, to recompute
+    // from them when it does.
+    backed_.push_back(moving && AggregateFunction::inverse_may_fail(spec.aggref->aggfnoid));
+    if (recomputed_.back() || backed_.back()) any_recomputed_ = true;
+    std::vector<ValueType> types;
+    if (recomputed_.back() || backed_.back())
       for (int a = 0; a < aggs_.back()->num_args(); a++)
-        types.emplace_back(TupleDescAttr(in, spec.first_arg + a)->atttypid,
-                           spec.aggref->inputcollid);
+        types.push_back(ValueType::of(TupleDescAttr(in, spec.first_arg + a)->atttypid));
     arg_types_.push_back(std::move(types));
   }
   table_ = std::make_unique<GroupTable>(&key_types_, int(aggs_.size()), memory_);
@@ -112,9 +115,19 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
         g->recompute = true;
       }
     } else if (op == RowOp::Insert) {
-      aggs_[j]->advance(g->states[j], args, arg_nulls, memory_);
+      // (A kept aggregate of a group due for recomputation is rebuilt from its rows then.)
+      if (backed_[j]) g->multisets[j].add(arg_types_[j], args, arg_nulls, memory_);
+      if (!backed_[j] || !g->recompute) aggs_[j]->advance(g->states[j], args, arg_nulls, memory_);
     } else {
-      aggs_[j]->retract(g->states[j], args, arg_nulls, memory_);
+      if (backed_[j]) g->multisets[j].remove(arg_types_[j], args, arg_nulls);
+      if ((!backed_[j] || !g->recompute) &&
+          !aggs_[j]->retract(g->states[j], args, arg_nulls, memory_)) {
+        if (!backed_[j])
+          ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                          errmsg("aggregate %s could not retract a value",
+                                 get_func_name(spec.aggref->aggfnoid))));
+        g->recompute = true;
+      }
     }
   }
   if (!g->dirty) {
@@ -204,7 +217,7 @@ void UpdatingAggregateOperator::compute_row(Group* g, Datum* values, bool* nulls
   pg::call([&] {
     if (g->recompute) {
       for (size_t j = 0; j < aggs_.size(); j++) {
-        if (!recomputed_[j] || sorted_[j]) continue;
+        if ((!recomputed_[j] && !backed_[j]) || sorted_[j]) continue;
         aggs_[j]->init(g->states[j], memory_);
         g->multisets[j].for_each([&](const ValueMultiset::Entry& e) {
           for (int64 k = 0; k < e.count; k++)

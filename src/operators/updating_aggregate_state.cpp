@@ -37,7 +37,7 @@ void UpdatingAggregateOperator::encode_group(Group* g, StateEncoder& out) {
     for (int c = 0; c < out_cols_; c++)
       out.put_datum(g->emitted[c], g->emitted_nulls[c], out_byval_[c], out_len_[c]);
   for (size_t j = 0; j < aggs_.size(); j++)
-    if (recomputed_[j]) g->multisets[j].encode(arg_types_[j], out);
+    if (recomputed_[j] || backed_[j]) g->multisets[j].encode(arg_types_[j], out);
 }
 
 // Reads encode_group()'s entry into a new group: what the group keeps goes into the operator's
@@ -65,7 +65,7 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
     MemoryContextSwitchTo(old);
   }
   for (size_t j = 0; j < aggs_.size(); j++)
-    if (recomputed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
+    if (recomputed_[j] || backed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
 }
 
 void UpdatingAggregateOperator::restore(const StateEntry& e) {

@@ -4,11 +4,14 @@ extern "C" {
 #include "common/hashfn.h"
 }
 
+#include "pg/guard.hpp"
 #include "state/codec.hpp"
+
+#include <cstring>
 
 namespace arroyo {
 
-void ValueMultiset::encode(const std::vector<KeyType>& types, StateEncoder& out) const {
+void ValueMultiset::encode(const std::vector<ValueType>& types, StateEncoder& out) const {
   int64 n = 0;
   for_each([&](const Entry&) { n++; });
   out.put_int(n);
@@ -19,7 +22,7 @@ void ValueMultiset::encode(const std::vector<KeyType>& types, StateEncoder& out)
   });
 }
 
-void ValueMultiset::decode(const std::vector<KeyType>& types, StateDecoder& in,
+void ValueMultiset::decode(const std::vector<ValueType>& types, StateDecoder& in,
                            MemoryContext memory) {
   int64 n = in.get_int();
   size_t width = types.size();
@@ -34,29 +37,85 @@ void ValueMultiset::decode(const std::vector<KeyType>& types, StateDecoder& in,
   }
 }
 
-// Runs inside pg::call: hash and equality are PostgreSQL functions.
-uint32 ValueMultiset::hash(const std::vector<KeyType>& types, const Datum* args,
+ValueType ValueType::of(Oid type) {
+  ValueType t{};
+  pg::call([&] { get_typlenbyval(type, &t.len, &t.byval); });
+  return t;
+}
+
+namespace {
+
+// The value bits of a by-value Datum of `len` bytes.
+uint64 value_bits(Datum d, int16 len) {
+  switch (len) {
+    case 1: return uint8(d);
+    case 2: return uint16(d);
+    case 4: return uint32(d);
+    default: return uint64(d);
+  }
+}
+
+// The bytes a by-reference value is made of: a varlena's detoasted data (in
+// `*copy` when detoasting had to allocate, for the caller to free), a cstring's characters.
+const char* value_bytes(const ValueType& t, const Datum& d, size_t* size, void** copy) {
+  *copy = nullptr;
+  if (t.len == -1) {
+    struct varlena* v = (struct varlena*)DatumGetPointer(d);
+    struct varlena* plain = pg_detoast_datum_packed(v);
+    if (plain != v) *copy = plain;
+    *size = VARSIZE_ANY_EXHDR(plain);
+    return VARDATA_ANY(plain);
+  }
+  const char* p = (const char*)DatumGetPointer(d);
+  *size = t.len == -2 ? strlen(p) : size_t(t.len);
+  return p;
+}
+
+}  // namespace
+
+// Runs inside pg::call (detoasting may fail).
+uint32 ValueMultiset::hash(const std::vector<ValueType>& types, const Datum* args,
                            const bool* nulls) {
   uint32 h = 0;
-  for (size_t i = 0; i < types.size(); i++)
-    h = hash_combine(h, nulls[i] ? 0x9e3779b9u
-                                 : DatumGetUInt32(FunctionCall1Coll(types[i].hash,
-                                                                    types[i].collation, args[i])));
+  for (size_t i = 0; i < types.size(); i++) {
+    uint32 k = 0x9e3779b9u;
+    if (!nulls[i] && types[i].byval) {
+      uint64 bits = value_bits(args[i], types[i].len);
+      k = hash_bytes((const unsigned char*)&bits, sizeof(bits));
+    } else if (!nulls[i]) {
+      size_t size;
+      void* copy;
+      const char* bytes = value_bytes(types[i], args[i], &size, &copy);
+      k = hash_bytes((const unsigned char*)bytes, int(size));
+      if (copy) pfree(copy);
+    }
+    h = hash_combine(h, k);
+  }
   return h;
 }
 
-bool ValueMultiset::same(const std::vector<KeyType>& types, const Entry& e, const Datum* args,
+bool ValueMultiset::same(const std::vector<ValueType>& types, const Entry& e, const Datum* args,
                          const bool* nulls) {
   for (size_t i = 0; i < types.size(); i++) {
     if (e.nulls[i] != nulls[i]) return false;
-    if (!nulls[i] &&
-        !DatumGetBool(FunctionCall2Coll(types[i].eq, types[i].collation, e.args[i], args[i])))
-      return false;
+    if (nulls[i]) continue;
+    if (types[i].byval) {
+      if (value_bits(e.args[i], types[i].len) != value_bits(args[i], types[i].len)) return false;
+      continue;
+    }
+    size_t a_size, b_size;
+    void *a_copy, *b_copy;
+    const char* a = value_bytes(types[i], e.args[i], &a_size, &a_copy);
+    const char* b = value_bytes(types[i], args[i], &b_size, &b_copy);
+    bool equal = a_size == b_size && memcmp(a, b, a_size) == 0;
+    if (a_copy) pfree(a_copy);
+    if (b_copy) pfree(b_copy);
+    if (!equal) return false;
   }
   return true;
 }
 
-void ValueMultiset::add(const std::vector<KeyType>& types, const Datum* args, const bool* nulls,
+void ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
                         MemoryContext memory) {
   std::vector<Entry>& bucket = entries_[hash(types, args, nulls)];
   for (Entry& e : bucket)
@@ -75,7 +134,7 @@ void ValueMultiset::add(const std::vector<KeyType>& types, const Datum* args, co
   bucket.push_back(e);
 }
 
-bool ValueMultiset::remove(const std::vector<KeyType>& types, const Datum* args,
+bool ValueMultiset::remove(const std::vector<ValueType>& types, const Datum* args,
                            const bool* nulls) {
   auto it = entries_.find(hash(types, args, nulls));
   if (it == entries_.end()) return false;

@@ -1,6 +1,9 @@
-// The argument rows an aggregate without an inverse transition function has seen in one group,
-// with multiplicities, so the aggregate can be recomputed when a row is retracted (min, max,
-// string_agg, ... over an updating input).
+// The argument rows an aggregate has seen in one group, with multiplicities, so that it can be
+// recomputed when a row is retracted (min, max, string_agg, ... over an updating input) or fed
+// its rows sorted (DISTINCT, ORDER BY, WITHIN GROUP). Rows are compared by their values' exact
+// images (detoasted bytes), not the types' equality: 1.0 and 1.00 are two rows, as in the batch
+// query's input, a retraction takes out exactly the row it names, and types without an
+// equality operator (json) can be kept.
 #pragma once
 
 #include "operators/group_table.hpp"
@@ -13,6 +16,13 @@ namespace arroyo {
 class StateEncoder;
 class StateDecoder;
 
+// How a kept column is stored: its type's length and passing convention.
+struct ValueType {
+  int16 len;
+  bool byval;
+  static ValueType of(Oid type);
+};
+
 struct ValueMultiset {
   struct Entry {
     Datum* args;
@@ -21,13 +31,13 @@ struct ValueMultiset {
   };
 
   // Adds one occurrence (copying new values into `memory`).
-  void add(const std::vector<KeyType>& types, const Datum* args, const bool* nulls,
+  void add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
            MemoryContext memory);
   // Removes one occurrence; false if the row was never added.
-  bool remove(const std::vector<KeyType>& types, const Datum* args, const bool* nulls);
+  bool remove(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   // Writes the entries into a checkpoint / adds those a checkpoint holds (inside pg::call).
-  void encode(const std::vector<KeyType>& types, StateEncoder& out) const;
-  void decode(const std::vector<KeyType>& types, StateDecoder& in, MemoryContext memory);
+  void encode(const std::vector<ValueType>& types, StateEncoder& out) const;
+  void decode(const std::vector<ValueType>& types, StateDecoder& in, MemoryContext memory);
   template <typename F>
   void for_each(F&& f) const {
     for (const auto& [hash, entries] : entries_)
@@ -35,8 +45,8 @@ struct ValueMultiset {
   }
 
  private:
-  static uint32 hash(const std::vector<KeyType>& types, const Datum* args, const bool* nulls);
-  static bool same(const std::vector<KeyType>& types, const Entry& e, const Datum* args,
+  static uint32 hash(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
+  static bool same(const std::vector<ValueType>& types, const Entry& e, const Datum* args,
                    const bool* nulls);
   std::unordered_map<uint32, std::vector<Entry>> entries_;
 };

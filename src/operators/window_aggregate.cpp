@@ -77,11 +77,10 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
     }
     sorted_.push_back(nullptr);
     replay_.push_back(!aggs_.back()->serializable());
-    std::vector<KeyType> types;
+    std::vector<ValueType> types;
     if (replay_.back())
       for (int a = 0; a < aggs_.back()->num_args(); a++)
-        types.emplace_back(TupleDescAttr(in, spec.first_arg + a)->atttypid,
-                           spec.aggref->inputcollid);
+        types.push_back(ValueType::of(TupleDescAttr(in, spec.first_arg + a)->atttypid));
     arg_types_.push_back(std::move(types));
   }
   range_type_ = pg::call([&] { return lookup_type_cache(TSTZRANGEOID, TYPECACHE_RANGE_INFO); });

@@ -112,7 +112,7 @@ class WindowAggregateOperator : public Operator {
   Batch out_;
   // Checkpoints.
   std::vector<bool> replay_;  // per aggregate: its state is not serializable; keep its inputs
-  std::vector<std::vector<KeyType>> arg_types_;  // per aggregate, for those inputs
+  std::vector<std::vector<ValueType>> arg_types_;  // per aggregate, for those inputs
   std::vector<TimestampTz> dropped_parts_;        // checkpointed buckets dropped since
   UnsavedGroups unsaved_sessions_;
   std::vector<std::string> removed_sessions_;
