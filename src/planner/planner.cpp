@@ -358,9 +358,12 @@ UpdatingAggregateNode* feeding_aggregate(PlanNode* node) {
                                                           : nullptr;
 }
 
-// A unique index of the table on exactly these columns (1-based attnums), preferring the
-// primary key; InvalidOid if there is none.
-Oid unique_index_on(Oid relid, const std::vector<int>& attnums) {
+// A unique index of the table whose key columns each hold a grouping key and together hold
+// every one of the `num_keys` keys (`key_of_column`: per 0-based column, the key it holds or
+// -1), preferring the primary key; InvalidOid if there is none. `columns` gets, per key, the
+// index column holding it.
+Oid unique_index_on(Oid relid, const std::vector<int>& key_of_column, int num_keys,
+                    std::vector<int>* columns) {
   return pg::call([&] {
     Relation rel = table_open(relid, NoLock);
     List* indexes = RelationGetIndexList(rel);
@@ -371,13 +374,19 @@ Oid unique_index_on(Oid relid, const std::vector<int>& attnums) {
       Form_pg_index form = idx->rd_index;
       bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
                   heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr) &&
-                  form->indnkeyatts == int(attnums.size());
+                  form->indnkeyatts >= num_keys;
+      std::vector<int> chosen(num_keys, -1);
       for (int k = 0; fits && k < form->indnkeyatts; k++) {
-        bool listed = false;
-        for (int a : attnums) listed = listed || a == form->indkey.values[k];
-        fits = listed;
+        int att = form->indkey.values[k];  // 0 for an expression
+        int key = att > 0 && att <= int(key_of_column.size()) ? key_of_column[att - 1] : -1;
+        fits = key >= 0;
+        if (fits && chosen[key] < 0) chosen[key] = att - 1;
       }
-      if (fits && (!OidIsValid(found) || form->indisprimary)) found = RelationGetRelid(idx);
+      for (int key = 0; fits && key < num_keys; key++) fits = chosen[key] >= 0;
+      if (fits && (!OidIsValid(found) || form->indisprimary)) {
+        found = RelationGetRelid(idx);
+        *columns = chosen;
+      }
       index_close(idx, AccessShareLock);
     }
     table_close(rel, NoLock);
@@ -405,11 +414,13 @@ void plan_updating_sink(LogicalPlan& plan) {
   std::vector<int> column_of_key(agg->num_keys, -1);
   TupleDesc target = plan.root->desc;
   std::vector<int> lossy_column(agg->num_keys, -1);
+  std::vector<int> key_of_column(target->natts, -1);
   for (int c = 0; c < target->natts; c++) {
     if (TupleDescAttr(target, c)->attisdropped) continue;
     bool lossy = false;
     int key = pg::call([&] { return traced_key(plan.root.get(), c + 1, &lossy); });
     if (key >= 0 && lossy && lossy_column[key] < 0) lossy_column[key] = c;
+    if (key >= 0 && !lossy) key_of_column[c] = key;
     if (key >= 0 && !lossy && column_of_key[key] < 0) column_of_key[key] = c;
   }
   for (int k = 0; k < agg->num_keys; k++) {
@@ -434,6 +445,12 @@ void plan_updating_sink(LogicalPlan& plan) {
                "expression, unchanged, to a column of the target.");
     sink.key_columns.push_back(column_of_key[k]);
   }
+  // A key written to several columns is found through whichever the key's index holds.
+  if (sink.is_table && agg->num_keys > 0) {
+    std::vector<int> chosen;
+    sink.key_index = unique_index_on(sink.relid, key_of_column, agg->num_keys, &chosen);
+    if (OidIsValid(sink.key_index)) sink.key_columns = chosen;
+  }
   // The NULL group is a group like the others: its row needs a key column that can hold NULL.
   if (sink.is_table) {
     for (int k = 0; k < agg->num_keys; k++) {
@@ -457,13 +474,10 @@ void plan_updating_sink(LogicalPlan& plan) {
     }
   }
   if (!sink.is_table || agg->num_keys == 0) return;
-  std::vector<int> attnums;
   std::string names;
   for (int c : sink.key_columns) {
-    attnums.push_back(c + 1);
     names += (names.empty() ? "" : ", ") + std::string(NameStr(TupleDescAttr(target, c)->attname));
   }
-  sink.key_index = unique_index_on(sink.relid, attnums);
   if (!OidIsValid(sink.key_index))
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "target table \"" + relname +
