@@ -26,8 +26,9 @@ void _PG_init(void) {
   DefineCustomIntVariable(
       "arroyo_stream.updating_ttl",
       "How long an updating aggregate keeps a key's state after the last event for it.",
-      "Measured in event time against the watermark. Per pipeline: SET updating_ttl = '…'.",
-      &updating_ttl_s, 24 * 3600, 1, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+      "Measured in event time against the watermark; 0 (the default) keeps every key, so that "
+      "results equal the batch query's. Per pipeline: SET updating_ttl = '…'.",
+      &updating_ttl_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "arroyo_stream.update_aggregate_flush_interval",
       "How often updating aggregates emit their buffered changes.",

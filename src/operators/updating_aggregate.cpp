@@ -270,7 +270,7 @@ void UpdatingAggregateOperator::forget(Group* g) {
 // Forgets groups no event has touched for the TTL, measured against the watermark. Sweeps the
 // table when the watermark has moved a tenth of the TTL since the last sweep.
 void UpdatingAggregateOperator::evict_expired() {
-  if (watermark_ == DT_NOBEGIN || watermark_ == DT_NOEND || num_keys_ == 0) return;
+  if (ttl_us_ <= 0 || watermark_ == DT_NOBEGIN || watermark_ == DT_NOEND || num_keys_ == 0) return;
   if (last_sweep_ != DT_NOBEGIN && watermark_ - last_sweep_ < ttl_us_ / 10) return;
   last_sweep_ = watermark_;
   std::vector<Group*> expired;

@@ -6,7 +6,7 @@
 namespace arroyo {
 
 int checkpoint_interval_ms = 1000;
-int updating_ttl_s = 24 * 3600;
+int updating_ttl_s = 0;  // 0: keys never expire
 int update_flush_interval_ms = 1000;
 
 namespace {
