@@ -66,7 +66,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
       fmgr_info_set_expr((Node*)final_expr, &finalfn_);
     }
     combine_.fn_oid = InvalidOid;
-    if (!moving && OidIsValid(agg->aggcombinefn)) {
+    // (A moving aggregate's states can be combined too when they are the plain ones.)
+    if ((!moving || agg->aggmtransfn == agg->aggtransfn) && OidIsValid(agg->aggcombinefn)) {
       Oid pair[2] = {trans_type_, trans_type_};
       build_aggregate_transfn_expr(pair, 1, 0, false, trans_type_, collation_, agg->aggcombinefn,
                                    InvalidOid, &combine_expr, &unused);
@@ -74,12 +75,13 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
       fmgr_info_set_expr((Node*)combine_expr, &combine_);
     }
     // States of a plain type are checkpointed as they are; `internal` ones through the
-    // serialization functions, which apply to the moving state only when it is the same one.
+    // serialization functions, which apply to the moving state only when it is the same one,
+    // and only with a combine function, which folds a restored state into a live one.
     serialfn_.fn_oid = deserialfn_.fn_oid = InvalidOid;
     if (trans_type_ != INTERNALOID) {
       serializable_ = true;
     } else if (OidIsValid(agg->aggserialfn) && OidIsValid(agg->aggdeserialfn) &&
-               (!moving || agg->aggmtransfn == agg->aggtransfn)) {
+               OidIsValid(combine_.fn_oid) && (!moving || agg->aggmtransfn == agg->aggtransfn)) {
       serializable_ = true;
       fmgr_info(agg->aggserialfn, &serialfn_);
       fmgr_info(agg->aggdeserialfn, &deserialfn_);
@@ -119,6 +121,7 @@ void AggregateFunction::init(AggValue& s, MemoryContext state_memory) {
   s.inputs = 0;
   s.isnull = init_null_;
   s.no_value = init_null_;
+  s.restored = false;
   s.value = init_null_ ? 0
                        : pg::call([&] {
                            MemoryContext old = MemoryContextSwitchTo(state_memory);
@@ -145,8 +148,23 @@ void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* null
     }
     if (s.isnull) return;
   }
-  step(trans_call_, transfn_.fn_strict, s, args, nulls, state_memory);
+  if (s.restored)
+    rebase(s, args, nulls, state_memory);
+  else
+    step(trans_call_, transfn_.fn_strict, s, args, nulls, state_memory);
   s.inputs++;
+}
+
+void AggregateFunction::rebase(AggValue& s, const Datum* args, const bool* nulls,
+                               MemoryContext state_memory) {
+  AggValue fresh;
+  init(fresh, state_memory);
+  step(trans_call_, transfn_.fn_strict, fresh, args, nulls, state_memory);
+  // The restored state stays in state_memory until that is freed: its parts are the
+  // aggregate's own business. (Once per group and restart.)
+  combine(fresh, s, state_memory);
+  fresh.inputs = s.inputs;
+  s = fresh;
 }
 
 void AggregateFunction::retract(AggValue& s, const Datum* args, const bool* nulls,
@@ -158,6 +176,11 @@ void AggregateFunction::retract(AggValue& s, const Datum* args, const bool* null
     // Nothing left: back to the initial state (as PostgreSQL's moving aggregates do).
     init(s, state_memory);
     return;
+  }
+  if (s.restored) {
+    // Folded into a state with this row added, which the inverse function takes back first.
+    rebase(s, args, nulls, state_memory);
+    step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
   }
   step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
   if (s.isnull && !init_null_)
@@ -211,7 +234,10 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->args[1].value = from.value;
   fc->args[1].isnull = from.isnull;
   fc->isnull = false;
+  // An `internal` state the combine function made from nothing is no transition state.
+  bool restored = trans_type_ == INTERNALOID && (into.restored || into.isnull);
   store(into, FunctionCallInvoke(fc), fc->isnull, state_memory);
+  into.restored = restored && !into.isnull;
 }
 
 Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {
@@ -263,6 +289,7 @@ void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext
   s.no_value = in.get_bool();
   s.inputs = in.get_int();
   s.value = 0;
+  s.restored = false;
   if (s.isnull) return;
   bool isnull;
   // The serialized bytes are a temporary (CurrentMemoryContext); the state lives in
@@ -281,6 +308,7 @@ void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext
       deserial_call_->isnull = false;
       s.value = FunctionCallInvoke(deserial_call_);
       isnull = deserial_call_->isnull;
+      s.restored = true;
     }
   }
   MemoryContextSwitchTo(old);
