@@ -177,15 +177,24 @@ void AggregateFunction::retract(AggValue& s, const Datum* args, const bool* null
     init(s, state_memory);
     return;
   }
+  // An inverse transition function returns NULL when it cannot take the row back (numeric's,
+  // when the last of the inputs with the largest scale goes but others remain); PostgreSQL
+  // then recomputes from the inputs, which a moving aggregate here does not keep.
+  auto take_back = [&] {
+    step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
+    if (s.isnull)
+      ereport(ERROR,
+              (errcode(ERRCODE_DATA_EXCEPTION),
+               errmsg("aggregate %s could not retract a value", get_func_name(invfn_.fn_oid)),
+               errdetail("Its inverse transition function returned NULL: the aggregate must be "
+                         "recomputed from its inputs.")));
+  };
   if (s.restored) {
     // Folded into a state with this row added, which the inverse function takes back first.
     rebase(s, args, nulls, state_memory);
-    step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
+    take_back();
   }
-  step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
-  if (s.isnull && !init_null_)
-    ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                    errmsg("aggregate %s could not retract a value", get_func_name(invfn_.fn_oid))));
+  take_back();
 }
 
 void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum* args,
@@ -198,7 +207,9 @@ void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum
     fc->args[i + 1].isnull = nulls[i];
   }
   fc->isnull = false;
-  store(s, FunctionCallInvoke(fc), fc->isnull, state_memory);
+  // (Called before fc->isnull is read: the order of a call's arguments is unspecified.)
+  Datum result = FunctionCallInvoke(fc);
+  store(s, result, fc->isnull, state_memory);
 }
 
 // Makes a transition function's result the new state, copying a new by-reference value into
@@ -236,7 +247,8 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->isnull = false;
   // An `internal` state the combine function made from nothing is no transition state.
   bool restored = trans_type_ == INTERNALOID && (into.restored || into.isnull);
-  store(into, FunctionCallInvoke(fc), fc->isnull, state_memory);
+  Datum result = FunctionCallInvoke(fc);
+  store(into, result, fc->isnull, state_memory);
   into.restored = restored && !into.isnull;
 }
 
