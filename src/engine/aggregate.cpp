@@ -72,7 +72,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
       fmgr_info_set_expr((Node*)final_expr, &finalfn_);
     }
     combine_.fn_oid = InvalidOid;
-    if (!moving && OidIsValid(agg->aggcombinefn)) {
+    // (A moving aggregate's states can be combined too when they are the plain ones.)
+    if ((!moving || agg->aggmtransfn == agg->aggtransfn) && OidIsValid(agg->aggcombinefn)) {
       Oid pair[2] = {trans_type_, trans_type_};
       build_aggregate_transfn_expr(pair, 1, 0, false, trans_type_, collation_, agg->aggcombinefn,
                                    InvalidOid, &combine_expr, &unused);
@@ -80,12 +81,13 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
       fmgr_info_set_expr((Node*)combine_expr, &combine_);
     }
     // States of a plain type are checkpointed as they are; `internal` ones through the
-    // serialization functions, which apply to the moving state only when it is the same one.
+    // serialization functions, which apply to the moving state only when it is the same one,
+    // and only with a combine function, which folds a restored state into a live one.
     serialfn_.fn_oid = deserialfn_.fn_oid = InvalidOid;
     if (trans_type_ != INTERNALOID) {
       serializable_ = true;
     } else if (OidIsValid(agg->aggserialfn) && OidIsValid(agg->aggdeserialfn) &&
-               (!moving || agg->aggmtransfn == agg->aggtransfn)) {
+               OidIsValid(combine_.fn_oid) && (!moving || agg->aggmtransfn == agg->aggtransfn)) {
       serializable_ = true;
       fmgr_info(agg->aggserialfn, &serialfn_);
       fmgr_info(agg->aggdeserialfn, &deserialfn_);
@@ -134,6 +136,7 @@ void AggregateFunction::init(AggValue& s, MemoryContext state_memory) {
   s.inputs = 0;
   s.isnull = init_null_;
   s.no_value = init_null_;
+  s.restored = false;
   s.value = init_null_ ? 0
                        : pg::call([&] {
                            MemoryContext old = MemoryContextSwitchTo(state_memory);
@@ -160,8 +163,23 @@ void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* null
     }
     if (s.isnull) return;
   }
-  step(trans_call_, transfn_.fn_strict, s, args, nulls, state_memory);
+  if (s.restored)
+    rebase(s, args, nulls, state_memory);
+  else
+    step(trans_call_, transfn_.fn_strict, s, args, nulls, state_memory);
   s.inputs++;
+}
+
+void AggregateFunction::rebase(AggValue& s, const Datum* args, const bool* nulls,
+                               MemoryContext state_memory) {
+  AggValue fresh;
+  init(fresh, state_memory);
+  step(trans_call_, transfn_.fn_strict, fresh, args, nulls, state_memory);
+  // The restored state stays in state_memory until that is freed: its parts are the
+  // aggregate's own business. (Once per group and restart.)
+  combine(fresh, s, state_memory);
+  fresh.inputs = s.inputs;
+  s = fresh;
 }
 
 bool AggregateFunction::retract(AggValue& s, const Datum* args, const bool* nulls,
@@ -174,9 +192,16 @@ bool AggregateFunction::retract(AggValue& s, const Datum* args, const bool* null
     init(s, state_memory);
     return true;
   }
-  step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
   // PostgreSQL's rule: an inverse transition function returns NULL when it cannot take the
-  // value out (numeric's, when the value held the largest scale): recompute from the inputs.
+  // row back (numeric's, when the last of the inputs with the largest scale goes but others
+  // remain); the caller then recomputes from the group's rows.
+  if (s.restored) {
+    // Folded into a state with this row added, which the inverse function takes back first.
+    rebase(s, args, nulls, state_memory);
+    step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
+    if (s.isnull) return false;
+  }
+  step(inv_call_, invfn_.fn_strict, s, args, nulls, state_memory);
   return !s.isnull;
 }
 
@@ -201,8 +226,7 @@ void AggregateFunction::step(FunctionCallInfo fc, bool, AggValue& s, const Datum
     fc->args[i + 1].isnull = nulls[i];
   }
   fc->isnull = false;
-  // (The call first: an argument list's evaluation order is unspecified, and the call sets
-  // fc->isnull.)
+  // (Called before fc->isnull is read: the order of a call's arguments is unspecified.)
   Datum result = FunctionCallInvoke(fc);
   store(s, result, fc->isnull, state_memory);
 }
@@ -240,8 +264,11 @@ void AggregateFunction::combine(AggValue& into, const AggValue& from,
   fc->args[1].value = from.value;
   fc->args[1].isnull = from.isnull;
   fc->isnull = false;
+  // An `internal` state the combine function made from nothing is no transition state.
+  bool restored = trans_type_ == INTERNALOID && (into.restored || into.isnull);
   Datum result = FunctionCallInvoke(fc);
   store(into, result, fc->isnull, state_memory);
+  into.restored = restored && !into.isnull;
 }
 
 Datum AggregateFunction::finish(AggValue& s, MemoryContext state_memory, bool* isnull) {
@@ -308,6 +335,7 @@ void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext
   s.no_value = in.get_bool();
   s.inputs = in.get_int();
   s.value = 0;
+  s.restored = false;
   if (s.isnull) return;
   bool isnull;
   // The serialized bytes are a temporary (CurrentMemoryContext); the state lives in
@@ -326,6 +354,7 @@ void AggregateFunction::deserialize(AggValue& s, StateDecoder& in, MemoryContext
       deserial_call_->isnull = false;
       s.value = FunctionCallInvoke(deserial_call_);
       isnull = deserial_call_->isnull;
+      s.restored = true;
     }
   }
   MemoryContextSwitchTo(old);

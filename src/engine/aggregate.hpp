@@ -21,6 +21,12 @@ struct AggValue {
   bool isnull = true;
   bool no_value = true;  // strict transition function with NULL initial value, nothing seen yet
   int64 inputs = 0;      // rows folded in minus rows retracted (moving mode)
+  // An `internal` state the transition function did not make: read back from a checkpoint by
+  // the deserialization function, or made by the combine function from nothing. PostgreSQL
+  // promises such a state only to the combine, final and serialization functions (15.18's
+  // numeric_deserialize, say, returns one that no longer keeps the sum of squares), so
+  // advance() and retract() first fold it into a state the transition function made.
+  bool restored = false;
 };
 
 class AggregateFunction {
@@ -65,13 +71,15 @@ class AggregateFunction {
   Datum finish(AggValue& s, MemoryContext state_memory, bool* isnull);
 
   // Whether states can be checkpointed: a plain transition type, or `internal` with
-  // serialization functions (PostgreSQL 15's array_agg and string_agg, say, have none; their
-  // operators keep the input values instead and recompute after a restart).
+  // serialization functions and a combine function to fold a restored state into a live one
+  // (PostgreSQL 15's array_agg and string_agg, say, have none; their operators keep the input
+  // values instead and recompute after a restart).
   bool serializable() const { return serializable_; }
   // Writes a state into a checkpoint, through the serialization function if it is `internal`.
   // Runs inside pg::call.
   void serialize(const AggValue& s, StateEncoder& out, MemoryContext state_memory);
-  // Reads a state serialize() wrote into `s`, allocated in `state_memory`. Runs inside pg::call.
+  // Reads a state serialize() wrote into `s`, allocated in `state_memory`; an `internal` one is
+  // marked `restored`. Runs inside pg::call.
   void deserialize(AggValue& s, StateDecoder& in, MemoryContext state_memory);
 
  private:
@@ -95,6 +103,9 @@ class AggregateFunction {
   void step(FunctionCallInfo fc, bool strict, AggValue& s, const Datum* args, const bool* nulls,
             MemoryContext state_memory);
   void store(AggValue& s, Datum result, bool isnull, MemoryContext state_memory);
+  // Replaces a `restored` state by one the transition function made from this row's values,
+  // with the restored state combined into it.
+  void rebase(AggValue& s, const Datum* args, const bool* nulls, MemoryContext state_memory);
   Oid collation_;
   // Makes AggCheckCallContext() succeed inside transition functions (array_agg, avg, ...),
   // handing them the state's memory context as their aggregate context.
