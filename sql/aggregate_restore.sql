@@ -337,7 +337,7 @@ SELECT 'hop, floats', (SELECT count(*) FROM ar_h_ref), ar_unmatched('ar_h', 'ar_
 -- transition function in moving mode (their restored states take retractions), the others
 -- on their kept inputs. The first changes after each restart are deletes and updates.
 CREATE TABLE ar_cdc AS SELECT c, k, i2, i4, i8, n, iv, b FROM ar_rows WHERE c < 1000;
-ALTER TABLE ar_cdc ADD PRIMARY KEY (c);
+ALTER TABLE ar_cdc ADD PRIMARY KEY (c), ALTER COLUMN k SET NOT NULL;
 -- Waits (up to 30 s) until two queries return the same rows; returns whether they did.
 CREATE FUNCTION ar_wait_same(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE differences bigint;

@@ -3,6 +3,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set disorder_path :abs_srcdir '/data/disorder.json'
 \set retracted_path :abs_srcdir '/data/debezium_retracted.json'
+\set scale_path :abs_srcdir '/data/debezium_scale.json'
 \set VERBOSITY default
 SET timezone = 'UTC';
 CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
@@ -154,10 +155,22 @@ SELECT stream_wait('nothing'), stream_wait('all_retracted');
 SELECT * FROM nothing;
 SELECT * FROM all_retracted;
 
+-- numeric's inverse transition function refuses to retract the last value with the largest
+-- scale (379.09) while others remain: the group is recomputed from its rows.
+CREATE FOREIGN TABLE scaled (id int, store int NOT NULL, amount numeric) SERVER files
+  OPTIONS (path :'scale_path', type 'source', format 'debezium_json', primary_key 'id');
+CREATE TABLE scaled_sums (store int PRIMARY KEY, s numeric, a numeric, v numeric);
+SELECT stream_create('scaled', $$SET update_aggregate_flush_interval = '1 millisecond';
+  INSERT INTO scaled_sums SELECT store, sum(amount), avg(amount), var_samp(amount) FROM scaled GROUP BY store$$);
+SELECT stream_start('scaled');
+SELECT stream_wait('scaled');
+SELECT * FROM scaled_sums;
+
 SELECT name, state, last_error FROM stream_pipelines WHERE state <> 'finished' ORDER BY name;
 SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
 DROP SERVER imp CASCADE;
 DROP SERVER files CASCADE;
 DROP TABLE ticks_batch, distinct_counts, by_size, window_sorted, null_groups, null_groups_plain,
-  null_pk, weeks, sevens, disorder_windows, int_keys, rounded_keys, nothing, all_retracted;
+  null_pk, weeks, sevens, disorder_windows, int_keys, rounded_keys, nothing, all_retracted,
+  scaled_sums;
 DROP FUNCTION same(text, text);
