@@ -75,6 +75,10 @@ class Source {
   virtual PollResult poll(Batch& out) = 0;
   // Rows that were malformed and dropped under bad_data 'drop'.
   virtual int64 bad_rows() const { return 0; }
+  // A source read in splits (Kafka partitions) tags its rows with their split (Batch::
+  // set_split) and lists here the splits that may still produce rows: each holds the
+  // watermark back until it has rows (or goes idle), as in Flink. nullptr: one split.
+  virtual const std::vector<int32>* active_splits() const { return nullptr; }
   // Memory the source keeps as state (counted in stream_pipelines.state_bytes).
   virtual int64 state_bytes() const { return 0; }
   // A one-line live status for stream_pipelines.source_status (e.g. a connection's state and

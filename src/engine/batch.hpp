@@ -1,5 +1,6 @@
 // A batch of rows flowing through the dataflow: row-major Datum/null arrays plus, per row,
-// its change operation (insert or delete) and its event time.
+// its change operation (insert or delete), its event time and, for a source read in splits
+// (Kafka partitions), the split it came from.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -28,7 +29,10 @@ class Batch {
   int size() const { return count_; }
   bool full() const { return count_ == capacity_; }
   bool empty() const { return count_ == 0; }
-  void clear() { count_ = 0; }
+  void clear() {
+    count_ = 0;
+    has_splits_ = false;
+  }
   // Removes the last appended row (a row that turned out malformed).
   void drop_last() { count_--; }
   // Appends rows [from, to) of another batch of the same width.
@@ -39,6 +43,7 @@ class Batch {
       memcpy(nulls(row), other.nulls(i), sizeof(bool) * ncols_);
       ops_[row] = other.op(i);
       times_[row] = other.time(i);
+      if (other.has_splits_) set_split(row, other.split(i));
     }
   }
   // Keeps only the first n rows.
@@ -52,6 +57,17 @@ class Batch {
   RowOp op(int row) const { return ops_[row]; }
   TimestampTz& time(int row) { return times_[row]; }
   TimestampTz time(int row) const { return times_[row]; }
+  // The split a row came from (0 where the source does not say).
+  int32 split(int row) const { return has_splits_ ? splits_[row] : 0; }
+  bool has_splits() const { return has_splits_; }
+  void set_split(int row, int32 split) {
+    if (!has_splits_) {
+      if (!splits_) splits_.reset(new int32[capacity_]);
+      for (int r = 0; r < count_; r++) splits_[r] = 0;
+      has_splits_ = true;
+    }
+    splits_[row] = split;
+  }
 
   // Appends a row slot (all columns NULL) and returns its index; the caller fills it in.
   int append(TimestampTz time, RowOp op = RowOp::Insert) {
@@ -60,6 +76,7 @@ class Batch {
     for (int c = 0; c < ncols_; c++) n[c] = true;
     ops_[row] = op;
     times_[row] = time;
+    if (has_splits_) splits_[row] = 0;
     return row;
   }
 
@@ -69,6 +86,8 @@ class Batch {
   std::unique_ptr<bool[]> nulls_;
   std::unique_ptr<RowOp[]> ops_;
   std::unique_ptr<TimestampTz[]> times_;
+  std::unique_ptr<int32[]> splits_;  // allocated by the first set_split()
+  bool has_splits_ = false;
 };
 
 }  // namespace arroyo

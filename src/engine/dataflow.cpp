@@ -238,6 +238,8 @@ RoundResult Dataflow::run_round() {
     MemoryContext old = MemoryContextSwitchTo(round_memory_);
     PollResult r = run.source->poll(*run.batch);
     MemoryContextSwitchTo(old);
+    if (const std::vector<int32>* splits = run.source->active_splits())
+      run.watermark->set_splits(*splits, GetCurrentTimestamp());
     if (!run.batch->empty()) {
       any_data = true;
       stats_.rows_in += run.batch->size();

@@ -63,6 +63,7 @@ void ProjectOperator::push(int, Batch& rows) {
         current_row_time_valid = true;
         if (qual_ && !ExecQual(qual_, econtext_)) continue;
         int row = out_.append(rows.time(i), rows.op(i));
+        if (rows.has_splits()) out_.set_split(row, rows.split(i));
         out_slot_->tts_values = out_.values(row);
         out_slot_->tts_isnull = out_.nulls(row);
         ExecProject(projection_);

@@ -29,7 +29,8 @@ void WatermarkOperator::push(int, Batch& rows) {
     }
     rows.truncate(kept);
   }
-  last_data_ = GetCurrentTimestamp();
+  TimestampTz now = GetCurrentTimestamp();
+  last_data_ = now;
   idle_ = false;
   // The watermark goes downstream once per batch; but where a row would be late under the
   // watermark reached by the rows before it, that watermark goes first, so lateness does not
@@ -37,15 +38,17 @@ void WatermarkOperator::push(int, Batch& rows) {
   int from = 0;
   for (int i = 0; i < rows.size(); i++) {
     TimestampTz t = rows.time(i);
-    if (max_time_ != DT_NOBEGIN && t < max_time_ - delay_us_ && max_time_ - delay_us_ > emitted_) {
+    TimestampTz wm = allowed();
+    if (wm != DT_NOBEGIN && t < wm - delay_us_ && wm - delay_us_ > emitted_) {
       if (!split_) split_ = std::make_unique<Batch>(rows.ncols(), rows.capacity());
       split_->clear();
       split_->append_rows(rows, from, i);
       emit(*split_);
-      advance(max_time_ - delay_us_);
+      advance(wm - delay_us_);
       from = i;
     }
     max_time_ = std::max(max_time_, t);
+    if (split_mode_) note_time(rows.split(i), t, now);
   }
   if (from == 0) {
     emit(rows);
@@ -54,7 +57,60 @@ void WatermarkOperator::push(int, Batch& rows) {
     split_->append_rows(rows, from, rows.size());
     emit(*split_);
   }
-  if (max_time_ != DT_NOBEGIN) advance(max_time_ - delay_us_);
+  if (allowed() != DT_NOBEGIN) advance(allowed() - delay_us_);
+}
+
+TimestampTz WatermarkOperator::allowed() const { return split_mode_ ? splits_min_ : max_time_; }
+
+// Records a row's event time for its split (a split that is no longer active is ignored).
+void WatermarkOperator::note_time(int32 split, TimestampTz t, TimestampTz now) {
+  auto it = splits_.find(split);
+  if (it == splits_.end()) return;
+  Split& s = it->second;
+  s.last_data = now;
+  bool was_min = s.idle || s.max_time == splits_min_;
+  s.idle = false;
+  if (t > s.max_time) s.max_time = t;
+  if (was_min) recompute_splits_min();
+}
+
+void WatermarkOperator::recompute_splits_min() {
+  TimestampTz least = DT_NOEND;
+  bool any = false;
+  for (const auto& [id, s] : splits_) {
+    if (s.idle) continue;
+    any = true;
+    least = std::min(least, s.max_time);
+  }
+  if (!any) {  // every split idle: the largest time any of them reached
+    least = DT_NOBEGIN;
+    for (const auto& [id, s] : splits_) least = std::max(least, s.max_time);
+  }
+  splits_min_ = splits_.empty() ? DT_NOBEGIN : least;
+}
+
+void WatermarkOperator::set_splits(const std::vector<int32>& active, TimestampTz now) {
+  split_mode_ = true;
+  bool changed = active.size() != splits_.size();
+  for (int32 id : active) {
+    auto [it, added] = splits_.try_emplace(id);
+    if (added) it->second.last_data = now;
+    changed = changed || added;
+  }
+  if (changed)
+    for (auto it = splits_.begin(); it != splits_.end();) {
+      bool listed = false;
+      for (int32 id : active) listed = listed || id == it->first;
+      it = listed ? std::next(it) : splits_.erase(it);
+    }
+  for (auto& [id, s] : splits_) {
+    bool idle = now - s.last_data >= idle_timeout_us_;
+    changed = changed || idle != s.idle;
+    s.idle = idle;
+  }
+  if (!changed) return;
+  recompute_splits_min();
+  if (splits_min_ != DT_NOBEGIN) advance(splits_min_ - delay_us_);
 }
 
 void WatermarkOperator::advance(TimestampTz wm) {

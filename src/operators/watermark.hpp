@@ -1,9 +1,13 @@
 // Assigns each source row its event time (from event_time_field, else the connector's time)
-// and generates the source's watermark: the largest event time seen minus watermark_delay.
+// and generates the source's watermark: the largest event time seen minus watermark_delay. For
+// a source read in splits (Kafka partitions), the least over its active splits of each one's
+// largest event time, minus the delay, as Flink does: a backlog read faster from one partition
+// than another makes no row of the slower one late.
 #pragma once
 
 #include "engine/operator.hpp"
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -18,6 +22,9 @@ class WatermarkOperator : public Operator {
   // Columns declared NOT NULL: a row with NULL in one is dropped and counted as bad.
   void set_not_null_columns(std::vector<int> columns) { not_null_ = std::move(columns); }
   void push(int port, Batch& rows) override;
+  // The source's splits that may still produce rows (see Source::active_splits); a split
+  // that has had no rows for idle_timeout stops holding the watermark back.
+  void set_splits(const std::vector<int32>& active, TimestampTz now);
   // Called when the source had nothing to give: after idle_timeout, the source goes idle.
   void check_idle(TimestampTz now);
   // Checkpoints: the largest event time seen and the watermark emitted.
@@ -26,6 +33,18 @@ class WatermarkOperator : public Operator {
 
  private:
   void advance(TimestampTz wm);
+  // The watermark the rows seen so far allow (before any delay), or DT_NOBEGIN.
+  TimestampTz allowed() const;
+  void note_time(int32 split, TimestampTz t, TimestampTz now);
+  struct Split {
+    TimestampTz max_time = DT_NOBEGIN;
+    TimestampTz last_data;  // wall clock
+    bool idle = false;
+  };
+  bool split_mode_ = false;
+  std::map<int32, Split> splits_;  // the active ones
+  TimestampTz splits_min_ = DT_NOBEGIN;  // least max_time over active splits that are not idle
+  void recompute_splits_min();
 
   int time_column_;
   std::vector<int> not_null_;

@@ -1,5 +1,7 @@
 #include "connectors/kafka/kafka_source.hpp"
 
+#include <algorithm>
+
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
@@ -240,6 +242,9 @@ bool KafkaSource::assign(int from, int to, const TopicState& state) {
                            from, to - 1)));
     });
   assigned_ = to;
+  active_splits_.clear();
+  for (int32 p = 0; p < to; p++)
+    if (!stop_at_latest_ || !done_[size_t(p)]) active_splits_.push_back(p);
   if (reachable_) status_ = reading_status();
   return true;
 }
@@ -282,6 +287,7 @@ void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, Timestam
                    std::to_string(max_message_bytes_) + ")");
     decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
     if (!metadata_.empty()) fill_metadata(message, out, before);
+    for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
   } catch (const pg::Error& e) {
     out.truncate(before);
     if (!drop_bad_data_)
@@ -373,6 +379,8 @@ void KafkaSource::mark_done(int32 partition) {
   if (done_[size_t(partition)]) return;
   done_[size_t(partition)] = true;
   done_count_++;
+  active_splits_.erase(std::remove(active_splits_.begin(), active_splits_.end(), partition),
+                       active_splits_.end());
   if (reachable_) status_ = reading_status();
 }
 

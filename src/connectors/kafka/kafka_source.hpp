@@ -28,6 +28,8 @@ class KafkaSource : public Source {
   void open(const RuntimeInfo& info) override;
   PollResult poll(Batch& out) override;
   int64 bad_rows() const override { return bad_rows_; }
+  // Partitions are the splits: each holds the watermark back (see Source::active_splits).
+  const std::vector<int32>* active_splits() const override { return &active_splits_; }
   void committed() override;
   std::string status() const override;
   void close() override;
@@ -83,6 +85,7 @@ class KafkaSource : public Source {
   std::vector<int64> end_offsets_;      // source.stop_at 'latest': where each partition ends
   std::vector<bool> done_;              // ... and whether it got there
   int done_count_ = 0;
+  std::vector<int32> active_splits_;    // assigned partitions not at their end
   bool ended_ = false;
   bool reachable_ = true;               // false while the cluster cannot be reached (logged)
   std::string status_ = "connecting";   // for stream_pipelines.source_status
