@@ -87,7 +87,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       try {
         us = parse_interval_us(value);
       } catch (const pg::Error& e) {
-        bad(e.message());
+        bad(e.detail().empty() ? e.message() : e.message() + ". " + e.detail());
       }
       if (spec.kind == OptionKind::Interval && us <= 0) bad("Expected a positive interval.");
       if (us < 0) bad("Expected an interval that is not negative.");
@@ -97,7 +97,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       try {
         parse_timestamptz(value);
       } catch (const pg::Error& e) {
-        bad(e.message());
+        bad(e.detail().empty() ? e.message() : e.message() + ". " + e.detail());
       }
       break;
     case OptionKind::Choice: {
