@@ -95,7 +95,9 @@ int64_t event_limit(int64_t start_us, int64_t events_per_second) {
   if (start_us >= kMaxEventTimeUs) return 0;
   // date_time(event) < kMaxEventTimeUs while event * 1e6 / rate < kMaxEventTimeUs - start_us.
   __int128 limit = (__int128(kMaxEventTimeUs) - start_us) * events_per_second / 1000000;
-  return limit > INT64_MAX ? INT64_MAX : int64_t(limit);
+  // Capped well below INT64_MAX: an auction looks some events past its own (found by fuzzing).
+  constexpr int64_t kMaxEvents = INT64_MAX / 2;
+  return limit > kMaxEvents ? kMaxEvents : int64_t(limit);
 }
 
 int64_t Generator::date_time(int64_t event) const {
