@@ -14,7 +14,7 @@
 # message is one bad row. Finally: a connection opened before the first message still works
 # (a crash would have made the postmaster drop it and reinitialize), the postmaster's start
 # time is unchanged, and the server log shows no process terminated by a signal.
-# Ports: ARROYO_HOSTILE_PORT (default 55490) for PostgreSQL, +1 websocket, +2 Kafka broker.
+# Ports: ARROYO_HOSTILE_PORT (default 55520) for PostgreSQL, +1 websocket, +2 Kafka broker.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -22,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=SCRIPTDIR/kafka_broker/broker.sh
 source "$(dirname "${BASH_SOURCE[0]}")/kafka_broker/broker.sh"
 
-PG_PORT=${ARROYO_HOSTILE_PORT:-55490}
+PG_PORT=${ARROYO_HOSTILE_PORT:-55520}
 WS_PORT=$((PG_PORT + 1))
 BROKER_PORT=$((PG_PORT + 2))
 BOOT=127.0.0.1:$BROKER_PORT
