@@ -10,6 +10,10 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wno-missing-field-initializers
 SHLIB_LINK = -lstdc++ -lsimdjson -lwebsockets -lcrypto -lrdkafka
+# Extra compile and link flags, e.g. sanitizers (scripts/sanitize.sh sets them).
+ARROYO_EXTRA_FLAGS ?=
+PG_CXXFLAGS += $(ARROYO_EXTRA_FLAGS)
+SHLIB_LINK += $(ARROYO_EXTRA_FLAGS)
 
 # Our C++ gains nothing from LLVM bitcode for JIT inlining; skip it (and the clang dependency).
 override with_llvm = no

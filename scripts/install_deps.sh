@@ -22,6 +22,8 @@ PACKAGES=(
     python3-websockets       # websocket peer for tests
     procps                   # ps/pgrep, used by tests
     openssl                  # test certificates for the websocket TLS tests
+    clang                    # fuzz targets (test/fuzz) and the sanitizer build
+    libclang-rt-14-dev       # libFuzzer and the sanitizer runtimes for clang 14
 )
 
 PG_OS_USER_HOME=/var/lib/arroyo-stream

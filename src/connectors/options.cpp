@@ -18,21 +18,31 @@ Options options_from_list(List* deflist) {
 }
 
 int64 parse_interval_us(const std::string& text) {
-  return pg::call([&] {
+  __int128 us = pg::call([&] {
     Datum d = DirectFunctionCall3(interval_in, CStringGetDatum(text.c_str()),
                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
     Interval* iv = DatumGetIntervalP(d);
-    return iv->time + int64(iv->day) * USECS_PER_DAY + int64(iv->month) * 30 * USECS_PER_DAY;
+    return __int128(iv->time) + __int128(iv->day) * USECS_PER_DAY +
+           __int128(iv->month) * 30 * USECS_PER_DAY;
   });
+  // Computed in 128 bits: a huge interval is reported, not wrapped around.
+  if (us > kMaxOptionIntervalUs || us < -kMaxOptionIntervalUs)
+    pg::fail(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, "interval out of range",
+             "Intervals given as options may be at most 10000 years long.");
+  return int64(us);
 }
 
 TimestampTz parse_timestamptz(const std::string& text) {
-  return pg::call([&] {
+  TimestampTz t = pg::call([&] {
     return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
                                                    CStringGetDatum(text.c_str()),
                                                    ObjectIdGetDatum(InvalidOid),
                                                    Int32GetDatum(-1)));
   });
+  if (t < kMinOptionTimestamp || t >= kMaxOptionTimestamp)
+    pg::fail(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE, "timestamp out of range",
+             "Timestamps given as options must be finite, from 0001-01-01 to 9999-12-31 UTC.");
+  return t;
 }
 
 // Parses a decimal integer, the whole string; false if it is not one.
@@ -77,7 +87,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       try {
         us = parse_interval_us(value);
       } catch (const pg::Error& e) {
-        bad(e.message());
+        bad(e.detail().empty() ? e.message() : e.message() + ". " + e.detail());
       }
       if (spec.kind == OptionKind::Interval && us <= 0) bad("Expected a positive interval.");
       if (us < 0) bad("Expected an interval that is not negative.");
@@ -87,7 +97,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       try {
         parse_timestamptz(value);
       } catch (const pg::Error& e) {
-        bad(e.message());
+        bad(e.detail().empty() ? e.message() : e.message() + ". " + e.detail());
       }
       break;
     case OptionKind::Choice: {

@@ -51,8 +51,17 @@ int64 option_int(const Options& opts, const std::string& name, int64 fallback);
 int64 option_interval_us(const Options& opts, const std::string& name, int64 fallback);
 std::optional<TimestampTz> option_timestamptz(const Options& opts, const std::string& name);
 
-// Parses a PostgreSQL interval literal into microseconds (months count as 30 days).
+// Parses a PostgreSQL interval literal into microseconds (months count as 30 days); throws
+// for one longer than kMaxOptionIntervalUs either way.
 int64 parse_interval_us(const std::string& text);
+// Parses a timestamptz; throws for one outside [kMinOptionTimestamp, kMaxOptionTimestamp)
+// (infinity included), so a source can add intervals and counts to it without overflowing.
 TimestampTz parse_timestamptz(const std::string& text);
+
+// Limits of interval and timestamp options: 10000 years (of 365.25 days), and the years 1 to
+// 9999 (PostgreSQL epoch microseconds of 0001-01-01 and 10000-01-01 UTC).
+constexpr int64 kMaxOptionIntervalUs = int64(10000) * 36525 / 100 * USECS_PER_DAY;
+constexpr TimestampTz kMinOptionTimestamp = -INT64CONST(63082281600) * USECS_PER_SEC;
+constexpr TimestampTz kMaxOptionTimestamp = INT64CONST(252455616000) * USECS_PER_SEC;
 
 }  // namespace arroyo

@@ -120,12 +120,10 @@ void DebeziumEncoder::encode(const Batch& rows, const Emit& emit) {
 
 }  // namespace arroyo
 
-#include <simdjson.h>
-
 namespace arroyo {
 
 DebeziumDecoder::DebeziumDecoder(const TableSpec& spec, const Options& options)
-    : rows_(spec, options), parser_(std::make_unique<simdjson::dom::parser>()) {}
+    : rows_(spec, options), scanner_(json_max_depth(options)) {}
 
 DebeziumDecoder::~DebeziumDecoder() = default;
 
@@ -137,7 +135,7 @@ namespace {
 
 }  // namespace
 
-void DebeziumDecoder::decode_row(const std::string& json, Batch& out, TimestampTz time, RowOp op) {
+void DebeziumDecoder::decode_row(std::string_view json, Batch& out, TimestampTz time, RowOp op) {
   int row = out.append(time, op);
   try {
     rows_.decode(json.data(), json.size(), out, row);
@@ -149,38 +147,33 @@ void DebeziumDecoder::decode_row(const std::string& json, Batch& out, TimestampT
 
 void DebeziumDecoder::decode(const char* data, size_t len, Batch& out, TimestampTz time) {
   if (len == 0) return;  // a tombstone
-  simdjson::dom::element doc;
-  if (auto err = parser_->parse(data, len).get(doc))
-    pg::fail(ERRCODE_INVALID_TEXT_REPRESENTATION,
-             std::string("malformed JSON: ") + simdjson::error_message(err));
-  if (doc.is_null()) return;
-  simdjson::dom::element envelope = doc;
-  simdjson::dom::element payload;
-  if (doc.is_object() && doc["schema"].error() == simdjson::SUCCESS &&
-      doc["payload"].get(payload) == simdjson::SUCCESS)
-    envelope = payload;
-  if (envelope.is_null()) return;  // JsonConverter's tombstone
-  if (!envelope.is_object()) not_an_envelope("the message is not a JSON object");
-  std::string_view op;
-  if (envelope["op"].get(op) != simdjson::SUCCESS) not_an_envelope("no \"op\" field");
-  simdjson::dom::element before, after;
-  bool has_before = envelope["before"].get(before) == simdjson::SUCCESS && before.is_object();
-  bool has_after = envelope["after"].get(after) == simdjson::SUCCESS && after.is_object();
+  const DebeziumEvent* event;
+  try {
+    event = &scanner_.scan(data, len);
+  } catch (const JsonScanError& e) {
+    pg::fail(json_scan_errcode(e), e.what());
+  }
+  if (event->tombstone) return;
+  if (event->not_object) not_an_envelope("the message is not a JSON object");
+  if (!event->has_op) not_an_envelope("no \"op\" field");
+  std::string_view op = event->op;
+  bool has_before = event->before.data() != nullptr;
+  bool has_after = event->after.data() != nullptr;
   int start = out.size();
   try {
     if (op == "c" || op == "r") {
       if (!has_after) not_an_envelope("op \"" + std::string(op) + "\" without \"after\"");
-      decode_row(simdjson::minify(after), out, time, RowOp::Insert);
+      decode_row(event->after, out, time, RowOp::Insert);
     } else if (op == "d") {
       if (!has_before) not_an_envelope("op \"d\" without \"before\" (the source table needs "
                                        "REPLICA IDENTITY FULL)");
-      decode_row(simdjson::minify(before), out, time, RowOp::Delete);
+      decode_row(event->before, out, time, RowOp::Delete);
     } else if (op == "u") {
       if (!has_before || !has_after)
         not_an_envelope("op \"u\" needs \"before\" and \"after\" (the source table needs "
                         "REPLICA IDENTITY FULL)");
-      decode_row(simdjson::minify(before), out, time, RowOp::Delete);
-      decode_row(simdjson::minify(after), out, time, RowOp::Insert);
+      decode_row(event->before, out, time, RowOp::Delete);
+      decode_row(event->after, out, time, RowOp::Insert);
     } else if (op != "t" && op != "m") {
       not_an_envelope("unknown op \"" + std::string(op) + "\"");
     }

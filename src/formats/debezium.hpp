@@ -61,17 +61,14 @@ class DebeziumEncoder {
 
 }  // namespace arroyo
 
-namespace simdjson::dom {
-class parser;
-}
-
 namespace arroyo {
 
 // Reads Debezium change envelopes — {"before","after","op"}, or the {"schema","payload"} form
 // of Debezium's JsonConverter with schemas enabled — as an updating stream: "c" and "r" are an
 // insert of "after", "d" a delete of "before", "u" a delete of "before" then an insert of
 // "after". A tombstone (an empty or null value, or a null payload) gives no row. Values may be
-// in Debezium's encodings (epoch times, days for dates, decimals as strings or numbers).
+// in Debezium's encodings (epoch times, days for dates, decimals as strings or numbers); rows
+// are decoded from their own JSON text, so a number reaches its column with every digit sent.
 class DebeziumDecoder {
  public:
   DebeziumDecoder(const TableSpec& spec, const Options& options);
@@ -81,9 +78,9 @@ class DebeziumDecoder {
   void decode(const char* data, size_t len, Batch& out, TimestampTz time);
 
  private:
-  void decode_row(const std::string& json, Batch& out, TimestampTz time, RowOp op);
+  void decode_row(std::string_view json, Batch& out, TimestampTz time, RowOp op);
   JsonDecoder rows_;
-  std::unique_ptr<simdjson::dom::parser> parser_;
+  DebeziumScanner scanner_;  // finds the envelope; rows_ decodes its rows from their own text
 };
 
 }  // namespace arroyo

@@ -97,9 +97,10 @@ std::vector<OptionSpec> message_format_option_specs() { return json_format_optio
 void validate_message_format(const std::string& format, const TableSpec& spec, TableRole role) {
   if (format == "raw_string") {
     validate_raw_string_columns(spec);
-    if (get_option(spec.table_options, "json.timestamp_format"))
-      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-               "option \"json.timestamp_format\" applies only to format \"json\"");
+    for (const char* option : {"json.timestamp_format", "json.max_depth"})
+      if (get_option(spec.table_options, option))
+        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 std::string("option \"") + option + "\" applies only to format \"json\"");
   }
   // Building the codec looks up every column type's input or output function.
   if (role == TableRole::Source)

@@ -17,7 +17,27 @@ static constexpr int64 kUnixToPostgresUs =
     int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
 
 std::vector<OptionSpec> json_format_option_specs() {
-  return {{"json.timestamp_format", OptionKind::Choice, false, {"rfc3339", "unix_millis"}}};
+  return {{"json.timestamp_format", OptionKind::Choice, false, {"rfc3339", "unix_millis"}},
+          {"json.max_depth", OptionKind::PosInt}};
+}
+
+size_t json_max_depth(const Options& options) {
+  int64 depth = option_int(options, "json.max_depth", int64(kJsonDefaultMaxDepth));
+  if (depth < 1 || depth > kJsonMaxMaxDepth)
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "invalid value for option \"json.max_depth\": \"" +
+                 get_option(options, "json.max_depth").value_or("") + "\"",
+             "Expected an integer from 1 to " + std::to_string(kJsonMaxMaxDepth) + ".");
+  return size_t(depth);
+}
+
+int json_scan_errcode(const JsonScanError& e) {
+  switch (e.reason) {
+    case JsonScanError::NulCharacter: return ERRCODE_UNTRANSLATABLE_CHARACTER;
+    case JsonScanError::OutOfRange: return ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
+    case JsonScanError::TooDeep: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+    default: return ERRCODE_INVALID_TEXT_REPRESENTATION;
+  }
 }
 
 JsonTimestampFormat json_timestamp_format(const Options& options) {
@@ -107,7 +127,7 @@ std::vector<JsonScanField> JsonDecoder::scan_fields(const std::vector<Column>& c
 JsonDecoder::JsonDecoder(const TableSpec& spec, const Options& options)
     : context_("arroyo_stream json decoder"),
       columns_(plan_columns(spec, options, context_.get())),
-      scanner_(scan_fields(columns_)),
+      scanner_(scan_fields(columns_), json_max_depth(options)),
       from_utf8_(!database_is_utf8()) {}
 
 JsonDecoder::~JsonDecoder() = default;
@@ -116,9 +136,7 @@ void JsonDecoder::decode(const char* data, size_t len, Batch& out, int row) {
   try {
     scanner_.scan(data, len);
   } catch (const JsonScanError& e) {
-    int code = e.reason == JsonScanError::NulCharacter ? ERRCODE_UNTRANSLATABLE_CHARACTER
-               : e.reason == JsonScanError::OutOfRange ? ERRCODE_DATETIME_VALUE_OUT_OF_RANGE
-                                                       : ERRCODE_INVALID_TEXT_REPRESENTATION;
+    int code = json_scan_errcode(e);
     if (e.field < 0) pg::fail(code, e.what());
     pg::fail(code, "column \"" + columns_[e.field].name + "\": " + e.what());
   }

@@ -17,6 +17,12 @@ std::vector<OptionSpec> json_format_option_specs();
 enum class JsonTimestampFormat { Rfc3339, UnixMillis };
 // Reads "json.timestamp_format" (default rfc3339).
 JsonTimestampFormat json_timestamp_format(const Options& options);
+// Reads "json.max_depth" (default kJsonDefaultMaxDepth); throws for a value above
+// kJsonMaxMaxDepth, naming the option.
+size_t json_max_depth(const Options& options);
+constexpr int64 kJsonMaxMaxDepth = 1000000;
+// The SQLSTATE for a rejected document.
+int json_scan_errcode(const JsonScanError& e);
 
 // Owns a PostgreSQL memory context (a child of TopMemoryContext) for a C++ object's lifetime.
 class OwnedMemoryContext {
@@ -37,7 +43,9 @@ class OwnedMemoryContext {
 // column type's input function: strings unescaped, numbers as their exact source text,
 // booleans as true/false, objects and arrays as their JSON text. A json/jsonb column receives
 // every value as JSON text (so "abc" stays the JSON string "abc"); an array column receives a
-// JSON array as the equivalent array literal ([1,null] -> {1,NULL}). With json.timestamp_format
+// JSON array as the equivalent array literal ([1,null] -> {1,NULL}). Objects and arrays may
+// nest json.max_depth deep (counting the row's object); a deeper document is bad data, wherever
+// its deep part is. With json.timestamp_format
 // 'unix_millis', a number going into a timestamp or timestamptz column is epoch milliseconds
 // (for timestamp: the UTC wall-clock time).
 class JsonDecoder {

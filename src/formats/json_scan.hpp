@@ -37,16 +37,24 @@ struct JsonScanValue {
 // do not name the field: the caller knows what it maps to.
 class JsonScanError : public std::runtime_error {
  public:
-  enum Reason { Syntax, NotObject, NulCharacter, OutOfRange };
+  enum Reason { Syntax, NotObject, NulCharacter, OutOfRange, TooDeep };
   JsonScanError(Reason reason, int field, const std::string& message)
       : std::runtime_error(message), reason(reason), field(field) {}
   Reason reason;
   int field;
 };
 
+// How deeply objects and arrays may nest in one document by default (the document's own object
+// counts as 1), as simdjson's DOM parser allows; table option json.max_depth.
+constexpr size_t kJsonDefaultMaxDepth = 1000;
+
+// Parsing never recurses: the nesting of a document costs heap memory, never stack, and a
+// document nested deeper than `max_depth` is rejected (JsonScanError::TooDeep) whatever part
+// of it is nested.
 class JsonScanner {
  public:
-  explicit JsonScanner(std::vector<JsonScanField> fields);
+  explicit JsonScanner(std::vector<JsonScanField> fields,
+                       size_t max_depth = kJsonDefaultMaxDepth);
   ~JsonScanner();
   JsonScanner(const JsonScanner&) = delete;
   JsonScanner& operator=(const JsonScanner&) = delete;
@@ -68,6 +76,37 @@ class JsonScanner {
   std::string arena_;                 // NUL-terminated value texts of the current document
   std::string literal_;               // scratch for building an array literal
   std::unique_ptr<Parser> parser_;
+};
+
+// The parts of one Debezium change event the decoder needs, as found by DebeziumScanner.
+// Texts point into the scanner's copy of the message and stay valid until its next scan.
+struct DebeziumEvent {
+  bool tombstone = false;    // a JSON null, or JsonConverter's form with a null payload
+  bool not_object = false;   // the envelope is not a JSON object
+  bool has_op = false;       // "op" is present and a string
+  std::string_view op;       // unescaped
+  // The exact JSON text of "before" and "after" when they are objects (numbers keep every
+  // digit sent); empty (data() == nullptr) when absent, null or not objects.
+  std::string_view before, after;
+};
+
+// Finds the envelope of a Debezium change event — {"before","after","op",…}, or JsonConverter's
+// {"schema":…, "payload": envelope} — checking the whole message as JsonScanner does (valid
+// JSON, nesting at most `max_depth`, counting the message's object as 1). PostgreSQL-free.
+class DebeziumScanner {
+ public:
+  explicit DebeziumScanner(size_t max_depth = kJsonDefaultMaxDepth);
+  ~DebeziumScanner();
+  DebeziumScanner(const DebeziumScanner&) = delete;
+  DebeziumScanner& operator=(const DebeziumScanner&) = delete;
+
+  // Throws JsonScanError (Syntax, TooDeep) for a message that is not valid JSON.
+  const DebeziumEvent& scan(const char* data, size_t len);
+
+ private:
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+  DebeziumEvent event_;
 };
 
 // Whether `s` is exactly one number in JSON syntax (as PostgreSQL's IsValidJsonNumber).

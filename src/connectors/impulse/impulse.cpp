@@ -58,7 +58,13 @@ class ImpulseSource : public Source {
     }
     for (int64 i = 0; i < n; i++) {
       int64 counter = next_++;
-      TimestampTz t = interval_us_ > 0 ? first_event_time_ + counter * interval_us_ : now;
+      TimestampTz t = now;
+      if (interval_us_ > 0 &&
+          (__builtin_mul_overflow(counter, interval_us_, &t) ||
+           __builtin_add_overflow(t, first_event_time_, &t) || !IS_VALID_TIMESTAMP(t)))
+        pg::fail(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+                 "impulse: the event time of counter " + std::to_string(counter) +
+                     " is out of range (start_time + counter * event_time_interval)");
       int row = out.append(t);
       if (counter_idx_ >= 0) {
         out.values(row)[counter_idx_] = Int64GetDatum(counter);

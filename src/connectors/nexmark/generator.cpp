@@ -91,6 +91,15 @@ Generator::Generator(uint64_t seed, int64_t start_us, int64_t events_per_second)
     for (const char* last : kLastNames) full_names_.push_back(std::string(first) + " " + last);
 }
 
+int64_t event_limit(int64_t start_us, int64_t events_per_second) {
+  if (start_us >= kMaxEventTimeUs) return 0;
+  // date_time(event) < kMaxEventTimeUs while event * 1e6 / rate < kMaxEventTimeUs - start_us.
+  __int128 limit = (__int128(kMaxEventTimeUs) - start_us) * events_per_second / 1000000;
+  // Capped well below INT64_MAX: an auction looks some events past its own (found by fuzzing).
+  constexpr int64_t kMaxEvents = INT64_MAX / 2;
+  return limit > kMaxEvents ? kMaxEvents : int64_t(limit);
+}
+
 int64_t Generator::date_time(int64_t event) const {
   int64_t offset_us = us_per_event_ > 0 ? event * us_per_event_
                                         : int64_t((__int128)event * 1000000 / events_per_second_);

@@ -31,6 +31,14 @@ constexpr int64_t kFirstCategoryId = 10;
 // (Nexmark's default first event rate).
 constexpr int64_t kDefaultEventsPerSecond = 10000;
 
+// Event times stay below this (about year 111000, far inside PostgreSQL's timestamp range,
+// with room for auctions' expiry times after it): a sequence ends at its last event before it.
+constexpr int64_t kMaxEventTimeUs = int64_t(1) << 61;
+
+// How many events, from event 0, have times below kMaxEventTimeUs for a sequence starting at
+// `start_us` (>= -kMaxEventTimeUs) with `events_per_second` (>= 1) events per second.
+int64_t event_limit(int64_t start_us, int64_t events_per_second);
+
 enum class EventKind { Person, Auction, Bid };
 
 // The kind of event number `event` (by the 1:3:46 rule).

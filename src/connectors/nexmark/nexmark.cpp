@@ -160,6 +160,7 @@ class NexmarkSource : public Source {
     start_ = start_time_ ? *start_time_ : info.pipeline_start;
     generator_ = std::make_unique<Generator>(
         uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+    set_event_limit();
     if (kind_ == EventKind::Bid) {
       std::vector<std::string> names, urls;
       for (const auto& c : generator_->channels()) {
@@ -187,6 +188,7 @@ class NexmarkSource : public Source {
       start_ = start;
       generator_ = std::make_unique<Generator>(
           uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+      set_event_limit();
     }
     // The rate applies from here on: events before next_ count as already due.
     if (event_rate_ > 0) run_start_ -= int64((__int128)next_ * USECS_PER_SEC / event_rate_);
@@ -194,8 +196,9 @@ class NexmarkSource : public Source {
 
   PollResult poll(Batch& out) override {
     if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    if (next_ >= event_limit_) return PollResult::ended();  // event times would leave the range
     // Event numbers [next_, stop) may be generated now.
-    int64 stop = message_count_ >= 0 ? message_count_ : PG_INT64_MAX;
+    int64 stop = std::min(message_count_ >= 0 ? message_count_ : PG_INT64_MAX, event_limit_);
     if (event_rate_ > 0) {
       TimestampTz now = GetCurrentTimestamp();
       int64 due = int64((__int128)(now - run_start_) * event_rate_ / USECS_PER_SEC) + 1;
@@ -299,8 +302,14 @@ class NexmarkSource : public Source {
     }
   }
 
+  void set_event_limit() {
+    event_limit_ = nexmark::event_limit(
+        start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+  }
+
   EventKind kind_;
   int64 event_rate_, message_count_, seed_;
+  int64 event_limit_ = 0;  // events from here on would have times past kMaxEventTimeUs
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, start_ = 0;
   int64 checkpointed_ = 0;

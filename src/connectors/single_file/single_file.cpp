@@ -22,10 +22,13 @@ constexpr size_t kReadChunk = size_t(1) << 20;
 constexpr size_t kSinkBufferLimit = size_t(1) << 20;
 // Lines read per poll at most, in batch capacities, so a run of dropped lines still yields.
 constexpr int kLinesPerPollFactor = 16;
+// Longer lines are bad data, skipped without being held in memory (option max_line_size).
+constexpr int64 kDefaultMaxLineBytes = int64(64) << 20;
+constexpr int64 kMaxMaxLineBytes = int64(1) << 30;
 
 // Options only a source uses.
 const char* const kSourceOnlyOptions[] = {"bad_data", "event_time_field", "watermark_delay",
-                                          "idle_timeout", "primary_key"};
+                                          "idle_timeout", "primary_key", "max_line_size"};
 
 std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
@@ -37,6 +40,7 @@ std::vector<OptionSpec> table_option_specs() {
       {"watermark_delay", OptionKind::NonNegInterval},
       {"idle_timeout", OptionKind::Interval},
       {"primary_key", OptionKind::Text},
+      {"max_line_size", OptionKind::PosInt},
   };
   for (OptionSpec& spec : json_format_option_specs()) specs.push_back(spec);
   return specs;
@@ -82,9 +86,11 @@ bool is_blank(const char* line, size_t len) {
 }
 
 // Reads a file line by line through one growing buffer (a line may span any number of reads).
+// A line longer than `max_line` is not kept: its bytes are discarded as they are read, and it
+// is returned as oversized, with its length only.
 class LineReader {
  public:
-  explicit LineReader(std::string path) : path_(std::move(path)) {}
+  LineReader(std::string path, size_t max_line) : path_(std::move(path)), max_line_(max_line) {}
   ~LineReader() { close(); }
 
   void open() {
@@ -96,25 +102,27 @@ class LineReader {
   }
 
   // The next line without its '\n' (the last one may lack it); false at end of file. The line
-  // stays valid until the next call.
+  // stays valid until the next call. A line over max_line bytes comes back as *line = nullptr
+  // with its length in *len.
   bool next(const char** line, size_t* len) {
+    size_t skipped = 0;  // bytes of an oversized line already discarded
     for (;;) {
       char* base = buf_.data();
       char* nl = static_cast<char*>(memchr(base + scan_from_, '\n', end_ - scan_from_));
-      if (nl) {
+      if (nl || eof_) {
+        size_t stop = nl ? size_t(nl - base) : end_;
+        if (!nl && begin_ == end_ && skipped == 0) return false;
         *line = base + begin_;
-        *len = size_t(nl - base) - begin_;
-        begin_ = scan_from_ = size_t(nl - base) + 1;
+        *len = skipped + (stop - begin_);
+        if (*len > max_line_) *line = nullptr;
+        begin_ = scan_from_ = nl ? stop + 1 : stop;
         line_number_++;
         return true;
       }
-      if (eof_) {
-        if (begin_ == end_) return false;
-        *line = base + begin_;
-        *len = end_ - begin_;
-        begin_ = scan_from_ = end_;
-        line_number_++;
-        return true;
+      if (end_ - begin_ > max_line_) {  // too long already: forget what was read of it
+        skipped += end_ - begin_;
+        buffer_offset_ += int64(end_);
+        begin_ = scan_from_ = end_ = 0;
       }
       scan_from_ = end_;
       read_more();
@@ -160,6 +168,7 @@ class LineReader {
   }
 
   std::string path_;
+  size_t max_line_;
   int fd_ = -1;
   std::vector<char> buf_;
   size_t begin_ = 0;      // start of the current line
@@ -175,8 +184,9 @@ class SingleFileSource : public Source {
   explicit SingleFileSource(const TableSpec& spec)
       : path_(path_of(spec)),
         drop_bad_data_(get_option(spec.table_options, "bad_data") == "drop"),
+        max_line_(option_int(spec.table_options, "max_line_size", kDefaultMaxLineBytes)),
         decoder_(spec, spec.table_options),
-        reader_(path_) {
+        reader_(path_, size_t(max_line_)) {
     if (is_debezium(spec)) debezium_ = std::make_unique<DebeziumDecoder>(spec, spec.table_options);
   }
 
@@ -197,8 +207,12 @@ class SingleFileSource : public Source {
         reader_.close();
         break;
       }
-      if (is_blank(line, len)) continue;
+      if (line && is_blank(line, len)) continue;
       try {
+        if (!line)
+          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                   "line of " + std::to_string(len) + " bytes exceeds max_line_size (" +
+                       std::to_string(max_line_) + " bytes)");
         if (debezium_) {
           debezium_->decode(line, len, out, now);
         } else {
@@ -246,6 +260,7 @@ class SingleFileSource : public Source {
  private:
   std::string path_;
   bool drop_bad_data_;
+  int64 max_line_;
   JsonDecoder decoder_;
   std::unique_ptr<DebeziumDecoder> debezium_;  // format 'debezium_json'
   LineReader reader_;
@@ -401,6 +416,11 @@ class SingleFileConnector : public Connector {
                    std::string("option \"") + name + "\" applies only to source tables");
     for (const ColumnInfo& col : spec.columns)
       validate_options(col.options, {}, "columns of " + std::string(kWhere));
+    if (option_int(spec.table_options, "max_line_size", 0) > kMaxMaxLineBytes)
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "invalid value for option \"max_line_size\": \"" +
+                   *get_option(spec.table_options, "max_line_size") + "\"",
+               "The largest allowed is " + std::to_string(kMaxMaxLineBytes) + " (1 GiB).");
     if (spec.table_options.count("primary_key")) {
       if (!is_debezium(spec))
         pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,

@@ -144,9 +144,10 @@ void validate_websocket_options(const TableSpec& spec) {
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
                "option \"tls_ca_file\" applies only to wss:// endpoints");
   }
-  if (websocket_raw_string(spec) && opts.count("json.timestamp_format"))
-    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             "option \"json.timestamp_format\" applies only to format 'json'");
+  for (const char* option : {"json.timestamp_format", "json.max_depth"})
+    if (websocket_raw_string(spec) && opts.count(option))
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               std::string("option \"") + option + "\" applies only to format 'json'");
   for (const ColumnInfo& col : spec.columns)
     validate_options(col.options, {}, "columns of " + std::string(kWebsocketWhere));
   // Building the decoder looks up every column type's input function.

@@ -211,7 +211,8 @@ struct WsClient::Timer {
 };
 
 WsClient::WsClient(WsClientConfig config, std::function<void()> wake)
-    : config_(std::move(config)), wake_(std::move(wake)), timer_(new Timer{}) {
+    : config_(std::move(config)), wake_(std::move(wake)), timer_(new Timer{}),
+      assembler_(config_.max_message_bytes) {
   timer_->owner = this;
 }
 
@@ -449,7 +450,7 @@ void WsClient::connect() {
   connection_live_ = true;
   closing_reason_.clear();
   tls_error_.clear();
-  in_message_ = false;
+  assembler_.reset();
   lws* wsi = lws_client_connect_via_info(&info);
   // A failure may or may not have been reported through CONNECTION_ERROR already.
   if (!wsi) on_connection_ended(start_failure());
@@ -536,27 +537,41 @@ int WsClient::on_writeable(lws* wsi) {
   return 0;
 }
 
-// Collects one message from its fragments; a message over max_message_bytes is dropped as it
-// arrives and queued as an empty "oversized" message.
-void WsClient::on_receive(lws* wsi, const char* data, size_t len) {
+bool WsAssembler::add(const char* data, size_t len, bool binary, bool final, WsMessage* done) {
   if (!in_message_) {
     partial_ = WsMessage{};
-    partial_.binary = lws_frame_is_binary(wsi);
+    partial_.binary = binary;
     in_message_ = true;
   }
   partial_.size += len;
   if (!partial_.oversized) {
-    if (partial_.size > config_.max_message_bytes) {
+    if (partial_.size > max_bytes_) {
       partial_.oversized = true;
       std::string().swap(partial_.payload);
     } else {
       partial_.payload.append(data, len);
     }
   }
-  if (!lws_is_final_fragment(wsi)) return;
+  if (!final) return false;
   in_message_ = false;
-  partial_.received_unix_us = clock_us(CLOCK_REALTIME);
-  push(std::move(partial_));
+  *done = std::move(partial_);
+  partial_ = WsMessage{};
+  return true;
+}
+
+void WsAssembler::reset() {
+  in_message_ = false;
+  partial_ = WsMessage{};
+}
+
+// Collects one message from its fragments; a message over max_message_bytes is dropped as it
+// arrives and queued as an empty "oversized" message.
+void WsClient::on_receive(lws* wsi, const char* data, size_t len) {
+  WsMessage message;
+  if (!assembler_.add(data, len, lws_frame_is_binary(wsi), lws_is_final_fragment(wsi), &message))
+    return;
+  message.received_unix_us = clock_us(CLOCK_REALTIME);
+  push(std::move(message));
 }
 
 void WsClient::push(WsMessage&& message) {
@@ -592,14 +607,19 @@ void WsClient::on_wakeup() {
     lws_rx_flow_control(wsi_, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
+std::string ws_close_reason(const unsigned char* data, size_t len) {
+  std::string reason = "the server closed the connection";
+  if (len >= 2) {
+    reason += " (code " + std::to_string((data[0] << 8) | data[1]);
+    if (len > 2) reason += ": " + std::string(reinterpret_cast<const char*>(data + 2), len - 2);
+    reason += ")";
+  }
+  return reason;
+}
+
 // Remembers the server's close code and reason for the status line.
 void WsClient::on_peer_close(const unsigned char* data, size_t len) {
-  closing_reason_ = "the server closed the connection";
-  if (len >= 2) {
-    closing_reason_ += " (code " + std::to_string((data[0] << 8) | data[1]);
-    if (len > 2) closing_reason_ += ": " + std::string(reinterpret_cast<const char*>(data + 2), len - 2);
-    closing_reason_ += ")";
-  }
+  closing_reason_ = ws_close_reason(data, len);
 }
 
 // After a failed attempt or a closed connection: schedule the next attempt with backoff.
@@ -607,8 +627,7 @@ void WsClient::on_connection_ended(const std::string& error) {
   if (!connection_live_ || stopping_) return;
   connection_live_ = false;
   wsi_ = nullptr;
-  in_message_ = false;
-  partial_ = WsMessage{};
+  assembler_.reset();
   int64_t now = clock_us(CLOCK_MONOTONIC);
   if (connected_at_us_ && now - connected_at_us_ >= kStableConnectionUs) consecutive_failures_ = 0;
   connected_at_us_ = 0;

@@ -60,6 +60,24 @@ struct WsMessage {
   int64_t received_unix_us = 0;
 };
 
+// Collects a message from its fragments; a message over `max_bytes` is dropped as it arrives
+// (never held in memory) and returned empty, marked oversized. No PostgreSQL, no sockets.
+class WsAssembler {
+ public:
+  explicit WsAssembler(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // Adds one fragment; returns true with the message in *done after its final fragment.
+  bool add(const char* data, size_t len, bool binary, bool final, WsMessage* done);
+  void reset();  // forgets a message cut short (the connection ended)
+
+ private:
+  size_t max_bytes_;
+  bool in_message_ = false;  // partial_ holds the start of a message
+  WsMessage partial_;
+};
+
+// The status text for a close frame's payload (a 2-byte code, then a reason).
+std::string ws_close_reason(const unsigned char* data, size_t len);
+
 class WsClient {
  public:
   // `wake` is called (from the client's thread) when messages arrive or the status changes.
@@ -126,8 +144,7 @@ class WsClient {
   int consecutive_failures_ = 0;
   std::string closing_reason_;  // from the server's close frame, if any
   std::string tls_error_;       // why the server's certificate was rejected, if it was
-  bool in_message_ = false;     // partial_ holds the start of a message
-  WsMessage partial_;           // the message being received
+  WsAssembler assembler_;       // the message being received
 
   // Shared between the threads, under mutex_.
   mutable std::mutex mutex_;
