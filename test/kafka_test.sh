@@ -263,6 +263,25 @@ expect "c2_keyed ends" finished \
 expect "dbz_keyed read by kcat (key|op)" '{"store":8}|c' \
     "$(kcat -C -b "$BOOT" -t dbz_keyed -o beginning -e -q -f '%k|%s\n' | sed 's/|.*"op":"\(.\)".*/|\1/')"
 
+# --- c3. a backlog read unevenly from its partitions: per-partition watermarks -----------------
+arroyo_log "c3. windows over a two-partition backlog: no row late, whichever partition is read first"
+kafka_broker_cmd "topic skewed 2"
+# The same 2000 seconds of events in each partition, one per second: a watermark taken over the
+# topic as a whole would pass partition 1's rows while partition 0 is read.
+for p in 0 1; do
+    seq 0 1999 | awk -v p="$p" '{ printf "%d||%.0f|{\"id\": %d}\n", p, 1767225600000 + $1 * 1000, $1 }'
+done | produce skewed
+q "CREATE FOREIGN TABLE skewed (id int) SERVER kafka
+     OPTIONS (type 'source', topic 'skewed', \"source.offset\" 'earliest', \"source.stop_at\" 'latest',
+              watermark_delay '1 second');
+   CREATE TABLE skewed_windows (w tstzrange, n bigint, ids bigint);" >/dev/null
+expect "the windowed pipeline over the backlog" finished \
+    "$(run_to_end c3_windows "INSERT INTO skewed_windows
+         SELECT tumble(interval '100 seconds') AS w, count(*), count(DISTINCT id) FROM skewed GROUP BY w")"
+expect "late rows" 0 "$(q "SELECT late_rows FROM stream_pipelines WHERE name = 'c3_windows'")"
+expect "windows (count, each with 200 rows of 100 ids)" "20|true" \
+    "$(q "SELECT count(*) || '|' || bool_and(n = 200 AND ids = 100) FROM skewed_windows")"
+
 # --- d. source.offset 'latest' (the default) ---------------------------------------------------
 arroyo_log "d. the default start is the latest offset"
 kafka_broker_cmd "topic live 1"
