@@ -166,11 +166,58 @@ SELECT stream_start('scaled');
 SELECT stream_wait('scaled');
 SELECT * FROM scaled_sums;
 
+-- Sorted aggregates (DISTINCT, ORDER BY, WITHIN GROUP) keep their rows through a checkpoint:
+-- stopped mid-run and started again, they end with the batch answer.
+CREATE FOREIGN TABLE slow (counter bigint) SERVER imp
+  OPTIONS (event_rate '600', message_count '3000', start_time '2026-01-01 00:00:00+00',
+           event_time_interval '1 second');
+CREATE TABLE slow_batch AS
+  SELECT counter, timestamptz '2026-01-01 00:00:00+00' + counter * interval '1 second' AS ts
+  FROM generate_series(0::bigint, 2999) counter;
+CREATE TABLE sorted_w (w tstzrange, listed text, med float8, d bigint);
+CREATE TABLE sorted_u (k bigint PRIMARY KEY, listed text, med float8, d bigint, arr bigint[]);
+SELECT stream_create('sorted_w', $$SET checkpoint_interval = '10 milliseconds';
+  INSERT INTO sorted_w SELECT tumble(interval '1 hour') AS w, string_agg(counter::text, ',' ORDER BY counter DESC),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY counter), count(DISTINCT counter % 7)
+  FROM slow GROUP BY w$$);
+SELECT stream_create('sorted_u', $$SET checkpoint_interval = '10 milliseconds';
+  INSERT INTO sorted_u SELECT counter % 3, string_agg(counter::text, ',' ORDER BY counter DESC),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY counter), count(DISTINCT counter % 7),
+         array_agg(DISTINCT counter % 5 ORDER BY counter % 5 DESC)
+  FROM slow GROUP BY 1$$);
+CREATE FUNCTION wait_rows_in(p text, n bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..3000 LOOP
+    IF (SELECT rows_in >= n OR state <> 'running' FROM stream_pipelines WHERE name = p) THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT stream_start('sorted_w'), stream_start('sorted_u');
+SELECT wait_rows_in('sorted_w', 1000), wait_rows_in('sorted_u', 1000);
+SELECT stream_stop('sorted_w'), stream_stop('sorted_u');
+SELECT state, rows_in < 3000 AS midway FROM stream_pipelines WHERE name IN ('sorted_w', 'sorted_u');
+SELECT stream_start('sorted_w'), stream_start('sorted_u');
+SELECT stream_wait('sorted_w'), stream_wait('sorted_u');
+SELECT same('sorted_w', $$
+  SELECT tstzrange(date_bin('1 hour', ts, 'epoch'), date_bin('1 hour', ts, 'epoch') + interval '1 hour'),
+         string_agg(counter::text, ',' ORDER BY counter DESC),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY counter), count(DISTINCT counter % 7)
+  FROM slow_batch GROUP BY 1$$) AS sorted_w_match;
+SELECT same('sorted_u', $$
+  SELECT counter % 3, string_agg(counter::text, ',' ORDER BY counter DESC),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY counter), count(DISTINCT counter % 7),
+         array_agg(DISTINCT counter % 5 ORDER BY counter % 5 DESC)
+  FROM slow_batch GROUP BY 1$$) AS sorted_u_match;
+
 SELECT name, state, last_error FROM stream_pipelines WHERE state <> 'finished' ORDER BY name;
 SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
 DROP SERVER imp CASCADE;
 DROP SERVER files CASCADE;
 DROP TABLE ticks_batch, distinct_counts, by_size, window_sorted, null_groups, null_groups_plain,
   null_pk, weeks, sevens, disorder_windows, int_keys, rounded_keys, nothing, all_retracted,
-  scaled_sums;
+  scaled_sums, slow_batch, sorted_w, sorted_u;
 DROP FUNCTION same(text, text);
+DROP FUNCTION wait_rows_in(text, bigint);
