@@ -4,16 +4,23 @@ PostgreSQL's batch query over the same rows, as a multiset.
 
 Each round generates a random data set and writes it as a bounded source:
   file      a single_file JSON-lines source with event_time_field and watermark_delay
-            (append-only; out-of-order event times that fit in the delay, so no row is late)
+            (append-only; out-of-order event times that fit in the delay, so no row is late;
+            class late: in 40 % of the files some rows are behind by more than the delay)
   debezium  a single_file debezium_json source (inserts, updates, deletes; an updating source)
   cdc       a regular table read by change data capture, under a random workload of
-            inserts/updates/deletes in transactions, some rolled back
+            inserts/updates/deletes in transactions, some rolled back (class flushes: in half
+            of the rounds 10-30 small transactions, each waited for until every pipeline has
+            read it, with update_aggregate_flush_interval 1 ms, so keys, NULL keys included,
+            are flushed many times)
 loads the same final rows into a regular table, generates random pipelines from a grammar
 (stateless filters/projections, tumble/hop/session windows, updating aggregates, aggregates
 of aggregates; plain, DISTINCT, ORDER BY, FILTER, ordered-set and user-defined aggregates;
 expressions and CASE in keys, WHERE, HAVING, subqueries, views, UNION ALL), runs them to the
 end and compares each target table with the batch query (windows: tumble/hop aligned to the
 Unix epoch, i.e. date_bin(width, ts, 'epoch'); sessions computed with window functions).
+Over late data (class late), late_oracle simulates the watermark row by row and Flink's rule:
+the batch query drops late rows (and, for hop, the windows a row came too late for), takes
+sessions from the simulation, and the pipeline's late_rows must equal the late rows counted.
 
 Refusals at stream_create are counted per construct, never as passes. A failing query is
 shrunk (rows, then the query) and printed with its data; the run exits 1 on any failure.
