@@ -125,12 +125,17 @@ def gen_times(rng, count, delay_ms, late_p=0.0):
     base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
         milliseconds=rng.randint(0, 86400000)
     )
+    if late_p and rng.random() < 0.5:
+        # on a 10-second boundary: watermarks (whole seconds behind a row) then often fall
+        # exactly on window ends, and late rows on window starts
+        base = base.replace(second=base.second - base.second % 10, microsecond=0)
     t = 0
     out = []
     for _ in range(count):
         t += rng.choice([0, 0, 10, 250, 700, 1000, 1500, 3000, 9000])
         if late_p and rng.random() < late_p:
-            u = delay_ms + rng.choice([0, 1, rng.randint(1, 3000), rng.randint(1, 40000)])
+            u = delay_ms + rng.choice([0, 1, rng.randint(1, 3000), rng.randint(1, 40000),
+                                       1000 * rng.randint(1, 20)])
         else:
             u = rng.randint(0, delay_ms - 1) if rng.random() < 0.5 else 0
         out.append(base + dt.timedelta(milliseconds=t - u))
