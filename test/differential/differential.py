@@ -10,8 +10,8 @@ Each round generates a random data set and writes it as a bounded source:
   cdc       a regular table read by change data capture, under a random workload of
             inserts/updates/deletes in transactions, some rolled back (class flushes: in half
             of the rounds 8-24 small transactions, waiting three times in between until every
-            pipeline has read what was committed, with update_aggregate_flush_interval 1 ms, so keys, NULL keys included,
-            are flushed many times)
+            pipeline has read what was committed, with update_aggregate_flush_interval 1 ms,
+            so keys, NULL keys included, are flushed many times)
 loads the same final rows into a regular table, generates random pipelines from a grammar
 (stateless filters/projections, tumble/hop/session windows, updating aggregates, aggregates
 of aggregates; plain, DISTINCT, ORDER BY, FILTER, ordered-set and user-defined aggregates;
@@ -149,7 +149,7 @@ class Dataset:
     def __init__(self, kind, rows, txns=(), delay_ms=1000, pk=True, late=False, flushes=False):
         self.kind, self.rows, self.txns, self.delay_ms, self.pk = kind, rows, list(txns), delay_ms, pk
         self.late = late        # file: disorder beyond the delay (class late)
-        self.flushes = flushes  # cdc: many small transactions, each read before the next (class flushes)
+        self.flushes = flushes  # cdc: many small transactions, read as they come (class flushes)
 
     def final_rows(self):
         state = {r["id"]: r for r in self.rows}
