@@ -19,6 +19,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Classes with wrong results today (FINDINGS.md); remove one here once it is fixed.
+# Not excluded although it fails today: class late (FINDINGS.md L1, hop windows over panes give
+# a row behind the watermark windows that had ended; seed 20260101 round 18), because its fix is
+# three lines in WindowAggregateOperator::fire_panes. Until it is merged this test fails; to run
+# without it: ARROYO_DIFF_EXCLUDE=late.
 default_exclude=
 exclude=${ARROYO_DIFF_EXCLUDE-$default_exclude}
 

@@ -4,16 +4,23 @@ PostgreSQL's batch query over the same rows, as a multiset.
 
 Each round generates a random data set and writes it as a bounded source:
   file      a single_file JSON-lines source with event_time_field and watermark_delay
-            (append-only; out-of-order event times that fit in the delay, so no row is late)
+            (append-only; out-of-order event times that fit in the delay, so no row is late;
+            class late: in 40 % of the files some rows are behind by more than the delay)
   debezium  a single_file debezium_json source (inserts, updates, deletes; an updating source)
   cdc       a regular table read by change data capture, under a random workload of
-            inserts/updates/deletes in transactions, some rolled back
+            inserts/updates/deletes in transactions, some rolled back (class flushes: in half
+            of the rounds 8-24 small transactions, waiting three times in between until every
+            pipeline has read what was committed, with update_aggregate_flush_interval 1 ms,
+            so keys, NULL keys included, are flushed many times)
 loads the same final rows into a regular table, generates random pipelines from a grammar
 (stateless filters/projections, tumble/hop/session windows, updating aggregates, aggregates
 of aggregates; plain, DISTINCT, ORDER BY, FILTER, ordered-set and user-defined aggregates;
 expressions and CASE in keys, WHERE, HAVING, subqueries, views, UNION ALL), runs them to the
 end and compares each target table with the batch query (windows: tumble/hop aligned to the
 Unix epoch, i.e. date_bin(width, ts, 'epoch'); sessions computed with window functions).
+Over late data (class late), late_oracle simulates the watermark row by row and Flink's rule:
+the batch query drops late rows (and, for hop, the windows a row came too late for), takes
+sessions from the simulation, and the pipeline's late_rows must equal the late rows counted.
 
 Refusals at stream_create are counted per construct, never as passes. A failing query is
 shrunk (rows, then the query) and printed with its data; the run exits 1 on any failure.
@@ -68,6 +75,8 @@ CLASSES = {
     "view": "views over the source",
     "union_all": "UNION ALL of the source with itself",
     "retract_internal": "over updating inputs: aggregates whose state is internal (sum/avg of numeric and bigint, stddev, variance)",
+    "late": "windows over file sources whose disorder can exceed the watermark delay (late rows, Flink's rule; late_rows checked)",
+    "flushes": "updating aggregates over CDC fed by many small transactions, read and flushed (flush interval 1 ms) as they come",
     "debezium": "debezium_json (updating) file sources",
     "cdc": "regular tables read by change data capture",
 }
@@ -108,18 +117,27 @@ def gen_row(rng, rid, nkeys):
     }
 
 
-def gen_times(rng, count, delay_ms):
-    """Event times with disorder that fits in the delay: true times T_i non-decreasing (with
-    duplicates), emitted as T_i - u_i with 0 <= u_i < delay, so every row is at or after the
-    watermark (largest time before it minus the delay)."""
+def gen_times(rng, count, delay_ms, late_p=0.0):
+    """Event times: true times T_i non-decreasing (with duplicates), emitted as T_i - u_i with
+    0 <= u_i < delay, so every row is at or after the watermark (largest time before it minus
+    the delay). With late_p, that share of the rows is behind by more than the delay
+    (u_i = delay + up to 40 s), so they may be late."""
     base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
         milliseconds=rng.randint(0, 86400000)
     )
+    if late_p and rng.random() < 0.5:
+        # on a 10-second boundary: watermarks (whole seconds behind a row) then often fall
+        # exactly on window ends, and late rows on window starts
+        base = base.replace(second=base.second - base.second % 10, microsecond=0)
     t = 0
     out = []
     for _ in range(count):
         t += rng.choice([0, 0, 10, 250, 700, 1000, 1500, 3000, 9000])
-        u = rng.randint(0, delay_ms - 1) if rng.random() < 0.5 else 0
+        if late_p and rng.random() < late_p:
+            u = delay_ms + rng.choice([0, 1, rng.randint(1, 3000), rng.randint(1, 40000),
+                                       1000 * rng.randint(1, 20)])
+        else:
+            u = rng.randint(0, delay_ms - 1) if rng.random() < 0.5 else 0
         out.append(base + dt.timedelta(milliseconds=t - u))
     return out
 
@@ -128,8 +146,10 @@ class Dataset:
     """kind file: rows in file order. kind debezium/cdc: rows = initial rows, txns = list of
     (ops, committed) with ops (op, before, after), applied after the initial rows."""
 
-    def __init__(self, kind, rows, txns=(), delay_ms=1000, pk=True):
+    def __init__(self, kind, rows, txns=(), delay_ms=1000, pk=True, late=False, flushes=False):
         self.kind, self.rows, self.txns, self.delay_ms, self.pk = kind, rows, list(txns), delay_ms, pk
+        self.late = late        # file: disorder beyond the delay (class late)
+        self.flushes = flushes  # cdc: many small transactions, read as they come (class flushes)
 
     def final_rows(self):
         state = {r["id"]: r for r in self.rows}
@@ -157,7 +177,7 @@ class Dataset:
             ops = [o for o in ops if (o[2] or o[1])["id"] not in drop]
             if ops:
                 txns.append((ops, committed))
-        return Dataset(self.kind, rows, txns, self.delay_ms, self.pk)
+        return Dataset(self.kind, rows, txns, self.delay_ms, self.pk, self.late, self.flushes)
 
     def describe(self):
         lines = []
@@ -181,11 +201,13 @@ def row_text(r):
     return "{" + ", ".join(parts) + "}"
 
 
-def gen_dataset(rng, kind):
+def gen_dataset(rng, kind, enabled=frozenset(CLASSES)):
     delay_ms = rng.choice([1000, 3000, 5000])
     n = rng.choice([0, 3, 10, 30, 60, 120]) if kind == "file" else rng.choice([5, 20, 50])
     nkeys = rng.choice([1, 3, 6, 20])
-    times = gen_times(rng, n + 200, delay_ms)
+    late = kind == "file" and n > 0 and "late" in enabled and rng.random() < 0.4
+    flushes = kind == "cdc" and "flushes" in enabled and rng.random() < 0.5
+    times = gen_times(rng, n + 200, delay_ms, rng.choice([0.05, 0.15, 0.3]) if late else 0.0)
     rows = []
     for i in range(n):
         r = gen_row(rng, i + 1, nkeys)
@@ -196,9 +218,9 @@ def gen_dataset(rng, kind):
         live = {r["id"]: r for r in rows}
         nid = n + 1
         ti = n
-        for _ in range(rng.randint(1, 12)):
+        for _ in range(rng.randint(8, 24) if flushes else rng.randint(1, 12)):
             ops = []
-            for _ in range(rng.randint(1, 6)):
+            for _ in range(rng.randint(1, 3) if flushes else rng.randint(1, 6)):
                 x = rng.random()
                 if x < 0.35 or not live:
                     r = gen_row(rng, nid, nkeys)
@@ -213,6 +235,10 @@ def gen_dataset(rng, kind):
                     for c in rng.sample(["k", "g", "v", "b", "n", "f", "flag"], rng.randint(0, 5)):
                         new[c] = old[c]
                     new["ts"] = old["ts"]
+                    if flushes and rng.random() < 0.4:
+                        # a key goes NULL or comes back from NULL between flushes
+                        c = rng.choice(["k", "g", "v", "flag"])
+                        new[c] = None if old[c] is not None else gen_row(rng, 0, nkeys)[c]
                     ops.append(("u", old, new))
                     live[old["id"]] = new
                 else:
@@ -226,7 +252,7 @@ def gen_dataset(rng, kind):
                     if op in ("u", "d"):
                         live[before["id"]] = before
             txns.append((ops, committed))
-    return Dataset(kind, rows, txns, delay_ms, pk=rng.random() < 0.5)
+    return Dataset(kind, rows, txns, delay_ms, pk=rng.random() < 0.5, late=late, flushes=flushes)
 
 
 def json_value(x):
@@ -399,7 +425,7 @@ class Query:
     """A structured pipeline query; render() gives the pipeline and the batch text."""
 
     def __init__(self, shape, source, keys, aggs, where=None, having=None, window=None,
-                 inner=None, exprs=None, null_keys_ok=True, unique_nulls=False):
+                 inner=None, exprs=None, null_keys_ok=True, unique_nulls=False, flush_ms=None):
         self.shape = shape          # stateless | window | updating | agg_of_agg | window_then_agg
         self.source = source        # direct | subquery | view | union_all
         self.keys = list(keys)      # key expressions
@@ -409,10 +435,13 @@ class Query:
         self.exprs = list(exprs or [])  # stateless select list
         self.null_keys_ok = null_keys_ok
         self.unique_nulls = unique_nulls
+        self.flush_ms = flush_ms    # SET update_aggregate_flush_interval (class flushes)
+        self.late_rel = None        # batch side, late data: the oracle's table (id, wm, ss, se)
 
     def copy(self, **kw):
         q = Query(self.shape, self.source, self.keys, self.aggs, self.where, self.having,
-                  self.window, self.inner, self.exprs, self.null_keys_ok, self.unique_nulls)
+                  self.window, self.inner, self.exprs, self.null_keys_ok, self.unique_nulls,
+                  self.flush_ms)
         for k, v in kw.items():
             setattr(q, k, v)
         return q
@@ -474,7 +503,8 @@ class Query:
                     ", ".join(str(i + 1) for i in range(len(wkeys) + 1)), whaving)
             else:
                 inner = "SELECT %s FROM %s%s GROUP BY %s%s" % (
-                    cols(["w"] + wkeys + waggs, first="w"), batch_windowed(fi, spec, self.where, wkeys),
+                    cols(["w"] + wkeys + waggs, first="w"),
+                    batch_windowed(fi, spec, self.where, wkeys, self.late_rel),
                     "", ", ".join(str(i + 1) for i in range(len(wkeys) + 1)), whaving)
             if self.shape == "window":
                 return inner
@@ -482,6 +512,18 @@ class Query:
             gb = (" GROUP BY " + ", ".join(str(i + 1) for i in range(len(okeys)))) if okeys else ""
             return "SELECT %s FROM (%s) x%s%s" % (cols(okeys + aggs), inner, gb, having)
         raise ValueError(self.shape)
+
+    def settings(self):
+        """The pipeline's SET statements (before its INSERT)."""
+        if self.flush_ms:
+            return "SET update_aggregate_flush_interval = '%d milliseconds'; " % self.flush_ms
+        return ""
+
+    def window_keys(self):
+        """The keys next to the window in its GROUP BY (a session's key)."""
+        if self.shape == "window":
+            return list(self.keys)
+        return [self.key_sql(k) for k in self.inner[0]]
 
     def key_count(self):
         if self.shape in ("updating", "agg_of_agg", "window_then_agg"):
@@ -509,19 +551,31 @@ def cols(items, first=None):
     return ", ".join(out)
 
 
-def batch_windowed(fi, spec, where, keys):
-    """FROM item of the batch query: the source's rows with their window(s) as column w."""
+def batch_windowed(fi, spec, where, keys, late_rel=None, alias="bw"):
+    """FROM item of the batch query: the source's rows with their window(s) as column w.
+    With late_rel (late data, see late_oracle): tumble/hop keep the windows of a row that were
+    still open when it came, i.e. that end after the watermark it met (late_rel.wm; so a late
+    row has none); a session is the one the oracle's simulation put the row in (late_rel.ss,
+    late_rel.se; no row for a late row)."""
+    if late_rel and spec[0] == "session":
+        return ("(SELECT * FROM (SELECT s0.*, (SELECT tstzrange(lw.ss, lw.se) FROM %s lw "
+                "WHERE lw.id = s0.id AND lw.ss IS NOT NULL) AS w FROM (SELECT * FROM %s%s) s0) s1 "
+                "WHERE w IS NOT NULL) bw" % (late_rel, fi, (" WHERE " + where) if where else ""))
+    if late_rel:
+        return ("(SELECT * FROM %s WHERE upper(w) > coalesce((SELECT lw.wm FROM %s lw "
+                "WHERE lw.id = bw0.id), '-infinity')) bw" % (
+                    batch_windowed(fi, spec, where, keys, alias="bw0"), late_rel))
     wh = (" WHERE " + where) if where else ""
     if spec[0] == "tumble":
         w = "interval '%d seconds'" % spec[1]
         return ("(SELECT *, tstzrange(date_bin(%s, ts, 'epoch'), date_bin(%s, ts, 'epoch') + %s) AS w "
-                "FROM %s%s) bw" % (w, w, w, fi, wh))
+                "FROM %s%s) %s" % (w, w, w, fi, wh, alias))
     if spec[0] == "hop":
         s, wd = "interval '%d seconds'" % spec[1], "interval '%d seconds'" % spec[2]
         n = spec[2] // spec[1]
         return ("(SELECT s.*, tstzrange(date_bin(%s, ts, 'epoch') - hop_i * %s, "
                 "date_bin(%s, ts, 'epoch') - hop_i * %s + %s) AS w FROM %s, "
-                "generate_series(0, %d) AS hop_i%s) bw" % (s, s, s, s, wd, fi, n - 1, wh))
+                "generate_series(0, %d) AS hop_i%s) %s" % (s, s, s, s, wd, fi, n - 1, wh, alias))
     gap = "interval '%d seconds'" % spec[1]
     part = ("PARTITION BY " + ", ".join(keys)) if keys else ""
     return ("(SELECT *, tstzrange(min(ts) OVER (PARTITION BY %s sid), max(ts) OVER (PARTITION BY %s sid) + %s) AS w "
@@ -532,8 +586,19 @@ def batch_windowed(fi, spec, where, keys):
                 part, part, gap, fi, wh))
 
 
-def gen_query(g, kind, empty_input=False):
-    """A random Query for a round of this kind (file, debezium, cdc)."""
+def gen_query(g, kind, empty_input=False, ds=None):
+    """A random Query for a round of this kind (file, debezium, cdc) and data set."""
+    q = gen_query_shape(g, kind, empty_input, ds is not None and ds.late)
+    if q is not None and ds is not None:
+        if ds.late and q.shape in ("window", "window_then_agg"):
+            g.use("late")
+        if ds.flushes:
+            g.use("flushes")
+            q.flush_ms = 1
+    return q
+
+
+def gen_query_shape(g, kind, empty_input, late):
     rng = g.rng
     updating_input = kind != "file"
     g.updating_input = updating_input
@@ -553,7 +618,9 @@ def gen_query(g, kind, empty_input=False):
     shape = rng.choice(shapes)
     g.use(shape if shape != "window" else "window")
     sources = ["direct"] * 3 + [s for s in ("subquery", "view", "union_all") if s in g.enabled]
-    if updating_input:
+    if updating_input or (late and shape in ("window", "window_then_agg")):
+        # late rows: the two inputs of UNION ALL hold the watermark at their minimum, so which
+        # row is late would depend on how the two scans interleave
         sources = [s for s in sources if s != "union_all"]
     source = rng.choice(sources)
     g.use(source)
@@ -622,6 +689,83 @@ def gen_query(g, kind, empty_input=False):
 
 
 # ------------------------------------------------------------------------------------------
+# Late rows
+
+
+def micros(t):
+    return (t - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_micros(x):
+    return EPOCH + dt.timedelta(microseconds=x)
+
+
+def late_oracle(ds, spec, reaching):
+    """Which rows of a file data set a window drops as late, by Flink's rule as the engine
+    states it: the source's watermark is the largest event time read so far minus the delay,
+    and it reaches the window before any row behind it (so row by row, in file order); a row is
+    late only when every window it belongs to has been emitted (end <= watermark); for a
+    session, its own window [t, t + gap) counts unless it joins a still-open session of its key
+    (a row of it less than gap away). Sessions are simulated: per key, the open rows; when the
+    watermark advances, the sessions (rows split where the gap is reached) whose end it reached
+    are emitted and closed; the end of the file emits the rest.
+
+    reaching: {id: key tuple} of the rows that reach the window (after WHERE, subqueries, views).
+    Returns (late ids, {id: watermark the row met, None before any}, {id: (start, end)} of each
+    non-late row's session), times in microseconds since the Unix epoch."""
+    delay = ds.delay_ms * 1000
+    kind = spec[0]
+    late, wm_of, session_of, open_rows = set(), {}, {}, {}
+
+    def fire(wm):
+        gap = spec[1] * 1000000
+        for rows in open_rows.values():
+            rows.sort()
+            i = 0
+            while i < len(rows):
+                j = i + 1
+                while j < len(rows) and rows[j][0] < rows[j - 1][0] + gap:
+                    j += 1
+                end = rows[j - 1][0] + gap
+                if wm is not None and end > wm:
+                    break
+                for _, rid in rows[i:j]:
+                    session_of[rid] = (rows[i][0], end)
+                i = j
+            del rows[:i]
+
+    max_t = wm_fired = None
+    for r in ds.rows:
+        t, rid = micros(r["ts"]), r["id"]
+        wm = None if max_t is None else max_t - delay
+        if kind == "session" and wm is not None and (wm_fired is None or wm > wm_fired):
+            fire(wm)
+            wm_fired = wm
+        if rid in reaching:
+            wm_of[rid] = wm
+            is_late = False
+            if wm is not None and t < wm:
+                if kind == "tumble":
+                    width = spec[1] * 1000000
+                    is_late = t - t % width + width <= wm
+                elif kind == "hop":
+                    slide, width = spec[1] * 1000000, spec[2] * 1000000
+                    is_late = t - t % slide + width <= wm
+                else:
+                    gap = spec[1] * 1000000
+                    is_late = t + gap <= wm and not any(
+                        t - gap < rt < t + gap for rt, _ in open_rows.get(reaching[rid], []))
+            if is_late:
+                late.add(rid)
+            elif kind == "session":
+                open_rows.setdefault(reaching[rid], []).append((t, rid))
+        max_t = t if max_t is None else max(max_t, t)
+    if kind == "session":
+        fire(None)
+    return late, wm_of, session_of
+
+
+# ------------------------------------------------------------------------------------------
 # Running
 
 
@@ -639,6 +783,9 @@ class Runner:
                           "arroyo_stream OPTIONS (connector 'single_file'); END IF; END$$")
         self.dboid = self.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
         self.wal_logical = self.conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+        self.counting = True  # off while shrinking
+        self.stats = dict.fromkeys(["late_queries", "late_queries_with_late_rows", "late_rows",
+                                    "flush_queries", "flush_rows_out", "flush_final_rows"], 0)
 
     def reconnect(self):
         """Waits (up to 60 s) until the server accepts connections again."""
@@ -736,7 +883,35 @@ class Runner:
             self.sql("ALTER TABLE %s.src REPLICA IDENTITY FULL" % s)
         return s + ".src", s + ".src"
 
-    def run_cdc_workload(self, rel, ds):
+    def setup_late_oracle(self, ds, q, late_rel, bsrc, s, view_b):
+        """Runs late_oracle for a window query over late data and stores its answer in
+        late_rel (id, wm, ss, se) for the batch query. Returns (late ids, a description)."""
+        keys = q.window_keys()
+        fi = q.from_item(bsrc, s, True, view_b)
+        reaching = {r[0]: tuple(r[1:]) for r in self.sql("SELECT id%s FROM %s%s" % (
+            "".join(", " + k for k in keys), fi, (" WHERE " + q.where) if q.where else ""))}
+        late, wm_of, session_of = late_oracle(ds, q.window[1], reaching)
+        self.sql("CREATE TABLE %s (id int, wm timestamptz, ss timestamptz, se timestamptz)" % late_rel)
+        with self.conn.cursor() as cur:
+            with cur.copy("COPY %s (id, wm, ss, se) FROM STDIN" % late_rel) as cp:
+                for rid, wm in wm_of.items():
+                    ss, se = session_of.get(rid, (None, None))
+                    cp.write_row([rid, None if wm is None else from_micros(wm),
+                                  None if ss is None else from_micros(ss),
+                                  None if se is None else from_micros(se)])
+        behind = ["%d@%s" % (r["id"], fmt_ts(from_micros(wm_of[r["id"]]))) for r in ds.rows
+                  if wm_of.get(r["id"]) is not None and micros(r["ts"]) < wm_of[r["id"]]]
+        return late, ("oracle: late rows (ids) %s; rows behind the watermark they met "
+                      "(id@watermark): %s" % (sorted(late) or "none", ", ".join(behind) or "none"))
+
+    def run_cdc_workload(self, rel, ds, wait_names=None):
+        """Applies the transactions; with wait_names (class flushes), waits three times, after
+        a quarter, a half and three quarters of the committed ones, until those pipelines have
+        read them (and, with a 1 ms flush interval, flushed them). Not after each: an idle CDC
+        source looks for changes every 100 ms, so each wait costs about that much."""
+        total = sum(1 for _, committed in ds.txns if committed)
+        waits = {max(1, total * j // 4) for j in (1, 2, 3)} if total >= 4 else set()
+        ncommitted = 0
         for ops, committed in ds.txns:
             with self.conn.transaction(force_rollback=not committed):
                 for op, before, after in ops:
@@ -748,6 +923,9 @@ class Runner:
                                  [after[c] for c in COLS[1:]] + [before["id"]])
                     else:
                         self.sql("DELETE FROM %s WHERE id = %%s" % rel, (before["id"],))
+            ncommitted += committed
+            if wait_names and committed and ncommitted in waits:
+                self.wait_cdc(wait_names, 0.002)
 
     def run_round(self, ds, queries):
         """Runs the queries over the data set. Returns per query: ('pass'|'refused'|'fail'|
@@ -770,7 +948,13 @@ class Runner:
                     else:
                         view_b = view_p
                 pq = q.render(src, s, False, view_p)
-                bq = q.render(bsrc, s, True, view_b)
+                late_ids, oracle = set(), ""
+                if ds.late and q.shape in ("window", "window_then_agg"):
+                    late_rel = "%s.lw%d" % (s, i)
+                    late_ids, oracle = self.setup_late_oracle(ds, q, late_rel, bsrc, s, view_b)
+                    bq = q.copy(late_rel=late_rel).render(bsrc, s, True, view_b)
+                else:
+                    bq = q.render(bsrc, s, True, view_b)
                 tgt = "%s.t%d" % (s, i)
                 try:
                     self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
@@ -784,18 +968,19 @@ class Runner:
                         ", ".join("c%d" % j for j in range(nk))))
                 name = "%s_q%d" % (s, i)
                 try:
-                    self.sql("SELECT stream_create(%s, %s)", (name, "INSERT INTO %s %s" % (tgt, pq)))
+                    self.sql("SELECT stream_create(%s, %s)", (name, q.settings() + "INSERT INTO %s %s" % (tgt, pq)))
                 except psycopg.Error as e:
                     results[i] = ("refused", str(e).split("\n")[0])
                     continue
                 pipelines.append(name)
-                started.append((i, name, tgt, pq, bq))
-            for i, name, tgt, pq, bq in started:
+                started.append((i, name, tgt, pq, bq, late_ids, oracle))
+            for i, name, tgt, pq, bq, _, _ in started:
                 self.sql("SELECT stream_start(%s)", (name,))
             if ds.kind == "cdc":
-                self.run_cdc_workload(src, ds)
-                self.wait_cdc([n for _, n, _, _, _ in started])
-            for i, name, tgt, pq, bq in started:
+                names = [st[1] for st in started]
+                self.run_cdc_workload(src, ds, names if ds.flushes else None)
+                self.wait_cdc(names)
+            for i, name, tgt, pq, bq, late_ids, oracle in started:
                 if ds.kind == "cdc":  # a table never ends: stop it once it has read everything
                     self.sql("SELECT stream_stop(%s)", (name,))
                     state = self.sql("SELECT state FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
@@ -806,12 +991,25 @@ class Runner:
                     err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
                     results[i] = ("error", "pipeline ended %s: %s" % (state, err))
                     continue
-                late = self.sql("SELECT late_rows FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
+                late, rows_out = self.sql("SELECT late_rows, rows_out FROM stream_pipelines WHERE name = %s",
+                                          (name,)).fetchone()
                 got = self.sql("SELECT * FROM %s" % tgt).fetchall()
                 want = self.sql(bq).fetchall()
                 diff = compare(queries[i].normalizers(), want, got)
-                if diff is None and late:
-                    diff = "late_rows = %d, expected 0 (disorder fits in the delay)" % late
+                if late != len(late_ids):
+                    diff = (diff + "\n      " if diff else "") + (
+                        "late_rows = %d, expected %d%s" % (
+                            late, len(late_ids), " (disorder fits in the delay)" if not ds.late else ""))
+                if diff and oracle:
+                    diff += "\n      " + oracle
+                if self.counting and ds.late and queries[i].shape in ("window", "window_then_agg"):
+                    self.stats["late_queries"] += 1
+                    self.stats["late_queries_with_late_rows"] += bool(late_ids)
+                    self.stats["late_rows"] += len(late_ids)
+                if self.counting and queries[i].flush_ms:
+                    self.stats["flush_queries"] += 1
+                    self.stats["flush_rows_out"] += rows_out
+                    self.stats["flush_final_rows"] += len(got)
                 results[i] = ("pass", None) if diff is None else ("fail", diff)
                 if self.verbose:
                     print("   ", results[i][0], pq, file=sys.stderr)
@@ -819,7 +1017,7 @@ class Runner:
             self.drop_schema(s, pipelines)
         return results, (s,)
 
-    def wait_cdc(self, names):
+    def wait_cdc(self, names, poll_s=0.05):
         """Waits until every CDC pipeline's slot has confirmed the current WAL position, i.e.
         read every transaction of the workload (stream_stop then flushes and commits)."""
         lsn = self.sql("SELECT pg_current_wal_lsn()").fetchone()[0]
@@ -833,7 +1031,7 @@ class Runner:
                 (self.dboid, names, lsn)).fetchone()[0]
             if behind == 0:
                 return
-            time.sleep(0.05)
+            time.sleep(poll_s)
 
 
 def norm_value(x, how):
@@ -1054,11 +1252,11 @@ def main():
             if a.round is not None and rnd != a.round:
                 continue
             kind = rng.choice(kinds)
-            ds = gen_dataset(rng, kind)
+            ds = gen_dataset(rng, kind, enabled)
             queries, used = [], []
             for _ in range(a.queries):
                 g = Gen(rng, enabled)
-                q = gen_query(g, kind, not ds.final_rows())
+                q = gen_query(g, kind, not ds.final_rows(), ds)
                 if q is not None:
                     q.unique_nulls = rng.random() < 0.5
                     queries.append(q)
@@ -1066,7 +1264,12 @@ def main():
             if not queries:
                 continue
             try:
+                t0 = time.time()
                 results, _ = runner.run_round(ds, queries)
+                label = kind + (" late" if ds.late else "") + (" flushes" if ds.flushes else "")
+                pk = per_kind.setdefault(label, {"run": 0, "pass": 0, "rounds": 0, "s": 0.0})
+                pk["rounds"] += 1
+                pk["s"] += time.time() - t0
             except psycopg.OperationalError:
                 # The server went away (a backend crashed): find the queries that crash it.
                 print("round %d/%d (%s): the server crashed; running its queries one by one" % (
@@ -1089,7 +1292,8 @@ def main():
                 if status is None:
                     continue
                 stats["run"] += 1
-                pk = per_kind.setdefault(kind, {"run": 0, "pass": 0})
+                label = kind + (" late" if ds.late else "") + (" flushes" if ds.flushes else "")
+                pk = per_kind.setdefault(label, {"run": 0, "pass": 0, "rounds": 0, "s": 0.0})
                 pk["run"] += 1
                 pk["pass"] += status == "pass"
                 if status == "pass":
@@ -1113,7 +1317,17 @@ def main():
           "or pipeline error), %d tester errors, %.0f s" % (
               stats["run"], stats["passed"], stats["refused"], stats["failed"], stats["errors"], el))
     for k, v in sorted(per_kind.items()):
-        print("  %-9s source: %4d queries, %4d passed" % (k, v["run"], v["pass"]))
+        print("  %-17s %4d queries, %4d passed (%d rounds, %.0f s)" % (
+            k + " source:", v["run"], v["pass"], v["rounds"], v["s"]))
+    rs = runner.stats
+    if "late" in enabled:
+        print("  late:    %d window queries over late data (those that ran), %d with late rows, "
+              "%d late rows in all" % (rs["late_queries"], rs["late_queries_with_late_rows"],
+                                       rs["late_rows"]))
+    if "flushes" in enabled:
+        print("  flushes: %d queries with a 1 ms flush interval over CDC (those that ran): %d rows "
+              "written for %d final rows" % (rs["flush_queries"], rs["flush_rows_out"],
+                                             rs["flush_final_rows"]))
     for c, n in sorted(refusals.items(), key=lambda x: -x[1]):
         print("  refused %4d  %s" % (n, c))
     if failures:
@@ -1126,10 +1340,11 @@ def report_failure(runner, a, seed, rnd, kind, ds, q, used_cls, status, detail):
     print("=" * 100)
     print("FAILURE (%s) seed %d round %d, %s source, classes: %s" % (
         status, seed, rnd, kind, ",".join(sorted(used_cls))))
-    print("  query: " + q.text())
+    print("  query: " + q.settings() + q.text())
     print("  " + detail)
     if a.no_shrink:
         return
+    runner.counting = False
     sds, sq = shrink(runner, ds, q, status, a.shrink_budget)
     try:
         res, _ = runner.run_round(sds, [sq])
@@ -1137,8 +1352,11 @@ def report_failure(runner, a, seed, rnd, kind, ds, q, used_cls, status, detail):
         runner.reconnect()
         res = [("crash", "the server crashed (a backend died; see its log)")]
     print("  shrunk (%d rows, %d transactions; still %s):" % (len(sds.rows), len(sds.txns), res[0][0]))
-    print("    pipeline: INSERT INTO t " + sq.render("src", "s", False, "v"))
-    print("    batch:    " + sq.render("src", "s", True, "v"))
+    print("    pipeline: " + sq.settings() + "INSERT INTO t " + sq.render("src", "s", False, "v"))
+    late_q = sds.late and sq.shape in ("window", "window_then_agg")
+    print("    batch:    " + sq.copy(late_rel="lw" if late_q else None).render("src", "s", True, "v"))
+    if late_q:
+        print("      (lw: the oracle's watermark met by each row (wm) / its session (ss, se))")
     if sds.kind == "file":
         print("    source: single_file, event_time_field ts, watermark_delay %d ms; rows in file order:" % sds.delay_ms)
     elif sds.kind == "debezium":
@@ -1149,6 +1367,7 @@ def report_failure(runner, a, seed, rnd, kind, ds, q, used_cls, status, detail):
     print(sds.describe())
     print("    " + (res[0][1] or "").replace("\n", "\n    "))
     sys.stdout.flush()
+    runner.counting = True
 
 
 if __name__ == "__main__":
