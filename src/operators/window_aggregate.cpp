@@ -261,7 +261,11 @@ void WindowAggregateOperator::fire_direct(TimestampTz wm) {
 
 // Hop windows over panes: each window combines the panes it covers.
 void WindowAggregateOperator::fire_panes(TimestampTz wm) {
-  if (buckets_.empty()) return;
+  if (buckets_.empty()) {
+    // No pane, no window to emit; but windows ending by now are over for rows still to come.
+    if (wm > fired_until_) fired_until_ = wm;
+    return;
+  }
   const int64 width = window_.width_us, slide = window_.slide_us;
   TimestampTz first = buckets_.begin()->first - width + slide;
   TimestampTz last = buckets_.rbegin()->first;
