@@ -34,9 +34,26 @@ build() { # TARGET SOURCES... -- LIBS...
     "$CXX" "${FLAGS[@]}" "$@" -o "$out/${target}_fuzz"
 }
 
+# The JSON scanning kernels (src/formats/json_scan_internal.hpp), each compiled with its target
+# flags from src/formats/json_kernels.mk, as the Makefile does.
+json_kernel_objects() {
+    local k flags
+    for k in builtin westmere haswell icelake; do
+        [[ $k == builtin || $(uname -m) == x86_64 ]] || continue
+        flags=$(sed -n "s/^ARROYO_JSON_KERNEL_FLAGS_$k = //p" src/formats/json_kernels.mk)
+        # shellcheck disable=SC2086 # flags are words
+        "$CXX" "${FLAGS[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" $flags -c \
+            -o "$out/json_scan_$k.o" "src/formats/json_scan_$k.cpp"
+        echo "$out/json_scan_$k.o"
+    done
+}
+
 for t in "${targets[@]}"; do
     case $t in
-        json_scan) build json_scan test/fuzz/json_scan_fuzz.cpp src/formats/json_scan.cpp -lsimdjson ;;
+        json_scan)
+            mapfile -t kernels < <(json_kernel_objects)
+            build json_scan test/fuzz/json_scan_fuzz.cpp src/formats/json_scan.cpp "${kernels[@]}" \
+                -lsimdjson ;;
         websocket) build websocket test/fuzz/websocket_fuzz.cpp src/connectors/websocket/ws_client.cpp -lwebsockets -lcrypto ;;
         nexmark) build nexmark test/fuzz/nexmark_fuzz.cpp src/connectors/nexmark/generator.cpp ;;
         *) arroyo_die "unknown fuzz target $t (json_scan, websocket, nexmark)" ;;
