@@ -36,6 +36,6 @@ $(ARROYO_JSON_KERNEL_OBJS): src/formats/json_scan_%.o: src/formats/json_scan_%.c
 	$(CXX) $(CXXFLAGS) $(ARROYO_JSON_KERNEL_FLAGS_$*) $(CPPFLAGS) -c -o $@ $<
 	@nm -C --defined-only $@ | awk -v ns='simdjson::$*::' '$$2 ~ /^[WVui]$$/ && \
 	    index($$0, ns) == 0 && $$3 != "DW.ref.__gxx_personality_v0" { print; bad = 1 } \
-	    END { exit bad }' || { rm -f $@; echo "$@: weak symbols outside its kernel (see \
-	    src/formats/json_scan_internal.hpp)" >&2; exit 1; }
+	    END { exit bad }' || { rm -f $@; \
+	    echo "$@: weak symbols outside its kernel (json_scan_internal.hpp)" >&2; exit 1; }
 endif

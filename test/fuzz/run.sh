@@ -65,8 +65,11 @@ for t in "${targets[@]}"; do
     corpus=$out/corpus/$t
     mkdir -p "$corpus"
     arroyo_log "fuzz: $t for ${seconds}s"
-    # The first directory receives new inputs; the checked-in seeds are only read.
-    if ! (cd "$out" && "$out/${t}_fuzz" -max_total_time="$seconds" -timeout=10 \
+    # The first directory receives new inputs; the checked-in seeds are only read. The targets
+    # carry clang's own ASan runtime: without scripts/sanitize.sh's preloaded libasan and its
+    # options (they would abort as "incompatible ASan runtimes" and lose leak checking).
+    if ! (cd "$out" && env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS \
+        "$out/${t}_fuzz" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -jobs="${ARROYO_FUZZ_JOBS:-1}" -workers="${ARROYO_FUZZ_JOBS:-1}" \
         "$corpus" "$ARROYO_ROOT/test/fuzz/corpus/$t" >"$out/$t.log" 2>&1); then
