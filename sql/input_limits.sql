@@ -11,7 +11,7 @@ CREATE SERVER limit_files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 
 -- Debezium numbers reach numeric columns with every digit sent (12.50 stays 12.50, integers
 -- beyond 64 bits fit numeric(30), 1e-400 is not 0), floats keep full precision; an epoch of
 -- -2^63 is nanoseconds (no overflow); 31 digits for a numeric(30) are bad data.
-CREATE FOREIGN TABLE dbz_numbers (id int, amount numeric, big numeric(30), ratio float8,
+CREATE FOREIGN TABLE dbz_numbers (id int NOT NULL, amount numeric, big numeric(30), ratio float8,
                                   placed timestamp)
   SERVER limit_files OPTIONS (path :'numbers_path', type 'source', format 'debezium_json',
                               primary_key 'id', bad_data 'drop');
