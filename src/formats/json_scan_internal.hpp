@@ -9,13 +9,14 @@
 // json_scan.cpp picks one at run time: the one matching simdjson's active implementation (what
 // the library picked for this CPU, and uses for the structural indexing of every document).
 //
-// A kernel translation unit must not define code that another translation unit defines too: the
-// linker keeps one copy of an inline function, and that copy may contain AVX-512 instructions
+// A kernel translation unit must not share code with another: the linker keeps one copy of an
+// inline function for the whole library, and the copy it keeps may contain AVX-512 instructions
 // run on a CPU without them. So everything a kernel defines is in its own namespace
-// (arroyo::json_kernel_NAME, simdjson::NAME), everything shared (throwing, epoch conversions,
-// the field map) is out of line in json_scan.cpp, which is compiled without target flags, and
-// the build checks each kernel object for weak symbols outside its namespace
-// (scripts/check_json_kernel.sh).
+// (arroyo::json_kernel_NAME, with internal linkage, and simdjson::NAME), everything shared
+// (throwing, epoch conversions, the field map) is out of line in json_scan.cpp, compiled without
+// target flags, and the build renames whatever inline function the compiler still emitted
+// outside those namespaces (std::string_view's constructor in a sanitizer build, say) into the
+// kernel's own copy (scripts/isolate_json_kernel.sh).
 #pragma once
 
 #include <simdjson.h>

@@ -4,12 +4,16 @@
 //   SIMDJSON_BUILTIN_IMPLEMENTATION  the implementation (unless the build's flags choose it)
 //   ARROYO_JSON_KERNEL_NS            this kernel's namespace, json_kernel_NAME
 //   ARROYO_JSON_KERNEL_ENTRY         its json_scan::Kernel, kernel_NAME
-// Everything here is in namespace arroyo::ARROYO_JSON_KERNEL_NS or has internal linkage.
+// Everything here is in an unnamed namespace inside arroyo::ARROYO_JSON_KERNEL_NS, except the
+// Kernel entry.
 #pragma once
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -193,7 +197,6 @@ struct PaddedInput {
     return parser.iterate(padded.get(), len, capacity);
   }
 };
-
 
 struct JsonParser final : JsonScanner::Parser {
   explicit JsonParser(size_t max_depth) : JsonScanner::Parser(max_depth), walker(max_depth) {}
@@ -423,9 +426,7 @@ void DebeziumParser::scan(DebeziumEvent& event, const char* data, size_t len) {
   event.op = level->op;
   event.before = level->before;
   event.after = level->after;
-  return;
 }
-
 
 JsonScanner::Parser* make_json(size_t max_depth) { return new JsonParser(max_depth); }
 DebeziumScanner::Parser* make_debezium(size_t max_depth) {

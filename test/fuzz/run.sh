@@ -44,6 +44,7 @@ json_kernel_objects() {
         # shellcheck disable=SC2086 # flags are words
         "$CXX" "${FLAGS[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" $flags -c \
             -o "$out/json_scan_$k.o" "src/formats/json_scan_$k.cpp"
+        [[ $k == builtin ]] || bash scripts/isolate_json_kernel.sh "$out/json_scan_$k.o" "$k" >&2
         echo "$out/json_scan_$k.o"
     done
 }
