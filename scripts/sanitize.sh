@@ -18,6 +18,8 @@
 #    (even `postgres -V`) in glibc's bindtextdomain; scripts/asan_swift_demangle.c explains why
 #    and is the fix: it is built here and preloaded after libasan.
 #    Reports go to $ARROYO_WORK_ROOT/sanitize/logs/{asan,ubsan}.PID.
+#    Before the suite, a self-check: a module with a heap overflow (scripts/asan_canary.c) must
+#    get reported from a throwaway server started the same way.
 # 4. Lists every report and fails if there is any (or if a test failed).
 set -euo pipefail
 
@@ -62,10 +64,36 @@ if [[ ,$sanitize, == *,address,* ]]; then
     env "${preload[@]}" ASAN_OPTIONS=detect_leaks=0 timeout 20 "$(dirname "$PG_CONFIG")/postgres" -V \
         >/dev/null || arroyo_die "postgres -V does not run with ${preload[*]}"
 fi
+asan_options="detect_leaks=0:abort_on_error=1:log_path=$root/logs/asan:verify_asan_link_order=0"
+
+# Self-check: ASan reports an overflow in an instrumented module of a server started like the
+# suite's (scripts/asan_canary.c), in its own log directory.
+if ((${#preload[@]})); then
+    canary=$root/canary
+    arroyo_work_dir "$canary" "$canary/logs"
+    gcc -fsanitize=address -fPIC -shared -O1 -I"$("$PG_CONFIG" --includedir-server)" \
+        -o "$canary/asan_canary.so" scripts/asan_canary.c
+    chmod 755 "$canary/asan_canary.so"
+    (
+        export "${preload[@]}"
+        export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$canary/logs/asan"
+        pg_instance_start "$canary/data" "${ARROYO_REGRESS_PORT:-55432}" >/dev/null
+        trap 'pg_instance_stop "$canary/data"' EXIT
+        pg_psql "$canary/data" "${ARROYO_REGRESS_PORT:-55432}" -q -o /dev/null \
+            -c "CREATE FUNCTION asan_canary(int) RETURNS int
+                AS '$canary/asan_canary.so' LANGUAGE C STRICT" -c "SELECT asan_canary(7)"
+        ! pg_psql "$canary/data" "${ARROYO_REGRESS_PORT:-55432}" -q -o /dev/null \
+            -c "SELECT asan_canary(8)" 2>/dev/null
+    ) || arroyo_die "self-check: the canary server did not start, or survived its overflow"
+    grep -q "ERROR: AddressSanitizer: heap-buffer-overflow" "$canary"/logs/asan.* 2>/dev/null ||
+        arroyo_die "self-check: ASan did not report the canary's overflow (see $canary)"
+    arroyo_log "sanitize: self-check passed (ASan reported the canary's overflow)"
+fi
+
 arroyo_log "sanitize: running the suite ${preload[*]}"
 status=0
 env "${preload[@]}" \
-    ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$root/logs/asan:verify_asan_link_order=0" \
+    ASAN_OPTIONS="$asan_options" \
     UBSAN_OPTIONS="print_stacktrace=1:log_path=$root/logs/ubsan" \
     ARROYO_SKIP_BUILD=1 ./test/run.sh "$@" || status=$?
 
