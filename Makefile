@@ -23,3 +23,17 @@ include $(PGXS)
 
 HEADERS := $(shell find src -name '*.hpp')
 $(OBJS): $(HEADERS)
+
+# The JSON scanning kernels (src/formats/json_scan_internal.hpp): on x86-64, json_scan_NAME.cpp
+# is compiled with simdjson's NAME target flags, and then keeps its own copy of any inline
+# function it defines outside its namespaces (else the linker could keep that copy for the whole
+# library and run it on a CPU without NAME's instructions): scripts/isolate_json_kernel.sh.
+# Elsewhere those files compile to nothing and only json_scan_builtin.cpp counts.
+include src/formats/json_kernels.mk
+ifneq ($(filter x86_64-%,$(shell $(CXX) -dumpmachine)),)
+ARROYO_JSON_KERNEL_OBJS = $(patsubst %,src/formats/json_scan_%.o,westmere haswell icelake)
+$(ARROYO_JSON_KERNEL_OBJS): src/formats/json_scan_%.o: src/formats/json_scan_%.cpp \
+                            src/formats/json_kernels.mk scripts/isolate_json_kernel.sh
+	$(CXX) $(CXXFLAGS) $(ARROYO_JSON_KERNEL_FLAGS_$*) $(CPPFLAGS) -c -o $@ $<
+	bash scripts/isolate_json_kernel.sh $@ $* || { rm -f $@; exit 1; }
+endif

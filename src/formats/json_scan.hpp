@@ -1,7 +1,7 @@
 // JsonScanner: the PostgreSQL-free half of JSON decoding. It parses one JSON object with
 // simdjson and picks out the values of named fields as text, ready for a type's input function.
-// Kept free of PostgreSQL headers so it can be tested on its own and so simdjson's large header
-// is compiled in one file only.
+// Kept free of PostgreSQL headers so it can be tested on its own. The parsing itself is compiled
+// once per simdjson implementation and picked at run time (json_scan_internal.hpp).
 #pragma once
 
 #include <cstddef>
@@ -53,8 +53,10 @@ constexpr size_t kJsonDefaultMaxDepth = 1000;
 // of it is nested.
 class JsonScanner {
  public:
+  // `kernel`: the simdjson implementation to parse with (one of json_scan_kernels()); by
+  // default json_scan_kernel(). Throws std::invalid_argument for one this CPU cannot run.
   explicit JsonScanner(std::vector<JsonScanField> fields,
-                       size_t max_depth = kJsonDefaultMaxDepth);
+                       size_t max_depth = kJsonDefaultMaxDepth, const char* kernel = nullptr);
   ~JsonScanner();
   JsonScanner(const JsonScanner&) = delete;
   JsonScanner& operator=(const JsonScanner&) = delete;
@@ -66,8 +68,9 @@ class JsonScanner {
   const JsonScanValue* values() const { return values_.data(); }
   size_t field_count() const { return fields_.size(); }
 
+  struct Parser;  // simdjson state and field reading (json_scan_internal.hpp)
+
  private:
-  struct Parser;  // simdjson state and field reading, defined in json_scan.cpp
   void set_text(int index, std::string_view text);
 
   std::vector<JsonScanField> fields_;
@@ -95,7 +98,8 @@ struct DebeziumEvent {
 // JSON, nesting at most `max_depth`, counting the message's object as 1). PostgreSQL-free.
 class DebeziumScanner {
  public:
-  explicit DebeziumScanner(size_t max_depth = kJsonDefaultMaxDepth);
+  explicit DebeziumScanner(size_t max_depth = kJsonDefaultMaxDepth,
+                           const char* kernel = nullptr);  // kernel: as JsonScanner's
   ~DebeziumScanner();
   DebeziumScanner(const DebeziumScanner&) = delete;
   DebeziumScanner& operator=(const DebeziumScanner&) = delete;
@@ -103,11 +107,20 @@ class DebeziumScanner {
   // Throws JsonScanError (Syntax, TooDeep) for a message that is not valid JSON.
   const DebeziumEvent& scan(const char* data, size_t len);
 
+  struct Parser;  // json_scan_internal.hpp
+
  private:
-  struct Parser;
   std::unique_ptr<Parser> parser_;
   DebeziumEvent event_;
 };
+
+// The simdjson implementations the scanners can walk documents with on this CPU, best first (on
+// x86-64 those of icelake, haswell, westmere the CPU has, then the build's own, e.g. fallback),
+// and the one they use by default: simdjson's active implementation (the one the library picked
+// for this CPU, or SIMDJSON_FORCE_IMPLEMENTATION from the environment), if there is a kernel for
+// it, else the build's own. Indexing a document (simdjson's stage 1) always uses the active one.
+std::vector<std::string> json_scan_kernels();
+std::string json_scan_kernel();
 
 // Whether `s` is exactly one number in JSON syntax (as PostgreSQL's IsValidJsonNumber).
 bool is_json_number(const char* s, size_t len);

@@ -34,9 +34,27 @@ build() { # TARGET SOURCES... -- LIBS...
     "$CXX" "${FLAGS[@]}" "$@" -o "$out/${target}_fuzz"
 }
 
+# The JSON scanning kernels (src/formats/json_scan_internal.hpp), each compiled with its target
+# flags from src/formats/json_kernels.mk, as the Makefile does.
+json_kernel_objects() {
+    local k flags
+    for k in builtin westmere haswell icelake; do
+        [[ $k == builtin || $(uname -m) == x86_64 ]] || continue
+        flags=$(sed -n "s/^ARROYO_JSON_KERNEL_FLAGS_$k = //p" src/formats/json_kernels.mk)
+        # shellcheck disable=SC2086 # flags are words
+        "$CXX" "${FLAGS[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" $flags -c \
+            -o "$out/json_scan_$k.o" "src/formats/json_scan_$k.cpp"
+        [[ $k == builtin ]] || bash scripts/isolate_json_kernel.sh "$out/json_scan_$k.o" "$k" >&2
+        echo "$out/json_scan_$k.o"
+    done
+}
+
 for t in "${targets[@]}"; do
     case $t in
-        json_scan) build json_scan test/fuzz/json_scan_fuzz.cpp src/formats/json_scan.cpp -lsimdjson ;;
+        json_scan)
+            mapfile -t kernels < <(json_kernel_objects)
+            build json_scan test/fuzz/json_scan_fuzz.cpp src/formats/json_scan.cpp "${kernels[@]}" \
+                -lsimdjson ;;
         websocket) build websocket test/fuzz/websocket_fuzz.cpp src/connectors/websocket/ws_client.cpp -lwebsockets -lcrypto ;;
         nexmark) build nexmark test/fuzz/nexmark_fuzz.cpp src/connectors/nexmark/generator.cpp ;;
         *) arroyo_die "unknown fuzz target $t (json_scan, websocket, nexmark)" ;;
@@ -48,8 +66,11 @@ for t in "${targets[@]}"; do
     corpus=$out/corpus/$t
     mkdir -p "$corpus"
     arroyo_log "fuzz: $t for ${seconds}s"
-    # The first directory receives new inputs; the checked-in seeds are only read.
-    if ! (cd "$out" && "$out/${t}_fuzz" -max_total_time="$seconds" -timeout=10 \
+    # The first directory receives new inputs; the checked-in seeds are only read. The targets
+    # carry clang's own ASan runtime: without scripts/sanitize.sh's preloaded libasan and its
+    # options (they would abort as "incompatible ASan runtimes" and lose leak checking).
+    if ! (cd "$out" && env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS \
+        "$out/${t}_fuzz" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
         -jobs="${ARROYO_FUZZ_JOBS:-1}" -workers="${ARROYO_FUZZ_JOBS:-1}" \
         "$corpus" "$ARROYO_ROOT/test/fuzz/corpus/$t" >"$out/$t.log" 2>&1); then
