@@ -30,8 +30,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     // Ordered-set aggregates: the direct arguments (percentile_cont's fraction) go to the
     // final function only; the transition function takes the aggregated ones.
     int all_args = get_aggregate_argtypes(aggref, input_types_);
-    num_direct_args_ = AGGKIND_IS_ORDERED_SET(aggref->aggkind) ? list_length(aggref->aggdirectargs) : 0;
-    num_all_args_ = all_args;
+    num_direct_args_ =
+        AGGKIND_IS_ORDERED_SET(aggref->aggkind) ? list_length(aggref->aggdirectargs) : 0;
     num_args_ = all_args - num_direct_args_;
     trans_type_ = resolve_aggregate_transtype(
         aggref->aggfnoid, moving ? agg->aggmtranstype : agg->aggtranstype, input_types_,

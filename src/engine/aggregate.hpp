@@ -85,7 +85,7 @@ class AggregateFunction {
  private:
   void enter(MemoryContext state_memory);
 
-  int num_args_, num_direct_args_ = 0, num_all_args_ = 0;
+  int num_args_, num_direct_args_ = 0;
   Oid input_types_[FUNC_MAX_ARGS];  // direct arguments first, then the aggregated ones
   Datum* direct_values_;
   bool* direct_nulls_;

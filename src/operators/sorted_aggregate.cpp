@@ -18,7 +18,8 @@ bool SortedAggregate::needed(const Aggref* a) {
 }
 
 SortedAggregate::SortedAggregate(Aggref* aggref)
-    : fn_(std::make_unique<AggregateFunction>(aggref, false)), distinct_(aggref->aggdistinct != NIL) {
+    : fn_(std::make_unique<AggregateFunction>(aggref, false)),
+      distinct_(aggref->aggdistinct != NIL) {
   ListCell* lc;
   pg::call([&] {
     foreach (lc, aggref->args) {
@@ -79,8 +80,10 @@ Datum SortedAggregate::compute(const ValueMultiset& rows, MemoryContext scratch,
                    });
   // Which rows go in, how often: DISTINCT keeps the first of each run of equal rows, once.
   std::vector<int64> times(sorted.size());
-  for (size_t i = 0; i < sorted.size(); i++)
-    times[i] = !distinct_ ? sorted[i]->count : (i > 0 && compare(sorted[i - 1], sorted[i]) == 0) ? 0 : 1;
+  for (size_t i = 0; i < sorted.size(); i++) {
+    bool repeated = distinct_ && i > 0 && compare(sorted[i - 1], sorted[i]) == 0;
+    times[i] = !distinct_ ? sorted[i]->count : repeated ? 0 : 1;
+  }
   AggregateFunction& fn = *fn_;
   const ValueMultiset::Entry* const* entries = sorted.data();
   const int64* counts = times.data();

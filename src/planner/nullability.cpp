@@ -26,8 +26,9 @@ bool column_never_null(const PlanNode* node, int attno) {
         Form_pg_attribute att = attno <= RelationGetDescr(rel)->natts
                                     ? TupleDescAttr(RelationGetDescr(rel), attno - 1)
                                     : nullptr;
-        bool notnull = att && (att->attnotnull || (s->connector && s->connector->never_null(
-                                                                        s->spec, NameStr(att->attname))));
+        bool filled =
+            att && s->connector && s->connector->never_null(s->spec, NameStr(att->attname));
+        bool notnull = att && (att->attnotnull || filled);
         table_close(rel, AccessShareLock);
         return notnull;
       }
@@ -50,16 +51,20 @@ bool column_never_null(const PlanNode* node, int attno) {
     case PlanNode::Kind::WindowAggregate: {
       // Output: (window,) keys, then aggregates; count() is never NULL.
       bool windowed = node->kind == PlanNode::Kind::WindowAggregate;
-      int num_keys = windowed ? static_cast<const WindowAggregateNode*>(node)->num_keys
-                              : static_cast<const UpdatingAggregateNode*>(node)->num_keys;
-      const PlanNode* input = windowed ? static_cast<const WindowAggregateNode*>(node)->input.get()
-                                       : static_cast<const UpdatingAggregateNode*>(node)->input.get();
-      const auto& aggs = windowed ? static_cast<const WindowAggregateNode*>(node)->aggregates
-                                  : static_cast<const UpdatingAggregateNode*>(node)->aggregates;
+      int num_keys;
+      const PlanNode* input;
+      const std::vector<AggregateSpec>* aggs;
+      if (windowed) {
+        auto* w = static_cast<const WindowAggregateNode*>(node);
+        num_keys = w->num_keys, input = w->input.get(), aggs = &w->aggregates;
+      } else {
+        auto* u = static_cast<const UpdatingAggregateNode*>(node);
+        num_keys = u->num_keys, input = u->input.get(), aggs = &u->aggregates;
+      }
       int col = attno - (windowed ? 2 : 1);  // 0-based among keys and aggregates
       if (col < 0) return true;              // the window
       if (col < num_keys) return column_never_null(input, col + 1);
-      Oid fn = aggs[col - num_keys].aggref->aggfnoid;
+      Oid fn = (*aggs)[col - num_keys].aggref->aggfnoid;
       return fn == F_COUNT_ || fn == F_COUNT_ANY;
     }
     default:

@@ -181,7 +181,8 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
     TupleDesc d = RelationGetDescr(rel);
     for (int c = 0; c < d->natts; c++) {
       Form_pg_attribute att = TupleDescAttr(d, c);
-      if (att->attnotnull && !att->attisdropped && !att->attgenerated) node->not_null_columns.push_back(c);
+      if (att->attnotnull && !att->attisdropped && !att->attgenerated)
+        node->not_null_columns.push_back(c);
     }
     table_close(rel, AccessShareLock);
   });
