@@ -38,16 +38,6 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
 
 namespace {
 
-// The value bits of a by-value Datum of `len` bytes.
-inline uint64 datum_bits(Datum d, int16 len) {
-  switch (len) {
-    case 1: return uint8(d);
-    case 2: return uint16(d);
-    case 4: return uint32(d);
-    default: return uint64(d);
-  }
-}
-
 // A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
 inline uint32 mix_bits(uint64 x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;

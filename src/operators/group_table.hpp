@@ -15,6 +15,16 @@ namespace arroyo {
 class StateEncoder;
 class StateDecoder;
 
+// The value bits of a by-value Datum of `len` bytes (the rest of the word is not the value's).
+inline uint64 datum_bits(Datum d, int16 len) {
+  switch (len) {
+    case 1: return uint8(d);
+    case 2: return uint16(d);
+    case 4: return uint32(d);
+    default: return uint64(d);
+  }
+}
+
 // How to hash and compare one column type.
 struct KeyType {
   explicit KeyType(Oid type, Oid collation);

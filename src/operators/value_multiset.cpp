@@ -45,16 +45,6 @@ ValueType ValueType::of(Oid type) {
 
 namespace {
 
-// The value bits of a by-value Datum of `len` bytes.
-uint64 value_bits(Datum d, int16 len) {
-  switch (len) {
-    case 1: return uint8(d);
-    case 2: return uint16(d);
-    case 4: return uint32(d);
-    default: return uint64(d);
-  }
-}
-
 // The bytes a by-reference value is made of: a varlena's detoasted data (in
 // `*copy` when detoasting had to allocate, for the caller to free), a cstring's characters.
 const char* value_bytes(const ValueType& t, const Datum& d, size_t* size, void** copy) {
@@ -80,7 +70,7 @@ uint32 ValueMultiset::hash(const std::vector<ValueType>& types, const Datum* arg
   for (size_t i = 0; i < types.size(); i++) {
     uint32 k = 0x9e3779b9u;
     if (!nulls[i] && types[i].byval) {
-      uint64 bits = value_bits(args[i], types[i].len);
+      uint64 bits = datum_bits(args[i], types[i].len);
       k = hash_bytes((const unsigned char*)&bits, sizeof(bits));
     } else if (!nulls[i]) {
       size_t size;
@@ -100,7 +90,7 @@ bool ValueMultiset::same(const std::vector<ValueType>& types, const Entry& e, co
     if (e.nulls[i] != nulls[i]) return false;
     if (nulls[i]) continue;
     if (types[i].byval) {
-      if (value_bits(e.args[i], types[i].len) != value_bits(args[i], types[i].len)) return false;
+      if (datum_bits(e.args[i], types[i].len) != datum_bits(args[i], types[i].len)) return false;
       continue;
     }
     size_t a_size, b_size;

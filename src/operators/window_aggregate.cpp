@@ -55,8 +55,8 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
   combine_panes_ = window_.kind == WindowSpec::Kind::Hop;
   for (const AggregateSpec& spec : specs_) {
     aggs_.push_back(std::make_unique<AggregateFunction>(spec.aggref, false));
-    combine_panes_ = combine_panes_ && aggs_.back()->has_combine() && !spec.distinct &&
-                     !SortedAggregate::needed(spec.aggref);
+    combine_panes_ = combine_panes_ && aggs_.back()->has_combine() &&
+                     !SortedAggregate::needed(spec.aggref);  // (DISTINCT included)
     // DISTINCT over one argument of a strict aggregate is streamed: each new value is
     // aggregated as it comes (NULLs are skipped anyway). Other DISTINCT, ORDER BY and WITHIN
     // GROUP aggregates keep their rows and are computed, sorted, when the window is emitted.

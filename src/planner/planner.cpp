@@ -454,15 +454,15 @@ void plan_updating_sink(LogicalPlan& plan) {
   }
   // The NULL group is a group like the others: its row needs a key column that can hold NULL.
   if (sink.is_table) {
+    TupleDesc stored = pg::call([&] {  // the table's own columns, with their NOT NULL
+      Relation rel = table_open(sink.relid, AccessShareLock);
+      TupleDesc d = CreateTupleDescCopyConstr(RelationGetDescr(rel));
+      table_close(rel, AccessShareLock);
+      return d;
+    });
     for (int k = 0; k < agg->num_keys; k++) {
       int c = sink.key_columns[k];
-      bool notnull = pg::call([&] {
-        Relation rel = table_open(sink.relid, AccessShareLock);
-        bool nn = TupleDescAttr(RelationGetDescr(rel), c)->attnotnull;
-        table_close(rel, AccessShareLock);
-        return nn;
-      });
-      if (!notnull || grouping_key_never_null(*agg, k)) continue;
+      if (!TupleDescAttr(stored, c)->attnotnull || grouping_key_never_null(*agg, k)) continue;
       std::string col = NameStr(TupleDescAttr(target, c)->attname);
       pg::fail(ERRCODE_NOT_NULL_VIOLATION,
                "grouping key " + std::to_string(k + 1) + " can be NULL, but column \"" + col +

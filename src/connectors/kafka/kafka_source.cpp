@@ -1,7 +1,5 @@
 #include "connectors/kafka/kafka_source.hpp"
 
-#include <algorithm>
-
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
@@ -10,6 +8,8 @@ extern "C" {
 #include "commands/dbcommands.h"
 #include "mb/pg_wchar.h"
 }
+
+#include <algorithm>
 
 namespace arroyo {
 
