@@ -1,8 +1,8 @@
 // Validates foreign tables, column options and user mappings with their server's connector,
 // right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
 // (a wrapper's validator cannot see which server, hence which connector, an option is for).
-#include "connectors/connector.hpp"
-#include "connectors/event_time.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {

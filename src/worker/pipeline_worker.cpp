@@ -2,10 +2,11 @@
 // the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
 // is requested, or an error fails the pipeline.
 #include "catalog/pipelines.hpp"
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 #include "pg/guard.hpp"
+#include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
-#include "state/recovery.hpp"
+#include "runtime/recovery.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
 

@@ -1,8 +1,8 @@
-// Change data capture of regular tables (not a foreign-table connector: the planner uses it
-// for a regular table in a pipeline's FROM).
+// Change data capture of regular tables: the registry's regular_table_connector(), which the
+// planner uses for a regular table in a pipeline's FROM.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include <string>
 
@@ -14,7 +14,5 @@ std::string cdc_slot_name(Oid dboid, int32 pipeline_id);
 // Drops that slot if it exists; if another process uses it, fails, or with `wait`, waits for
 // that process to release it.
 void drop_cdc_slot_if_exists(const std::string& name, bool wait = false);
-// A regular table's spec (columns, no options), for the CDC source.
-TableSpec relation_table_spec(Oid relid);
 
 }  // namespace arroyo
