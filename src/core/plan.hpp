@@ -13,7 +13,7 @@
 namespace arroyo {
 
 struct PlanNode {
-  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate };
+  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate, Join };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
   Kind kind;
@@ -85,6 +85,25 @@ struct UpdatingAggregateNode : PlanNode {
   std::unique_ptr<PlanNode> input;
   int num_keys = 0;
   std::vector<AggregateSpec> aggregates;
+};
+
+// An equality join without a time window (updating semantics): rows are the left input's
+// columns, then the right input's. A pair of rows joins when their keys are equal (never when
+// a key is NULL) and `residual` holds; LEFT, RIGHT and FULL joins also emit each row of their
+// preserved side(s) that has no match, padded with NULLs, and retract it when a match arrives.
+struct JoinNode : PlanNode {
+  enum class Type { Inner, Left, Right, Full };
+  JoinNode() : PlanNode(Kind::Join) {}
+  Type type = Type::Inner;
+  std::unique_ptr<PlanNode> left, right;
+  // Key expressions over each side's rows (Vars numbered by that side's columns), pairwise of
+  // one type, compared with that type's default hash equality.
+  List* left_keys = nullptr;
+  List* right_keys = nullptr;
+  // Further ON conditions (implicitly ANDed) over the joined row, or NIL.
+  List* residual = nullptr;
+  bool preserves_left() const { return type == Type::Left || type == Type::Full; }
+  bool preserves_right() const { return type == Type::Right || type == Type::Full; }
 };
 
 // Where results go.

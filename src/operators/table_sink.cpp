@@ -92,6 +92,16 @@ void TableSinkOperator::open_statement(Statement kind) {
 void TableSinkOperator::insert_row() {
   open_statement(Insert);
   ExecSimpleRelationInsert(result_rel_, estate_, slot_);
+  unseen_writes_ = true;
+}
+
+// Makes the rows written so far visible to the lookups that follow (as logical replication's
+// apply does between changes): a retraction may name a row inserted earlier in the same batch.
+void TableSinkOperator::see_own_writes() {
+  if (!unseen_writes_) return;
+  CommandCounterIncrement();
+  estate_->es_output_cid = GetCurrentCommandId(true);
+  unseen_writes_ = false;
 }
 
 // Finds the stored row of slot_'s key, NULL keys included (its whole row, for a result without
@@ -110,9 +120,11 @@ void TableSinkOperator::upsert_row() {
   }
   open_statement(Update);
   ExecSimpleRelationUpdate(result_rel_, estate_, epq_, existing_, slot_);
+  unseen_writes_ = true;
 }
 
 void TableSinkOperator::delete_row() {
+  see_own_writes();
   if (!find_existing()) return;
   open_statement(Delete);
   ExecSimpleRelationDelete(result_rel_, estate_, epq_, existing_);
@@ -134,10 +146,9 @@ void TableSinkOperator::push(int, Batch& rows) {
   const int ncols = rows.ncols();
   pg::call([&] {
     if (updating_) {
-      // Rows this transaction wrote earlier must be visible to the lookups below (as logical
-      // replication's apply does between changes).
-      CommandCounterIncrement();
-      estate_->es_output_cid = GetCurrentCommandId(true);
+      // Rows this transaction wrote earlier must be visible to the lookups below.
+      unseen_writes_ = true;
+      see_own_writes();
     }
     if (batched_ && n > 0) insert_batched(rows);
     for (int i = 0; i < n && !batched_; i++) {

@@ -30,11 +30,13 @@ class TableSinkOperator : public Operator {
   void insert_row();
   void upsert_row();
   void delete_row();
+  void see_own_writes();
   bool find_existing();
   bool same_key(const Batch& rows, int a, int b) const;
 
   Oid relid_;
   bool updating_;
+  bool unseen_writes_ = false;  // rows written since the last CommandCounterIncrement
   std::vector<int> key_columns_;
   Oid key_index_;
   EngineStats& stats_;

@@ -105,13 +105,22 @@ bool ValueMultiset::same(const std::vector<ValueType>& types, const Entry& e, co
   return true;
 }
 
-void ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
-                        MemoryContext memory) {
+ValueMultiset::Entry* ValueMultiset::find(const std::vector<ValueType>& types, const Datum* args,
+                                           const bool* nulls) {
+  auto it = entries_.find(hash(types, args, nulls));
+  if (it == entries_.end()) return nullptr;
+  for (Entry& e : it->second)
+    if (same(types, e, args, nulls)) return &e;
+  return nullptr;
+}
+
+ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args,
+                                         const bool* nulls, MemoryContext memory) {
   std::vector<Entry>& bucket = entries_[hash(types, args, nulls)];
   for (Entry& e : bucket)
     if (same(types, e, args, nulls)) {
       e.count++;
-      return;
+      return &e;
     }
   size_t n = types.size();
   MemoryContext old = MemoryContextSwitchTo(memory);
@@ -122,6 +131,7 @@ void ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args, 
   }
   MemoryContextSwitchTo(old);
   bucket.push_back(e);
+  return &bucket.back();
 }
 
 bool ValueMultiset::remove(const std::vector<ValueType>& types, const Datum* args,

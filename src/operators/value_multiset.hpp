@@ -28,11 +28,16 @@ struct ValueMultiset {
     Datum* args;
     bool* nulls;
     int64 count;
+    int64 matches = 0;  // a join's rows: how many rows of the other side it joins with
   };
 
-  // Adds one occurrence (copying new values into `memory`).
-  void add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
+  // Adds one occurrence (copying new values into `memory`); returns its entry, valid until the
+  // next change.
+  Entry* add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
            MemoryContext memory);
+  // The entry of a row, or nullptr (valid until the next change).
+  Entry* find(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
+  bool empty() const { return entries_.empty(); }
   // Removes one occurrence; false if the row was never added.
   bool remove(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   // Writes the entries into a checkpoint / adds those a checkpoint holds (inside pg::call).
@@ -42,6 +47,11 @@ struct ValueMultiset {
   void for_each(F&& f) const {
     for (const auto& [hash, entries] : entries_)
       for (const Entry& e : entries) f(e);
+  }
+  template <typename F>
+  void for_each_mutable(F&& f) {
+    for (auto& [hash, entries] : entries_)
+      for (Entry& e : entries) f(e);
   }
 
  private:

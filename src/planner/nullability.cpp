@@ -41,6 +41,13 @@ bool column_never_null(const PlanNode* node, int attno) {
       TargetEntry* te = (TargetEntry*)list_nth(p->targets, attno - 1);
       return never_null(p->input.get(), (Node*)te->expr, vars);
     }
+    case PlanNode::Kind::Join: {
+      // A column of a side that an outer join pads with NULLs can be NULL whatever it holds.
+      auto* j = static_cast<const JoinNode*>(node);
+      int left_cols = j->left->desc->natts;
+      if (attno <= left_cols) return !j->preserves_right() && column_never_null(j->left.get(), attno);
+      return !j->preserves_left() && column_never_null(j->right.get(), attno - left_cols);
+    }
     case PlanNode::Kind::Union: {
       auto* u = static_cast<const UnionNode*>(node);
       for (const auto& in : u->inputs)

@@ -24,6 +24,13 @@ TupleDesc desc_from_targets(List* targets);
 // A target list from expressions, numbered 1..n, named by `names` (or "?column?").
 List* targets_from_exprs(List* exprs);
 
+// Plans one FROM item that is not a join (a source table, a regular table, a subquery).
+std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte);
+// Plans a FROM list with several items or JOINs (joins.cpp): returns the join tree, renumbers
+// the Vars of the query's select list and HAVING to the joined rows' columns, and sets `quals`
+// to the WHERE conditions left to filter the joined rows (planned, implicitly ANDed).
+std::unique_ptr<PlanNode> plan_from(Query* q, List** quals);
+
 // Rejects window functions (tumble, hop, session) in a query without aggregation.
 void check_no_windows(Query* q);
 // Plans a grouped query (GROUP BY, aggregates, HAVING; with or without a time window) over

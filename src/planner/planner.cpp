@@ -190,6 +190,8 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   return node;
 }
 
+}  // namespace
+
 std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
   switch (rte->rtekind) {
     case RTE_RELATION: return plan_source(rte);
@@ -198,10 +200,11 @@ std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
       return plan_select(rte->subquery);
     case RTE_FUNCTION: unsupported("a function in FROM");
     case RTE_VALUES: unsupported("VALUES in FROM");
-    case RTE_JOIN: unsupported("JOIN", "Joins arrive in a later version.");
     default: unsupported("this kind of FROM item");
   }
 }
+
+namespace {
 
 // Wraps `input` in a projection that casts its columns to the given types where they differ.
 std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* types,
@@ -274,14 +277,16 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
   if (list_length(from) == 0)
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, "a pipeline must read from a source table", {},
              "Add FROM with a foreign table of the arroyo_stream wrapper.");
-  if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef))
-    unsupported("JOIN", "Joins arrive in a later version.");
-  RangeTblEntry* rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable);
-  std::unique_ptr<PlanNode> input = plan_rte(rte);
+  std::unique_ptr<PlanNode> input;
   List* quals = nullptr;
-  if (q->jointree->quals) {
+  if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef)) {
+    input = plan_from(q, &quals);
+  } else if (q->jointree->quals) {
+    input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
     Expr* qual = plan_expr((Expr*)q->jointree->quals);
     quals = pg::call([&] { return make_ands_implicit(qual); });
+  } else {
+    input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
   }
   if (q->hasAggs || q->groupClause || q->havingQual)
     return plan_grouped_query(q, std::move(input), quals);
@@ -408,9 +413,9 @@ void plan_updating_sink(LogicalPlan& plan) {
              "time window): write them to a table with a primary key on the grouping columns, or "
              "to a sink with format 'debezium_json'.");
   UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
-  if (!agg)
-    unsupported("writing an updating result that is not an aggregate's output",
-                "Aggregate last, or write to a sink with format 'debezium_json'.");
+  // Rows without grouping keys (a join's, an updating source's): a table holds them as a
+  // multiset, each retraction deleting one stored row equal to it.
+  if (!agg) return;
   std::vector<int> column_of_key(agg->num_keys, -1);
   TupleDesc target = plan.root->desc;
   std::vector<int> lossy_column(agg->num_keys, -1);

@@ -1,6 +1,7 @@
 #include "runtime/dataflow.hpp"
 
 #include "operators/connector_sink.hpp"
+#include "operators/join.hpp"
 #include "operators/project.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/union_all.hpp"
@@ -134,6 +135,21 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
       op->connect(downstream, port);
       operators_.push_back(std::move(op));
       build(p->input.get(), self, 0);
+      return self;
+    }
+    case PlanNode::Kind::Join: {
+      auto* j = static_cast<JoinNode*>(node);
+      static const char* const types[] = {"inner", "left", "right", "full"};
+      describe(std::string("join ") + types[int(j->type)] + ", " +
+                   std::to_string(list_length(j->left_keys)) + " keys" +
+                   (j->residual ? ", residual" : ""),
+               j->desc);
+      auto op = std::make_unique<JoinOperator>(*j, round_memory_);
+      Operator* self = op.get();
+      op->connect(downstream, port);
+      operators_.push_back(std::move(op));
+      build(j->left.get(), self, 0);
+      build(j->right.get(), self, 1);
       return self;
     }
     case PlanNode::Kind::Union: {

@@ -1,0 +1,249 @@
+#include "operators/join.hpp"
+
+#include "pg/guard.hpp"
+#include "state/codec.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace arroyo {
+
+namespace {
+
+// A copy of rows `desc` as a standalone descriptor, for a slot.
+TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
+  TupleDesc d = CreateTemplateTupleDesc(left->natts + right->natts);
+  for (int i = 0; i < left->natts; i++) TupleDescCopyEntry(d, i + 1, left, i + 1);
+  for (int i = 0; i < right->natts; i++) TupleDescCopyEntry(d, left->natts + i + 1, right, i + 1);
+  return d;
+}
+
+}  // namespace
+
+JoinOperator::JoinOperator(const JoinNode& node, MemoryContext round_memory)
+    : out_cols_(node.desc->natts), round_memory_(round_memory), out_(node.desc->natts) {
+  memory_ = pg::call([&] {
+    return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream join state",
+                                 ALLOCSET_DEFAULT_SIZES);
+  });
+  const PlanNode* inputs[2] = {node.left.get(), node.right.get()};
+  List* keys[2] = {node.left_keys, node.right_keys};
+  for (int s = 0; s < 2; s++) {
+    Side& side = sides_[s];
+    TupleDesc in = inputs[s]->desc;
+    side.ncols = in->natts;
+    side.offset = s == 0 ? 0 : sides_[0].ncols;
+    side.preserved = s == 0 ? node.preserves_left() : node.preserves_right();
+    for (int c = 0; c < in->natts; c++) {
+      Form_pg_attribute att = TupleDescAttr(in, c);
+      side.types.push_back(att->attisdropped ? ValueType{4, true} : ValueType::of(att->atttypid));
+    }
+    pg::call([&] {
+      side.econtext = CreateStandaloneExprContext();
+      side.econtext->ecxt_per_tuple_memory = round_memory;
+      side.row_slot = MakeSingleTupleTableSlot(in, &TTSOpsVirtual);
+      List* targets = NIL;
+      int resno = 1;
+      ListCell* lc;
+      foreach (lc, keys[s])
+        targets = lappend(targets, makeTargetEntry((Expr*)lfirst(lc), resno++, nullptr, false));
+      TupleDesc key_desc = ExecTypeFromTL(targets);
+      side.key_slot = MakeSingleTupleTableSlot(key_desc, &TTSOpsVirtual);
+      side.econtext->ecxt_scantuple = side.row_slot;
+      side.keys = ExecBuildProjectionInfo(targets, side.econtext, side.key_slot, nullptr, in);
+    });
+  }
+  pg::call([&] {
+    ListCell* lc;
+    foreach (lc, node.left_keys) {
+      Node* k = (Node*)lfirst(lc);
+      key_types_.emplace_back(exprType(k), exprCollation(k));
+    }
+    TupleDesc joined = joined_desc(node.left->desc, node.right->desc);
+    joined_econtext_ = CreateStandaloneExprContext();
+    joined_econtext_->ecxt_per_tuple_memory = round_memory;
+    joined_slot_ = MakeSingleTupleTableSlot(joined, &TTSOpsVirtual);
+    joined_econtext_->ecxt_scantuple = joined_slot_;
+    if (node.residual) residual_ = ExecInitQual(node.residual, nullptr);
+  });
+  joined_values_.resize(out_cols_ ? out_cols_ : 1);
+  joined_nulls_.reset(new bool[out_cols_ ? out_cols_ : 1]);
+  table_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
+}
+
+JoinOperator::~JoinOperator() {
+  table_->for_each([](Group* g) { delete[] g->multisets; });
+}
+
+int64 JoinOperator::state_bytes() const {
+  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+}
+
+// Computes a row's join key into the side's key slot; false if a key is NULL (the row joins
+// with nothing). Inside pg::call.
+bool JoinOperator::key_of(Side& side, const Datum* values, const bool* nulls) {
+  Datum* saved_values = side.row_slot->tts_values;
+  bool* saved_nulls = side.row_slot->tts_isnull;
+  ExecClearTuple(side.row_slot);
+  side.row_slot->tts_values = const_cast<Datum*>(values);
+  side.row_slot->tts_isnull = const_cast<bool*>(nulls);
+  ExecStoreVirtualTuple(side.row_slot);
+  ExecProject(side.keys);
+  side.row_slot->tts_values = saved_values;
+  side.row_slot->tts_isnull = saved_nulls;
+  for (size_t k = 0; k < key_types_.size(); k++)
+    if (side.key_slot->tts_isnull[k]) return false;
+  return true;
+}
+
+// Whether the ON conditions beyond the keys hold for a row of side `s` and one of the other
+// side. Inside pg::call.
+bool JoinOperator::residual_holds(int s, const Datum* values, const bool* nulls,
+                                  const Datum* other_values, const bool* other_nulls) {
+  if (!residual_) return true;
+  const Side& me = sides_[s];
+  const Side& other = sides_[1 - s];
+  memcpy(&joined_values_[me.offset], values, sizeof(Datum) * me.ncols);
+  memcpy(&joined_nulls_[me.offset], nulls, sizeof(bool) * me.ncols);
+  memcpy(&joined_values_[other.offset], other_values, sizeof(Datum) * other.ncols);
+  memcpy(&joined_nulls_[other.offset], other_nulls, sizeof(bool) * other.ncols);
+  Datum* saved_values = joined_slot_->tts_values;
+  bool* saved_nulls = joined_slot_->tts_isnull;
+  ExecClearTuple(joined_slot_);
+  joined_slot_->tts_values = joined_values_.data();
+  joined_slot_->tts_isnull = joined_nulls_.get();
+  ExecStoreVirtualTuple(joined_slot_);
+  bool holds = ExecQual(residual_, joined_econtext_);
+  joined_slot_->tts_values = saved_values;
+  joined_slot_->tts_isnull = saved_nulls;
+  return holds;
+}
+
+// Appends `copies` joined rows: a row of side `s` with one of the other side, or, when
+// `other_values` is null, padded with NULLs.
+void JoinOperator::append_joined(int s, const Datum* values, const bool* nulls,
+                                 const Datum* other_values, const bool* other_nulls, RowOp op,
+                                 TimestampTz t, int64 copies) {
+  const Side& me = sides_[s];
+  const Side& other = sides_[1 - s];
+  for (int64 c = 0; c < copies; c++) {
+    if (out_.full()) send();
+    int row = out_.append(t, op);
+    memcpy(out_.values(row) + me.offset, values, sizeof(Datum) * me.ncols);
+    memcpy(out_.nulls(row) + me.offset, nulls, sizeof(bool) * me.ncols);
+    if (other_values) {
+      memcpy(out_.values(row) + other.offset, other_values, sizeof(Datum) * other.ncols);
+      memcpy(out_.nulls(row) + other.offset, other_nulls, sizeof(bool) * other.ncols);
+    }  // (append() left the other side's columns NULL)
+  }
+}
+
+void JoinOperator::send() {
+  emit(out_);
+  out_.clear();
+}
+
+// One row (or retraction) of side `s`. Joined rows point into the arriving row and into the
+// other side's kept rows, which nothing changes before the output is sent at the end of the
+// batch: rows of one batch all come from one side. Inside pg::call.
+void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp op,
+                           TimestampTz t) {
+  Side& me = sides_[s];
+  Side& other = sides_[1 - s];
+  if (!key_of(me, values, nulls)) {
+    if (me.preserved) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
+    return;
+  }
+  bool created = false;
+  Group* g = op == RowOp::Insert
+                 ? table_->find_or_create(me.key_slot->tts_values, me.key_slot->tts_isnull, &created)
+                 : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
+  if (created) g->multisets = new ValueMultiset[2];
+  // A retraction of a row never inserted (its insert came before a restart that lost nothing,
+  // so this cannot happen unless the input misbehaves): nothing to take back.
+  if (!g || (op == RowOp::Delete && !g->multisets[s].find(me.types, values, nulls))) return;
+  int64 matches = 0;
+  g->multisets[1 - s].for_each_mutable([&](ValueMultiset::Entry& e) {
+    if (!residual_holds(s, values, nulls, e.args, e.nulls)) return;
+    matches += e.count;
+    if (other.preserved) {
+      // The other row's NULL-padded row exists exactly while it has no match.
+      if (op == RowOp::Insert && e.matches++ == 0)
+        append_joined(1 - s, e.args, e.nulls, nullptr, nullptr, RowOp::Delete, t, e.count);
+      else if (op == RowOp::Delete && --e.matches == 0)
+        append_joined(1 - s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, t, e.count);
+    }
+    append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
+  });
+  if (op == RowOp::Insert) {
+    g->multisets[s].add(me.types, values, nulls, memory_)->matches = matches;
+    if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
+  } else {
+    if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
+    g->multisets[s].remove(me.types, values, nulls);
+  }
+  if (g->multisets[0].empty() && g->multisets[1].empty())
+    forget(g);
+  else
+    unsaved_.mark(g);
+}
+
+void JoinOperator::push(int port, Batch& rows) {
+  const int n = rows.size();
+  pg::call([&] {
+    for (int i = 0; i < n; i++) process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
+  });
+  send();
+}
+
+// Drops a key whose rows are all gone (inside pg::call).
+void JoinOperator::forget(Group* g) {
+  unsaved_.unmark(g);
+  if (g->persisted) {
+    StateEncoder key;
+    table_->encode_keys(g, key);
+    removed_.push_back(key.bytes());
+  }
+  delete[] g->multisets;
+  g->multisets = nullptr;
+  table_->erase(g);
+}
+
+void JoinOperator::watermark(int port, TimestampTz wm) {
+  sides_[port].watermark = std::max(sides_[port].watermark, wm);
+  sides_[port].idle = false;
+  emit_min_watermark();
+}
+
+void JoinOperator::idle(int port) {
+  sides_[port].idle = true;
+  emit_min_watermark();
+}
+
+void JoinOperator::end(int port) {
+  sides_[port].ended = true;
+  if (sides_[0].ended && sides_[1].ended)
+    emit_end();
+  else
+    emit_min_watermark();
+}
+
+// Emits the smaller watermark of the inputs that have neither ended nor gone idle, when it
+// advanced (as UNION ALL does).
+void JoinOperator::emit_min_watermark() {
+  TimestampTz min = DT_NOEND, max_idle = DT_NOBEGIN;
+  for (const Side& side : sides_) {
+    if (side.ended) continue;
+    if (side.idle)
+      max_idle = std::max(max_idle, side.watermark);
+    else
+      min = std::min(min, side.watermark);
+  }
+  if (min == DT_NOEND) min = max_idle == DT_NOBEGIN ? DT_NOEND : max_idle;
+  if (min != DT_NOEND && min > emitted_watermark_) {
+    emitted_watermark_ = min;
+    emit_watermark(min);
+  }
+}
+
+}  // namespace arroyo

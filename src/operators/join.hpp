@@ -1,0 +1,80 @@
+// Updating equality join (no time window): keeps every row of both inputs by join key and,
+// for each arriving row or retraction, emits the joined rows it adds or removes. LEFT, RIGHT
+// and FULL joins also emit the NULL-padded row of a preserved row without matches, and retract
+// it when its first match arrives (and emit it again when its last match goes). Output rows
+// are the left row's columns, then the right row's. State: per key, both sides' rows with
+// multiplicities (exact images, as an updating input retracts exactly the row it inserted).
+#pragma once
+
+#include "core/operator.hpp"
+#include "core/plan.hpp"
+#include "operators/group_table.hpp"
+#include "operators/value_multiset.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace arroyo {
+
+class JoinOperator : public Operator {
+ public:
+  JoinOperator(const JoinNode& node, MemoryContext round_memory);
+  ~JoinOperator() override;
+
+  void push(int port, Batch& rows) override;
+  void watermark(int port, TimestampTz wm) override;
+  void end(int port) override;
+  void idle(int port) override;
+
+  int64 state_bytes() const override;
+  void checkpoint(StateWriter& w) override;
+  void restore(const StateEntry& e) override;
+  void restored() override;
+
+ private:
+  // One input: how its rows are kept, how its key is computed, its progress.
+  struct Side {
+    int ncols = 0;
+    int offset = 0;  // where its columns start in the joined row
+    bool preserved = false;
+    std::vector<ValueType> types;
+    ExprContext* econtext = nullptr;
+    TupleTableSlot* row_slot = nullptr;
+    TupleTableSlot* key_slot = nullptr;
+    ProjectionInfo* keys = nullptr;
+    TimestampTz watermark = DT_NOBEGIN;
+    bool ended = false, idle = false;
+  };
+
+  void process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
+  bool key_of(Side& side, const Datum* values, const bool* nulls);
+  bool residual_holds(int s, const Datum* values, const bool* nulls, const Datum* other_values,
+                      const bool* other_nulls);
+  void append_joined(int s, const Datum* values, const bool* nulls, const Datum* other_values,
+                     const bool* other_nulls, RowOp op, TimestampTz t, int64 copies);
+  void send();
+  void forget(Group* g);
+  void emit_min_watermark();
+  void recount_matches(Group* g);
+  void encode_group(Group* g, StateEncoder& out);
+  void decode_group(Group* g, StateDecoder& in);
+
+  Side sides_[2];
+  int out_cols_;
+  std::vector<KeyType> key_types_;
+  MemoryContext memory_, round_memory_;
+  std::unique_ptr<GroupTable> table_;
+  ExprContext* joined_econtext_ = nullptr;
+  TupleTableSlot* joined_slot_ = nullptr;
+  ExprState* residual_ = nullptr;
+  std::vector<Datum> joined_values_;
+  std::unique_ptr<bool[]> joined_nulls_;
+  Batch out_;
+  TimestampTz emitted_watermark_ = DT_NOBEGIN;
+  // Checkpoints: keys changed since the last one, and keys of checkpointed groups since gone.
+  UnsavedGroups unsaved_;
+  std::vector<std::string> removed_;
+};
+
+}  // namespace arroyo

@@ -1,0 +1,238 @@
+// FROM with several items or JOINs: a tree of JoinNodes whose rows are the leaves' columns side
+// by side. Every Var of the query is then renumbered to its column in that wide row, so the
+// rest of the planner sees one input, as with a single FROM item.
+#include "planner/plan_util.hpp"
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "utils/typcache.h"
+}
+
+#include <map>
+#include <utility>
+
+namespace arroyo {
+
+namespace {
+
+// Where each FROM leaf's columns start in a plan's rows: range table index -> offset.
+using Offsets = std::map<int, int>;
+
+struct Planned {
+  std::unique_ptr<PlanNode> node;
+  Offsets offsets;
+};
+
+// The range table indexes of the Vars (of this query level) an expression uses (inside
+// pg::call).
+bool varnos_walker(Node* node, void* context) {
+  if (!node) return false;
+  if (IsA(node, Var)) {
+    Var* v = (Var*)node;
+    if (v->varlevelsup == 0) *(Bitmapset**)context = bms_add_member(*(Bitmapset**)context, v->varno);
+    return false;
+  }
+  return expression_tree_walker(node, pg_walker<bool>(varnos_walker), context);
+}
+
+Bitmapset* varnos_of(Node* e) {
+  return pg::call([&] {
+    Bitmapset* out = nullptr;
+    varnos_walker(e, &out);
+    return out;
+  });
+}
+
+Bitmapset* members_of(const Offsets& offsets) {
+  return pg::call([&] {
+    Bitmapset* out = nullptr;
+    for (auto& [rtindex, offset] : offsets) out = bms_add_member(out, rtindex);
+    return out;
+  });
+}
+
+// Renumbers Vars to their column in the rows of a plan with these offsets (inside pg::call).
+Node* renumber_mutator(Node* node, void* context) {
+  if (!node) return nullptr;
+  if (IsA(node, Var) && ((Var*)node)->varlevelsup == 0) {
+    Var* v = (Var*)copyObjectImpl(node);
+    const Offsets& offsets = *(const Offsets*)context;
+    auto it = offsets.find(v->varno);
+    if (it == offsets.end()) elog(ERROR, "join planning: Var of range table entry %d not found", v->varno);
+    if (v->varattno == 0)
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("a whole-row reference to a joined table is not supported in a "
+                             "pipeline"),
+                      errhint("Name the columns.")));
+    v->varno = 1;
+    v->varnosyn = 0;
+    v->varattno = AttrNumber(it->second + v->varattno);
+    v->varattnosyn = 0;
+    return (Node*)v;
+  }
+  return expression_tree_mutator(node, pg_walker<Node*>(renumber_mutator), context);
+}
+
+Node* renumber(Node* e, const Offsets& offsets) {
+  return pg::call([&] {
+    return renumber_mutator(e, const_cast<Offsets*>(&offsets));
+  });
+}
+
+// An ON or WHERE condition as a join key: `left expr = right expr` with the type's equality,
+// each side using only its own input's columns. Fills the key expressions (renumbered for
+// each side's rows, cast to a common type) and returns true, or returns false.
+bool as_join_key(Node* cond, const Planned& left, const Planned& right, Expr** left_key,
+                 Expr** right_key) {
+  if (!IsA(cond, OpExpr) || list_length(((OpExpr*)cond)->args) != 2) return false;
+  OpExpr* op = (OpExpr*)cond;
+  Node* a = (Node*)linitial(op->args);
+  Node* b = (Node*)lsecond(op->args);
+  Bitmapset* l = members_of(left.offsets);
+  Bitmapset* r = members_of(right.offsets);
+  Bitmapset* va = varnos_of(a);
+  Bitmapset* vb = varnos_of(b);
+  bool a_left = !bms_is_empty(va) && bms_is_subset(va, l), a_right = !bms_is_empty(va) && bms_is_subset(va, r);
+  bool b_left = !bms_is_empty(vb) && bms_is_subset(vb, l), b_right = !bms_is_empty(vb) && bms_is_subset(vb, r);
+  if (a_right && b_left) std::swap(a, b);
+  else if (!(a_left && b_right)) return false;
+  return pg::call([&] {
+    if (contain_volatile_functions(a) || contain_volatile_functions(b)) return false;
+    Oid ta = exprType(a), tb = exprType(b);
+    Oid common = ta;
+    if (ta != tb) {
+      // A cross-type equality of a hash operator family (int4 = int8): compare in the common
+      // type, to which both sides cast without changing which values are equal.
+      if (!op_hashjoinable(op->opno, ta)) return false;
+      common = select_common_type(nullptr, list_make2(a, b), "JOIN", nullptr);
+      a = coerce_to_common_type(nullptr, a, common, "JOIN");
+      b = coerce_to_common_type(nullptr, b, common, "JOIN");
+    } else {
+      TypeCacheEntry* tc = lookup_type_cache(common, TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+      if (op->opno != tc->eq_opr || !OidIsValid(tc->hash_proc)) return false;
+    }
+    *left_key = (Expr*)renumber(a, left.offsets);
+    *right_key = (Expr*)renumber(b, right.offsets);
+    return true;
+  });
+}
+
+// The joined rows' layout: the left input's columns, then the right input's.
+TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
+  return pg::call([&] {
+    TupleDesc d = CreateTemplateTupleDesc(left->natts + right->natts);
+    for (int i = 0; i < left->natts; i++) TupleDescCopyEntry(d, i + 1, left, i + 1);
+    for (int i = 0; i < right->natts; i++) TupleDescCopyEntry(d, left->natts + i + 1, right, i + 1);
+    for (int i = 0; i < d->natts; i++) TupleDescAttr(d, i)->attnotnull = false;
+    return d;
+  });
+}
+
+// Joins two planned inputs on the conditions in `conds` (implicitly ANDed, Vars of the query).
+Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* conds) {
+  auto join = std::make_unique<JoinNode>();
+  join->type = type;
+  Offsets offsets = left.offsets;
+  for (auto& [rtindex, offset] : right.offsets) offsets[rtindex] = offset + left.node->desc->natts;
+  ListCell* lc;
+  foreach (lc, conds) {
+    Node* cond = (Node*)lfirst(lc);
+    Expr *lk, *rk;
+    if (as_join_key(cond, left, right, &lk, &rk)) {
+      join->left_keys = pg::call([&] { return lappend(join->left_keys, plan_expr(lk)); });
+      join->right_keys = pg::call([&] { return lappend(join->right_keys, plan_expr(rk)); });
+    } else {
+      Expr* e = plan_expr((Expr*)renumber(cond, offsets));
+      join->residual = pg::call([&] { return lappend(join->residual, e); });
+    }
+  }
+  if (!join->left_keys)
+    unsupported("a join without an equality condition between its two sides",
+                "A join without a time window keeps both inputs by their join key: add ON "
+                "<left column> = <right column>.");
+  join->desc = joined_desc(left.node->desc, right.node->desc);
+  join->updating = type != JoinNode::Type::Inner || left.node->updating || right.node->updating;
+  join->left = std::move(left.node);
+  join->right = std::move(right.node);
+  return {std::move(join), std::move(offsets)};
+}
+
+// The conditions of an ON clause (flattened into a list of conjuncts).
+List* conjuncts(Query* q, Node* quals) {
+  if (!quals) return NIL;
+  return pg::call([&] {
+    Node* flat = flatten_join_alias_vars(q, quals);
+    return make_ands_implicit((Expr*)flat);
+  });
+}
+
+Planned plan_from_item(Query* q, Node* item) {
+  if (IsA(item, RangeTblRef)) {
+    int rtindex = ((RangeTblRef*)item)->rtindex;
+    Planned p{plan_rte(rt_fetch(rtindex, q->rtable)), {}};
+    p.offsets[rtindex] = 0;
+    return p;
+  }
+  if (!IsA(item, JoinExpr)) unsupported("this kind of FROM item");
+  JoinExpr* j = (JoinExpr*)item;
+  JoinNode::Type type;
+  switch (j->jointype) {
+    case JOIN_INNER: type = JoinNode::Type::Inner; break;
+    case JOIN_LEFT: type = JoinNode::Type::Left; break;
+    case JOIN_RIGHT: type = JoinNode::Type::Right; break;
+    case JOIN_FULL: type = JoinNode::Type::Full; break;
+    default: unsupported("this kind of join");
+  }
+  Planned left = plan_from_item(q, j->larg);
+  Planned right = plan_from_item(q, j->rarg);
+  return join_inputs(type, std::move(left), std::move(right), conjuncts(q, j->quals));
+}
+
+}  // namespace
+
+std::unique_ptr<PlanNode> plan_from(Query* q, List** quals) {
+  List* from = q->jointree->fromlist;
+  List* where = conjuncts(q, q->jointree->quals);
+  Planned cur = plan_from_item(q, (Node*)linitial(from));
+  for (int i = 1; i < list_length(from); i++) {
+    Planned next = plan_from_item(q, (Node*)list_nth(from, i));
+    // WHERE conditions over both sides (and nothing else) join them; the others stay filters.
+    Bitmapset* both = pg::call([&] {
+      return bms_union(members_of(cur.offsets), members_of(next.offsets));
+    });
+    List *conds = NIL, *rest = NIL;
+    ListCell* lc;
+    foreach (lc, where) {
+      Node* c = (Node*)lfirst(lc);
+      Bitmapset* used = varnos_of(c);
+      bool here = bms_is_subset(used, both) && bms_overlap(used, members_of(cur.offsets)) &&
+                  bms_overlap(used, members_of(next.offsets));
+      pg::call([&] {
+        if (here) conds = lappend(conds, c);
+        else rest = lappend(rest, c);
+      });
+    }
+    where = rest;
+    cur = join_inputs(JoinNode::Type::Inner, std::move(cur), std::move(next), conds);
+  }
+  // The rest of the query reads the joined rows.
+  pg::call([&] {
+    q->targetList = (List*)flatten_join_alias_vars(q, (Node*)q->targetList);
+    if (q->havingQual) q->havingQual = flatten_join_alias_vars(q, q->havingQual);
+  });
+  q->targetList = (List*)renumber((Node*)q->targetList, cur.offsets);
+  if (q->havingQual) q->havingQual = renumber(q->havingQual, cur.offsets);
+  *quals = NIL;
+  ListCell* lc;
+  foreach (lc, where) {
+    Expr* e = plan_expr((Expr*)renumber((Node*)lfirst(lc), cur.offsets));
+    *quals = pg::call([&] { return lappend(*quals, e); });
+  }
+  return std::move(cur.node);
+}
+
+}  // namespace arroyo

@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Differential tester for joins: every join pipeline's final result must equal PostgreSQL's
+batch query over the same rows, as a multiset.
+
+Each round writes two random data sets (differential.py's generator: file, debezium or cdc;
+at most one cdc, as a pipeline reads one regular table) as sources a and b, loads their final
+rows into batch tables, generates random join queries — INNER, LEFT, RIGHT, FULL, comma joins
+with WHERE, USING, keys on expressions and across types (int = bigint), conditions beyond the
+keys, filters on the NULL-padded side (anti-joins), aggregates over joins, joins of an
+aggregate, three-way joins, self-joins — runs them to the end and compares each target table
+with the batch query. Results without grouping keys go into plain tables (a join over updating
+inputs then deletes by whole row), grouped ones into tables keyed on their grouping columns.
+
+  joins.py --conninfo 'host=… port=… dbname=postgres' --data-dir DIR
+           [--seed N] [--rounds N] [--queries N]
+Exits 1 on any failure (each printed with its query and data sets).
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+
+import psycopg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import differential as d  # noqa: E402
+
+
+# Join conditions: (ON text, USING column or None). a and b are the two inputs.
+CONDITIONS = [
+    ("a.k = b.k", None),
+    ("a.k = b.v", None),
+    ("a.g = b.g", None),
+    ("a.k = b.k AND a.v < b.v", None),
+    ("a.k = b.k AND a.flag", None),
+    ("a.k = b.k AND b.g IS NOT NULL", None),
+    ("a.k = b.b", None),                      # int = bigint
+    ("a.k + 1 = b.k", None),
+    ("lower(a.g) = b.g", None),
+    ("a.k = b.k AND a.g = b.g", None),
+    (None, "k"),
+    (None, "g"),
+]
+
+JOIN_TYPES = ["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", ","]
+
+
+class JoinQuery:
+    def __init__(self, text_fn, nkeys, desc):
+        self.text_fn = text_fn   # (a, b, c) relation names -> SELECT text
+        self.nkeys = nkeys       # leading grouping columns (0: no keys)
+        self.desc = desc
+
+    def render(self, a, b):
+        return self.text_fn(a, b)
+
+
+def gen_query(rng):
+    jt = rng.choice(JOIN_TYPES)
+    cond, using = rng.choice(CONDITIONS)
+    if jt == ",":
+        cond = cond or "a.%s = b.%s" % (using, using)
+        using = None
+    shape = rng.choice(["plain", "plain", "agg", "agg", "subquery_agg", "three_way", "self"])
+    if shape == "three_way" and using:  # c's columns would make USING's merged column ambiguous
+        cond, using = "a.%s = b.%s" % (using, using), None
+    where = rng.choice([None, None, "a.v > 3", "b.id IS NULL", "a.id IS NOT NULL AND b.v <> 2",
+                        "coalesce(a.v, 0) < 10"])
+    if jt == ",":
+        where = " AND ".join(x for x in [cond, where] if x)
+
+    def from_clause(a, b):
+        ra, rb = a, b
+        if shape == "subquery_agg":
+            rb = "(SELECT k, g, b, count(*) AS v, max(id) AS id, bool_or(flag) AS flag FROM %s GROUP BY k, g, b)" % b
+        if shape == "self":
+            rb = a
+        f = "%s a %s %s b" % (ra, jt, rb)
+        if jt != ",":
+            f += (" USING (%s)" % using) if using else (" ON " + cond)
+        if shape == "three_way":
+            f = "(%s) JOIN %s c ON c.id = a.id" % (f, b) if jt != "," else f + ", %s c" % b
+        return f
+
+    def where_clause():
+        w = where
+        if shape == "three_way" and jt == ",":
+            w = " AND ".join(x for x in [w, "c.id = a.id"] if x)
+        return (" WHERE " + w) if w else ""
+
+    key_col = "k" if using == "k" else ("g" if using == "g" else None)
+    if shape in ("agg", "subquery_agg") and rng.random() < 0.9:
+        if using:
+            gk = key_col
+        else:
+            gk = rng.choice(["a.k", "b.k", "a.g", "coalesce(a.g, b.g)", "b.flag"])
+        aggs = rng.sample(["count(*)", "count(b.id)", "count(a.id)", "sum(b.v)", "max(a.id)",
+                           "min(b.id)", "string_agg(a.id::text, ',' ORDER BY a.id)"],
+                          rng.randint(1, 3))
+        cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate([gk] + aggs))
+
+        def text(a, b):
+            return "SELECT %s FROM %s%s GROUP BY 1" % (cols, from_clause(a, b), where_clause())
+        return JoinQuery(text, 1, "agg")
+    if using:
+        sel = [key_col, "a.id", "b.id", "a.v", "b.v"]
+    else:
+        sel = ["a.id", "b.id", "a.k", "b.k", "a.g", "b.v"]
+    if shape == "three_way":
+        sel.append("c.v")
+    sel = rng.sample(sel, rng.randint(2, len(sel)))
+    cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
+
+    def text(a, b):
+        return "SELECT %s FROM %s%s" % (cols, from_clause(a, b), where_clause())
+    return JoinQuery(text, 0, "plain")
+
+
+class JoinRunner(d.Runner):
+    def setup_two(self, s, dsa, dsb):
+        """Sources a and b: created in schemas s_a / s_b by differential's setup_sources."""
+        out = []
+        for side, ds in (("a", dsa), ("b", dsb)):
+            sub = "%s_%s" % (s, side)
+            self.sql("CREATE SCHEMA %s" % sub)
+            out.append(self.setup_sources(sub, ds))
+        return out
+
+    def run_join_round(self, dsa, dsb, queries):
+        s = self.new_schema()
+        results = [None] * len(queries)
+        pipelines = []
+        try:
+            (pa, ba), (pb, bb) = self.setup_two(s, dsa, dsb)
+            started = []
+            for i, q in enumerate(queries):
+                pq, bq = q.render(pa, pb), q.render(ba, bb)
+                tgt = "%s.t%d" % (s, i)
+                try:
+                    self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
+                except psycopg.Error as e:
+                    results[i] = ("generator", "batch query does not run: %s\n%s" % (e, bq))
+                    continue
+                if q.nkeys:
+                    self.sql("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (c0)" % tgt)
+                name = "%s_q%d" % (s, i)
+                try:
+                    self.sql("SELECT stream_create(%s, %s)", (name, "INSERT INTO %s %s" % (tgt, pq)))
+                except psycopg.Error as e:
+                    results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
+                    continue
+                pipelines.append(name)
+                started.append((i, name, tgt, pq, bq))
+            for _, name, _, _, _ in started:
+                self.sql("SELECT stream_start(%s)", (name,))
+            cdc = [(ds, p) for ds, p in ((dsa, pa), (dsb, pb)) if ds.kind == "cdc"]
+            names = [st[1] for st in started]
+            for ds, rel in cdc:
+                self.run_cdc_workload(rel, ds, names if ds.flushes else None)
+            if cdc:
+                self.wait_cdc(names)
+            for i, name, tgt, pq, bq in started:
+                if cdc:
+                    self.sql("SELECT stream_stop(%s)", (name,))
+                    state = self.sql("SELECT state FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
+                    state = "finished" if state == "stopped" else state
+                else:
+                    state = self.sql("SELECT stream_wait(%s, '120 seconds')", (name,)).fetchone()[0]
+                if state != "finished":
+                    err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
+                    results[i] = ("error", "pipeline ended %s: %s\n      %s" % (state, err, pq))
+                    continue
+                got = self.sql("SELECT * FROM %s" % tgt).fetchall()
+                want = self.sql(bq).fetchall()
+                diff = d.compare([], want, got)
+                results[i] = ("pass", None) if diff is None else ("fail", diff + "\n      " + pq)
+        finally:
+            self.drop_schema(s, pipelines)
+            self.sql("DROP SCHEMA IF EXISTS %s_a CASCADE" % s)
+            self.sql("DROP SCHEMA IF EXISTS %s_b CASCADE" % s)
+        return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conninfo", required=True)
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--queries", type=int, default=8)
+    args = ap.parse_args()
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    runner = JoinRunner(args.conninfo, args.data_dir)
+    kinds = ["file", "debezium"] + (["cdc"] if runner.wal_logical else [])
+    counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
+    refusals = {}
+    failures = 0
+    started = time.time()
+    for rnd in range(args.rounds):
+        ka = rng.choice(kinds)
+        kb = rng.choice([k for k in kinds if not (k == "cdc" and ka == "cdc")])
+        dsa = d.gen_dataset(rng, ka)
+        dsb = d.gen_dataset(rng, kb)
+        queries = [gen_query(rng) for _ in range(args.queries)]
+        results = runner.run_join_round(dsa, dsb, queries)
+        for q, (status, detail) in zip(queries, results):
+            counts[status] += 1
+            if status == "refused":
+                first = detail.split("\n")[0]
+                refusals[first] = refusals.get(first, 0) + 1
+            if status in ("fail", "error", "generator"):
+                failures += 1
+                print("FAIL seed %d round %d (%s a, %s b): %s\n      %s" % (
+                    seed, rnd, ka, kb, status, detail), file=sys.stderr)
+                print("    a:\n%s\n    b:\n%s" % (dsa.describe(), dsb.describe()), file=sys.stderr)
+    print("joins: seed %d, %d rounds in %.0f s: %s" % (
+        seed, args.rounds, time.time() - started,
+        ", ".join("%s %d" % kv for kv in counts.items())))
+    for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
+        print("  refused %dx: %s" % (n, msg))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
