@@ -87,7 +87,7 @@ struct UpdatingAggregateNode : PlanNode {
   std::vector<AggregateSpec> aggregates;
 };
 
-// An equality join without a time window (updating semantics): rows are the left input's
+// An equality join (updating semantics; or a windowed join, see window_key): rows are the left input's
 // columns, then the right input's. A pair of rows joins when their keys are equal (never when
 // a key is NULL) and `residual` holds; LEFT, RIGHT and FULL joins also emit each row of their
 // preserved side(s) that has no match, padded with NULLs, and retract it when a match arrives.
@@ -102,6 +102,11 @@ struct JoinNode : PlanNode {
   List* right_keys = nullptr;
   // Further ON conditions (implicitly ANDed) over the joined row, or NIL.
   List* residual = nullptr;
+  // A windowed join: the key pair (index into the keys) that is both sides' time window, each
+  // side a windowed aggregate with the same window. Rows of a window are kept until the
+  // watermark passes its end; then unmatched rows of an outer join are emitted, NULL-padded,
+  // and the window's rows freed. The output is append-only. -1: an updating join.
+  int window_key = -1;
   bool preserves_left() const { return type == Type::Left || type == Type::Full; }
   bool preserves_right() const { return type == Type::Right || type == Type::Full; }
 };

@@ -1,6 +1,10 @@
 #include "operators/join.hpp"
 
 #include "pg/guard.hpp"
+
+extern "C" {
+#include "utils/rangetypes.h"
+}
 #include "state/codec.hpp"
 
 #include <algorithm>
@@ -21,7 +25,8 @@ TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
 }  // namespace
 
 JoinOperator::JoinOperator(const JoinNode& node, MemoryContext round_memory)
-    : out_cols_(node.desc->natts), round_memory_(round_memory), out_(node.desc->natts) {
+    : out_cols_(node.desc->natts), round_memory_(round_memory), out_(node.desc->natts),
+      window_key_(node.window_key) {
   memory_ = pg::call([&] {
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream join state",
                                  ALLOCSET_DEFAULT_SIZES);
@@ -158,7 +163,10 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
   Group* g = op == RowOp::Insert
                  ? table_->find_or_create(me.key_slot->tts_values, me.key_slot->tts_isnull, &created)
                  : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
-  if (created) g->multisets = new ValueMultiset[2];
+  if (created) {
+    g->multisets = new ValueMultiset[2];
+    track_window(g);
+  }
   // A retraction of a row never inserted (its insert came before a restart that lost nothing,
   // so this cannot happen unless the input misbehaves): nothing to take back.
   if (!g || (op == RowOp::Delete && !g->multisets[s].find(me.types, values, nulls))) return;
@@ -166,18 +174,19 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
   g->multisets[1 - s].for_each_mutable([&](ValueMultiset::Entry& e) {
     if (!residual_holds(s, values, nulls, e.args, e.nulls)) return;
     matches += e.count;
-    if (other.preserved) {
-      // The other row's NULL-padded row exists exactly while it has no match.
-      if (op == RowOp::Insert && e.matches++ == 0)
-        append_joined(1 - s, e.args, e.nulls, nullptr, nullptr, RowOp::Delete, t, e.count);
-      else if (op == RowOp::Delete && --e.matches == 0)
-        append_joined(1 - s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, t, e.count);
-    }
+    // The other row's NULL-padded row (outer joins) exists exactly while it has no match; a
+    // windowed join emits it only when the window closes.
+    bool padded_changes = op == RowOp::Insert ? e.matches++ == 0 : --e.matches == 0;
+    if (other.preserved && window_key_ < 0 && padded_changes)
+      append_joined(1 - s, e.args, e.nulls, nullptr, nullptr,
+                    op == RowOp::Insert ? RowOp::Delete : RowOp::Insert, t, e.count);
     append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
   });
   if (op == RowOp::Insert) {
-    g->multisets[s].add(me.types, values, nulls, memory_)->matches = matches;
-    if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
+    ValueMultiset::Entry* e = g->multisets[s].add(me.types, values, nulls, memory_);
+    e->matches = matches;
+    if (me.preserved && matches == 0 && window_key_ < 0)
+      append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
   } else {
     if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
     g->multisets[s].remove(me.types, values, nulls);
@@ -222,8 +231,10 @@ void JoinOperator::idle(int port) {
 
 void JoinOperator::end(int port) {
   sides_[port].ended = true;
-  if (sides_[0].ended && sides_[1].ended)
+  if (sides_[0].ended && sides_[1].ended) {
+    close_windows(DT_NOEND);
     emit_end();
+  }
   else
     emit_min_watermark();
 }
@@ -242,7 +253,44 @@ void JoinOperator::emit_min_watermark() {
   if (min == DT_NOEND) min = max_idle == DT_NOBEGIN ? DT_NOEND : max_idle;
   if (min != DT_NOEND && min > emitted_watermark_) {
     emitted_watermark_ = min;
+    close_windows(min);
     emit_watermark(min);
+  }
+}
+
+// Indexes a new key of a windowed join by its window's end (inside pg::call).
+void JoinOperator::track_window(Group* g) {
+  if (window_key_ < 0) return;
+  RangeType* range = DatumGetRangeTypeP(g->keys[window_key_]);
+  TypeCacheEntry* tc = lookup_type_cache(RangeTypeGetOid(range), TYPECACHE_RANGE_INFO);
+  RangeBound lower, upper;
+  bool empty;
+  range_deserialize(tc, range, &lower, &upper, &empty);
+  windows_[empty || upper.infinite ? DT_NOEND : DatumGetTimestampTz(upper.val)].push_back(g);
+}
+
+// Windows whose end the watermark has reached have all their rows: emits the NULL-padded rows
+// of their unmatched rows (outer joins) and frees them.
+void JoinOperator::close_windows(TimestampTz wm) {
+  while (!windows_.empty() && windows_.begin()->first <= wm) {
+    TimestampTz end = windows_.begin()->first;
+    std::vector<Group*> groups = std::move(windows_.begin()->second);
+    windows_.erase(windows_.begin());
+    pg::call([&] {
+      for (Group* g : groups) {
+        for (int s = 0; s < 2; s++) {
+          if (!sides_[s].preserved) continue;
+          g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
+            if (e.matches == 0)
+              append_joined(s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, end - 1, e.count);
+          });
+        }
+      }
+    });
+    send();  // before the rows it points into are freed
+    pg::call([&] {
+      for (Group* g : groups) forget(g);
+    });
   }
 }
 

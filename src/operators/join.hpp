@@ -1,7 +1,9 @@
 // Updating equality join (no time window): keeps every row of both inputs by join key and,
 // for each arriving row or retraction, emits the joined rows it adds or removes. LEFT, RIGHT
 // and FULL joins also emit the NULL-padded row of a preserved row without matches, and retract
-// it when its first match arrives (and emit it again when its last match goes). Output rows
+// it when its first match arrives (and emit it again when its last match goes). A windowed
+// join (JoinNode::window_key) emits its NULL-padded rows when the watermark passes the window's
+// end instead, and then frees the window's rows: its output is append-only. Output rows
 // are the left row's columns, then the right row's. State: per key, both sides' rows with
 // multiplicities (exact images, as an updating input retracts exactly the row it inserted).
 #pragma once
@@ -11,6 +13,7 @@
 #include "operators/group_table.hpp"
 #include "operators/value_multiset.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +50,8 @@ class JoinOperator : public Operator {
     bool ended = false, idle = false;
   };
 
+  void track_window(Group* g);
+  void close_windows(TimestampTz wm);
   void process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
   bool key_of(Side& side, const Datum* values, const bool* nulls);
   bool residual_holds(int s, const Datum* values, const bool* nulls, const Datum* other_values,
@@ -72,6 +77,9 @@ class JoinOperator : public Operator {
   std::unique_ptr<bool[]> joined_nulls_;
   Batch out_;
   TimestampTz emitted_watermark_ = DT_NOBEGIN;
+  // A windowed join: which key is the window, and the keys kept per window end.
+  int window_key_ = -1;
+  std::map<TimestampTz, std::vector<Group*>> windows_;
   // Checkpoints: keys changed since the last one, and keys of checkpointed groups since gone.
   UnsavedGroups unsaved_;
   std::vector<std::string> removed_;

@@ -34,8 +34,9 @@ void JoinOperator::restore(const StateEntry& e) {
   if (e.part != kKeyPart) {
     StateDecoder(e.value.data(), e.value.size(), "a join entry").corrupt("unknown entry");
   }
-  restore_group(*table_, e, round_memory_, "a join",
-                [&](Group* group, StateDecoder& in) { decode_group(group, in); });
+  Group* g = restore_group(*table_, e, round_memory_, "a join",
+                           [&](Group* group, StateDecoder& in) { decode_group(group, in); });
+  pg::call([&] { track_window(g); });
 }
 
 // Counts, for every kept row, the rows of the other side it joins with (inside pg::call).

@@ -132,6 +132,53 @@ TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
   });
 }
 
+// The windowed aggregate whose window column reaches column `attno` (1-based) of `node`'s
+// rows through plain column references, or nullptr.
+const WindowAggregateNode* window_column_source(const PlanNode* node, int attno) {
+  for (;;) {
+    if (node->kind == PlanNode::Kind::Project) {
+      auto* p = static_cast<const ProjectNode*>(node);
+      Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
+      if (!IsA(e, Var)) return nullptr;
+      attno = ((Var*)e)->varattno;
+      node = p->input.get();
+    } else if (node->kind == PlanNode::Kind::Join) {
+      auto* j = static_cast<const JoinNode*>(node);
+      int left_cols = j->left->desc->natts;
+      node = attno <= left_cols ? j->left.get() : j->right.get();
+      if (attno > left_cols) attno -= left_cols;
+    } else {
+      break;
+    }
+  }
+  if (node->kind == PlanNode::Kind::WindowAggregate && attno == 1)
+    return static_cast<const WindowAggregateNode*>(node);
+  return nullptr;
+}
+
+bool same_window(const WindowSpec& a, const WindowSpec& b) {
+  return a.kind == b.kind && a.width_us == b.width_us && a.slide_us == b.slide_us &&
+         a.gap_us == b.gap_us;
+}
+
+// Makes a join of two windowed aggregates on their windows a windowed join.
+void find_window_key(JoinNode& join) {
+  for (int k = 0; k < list_length(join.left_keys); k++) {
+    Node* lk = (Node*)list_nth(join.left_keys, k);
+    Node* rk = (Node*)list_nth(join.right_keys, k);
+    if (!IsA(lk, Var) || !IsA(rk, Var)) continue;
+    const WindowAggregateNode* lw = window_column_source(join.left.get(), ((Var*)lk)->varattno);
+    const WindowAggregateNode* rw = window_column_source(join.right.get(), ((Var*)rk)->varattno);
+    if (!lw || !rw) continue;
+    if (!same_window(lw->window, rw->window))
+      unsupported("a join of two windowed aggregates with different windows",
+                  "Both sides must group by the same tumble(), hop() or session() for their "
+                  "windows to be joined.");
+    join.window_key = k;
+    return;
+  }
+}
+
 // Joins two planned inputs on the conditions in `conds` (implicitly ANDed, Vars of the query).
 Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* conds) {
   auto join = std::make_unique<JoinNode>();
@@ -158,6 +205,8 @@ Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* cond
   join->updating = type != JoinNode::Type::Inner || left.node->updating || right.node->updating;
   join->left = std::move(left.node);
   join->right = std::move(right.node);
+  find_window_key(*join);
+  if (join->window_key >= 0) join->updating = false;
   return {std::move(join), std::move(offsets)};
 }
 
