@@ -123,6 +123,10 @@ struct SinkTarget {
   bool updating = false;
   std::vector<int> key_columns;
   Oid key_index = InvalidOid;
+  // An updating result without grouping keys (a join's, an updating source's) into a table:
+  // rows are inserted as they come, and a retraction deletes one stored row equal to it,
+  // found through key_index (a unique index of the target, if it has one) or by a scan.
+  bool whole_rows = false;
 };
 
 // Pipeline-level settings given with SET before the INSERT.

@@ -176,11 +176,15 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     matches += e.count;
     // The other row's NULL-padded row (outer joins) exists exactly while it has no match; a
     // windowed join emits it only when the window closes.
+    // Retractions go first, so that a target keyed on the preserved row's columns never holds
+    // two rows of one key.
     bool padded_changes = op == RowOp::Insert ? e.matches++ == 0 : --e.matches == 0;
-    if (other.preserved && window_key_ < 0 && padded_changes)
+    padded_changes = padded_changes && other.preserved && window_key_ < 0;
+    if (op == RowOp::Delete) append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
+    if (padded_changes)
       append_joined(1 - s, e.args, e.nulls, nullptr, nullptr,
                     op == RowOp::Insert ? RowOp::Delete : RowOp::Insert, t, e.count);
-    append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
+    if (op == RowOp::Insert) append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
   });
   if (op == RowOp::Insert) {
     ValueMultiset::Entry* e = g->multisets[s].add(me.types, values, nulls, memory_);

@@ -14,7 +14,7 @@ namespace arroyo {
 
 TableSinkOperator::TableSinkOperator(const SinkTarget& target, EngineStats& stats)
     : relid_(target.relid), updating_(target.updating), key_columns_(target.key_columns),
-      key_index_(target.key_index), stats_(stats) {}
+      key_index_(target.key_index), whole_rows_(target.whole_rows), stats_(stats) {}
 
 // Sets up an executor state for writing into the target, as logical replication's apply does.
 void TableSinkOperator::begin_transaction() {
@@ -108,13 +108,30 @@ void TableSinkOperator::see_own_writes() {
 // grouping keys).
 bool TableSinkOperator::find_existing() {
   Relation rel = result_rel_->ri_RelationDesc;
-  if (OidIsValid(key_index_))
-    return find_row_by_key(rel, key_index_, slot_, existing_);
+  if (OidIsValid(key_index_) && find_row_by_key(rel, key_index_, slot_, existing_) &&
+      (!whole_rows_ || existing_is_slot()))
+    return true;
+  if (OidIsValid(key_index_) && !whole_rows_) return false;
   return RelationFindReplTupleSeq(rel, LockTupleExclusive, slot_, existing_);
 }
 
+// Whether the row found is the one to delete, value for value (exact images).
+bool TableSinkOperator::existing_is_slot() const {
+  TupleDesc desc = slot_->tts_tupleDescriptor;
+  slot_getallattrs(existing_);
+  for (int c = 0; c < desc->natts; c++) {
+    Form_pg_attribute att = TupleDescAttr(desc, c);
+    if (att->attisdropped) continue;
+    if (existing_->tts_isnull[c] != slot_->tts_isnull[c]) return false;
+    if (!slot_->tts_isnull[c] && !datum_image_eq(existing_->tts_values[c], slot_->tts_values[c],
+                                                 att->attbyval, att->attlen))
+      return false;
+  }
+  return true;
+}
+
 void TableSinkOperator::upsert_row() {
-  if (key_columns_.empty() || !find_existing()) {
+  if (key_columns_.empty() || whole_rows_ || !find_existing()) {
     insert_row();
     return;
   }

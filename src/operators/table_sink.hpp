@@ -5,7 +5,8 @@
 //
 // Append-only results are inserted. Updating results are materialized: an insert upserts the
 // row of its key (found through the key's unique index), a delete removes it, and a delete
-// followed by an insert of the same key becomes one update.
+// followed by an insert of the same key becomes one update. Updating results without keys
+// (SinkTarget::whole_rows) are inserted, and a delete removes one stored row equal to it.
 #pragma once
 
 #include "core/operator.hpp"
@@ -32,6 +33,7 @@ class TableSinkOperator : public Operator {
   void delete_row();
   void see_own_writes();
   bool find_existing();
+  bool existing_is_slot() const;
   bool same_key(const Batch& rows, int a, int b) const;
 
   Oid relid_;
@@ -39,6 +41,7 @@ class TableSinkOperator : public Operator {
   bool unseen_writes_ = false;  // rows written since the last CommandCounterIncrement
   std::vector<int> key_columns_;
   Oid key_index_;
+  bool whole_rows_;
   EngineStats& stats_;
   EState* estate_ = nullptr;
   ResultRelInfo* result_rel_ = nullptr;

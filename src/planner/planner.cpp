@@ -399,6 +399,28 @@ Oid unique_index_on(Oid relid, const std::vector<int>& key_of_column, int num_ke
   });
 }
 
+// A unique index of the table on plain columns (the primary key if it is one), through which
+// a stored row can be found; InvalidOid if there is none.
+Oid plain_unique_index(Oid relid) {
+  return pg::call([&] {
+    Relation rel = table_open(relid, NoLock);
+    List* indexes = RelationGetIndexList(rel);
+    Oid found = InvalidOid;
+    ListCell* lc;
+    foreach (lc, indexes) {
+      Relation idx = index_open(lfirst_oid(lc), AccessShareLock);
+      Form_pg_index form = idx->rd_index;
+      bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
+                  heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr);
+      for (int k = 0; fits && k < form->indnkeyatts; k++) fits = form->indkey.values[k] > 0;
+      if (fits && (!OidIsValid(found) || form->indisprimary)) found = RelationGetRelid(idx);
+      index_close(idx, AccessShareLock);
+    }
+    table_close(rel, NoLock);
+    return found;
+  });
+}
+
 // Checks that an updating result can be materialized in its target, and finds how: the target
 // columns holding the grouping keys and, for a table, the unique index on exactly them.
 void plan_updating_sink(LogicalPlan& plan) {
@@ -415,7 +437,13 @@ void plan_updating_sink(LogicalPlan& plan) {
   UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
   // Rows without grouping keys (a join's, an updating source's): a table holds them as a
   // multiset, each retraction deleting one stored row equal to it.
-  if (!agg) return;
+  if (!agg) {
+    if (sink.is_table) {
+      sink.whole_rows = true;
+      sink.key_index = plain_unique_index(sink.relid);
+    }
+    return;
+  }
   std::vector<int> column_of_key(agg->num_keys, -1);
   TupleDesc target = plan.root->desc;
   std::vector<int> lossy_column(agg->num_keys, -1);
