@@ -45,3 +45,9 @@ seed_args=(--seed "$seed")
     "${seed_args[@]}" --seeds "${ARROYO_DIFF_SEEDS:-1}" \
     --rounds "${ARROYO_DIFF_ROUNDS:-300}" --queries "${ARROYO_DIFF_QUERIES:-8}" \
     --exclude "$exclude" ${ARROYO_DIFF_ARGS:-}
+
+# Joins (test/differential/joins.py): two random sources per round, random join queries.
+"$PYTHON" "$ARROYO_ROOT/test/differential/joins.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_JOIN_SEED:-20261205}" --rounds "${ARROYO_JOIN_ROUNDS:-40}" \
+    --queries "${ARROYO_JOIN_QUERIES:-8}"
