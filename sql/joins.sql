@@ -5,6 +5,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set orders_path :abs_srcdir '/data/join_orders.json'
 \set customers_path :abs_srcdir '/data/join_customers.json'
+\set clicks_path :abs_srcdir '/data/join_clicks.json'
 \set out_path :abs_srcdir '/results/join_debezium_out.json'
 \set VERBOSITY default
 SET timezone = 'UTC';
@@ -150,7 +151,35 @@ SELECT stream_wait('per_window');
 SELECT * FROM per_window ORDER BY 1;
 SELECT rows_out FROM stream_pipelines WHERE name = 'per_window';
 
--- 4. Refused at stream_create, naming the construct.
+-- 4. Interval joins: bounds on the difference of the two event times. A row is kept until the
+-- other side's watermark rules out a later match; an outer join then emits it NULL-padded, once
+-- (append-only: each order below is written once, never retracted).
+CREATE FOREIGN TABLE clicks (id int, cust int, ts timestamptz) SERVER files
+  OPTIONS (path :'clicks_path', type 'source', event_time_field 'ts');
+CREATE TABLE clicks_b (id int, cust int, ts timestamptz);
+INSERT INTO clicks_b VALUES (1, 1, '2026-03-01 00:00:00+00'), (2, 2, '2026-03-01 00:00:03+00'),
+  (3, 1, '2026-03-01 00:00:09+00'), (4, 3, '2026-03-01 00:00:20+00'), (5, 4, '2026-03-01 00:00:30+00');
+CREATE TABLE click_orders (click int, ord int);
+SELECT stream_create('click_orders', $$INSERT INTO click_orders SELECT c.id, o.id
+  FROM clicks c RIGHT JOIN orders o
+  ON o.cust = c.cust AND o.ts BETWEEN c.ts AND c.ts + interval '5 seconds'$$);
+SELECT stream_start('click_orders');
+SELECT stream_wait('click_orders');
+SELECT * FROM click_orders ORDER BY ord, click;
+SELECT rows_out FROM stream_pipelines WHERE name = 'click_orders';
+SELECT same('click_orders', $$SELECT c.id, o.id FROM clicks_b c RIGHT JOIN orders_b o
+  ON o.cust = c.cust AND o.ts BETWEEN c.ts AND c.ts + interval '5 seconds'$$) AS click_orders_match;
+-- Counted in windows of the joined rows' event time (the later of the two rows').
+CREATE TABLE click_windows (w_start timestamptz PRIMARY KEY, pairs bigint, unmatched bigint);
+SELECT stream_create('click_windows', $$INSERT INTO click_windows
+  SELECT lower(tumble(interval '10 seconds')), count(o.id), count(*) - count(o.id)
+  FROM clicks c LEFT JOIN orders o ON o.cust = c.cust AND o.ts BETWEEN c.ts - interval '1 second'
+  AND c.ts + interval '5 seconds' GROUP BY tumble(interval '10 seconds')$$);
+SELECT stream_start('click_windows');
+SELECT stream_wait('click_windows');
+SELECT * FROM click_windows ORDER BY 1;
+
+-- 5. Refused at stream_create, naming the construct.
 CREATE TABLE pairs (a bigint, b bigint);
 SELECT stream_create('bad', $$INSERT INTO pairs SELECT t.counter, f.counter FROM ten t JOIN five f
   ON t.counter < f.counter$$);

@@ -107,6 +107,13 @@ struct JoinNode : PlanNode {
   // watermark passes its end; then unmatched rows of an outer join are emitted, NULL-padded,
   // and the window's rows freed. The output is append-only. -1: an updating join.
   int window_key = -1;
+  // An interval join: over append-only inputs, conditions bound the difference of the sides'
+  // event times (0-based columns of each side's rows): left - right in [min_gap, max_gap].
+  // A row is kept until the other side's watermark makes a later match impossible; then, if it
+  // never matched, an outer join emits it NULL-padded. The output is append-only. -1: none.
+  int left_time_col = -1, right_time_col = -1;
+  int64 min_gap_us = 0, max_gap_us = 0;
+  bool interval() const { return left_time_col >= 0; }
   bool preserves_left() const { return type == Type::Left || type == Type::Full; }
   bool preserves_right() const { return type == Type::Right || type == Type::Full; }
 };

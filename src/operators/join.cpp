@@ -71,6 +71,11 @@ JoinOperator::JoinOperator(const JoinNode& node, MemoryContext round_memory)
     joined_econtext_->ecxt_scantuple = joined_slot_;
     if (node.residual) residual_ = ExecInitQual(node.residual, nullptr);
   });
+  interval_ = node.interval();
+  min_gap_us_ = node.min_gap_us;
+  max_gap_us_ = node.max_gap_us;
+  time_col_[0] = node.left_time_col;
+  time_col_[1] = node.right_time_col;
   joined_values_.resize(out_cols_ ? out_cols_ : 1);
   joined_nulls_.reset(new bool[out_cols_ ? out_cols_ : 1]);
   table_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
@@ -165,6 +170,7 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
                  : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
   if (created) {
     g->multisets = new ValueMultiset[2];
+    g->rows = 0;  // (interval joins: records in expiries_ naming the group)
     track_window(g);
   }
   // A retraction of a row never inserted (its insert came before a restart that lost nothing,
@@ -179,23 +185,28 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     // Retractions go first, so that a target keyed on the preserved row's columns never holds
     // two rows of one key.
     bool padded_changes = op == RowOp::Insert ? e.matches++ == 0 : --e.matches == 0;
-    padded_changes = padded_changes && other.preserved && window_key_ < 0;
-    if (op == RowOp::Delete) append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
+    padded_changes = padded_changes && other.preserved && window_key_ < 0 && !interval_;
+    // (An interval join's row happens when the later of its two rows does.)
+    TimestampTz pair_time = interval_ ? std::max(t, row_time(1 - s, e.args)) : t;
+    if (op == RowOp::Delete)
+      append_joined(s, values, nulls, e.args, e.nulls, op, pair_time, e.count);
     if (padded_changes)
       append_joined(1 - s, e.args, e.nulls, nullptr, nullptr,
                     op == RowOp::Insert ? RowOp::Delete : RowOp::Insert, t, e.count);
-    if (op == RowOp::Insert) append_joined(s, values, nulls, e.args, e.nulls, op, t, e.count);
+    if (op == RowOp::Insert)
+      append_joined(s, values, nulls, e.args, e.nulls, op, pair_time, e.count);
   });
   if (op == RowOp::Insert) {
     ValueMultiset::Entry* e = g->multisets[s].add(me.types, values, nulls, memory_);
     e->matches = matches;
-    if (me.preserved && matches == 0 && window_key_ < 0)
+    if (me.preserved && matches == 0 && window_key_ < 0 && !interval_)
       append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
+    if (interval_) track_expiry(s, g, row_time(s, values));
   } else {
     if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
     g->multisets[s].remove(me.types, values, nulls);
   }
-  if (g->multisets[0].empty() && g->multisets[1].empty())
+  if (g->multisets[0].empty() && g->multisets[1].empty() && g->rows == 0)
     forget(g);
   else
     unsaved_.mark(g);
@@ -207,6 +218,8 @@ void JoinOperator::push(int port, Batch& rows) {
     for (int i = 0; i < n; i++) process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
   });
   send();
+  // Rows the other side can no longer match (it may have ended) are done at once.
+  if (interval_) expire(port, sides_[1 - port].watermark);
 }
 
 // Drops a key whose rows are all gone (inside pg::call).
@@ -225,6 +238,7 @@ void JoinOperator::forget(Group* g) {
 void JoinOperator::watermark(int port, TimestampTz wm) {
   sides_[port].watermark = std::max(sides_[port].watermark, wm);
   sides_[port].idle = false;
+  if (interval_) expire(1 - port, sides_[port].watermark);
   emit_min_watermark();
 }
 
@@ -235,6 +249,8 @@ void JoinOperator::idle(int port) {
 
 void JoinOperator::end(int port) {
   sides_[port].ended = true;
+  sides_[port].watermark = DT_NOEND;
+  if (interval_) expire(1 - port, DT_NOEND);  // no row of this side comes any more
   if (sides_[0].ended && sides_[1].ended) {
     close_windows(DT_NOEND);
     emit_end();
@@ -255,11 +271,80 @@ void JoinOperator::emit_min_watermark() {
       min = std::min(min, side.watermark);
   }
   if (min == DT_NOEND) min = max_idle == DT_NOBEGIN ? DT_NOEND : max_idle;
+  // (An interval join still owes the NULL-padded rows of kept rows, at their event times.)
+  if (!pending_times_.empty()) min = std::min(min, *pending_times_.begin() - 1);
   if (min != DT_NOEND && min > emitted_watermark_) {
     emitted_watermark_ = min;
     close_windows(min);
     emit_watermark(min);
   }
+}
+
+// The event time of a row of side `s` of an interval join (its time column; never NULL, as
+// the source drops rows without event time).
+TimestampTz JoinOperator::row_time(int s, const Datum* values) const {
+  return DatumGetTimestampTz(values[time_col_[s]]);
+}
+
+// Records when a row just kept on side `s` can no longer match: once the other side's
+// watermark reaches it (the other side's later rows are all later than its watermark).
+void JoinOperator::track_expiry(int s, Group* g, TimestampTz t) {
+  // left - right in [min_gap, max_gap]: a left row matches right rows up to t - min_gap, a
+  // right row left rows up to t + max_gap.
+  TimestampTz last_match = s == 0 ? t - min_gap_us_ : t + max_gap_us_;
+  expiries_[s].emplace(last_match, g);
+  g->rows++;
+  if (sides_[s].preserved) pending_times_.insert(t);
+}
+
+// Drops the rows of side `s` that no row of the other side can match any more, now that its
+// watermark is `other_watermark`; an outer join emits those that never matched, NULL-padded.
+void JoinOperator::expire(int s, TimestampTz other_watermark) {
+  std::multimap<TimestampTz, Group*>& due = expiries_[s];
+  if (due.empty() || due.begin()->first > other_watermark) return;
+  std::vector<Group*> groups;
+  while (!due.empty() && due.begin()->first <= other_watermark) {
+    groups.push_back(due.begin()->second);
+    groups.back()->rows--;
+    due.erase(due.begin());
+  }
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  Side& side = sides_[s];
+  pg::call([&] {
+    for (Group* g : groups) {
+      g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
+        TimestampTz t = row_time(s, e.args);
+        TimestampTz last_match = s == 0 ? t - min_gap_us_ : t + max_gap_us_;
+        if (last_match > other_watermark) return;
+        if (side.preserved && e.matches == 0)
+          append_joined(s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, t, e.count);
+      });
+    }
+  });
+  send();  // before the rows it points into are freed
+  pg::call([&] {
+    for (Group* g : groups) {
+      std::vector<std::pair<Datum*, bool*>> gone;
+      g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
+        TimestampTz t = row_time(s, e.args);
+        if ((s == 0 ? t - min_gap_us_ : t + max_gap_us_) <= other_watermark)
+          gone.emplace_back(e.args, e.nulls);
+      });
+      for (auto& [args, nulls] : gone) {
+        TimestampTz t = row_time(s, args);
+        int64 count = g->multisets[s].find(side.types, args, nulls)->count;
+        for (int64 c = 0; c < count; c++) {
+          if (side.preserved) pending_times_.erase(pending_times_.find(t));
+          g->multisets[s].remove(side.types, args, nulls);
+        }
+      }
+      if (g->multisets[0].empty() && g->multisets[1].empty() && g->rows == 0)
+        forget(g);
+      else
+        unsaved_.mark(g);
+    }
+  });
 }
 
 // Indexes a new key of a windowed join by its window's end (inside pg::call).

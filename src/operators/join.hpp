@@ -3,7 +3,8 @@
 // and FULL joins also emit the NULL-padded row of a preserved row without matches, and retract
 // it when its first match arrives (and emit it again when its last match goes). A windowed
 // join (JoinNode::window_key) emits its NULL-padded rows when the watermark passes the window's
-// end instead, and then frees the window's rows: its output is append-only. Output rows
+// end instead, and then frees the window's rows: its output is append-only. So does an interval
+// join (JoinNode::interval), when the other side's watermark rules out any later match. Output rows
 // are the left row's columns, then the right row's. State: per key, both sides' rows with
 // multiplicities (exact images, as an updating input retracts exactly the row it inserted).
 #pragma once
@@ -14,6 +15,7 @@
 #include "operators/value_multiset.hpp"
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +53,9 @@ class JoinOperator : public Operator {
   };
 
   void track_window(Group* g);
+  void track_expiry(int s, Group* g, TimestampTz row_time);
+  void expire(int s, TimestampTz other_watermark);
+  TimestampTz row_time(int s, const Datum* values) const;
   void close_windows(TimestampTz wm);
   void process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
   bool key_of(Side& side, const Datum* values, const bool* nulls);
@@ -80,6 +85,14 @@ class JoinOperator : public Operator {
   // A windowed join: which key is the window, and the keys kept per window end.
   int window_key_ = -1;
   std::map<TimestampTz, std::vector<Group*>> windows_;
+  // An interval join: per side, its rows' event-time column and, per row kept, when it can no
+  // longer match (keyed by the other side's watermark); the event times of kept rows of
+  // preserved sides, which hold the output watermark back until they are emitted or matched.
+  bool interval_ = false;
+  int64 min_gap_us_ = 0, max_gap_us_ = 0;
+  int time_col_[2] = {-1, -1};
+  std::multimap<TimestampTz, Group*> expiries_[2];
+  std::multiset<TimestampTz> pending_times_;
   // Checkpoints: keys changed since the last one, and keys of checkpointed groups since gone.
   UnsavedGroups unsaved_;
   std::vector<std::string> removed_;

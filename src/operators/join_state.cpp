@@ -27,6 +27,7 @@ void JoinOperator::encode_group(Group* g, StateEncoder& out) {
 // Inside pg::call.
 void JoinOperator::decode_group(Group* g, StateDecoder& in) {
   g->multisets = new ValueMultiset[2];
+  g->rows = 0;
   for (int s = 0; s < 2; s++) g->multisets[s].decode(sides_[s].types, in, memory_);
 }
 
@@ -52,6 +53,13 @@ void JoinOperator::recount_matches(Group* g) {
 
 void JoinOperator::restored() {
   pg::call([&] { table_->for_each([&](Group* g) { recount_matches(g); }); });
+  if (!interval_) return;
+  table_->for_each([&](Group* g) {
+    for (int s = 0; s < 2; s++)
+      g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
+        for (int64 c = 0; c < e.count; c++) track_expiry(s, g, row_time(s, e.args));
+      });
+  });
 }
 
 }  // namespace arroyo

@@ -10,8 +10,11 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "utils/typcache.h"
+#include "utils/lsyscache.h"
 }
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <utility>
 
@@ -179,6 +182,95 @@ void find_window_key(JoinNode& join) {
   }
 }
 
+// Whether column `attno` (1-based) of `node`'s rows is the event time of the source it comes
+// from (through plain column references).
+bool is_event_time(const PlanNode* node, int attno) {
+  for (;;) {
+    if (node->kind == PlanNode::Kind::Project) {
+      auto* p = static_cast<const ProjectNode*>(node);
+      Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
+      if (!IsA(e, Var)) return false;
+      attno = ((Var*)e)->varattno;
+      node = p->input.get();
+    } else if (node->kind == PlanNode::Kind::Source) {
+      auto* src = static_cast<const SourceNode*>(node);
+      return src->time_column == attno - 1 &&
+             TupleDescAttr(src->desc, attno - 1)->atttypid == TIMESTAMPTZOID;
+    } else {
+      return false;
+    }
+  }
+}
+
+// A timestamptz expression `column [± constant interval]`: the column (1-based, of the joined
+// rows) and the offset in microseconds. Inside pg::call.
+bool time_plus_offset(Node* e, int* attno, int64* offset_us) {
+  *offset_us = 0;
+  if (IsA(e, OpExpr) && list_length(((OpExpr*)e)->args) == 2) {
+    OpExpr* op = (OpExpr*)e;
+    Node* c = (Node*)lsecond(op->args);
+    char* name = get_opname(op->opno);
+    bool plus = name && strcmp(name, "+") == 0, minus = name && strcmp(name, "-") == 0;
+    if (!(plus || minus) || !IsA(c, Const) || ((Const*)c)->consttype != INTERVALOID ||
+        ((Const*)c)->constisnull)
+      return false;
+    Interval* iv = DatumGetIntervalP(((Const*)c)->constvalue);
+    if (iv->month != 0) return false;
+    *offset_us = (iv->time + int64(iv->day) * USECS_PER_DAY) * (plus ? 1 : -1);
+    e = (Node*)linitial(op->args);
+  }
+  if (!IsA(e, Var) || exprType(e) != TIMESTAMPTZOID) return false;
+  *attno = ((Var*)e)->varattno;
+  return true;
+}
+
+// Makes a join over append-only inputs whose conditions bound the difference of the two
+// sides' event times (a.ts BETWEEN b.ts - x AND b.ts + y) an interval join.
+void find_interval(JoinNode& join) {
+  if (join.left->updating || join.right->updating || join.window_key >= 0) return;
+  int left_cols = join.left->desc->natts;
+  int lcol = -1, rcol = -1;
+  bool has_lo = false, has_hi = false;
+  int64 lo = 0, hi = 0;
+  ListCell* lc;
+  foreach (lc, join.residual) {
+    Node* c = (Node*)lfirst(lc);
+    if (!IsA(c, OpExpr) || list_length(((OpExpr*)c)->args) != 2) continue;
+    OpExpr* op = (OpExpr*)c;
+    int xa, ya;
+    int64 xo, yo;
+    const char* name = nullptr;
+    bool ok = pg::call([&] {
+      name = get_opname(op->opno);
+      return name && time_plus_offset((Node*)linitial(op->args), &xa, &xo) &&
+             time_plus_offset((Node*)lsecond(op->args), &ya, &yo);
+    });
+    if (!ok) continue;
+    bool less = strcmp(name, "<") == 0 || strcmp(name, "<=") == 0;
+    bool greater = strcmp(name, ">") == 0 || strcmp(name, ">=") == 0;
+    if (!less && !greater) continue;
+    // x + xo OP y + yo, one of x, y on each side: as left - right OP constant.
+    if ((xa <= left_cols) == (ya <= left_cols)) continue;
+    if (xa > left_cols) {
+      std::swap(xa, ya);
+      std::swap(xo, yo);
+      std::swap(less, greater);
+    }
+    int l = xa, r = ya - left_cols;
+    if ((lcol >= 0 && lcol != l) || (rcol >= 0 && rcol != r)) continue;
+    if (!is_event_time(join.left.get(), l) || !is_event_time(join.right.get(), r)) continue;
+    lcol = l, rcol = r;
+    int64 bound = yo - xo;  // left - right OP bound
+    if (less) hi = has_hi ? std::min(hi, bound) : bound, has_hi = true;
+    if (greater) lo = has_lo ? std::max(lo, bound) : bound, has_lo = true;
+  }
+  if (!has_lo || !has_hi) return;
+  join.left_time_col = lcol - 1;
+  join.right_time_col = rcol - 1;
+  join.min_gap_us = lo;
+  join.max_gap_us = hi;
+}
+
 // Joins two planned inputs on the conditions in `conds` (implicitly ANDed, Vars of the query).
 Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* conds) {
   auto join = std::make_unique<JoinNode>();
@@ -206,17 +298,25 @@ Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* cond
   join->left = std::move(left.node);
   join->right = std::move(right.node);
   find_window_key(*join);
-  if (join->window_key >= 0) join->updating = false;
+  find_interval(*join);
+  if (join->window_key >= 0 || join->interval()) join->updating = false;
   return {std::move(join), std::move(offsets)};
 }
 
-// The conditions of an ON clause (flattened into a list of conjuncts).
+// Appends the conjuncts of `e` (nested ANDs, e.g. from BETWEEN, taken apart) to `out`.
+List* append_conjuncts(List* out, Node* e) {
+  if (IsA(e, BoolExpr) && ((BoolExpr*)e)->boolop == AND_EXPR) {
+    ListCell* lc;
+    foreach (lc, ((BoolExpr*)e)->args) out = append_conjuncts(out, (Node*)lfirst(lc));
+    return out;
+  }
+  return lappend(out, e);
+}
+
+// The conditions of an ON or WHERE clause, as a list of conjuncts.
 List* conjuncts(Query* q, Node* quals) {
   if (!quals) return NIL;
-  return pg::call([&] {
-    Node* flat = flatten_join_alias_vars(q, quals);
-    return make_ands_implicit((Expr*)flat);
-  });
+  return pg::call([&] { return append_conjuncts(NIL, flatten_join_alias_vars(q, quals)); });
 }
 
 Planned plan_from_item(Query* q, Node* item) {

@@ -123,6 +123,41 @@ WINDOWS = [("tumble(interval '%d seconds')" % w, ("tumble", w)) for w in (1, 2, 
            for sl, w in ((1, 5), (2, 10), (5, 10))]
 
 
+def gen_interval_query(rng):
+    """An interval join: keys plus bounds on the difference of the event times; sometimes
+    counted in tumbling windows of the joined rows' time (the later of the two, a padded
+    row's own)."""
+    jt = rng.choice(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
+    lo, hi = rng.choice([(0, 5), (-3, 3), (-10, 0), (2, 8), (0, 0)])
+    key = rng.choice(["a.k = b.k", "a.g = b.g", "a.k = b.v"])
+    form = rng.choice(["between", "ops"])
+    if form == "between":
+        bounds = "b.ts BETWEEN a.ts + interval '%d seconds' AND a.ts + interval '%d seconds'" % (lo, hi)
+    else:
+        bounds = "a.ts <= b.ts - interval '%d seconds' AND b.ts <= a.ts + interval '%d seconds'" % (lo, hi)
+    on = "%s AND %s" % (key, bounds)
+    if rng.random() < 0.4:
+        w = rng.choice([2, 5, 10])
+        def text(a, b, batch):
+            t = "greatest(a.ts, b.ts)" if batch else None
+            inner = "SELECT a.id AS aid, b.id AS bid%s FROM %s a %s %s b ON %s" % (
+                (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""), a, jt, b, on)
+            if batch:
+                return ("SELECT lower(w) AS c0, count(*) AS c1, count(aid) AS c2, count(bid) AS c3 FROM "
+                        "(SELECT tstzrange(date_bin(interval '%d seconds', t, 'epoch'), date_bin("
+                        "interval '%d seconds', t, 'epoch') + interval '%d seconds') AS w, aid, bid "
+                        "FROM (%s) j) x GROUP BY 1" % (w, w, w, inner))
+            return ("SELECT lower(tumble(interval '%d seconds')) AS c0, count(*) AS c1, count(aid) AS c2, "
+                    "count(bid) AS c3 FROM (%s) j GROUP BY tumble(interval '%d seconds')" % (w, inner, w))
+        return JoinQuery(text, 0, "interval_window")
+    sel = rng.sample(["a.id", "b.id", "a.k", "b.v", "a.ts", "b.ts"], rng.randint(2, 4))
+    cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
+
+    def text(a, b, batch):
+        return "SELECT %s FROM %s a %s %s b ON %s" % (cols, a, jt, b, on)
+    return JoinQuery(text, 0, "interval")
+
+
 def gen_windowed_query(rng):
     """Two windowed aggregates joined on their windows (and keys): a windowed join."""
     call, spec = rng.choice(WINDOWS)
@@ -233,15 +268,24 @@ def main():
     failures = 0
     started = time.time()
     for rnd in range(args.rounds):
-        ka = rng.choice(kinds)
-        kb = rng.choice([k for k in kinds if not (k == "cdc" and ka == "cdc")])
+        if rng.random() < 0.4:  # two append-only streams: windowed and interval joins too
+            ka = kb = "file"
+        else:
+            ka = rng.choice(kinds)
+            kb = rng.choice([k for k in kinds if not (k == "cdc" and ka == "cdc")])
         # (no late data: the batch query cannot say which windows a row came too late for)
         on_time = frozenset(d.CLASSES) - {"late"}
         dsa = d.gen_dataset(rng, ka, on_time)
         dsb = d.gen_dataset(rng, kb, on_time)
         windowed = ka == kb == "file"
-        queries = [gen_windowed_query(rng) if windowed and rng.random() < 0.5 else gen_query(rng)
-                   for _ in range(args.queries)]
+        def one():
+            x = rng.random()
+            if windowed and x < 0.3:
+                return gen_windowed_query(rng)
+            if windowed and x < 0.6:
+                return gen_interval_query(rng)
+            return gen_query(rng)
+        queries = [one() for _ in range(args.queries)]
         results = runner.run_join_round(dsa, dsb, queries)
         for q, (status, detail) in zip(queries, results):
             counts[status] += 1
