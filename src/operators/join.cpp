@@ -24,7 +24,7 @@ TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
 
 }  // namespace
 
-JoinOperator::JoinOperator(const JoinNode& node, MemoryContext round_memory)
+JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext round_memory)
     : out_cols_(node.desc->natts), round_memory_(round_memory), out_(node.desc->natts),
       window_key_(node.window_key) {
   memory_ = pg::call([&] {
@@ -72,6 +72,7 @@ JoinOperator::JoinOperator(const JoinNode& node, MemoryContext round_memory)
     if (node.residual) residual_ = ExecInitQual(node.residual, nullptr);
   });
   interval_ = node.interval();
+  ttl_us_ = window_key_ < 0 && !interval_ ? ttl_us : 0;  // (those free their rows themselves)
   min_gap_us_ = node.min_gap_us;
   max_gap_us_ = node.max_gap_us;
   time_col_[0] = node.left_time_col;
@@ -171,11 +172,13 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
   if (created) {
     g->multisets = new ValueMultiset[2];
     g->rows = 0;  // (interval joins: records in expiries_ naming the group)
+    g->last_seen = t;
     track_window(g);
   }
   // A retraction of a row never inserted (its insert came before a restart that lost nothing,
   // so this cannot happen unless the input misbehaves): nothing to take back.
   if (!g || (op == RowOp::Delete && !g->multisets[s].find(me.types, values, nulls))) return;
+  if (t > g->last_seen) g->last_seen = t;
   int64 matches = 0;
   g->multisets[1 - s].for_each_mutable([&](ValueMultiset::Entry& e) {
     if (!residual_holds(s, values, nulls, e.args, e.nulls)) return;
@@ -276,6 +279,7 @@ void JoinOperator::emit_min_watermark() {
   if (min != DT_NOEND && min > emitted_watermark_) {
     emitted_watermark_ = min;
     close_windows(min);
+    evict_expired(min);
     emit_watermark(min);
   }
 }
@@ -344,6 +348,21 @@ void JoinOperator::expire(int s, TimestampTz other_watermark) {
       else
         unsaved_.mark(g);
     }
+  });
+}
+
+// Forgets the keys no row has touched for the TTL, measured against the watermark; sweeps when
+// the watermark has moved a tenth of the TTL since the last sweep.
+void JoinOperator::evict_expired(TimestampTz wm) {
+  if (ttl_us_ <= 0 || wm == DT_NOEND) return;
+  if (last_sweep_ != DT_NOBEGIN && wm - last_sweep_ < ttl_us_ / 10) return;
+  last_sweep_ = wm;
+  std::vector<Group*> expired;
+  table_->for_each([&](Group* g) {
+    if (g->last_seen < wm - ttl_us_) expired.push_back(g);
+  });
+  pg::call([&] {
+    for (Group* g : expired) forget(g);
   });
 }
 

@@ -24,7 +24,9 @@ namespace arroyo {
 
 class JoinOperator : public Operator {
  public:
-  JoinOperator(const JoinNode& node, MemoryContext round_memory);
+  // Keys of an updating join untouched for ttl_us (event time, against the watermark; 0:
+  // never) are forgotten, without retracting what they produced.
+  JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext round_memory);
   ~JoinOperator() override;
 
   void push(int port, Batch& rows) override;
@@ -66,6 +68,7 @@ class JoinOperator : public Operator {
   void send();
   void forget(Group* g);
   void emit_min_watermark();
+  void evict_expired(TimestampTz wm);
   void recount_matches(Group* g);
   void encode_group(Group* g, StateEncoder& out);
   void decode_group(Group* g, StateDecoder& in);
@@ -82,6 +85,8 @@ class JoinOperator : public Operator {
   std::unique_ptr<bool[]> joined_nulls_;
   Batch out_;
   TimestampTz emitted_watermark_ = DT_NOBEGIN;
+  int64 ttl_us_ = 0;
+  TimestampTz last_sweep_ = DT_NOBEGIN;
   // A windowed join: which key is the window, and the keys kept per window end.
   int window_key_ = -1;
   std::map<TimestampTz, std::vector<Group*>> windows_;

@@ -18,8 +18,10 @@ void JoinOperator::checkpoint(StateWriter& w) {
                        [&](Group* g, StateEncoder& out) { encode_group(g, out); });
 }
 
-// A key's entry: the left rows, then the right rows. Inside pg::call.
+// A key's entry: when a row last touched it, the left rows, then the right rows. Inside
+// pg::call.
 void JoinOperator::encode_group(Group* g, StateEncoder& out) {
+  out.put_int(g->last_seen);
   for (int s = 0; s < 2; s++) g->multisets[s].encode(sides_[s].types, out);
 }
 
@@ -28,6 +30,7 @@ void JoinOperator::encode_group(Group* g, StateEncoder& out) {
 void JoinOperator::decode_group(Group* g, StateDecoder& in) {
   g->multisets = new ValueMultiset[2];
   g->rows = 0;
+  g->last_seen = in.get_int();
   for (int s = 0; s < 2; s++) g->multisets[s].decode(sides_[s].types, in, memory_);
 }
 

@@ -144,7 +144,7 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
                    std::to_string(list_length(j->left_keys)) + " keys" +
                    (j->residual ? ", residual" : ""),
                j->desc);
-      auto op = std::make_unique<JoinOperator>(*j, round_memory_);
+      auto op = std::make_unique<JoinOperator>(*j, ttl_us_, round_memory_);
       Operator* self = op.get();
       op->connect(downstream, port);
       operators_.push_back(std::move(op));
