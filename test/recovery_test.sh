@@ -10,6 +10,9 @@
 #     f  projection -> single_file sink (exactly-once by truncating to the checkpoint)
 #     h  hop window (DISTINCT, stddev, array_agg: kept inputs) over out-of-order event times
 #     s  session window (string_agg, DISTINCT: the pending rows of each key)
+#     j  updating LEFT JOIN of two streams (half of ticks' counters have a partner) under an
+#        updating aggregate -> keyed table
+#     i  interval LEFT JOIN (rows kept until the other side's watermark passes) -> table
 #   h and s are compared with the same queries run afterwards without any fault.
 #   faults, ARROYO_RECOVERY_CYCLES rounds (default 12) of one of:
 #     term       pg_terminate_backend on every pipeline worker (the supervisor resumes them)
@@ -46,7 +49,7 @@ all_resumed() {
 all_finished() {
     last=$(q "SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM stream_pipelines
               WHERE name NOT LIKE '%_ref'" 2>&1) || return 1
-    [[ $last == "f:finished h:finished s:finished u:finished w:finished" ]]
+    [[ $last == "f:finished h:finished i:finished j:finished s:finished u:finished w:finished" ]]
 }
 
 q "
@@ -64,6 +67,17 @@ CREATE FOREIGN TABLE jittered_ref (counter bigint, t timestamptz GENERATED ALWAY
     (to_timestamp(1767225600 + (counter * 7 % 1000 + counter) / 1000.0)) STORED) SERVER imp
   OPTIONS (event_rate '0', message_count '$((EVENTS / 4))', event_time_field 't',
            watermark_delay '2 seconds');
+CREATE FOREIGN TABLE halves (counter bigint) SERVER imp
+  OPTIONS (event_rate '$((RATE / 2))', message_count '$((EVENTS / 2))',
+           start_time '2026-01-01 00:00:00+00', event_time_interval '2 milliseconds');
+CREATE TABLE j (k bigint PRIMARY KEY, n bigint, matched bigint, s numeric);
+SELECT stream_create('j', \$\$INSERT INTO j
+  SELECT t.counter % 7, count(*), count(x.counter), sum(x.counter)
+  FROM ticks t LEFT JOIN halves x ON x.counter = t.counter GROUP BY 1\$\$);
+CREATE TABLE i (a bigint, b bigint);
+SELECT stream_create('i', \$\$INSERT INTO i SELECT a.counter, b.counter
+  FROM jittered a LEFT JOIN jittered b ON b.counter = a.counter + 500
+  AND b.t BETWEEN a.t AND a.t + interval '1 second'\$\$);
 CREATE TABLE h (w tstzrange, k bigint, n bigint, sd numeric, d bigint, arr bigint[]);
 CREATE TABLE h_ref (LIKE h);
 CREATE TABLE s (w tstzrange, k bigint, n bigint, txt text, d bigint);
@@ -93,10 +107,10 @@ SELECT stream_create(t, format(\$\$INSERT INTO %s
   FROM %s WHERE counter %% 50 < 5 GROUP BY 1, 2\$\$, t, src))
 FROM (VALUES ('s', 'jittered'), ('s_ref', 'jittered_ref')) v(t, src);
 SELECT stream_start('w'), stream_start('u'), stream_start('f'), stream_start('h'),
-       stream_start('s');
+       stream_start('s'), stream_start('j'), stream_start('i');
 " >/dev/null
 wait_for "the pipelines to run" all_resumed
-echo "ok: pipelines w, u, f, h and s running"
+echo "ok: pipelines w, u, f, h, s, j and i running"
 
 faults=(term sigkill term immediate term immediate sigkill term immediate term immediate term)
 declare -A done_faults=()
@@ -171,6 +185,20 @@ expect_eq "lines of the file sink (total, distinct, min, max, twice ok)" \
                 FROM regexp_split_to_table(rtrim(pg_read_file('$OUT_FILE'), E'\n'), E'\n') l) x")"
 echo "ok: the file sink holds every row exactly once"
 
+expected_j="SELECT c % 7, count(*), count(c) FILTER (WHERE c < $EVENTS / 2),
+                   sum(c) FILTER (WHERE c < $EVENTS / 2)
+            FROM generate_series(0::bigint, $EVENTS - 1) c GROUP BY 1"
+expect_eq "rows of j differing from the batch join" "0|7" \
+    "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM j)
+          FROM ((($expected_j) EXCEPT (SELECT * FROM j)) UNION ALL ((SELECT * FROM j) EXCEPT ($expected_j))) x")"
+echo "ok: j (updating join under an aggregate) equals the batch query"
+m=$((EVENTS / 4))
+expected_i="SELECT c, CASE WHEN c + 500 < $m THEN c + 500 END FROM generate_series(0::bigint, $m - 1) c"
+expect_eq "rows of i differing from the batch join" "0|$m" \
+    "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM i)
+          FROM ((($expected_i) EXCEPT ALL (SELECT * FROM i)) UNION ALL ((SELECT * FROM i) EXCEPT ALL ($expected_i))) x")"
+echo "ok: i (interval join) holds every row exactly once"
+
 # h and s against the same queries run without faults. (string_agg's order within a window is
 # unspecified: compare its elements sorted.)
 q "SELECT stream_start('h_ref'), stream_start('s_ref')" >/dev/null
@@ -188,13 +216,13 @@ expect_eq "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h
 echo "ok: h (hop) and s (session) equal their runs without faults"
 
 # --- checkpoints are visible, and stream_drop removes them -----------------------------------
-expect_eq "checkpoints recorded" "f|t h|t h_ref|t s|t s_ref|t u|t w|t" \
+expect_eq "checkpoints recorded" "f|t h|t h_ref|t i|t j|t s|t s_ref|t u|t w|t" \
     "$(q "SELECT string_agg(pipeline || '|' || CASE WHEN count > 0 AND last_ok THEN 't' ELSE 'f' END, ' '
                             ORDER BY pipeline)
           FROM (SELECT pipeline, count(*) AS count,
                        bool_and(epoch > 0 AND bytes >= 0 AND duration >= interval '0') AS last_ok
                 FROM stream_checkpoints GROUP BY pipeline) c")"
-expect_eq "last_checkpoint_at" "7" \
+expect_eq "last_checkpoint_at" "9" \
     "$(q "SELECT count(*) FROM stream_pipelines WHERE last_checkpoint_at IS NOT NULL")"
 q "SELECT stream_drop(name) FROM stream_pipelines" >/dev/null
 expect_eq "state left after stream_drop" "0|0" \

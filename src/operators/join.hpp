@@ -69,7 +69,6 @@ class JoinOperator : public Operator {
   void forget(Group* g);
   void emit_min_watermark();
   void evict_expired(TimestampTz wm);
-  void recount_matches(Group* g);
   void encode_group(Group* g, StateEncoder& out);
   void decode_group(Group* g, StateDecoder& in);
 

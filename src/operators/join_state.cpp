@@ -1,5 +1,5 @@
-// Checkpoints of the updating join: one entry per key, holding both sides' rows with their
-// multiplicities. How many matches each row has is recomputed after a restore.
+// Checkpoints of the join: one entry per key, holding both sides' rows with their
+// multiplicities and match counts.
 #include "operators/join.hpp"
 
 #include "operators/group_checkpoint.hpp"
@@ -18,11 +18,23 @@ void JoinOperator::checkpoint(StateWriter& w) {
                        [&](Group* g, StateEncoder& out) { encode_group(g, out); });
 }
 
-// A key's entry: when a row last touched it, the left rows, then the right rows. Inside
-// pg::call.
+// A key's entry: when a row last touched it, then per side its rows, each with its count and
+// how many rows of the other side it joins with (those may be gone already: an interval join
+// frees each side's rows on its own schedule). Inside pg::call.
 void JoinOperator::encode_group(Group* g, StateEncoder& out) {
   out.put_int(g->last_seen);
-  for (int s = 0; s < 2; s++) g->multisets[s].encode(sides_[s].types, out);
+  for (int s = 0; s < 2; s++) {
+    const std::vector<ValueType>& types = sides_[s].types;
+    int64 n = 0;
+    g->multisets[s].for_each([&](const ValueMultiset::Entry&) { n++; });
+    out.put_int(n);
+    g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
+      out.put_int(e.count);
+      out.put_int(e.matches);
+      for (size_t c = 0; c < types.size(); c++)
+        out.put_datum(e.args[c], e.nulls[c], types[c].byval, types[c].len);
+    });
+  }
 }
 
 // Reads encode_group()'s entry into a new group's rows (kept in the operator's memory).
@@ -31,7 +43,22 @@ void JoinOperator::decode_group(Group* g, StateDecoder& in) {
   g->multisets = new ValueMultiset[2];
   g->rows = 0;
   g->last_seen = in.get_int();
-  for (int s = 0; s < 2; s++) g->multisets[s].decode(sides_[s].types, in, memory_);
+  for (int s = 0; s < 2; s++) {
+    const std::vector<ValueType>& types = sides_[s].types;
+    int64 n = in.get_int();
+    std::vector<Datum> values(types.size() + 1);
+    std::unique_ptr<bool[]> nulls(new bool[types.size() + 1]);
+    for (int64 k = 0; k < n; k++) {
+      int64 count = in.get_int();
+      int64 matches = in.get_int();
+      if (count <= 0 || matches < 0) in.corrupt("a join row is counted " + std::to_string(count) + " times");
+      for (size_t c = 0; c < types.size(); c++)
+        values[c] = in.get_datum(&nulls[c], types[c].byval, types[c].len);
+      ValueMultiset::Entry* e = nullptr;
+      for (int64 i = 0; i < count; i++) e = g->multisets[s].add(types, values.data(), nulls.get(), memory_);
+      e->matches = matches;
+    }
+  }
 }
 
 void JoinOperator::restore(const StateEntry& e) {
@@ -43,19 +70,7 @@ void JoinOperator::restore(const StateEntry& e) {
   pg::call([&] { track_window(g); });
 }
 
-// Counts, for every kept row, the rows of the other side it joins with (inside pg::call).
-void JoinOperator::recount_matches(Group* g) {
-  for (int s = 0; s < 2; s++)
-    g->multisets[s].for_each_mutable([&](ValueMultiset::Entry& e) {
-      e.matches = 0;
-      g->multisets[1 - s].for_each([&](const ValueMultiset::Entry& other) {
-        if (residual_holds(s, e.args, e.nulls, other.args, other.nulls)) e.matches += other.count;
-      });
-    });
-}
-
 void JoinOperator::restored() {
-  pg::call([&] { table_->for_each([&](Group* g) { recount_matches(g); }); });
   if (!interval_) return;
   table_->for_each([&](Group* g) {
     for (int s = 0; s < 2; s++)
