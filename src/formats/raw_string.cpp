@@ -8,17 +8,25 @@ extern "C" {
 
 namespace arroyo {
 
+bool raw_string_defer_column_count = false;
+
 namespace {
 
-// The one column that holds the payload: not generated, no "metadata" option.
-const ColumnInfo* payload_column(const TableSpec& spec) {
-  const ColumnInfo* found = nullptr;
+// The columns that may hold the payload: not generated, no "metadata" option.
+int payload_candidates(const TableSpec& spec, const ColumnInfo** found) {
   int count = 0;
   for (const ColumnInfo& col : spec.columns) {
     if (col.generated || col.options.count("metadata")) continue;
-    found = &col;
+    *found = &col;
     count++;
   }
+  return count;
+}
+
+// The one column that holds the payload.
+const ColumnInfo* payload_column(const TableSpec& spec) {
+  const ColumnInfo* found = nullptr;
+  int count = payload_candidates(spec, &found);
   if (count != 1)
     pg::fail(ERRCODE_INVALID_COLUMN_DEFINITION,
              "format \"raw_string\" needs exactly one column besides metadata columns",
@@ -29,7 +37,13 @@ const ColumnInfo* payload_column(const TableSpec& spec) {
 
 }  // namespace
 
+bool raw_string_columns_deferred(const TableSpec& spec) {
+  const ColumnInfo* found = nullptr;
+  return raw_string_defer_column_count && payload_candidates(spec, &found) > 1;
+}
+
 void validate_raw_string_columns(const TableSpec& spec) {
+  if (raw_string_columns_deferred(spec)) return;
   const ColumnInfo* col = payload_column(spec);
   Oid base = pg::call([&] { return getBaseType(col->type); });
   if (base != TEXTOID && base != VARCHAROID)

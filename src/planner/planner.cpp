@@ -166,6 +166,9 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   auto node = std::make_unique<SourceNode>();
   node->spec = load_table_spec(rte->relid, true);
   node->connector = &connector_of(rte->relid);
+  // Validated again as the DDL hook does: DDL run with check_function_bodies off (a restore)
+  // may have left a check that needs the whole table to its use.
+  node->connector->validate_table(node->spec);
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + name + "\" is a sink and cannot be read from",
@@ -543,6 +546,7 @@ SinkTarget plan_target(Query* ins) {
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);
+  sink.connector->validate_table(sink.spec);  // as for a source (plan_source)
   if (sink.connector->role(sink.spec) != TableRole::Sink)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + relname + "\" is a source and cannot be written to", {},

@@ -2,6 +2,7 @@
 // the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
 // is requested, or an error fails the pipeline.
 #include "catalog/pipelines.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "engine/dataflow.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
@@ -11,6 +12,8 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "utils/ps_status.h"
 }
 
@@ -125,15 +128,51 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
   set_slot_state(state, error);
 }
 
+// Whether a pipeline that reads table changes must rebuild its results instead of resuming:
+// it has a checkpoint, but the replication slot that checkpoint's position is in does not
+// exist. That is a restored database (pg_dump carries the checkpoint, which is a position in
+// another database's, or cluster's, changes), a copy, or a slot someone dropped: the changes
+// between that position and now cannot be read again.
+bool needs_rebuild(CheckpointStore& store, const PipelineWorkerArgs& args,
+                   const std::string& name) {
+  if (store.last().epoch == 0) return false;
+  std::string slot = cdc_slot_name(args.dboid, args.pipeline_id);
+  if (cdc_slot_exists(slot)) return false;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\": its replication slot \"%s\" does not "
+                         "exist (a restored or copied database?); rebuilding its results from "
+                         "the tables' current rows",
+                         name.c_str(), slot.c_str())));
+  });
+  return true;
+}
+
+// For a rebuild: drops the old checkpoint and empties a table target, in the snapshot's
+// transaction, so the target goes from the old results to the rebuilt ones in one commit.
+void discard_old_results(const SinkTarget& sink, int32 pipeline_id) {
+  CheckpointStore::remove_all(pipeline_id);
+  if (!sink.is_table) return;  // a Kafka or file sink gets the snapshot's rows again
+  std::string sql = "DELETE FROM " + sink.name;
+  pg::call([&] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (SPI_execute(sql.c_str(), false, 0) != SPI_OK_DELETE)
+      elog(ERROR, "arroyo_stream: could not empty %s", sql.c_str() + strlen("DELETE FROM "));
+    SPI_finish();
+  });
+}
+
 // Reads the snapshot of change-data-capture sources in one REPEATABLE READ transaction whose
-// snapshot is the one their replication slot starts after.
-void read_snapshot(Dataflow& flow, CheckpointStore& store) {
+// snapshot is the one their replication slot starts after. `rebuild`: the target of a
+// rebuild, whose old results go in the same transaction.
+void read_snapshot(Dataflow& flow, CheckpointStore& store, const SinkTarget* rebuild,
+                   int32 pipeline_id) {
   pg::call([&] {
     StartTransactionCommand();
     XactIsoLevel = XACT_REPEATABLE_READ;
   });
   flow.begin_snapshot();
   pg::call([&] { PushActiveSnapshot(GetTransactionSnapshot()); });
+  if (rebuild) discard_old_results(*rebuild, pipeline_id);
   flow.begin_transaction();
   while (!flow.snapshot_done()) {
     pg::call([&] { CHECK_FOR_INTERRUPTS(); });
@@ -149,10 +188,10 @@ void read_snapshot(Dataflow& flow, CheckpointStore& store) {
 
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
-              bool decodes_between_transactions, int32 pipeline_id) {
+              bool decodes_between_transactions, int32 pipeline_id, const SinkTarget* rebuild) {
   TimestampTz started = GetCurrentTimestamp();
   bool progress_recorded = false;
-  if (flow.wants_snapshot()) read_snapshot(flow, store);
+  if (flow.wants_snapshot()) read_snapshot(flow, store, rebuild, pipeline_id);
   while (true) {
     if (stop_requested()) {
       // Emit what updating aggregates buffered, and commit it, before stopping.
@@ -199,6 +238,21 @@ SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
       if (flush_at && (!wake || flush_at < wake)) wake = flush_at;
       wait_for_data(wake);
     }
+  }
+}
+
+// Whether arroyo_stream is no longer installed in this database (dropped while we ran).
+bool extension_dropped() {
+  try {
+    return pg::call([&] {
+      AbortOutOfAnyTransaction();
+      StartTransactionCommand();
+      bool gone = !OidIsValid(get_extension_oid("arroyo_stream", true));
+      CommitTransactionCommand();
+      return gone;
+    });
+  } catch (const std::exception&) {
+    return false;
   }
 }
 
@@ -255,14 +309,16 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                                    : int64(update_flush_interval_ms) * 1000;
     flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
     store = std::make_unique<CheckpointStore>(args.pipeline_id);
-    resume(*flow, *store);
+    bool rebuild = plan.reads_table_changes && needs_rebuild(*store, args, row->name);
+    if (!rebuild) resume(*flow, *store);
     MemoryContextSwitchTo(old);
     commit_transaction();
     set_slot_state(SlotState::Running);
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id);
+    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id,
+                        rebuild ? &plan.sink : nullptr);
     flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
@@ -308,6 +364,13 @@ void arroyo_stream_pipeline_main(Datum) {
   try {
     arroyo::run_pipeline(args);
   } catch (const std::exception& e) {
+    if (arroyo::extension_dropped()) {
+      // Nothing left to record into, or to resume: not a crash.
+      elog(LOG, "arroyo_stream pipeline worker exiting: the extension was dropped");
+      arroyo::release_slot(arroyo::my_slot);
+      arroyo::my_slot = -1;
+      proc_exit(0);
+    }
     // Recording the failure failed too: the exit callback marks the slot for the supervisor.
     elog(LOG, "arroyo_stream pipeline worker could not record its end: %s", e.what());
     proc_exit(1);

@@ -2,6 +2,8 @@
 
 #include "pg/guard.hpp"
 
+#include <vector>
+
 namespace arroyo {
 
 int max_pipelines_guc = 32;
@@ -125,6 +127,44 @@ void release_slot(int index) {
     SpinLockRelease(&slot.mutex);
     LWLockRelease(slots_lock());
   });
+}
+
+void stop_database_workers(Oid dboid) {
+  SharedState* s = shared_state;
+  if (!s) return;
+  // Slots are matched by database and pipeline id: a slot freed and claimed again by another
+  // pipeline meanwhile is not waited for.
+  std::vector<std::pair<int, int32>> waiting;
+  for (int i = 0; i < s->nslots; i++) {
+    PipelineSlot& slot = s->slots[i];
+    SpinLockAcquire(&slot.mutex);
+    bool mine = slot.state != SlotState::Free && slot.dboid == dboid;
+    if (mine) slot.stop_requested = true;
+    Latch* latch = slot.latch;
+    int32 id = slot.pipeline_id;
+    SpinLockRelease(&slot.mutex);
+    if (!mine) continue;
+    if (latch) SetLatch(latch);
+    waiting.emplace_back(i, id);
+  }
+  for (auto [i, id] : waiting) {
+    PipelineSlot& slot = s->slots[i];
+    while (true) {
+      SpinLockAcquire(&slot.mutex);
+      bool gone = slot.state == SlotState::Free || slot.dboid != dboid || slot.pipeline_id != id ||
+                  is_terminal(slot.state);
+      Latch* latch = slot.latch;
+      SpinLockRelease(&slot.mutex);
+      if (gone) break;
+      if (latch) SetLatch(latch);  // a worker still starting takes its latch later
+      pg::call([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+      });
+    }
+  }
 }
 
 }  // namespace arroyo

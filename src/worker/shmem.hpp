@@ -54,6 +54,10 @@ int claim_slot(Oid dboid, int32 pipeline_id, const char* name);
 int find_slot(Oid dboid, int32 pipeline_id);
 void release_slot(int index);
 bool is_terminal(SlotState s);
+// Asks every pipeline worker of a database to stop (as stream_stop does: a final checkpoint,
+// 'stopped' recorded) and waits until each has recorded its end (or died). For DROP EXTENSION
+// and DROP DATABASE, which must not pull the catalog, or the database, from under a worker.
+void stop_database_workers(Oid dboid);
 const char* slot_state_name(SlotState s);
 
 }  // namespace arroyo

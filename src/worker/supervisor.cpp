@@ -14,6 +14,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 }
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -56,6 +57,19 @@ std::set<Oid> databases_with_dead_workers() {
   return out;
 }
 
+// Frees the slots of a database's workers that died, where nothing is left to resume (the
+// database or the extension is gone).
+void release_dead_slots(Oid dboid) {
+  SharedState* s = shared();
+  for (int i = 0; i < s->nslots; i++) {
+    PipelineSlot& slot = s->slots[i];
+    SpinLockAcquire(&slot.mutex);
+    bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
+    SpinLockRelease(&slot.mutex);
+    if (mine) release_slot(i);
+  }
+}
+
 void supervise() {
   pg::call([&] { BackgroundWorkerInitializeConnection(nullptr, nullptr, 0); });
   shared()->supervisor_latch = MyLatch;
@@ -71,6 +85,18 @@ void supervise() {
       CHECK_FOR_INTERRUPTS();
     });
     std::set<Oid> dbs = databases_with_dead_workers();
+    if (dbs.empty()) continue;
+    // A database dropped under its workers (DROP DATABASE ... WITH (FORCE) terminates them)
+    // has no launcher to free their slots: free them here.
+    std::vector<Oid> live = list_databases();
+    for (auto it = dbs.begin(); it != dbs.end();) {
+      if (std::find(live.begin(), live.end(), *it) != live.end()) {
+        ++it;
+        continue;
+      }
+      release_dead_slots(*it);
+      it = dbs.erase(it);
+    }
     if (dbs.empty()) continue;
     // A worker killed by a server shutdown must not be recorded as failed: give the shutdown
     // time to reach us first.
@@ -91,6 +117,7 @@ void launch_database(Oid dboid) {
     PushActiveSnapshot(GetTransactionSnapshot());
   });
   bool installed = pg::call([&] { return OidIsValid(get_extension_oid("arroyo_stream", true)); });
+  if (!installed) release_dead_slots(dboid);  // dropped with the extension: nothing to resume
   if (installed) {
     SharedState* s = shared();
     for (int i = 0; i < s->nslots; i++) {
