@@ -2,8 +2,8 @@
 // right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
 // (a wrapper's validator cannot see which server, hence which connector, an option is for).
 #include "connectors/cdc/cdc.hpp"
-#include "connectors/connector.hpp"
-#include "connectors/event_time.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
 #include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
 #include "worker/shmem.hpp"

@@ -1,11 +1,10 @@
 // SQL-callable pipeline lifecycle: stream_create, stream_start, stream_stop, stream_drop,
 // stream_wait, and the live status behind the stream_pipelines view.
 #include "catalog/pipelines.hpp"
-#include "connectors/cdc/cdc.hpp"
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "pg/guard.hpp"
+#include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
-#include "planner/plan.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
 
@@ -204,7 +203,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
     stop_worker(row);
-    drop_cdc_slot_if_exists(cdc_slot_name(MyDatabaseId, row.id));
+    drop_pipeline_resources(MyDatabaseId, row.id);
     CheckpointStore::remove_all(row.id);
     catalog_delete(row.id);
     return (Datum)0;

@@ -7,7 +7,8 @@
 // update message, as in DebeziumEncoder) and learns the key columns from the sink.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/batch.hpp"
+#include "core/table_spec.hpp"
 
 #include <functional>
 #include <memory>

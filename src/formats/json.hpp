@@ -3,7 +3,8 @@
 // type semantics (input/output functions, to_json's rendering), decided per column up front.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/batch.hpp"
+#include "core/table_spec.hpp"
 #include "formats/json_scan.hpp"
 
 #include <string>

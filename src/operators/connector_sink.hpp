@@ -1,8 +1,8 @@
 // Hands rows to a connector's Sink (files, Kafka, ...), committing with the pipeline.
 #pragma once
 
-#include "connectors/connector.hpp"
-#include "engine/operator.hpp"
+#include "core/connector.hpp"
+#include "core/operator.hpp"
 
 #include <memory>
 

@@ -8,8 +8,8 @@
 // followed by an insert of the same key becomes one update.
 #pragma once
 
-#include "engine/operator.hpp"
-#include "planner/plan.hpp"
+#include "core/operator.hpp"
+#include "core/plan.hpp"
 #include "pg/postgres.hpp"
 
 #include <vector>

@@ -2,7 +2,7 @@
 // output ends when every input has ended.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 
 #include <vector>
 

@@ -5,11 +5,11 @@
 // pair. Groups untouched for the TTL (in event time, against the watermark) are forgotten.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "operators/group_table.hpp"
 #include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"

@@ -5,7 +5,7 @@
 // than another makes no row of the slower one late.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 
 #include <map>
 #include <memory>

@@ -1,7 +1,7 @@
 // Helpers shared by the planner's files: expression planning, row layouts, error shapes.
 #pragma once
 
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 namespace arroyo {
 

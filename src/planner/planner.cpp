@@ -1,12 +1,11 @@
 // Query tree → logical plan. Every "is this supported?" check lives here, so unsupported SQL
 // fails at stream_create naming the construct.
-#include "planner/plan.hpp"
+#include "planner/planner.hpp"
 
 #include "pg/guard.hpp"
 #include "planner/plan_util.hpp"
 #include "planner/settings.hpp"
-#include "connectors/cdc/cdc.hpp"
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -146,7 +145,7 @@ std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::stri
   cdc_tables.push_back(rte->relid);
   auto node = std::make_unique<SourceNode>();
   node->spec = relation_table_spec(rte->relid);
-  node->connector = &cdc_connector();
+  node->connector = &regular_table_connector();
   node->updating = true;
   node->desc = row_desc(rte->relid);
   return node;

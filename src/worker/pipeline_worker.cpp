@@ -3,10 +3,11 @@
 // is requested, or an error fails the pipeline.
 #include "catalog/pipelines.hpp"
 #include "connectors/cdc/cdc.hpp"
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 #include "pg/guard.hpp"
+#include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
-#include "state/recovery.hpp"
+#include "runtime/recovery.hpp"
 #include "worker/launch.hpp"
 #include "worker/shmem.hpp"
 

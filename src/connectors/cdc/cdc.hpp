@@ -1,8 +1,8 @@
-// Change data capture of regular tables (not a foreign-table connector: the planner uses it
-// for a regular table in a pipeline's FROM).
+// Change data capture of regular tables: the registry's regular_table_connector(), which the
+// planner uses for a regular table in a pipeline's FROM.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include <string>
 
@@ -19,7 +19,5 @@ void drop_cdc_slot_if_exists(const std::string& name, bool wait = false);
 // Drops the replication slots of a database's pipelines (arroyo_<database oid>_*), for DROP
 // EXTENSION: they are not in use once the database's workers have stopped.
 void drop_cdc_slots_of_database(Oid dboid);
-// A regular table's spec (columns, no options), for the CDC source.
-TableSpec relation_table_spec(Oid relid);
 
 }  // namespace arroyo

@@ -454,6 +454,9 @@ class CdcConnector : public Connector {
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<CdcSource>(spec);
   }
+  void drop_pipeline_resources(Oid dboid, int32 pipeline_id) const override {
+    drop_cdc_slot_if_exists(cdc_slot_name(dboid, pipeline_id));
+  }
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "connectors/kafka/kafka_options.hpp"
 
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
 #include "formats/format.hpp"
 #include "pg/guard.hpp"
 

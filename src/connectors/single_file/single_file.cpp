@@ -1,7 +1,7 @@
 // single_file: one server-side file of newline-delimited JSON. As a source it is read once,
 // front to back (a bounded source that ends at end of file); as a sink rows are appended to it.
 // Server file access needs pg_read_server_files / pg_write_server_files, as COPY does.
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 #include "formats/debezium.hpp"
 #include "formats/json.hpp"
 #include "pg/guard.hpp"

@@ -3,7 +3,7 @@
 // connector until a shared message-format layer exists in src/formats/.)
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 namespace arroyo {
 

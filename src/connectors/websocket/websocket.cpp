@@ -3,7 +3,7 @@
 // queues complete messages; poll() decodes them into rows in the worker, where PostgreSQL may
 // be called. Event time defaults to the time a message was received. A websocket has no
 // replay: what the server sends while the source is disconnected or stopped is lost.
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 #include "connectors/websocket/raw_payload.hpp"
 #include "connectors/websocket/websocket_options.hpp"
 #include "connectors/websocket/ws_client.hpp"

@@ -1,6 +1,6 @@
 #include "connectors/websocket/websocket_options.hpp"
 
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
 #include "formats/json.hpp"
 #include "connectors/websocket/raw_payload.hpp"
 #include "pg/guard.hpp"

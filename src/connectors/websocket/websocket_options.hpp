@@ -2,7 +2,7 @@
 // WsClientConfig a running source is built from.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 #include "connectors/websocket/ws_client.hpp"
 
 namespace arroyo {

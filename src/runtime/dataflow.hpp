@@ -2,10 +2,10 @@
 // driven round by round by the pipeline worker.
 #pragma once
 
-#include "connectors/connector.hpp"
-#include "engine/operator.hpp"
+#include "core/connector.hpp"
+#include "core/operator.hpp"
 #include "operators/watermark.hpp"
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 #include <memory>
 #include <vector>

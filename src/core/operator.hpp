@@ -3,7 +3,7 @@
 // several inputs tells them apart by port.
 #pragma once
 
-#include "engine/batch.hpp"
+#include "core/batch.hpp"
 
 #include <string>
 

@@ -1,9 +1,10 @@
-// The logical plan: what stream_create validates and a pipeline worker turns into operators.
+// The logical plan: what the planner (src/planner/) produces from a pipeline's query and the
+// runtime (src/runtime/) turns into operators.
 // Expressions stay PostgreSQL expression trees (already planned with expression_planner);
 // each node produces rows in `desc`, whose attribute k is referenced by Vars with varattno k.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include <memory>
 #include <string>
@@ -113,10 +114,5 @@ struct LogicalPlan {
   std::unique_ptr<PlanNode> root;  // produces rows in the target's full layout
   SinkTarget sink;
 };
-
-// Parses, analyzes and checks a pipeline query as the current user; every unsupported
-// construct or missing privilege is an ERROR. Needs a transaction. With a search_path, names
-// resolve with it (for the duration of planning), as they did when the pipeline was created.
-LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
 
 }  // namespace arroyo

@@ -1,4 +1,4 @@
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 
 #include "operators/connector_sink.hpp"
 #include "operators/project.hpp"
