@@ -126,8 +126,10 @@ bool drops_our_extension(Node* stmt) {
   ListCell* lc;
   foreach (lc, ((DropStmt*)stmt)->objects) {
     if (strcmp(strVal(lfirst(lc)), "arroyo_stream") != 0) continue;
-    Oid ext = get_extension_oid("arroyo_stream", true);
-    return OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId());
+    return pg::call([&] {
+      Oid ext = get_extension_oid("arroyo_stream", true);
+      return OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId());
+    });
   }
   return false;
 }
@@ -135,8 +137,10 @@ bool drops_our_extension(Node* stmt) {
 // The database a DROP DATABASE drops, if it exists and the caller owns it (else InvalidOid).
 Oid dropped_database(Node* stmt) {
   if (!IsA(stmt, DropdbStmt)) return InvalidOid;
-  Oid db = get_database_oid(((DropdbStmt*)stmt)->dbname, true);
-  return OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) ? db : InvalidOid;
+  return pg::call([&] {
+    Oid db = get_database_oid(((DropdbStmt*)stmt)->dbname, true);
+    return OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) ? db : InvalidOid;
+  });
 }
 
 bool needs_validation(Node* stmt) {
