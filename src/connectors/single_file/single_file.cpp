@@ -248,8 +248,9 @@ class SingleFileSource : public Source {
   int64 checkpointed_offset_ = 0;
 };
 
-// Appends one line per message the table's format makes of the rows. Rows are buffered and written whenever the buffer passes
-// 1 MiB, and at commit(), which also fsyncs the file before the pipeline's transaction commits.
+// Appends one line per message the table's format makes of the rows (a json row, a Debezium
+// envelope). Lines are buffered and written whenever the buffer passes 1 MiB, and at commit(),
+// which also fsyncs the file before the pipeline's transaction commits.
 // Exactly-once: each checkpoint records the file's length, and a restart first truncates the
 // file back to the length of the checkpoint it resumes from, removing rows written after it.
 class SingleFileSink : public Sink {

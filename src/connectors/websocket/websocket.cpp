@@ -74,7 +74,8 @@ class WebsocketSource : public Source {
       pg::fail(ERRCODE_INTERNAL_ERROR, "websocket client for " + config_.endpoint.url +
                                            " stopped: " + why);
     messages_.clear();
-    client_->take(messages_, size_t((out.capacity() - out.size()) / decoder_->max_rows_per_message()));
+    int room = (out.capacity() - out.size()) / decoder_->max_rows_per_message();
+    client_->take(messages_, size_t(room));
     if (messages_.empty()) return PollResult::idle();
     for (WsMessage& m : messages_) {
       message_number_++;
