@@ -4,6 +4,7 @@
 // as a sink rows are appended to it.
 // Server file access needs pg_read_server_files / pg_write_server_files, as COPY does.
 #include "core/connector.hpp"
+#include "core/event_time.hpp"
 #include "formats/format.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
@@ -35,12 +36,10 @@ std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
       {"path", OptionKind::Text, true},
       {"type", OptionKind::Choice, true, {"source", "sink"}},
-      {"event_time_field", OptionKind::Text},
-      {"watermark_delay", OptionKind::NonNegInterval},
-      {"idle_timeout", OptionKind::Interval},
       {"max_line_size", OptionKind::PosInt},
   };
   for (OptionSpec& spec : format_option_specs({"json", "debezium_json"})) specs.push_back(spec);
+  for (OptionSpec& spec : event_time_option_specs()) specs.push_back(spec);
   return specs;
 }
 
