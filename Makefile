@@ -9,7 +9,10 @@ OBJS = $(SRCS:.cpp=.o)
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wno-missing-field-initializers
-SHLIB_LINK = -lstdc++ -lsimdjson -lwebsockets -lcrypto -lrdkafka
+SHLIB_LINK = -lstdc++ -lsimdjson
+# A connector that needs a library declares it in its own folder, in build.mk:
+# `SHLIB_LINK += -lfoo` and `ARROYO_PACKAGES += libfoo-dev` (read by scripts/install_deps.sh).
+include $(sort $(wildcard src/connectors/*/build.mk))
 # Extra compile and link flags, e.g. sanitizers (scripts/sanitize.sh sets them).
 ARROYO_EXTRA_FLAGS ?=
 PG_CXXFLAGS += $(ARROYO_EXTRA_FLAGS)

@@ -13,8 +13,6 @@ PACKAGES=(
     postgresql-15            # server binaries: initdb, pg_ctl, postgres, psql
     postgresql-server-dev-15 # pg_config, PGXS, headers, pg_regress
     libsimdjson-dev          # JSON format
-    librdkafka-dev           # Kafka connector
-    libwebsockets-dev        # websocket connector
     kcat                     # independent Kafka client for tests
     python3
     python3-psycopg          # independent PostgreSQL client for tests
@@ -30,6 +28,12 @@ PG_OS_USER_HOME=/var/lib/arroyo-stream
 
 # shellcheck source=SCRIPTDIR/../test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+
+# The libraries of connectors, declared in their own folders (src/connectors/*/build.mk:
+# `ARROYO_PACKAGES += librdkafka-dev` for the kafka connector, libwebsockets-dev for websocket).
+for pkg in $(sed -n 's/^ARROYO_PACKAGES *+= *//p' "$ARROYO_ROOT"/src/connectors/*/build.mk); do
+    PACKAGES+=("$pkg")
+done
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

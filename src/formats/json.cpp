@@ -281,6 +281,10 @@ JsonEncoder::JsonEncoder(const TableSpec& spec, const Options& options)
 JsonEncoder::~JsonEncoder() = default;
 
 void JsonEncoder::encode(const Datum* values, const bool* nulls, std::string& out) {
+  out.append(encode(values, nulls));
+}
+
+std::string_view JsonEncoder::encode(const Datum* values, const bool* nulls) {
   pg::call([&] {
     MemoryContextReset(row_context_);
     MemoryContext old = MemoryContextSwitchTo(row_context_);
@@ -304,7 +308,7 @@ void JsonEncoder::encode(const Datum* values, const bool* nulls, std::string& ou
     }
     MemoryContextSwitchTo(old);
   });
-  out.append(buf_.data, size_t(buf_.len));
+  return std::string_view(buf_.data, size_t(buf_.len));
 }
 
 void JsonEncoder::append_int(int64 value) {

@@ -1,5 +1,6 @@
-// The raw_string format: the whole message payload is one text value. The table has exactly one
-// column besides metadata and generated columns, of type text or varchar, which holds it.
+// The raw_string format: the whole message payload is one text value, for every connector
+// whose tables may choose it (kafka, websocket). The table has exactly one column besides
+// metadata and generated columns, of type text or varchar (or a domain over them), which holds it.
 #pragma once
 
 #include "formats/format.hpp"
@@ -20,8 +21,9 @@ extern bool raw_string_defer_column_count;
 bool raw_string_columns_deferred(const TableSpec& spec);
 
 // Payload bytes must be valid UTF-8 without NUL bytes; they are converted to the database
-// encoding and go through the column type's input function (so varchar(n) limits apply). A
-// message without a value gives NULL.
+// encoding and go through the column type's input function (so varchar(n) limits and domain
+// constraints apply; a plain text column takes them directly). A message without a value gives
+// NULL. Errors name the column: `column "line": invalid byte sequence for encoding "UTF8": 0xff`.
 class RawStringDecoder : public RowDecoder {
  public:
   explicit RawStringDecoder(const TableSpec& spec);
@@ -43,7 +45,7 @@ class RawStringEncoder : public PerRowEncoder {
   explicit RawStringEncoder(const TableSpec& spec);
 
  protected:
-  bool encode_row(const Datum* values, const bool* nulls, std::string& out) override;
+  std::string_view encode_row(const Datum* values, const bool* nulls) override;
   const char* format_name() const override { return "raw_string"; }
 
  private:
@@ -51,6 +53,7 @@ class RawStringEncoder : public PerRowEncoder {
   int index_;
   bool to_utf8_;
   FmgrInfo output_;
+  std::string payload_;
 };
 
 }  // namespace arroyo

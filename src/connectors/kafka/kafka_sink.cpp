@@ -34,7 +34,7 @@ KafkaSink::KafkaSink(const TableSpec& spec)
       config_(kafka_client_config(spec)),
       context_("arroyo_stream kafka sink") {
   label_ = "kafka sink " + table_ + " (topic \"" + topic_ + "\")";
-  encoder_ = make_row_encoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  encoder_ = make_row_encoder(spec);
   emit_ = [this](const EncodedMessage& m) { send(m); };
   exactly_once_ = get_option(spec.table_options, "sink.commit_mode") ==
                   std::optional<std::string>("exactly_once");

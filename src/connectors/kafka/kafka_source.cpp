@@ -44,9 +44,10 @@ KafkaSource::KafkaSource(const TableSpec& spec)
     : table_(spec.name),
       topic_(get_option(spec.table_options, "topic").value_or("")),
       config_(kafka_client_config(spec)),
-      metadata_(kafka_metadata_columns(spec)) {
+      metadata_(kafka_metadata_columns(spec)),
+      bad_data_(spec) {
   label_ = "kafka source " + table_ + " (topic \"" + topic_ + "\")";
-  decoder_ = make_row_decoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  decoder_ = make_row_decoder(spec);
   std::string offset = get_option(spec.table_options, "source.offset").value_or("latest");
   start_mode_ = offset == "earliest" ? StartMode::Earliest
                 : offset == "group"  ? StartMode::Group
@@ -56,7 +57,6 @@ KafkaSource::KafkaSource(const TableSpec& spec)
       get_option(spec.table_options, "source.read_mode").value_or("read_committed") ==
       "read_committed";
   stop_at_latest_ = get_option(spec.table_options, "source.stop_at") == "latest";
-  drop_bad_data_ = get_option(spec.table_options, "bad_data") == "drop";
   max_message_bytes_ =
       option_int(spec.table_options, "source.max_message_bytes", kDefaultMaxMessageBytes);
 }
@@ -278,26 +278,23 @@ void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, Timestam
   TimestampTz time =
       type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - kUnixToPostgresUs
                                                               : now;
-  int before = out.size();
-  try {
-    if (int64(message->len) > max_message_bytes_)
-      pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-               "message of " + std::to_string(message->len) +
-                   " bytes exceeds source.max_message_bytes (" +
-                   std::to_string(max_message_bytes_) + ")");
-    decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
-    if (!metadata_.empty()) fill_metadata(message, out, before);
-    for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
-  } catch (const pg::Error& e) {
-    out.truncate(before);
-    if (!drop_bad_data_)
-      throw pg::Error(e.sqlerrcode(),
-                      "bad data in topic \"" + topic_ + "\" partition " +
-                          std::to_string(message->partition) + " offset " +
-                          std::to_string(message->offset) + ": " + e.message(),
-                      e.detail(), e.hint());
-    bad_rows_++;
-  }
+  bad_data_.decode(
+      out,
+      [&] {
+        int before = out.size();
+        if (int64(message->len) > max_message_bytes_)
+          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                   "message of " + std::to_string(message->len) +
+                       " bytes exceeds source.max_message_bytes (" +
+                       std::to_string(max_message_bytes_) + ")");
+        decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
+        if (!metadata_.empty()) fill_metadata(message, out, before);
+        for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
+      },
+      [&] {
+        return "bad data in topic \"" + topic_ + "\" partition " +
+               std::to_string(message->partition) + " offset " + std::to_string(message->offset);
+      });
 }
 
 void KafkaSource::fill_metadata(const rd_kafka_message_t* message, Batch& out, int from) {
