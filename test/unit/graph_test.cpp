@@ -155,6 +155,29 @@ void idle_inputs() {
   check_events("u.end k.end", "idle: the end once every input ended");
 }
 
+// One node feeding both inputs of another (the shape of a self-join over one source): the rows
+// arrive on each port, the watermark once both ports carry it, the end once.
+void both_ports() {
+  Graph g;
+  int s = g.add(nullptr), j, k;
+  Recorder* rj = add(g, j, "j");
+  add(g, k, "k");
+  g.connect(s, j, 0);
+  g.connect(s, j, 1);
+  g.connect(j, k, 0);
+  g.seal();
+  Batch in = rows(2, 1);
+  g.output(s).push(in);
+  check_events("j.push(0,2) k.push(0,2) j.push(1,2) k.push(0,2)", "both ports: rows on each");
+  check(rj->seen[0] == &in && rj->seen[1] == &in, "both ports: one batch, no copy");
+  g.output(s).watermark(3);
+  check_events("j.wm(3) k.wm(3)", "both ports: one watermark");
+  g.output(s).idle();
+  check_events("j.idle k.idle", "both ports: idle once");
+  g.output(s).end();
+  check_events("j.end k.end", "both ports: one end");
+}
+
 // A consumer that changes rows in place gets its own copy past a fan-out; alone, the batch.
 void copies() {
   Graph g;
@@ -223,6 +246,7 @@ void refusals() {
 int main() {
   diamond();
   idle_inputs();
+  both_ports();
   copies();
   refusals();
   if (failures) return 1;
