@@ -145,8 +145,7 @@ void check_no_windows(Query* q) {
   });
 }
 
-PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input,
-                                             List* quals) {
+PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals) {
   Substitution sub;
   Node* window_call = nullptr;
   const char* window_fn = nullptr;

@@ -214,8 +214,8 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
 }
 
 // Wraps `input` in a projection that casts its columns to the given types where they differ.
-PlanNodePtr coerce_columns(PlanNodePtr input, List* types,
-                                         List* typmods, List* collations) {
+PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods,
+                           List* collations) {
   TupleDesc in = input->desc;
   bool same = true;
   for (int i = 0; i < in->natts; i++)
