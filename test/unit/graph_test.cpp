@@ -62,6 +62,8 @@ class Recorder : public Operator {
     emit_end();
   }
   void flush() override { events.push_back(name_ + ".flush"); }
+  void begin_transaction() override { events.push_back(name_ + ".begin"); }
+  void end_transaction() override { events.push_back(name_ + ".commit"); }
   std::vector<Batch*> seen;
   std::vector<int64> first_values;
 
@@ -112,6 +114,10 @@ void diamond() {
   check_events("", "diamond: a watermark that does not advance goes nowhere");
   g.flush();
   check_events("a.flush b.flush u.flush k.flush", "diamond: one flush per node, upstream first");
+  g.begin_transaction();
+  g.end_transaction();
+  check_events("a.begin b.begin u.begin k.begin a.commit b.commit u.commit k.commit",
+               "diamond: transaction hooks once per node, upstream first");
   g.output(s).end();
   check_events("a.end b.end u.end k.end", "diamond: the union ends when both inputs have ended");
   g.flush();
