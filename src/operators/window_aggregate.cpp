@@ -221,14 +221,14 @@ bool WindowAggregateOperator::is_late(TimestampTz t, const Datum* values, const 
   return true;
 }
 
-void WindowAggregateOperator::watermark(int, TimestampTz wm) {
+void WindowAggregateOperator::watermark(TimestampTz wm) {
   if (wm <= watermark_) return;
   watermark_ = wm;
   fire(wm);
   emit_watermark(wm);
 }
 
-void WindowAggregateOperator::end(int) {
+void WindowAggregateOperator::end() {
   watermark_ = DT_NOEND;
   fire(DT_NOEND);
   emit_end();
