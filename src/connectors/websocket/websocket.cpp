@@ -9,6 +9,7 @@
 #include "connectors/websocket/ws_client.hpp"
 #include "formats/json.hpp"
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 #include <algorithm>
 #include <unistd.h>
@@ -16,10 +17,6 @@
 namespace arroyo {
 
 namespace {
-
-// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-constexpr int64 kUnixToPostgresEpochUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
 // The clients of this process. A worker may exit without unwinding (FATAL, SIGTERM): their
 // threads are stopped first thing on the way out (before_shmem_exit), before the worker's
@@ -85,7 +82,7 @@ class WebsocketSource : public Source {
     if (messages_.empty()) return PollResult::idle();
     for (WsMessage& m : messages_) {
       message_number_++;
-      int row = out.append(m.received_unix_us - kUnixToPostgresEpochUs);
+      int row = out.append(m.received_unix_us - pg::kUnixToPostgresUs);
       try {
         decode(m, out, row);
       } catch (const pg::Error& e) {
