@@ -37,3 +37,26 @@ $(ARROYO_JSON_KERNEL_OBJS): src/formats/json_scan_%.o: src/formats/json_scan_%.c
 	$(CXX) $(CXXFLAGS) $(ARROYO_JSON_KERNEL_FLAGS_$*) $(CPPFLAGS) -c -o $@ $<
 	bash scripts/isolate_json_kernel.sh $@ $* || { rm -f $@; exit 1; }
 endif
+
+# Unit tests of the PostgreSQL-free code (test/unit/NAME_test.cpp; test/run.sh runs them): one
+# program per file, compiled with the extension's flags and linked with the very objects the
+# extension is built from (ARROYO_UNIT_OBJS_NAME) and the libraries those need
+# (ARROYO_UNIT_LIBS_NAME). `make unit` builds them all; ARROYO_UNIT_TESTS="NAME..." some.
+ARROYO_UNIT_TESTS = $(patsubst test/unit/%_test.cpp,%,$(wildcard test/unit/*_test.cpp))
+ARROYO_UNIT_OBJS_json_scan = src/formats/json_scan.o src/formats/json_scan_builtin.o \
+                             $(ARROYO_JSON_KERNEL_OBJS)
+ARROYO_UNIT_LIBS_json_scan = -lsimdjson
+ARROYO_UNIT_OBJS_nexmark = src/connectors/nexmark/generator.o
+ARROYO_UNIT_OBJS_ws_client = src/connectors/websocket/ws_client.o
+ARROYO_UNIT_LIBS_ws_client = -lwebsockets -lcrypto
+ARROYO_UNIT_PROGRAMS = $(ARROYO_UNIT_TESTS:%=test/unit/%_test)
+
+.PHONY: unit
+unit: $(ARROYO_UNIT_PROGRAMS)
+$(ARROYO_UNIT_PROGRAMS:=.o) test/unit/unit.o: test/unit/unit.hpp $(HEADERS)
+define arroyo_unit_program
+test/unit/$(1)_test: test/unit/$(1)_test.o test/unit/unit.o $$(ARROYO_UNIT_OBJS_$(1))
+	$$(CXX) $$(CXXFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(ARROYO_UNIT_LIBS_$(1))
+endef
+$(foreach t,$(ARROYO_UNIT_TESTS),$(eval $(call arroyo_unit_program,$(t))))
+EXTRA_CLEAN += $(ARROYO_UNIT_PROGRAMS) test/unit/*.o
