@@ -180,9 +180,7 @@ TEST(epoch_fields) {
 }
 
 TEST(malformed_documents) {
-  auto syntax = [](const char* message) {
-    return Rejection{JsonScanError::Syntax, -1, message};
-  };
+  auto syntax = [](const char* message) { return Rejection{JsonScanError::Syntax, -1, message}; };
   CHECK_EQ(reject(kAbc, R"([1, 2])"),
            (Rejection{JsonScanError::NotObject, -1, "JSON document is not an object"}));
   CHECK_EQ(reject(kAbc, R"("a")"),

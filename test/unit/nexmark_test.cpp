@@ -200,10 +200,9 @@ TEST(events_are_a_function_of_seed_and_number) {
 }
 
 TEST(fields_stay_in_their_ranges) {
-  static const std::set<std::string> kCities = {"Phoenix", "Los Angeles", "San Francisco",
-                                                "Boise",   "Portland",    "Bend",
-                                                "Redmond", "Seattle",     "Kent",
-                                                "Cheyenne"};
+  static const std::set<std::string> kCities = {
+      "Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
+      "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
   static const std::set<std::string> kStates = {"AZ", "CA", "ID", "OR", "WA", "WY"};
   Generator g(99, k2026, 1000);
   for (int64_t e = 0; e < 20000; e++) {

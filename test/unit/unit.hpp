@@ -90,37 +90,35 @@ bool check_eq(const A& a, const B& b, const char* a_text, const char* b_text, co
 #define UNIT_CAT2(a, b) a##b
 #define UNIT_CAT(a, b) UNIT_CAT2(a, b)
 
-#define TEST(name)                                                            \
-  static void UNIT_CAT(unit_case_, name)();                                   \
-  static ::unit::Register UNIT_CAT(unit_register_, name)(#name,               \
-                                                         UNIT_CAT(unit_case_, name)); \
+#define TEST(name)                                                                           \
+  static void UNIT_CAT(unit_case_, name)();                                                  \
+  static ::unit::Register UNIT_CAT(unit_register_, name)(#name, UNIT_CAT(unit_case_, name)); \
   static void UNIT_CAT(unit_case_, name)()
 
-#define CHECK(cond) \
-  ((cond) ? true : (::unit::fail(__FILE__, __LINE__, "CHECK(" #cond ")"), false))
+#define CHECK(cond) ((cond) ? true : (::unit::fail(__FILE__, __LINE__, "CHECK(" #cond ")"), false))
 
 #define CHECK_EQ(a, b) ::unit::check_eq((a), (b), #a, #b, __FILE__, __LINE__)
 
-#define REQUIRE(cond) \
-  do {                                 \
+#define REQUIRE(cond)                        \
+  do {                                       \
     if (!CHECK(cond)) throw ::unit::Abort{}; \
   } while (0)
 
-#define REQUIRE_EQ(a, b)                       \
-  do {                                         \
+#define REQUIRE_EQ(a, b)                        \
+  do {                                          \
     if (!CHECK_EQ(a, b)) throw ::unit::Abort{}; \
   } while (0)
 
 // Checks that `expr` throws a `type` whose what() is exactly `message`.
-#define CHECK_THROWS(expr, type, message)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      (void)(expr);                                                                        \
-      ::unit::fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr "): nothing was thrown");     \
-    } catch (const type& unit_e) {                                                         \
+#define CHECK_THROWS(expr, type, message)                                                    \
+  do {                                                                                       \
+    try {                                                                                    \
+      (void)(expr);                                                                          \
+      ::unit::fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr "): nothing was thrown");       \
+    } catch (const type& unit_e) {                                                           \
       ::unit::check_eq(std::string(unit_e.what()), std::string(message), "what()", #message, \
-                       __FILE__, __LINE__);                                                \
-    } catch (...) {                                                                        \
-      ::unit::fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr "): not a " #type);           \
-    }                                                                                      \
+                       __FILE__, __LINE__);                                                  \
+    } catch (...) {                                                                          \
+      ::unit::fail(__FILE__, __LINE__, "CHECK_THROWS(" #expr "): not a " #type);             \
+    }                                                                                        \
   } while (0)

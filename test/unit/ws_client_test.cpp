@@ -68,8 +68,8 @@ TEST(endpoint_errors) {
   CHECK_EQ(endpoint("ws://:80/"), "The endpoint has no host.");
   CHECK_EQ(endpoint("ws://h\x01st/"),
            "The endpoint's host contains characters a host name cannot have.");
-  for (const char* bad : {"ws://h:0/", "ws://h:65536/", "ws://h:/", "ws://h:80a/", "ws://h:-1/",
-                          "ws://h:000080/"})
+  for (const char* bad :
+       {"ws://h:0/", "ws://h:65536/", "ws://h:/", "ws://h:80a/", "ws://h:-1/", "ws://h:000080/"})
     CHECK_EQ(endpoint(bad), "The endpoint's port must be a number from 1 to 65535.");
   WsEndpoint e;
   REQUIRE_EQ(endpoint("ws://h:65535", &e), "");
@@ -91,12 +91,14 @@ TEST(headers) {
 }
 
 TEST(header_errors) {
-  CHECK_EQ(headers_error(""), "Expected 'Name: value' pairs separated by commas; found an empty one.");
+  CHECK_EQ(headers_error(""),
+           "Expected 'Name: value' pairs separated by commas; found an empty one.");
   CHECK_EQ(headers_error("A: 1,,B: 2"),
            "Expected 'Name: value' pairs separated by commas; found an empty one.");
   CHECK_EQ(headers_error("A: 1,"),
            "Expected 'Name: value' pairs separated by commas; found an empty one.");
-  CHECK_EQ(headers_error("Bearer abc"), "Header \"Bearer abc\" has no ':'; expected 'Name: value'.");
+  CHECK_EQ(headers_error("Bearer abc"),
+           "Header \"Bearer abc\" has no ':'; expected 'Name: value'.");
   // A comma always separates headers: no value can hold one.
   CHECK_EQ(headers_error("Authorization: Bearer a,b=c"),
            "Header \"b=c\" has no ':'; expected 'Name: value'.");
