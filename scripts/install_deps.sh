@@ -22,6 +22,7 @@ PACKAGES=(
     openssl                  # test certificates for the websocket TLS tests
     clang                    # fuzz targets (test/fuzz) and the sanitizer build
     libclang-rt-14-dev       # libFuzzer and the sanitizer runtimes for clang 14
+    clang-format             # scripts/format.sh (.clang-format)
 )
 
 PG_OS_USER_HOME=/var/lib/arroyo-stream

@@ -6,7 +6,7 @@
 #include "core/event_time.hpp"
 #include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "catalog/pg_foreign_table.h"
@@ -168,8 +168,8 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
   bool dropping_extension = false;
   pg::entry([&] {
     dropping_extension = drops_our_extension(parsed);
-    if (dropping_extension) stop_database_workers(MyDatabaseId);
-    if (Oid db = dropped_database(parsed); OidIsValid(db)) stop_database_workers(db);
+    if (dropping_extension) slots::stop_database_workers(MyDatabaseId);
+    if (Oid db = dropped_database(parsed); OidIsValid(db)) slots::stop_database_workers(db);
     return (Datum)0;
   });
   if (prev_utility_hook)

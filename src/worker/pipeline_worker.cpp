@@ -5,11 +5,12 @@
 #include "connectors/cdc/cdc.hpp"
 #include "runtime/dataflow.hpp"
 #include "pg/guard.hpp"
+#include "pg/wait.hpp"
 #include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
 #include "runtime/recovery.hpp"
 #include "worker/launch.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -38,49 +39,19 @@ void handle_sigterm(SIGNAL_ARGS) {
   die(postgres_signal_arg);
 }
 
-PipelineSlot& slot() { return shared()->slots[my_slot]; }
+bool stop_requested() { return slots::stop_requested(my_slot); }
 
-bool stop_requested() {
-  SpinLockAcquire(&slot().mutex);
-  bool stop = slot().stop_requested;
-  SpinLockRelease(&slot().mutex);
-  return stop;
-}
-
-void publish(const EngineStats& stats) {
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  s.rows_in = stats.rows_in;
-  s.rows_out = stats.rows_out;
-  s.bad_rows = stats.bad_rows;
-  s.late_rows = stats.late_rows;
-  s.state_bytes = stats.state_bytes;
-  s.watermark = stats.watermark;
-  strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
-  SpinLockRelease(&s.mutex);
-}
+void publish(const EngineStats& stats) { slots::publish(my_slot, stats); }
 
 void set_slot_state(SlotState state, const std::string& error = {}) {
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  s.state = state;
-  strlcpy(s.last_error, error.c_str(), kSlotErrorLen);
-  SpinLockRelease(&s.mutex);
+  slots::set_state(my_slot, state, error);
 }
 
 // Marks the slot of a worker that exits without having recorded its end (before_shmem_exit).
 void on_worker_exit(int, Datum) {
   if (my_slot < 0) return;
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  if (!is_terminal(s.state)) {
-    s.state = SlotState::Died;
-    strlcpy(s.last_error,
-            got_sigterm ? "pipeline worker was terminated" : "pipeline worker exited unexpectedly",
-            kSlotErrorLen);
-  }
-  SpinLockRelease(&s.mutex);
-  if (shared()->supervisor_latch) SetLatch(shared()->supervisor_latch);
+  slots::mark_died(my_slot, got_sigterm ? "pipeline worker was terminated"
+                                        : "pipeline worker exited unexpectedly");
 }
 
 void begin_transaction() {
@@ -105,13 +76,7 @@ void wait_for_data(TimestampTz wake_at) {
     timeout_ms = wake_at > now ? long((wake_at - now + 999) / 1000) : 0;
     timeout_ms = std::min(timeout_ms, 1000L);
   }
-  pg::call([&] {
-    if (timeout_ms > 0)
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms,
-                      PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-  });
+  pg::wait_latch(timeout_ms);
 }
 
 // Records how the run ended, in the catalog and then in the slot.
@@ -355,20 +320,14 @@ void arroyo_stream_pipeline_main(Datum) {
   arroyo::my_slot = args.slot;
   before_shmem_exit(arroyo::on_worker_exit, 0);
   BackgroundWorkerInitializeConnectionByOid(args.dboid, args.owner, 0);
-  {
-    arroyo::PipelineSlot& s = arroyo::slot();
-    SpinLockAcquire(&s.mutex);
-    s.pid = MyProcPid;
-    s.latch = MyLatch;
-    SpinLockRelease(&s.mutex);
-  }
+  arroyo::slots::attach_worker(arroyo::my_slot);
   try {
     arroyo::run_pipeline(args);
   } catch (const std::exception& e) {
     if (arroyo::extension_dropped()) {
       // Nothing left to record into, or to resume: not a crash.
       elog(LOG, "arroyo_stream pipeline worker exiting: the extension was dropped");
-      arroyo::release_slot(arroyo::my_slot);
+      arroyo::slots::release(arroyo::my_slot);
       arroyo::my_slot = -1;
       proc_exit(0);
     }
@@ -376,7 +335,7 @@ void arroyo_stream_pipeline_main(Datum) {
     elog(LOG, "arroyo_stream pipeline worker could not record its end: %s", e.what());
     proc_exit(1);
   }
-  arroyo::release_slot(arroyo::my_slot);
+  arroyo::slots::release(arroyo::my_slot);
   arroyo::my_slot = -1;
   proc_exit(0);
 }

@@ -1,6 +1,7 @@
 #include "connectors/kafka/kafka_source.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
 
@@ -22,9 +23,6 @@ constexpr size_t kPollByteBudget = size_t(16) << 20;
 constexpr int kCloseCommitWaitMs = 2000;
 // How long resolving where new partitions start (latest / group offsets) may block a poll.
 constexpr int kResolveTimeoutMs = 5000;
-// Microseconds from the Unix epoch (1970) to PostgreSQL's (2000).
-constexpr int64 kUnixToPostgresUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
 
 // Called by librdkafka (on one of its threads) when the consumer queue gets something.
 void wake_worker(rd_kafka_t*, void* latch) { SetLatch(static_cast<Latch*>(latch)); }
@@ -245,7 +243,7 @@ bool KafkaSource::assign(int from, int to, const TopicState& state) {
   active_splits_.clear();
   for (int32 p = 0; p < to; p++)
     if (!stop_at_latest_ || !done_[size_t(p)]) active_splits_.push_back(p);
-  if (reachable_) status_ = reading_status();
+  if (reachability_.reachable()) status_ = reading_status();
   return true;
 }
 
@@ -276,7 +274,7 @@ void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, Timestam
   rd_kafka_timestamp_type_t type;
   int64_t millis = rd_kafka_message_timestamp(message, &type);
   TimestampTz time =
-      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - kUnixToPostgresUs
+      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - pg::kUnixToPostgresUs
                                                               : now;
   bad_data_.decode(
       out,
@@ -311,7 +309,7 @@ void KafkaSource::fill_metadata(const rd_kafka_message_t* message, Batch& out, i
           case KafkaMetadata::Offset: value = Int64GetDatum(message->offset); break;
           case KafkaMetadata::Timestamp:
             isnull = !has_time;
-            value = TimestampTzGetDatum(millis * 1000 - kUnixToPostgresUs);
+            value = TimestampTzGetDatum(millis * 1000 - pg::kUnixToPostgresUs);
             break;
           case KafkaMetadata::Topic: value = topic_datum_; break;
           case KafkaMetadata::Key: {
@@ -378,7 +376,7 @@ void KafkaSource::mark_done(int32 partition) {
   done_count_++;
   active_splits_.erase(std::remove(active_splits_.begin(), active_splits_.end(), partition),
                        active_splits_.end());
-  if (reachable_) status_ = reading_status();
+  if (reachability_.reachable()) status_ = reading_status();
 }
 
 std::string KafkaSource::status() const { return status_; }
@@ -393,21 +391,11 @@ std::string KafkaSource::reading_status() const {
 
 void KafkaSource::note_unreachable(const std::string& why) {
   status_ = "cannot reach the Kafka cluster, retrying: " + why;
-  if (!reachable_) return;
-  reachable_ = false;
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: cannot reach the Kafka cluster, retrying: %s",
-                         label_.c_str(), why.c_str())));
-  });
+  reachability_.lost(label_, why);
 }
 
 void KafkaSource::note_reachable() {
-  if (reachable_) return;
-  reachable_ = true;
-  status_ = reading_status();
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label_.c_str())));
-  });
+  if (reachability_.regained(label_)) status_ = reading_status();
 }
 
 void KafkaSource::committed() {

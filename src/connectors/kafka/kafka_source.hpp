@@ -87,7 +87,7 @@ class KafkaSource : public Source {
   int done_count_ = 0;
   std::vector<int32> active_splits_;    // assigned partitions not at their end
   bool ended_ = false;
-  bool reachable_ = true;               // false while the cluster cannot be reached (logged)
+  ClusterReachability reachability_;
   std::string status_ = "connecting";   // for stream_pipelines.source_status
   // positions_: next offset per assigned partition (RD_KAFKA_OFFSET_BEGINNING until known);
   // checkpointed_: as the last checkpoint wrote them; committed_: as committed to the group.

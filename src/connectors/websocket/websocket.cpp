@@ -8,6 +8,7 @@
 #include "connectors/websocket/ws_client.hpp"
 #include "formats/format.hpp"
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 #include <algorithm>
 #include <unistd.h>
@@ -15,10 +16,6 @@
 namespace arroyo {
 
 namespace {
-
-// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-constexpr int64 kUnixToPostgresEpochUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
 // The clients of this process. A worker may exit without unwinding (FATAL, SIGTERM): their
 // threads are stopped first thing on the way out (before_shmem_exit), before the worker's
@@ -100,7 +97,7 @@ class WebsocketSource : public Source {
                "message of " + std::to_string(m.size) + " bytes exceeds max_message_size (" +
                    std::to_string(config_.max_message_bytes) + " bytes)");
     decoder_->decode(m.payload.data(), m.payload.size(), out,
-                     m.received_unix_us - kUnixToPostgresEpochUs);
+                     m.received_unix_us - pg::kUnixToPostgresUs);
   }
 
   // "bad data in message 7 from ws://…", naming binary frames as such.
