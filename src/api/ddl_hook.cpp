@@ -1,13 +1,18 @@
 // Validates foreign tables, column options and user mappings with their server's connector,
 // right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
 // (a wrapper's validator cannot see which server, hence which connector, an option is for).
+#include "connectors/cdc/cdc.hpp"
 #include "core/connector.hpp"
 #include "core/event_time.hpp"
+#include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "catalog/pg_foreign_table.h"
 #include "access/genam.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "utils/fmgroids.h"
 }
 
@@ -114,6 +119,30 @@ void validate_after(Node* stmt) {
   }
 }
 
+// Whether the statement is a DROP EXTENSION of arroyo_stream, installed here, by its owner (so
+// the drop will not fail for want of privileges after the pipelines were stopped).
+bool drops_our_extension(Node* stmt) {
+  if (!IsA(stmt, DropStmt) || ((DropStmt*)stmt)->removeType != OBJECT_EXTENSION) return false;
+  ListCell* lc;
+  foreach (lc, ((DropStmt*)stmt)->objects) {
+    if (strcmp(strVal(lfirst(lc)), "arroyo_stream") != 0) continue;
+    return pg::call([&] {
+      Oid ext = get_extension_oid("arroyo_stream", true);
+      return OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId());
+    });
+  }
+  return false;
+}
+
+// The database a DROP DATABASE drops, if it exists and the caller owns it (else InvalidOid).
+Oid dropped_database(Node* stmt) {
+  if (!IsA(stmt, DropdbStmt)) return InvalidOid;
+  return pg::call([&] {
+    Oid db = get_database_oid(((DropdbStmt*)stmt)->dbname, true);
+    return OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) ? db : InvalidOid;
+  });
+}
+
 bool needs_validation(Node* stmt) {
   switch (nodeTag(stmt)) {
     case T_CreateForeignTableStmt:
@@ -132,17 +161,42 @@ bool needs_validation(Node* stmt) {
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
                   DestReceiver* dest, QueryCompletion* qc) {
+  Node* parsed = pstmt->utilityStmt;
+  // DROP EXTENSION and DROP DATABASE stop the pipelines first, cleanly (a final checkpoint,
+  // 'stopped' recorded): a worker must not find its catalog, or its database, gone. The
+  // database's own slots are dropped with the extension (DROP DATABASE drops them itself).
+  bool dropping_extension = false;
+  pg::entry([&] {
+    dropping_extension = drops_our_extension(parsed);
+    if (dropping_extension) slots::stop_database_workers(MyDatabaseId);
+    if (Oid db = dropped_database(parsed); OidIsValid(db)) slots::stop_database_workers(db);
+    return (Datum)0;
+  });
   if (prev_utility_hook)
     prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);
   else
     standard_ProcessUtility(pstmt, query, read_only, context, params, env, dest, qc);
   Node* stmt = pstmt->utilityStmt;
+  if (dropping_extension) {
+    pg::entry([&] {
+      drop_cdc_slots_of_database(MyDatabaseId);
+      return (Datum)0;
+    });
+    return;
+  }
   if (!needs_validation(stmt)) return;
   // CREATE FOREIGN TABLE sets column options through ALTER subcommands: validate the table
   // once, after the whole statement, not in its intermediate states.
   if (context == PROCESS_UTILITY_SUBCOMMAND && IsA(stmt, AlterTableStmt)) return;
   pg::entry([&] {
     pg::call([&] { CommandCounterIncrement(); });
+    // pg_dump's scripts run with check_function_bodies off (as pg_restore does): checks that
+    // need statements still to come (column options) wait for the table's use.
+    struct Defer {
+      bool saved = raw_string_defer_column_count;
+      Defer() { raw_string_defer_column_count = !check_function_bodies; }
+      ~Defer() { raw_string_defer_column_count = saved; }
+    } defer;
     validate_after(stmt);
   });
 }

@@ -2,6 +2,7 @@
 // runtime (src/runtime/) turns into operators.
 // Expressions stay PostgreSQL expression trees (already planned with expression_planner);
 // each node produces rows in `desc`, whose attribute k is referenced by Vars with varattno k.
+// The plan is a DAG: a node may feed several consumers (a table read twice is one source).
 #pragma once
 
 #include "core/connector.hpp"
@@ -22,6 +23,8 @@ struct PlanNode {
   bool updating = false;
 };
 
+using PlanNodePtr = std::shared_ptr<PlanNode>;
+
 // Reads a foreign table through its connector; rows in the table's full layout.
 struct SourceNode : PlanNode {
   SourceNode() : PlanNode(Kind::Source) {}
@@ -40,7 +43,7 @@ struct SourceNode : PlanNode {
 // Filters (quals, implicitly ANDed) then computes `targets` (one Expr per output column).
 struct ProjectNode : PlanNode {
   ProjectNode() : PlanNode(Kind::Project) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   List* quals = nullptr;    // of Expr
   List* targets = nullptr;  // of TargetEntry, resno 1..n
 };
@@ -48,7 +51,7 @@ struct ProjectNode : PlanNode {
 // UNION ALL: rows of every input, which all have the same column types.
 struct UnionNode : PlanNode {
   UnionNode() : PlanNode(Kind::Union) {}
-  std::vector<std::unique_ptr<PlanNode>> inputs;
+  std::vector<PlanNodePtr> inputs;
 };
 
 // Time windows, as GROUP BY keys: tumble(width), hop(slide, width), session(gap).
@@ -71,7 +74,7 @@ struct AggregateSpec {
 // watermark passes a window's end, one row per group: (window tstzrange, keys..., aggregates...).
 struct WindowAggregateNode : PlanNode {
   WindowAggregateNode() : PlanNode(Kind::WindowAggregate) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   WindowSpec window;
   int num_keys = 0;
   std::vector<AggregateSpec> aggregates;
@@ -82,7 +85,7 @@ struct WindowAggregateNode : PlanNode {
 // Output rows: (keys..., aggregates...).
 struct UpdatingAggregateNode : PlanNode {
   UpdatingAggregateNode() : PlanNode(Kind::UpdatingAggregate) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   int num_keys = 0;
   std::vector<AggregateSpec> aggregates;
 };
@@ -95,7 +98,7 @@ struct JoinNode : PlanNode {
   enum class Type { Inner, Left, Right, Full };
   JoinNode() : PlanNode(Kind::Join) {}
   Type type = Type::Inner;
-  std::unique_ptr<PlanNode> left, right;
+  PlanNodePtr left, right;
   // Key expressions over each side's rows (Vars numbered by that side's columns), pairwise of
   // one type, compared with that type's default hash equality.
   List* left_keys = nullptr;
@@ -146,7 +149,7 @@ struct PipelineSettings {
 struct LogicalPlan {
   PipelineSettings settings;
   bool reads_table_changes = false;  // has a change-data-capture source (a replication slot)
-  std::unique_ptr<PlanNode> root;  // produces rows in the target's full layout
+  PlanNodePtr root;  // produces rows in the target's full layout
   SinkTarget sink;
 };
 

@@ -222,7 +222,10 @@ void JoinOperator::push(int port, Batch& rows) {
   });
   send();
   // Rows the other side can no longer match (it may have ended) are done at once.
-  if (interval_) expire(port, sides_[1 - port].watermark);
+  if (interval_) {
+    expire(port, sides_[1 - port].watermark);
+    emit_held_watermark();
+  }
 }
 
 // Drops a key whose rows are all gone (inside pg::call).
@@ -238,50 +241,34 @@ void JoinOperator::forget(Group* g) {
   table_->erase(g);
 }
 
-void JoinOperator::watermark(int port, TimestampTz wm) {
+void JoinOperator::input_watermark(int port, TimestampTz wm) {
   sides_[port].watermark = std::max(sides_[port].watermark, wm);
-  sides_[port].idle = false;
-  if (interval_) expire(1 - port, sides_[port].watermark);
-  emit_min_watermark();
+  if (interval_) {
+    expire(1 - port, sides_[port].watermark);
+    emit_held_watermark();
+  }
 }
 
-void JoinOperator::idle(int port) {
-  sides_[port].idle = true;
-  emit_min_watermark();
+void JoinOperator::watermark(TimestampTz wm) {
+  node_watermark_ = wm;
+  close_windows(wm);
+  evict_expired(wm);
+  emit_held_watermark();
 }
 
-void JoinOperator::end(int port) {
-  sides_[port].ended = true;
-  sides_[port].watermark = DT_NOEND;
-  if (interval_) expire(1 - port, DT_NOEND);  // no row of this side comes any more
-  if (sides_[0].ended && sides_[1].ended) {
-    close_windows(DT_NOEND);
-    emit_end();
-  }
-  else
-    emit_min_watermark();
+void JoinOperator::end() {
+  close_windows(DT_NOEND);
+  emit_end();
 }
 
-// Emits the smaller watermark of the inputs that have neither ended nor gone idle, when it
-// advanced (as UNION ALL does).
-void JoinOperator::emit_min_watermark() {
-  TimestampTz min = DT_NOEND, max_idle = DT_NOBEGIN;
-  for (const Side& side : sides_) {
-    if (side.ended) continue;
-    if (side.idle)
-      max_idle = std::max(max_idle, side.watermark);
-    else
-      min = std::min(min, side.watermark);
-  }
-  if (min == DT_NOEND) min = max_idle == DT_NOBEGIN ? DT_NOEND : max_idle;
-  // (An interval join still owes the NULL-padded rows of kept rows, at their event times.)
-  if (!pending_times_.empty()) min = std::min(min, *pending_times_.begin() - 1);
-  if (min != DT_NOEND && min > emitted_watermark_) {
-    emitted_watermark_ = min;
-    close_windows(min);
-    evict_expired(min);
-    emit_watermark(min);
-  }
+// Passes the inputs' watermark on, held back (interval joins) below the event time of every
+// kept row whose NULL-padded row may still be owed.
+void JoinOperator::emit_held_watermark() {
+  TimestampTz wm = node_watermark_;
+  if (!pending_times_.empty()) wm = std::min(wm, *pending_times_.begin() - 1);
+  if (wm == DT_NOEND || wm <= emitted_watermark_) return;
+  emitted_watermark_ = wm;
+  emit_watermark(wm);
 }
 
 // The event time of a row of side `s` of an interval join (its time column; never NULL, as

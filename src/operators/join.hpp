@@ -30,9 +30,9 @@ class JoinOperator : public Operator {
   ~JoinOperator() override;
 
   void push(int port, Batch& rows) override;
-  void watermark(int port, TimestampTz wm) override;
-  void end(int port) override;
-  void idle(int port) override;
+  void input_watermark(int port, TimestampTz wm) override;
+  void watermark(TimestampTz wm) override;
+  void end() override;
 
   int64 state_bytes() const override;
   void checkpoint(StateWriter& w) override;
@@ -50,8 +50,7 @@ class JoinOperator : public Operator {
     TupleTableSlot* row_slot = nullptr;
     TupleTableSlot* key_slot = nullptr;
     ProjectionInfo* keys = nullptr;
-    TimestampTz watermark = DT_NOBEGIN;
-    bool ended = false, idle = false;
+    TimestampTz watermark = DT_NOBEGIN;  // this input's own (DT_NOEND once it ended)
   };
 
   void track_window(Group* g);
@@ -67,7 +66,7 @@ class JoinOperator : public Operator {
                      const bool* other_nulls, RowOp op, TimestampTz t, int64 copies);
   void send();
   void forget(Group* g);
-  void emit_min_watermark();
+  void emit_held_watermark();
   void evict_expired(TimestampTz wm);
   void encode_group(Group* g, StateEncoder& out);
   void decode_group(Group* g, StateDecoder& in);
@@ -83,6 +82,7 @@ class JoinOperator : public Operator {
   std::vector<Datum> joined_values_;
   std::unique_ptr<bool[]> joined_nulls_;
   Batch out_;
+  TimestampTz node_watermark_ = DT_NOBEGIN;     // the inputs' combined, from the graph
   TimestampTz emitted_watermark_ = DT_NOBEGIN;
   int64 ttl_us_ = 0;
   TimestampTz last_sweep_ = DT_NOBEGIN;

@@ -22,7 +22,7 @@ class TableSinkOperator : public Operator {
   TableSinkOperator(const SinkTarget& target, EngineStats& stats);
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
-  void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
+  void watermark(TimestampTz wm) override { stats_.watermark = wm; }
   void end_transaction() override;
 
  private:

@@ -27,10 +27,11 @@ class UpdatingAggregateOperator : public Operator {
   ~UpdatingAggregateOperator() override;
 
   void push(int port, Batch& rows) override;
-  void watermark(int port, TimestampTz wm) override;
+  void watermark(TimestampTz wm) override;
   void flush() override;
-  void end(int port) override;
-  void idle(int) override {}
+  void end() override;
+  // Its output's watermark follows its input's; idleness does not pass through.
+  void idle() override {}
 
   int64 state_bytes() const override;
   void checkpoint(StateWriter& w) override;

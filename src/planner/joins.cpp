@@ -26,7 +26,7 @@ namespace {
 using Offsets = std::map<int, int>;
 
 struct Planned {
-  std::unique_ptr<PlanNode> node;
+  PlanNodePtr node;
   Offsets offsets;
 };
 
@@ -343,7 +343,7 @@ Planned plan_from_item(Query* q, Node* item) {
 
 }  // namespace
 
-std::unique_ptr<PlanNode> plan_from(Query* q, List** quals) {
+PlanNodePtr plan_from(Query* q, List** quals) {
   List* from = q->jointree->fromlist;
   List* where = conjuncts(q, q->jointree->quals);
   Planned cur = plan_from_item(q, (Node*)linitial(from));

@@ -25,18 +25,17 @@ TupleDesc desc_from_targets(List* targets);
 List* targets_from_exprs(List* exprs);
 
 // Plans one FROM item that is not a join (a source table, a regular table, a subquery).
-std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte);
+PlanNodePtr plan_rte(RangeTblEntry* rte);
 // Plans a FROM list with several items or JOINs (joins.cpp): returns the join tree, renumbers
 // the Vars of the query's select list and HAVING to the joined rows' columns, and sets `quals`
 // to the WHERE conditions left to filter the joined rows (planned, implicitly ANDed).
-std::unique_ptr<PlanNode> plan_from(Query* q, List** quals);
+PlanNodePtr plan_from(Query* q, List** quals);
 
 // Rejects window functions (tumble, hop, session) in a query without aggregation.
 void check_no_windows(Query* q);
 // Plans a grouped query (GROUP BY, aggregates, HAVING; with or without a time window) over
 // `input`, already filtered by WHERE in `quals`.
-std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
-                                            List* quals);
+PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 
 // Whether grouping key `key` (0-based) of an updating aggregate is provably never NULL (a
 // conservative proof: NOT NULL columns, WHERE conditions that reject NULL, constants, and

@@ -7,6 +7,8 @@
 #include "planner/settings.hpp"
 #include "core/event_time.hpp"
 
+#include <map>
+
 extern "C" {
 #include "access/genam.h"
 #include "access/xlog.h"
@@ -31,12 +33,12 @@ void check_query_shape(Query* q) {
   if (q->rowMarks) unsupported("FOR UPDATE/SHARE");
 }
 
-std::unique_ptr<PlanNode> plan_select(Query* q);
+PlanNodePtr plan_select(Query* q);
 
 // Leaves out a projection that filters nothing and passes its input's columns through
 // unchanged, in order: the input already produces its rows, and the rows need no copying.
 // With `same_names`, the column names must match too (whole-row references above see them).
-std::unique_ptr<PlanNode> skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
+PlanNodePtr skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
   TupleDesc in = proj->input->desc;
   // (Over updating rows a projection also cancels unchanged updates: it stays.)
   if (proj->quals || proj->input->updating || list_length(proj->targets) != in->natts) return proj;
@@ -105,9 +107,13 @@ bool names_library(const std::string& list, const std::string& library) {
 
 // The regular tables read through change data capture by the pipeline being planned.
 thread_local std::vector<Oid> cdc_tables;
+// The sources planned so far for the pipeline being planned, by table: a table read more than
+// once (a UNION ALL of it with itself, a view and its table) is one source with several
+// consumers, read once.
+thread_local std::map<Oid, PlanNodePtr> planned_sources;
 
 // A regular table: its current rows, then its changes (an updating source).
-std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
   if (wal_level < WAL_LEVEL_LOGICAL)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
@@ -152,7 +158,7 @@ std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::stri
 }
 
 // A foreign table of ours with a source connector.
-std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
+PlanNodePtr plan_source(RangeTblEntry* rte) {
   char relkind = rte->relkind;
   const char* relname = pg::call([&] { return get_rel_name(rte->relid); });
   std::string name = relname ? relname : "?";
@@ -165,6 +171,9 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   auto node = std::make_unique<SourceNode>();
   node->spec = load_table_spec(rte->relid, true);
   node->connector = &connector_of(rte->relid);
+  // Validated again as the DDL hook does: DDL run with check_function_bodies off (a restore)
+  // may have left a check that needs the whole table to its use.
+  node->connector->validate_table(node->spec);
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + name + "\" is a sink and cannot be read from",
@@ -192,9 +201,13 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
 
 }  // namespace
 
-std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
+PlanNodePtr plan_rte(RangeTblEntry* rte) {
   switch (rte->rtekind) {
-    case RTE_RELATION: return plan_source(rte);
+    case RTE_RELATION: {
+      PlanNodePtr& planned = planned_sources[rte->relid];
+      if (!planned) planned = plan_source(rte);
+      return planned;
+    }
     case RTE_SUBQUERY:
       if (rte->lateral) unsupported("LATERAL");
       return plan_select(rte->subquery);
@@ -207,8 +220,8 @@ std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
 namespace {
 
 // Wraps `input` in a projection that casts its columns to the given types where they differ.
-std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* types,
-                                         List* typmods, List* collations) {
+PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods,
+                           List* collations) {
   TupleDesc in = input->desc;
   bool same = true;
   for (int i = 0; i < in->natts; i++)
@@ -249,7 +262,7 @@ void union_leaves(Node* n, Query* q, std::vector<RangeTblEntry*>& out) {
   union_leaves(s->rarg, q, out);
 }
 
-std::unique_ptr<PlanNode> plan_union(Query* q) {
+PlanNodePtr plan_union(Query* q) {
   SetOperationStmt* top = (SetOperationStmt*)q->setOperations;
   std::vector<RangeTblEntry*> leaves;
   union_leaves((Node*)top, q, leaves);
@@ -262,7 +275,7 @@ std::unique_ptr<PlanNode> plan_union(Query* q) {
   return u;
 }
 
-std::unique_ptr<PlanNode> plan_select(Query* q) {
+PlanNodePtr plan_select(Query* q) {
   check_query_shape(q);
   if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
@@ -277,7 +290,7 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
   if (list_length(from) == 0)
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, "a pipeline must read from a source table", {},
              "Add FROM with a foreign table of the arroyo_stream wrapper.");
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   List* quals = nullptr;
   if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef)) {
     input = plan_from(q, &quals);
@@ -575,6 +588,7 @@ SinkTarget plan_target(Query* ins) {
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);
+  sink.connector->validate_table(sink.spec);  // as for a source (plan_source)
   if (sink.connector->role(sink.spec) != TableRole::Sink)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + relname + "\" is a source and cannot be written to", {},
@@ -584,7 +598,7 @@ SinkTarget plan_target(Query* ins) {
 }
 
 // The final projection: the INSERT's target list (with defaults) as a full row of the target.
-std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanNode> select) {
+PlanNodePtr plan_sink_projection(Query* ins, PlanNodePtr select) {
   auto proj = std::make_unique<ProjectNode>();
   TupleDesc target_desc;
   List* targets = pg::call([&] {
@@ -651,6 +665,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   });
   plan.sink = plan_target(ins);
   cdc_tables.clear();
+  planned_sources.clear();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -669,6 +684,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
                "Its own writes would come back as changes.");
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
+  planned_sources.clear();
   if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }
