@@ -192,6 +192,10 @@ SELECT stream_create('bad', $$INSERT INTO texts SELECT t.counter, f::text FROM t
   JOIN five f ON t.counter = f.counter$$);
 SELECT stream_create('bad', $$INSERT INTO pairs SELECT t.counter, f.counter FROM ten t
   JOIN five f ON t.counter = f.counter AND random() < 0.5 JOIN LATERAL (SELECT 1) x ON true$$);
--- The same regular table twice needs two change streams of one table: not yet.
+-- Two regular tables would need two change streams in one worker: not yet (one table twice is
+-- one stream, read once).
 CREATE TABLE plain (k bigint PRIMARY KEY);
-SELECT stream_create('bad', $$INSERT INTO pairs SELECT a.k, b.k FROM plain a JOIN plain b ON a.k = b.k$$);
+CREATE TABLE plain2 (k bigint PRIMARY KEY);
+SELECT stream_create('bad', $$INSERT INTO pairs SELECT a.k, b.k FROM plain a JOIN plain2 b ON a.k = b.k$$);
+SELECT stream_create('self', $$INSERT INTO pairs SELECT a.k, b.k FROM plain a JOIN plain b ON a.k = b.k + 1$$);
+SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines;

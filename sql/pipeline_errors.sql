@@ -30,7 +30,7 @@ SELECT stream_create('p', 'INSERT INTO target SELECT no_such_function(counter) F
 -- Constructs not supported (yet), named.
 SELECT stream_create('p', 'INSERT INTO out_file SELECT count(*) FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src GROUP BY counter');
-SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a JOIN src2 b USING (counter)');
+SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a JOIN src2 b ON a.counter < b.counter');
 SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a, src2 b');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src ORDER BY counter');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src LIMIT 3');

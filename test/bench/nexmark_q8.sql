@@ -1,0 +1,22 @@
+-- Nexmark q8 (a windowed join): people who opened an auction in the 10-second window they
+-- registered in, over 20 million events -> blackhole. Each window's rows are freed when the
+-- watermark passes its end.
+SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
+DROP SERVER IF EXISTS bench_nexmark CASCADE;
+DROP SERVER IF EXISTS bench_blackhole CASCADE;
+DROP TABLE IF EXISTS bench_out, bench_meta;
+CREATE TABLE bench_meta AS SELECT 20000000 AS events;
+CREATE SERVER bench_nexmark FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'nexmark');
+CREATE SERVER bench_blackhole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
+CREATE FOREIGN TABLE auction (seller bigint, date_time timestamptz)
+  SERVER bench_nexmark OPTIONS (event_type 'auction', event_rate '0', message_count '20000000',
+                                start_time '2026-01-01 00:00:00+00');
+CREATE FOREIGN TABLE person (id bigint, name text, date_time timestamptz)
+  SERVER bench_nexmark OPTIONS (event_type 'person', event_rate '0', message_count '20000000',
+                                start_time '2026-01-01 00:00:00+00');
+CREATE FOREIGN TABLE bench_out (id bigint, name text, starttime timestamptz) SERVER bench_blackhole;
+SELECT stream_create('bench', $$INSERT INTO bench_out
+  SELECT p.id, p.name, lower(p.w)
+  FROM (SELECT id, name, tumble(interval '10 seconds') AS w FROM person GROUP BY 1, 2, 3) p
+  JOIN (SELECT seller, tumble(interval '10 seconds') AS w FROM auction GROUP BY 1, 2) a
+    ON p.id = a.seller AND p.w = a.w$$);
