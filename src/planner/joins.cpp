@@ -319,11 +319,62 @@ List* conjuncts(Query* q, Node* quals) {
   return pg::call([&] { return append_conjuncts(NIL, flatten_join_alias_vars(q, quals)); });
 }
 
-Planned plan_from_item(Query* q, Node* item) {
+// Rows of `input` that pass `quals` (over its columns): a projection that keeps every column.
+PlanNodePtr filtered(PlanNodePtr input, List* quals) {
+  auto proj = std::make_shared<ProjectNode>();
+  TupleDesc in = input->desc;
+  List* targets = pg::call([&] {
+    List* out = NIL;
+    for (int i = 0; i < in->natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(in, i);
+      Expr* e = att->attisdropped
+                    ? (Expr*)makeNullConst(INT4OID, -1, InvalidOid)
+                    : (Expr*)makeVar(1, i + 1, att->atttypid, att->atttypmod, att->attcollation, 0);
+      out = lappend(out, makeTargetEntry(e, i + 1, pstrdup(NameStr(att->attname)), false));
+    }
+    return out;
+  });
+  proj->targets = targets;
+  proj->quals = quals;
+  proj->desc = in;
+  proj->updating = input->updating;
+  proj->input = std::move(input);
+  return proj;
+}
+
+// Takes out of `*pending` the conditions that use only range table entry `rtindex` (and
+// nothing volatile), renumbered for its rows and planned.
+List* take_conditions_of(List** pending, int rtindex) {
+  List *mine = NIL, *rest = NIL;
+  ListCell* lc;
+  foreach (lc, *pending) {
+    Node* c = (Node*)lfirst(lc);
+    Bitmapset* used = varnos_of(c);
+    bool only_here = pg::call([&] {
+      return bms_membership(used) == BMS_SINGLETON && bms_is_member(rtindex, used) &&
+             !contain_volatile_functions(c);
+    });
+    if (only_here) {
+      Offsets here{{rtindex, 0}};
+      Expr* e = plan_expr((Expr*)renumber(c, here));
+      mine = pg::call([&] { return lappend(mine, e); });
+    } else {
+      rest = pg::call([&] { return lappend(rest, c); });
+    }
+  }
+  *pending = rest;
+  return mine;
+}
+
+// Plans a FROM item. `pending`: WHERE conditions that may be applied below the joins (not
+// under the NULL-padded side of an outer join); a leaf takes those that use only its columns,
+// so a join keeps only the rows that can reach the result.
+Planned plan_from_item(Query* q, Node* item, List** pending) {
   if (IsA(item, RangeTblRef)) {
     int rtindex = ((RangeTblRef*)item)->rtindex;
     Planned p{plan_rte(rt_fetch(rtindex, q->rtable)), {}};
     p.offsets[rtindex] = 0;
+    if (List* quals = take_conditions_of(pending, rtindex)) p.node = filtered(p.node, quals);
     return p;
   }
   if (!IsA(item, JoinExpr)) unsupported("this kind of FROM item");
@@ -336,8 +387,11 @@ Planned plan_from_item(Query* q, Node* item) {
     case JOIN_FULL: type = JoinNode::Type::Full; break;
     default: unsupported("this kind of join");
   }
-  Planned left = plan_from_item(q, j->larg);
-  Planned right = plan_from_item(q, j->rarg);
+  List* none = NIL;
+  bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left;
+  bool into_right = type == JoinNode::Type::Inner || type == JoinNode::Type::Right;
+  Planned left = plan_from_item(q, j->larg, into_left ? pending : &none);
+  Planned right = plan_from_item(q, j->rarg, into_right ? pending : &none);
   return join_inputs(type, std::move(left), std::move(right), conjuncts(q, j->quals));
 }
 
@@ -346,9 +400,9 @@ Planned plan_from_item(Query* q, Node* item) {
 PlanNodePtr plan_from(Query* q, List** quals) {
   List* from = q->jointree->fromlist;
   List* where = conjuncts(q, q->jointree->quals);
-  Planned cur = plan_from_item(q, (Node*)linitial(from));
+  Planned cur = plan_from_item(q, (Node*)linitial(from), &where);
   for (int i = 1; i < list_length(from); i++) {
-    Planned next = plan_from_item(q, (Node*)list_nth(from, i));
+    Planned next = plan_from_item(q, (Node*)list_nth(from, i), &where);
     // WHERE conditions over both sides (and nothing else) join them; the others stay filters.
     Bitmapset* both = pg::call([&] {
       return bms_union(members_of(cur.offsets), members_of(next.offsets));
