@@ -1,6 +1,7 @@
 // Validates foreign tables, column options and user mappings with their server's connector,
 // right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
 // (a wrapper's validator cannot see which server, hence which connector, an option is for).
+#include "catalog/pipeline_objects.hpp"
 #include "connectors/connector.hpp"
 #include "connectors/event_time.hpp"
 #include "pg/guard.hpp"
@@ -62,6 +63,13 @@ std::vector<Oid> tables_of_server(Oid serverid) {
   return out;
 }
 
+// "table", for messages.
+std::string relation_label(Oid relid) {
+  return pg::call([&] {
+    return (const char*)psprintf("\"%s\"", get_rel_name(relid));
+  });
+}
+
 Oid server_oid(const char* name) {
   return pg::call([&] { return get_foreign_server_oid(name, false); });
 }
@@ -81,9 +89,33 @@ void validate_after(Node* stmt) {
       break;
     }
     case T_AlterForeignServerStmt: {
-      Oid srv = server_oid(((AlterForeignServerStmt*)stmt)->servername);
-      if (is_our_server(srv))
-        for (Oid relid : tables_of_server(srv)) validate_table(relid);
+      const char* srvname = ((AlterForeignServerStmt*)stmt)->servername;
+      Oid srv = server_oid(srvname);
+      if (!is_our_server(srv)) break;
+      for (Oid relid : tables_of_server(srv)) {
+        try {
+          validate_table(relid);
+        } catch (const pg::Error& e) {
+          std::string rel = relation_label(relid);
+          throw pg::Error(e.sqlerrcode(),
+                          "server \"" + std::string(srvname) + "\" cannot have these options: " +
+                              "its foreign table " + rel + " would not be valid: " + e.message(),
+                          e.detail(), e.hint());
+        }
+      }
+      break;
+    }
+    case T_RenameStmt: {
+      // ALTER [FOREIGN] TABLE … RENAME COLUMN: a connector may give column names a meaning.
+      Oid relid = pg::call([&] { return RangeVarGetRelid(((RenameStmt*)stmt)->relation, NoLock, true); });
+      if (OidIsValid(relid)) validate_table(relid);
+      break;
+    }
+    case T_RuleStmt: {
+      // The rule of a pipeline's view (stream_create, or restoring a dump): its target
+      // dependency, which pg_dump does not carry.
+      Oid relid = pg::call([&] { return RangeVarGetRelid(((RuleStmt*)stmt)->relation, NoLock, true); });
+      if (OidIsValid(relid)) pipeline_rule_created(relid);
       break;
     }
     case T_CreateUserMappingStmt:
@@ -124,6 +156,12 @@ bool needs_validation(Node* stmt) {
     case T_AlterTableStmt:
       return ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE ||
              ((AlterTableStmt*)stmt)->objtype == OBJECT_TABLE;
+    case T_RenameStmt:
+      return ((RenameStmt*)stmt)->renameType == OBJECT_COLUMN &&
+             (((RenameStmt*)stmt)->relationType == OBJECT_FOREIGN_TABLE ||
+              ((RenameStmt*)stmt)->relationType == OBJECT_TABLE);
+    case T_RuleStmt:
+      return true;
     default:
       return false;
   }
@@ -152,6 +190,7 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
 void install_ddl_hook() {
   prev_utility_hook = ProcessUtility_hook;
   ProcessUtility_hook = utility_hook;
+  install_pipeline_object_hooks();
 }
 
 }  // namespace arroyo

@@ -7,8 +7,9 @@ namespace arroyo {
 namespace {
 
 constexpr const char* kColumns =
-    "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path";
-constexpr int kNumColumns = 7;
+    "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, "
+    "coalesce(definition, '')";
+constexpr int kNumColumns = 8;
 
 }  // namespace
 
@@ -70,6 +71,7 @@ std::vector<PipelineRow> fetch_rows() {
     row.state = cols[4];
     row.last_error = cols[5];
     row.search_path = cols[6];
+    row.definition = cols[7];
     out.push_back(std::move(row));
   }
   return out;
@@ -135,6 +137,15 @@ void catalog_delete(int32 id) {
   Datum values[] = {Int32GetDatum(id)};
   as_catalog_owner([&] {
     exec("DELETE FROM _arroyo_stream.pipelines WHERE id = $1", 1, types, values, SPI_OK_DELETE);
+  });
+}
+
+void catalog_set_definition(int32 id, const std::string& definition) {
+  Oid types[] = {INT4OID, TEXTOID};
+  Datum values[] = {Int32GetDatum(id), text_datum(definition)};
+  as_catalog_owner([&] {
+    exec("UPDATE _arroyo_stream.pipelines SET definition = $2 WHERE id = $1", 2, types, values,
+         SPI_OK_UPDATE);
   });
 }
 

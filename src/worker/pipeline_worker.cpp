@@ -1,7 +1,9 @@
 // A pipeline's background worker: connects as the pipeline's owner, plans the query, and runs
 // the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
 // is requested, or an error fails the pipeline.
+#include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
+#include "connectors/cdc/cdc.hpp"
 #include "engine/dataflow.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
@@ -247,7 +249,9 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                    ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
-    LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
+    // The query as its view and rule read now: renames of what it uses are followed.
+    std::string query = pipeline_query_now(*row).value_or(row->query);
+    LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
     int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
@@ -307,6 +311,13 @@ void arroyo_stream_pipeline_main(Datum) {
   }
   try {
     arroyo::run_pipeline(args);
+    // A pipeline dropped while it ran (DROP … CASCADE of something it uses) leaves its
+    // replication slot to its worker, which held it until now.
+    arroyo::begin_transaction();
+    bool gone = !arroyo::catalog_get(args.pipeline_id);
+    arroyo::commit_transaction();
+    if (gone)
+      arroyo::drop_cdc_slot_if_exists(arroyo::cdc_slot_name(args.dboid, args.pipeline_id), true);
   } catch (const std::exception& e) {
     // Recording the failure failed too: the exit callback marks the slot for the supervisor.
     elog(LOG, "arroyo_stream pipeline worker could not record its end: %s", e.what());
