@@ -145,5 +145,157 @@ SELECT count(*) FROM dep_keep;
 SELECT stream_drop('kept');
 DROP TABLE dep_keep;
 
+-- A regular table read through change data capture: renamed columns and tables are
+-- followed; a running CDC pipeline dropped by CASCADE frees its replication slot.
+CREATE TABLE dep_orders (id int PRIMARY KEY, amount int NOT NULL);
+INSERT INTO dep_orders VALUES (1, 10), (2, 20), (3, 5);
+CREATE TABLE dep_by_amount (amount int PRIMARY KEY, orders bigint);
+SELECT stream_create('cdc_dep',
+  'INSERT INTO dep_by_amount SELECT amount, count(*) FROM dep_orders GROUP BY amount');
+ALTER TABLE dep_orders RENAME COLUMN amount TO total;
+ALTER TABLE dep_orders RENAME TO dep_orders2;
+SELECT query FROM stream_pipelines WHERE name = 'cdc_dep';
+SELECT stream_start('cdc_dep');
+CREATE TEMP TABLE cdc_id AS SELECT id FROM _arroyo_stream.pipelines WHERE name = 'cdc_dep';
+DO $$
+BEGIN
+  WHILE (SELECT count(*) FROM dep_by_amount) < 3 LOOP PERFORM pg_sleep(0.01); END LOOP;
+END $$;
+SELECT * FROM dep_by_amount ORDER BY amount;
+SELECT count(*) AS slots FROM pg_replication_slots
+WHERE slot_name LIKE 'arroyo\_%\_' || (SELECT id FROM cdc_id);
+DROP TABLE dep_orders2 CASCADE;
+SELECT name FROM stream_pipelines WHERE name = 'cdc_dep';
+DO $$
+BEGIN
+  WHILE EXISTS (SELECT FROM pg_replication_slots
+                WHERE slot_name LIKE 'arroyo\_%\_' || (SELECT id FROM cdc_id)) LOOP
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$;
+SELECT count(*) AS slots_left FROM pg_replication_slots
+WHERE slot_name LIKE 'arroyo\_%\_' || (SELECT id FROM cdc_id);
+DROP TABLE dep_by_amount;
+
+-- Connectors find a foreign table's columns by name (a JSON field here): renaming a column
+-- a pipeline reads is refused, naming the pipeline; one it does not read can be renamed.
+CREATE SERVER dep_files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'single_file');
+CREATE FOREIGN TABLE dep_json (a int, b text, c text) SERVER dep_files
+  OPTIONS (path '/nonexistent/dep.json', type 'source', format 'json');
+CREATE TABLE dep_ab (a int, b text);
+SELECT stream_create('json_dep', 'INSERT INTO dep_ab SELECT a, b FROM dep_json');
+ALTER FOREIGN TABLE dep_json RENAME COLUMN b TO bee;
+ALTER FOREIGN TABLE dep_json RENAME COLUMN c TO sea;
+
+-- A source option that a pipeline's checkpoint refers to cannot change while the checkpoint
+-- exists; other options can.
+CREATE TABLE dep_counts (n bigint);
+SELECT stream_create('ticked', 'INSERT INTO dep_counts SELECT counter FROM dep_clock');
+SELECT stream_start('ticked');
+SELECT stream_wait('ticked');
+SELECT count(*) FROM dep_counts;
+ALTER FOREIGN TABLE dep_clock OPTIONS (ADD start_time '2026-01-01 00:00:00+00',
+                                       ADD event_time_interval '1 second');
+ALTER FOREIGN TABLE dep_clock OPTIONS (SET message_count '20');
+SELECT stream_start('ticked');
+SELECT stream_wait('ticked');
+SELECT count(*), count(DISTINCT n), max(n) FROM dep_counts;
+-- Without a checkpoint (dropped and created again) the change is allowed.
+SELECT stream_drop('ticked');
+ALTER FOREIGN TABLE dep_clock OPTIONS (ADD start_time '2026-01-01 00:00:00+00',
+                                       ADD event_time_interval '1 second');
+-- Options are validated by ALTER as by CREATE: start_time needs event_time_interval.
+ALTER FOREIGN TABLE dep_clock OPTIONS (DROP event_time_interval);
+CREATE FOREIGN TABLE dep_bad (counter bigint) SERVER dep_imp
+  OPTIONS (event_rate '0', start_time '2026-01-01 00:00:00+00');
+
+-- Targets. A temporary table: the worker cannot see it.
+CREATE TEMP TABLE dep_tmp (n bigint);
+SELECT stream_create('tmp', 'INSERT INTO dep_tmp SELECT counter FROM dep_clock');
+-- Nor read one through change data capture.
+CREATE TEMP TABLE dep_tmp_src (id int PRIMARY KEY);
+SELECT stream_create('tmp_src', 'INSERT INTO dep_counts SELECT id FROM dep_tmp_src');
+-- An unlogged table works.
+CREATE UNLOGGED TABLE dep_unlogged (n bigint);
+SELECT stream_create('unlogged', 'INSERT INTO dep_unlogged SELECT counter FROM dep_clock');
+SELECT stream_start('unlogged');
+SELECT stream_wait('unlogged');
+SELECT count(*), min(n), max(n) FROM dep_unlogged;
+SELECT stream_drop('unlogged');
+-- A partitioned table is refused (rows are not routed); one of its partitions works.
+CREATE TABLE dep_parts (n bigint) PARTITION BY RANGE (n);
+CREATE TABLE dep_parts_low PARTITION OF dep_parts FOR VALUES FROM (0) TO (10);
+CREATE TABLE dep_parts_high PARTITION OF dep_parts FOR VALUES FROM (10) TO (100);
+SELECT stream_create('parts', 'INSERT INTO dep_parts SELECT counter FROM dep_clock');
+SELECT stream_create('parts', 'INSERT INTO dep_parts_high SELECT counter FROM dep_clock
+                               WHERE counter >= 10');
+SELECT stream_start('parts');
+SELECT stream_wait('parts');
+SELECT count(*), min(n), max(n) FROM dep_parts;
+SELECT stream_drop('parts');
+-- Row-level security that applies to the pipeline's owner is refused (the pipeline would
+-- write without applying the policies); its owner, to whom it does not apply, may write.
+CREATE ROLE dep_writer LOGIN;
+CREATE TABLE dep_rls (n bigint, who text DEFAULT current_user);
+ALTER TABLE dep_rls ENABLE ROW LEVEL SECURITY;
+CREATE POLICY small ON dep_rls USING (n < 5);
+GRANT SELECT, INSERT ON dep_rls TO dep_writer;
+GRANT USAGE ON FOREIGN SERVER dep_imp TO dep_writer;
+GRANT SELECT ON dep_clock TO dep_writer;
+SET ROLE dep_writer;
+SELECT stream_create('rls', 'INSERT INTO dep_rls (n) SELECT counter FROM dep_clock');
+RESET ROLE;
+ALTER TABLE dep_rls OWNER TO dep_writer;
+SET ROLE dep_writer;
+SELECT stream_create('rls', 'INSERT INTO dep_rls (n) SELECT counter FROM dep_clock');
+RESET ROLE;
+SELECT stream_start('rls');
+SELECT stream_wait('rls');
+SELECT count(*), max(n), min(who) FROM dep_rls;
+-- The pipeline's view belongs to its owner: DROP OWNED drops the pipeline.
+SELECT name, owner FROM stream_pipelines WHERE name = 'rls';
+DROP OWNED BY dep_writer;
+SELECT name FROM stream_pipelines WHERE name = 'rls';
+DROP ROLE dep_writer;
+-- Triggers and generated columns of the target apply as for any INSERT (sql/table_sink.sql).
+-- A foreign table of another wrapper (postgres_fdw into this same database): append-only
+-- results go in through the wrapper; updating ones are refused.
+CREATE EXTENSION postgres_fdw;
+DO $$
+BEGIN
+  EXECUTE format('CREATE SERVER dep_loop FOREIGN DATA WRAPPER postgres_fdw
+                  OPTIONS (host %L, port %L, dbname %L)',
+                 split_part(current_setting('unix_socket_directories'), ',', 1),
+                 current_setting('port'), current_database());
+END $$;
+CREATE USER MAPPING FOR CURRENT_USER SERVER dep_loop;
+CREATE TABLE dep_remote (n bigint, doubled bigint GENERATED ALWAYS AS (n * 2) STORED);
+CREATE FOREIGN TABLE dep_remote_ft (n bigint) SERVER dep_loop
+  OPTIONS (table_name 'dep_remote');
+SELECT stream_create('fdw', 'INSERT INTO dep_remote_ft SELECT counter FROM dep_clock');
+SELECT stream_start('fdw');
+SELECT stream_wait('fdw');
+SELECT count(*), sum(n), sum(doubled) FROM dep_remote;
+SELECT stream_create('fdw_updating',
+  'INSERT INTO dep_remote_ft SELECT count(*) FROM dep_clock');
+SELECT stream_drop('fdw');
+DROP FOREIGN TABLE dep_remote_ft;
+DROP SERVER dep_loop CASCADE;
+DROP EXTENSION postgres_fdw;
+
+-- Error messages. Querying a sink names what it is.
+CREATE SERVER dep_hole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
+CREATE FOREIGN TABLE dep_void (n bigint) SERVER dep_hole;
+SELECT * FROM dep_void;
+-- Keys: an int grouping key into a bigint key column, and the other way round.
+CREATE TABLE dep_key_big (k bigint PRIMARY KEY, c bigint);
+CREATE TABLE dep_key_int (k int PRIMARY KEY, c bigint);
+SELECT stream_create('key_big', 'INSERT INTO dep_key_big SELECT subtask_index, count(*) FROM dep_clock GROUP BY 1');
+SELECT stream_create('key_int', 'INSERT INTO dep_key_int SELECT counter, count(*) FROM dep_clock GROUP BY 1');
+SELECT stream_create('key_text', 'INSERT INTO dep_key_int SELECT counter::text, count(*) FROM dep_clock GROUP BY 1');
+SELECT stream_start('key_big'), stream_start('key_int');
+SELECT stream_wait('key_big'), stream_wait('key_int');
+SELECT name, state, last_error FROM stream_pipelines WHERE name LIKE 'key%' ORDER BY 1;
+
 -- The view's name must fit: pipeline names are at most 54 bytes.
 SELECT stream_create(repeat('x', 55), 'INSERT INTO dep_keep SELECT counter FROM dep_clock');

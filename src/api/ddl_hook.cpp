@@ -12,6 +12,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 }
 
+#include <map>
 #include <vector>
 
 namespace arroyo {
@@ -28,14 +29,18 @@ bool is_our_server(Oid serverid) {
   });
 }
 
-void validate_table(Oid relid) {
-  bool ours = pg::call([&] {
+// Whether a relation is a foreign table of the arroyo_stream wrapper.
+bool is_our_table(Oid relid) {
+  return pg::call([&] {
     if (get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE) return false;
     ForeignTable* ft = GetForeignTable(relid);
     ForeignServer* s = GetForeignServer(ft->serverid);
     return strcmp(GetForeignDataWrapper(s->fdwid)->fdwname, "arroyo_stream") == 0;
   });
-  if (!ours) return;
+}
+
+void validate_table(Oid relid) {
+  if (!is_our_table(relid)) return;
   TableSpec spec = load_table_spec(relid, false);
   const Connector& c = connector_of(relid);
   c.validate_table(spec);
@@ -106,9 +111,23 @@ void validate_after(Node* stmt) {
       break;
     }
     case T_RenameStmt: {
-      // ALTER [FOREIGN] TABLE … RENAME COLUMN: a connector may give column names a meaning.
-      Oid relid = pg::call([&] { return RangeVarGetRelid(((RenameStmt*)stmt)->relation, NoLock, true); });
-      if (OidIsValid(relid)) validate_table(relid);
+      // ALTER [FOREIGN] TABLE … RENAME COLUMN: a connector gives column names a meaning (a
+      // JSON field, an impulse column): validated as CREATE would, and refused while a
+      // pipeline reads the column (it would read another field; a table's CDC is followed).
+      RenameStmt* rs = (RenameStmt*)stmt;
+      Oid relid = pg::call([&] { return RangeVarGetRelid(rs->relation, NoLock, true); });
+      if (!OidIsValid(relid) || !is_our_table(relid)) break;
+      validate_table(relid);
+      AttrNumber att = pg::call([&] { return get_attnum(relid, rs->newname); });
+      std::vector<std::string> readers = pipelines_reading(relid, att, false);
+      if (!readers.empty())
+        pg::fail(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+                 "cannot rename column \"" + std::string(rs->subname) + "\" of foreign table " +
+                     relation_label(relid) + ": pipeline \"" + readers[0] + "\" reads it",
+                 "The connector finds a column's values by the column's name: the pipeline would "
+                 "read something else.",
+                 "Drop the pipeline (stream_drop), rename the column, and create the pipeline "
+                 "again.");
       break;
     }
     case T_RuleStmt: {
@@ -167,9 +186,95 @@ bool needs_validation(Node* stmt) {
   }
 }
 
+// --- options a checkpoint refers to ----------------------------------------------------
+
+// Per connector, the options a source's checkpointed position refers to: after a change, the
+// position would point into something else (another topic, file, or generated sequence).
+const std::map<std::string, std::vector<std::string>>& position_options() {
+  static const std::map<std::string, std::vector<std::string>> m = {
+      {"kafka", {"topic", "bootstrap_servers"}},
+      {"single_file", {"path"}},
+      {"impulse", {"start_time", "event_time_interval"}},
+      {"nexmark", {"event_type", "event_rate", "seed", "start_time"}},
+  };
+  return m;
+}
+
+struct PositionSnapshot {
+  Oid relid;
+  std::string connector;
+  Options options;  // the table's and its server's
+};
+
+// Filled before an ALTER FOREIGN TABLE or ALTER SERVER runs, checked after it.
+std::vector<PositionSnapshot> position_snapshots;
+
+// The foreign tables of ours whose options `stmt` may change.
+std::vector<Oid> tables_with_changing_options(Node* stmt) {
+  std::vector<Oid> out;
+  if (IsA(stmt, AlterTableStmt) && ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE) {
+    Oid relid = pg::call([&] { return RangeVarGetRelid(((AlterTableStmt*)stmt)->relation, NoLock, true); });
+    if (OidIsValid(relid)) out.push_back(relid);
+  } else if (IsA(stmt, AlterForeignServerStmt)) {
+    Oid srv = pg::call([&] {
+      return get_foreign_server_oid(((AlterForeignServerStmt*)stmt)->servername, true);
+    });
+    if (OidIsValid(srv) && is_our_server(srv)) out = tables_of_server(srv);
+  }
+  std::vector<Oid> ours;
+  for (Oid r : out)
+    if (is_our_table(r)) ours.push_back(r);
+  return ours;
+}
+
+PositionSnapshot snapshot_of(Oid relid) {
+  TableSpec spec = load_table_spec(relid, false);
+  PositionSnapshot snap{relid, connector_of(relid).name(), spec.table_options};
+  for (const auto& [k, v] : spec.server_options) snap.options[k] = v;
+  return snap;
+}
+
+void snapshot_positions(Node* stmt) {
+  position_snapshots.clear();
+  for (Oid relid : tables_with_changing_options(stmt)) {
+    PositionSnapshot snap = snapshot_of(relid);
+    if (position_options().count(snap.connector)) position_snapshots.push_back(std::move(snap));
+  }
+}
+
+// Refuses a change of an option a pipeline's checkpoint refers to, naming the pipeline.
+void check_positions() {
+  std::vector<PositionSnapshot> before = std::move(position_snapshots);
+  position_snapshots.clear();
+  for (const PositionSnapshot& was : before) {
+    PositionSnapshot now = snapshot_of(was.relid);
+    for (const std::string& opt : position_options().at(was.connector)) {
+      auto a = was.options.find(opt);
+      auto b = now.options.find(opt);
+      std::string va = a == was.options.end() ? "" : a->second;
+      std::string vb = b == now.options.end() ? "" : b->second;
+      if (va == vb) continue;
+      std::vector<std::string> readers = pipelines_reading(was.relid, 0, true);
+      if (readers.empty()) break;
+      pg::fail(ERRCODE_OBJECT_IN_USE,
+               "cannot change option \"" + opt + "\" of foreign table " +
+                   relation_label(was.relid) + ": the checkpoint of pipeline \"" + readers[0] +
+                   "\" refers to it",
+               "The pipeline resumes from positions in what \"" + opt + "\" names (connector \"" +
+                   was.connector + "\"); they would point into something else.",
+               "Drop the pipeline (stream_drop) and create it again to start from scratch, or "
+               "read the new " + opt + " through a new foreign table.");
+    }
+  }
+}
+
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
                   DestReceiver* dest, QueryCompletion* qc) {
+  bool check_options = context != PROCESS_UTILITY_SUBCOMMAND &&
+                       (IsA(pstmt->utilityStmt, AlterTableStmt) ||
+                        IsA(pstmt->utilityStmt, AlterForeignServerStmt));
+  if (check_options) pg::entry([&] { snapshot_positions(pstmt->utilityStmt); });
   if (prev_utility_hook)
     prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);
   else
@@ -182,6 +287,7 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
   pg::entry([&] {
     pg::call([&] { CommandCounterIncrement(); });
     validate_after(stmt);
+    if (check_options) check_positions();
   });
 }
 

@@ -367,6 +367,33 @@ std::string pipeline_query_shown(const PipelineRow& row) {
   return *now;
 }
 
+std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool checkpointed) {
+  std::vector<std::string> out;
+  if (!OidIsValid(schema_oid())) return out;
+  Oid types[] = {OIDOID, INT4OID, BOOLOID};
+  Datum values[] = {ObjectIdGetDatum(relid), Int32GetDatum(att), BoolGetDatum(checkpointed)};
+  as_catalog_owner([&] {
+    pg::call([&] {
+      int rc = SPI_execute_with_args(
+          "SELECT DISTINCT p.name FROM pg_catalog.pg_depend d "
+          "JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+          "  AND d.objid = r.oid AND r.rulename = '_RETURN' "
+          "JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
+          "JOIN _arroyo_stream.pipelines p ON v.relname = 'pipeline ' || p.name "
+          "WHERE v.relnamespace = '_arroyo_stream'::pg_catalog.regnamespace "
+          "  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+          "  AND d.refobjid = $1 AND ($2 = 0 OR d.refobjsubid = $2) "
+          "  AND (NOT $3 OR p.checkpoint_epoch > 0) "
+          "ORDER BY 1",
+          3, types, values, nullptr, true, 0);
+      if (rc != SPI_OK_SELECT) elog(ERROR, "arroyo_stream: pipelines_reading failed: %d", rc);
+      for (uint64 i = 0; i < SPI_processed; i++)
+        out.push_back(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+    });
+  });
+  return out;
+}
+
 void pipeline_rule_created(Oid view) {
   Oid nsp = schema_oid();
   bool ours = pg::call([&] {

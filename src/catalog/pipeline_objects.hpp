@@ -21,6 +21,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace arroyo {
 
@@ -46,6 +47,10 @@ std::string pipeline_query_shown(const PipelineRow& row);
 // Installs the object-access hook (a dropped pipeline view drops its pipeline) and the
 // transaction callback that stops the workers of pipelines dropped that way, at commit.
 void install_pipeline_object_hooks();
+
+// The pipelines whose SELECT reads relation `relid` (column `att`; 0: any of it), by name;
+// with `checkpointed`, only those with a checkpoint to resume from.
+std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool checkpointed);
 
 // After CREATE RULE on a pipeline view (stream_create, or a restore): records the view's
 // dependency on the rule's target.

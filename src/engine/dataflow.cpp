@@ -21,7 +21,7 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
   last_flush_ = GetCurrentTimestamp();
   Operator* sink;
   if (plan.sink.is_table) {
-    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink, stats_));
+    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
     auto s = plan.sink.connector->make_sink(plan.sink.spec);

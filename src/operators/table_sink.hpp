@@ -12,13 +12,14 @@
 #include "planner/plan.hpp"
 #include "pg/postgres.hpp"
 
+#include <string>
 #include <vector>
 
 namespace arroyo {
 
 class TableSinkOperator : public Operator {
  public:
-  TableSinkOperator(const SinkTarget& target, EngineStats& stats);
+  TableSinkOperator(const SinkTarget& target, EngineStats& stats, const std::string& pipeline);
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
   void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
@@ -33,8 +34,16 @@ class TableSinkOperator : public Operator {
   bool find_existing();
   bool same_key(const Batch& rows, int a, int b) const;
 
+  void insert_foreign();
+
   Oid relid_;
+  std::string pipeline_;  // for messages
   bool updating_;
+  // A foreign table of another wrapper (postgres_fdw, …): rows go through its
+  // ExecForeignInsert, as COPY FROM does, in the wrapper's own transaction with the remote
+  // server, which the wrapper commits just before ours.
+  bool foreign_ = false;
+  ModifyTableState* mtstate_ = nullptr;
   std::vector<int> key_columns_;
   Oid key_index_;
   EngineStats& stats_;

@@ -13,6 +13,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
+#include "utils/rls.h"
 }
 
 namespace arroyo {
@@ -104,11 +105,36 @@ bool names_library(const std::string& list, const std::string& library) {
   return false;
 }
 
+// A pipeline runs in a background worker, as its owner: a table it reads or writes must be
+// visible to that worker (not another session's temporary table), and row-level security must
+// not apply to the owner (the worker reads and writes rows without applying policies).
+void check_table_reachable(Oid relid, const std::string& name, bool writing) {
+  const char* verb = writing ? "write into" : "read";
+  char persistence = pg::call([&] { return get_rel_persistence(relid); });
+  if (persistence == RELPERSISTENCE_TEMP)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             std::string("a pipeline cannot ") + verb + " the temporary table \"" + name + "\"",
+             "A pipeline runs in a background worker, which cannot see another session's "
+             "temporary tables.",
+             "Use a regular table, or an UNLOGGED one if its rows need not survive a crash.");
+  int rls = pg::call([&] { return check_enable_rls(relid, InvalidOid, true); });
+  if (rls == RLS_ENABLED)
+    pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+             std::string("a pipeline cannot ") + verb + " table \"" + name +
+                 "\": row-level security applies to its owner",
+             std::string("A pipeline ") + (writing ? "writes" : "reads") +
+                 " rows without applying row security policies, so it may only use tables "
+                 "whose policies do not apply to its owner.",
+             "Create the pipeline as the table's owner (without FORCE ROW LEVEL SECURITY) or "
+             "as a role with BYPASSRLS, or disable row-level security on \"" + name + "\".");
+}
+
 // The regular tables read through change data capture by the pipeline being planned.
 thread_local std::vector<Oid> cdc_tables;
 
 // A regular table: its current rows, then its changes (an updating source).
 std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+  check_table_reachable(rte->relid, name, false);
   if (wal_level < WAL_LEVEL_LOGICAL)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
@@ -401,6 +427,14 @@ void plan_updating_sink(LogicalPlan& plan) {
   SinkTarget& sink = plan.sink;
   sink.updating = true;
   std::string relname = pg::call([&] { return (const char*)get_rel_name(sink.relid); });
+  if (sink.foreign)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but foreign table \"" + relname +
+                 "\" of another wrapper can only be appended to",
+             "Its rows are updating (deletes as well as inserts, e.g. from an aggregate without a "
+             "time window), which would need updates by key through the wrapper.",
+             "Write them to a local table with a primary key on the grouping columns, or use a "
+             "time window.");
   if (!sink.is_table && !sink.connector->accepts_updates(sink.spec))
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "the result of this pipeline is updating, but \"" + relname +
@@ -535,11 +569,40 @@ SinkTarget plan_target(Query* ins) {
                                                   get_rel_name(rte->relid));
   });
   std::string relname = pg::call([&] { return (const char*)get_rel_name(rte->relid); });
-  if (rte->relkind == RELKIND_RELATION) return sink;
+  if (rte->relkind == RELKIND_RELATION) {
+    check_table_reachable(rte->relid, relname, true);
+    return sink;
+  }
   if (rte->relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("writing into the partitioned table \"" + relname + "\"", "Target one partition.");
+    unsupported("writing into the partitioned table \"" + relname + "\"",
+                "The pipeline writes through the paths logical replication uses for one table; "
+                "it does not route rows to partitions. Target one partition (a pipeline per "
+                "partition, with a WHERE matching its bounds).");
   if (rte->relkind != RELKIND_FOREIGN_TABLE)
     unsupported("writing into \"" + relname + "\" (not a table)");
+  std::string wrapper = pg::call([&] {
+    ForeignServer* srv = GetForeignServer(GetForeignTable(rte->relid)->serverid);
+    return (const char*)GetForeignDataWrapper(srv->fdwid)->fdwname;
+  });
+  if (wrapper != "arroyo_stream") {
+    // Another wrapper's table (postgres_fdw, say): rows go in through its ExecForeignInsert.
+    bool can_insert = pg::call([&] {
+      FdwRoutine* fdw = GetFdwRoutineByRelId(rte->relid);
+      if (!fdw->ExecForeignInsert || !fdw->BeginForeignInsert) return false;
+      if (!fdw->IsForeignRelUpdatable) return true;
+      Relation rel = relation_open(rte->relid, NoLock);
+      bool ok = (fdw->IsForeignRelUpdatable(rel) & (1 << CMD_INSERT)) != 0;
+      relation_close(rel, NoLock);
+      return ok;
+    });
+    if (!can_insert)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "a pipeline cannot write into foreign table \"" + relname + "\": wrapper \"" +
+                   wrapper + "\" cannot insert into it",
+               {}, "Write into a regular table, or a foreign table whose wrapper supports INSERT.");
+    sink.foreign = true;
+    return sink;
+  }
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);

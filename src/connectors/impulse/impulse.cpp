@@ -99,6 +99,14 @@ class ImpulseConnector : public Connector {
                                      {"event_time_interval", OptionKind::Interval}};
     for (auto& s : event_time_option_specs()) specs.push_back(s);
     validate_options(spec.table_options, specs, "connector \"impulse\" tables");
+    if (spec.table_options.count("start_time") && !spec.table_options.count("event_time_interval"))
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "option \"start_time\" of impulse table " + spec.name +
+                   " needs option \"event_time_interval\"",
+               "Without event_time_interval a row's event time is the time it is generated, "
+               "so start_time would be ignored.",
+               "Add event_time_interval: counter n then has the event time start_time + n * "
+               "event_time_interval.");
     for (const auto& c : spec.columns) {
       if (c.name == "counter" && c.type != INT8OID)
         pg::fail(ERRCODE_DATATYPE_MISMATCH, "impulse column \"counter\" must be of type bigint");
