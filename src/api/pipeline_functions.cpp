@@ -165,6 +165,7 @@ Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
     std::string search_path =
         pg::call([&] { return GetConfigOption("search_path", false, false); });
     int32 id = catalog_insert(name, query, owner, search_path);
+    if (!catalog_has_definitions()) return (Datum)0;  // extension script older than 0.3.0
     pipeline_objects_create(name, query, owner);
     // What a worker will run: the query as stored in the view and rule, deparsed. It must plan
     // like the text as written did.

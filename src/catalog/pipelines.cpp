@@ -6,10 +6,15 @@ namespace arroyo {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, "
-    "coalesce(definition, '')";
 constexpr int kNumColumns = 8;
+
+// The columns read into a PipelineRow (an extension script before 0.3.0 has no definition).
+const char* columns() {
+  return catalog_has_definitions()
+             ? "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, "
+               "coalesce(definition, '')"
+             : "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, ''";
+}
 
 }  // namespace
 
@@ -40,6 +45,14 @@ void as_catalog_owner(const std::function<void()>& body) {
   pg::call([&] {
     SPI_finish();
     SetUserIdAndSecContext(saved_user, saved_sec);
+  });
+}
+
+bool catalog_has_definitions() {
+  return pg::call([&] {
+    Oid nsp = get_namespace_oid("_arroyo_stream", true);
+    Oid rel = OidIsValid(nsp) ? get_relname_relid("pipelines", nsp) : InvalidOid;
+    return OidIsValid(rel) && get_attnum(rel, "definition") != InvalidAttrNumber;
   });
 }
 
@@ -80,7 +93,7 @@ std::vector<PipelineRow> fetch_rows() {
 std::vector<PipelineRow> select_where(const char* where, int nargs, Oid* types, Datum* values) {
   std::vector<PipelineRow> rows;
   as_catalog_owner([&] {
-    std::string sql = std::string("SELECT ") + kColumns + " FROM _arroyo_stream.pipelines " +
+    std::string sql = std::string("SELECT ") + columns() + " FROM _arroyo_stream.pipelines " +
                       where + " ORDER BY id";
     exec(sql.c_str(), nargs, types, values, SPI_OK_SELECT);
     rows = fetch_rows();

@@ -43,6 +43,9 @@ int32 catalog_insert(const std::string& name, const std::string& query, Oid owne
                      const std::string& search_path);
 void catalog_delete(int32 id);
 void catalog_set_definition(int32 id, const std::string& definition);
+// Whether the installed extension script (0.3.0 on) records definitions: before it, pipelines
+// own no view and run from their text as written.
+bool catalog_has_definitions();
 // Marks a pipeline running (clearing the last error) as stream_start does.
 void catalog_mark_started(int32 id);
 // Counts a worker start that has not made progress yet; returns how many there have been in a
