@@ -302,6 +302,12 @@ SELECT stream_create('key_text', 'INSERT INTO dep_key_int SELECT counter::text, 
 SELECT stream_start('key_big'), stream_start('key_int');
 SELECT stream_wait('key_big'), stream_wait('key_int');
 SELECT name, state, last_error FROM stream_pipelines WHERE name LIKE 'key%' ORDER BY 1;
+-- A bigint key out of an integer key column's range: the failure says which key and column.
+SELECT stream_create('key_range',
+  'INSERT INTO dep_key_int SELECT counter + 3000000000, count(*) FROM dep_clock GROUP BY 1');
+SELECT stream_start('key_range');
+SELECT stream_wait('key_range');
+SELECT state, last_error FROM stream_pipelines WHERE name = 'key_range';
 
 -- The view's name must fit: pipeline names are at most 54 bytes.
 SELECT stream_create(repeat('x', 55), 'INSERT INTO dep_keep SELECT counter FROM dep_clock');

@@ -99,6 +99,10 @@ struct SinkTarget {
   bool updating = false;
   std::vector<int> key_columns;
   Oid key_index = InvalidOid;
+  // Grouping keys written to a narrower integer column ("grouping key 1 (bigint) is written
+  // to column "k" of "t" (integer)"): a key out of the column's range then fails the pipeline
+  // with "integer out of range", which this explains.
+  std::string narrowed_keys;
 };
 
 // Pipeline-level settings given with SET before the INSERT.

@@ -479,6 +479,16 @@ void plan_updating_sink(LogicalPlan& plan) {
                "Each group's row is found again by its grouping keys: write every GROUP BY "
                "expression, unchanged, to a column of the target.");
     sink.key_columns.push_back(column_of_key[k]);
+    auto width = [](Oid t) { return t == INT2OID ? 2 : t == INT4OID ? 4 : t == INT8OID ? 8 : 0; };
+    Oid key_type = TupleDescAttr(agg->desc, k)->atttypid;
+    Form_pg_attribute col = TupleDescAttr(target, column_of_key[k]);
+    if (width(key_type) > width(col->atttypid) && width(col->atttypid) > 0)
+      sink.narrowed_keys +=
+          std::string(sink.narrowed_keys.empty() ? "" : "; ") + "grouping key " +
+          std::to_string(k + 1) + " (" +
+          pg::call([&] { return (const char*)format_type_be(key_type); }) +
+          ") is written to column \"" + NameStr(col->attname) + "\" of \"" + relname + "\" (" +
+          pg::call([&] { return (const char*)format_type_be(col->atttypid); }) + ")";
   }
   // A key written to several columns is found through whichever the key's index holds.
   if (sink.is_table && agg->num_keys > 0) {

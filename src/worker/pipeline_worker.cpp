@@ -237,6 +237,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
       SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
   });
   EngineStats last_stats;
+  std::string narrowed_keys;  // see SinkTarget::narrowed_keys
   std::unique_ptr<Dataflow> flow;
   std::unique_ptr<CheckpointStore> store;
   try {
@@ -252,6 +253,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     // The query as its view and rule read now: renames of what it uses are followed.
     std::string query = pipeline_query_now(*row).value_or(row->query);
     LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
+    narrowed_keys = plan.sink.narrowed_keys;
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
     int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
@@ -272,7 +274,13 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     record_end(args.pipeline_id, end, flow->stats(), {});
   } catch (const std::exception& e) {
     std::string message = e.what();
-    if (auto* pe = dynamic_cast<const pg::Error*>(&e)) message = pe->full_message();
+    if (auto* pe = dynamic_cast<const pg::Error*>(&e)) {
+      message = pe->full_message();
+      if (pe->sqlerrcode() == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE && !narrowed_keys.empty())
+        message += " (" + narrowed_keys +
+                   ": a key outside the column's range cannot be written; give the column the "
+                   "key's type)";
+    }
     if (flow) last_stats = flow->stats();
     pg::call([&] {
       AbortOutOfAnyTransaction();
