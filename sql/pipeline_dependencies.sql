@@ -263,6 +263,31 @@ SELECT name, owner FROM stream_pipelines WHERE name = 'rls';
 DROP OWNED BY dep_writer;
 SELECT name FROM stream_pipelines WHERE name = 'rls';
 DROP ROLE dep_writer;
+-- The owner cannot be dropped while it owns a pipeline; REASSIGN OWNED moves the pipeline to
+-- the new owner, whose role its worker then runs as.
+CREATE ROLE dep_old LOGIN;
+CREATE ROLE dep_new LOGIN;
+GRANT USAGE ON FOREIGN SERVER dep_imp TO dep_old, dep_new;
+GRANT SELECT ON dep_clock TO dep_old, dep_new;
+CREATE TABLE dep_moved (n bigint, who text DEFAULT current_user);
+GRANT INSERT ON dep_moved TO dep_old, dep_new;
+SET ROLE dep_old;
+SELECT stream_create('moved', 'INSERT INTO dep_moved (n) SELECT counter FROM dep_clock');
+RESET ROLE;
+REVOKE ALL ON dep_moved FROM dep_old;
+REVOKE ALL ON dep_clock FROM dep_old;
+REVOKE ALL ON FOREIGN SERVER dep_imp FROM dep_old;
+DROP ROLE dep_old;
+REASSIGN OWNED BY dep_old TO dep_new;
+SELECT name, owner FROM stream_pipelines WHERE name = 'moved';
+DROP ROLE dep_old;
+SELECT stream_start('moved');
+SELECT stream_wait('moved');
+SELECT count(*), min(who) FROM dep_moved;
+SELECT stream_drop('moved');
+DROP TABLE dep_moved;
+DROP OWNED BY dep_new;
+DROP ROLE dep_new;
 -- Triggers and generated columns of the target apply as for any INSERT (sql/table_sink.sql).
 -- A foreign table of another wrapper (postgres_fdw into this same database): append-only
 -- results go in through the wrapper; updating ones are refused.

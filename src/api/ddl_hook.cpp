@@ -88,6 +88,10 @@ void validate_after(Node* stmt) {
       break;
     }
     case T_AlterTableStmt: {
+      if (((AlterTableStmt*)stmt)->objtype == OBJECT_VIEW) {
+        sync_pipeline_owners();  // ALTER VIEW _arroyo_stream."pipeline p" OWNER TO …
+        break;
+      }
       RangeVar* rv = ((AlterTableStmt*)stmt)->relation;
       Oid relid = pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
       if (OidIsValid(relid)) validate_table(relid);
@@ -130,6 +134,9 @@ void validate_after(Node* stmt) {
                  "again.");
       break;
     }
+    case T_ReassignOwnedStmt:
+      sync_pipeline_owners();  // the pipelines' views changed owner
+      break;
     case T_RuleStmt: {
       // The rule of a pipeline's view (stream_create, or restoring a dump): its target
       // dependency, which pg_dump does not carry.
@@ -174,12 +181,14 @@ bool needs_validation(Node* stmt) {
       return true;
     case T_AlterTableStmt:
       return ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE ||
-             ((AlterTableStmt*)stmt)->objtype == OBJECT_TABLE;
+             ((AlterTableStmt*)stmt)->objtype == OBJECT_TABLE ||
+             ((AlterTableStmt*)stmt)->objtype == OBJECT_VIEW;
     case T_RenameStmt:
       return ((RenameStmt*)stmt)->renameType == OBJECT_COLUMN &&
              (((RenameStmt*)stmt)->relationType == OBJECT_FOREIGN_TABLE ||
               ((RenameStmt*)stmt)->relationType == OBJECT_TABLE);
     case T_RuleStmt:
+    case T_ReassignOwnedStmt:
       return true;
     default:
       return false;

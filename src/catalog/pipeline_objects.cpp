@@ -357,14 +357,26 @@ std::optional<std::string> pipeline_query_now(const PipelineRow& row) {
 }
 
 std::string pipeline_query_shown(const PipelineRow& row) {
-  std::optional<std::string> now;
-  try {
-    now = pipeline_query_now(row);
-  } catch (const pg::Error&) {
-    return row.query;  // no target: the text as written says most
-  }
-  if (!now || *now == row.definition) return row.query;
-  return *now;
+  Oid view = view_oid(row.name);
+  // Without a view (before 0.3.0) or its rule (a partial restore), the text as written.
+  if (!OidIsValid(view) || !rule_target(view)) return row.query;
+  std::string now = *pipeline_query_now(row);
+  return now == row.definition ? row.query : now;
+}
+
+void sync_pipeline_owners() {
+  if (!OidIsValid(schema_oid()) || !catalog_has_definitions()) return;
+  as_catalog_owner([&] {
+    pg::call([&] {
+      int rc = SPI_execute(
+          "UPDATE _arroyo_stream.pipelines p SET owner = v.relowner::pg_catalog.regrole "
+          "FROM pg_catalog.pg_class v "
+          "WHERE v.relnamespace = '_arroyo_stream'::pg_catalog.regnamespace "
+          "  AND v.relname = 'pipeline ' || p.name AND p.owner::pg_catalog.oid <> v.relowner",
+          false, 0);
+      if (rc != SPI_OK_UPDATE) elog(ERROR, "arroyo_stream: could not follow owner changes: %d", rc);
+    });
+  });
 }
 
 std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool checkpointed) {

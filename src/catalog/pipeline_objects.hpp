@@ -52,6 +52,10 @@ void install_pipeline_object_hooks();
 // with `checkpointed`, only those with a checkpoint to resume from.
 std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool checkpointed);
 
+// After REASSIGN OWNED or ALTER … OWNER TO: a pipeline whose view changed owner gets that
+// owner (its worker runs as it).
+void sync_pipeline_owners();
+
 // After CREATE RULE on a pipeline view (stream_create, or a restore): records the view's
 // dependency on the rule's target.
 void pipeline_rule_created(Oid view);
