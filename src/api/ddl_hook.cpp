@@ -1,6 +1,10 @@
 // Validates foreign tables, column options and user mappings with their server's connector,
-// right after CREATE/ALTER FOREIGN TABLE, ALTER SERVER and CREATE/ALTER USER MAPPING
-// (a wrapper's validator cannot see which server, hence which connector, an option is for).
+// right after CREATE/ALTER FOREIGN TABLE (RENAME COLUMN included), ALTER SERVER and
+// CREATE/ALTER USER MAPPING (a wrapper's validator cannot see which server, hence which
+// connector, an option is for). It also keeps DDL from breaking pipelines (renaming a column a
+// pipeline reads by name, changing an option a checkpoint refers to), and keeps the catalog in
+// step with the pipelines' views (their target dependency after CREATE RULE, their owner after
+// REASSIGN OWNED); see catalog/pipeline_objects.hpp.
 #include "catalog/pipeline_objects.hpp"
 #include "connectors/connector.hpp"
 #include "connectors/event_time.hpp"
