@@ -160,6 +160,9 @@ SELECT stream_create('cdc_dep',
   'INSERT INTO dep_by_amount SELECT amount, count(*) FROM dep_orders GROUP BY amount');
 ALTER TABLE dep_orders RENAME COLUMN amount TO total;
 ALTER TABLE dep_orders RENAME TO dep_orders2;
+-- Its changes must keep identifying the old rows.
+ALTER TABLE dep_orders2 DROP CONSTRAINT dep_orders_pkey;
+ALTER TABLE dep_orders2 REPLICA IDENTITY NOTHING;
 SELECT query FROM stream_pipelines WHERE name = 'cdc_dep';
 SELECT stream_start('cdc_dep');
 CREATE TEMP TABLE cdc_id AS SELECT id FROM _arroyo_stream.pipelines WHERE name = 'cdc_dep';

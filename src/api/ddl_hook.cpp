@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "catalog/pg_foreign_table.h"
+#include "utils/relcache.h"
 #include "access/genam.h"
 #include "utils/fmgroids.h"
 }
@@ -79,6 +80,28 @@ std::string relation_label(Oid relid) {
   });
 }
 
+// A regular table whose changes a pipeline reads must keep identifying its old rows (a
+// primary key, REPLICA IDENTITY USING INDEX or FULL), as stream_create required.
+void check_change_capture(Oid relid) {
+  bool identified = pg::call([&] {
+    if (get_rel_relkind(relid) != RELKIND_RELATION) return true;
+    Relation rel = relation_open(relid, NoLock);
+    bool ok = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL ||
+              OidIsValid(RelationGetReplicaIndex(rel));
+    relation_close(rel, NoLock);
+    return ok;
+  });
+  if (identified) return;
+  std::vector<std::string> readers = pipelines_reading(relid, 0, false);
+  if (readers.empty()) return;
+  pg::fail(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+           "table " + relation_label(relid) + " would no longer identify its rows, but pipeline \"" +
+               readers[0] + "\" reads its changes",
+           "Updates and deletes must identify the old row (a primary key, REPLICA IDENTITY USING "
+           "INDEX or REPLICA IDENTITY FULL), so that the pipeline can retract it.",
+           "Keep a primary key, or set REPLICA IDENTITY FULL first.");
+}
+
 Oid server_oid(const char* name) {
   return pg::call([&] { return get_foreign_server_oid(name, false); });
 }
@@ -98,7 +121,9 @@ void validate_after(Node* stmt) {
       }
       RangeVar* rv = ((AlterTableStmt*)stmt)->relation;
       Oid relid = pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
-      if (OidIsValid(relid)) validate_table(relid);
+      if (!OidIsValid(relid)) break;
+      validate_table(relid);
+      check_change_capture(relid);
       break;
     }
     case T_AlterForeignServerStmt: {
