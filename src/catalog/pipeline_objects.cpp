@@ -381,7 +381,8 @@ void sync_pipeline_owners() {
 
 std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool checkpointed) {
   std::vector<std::string> out;
-  if (!OidIsValid(schema_oid())) return out;
+  // Before 0.3.0 pipelines own no views, hence no dependencies.
+  if (!OidIsValid(schema_oid()) || !catalog_has_definitions()) return out;
   Oid types[] = {OIDOID, INT4OID, BOOLOID};
   Datum values[] = {ObjectIdGetDatum(relid), Int32GetDatum(att), BoolGetDatum(checkpointed)};
   as_catalog_owner([&] {
