@@ -231,17 +231,29 @@ SELECT stream_start('unlogged');
 SELECT stream_wait('unlogged');
 SELECT count(*), min(n), max(n) FROM dep_unlogged;
 SELECT stream_drop('unlogged');
--- A partitioned table is refused (rows are not routed); one of its partitions works.
-CREATE TABLE dep_parts (n bigint) PARTITION BY RANGE (n);
+-- A partitioned table: appended rows are routed to their partitions (each with its own
+-- column order and triggers); a row no partition accepts fails the pipeline with
+-- PostgreSQL's error; updating results are refused.
+CREATE TABLE dep_parts (n bigint, tag text) PARTITION BY RANGE (n);
 CREATE TABLE dep_parts_low PARTITION OF dep_parts FOR VALUES FROM (0) TO (10);
-CREATE TABLE dep_parts_high PARTITION OF dep_parts FOR VALUES FROM (10) TO (100);
-SELECT stream_create('parts', 'INSERT INTO dep_parts SELECT counter FROM dep_clock');
-SELECT stream_create('parts', 'INSERT INTO dep_parts_high SELECT counter FROM dep_clock
-                               WHERE counter >= 10');
+CREATE TABLE dep_parts_high (tag text, extra int DEFAULT 7, n bigint);
+ALTER TABLE dep_parts_high DROP COLUMN extra;
+ALTER TABLE dep_parts ATTACH PARTITION dep_parts_high FOR VALUES FROM (10) TO (15);
+CREATE FUNCTION dep_tag() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.tag := TG_TABLE_NAME; RETURN NEW; END $$;
+CREATE TRIGGER tag BEFORE INSERT ON dep_parts FOR EACH ROW EXECUTE FUNCTION dep_tag();
+SELECT stream_create('parts', 'INSERT INTO dep_parts (n) SELECT counter FROM dep_clock
+                               WHERE counter < 15');
 SELECT stream_start('parts');
 SELECT stream_wait('parts');
-SELECT count(*), min(n), max(n) FROM dep_parts;
-SELECT stream_drop('parts');
+SELECT tableoid::regclass, count(*), min(n), max(n), min(tag) FROM dep_parts GROUP BY 1 ORDER BY 1;
+SELECT stream_create('parts_all', 'INSERT INTO dep_parts (n) SELECT counter FROM dep_clock');
+SELECT stream_start('parts_all');
+SELECT stream_wait('parts_all');
+SELECT state, last_error FROM stream_pipelines WHERE name = 'parts_all';
+SELECT stream_create('parts_updating',
+  'INSERT INTO dep_parts (n) SELECT count(*) FROM dep_clock');
+SELECT stream_drop('parts'), stream_drop('parts_all');
 -- Row-level security that applies to the pipeline's owner is refused (the pipeline would
 -- write without applying the policies); its owner, to whom it does not apply, may write.
 CREATE ROLE dep_writer LOGIN;

@@ -49,10 +49,11 @@ void TableSinkOperator::begin_transaction() {
       EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
     }
     TriggerDesc* triggers = result_rel_->ri_TrigDesc;
-    batched_ = !updating_ && !foreign_ &&
+    bool partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+    batched_ = !updating_ && !foreign_ && !partitioned &&
                !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
-    if (foreign_) {
-      // As COPY FROM into a foreign table sets it up.
+    if (foreign_ || partitioned) {
+      // As COPY FROM into a foreign or partitioned table sets it up.
       mtstate_ = makeNode(ModifyTableState);
       mtstate_->ps.plan = nullptr;
       mtstate_->ps.state = estate_;
@@ -60,7 +61,8 @@ void TableSinkOperator::begin_transaction() {
       mtstate_->mt_nrels = 1;
       mtstate_->resultRelInfo = result_rel_;
       mtstate_->rootResultRelInfo = result_rel_;
-      result_rel_->ri_FdwRoutine->BeginForeignInsert(mtstate_, result_rel_);
+      if (foreign_) result_rel_->ri_FdwRoutine->BeginForeignInsert(mtstate_, result_rel_);
+      if (partitioned) routing_ = ExecSetupPartitionTupleRouting(estate_, rel);
     }
     if (batched_) bulk_ = GetBulkInsertState();
     AfterTriggerBeginQuery();
@@ -116,6 +118,16 @@ void TableSinkOperator::insert_row() {
     return;
   }
   open_statement(Insert);
+  if (routing_) {
+    // Into the row's partition, in the partition's column layout.
+    ResultRelInfo* part = ExecFindPartition(mtstate_, result_rel_, routing_, slot_, estate_);
+    TupleTableSlot* row = slot_;
+    if (part->ri_RootToPartitionMap)
+      row = execute_attr_map_slot(part->ri_RootToPartitionMap->attrMap, slot_,
+                                  part->ri_PartitionTupleSlot);
+    ExecSimpleRelationInsert(part, estate_, row);
+    return;
+  }
   ExecSimpleRelationInsert(result_rel_, estate_, slot_);
 }
 
@@ -209,7 +221,8 @@ void TableSinkOperator::end_transaction() {
     if (statement_open_[Update]) ExecASUpdateTriggers(estate_, result_rel_, nullptr);
     if (statement_open_[Delete]) ExecASDeleteTriggers(estate_, result_rel_, nullptr);
     AfterTriggerEndQuery(estate_);
-    if (mtstate_) result_rel_->ri_FdwRoutine->EndForeignInsert(estate_, result_rel_);
+    if (foreign_) result_rel_->ri_FdwRoutine->EndForeignInsert(estate_, result_rel_);
+    if (routing_) ExecCleanupTupleRouting(mtstate_, routing_);
     if (bulk_) FreeBulkInsertState(bulk_);
     if (epq_) EvalPlanQualEnd(epq_);
     ExecCloseIndices(result_rel_);
@@ -221,6 +234,7 @@ void TableSinkOperator::end_transaction() {
   });
   estate_ = nullptr;
   mtstate_ = nullptr;
+  routing_ = nullptr;
   epq_ = nullptr;
   bulk_ = nullptr;
   slots_.clear();

@@ -12,6 +12,10 @@
 #include "planner/plan.hpp"
 #include "pg/postgres.hpp"
 
+extern "C" {
+#include "executor/execPartition.h"
+}
+
 #include <string>
 #include <vector>
 
@@ -44,6 +48,9 @@ class TableSinkOperator : public Operator {
   // server, which the wrapper commits just before ours.
   bool foreign_ = false;
   ModifyTableState* mtstate_ = nullptr;
+  // A partitioned table: each row goes to its partition (append-only results), as COPY FROM
+  // routes them.
+  PartitionTupleRouting* routing_ = nullptr;
   std::vector<int> key_columns_;
   Oid key_index_;
   EngineStats& stats_;

@@ -92,6 +92,7 @@ struct SinkTarget {
   std::string name;
   bool is_table = true;              // a regular table; else a sink foreign table
   bool foreign = false;              // (with is_table) a foreign table of another wrapper
+  bool partitioned = false;          // (with is_table) a partitioned table: rows are routed
   TableSpec spec;                    // for foreign tables
   const Connector* connector = nullptr;
   // For updating results: the target columns (0-based) holding the grouping keys, and the

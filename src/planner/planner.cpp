@@ -427,6 +427,14 @@ void plan_updating_sink(LogicalPlan& plan) {
   SinkTarget& sink = plan.sink;
   sink.updating = true;
   std::string relname = pg::call([&] { return (const char*)get_rel_name(sink.relid); });
+  if (sink.partitioned)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but \"" + relname +
+                 "\" is a partitioned table, which a pipeline can only append to",
+             "Updating rows are upserted and deleted by key in one table; a pipeline routes only "
+             "appended rows to partitions.",
+             "Write them to one partition (a pipeline per partition, with a WHERE matching its "
+             "bounds), or to a table that is not partitioned.");
   if (sink.foreign)
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "the result of this pipeline is updating, but foreign table \"" + relname +
@@ -583,11 +591,12 @@ SinkTarget plan_target(Query* ins) {
     check_table_reachable(rte->relid, relname, true);
     return sink;
   }
-  if (rte->relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("writing into the partitioned table \"" + relname + "\"",
-                "The pipeline writes through the paths logical replication uses for one table; "
-                "it does not route rows to partitions. Target one partition (a pipeline per "
-                "partition, with a WHERE matching its bounds).");
+  if (rte->relkind == RELKIND_PARTITIONED_TABLE) {
+    // Append-only rows are routed to their partitions; updating ones are refused below.
+    check_table_reachable(rte->relid, relname, true);
+    sink.partitioned = true;
+    return sink;
+  }
   if (rte->relkind != RELKIND_FOREIGN_TABLE)
     unsupported("writing into \"" + relname + "\" (not a table)");
   std::string wrapper = pg::call([&] {
