@@ -324,6 +324,8 @@ SELECT stream_wait('fdw');
 SELECT count(*), sum(n), sum(doubled) FROM dep_remote;
 SELECT stream_create('fdw_updating',
   'INSERT INTO dep_remote_ft SELECT count(*) FROM dep_clock');
+-- It is no source.
+SELECT stream_create('fdw_source', 'INSERT INTO dep_counts SELECT n FROM dep_remote_ft');
 SELECT stream_drop('fdw');
 DROP FOREIGN TABLE dep_remote_ft;
 DROP SERVER dep_loop CASCADE;

@@ -129,6 +129,14 @@ void check_table_reachable(Oid relid, const std::string& name, bool writing) {
              "as a role with BYPASSRLS, or disable row-level security on \"" + name + "\".");
 }
 
+// The name of a foreign table's wrapper.
+std::string wrapper_of(Oid relid) {
+  return pg::call([&] {
+    ForeignServer* srv = GetForeignServer(GetForeignTable(relid)->serverid);
+    return (const char*)GetForeignDataWrapper(srv->fdwid)->fdwname;
+  });
+}
+
 // The regular tables read through change data capture by the pipeline being planned.
 thread_local std::vector<Oid> cdc_tables;
 
@@ -189,6 +197,11 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   if (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW)
     unsupported("reading the materialized view \"" + name + "\"");
   if (relkind != RELKIND_FOREIGN_TABLE) unsupported("reading relation \"" + name + "\"");
+  std::string wrapper = wrapper_of(rte->relid);
+  if (wrapper != "arroyo_stream")
+    unsupported("reading foreign table \"" + name + "\" of wrapper \"" + wrapper + "\"",
+                "Sources are foreign tables of the arroyo_stream wrapper, or regular tables "
+                "(their rows, then their changes).");
   auto node = std::make_unique<SourceNode>();
   node->spec = load_table_spec(rte->relid, true);
   node->connector = &connector_of(rte->relid);
@@ -599,10 +612,7 @@ SinkTarget plan_target(Query* ins) {
   }
   if (rte->relkind != RELKIND_FOREIGN_TABLE)
     unsupported("writing into \"" + relname + "\" (not a table)");
-  std::string wrapper = pg::call([&] {
-    ForeignServer* srv = GetForeignServer(GetForeignTable(rte->relid)->serverid);
-    return (const char*)GetForeignDataWrapper(srv->fdwid)->fdwname;
-  });
+  std::string wrapper = wrapper_of(rte->relid);
   if (wrapper != "arroyo_stream") {
     // Another wrapper's table (postgres_fdw, say): rows go in through its ExecForeignInsert.
     bool can_insert = pg::call([&] {
