@@ -10,7 +10,10 @@ OBJS = $(SRCS:.cpp=.o)
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -fexceptions -Wno-register -Wno-missing-field-initializers
-SHLIB_LINK = -lstdc++ -lsimdjson -lwebsockets -lcrypto -lrdkafka
+SHLIB_LINK = -lstdc++ -lsimdjson
+# A connector that needs a library declares it in its own folder, in build.mk:
+# `SHLIB_LINK += -lfoo` and `ARROYO_PACKAGES += libfoo-dev` (read by scripts/install_deps.sh).
+include $(sort $(wildcard src/connectors/*/build.mk))
 # Extra compile and link flags, e.g. sanitizers (scripts/sanitize.sh sets them).
 ARROYO_EXTRA_FLAGS ?=
 PG_CXXFLAGS += $(ARROYO_EXTRA_FLAGS)
@@ -19,8 +22,25 @@ SHLIB_LINK += $(ARROYO_EXTRA_FLAGS)
 # Our C++ gains nothing from LLVM bitcode for JIT inlining; skip it (and the clang dependency).
 override with_llvm = no
 
+# `make installcheck`: the regress tests of test/schedule, in its order, against the running
+# server that PGHOST, PGPORT, PGUSER point at (README "Testing" says what it needs), in a fresh
+# database contrib_regression. Data files are read from data/, made a link to test/data first;
+# the server writes into results/. ./test/run.sh runs the same tests on a temporary instance.
+# Excluded here, with the reason (none so far): ARROYO_INSTALLCHECK_EXCLUDE.
+ARROYO_INSTALLCHECK_EXCLUDE =
+REGRESS = $(filter-out $(ARROYO_INSTALLCHECK_EXCLUDE),$(shell sed -n 's/^test: *//p' test/schedule))
+REGRESS_PREP = arroyo_regress_data
+ENCODING = UTF8
+NO_LOCALE = 1
+EXTRA_CLEAN = data
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+.PHONY: arroyo_regress_data
+arroyo_regress_data:
+	@test -L data || test ! -e data || { echo "data exists and is not a link to test/data" >&2; exit 1; }
+	ln -sfn test/data data
 
 HEADERS := $(shell find src -name '*.hpp')
 $(OBJS): $(HEADERS)
@@ -38,3 +58,26 @@ $(ARROYO_JSON_KERNEL_OBJS): src/formats/json_scan_%.o: src/formats/json_scan_%.c
 	$(CXX) $(CXXFLAGS) $(ARROYO_JSON_KERNEL_FLAGS_$*) $(CPPFLAGS) -c -o $@ $<
 	bash scripts/isolate_json_kernel.sh $@ $* || { rm -f $@; exit 1; }
 endif
+
+# Unit tests of the PostgreSQL-free code (test/unit/NAME_test.cpp; test/run.sh runs them): one
+# program per file, compiled with the extension's flags and linked with the very objects the
+# extension is built from (ARROYO_UNIT_OBJS_NAME) and the libraries those need
+# (ARROYO_UNIT_LIBS_NAME). `make unit` builds them all; ARROYO_UNIT_TESTS="NAME..." some.
+ARROYO_UNIT_TESTS = $(patsubst test/unit/%_test.cpp,%,$(wildcard test/unit/*_test.cpp))
+ARROYO_UNIT_OBJS_json_scan = src/formats/json_scan.o src/formats/json_scan_builtin.o \
+                             $(ARROYO_JSON_KERNEL_OBJS)
+ARROYO_UNIT_LIBS_json_scan = -lsimdjson
+ARROYO_UNIT_OBJS_nexmark = src/connectors/nexmark/generator.o
+ARROYO_UNIT_OBJS_ws_client = src/connectors/websocket/ws_client.o
+ARROYO_UNIT_LIBS_ws_client = -lwebsockets -lcrypto
+ARROYO_UNIT_PROGRAMS = $(ARROYO_UNIT_TESTS:%=test/unit/%_test)
+
+.PHONY: unit
+unit: $(ARROYO_UNIT_PROGRAMS)
+$(ARROYO_UNIT_PROGRAMS:=.o) test/unit/unit.o: test/unit/unit.hpp $(HEADERS)
+define arroyo_unit_program
+test/unit/$(1)_test: test/unit/$(1)_test.o test/unit/unit.o $$(ARROYO_UNIT_OBJS_$(1))
+	$$(CXX) $$(CXXFLAGS) -o $$@ $$^ $$(LDFLAGS) $$(ARROYO_UNIT_LIBS_$(1))
+endef
+$(foreach t,$(ARROYO_UNIT_TESTS),$(eval $(call arroyo_unit_program,$(t))))
+EXTRA_CLEAN += $(ARROYO_UNIT_PROGRAMS) test/unit/*.o

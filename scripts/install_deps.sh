@@ -13,8 +13,6 @@ PACKAGES=(
     postgresql-15            # server binaries: initdb, pg_ctl, postgres, psql
     postgresql-server-dev-15 # pg_config, PGXS, headers, pg_regress
     libsimdjson-dev          # JSON format
-    librdkafka-dev           # Kafka connector
-    libwebsockets-dev        # websocket connector
     kcat                     # independent Kafka client for tests
     python3
     python3-psycopg          # independent PostgreSQL client for tests
@@ -24,12 +22,19 @@ PACKAGES=(
     openssl                  # test certificates for the websocket TLS tests
     clang                    # fuzz targets (test/fuzz) and the sanitizer build
     libclang-rt-14-dev       # libFuzzer and the sanitizer runtimes for clang 14
+    clang-format             # scripts/format.sh (.clang-format)
 )
 
 PG_OS_USER_HOME=/var/lib/arroyo-stream
 
 # shellcheck source=SCRIPTDIR/../test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+
+# The libraries of connectors, declared in their own folders (src/connectors/*/build.mk:
+# `ARROYO_PACKAGES += librdkafka-dev` for the kafka connector, libwebsockets-dev for websocket).
+for pkg in $(sed -n 's/^ARROYO_PACKAGES *+= *//p' "$ARROYO_ROOT"/src/connectors/*/build.mk); do
+    PACKAGES+=("$pkg")
+done
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -18,7 +18,8 @@ SELECT stream_wait('nested');
 SELECT src, v, t AT TIME ZONE 'UTC' FROM out ORDER BY v;
 TRUNCATE out;
 
--- UNION ALL of two sources with different column types (bigint and int), with a view.
+-- UNION ALL of two sources with different column types (bigint and int), with a view. Table a,
+-- read in two branches, is one source feeding both: rows_in counts its 20 rows once (20 + 5).
 CREATE VIEW b_hours AS SELECT subtask_index + counter::int AS h FROM b;
 SELECT stream_create('both', $$
   INSERT INTO out (src, v, t)
@@ -40,7 +41,19 @@ SELECT stream_start('docs');
 SELECT stream_wait('docs');
 SELECT doc, doc->>'label' AS label FROM docs ORDER BY (doc->>'counter')::int;
 
+-- A window over a UNION ALL of one source with itself: the source's rows and watermarks go
+-- into both branches, the union's watermark is the lesser of the two, and no row is late.
+CREATE TABLE per_window (w tstzrange, n bigint, s numeric);
+SELECT stream_create('diamond', $$INSERT INTO per_window
+  SELECT tumble(interval '5 seconds') AS w, count(*), sum(v)
+  FROM (SELECT counter AS v FROM a UNION ALL SELECT counter * 100 FROM a WHERE counter % 2 = 0) x
+  GROUP BY w$$);
+SELECT stream_start('diamond');
+SELECT stream_wait('diamond');
+SELECT name, state, rows_in, rows_out, late_rows FROM stream_pipelines WHERE name = 'diamond';
+SELECT lower(w) AT TIME ZONE 'UTC' AS w_start, n, s FROM per_window ORDER BY w;
+
 SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
 DROP VIEW b_hours;
 DROP SERVER imp CASCADE;
-DROP TABLE out, docs;
+DROP TABLE out, docs, per_window;

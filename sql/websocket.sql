@@ -57,13 +57,21 @@ CREATE FOREIGN TABLE ws_a (type text) SERVER ws_srv OPTIONS (endpoint 'ws://exam
 CREATE FOREIGN TABLE ws_a (type text) SERVER ws_srv OPTIONS (endpoint 'ws://example.com/', event_time_field 'type');
 CREATE FOREIGN TABLE ws_a (type text OPTIONS (metadata 'key')) SERVER ws_srv OPTIONS (endpoint 'ws://example.com/');
 
--- format 'raw_string': exactly one text column (generated columns aside).
+-- format 'raw_string' (the format layer's, shared with kafka): exactly one column besides
+-- generated ones, of type text or varchar or a domain over them.
 CREATE FOREIGN TABLE ws_a (value text, other text) SERVER ws_srv OPTIONS (endpoint 'ws://example.com/', format 'raw_string');
 CREATE FOREIGN TABLE ws_a (value jsonb) SERVER ws_srv OPTIONS (endpoint 'ws://example.com/', format 'raw_string');
 CREATE FOREIGN TABLE ws_a (value text) SERVER ws_srv
   OPTIONS (endpoint 'ws://example.com/', format 'raw_string', "json.timestamp_format" 'unix_millis');
 CREATE FOREIGN TABLE ws_raw (value text, n int GENERATED ALWAYS AS (length(value)) STORED)
   SERVER ws_srv OPTIONS (endpoint 'ws://example.com/', format 'raw_string');
+CREATE FOREIGN TABLE ws_a (value text) SERVER ws_srv
+  OPTIONS (endpoint 'ws://example.com/', format 'raw_string', "json.max_depth" '10');
+CREATE FOREIGN TABLE ws_raw_varchar (line varchar(15)) SERVER ws_srv
+  OPTIONS (endpoint 'ws://example.com/', format 'raw_string');
+CREATE DOMAIN ws_short_text AS text CHECK (length(VALUE) < 100);
+CREATE FOREIGN TABLE ws_raw_domain (line ws_short_text) SERVER ws_srv
+  OPTIONS (endpoint 'ws://example.com/', format 'raw_string');
 -- Nothing was left behind by the failures.
 SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid WHERE c.relname = 'ws_a';
 

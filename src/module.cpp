@@ -1,7 +1,7 @@
 // Library entry point: GUCs, shared memory, the DDL hook and the supervisor.
 #include "pg/guard.hpp"
 #include "worker/launch.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;

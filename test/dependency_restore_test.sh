@@ -4,13 +4,13 @@
 # again (pg_dump carries no pg_depend rows). After `pg_dump | psql` and after
 # `pg_dump -Fc | pg_restore`, DROP of what a pipeline uses still fails naming the pipeline,
 # renames made before the dump are in the restored query, and the pipelines run.
-# Uses its own instance (port 55448, ARROYO_DEPENDENCY_RESTORE_PORT overrides).
+# Uses its own instance (port 55550, ARROYO_DEPENDENCY_RESTORE_PORT overrides).
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pg_test_instance dependency_restore "${ARROYO_DEPENDENCY_RESTORE_PORT:-55448}"
+pg_test_instance dependency_restore "${ARROYO_DEPENDENCY_RESTORE_PORT:-55550}"
 
 bindir=$(pg_bindir)
 dump_dir=$ARROYO_WORK_ROOT/tests/dependency_restore_files

@@ -3,6 +3,8 @@
 
   hostile_input.py list
       prints the names of the messages, one a line, in sending order
+  hostile_input.py lengths [--skip NAME,...]
+      prints the messages' lengths in bytes, in ascending order, joined by commas
   hostile_input.py file PATH [--skip NAME,...]
       writes the messages to PATH, one a line (none of them holds a newline)
   hostile_input.py serve PORT LOG [--skip NAME,...]
@@ -123,6 +125,8 @@ def main():
     if cmd == "list":
         for name, _ in selected(args):
             print(name)
+    elif cmd == "lengths":
+        print(",".join(str(n) for n in sorted(len(data) for _, data in selected(args))))
     elif cmd == "file":
         write_file(args[0], selected(args))
     elif cmd == "serve":

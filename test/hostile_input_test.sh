@@ -6,7 +6,9 @@
 # key and in a value, NUL bytes (raw, escaped, after the object), numbers of 10^6 digits, then
 # a good row — and sends them
 #   a. as lines of a single_file source,
-#   b. as websocket messages (from a server of its own in hostile_input.py),
+#   b. as websocket messages (from a server of its own in hostile_input.py), read by a json
+#      table and by a raw_string table (where only the messages that are not UTF-8, hold a NUL
+#      byte or exceed max_message_size are bad data, and every other one is a row, byte for byte),
 #   c. as Kafka messages (through test/kafka_broker, which keeps at most 5 MB a partition:
 #      without the 100 MB message — kafka_test covers source.max_message_bytes — and with
 #      2*10^5 keys instead of 10^6),
@@ -91,18 +93,35 @@ ws_pid=$!
 arroyo_on_exit "kill $ws_pid 2>/dev/null || true"
 ws_ready() { grep -qx ready "$WORK/ws.log" 2>/dev/null; }
 wait_for "the hostile websocket server" ws_ready
-# max_message_size 64 MiB: every message but the 100 MB one reaches the decoder.
+# max_message_size 64 MiB: every message but the 100 MB one reaches the decoder. The server
+# sends every message to each client: ws_raw reads them too, in format raw_string (the format
+# layer's, shared with Kafka), where a message is bad data only if it is not UTF-8 or holds a
+# NUL byte (utf8_key, utf8_value, nul_raw, nul_after) or is over max_message_size (huge_100mb).
 q "CREATE SERVER ws FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'websocket');
    CREATE FOREIGN TABLE ws_in ($COLUMNS) SERVER ws
      OPTIONS (endpoint 'ws://127.0.0.1:$WS_PORT/', bad_data 'drop',
               max_message_size '67108864');
+   CREATE FOREIGN TABLE ws_raw (line text) SERVER ws
+     OPTIONS (endpoint 'ws://127.0.0.1:$WS_PORT/', format 'raw_string', bad_data 'drop',
+              max_message_size '67108864');
+   CREATE TABLE raw_lengths (n int);
    SELECT stream_create('ws', \$\$INSERT INTO good_rows SELECT 'ws', id, name, n FROM ws_in\$\$);
-   SELECT stream_start('ws');" >/dev/null
+   SELECT stream_create('ws_raw', 'INSERT INTO raw_lengths SELECT octet_length(line) FROM ws_raw');
+   SELECT stream_start('ws');
+   SELECT stream_start('ws_raw');" >/dev/null
 wait_for "the websocket pipeline to read every message" counters_are ws "2|$bad_all"
 expect "websocket: the good rows, exactly" "$GOOD" "$(good_rows_of ws)"
 expect "websocket: the pipeline still runs" running \
     "$(q "SELECT state FROM stream_pipelines WHERE name = 'ws'")"
-q "SELECT stream_drop('ws')" >/dev/null
+raw_bad=5
+wait_for "the raw_string pipeline to read every message" counters_are ws_raw \
+    "$((${#all_messages[@]} - raw_bad))|$raw_bad"
+expect "raw_string: one row per UTF-8 message, its bytes exactly" \
+    "$("${HOSTILE[@]}" lengths --skip keys_2e5,huge_100mb,utf8_key,utf8_value,nul_raw,nul_after)" \
+    "$(q "SELECT string_agg(n::text, ',' ORDER BY n) FROM raw_lengths")"
+expect "raw_string: the pipeline still runs" running \
+    "$(q "SELECT state FROM stream_pipelines WHERE name = 'ws_raw'")"
+q "SELECT stream_drop('ws'); SELECT stream_drop('ws_raw')" >/dev/null
 kill "$ws_pid" 2>/dev/null || true
 
 # --- c. Kafka ---------------------------------------------------------------------------------

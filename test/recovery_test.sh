@@ -10,6 +10,8 @@
 #     f  projection -> single_file sink (exactly-once by truncating to the checkpoint)
 #     h  hop window (DISTINCT, stddev, array_agg: kept inputs) over out-of-order event times
 #     s  session window (string_agg, DISTINCT: the pending rows of each key)
+#     d  tumble window over a UNION ALL of ticks with itself: one source feeding two branches
+#        that meet again (a diamond in the dataflow graph)
 #   h and s are compared with the same queries run afterwards without any fault.
 #   faults, ARROYO_RECOVERY_CYCLES rounds (default 12) of one of:
 #     term       pg_terminate_backend on every pipeline worker (the supervisor resumes them)
@@ -40,13 +42,13 @@ all_resumed() {
                                 ORDER BY name)
               FROM stream_pipelines" 2>&1) || return 1
     [[ $last != *failed* && $last != *stopped* && ! $last =~ running:- ]] &&
-        [[ $last =~ ^(f|h|s|u|w) ]]
+        [[ $last =~ ^(d|f|h|s|u|w) ]]
 }
 
 all_finished() {
     last=$(q "SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM stream_pipelines
               WHERE name NOT LIKE '%_ref'" 2>&1) || return 1
-    [[ $last == "f:finished h:finished s:finished u:finished w:finished" ]]
+    [[ $last == "d:finished f:finished h:finished s:finished u:finished w:finished" ]]
 }
 
 q "
@@ -73,6 +75,7 @@ CREATE FOREIGN TABLE f_out (counter bigint, twice bigint) SERVER files
 CREATE TABLE w (win tstzrange, k bigint, n bigint, s numeric, av numeric, a bigint[],
                 PRIMARY KEY (win, k));
 CREATE TABLE u (k bigint PRIMARY KEY, n bigint, s numeric, lo bigint, hi bigint, av numeric);
+CREATE TABLE d (win tstzrange PRIMARY KEY, n bigint, s numeric);
 SELECT stream_create('w', \$\$INSERT INTO w
   SELECT tumble(interval '1 second'), counter % 3, count(*), sum(counter), avg(counter),
          array_agg(counter) FILTER (WHERE counter % 500 = 0)
@@ -81,6 +84,10 @@ SELECT stream_create('u', \$\$INSERT INTO u
   SELECT counter % 11, count(*), sum(counter), min(counter), max(counter), avg(counter)
   FROM ticks GROUP BY 1\$\$);
 SELECT stream_create('f', 'INSERT INTO f_out SELECT counter, counter * 2 FROM ticks');
+SELECT stream_create('d', \$\$INSERT INTO d
+  SELECT tumble(interval '1 second'), count(*), sum(c)
+  FROM (SELECT counter AS c FROM ticks UNION ALL SELECT -counter FROM ticks WHERE counter % 4 = 0) x
+  GROUP BY 1\$\$);
 SELECT stream_create(t, format(\$\$INSERT INTO %s
   SELECT hop(interval '1 second', interval '3 seconds'), counter %% 3, count(*),
          round(stddev(counter), 6), count(DISTINCT counter %% 11),
@@ -93,10 +100,10 @@ SELECT stream_create(t, format(\$\$INSERT INTO %s
   FROM %s WHERE counter %% 50 < 5 GROUP BY 1, 2\$\$, t, src))
 FROM (VALUES ('s', 'jittered'), ('s_ref', 'jittered_ref')) v(t, src);
 SELECT stream_start('w'), stream_start('u'), stream_start('f'), stream_start('h'),
-       stream_start('s');
+       stream_start('s'), stream_start('d');
 " >/dev/null
 wait_for "the pipelines to run" all_resumed
-echo "ok: pipelines w, u, f, h and s running"
+echo "ok: pipelines w, u, f, h, s and d running"
 
 faults=(term sigkill term immediate term immediate sigkill term immediate term immediate term)
 declare -A done_faults=()
@@ -153,6 +160,18 @@ expect_eq "window rows in w that should not be there" 0 \
 expect_eq "rows of w" "$((EVENTS / 1000 * 3))" "$(q "SELECT count(*) FROM w")"
 echo "ok: w holds every window exactly once, with exact aggregates"
 
+expected_d="
+SELECT tstzrange(t0 + (c / 1000) * interval '1 second', t0 + (c / 1000 + 1) * interval '1 second'),
+       count(*) + count(*) FILTER (WHERE c % 4 = 0), sum(c) - coalesce(sum(c) FILTER (WHERE c % 4 = 0), 0)
+FROM generate_series(0::bigint, $EVENTS - 1) c,
+     (SELECT timestamptz '2026-01-01 00:00:00+00' AS t0) s
+GROUP BY 1"
+expect_eq "rows of d differing from the batch query" 0 \
+    "$(q "SELECT count(*) FROM ((($expected_d) EXCEPT (SELECT * FROM d))
+                                UNION ALL ((SELECT * FROM d) EXCEPT ($expected_d))) x")"
+expect_eq "rows of d" "$((EVENTS / 1000))" "$(q "SELECT count(*) FROM d")"
+echo "ok: d (a diamond: one source, two branches, one window) holds every window exactly once"
+
 expected_u="SELECT c % 11, count(*), sum(c), min(c), max(c), avg(c)
             FROM generate_series(0::bigint, $EVENTS - 1) c GROUP BY 1"
 expect_eq "rows of u differing from the batch query" 0 \
@@ -188,13 +207,13 @@ expect_eq "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h
 echo "ok: h (hop) and s (session) equal their runs without faults"
 
 # --- checkpoints are visible, and stream_drop removes them -----------------------------------
-expect_eq "checkpoints recorded" "f|t h|t h_ref|t s|t s_ref|t u|t w|t" \
+expect_eq "checkpoints recorded" "d|t f|t h|t h_ref|t s|t s_ref|t u|t w|t" \
     "$(q "SELECT string_agg(pipeline || '|' || CASE WHEN count > 0 AND last_ok THEN 't' ELSE 'f' END, ' '
                             ORDER BY pipeline)
           FROM (SELECT pipeline, count(*) AS count,
                        bool_and(epoch > 0 AND bytes >= 0 AND duration >= interval '0') AS last_ok
                 FROM stream_checkpoints GROUP BY pipeline) c")"
-expect_eq "last_checkpoint_at" "7" \
+expect_eq "last_checkpoint_at" "8" \
     "$(q "SELECT count(*) FROM stream_pipelines WHERE last_checkpoint_at IS NOT NULL")"
 q "SELECT stream_drop(name) FROM stream_pipelines" >/dev/null
 expect_eq "state left after stream_drop" "0|0" \

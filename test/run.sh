@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Quick start, part 2, and what .ci/run runs: install dependencies, build and install
 # arroyo_stream, then run
+#   0. the unit tests of the PostgreSQL-free code (test/unit/NAME_test.cpp, built by
+#      `make unit`), one program per file, each printing PASS/FAIL per case,
 #   1. the pg_regress suite (sql/*.sql -> expected/*.out) on a temporary instance, and
 #   2. every executable test/*_test.sh,
 # print a summary, and exit non-zero if anything failed.  Servers run as the unprivileged OS user
 # chosen by test/lib.sh (`arroyo` when run as root); the system cluster is never touched.
 #
 # Usage: test/run.sh [NAME...]
-#   With NAMEs, run only those: a regress test (sql/NAME.sql) or a shell test
-#   (test/NAME_test.sh or test/NAME).
+#   With NAMEs, run only those: a regress test (sql/NAME.sql), a shell test
+#   (test/NAME_test.sh or test/NAME), `unit` (every unit test) or unit/NAME (test/unit/NAME_test.cpp).
 # Regress tests: the basenames of sql/*.sql, in sorted order, except extension scripts
 #   (sql/*--*.sql, e.g. arroyo_stream--0.1.0.sql); or, if test/schedule exists, that
 #   pg_regress schedule file ("test: name1 name2" lines; names on one line run in parallel).
@@ -45,16 +47,29 @@ all_shell=()
 for f in test/*_test.sh; do
     [[ -f $f && -x $f ]] && all_shell+=("$f")
 done
+all_unit=()
+for f in test/unit/*_test.cpp; do
+    [[ -f $f ]] && all_unit+=("$(basename "$f" _test.cpp)")
+done
 use_schedule=0
 
 if (($# > 0)); then
     regress_tests=()
     shell_tests=()
+    unit_tests=()
     for name in "$@"; do
         name=${name%.sql}
         name=${name#sql/}
         name=${name#test/}
-        if [[ $name != *--* && -f sql/$name.sql ]]; then
+        if [[ $name == unit ]]; then
+            unit_tests+=("${all_unit[@]}")
+        elif [[ $name == unit/* ]]; then
+            name=${name#unit/}
+            name=${name%.cpp}
+            name=${name%_test}
+            [[ -f test/unit/${name}_test.cpp ]] || arroyo_die "no unit test test/unit/${name}_test.cpp"
+            unit_tests+=("$name")
+        elif [[ $name != *--* && -f sql/$name.sql ]]; then
             regress_tests+=("$name")
         elif [[ -x test/${name%.sh}_test.sh ]]; then
             shell_tests+=("test/${name%.sh}_test.sh")
@@ -67,6 +82,7 @@ if (($# > 0)); then
 else
     regress_tests=("${all_regress[@]}")
     shell_tests=("${all_shell[@]}")
+    unit_tests=("${all_unit[@]}")
     [[ -f test/schedule ]] && use_schedule=1
 fi
 
@@ -86,6 +102,27 @@ record() {
     results+=("$1 $2")
     [[ $1 == FAIL ]] && failed=1
     return 0
+}
+
+# --- 0. unit tests --------------------------------------------------------------------------
+
+run_unit_tests() {
+    ((${#unit_tests[@]} > 0)) || return 0
+    arroyo_log "unit tests: ${unit_tests[*]}"
+    if ! make -s -j"${ARROYO_BUILD_JOBS:-2}" unit PG_CONFIG="$PG_CONFIG" \
+        ARROYO_UNIT_TESTS="${unit_tests[*]}"; then
+        echo "FAIL unit tests: make unit failed (compiler messages above)"
+        record FAIL unit
+        return 0
+    fi
+    local t
+    for t in "${unit_tests[@]}"; do
+        if "test/unit/${t}_test"; then
+            record PASS "unit/${t}_test"
+        else
+            record FAIL "unit/${t}_test"
+        fi
+    done
 }
 
 # --- 1. pg_regress ---------------------------------------------------------------------------
@@ -189,6 +226,7 @@ run_shell_tests() {
     echo "shell test logs: $logs_dir"
 }
 
+run_unit_tests
 run_regress
 run_shell_tests
 

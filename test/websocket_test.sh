@@ -205,7 +205,7 @@ q "CREATE FOREIGN TABLE bad_drop (id int) SERVER ws
      OPTIONS (endpoint '$WS/bad', bad_data 'drop', max_message_size '1048576');
    CREATE FOREIGN TABLE bad_fail (id int) SERVER ws
      OPTIONS (endpoint '$WS/bad', max_message_size '1048576');
-   CREATE FOREIGN TABLE bad_raw (value text) SERVER ws
+   CREATE FOREIGN TABLE bad_raw (value varchar(15)) SERVER ws
      OPTIONS (endpoint '$WS/bad', format 'raw_string', bad_data 'drop', max_message_size '1048576');
    CREATE FOREIGN TABLE bad_raw_fail (value text) SERVER ws
      OPTIONS (endpoint '$WS/bad', format 'raw_string', max_message_size '1048576');
@@ -230,11 +230,11 @@ expect "bad_fail's error" \
     "bad data in message 2 from $WS/bad: JSON document is not an object" \
     "$(q "SELECT last_error FROM stream_pipelines WHERE name = 'bad_fail'")"
 q "SELECT stream_start('bad_raw')" >/dev/null
-# raw_string: any UTF-8 text is a row; the binary garbage (a NUL byte) and the 2 MiB message are not.
+# raw_string into varchar(15): any UTF-8 text of up to 15 characters is a row; the binary
+# garbage (a NUL byte), the 2 MiB message and "this is not JSON" (16 characters) are not.
 wait_for "bad_raw's counters" query_is \
-    "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'bad_raw'" "running|7|2"
+    "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'bad_raw'" "running|6|3"
 expect "bad_raw's rows" '[1, 2]
-this is not JSON
 {"id": "three"}
 {"id": 1}
 {"id": 2}
@@ -244,7 +244,7 @@ q "SELECT stream_stop('bad_raw'); SELECT stream_start('bad_raw_fail')" >/dev/nul
 wait_for "bad_raw_fail to fail" query_is \
     "SELECT state FROM stream_pipelines WHERE name = 'bad_raw_fail'" failed
 expect "bad_raw_fail's error" \
-    "bad data in binary message 3 from $WS/bad: invalid byte sequence for encoding \"UTF8\": 0x00" \
+    "bad data in binary message 3 from $WS/bad: column \"value\": invalid byte sequence for encoding \"UTF8\": 0x00" \
     "$(q "SELECT last_error FROM stream_pipelines WHERE name = 'bad_raw_fail'")"
 q "SELECT stream_start('huge_fail')" >/dev/null
 wait_for "huge_fail to fail" query_is "SELECT state FROM stream_pipelines WHERE name = 'huge_fail'" failed

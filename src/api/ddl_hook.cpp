@@ -6,14 +6,19 @@
 // step with the pipelines' views (their target dependency after CREATE RULE, their owner after
 // REASSIGN OWNED); see catalog/pipeline_objects.hpp.
 #include "catalog/pipeline_objects.hpp"
-#include "connectors/connector.hpp"
-#include "connectors/event_time.hpp"
+#include "connectors/cdc/cdc.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
+#include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "catalog/pg_foreign_table.h"
 #include "utils/relcache.h"
 #include "access/genam.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "utils/fmgroids.h"
 }
 
@@ -21,6 +26,8 @@ extern "C" {
 #include <vector>
 
 namespace arroyo {
+
+void install_pipeline_drop_hook();  // pipeline_drop_hook.cpp
 
 namespace {
 
@@ -201,6 +208,30 @@ void validate_after(Node* stmt) {
   }
 }
 
+// Whether the statement is a DROP EXTENSION of arroyo_stream, installed here, by its owner (so
+// the drop will not fail for want of privileges after the pipelines were stopped).
+bool drops_our_extension(Node* stmt) {
+  if (!IsA(stmt, DropStmt) || ((DropStmt*)stmt)->removeType != OBJECT_EXTENSION) return false;
+  ListCell* lc;
+  foreach (lc, ((DropStmt*)stmt)->objects) {
+    if (strcmp(strVal(lfirst(lc)), "arroyo_stream") != 0) continue;
+    return pg::call([&] {
+      Oid ext = get_extension_oid("arroyo_stream", true);
+      return OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId());
+    });
+  }
+  return false;
+}
+
+// The database a DROP DATABASE drops, if it exists and the caller owns it (else InvalidOid).
+Oid dropped_database(Node* stmt) {
+  if (!IsA(stmt, DropdbStmt)) return InvalidOid;
+  return pg::call([&] {
+    Oid db = get_database_oid(((DropdbStmt*)stmt)->dbname, true);
+    return OidIsValid(db) && pg_database_ownercheck(db, GetUserId()) ? db : InvalidOid;
+  });
+}
+
 bool needs_validation(Node* stmt) {
   switch (nodeTag(stmt)) {
     case T_CreateForeignTableStmt:
@@ -309,21 +340,45 @@ void check_positions() {
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* env,
                   DestReceiver* dest, QueryCompletion* qc) {
+  Node* parsed = pstmt->utilityStmt;
   bool check_options = context != PROCESS_UTILITY_SUBCOMMAND &&
-                       (IsA(pstmt->utilityStmt, AlterTableStmt) ||
-                        IsA(pstmt->utilityStmt, AlterForeignServerStmt));
-  if (check_options) pg::entry([&] { snapshot_positions(pstmt->utilityStmt); });
+                       (IsA(parsed, AlterTableStmt) || IsA(parsed, AlterForeignServerStmt));
+  if (check_options) pg::entry([&] { snapshot_positions(parsed); });
+  // DROP EXTENSION and DROP DATABASE stop the pipelines first, cleanly (a final checkpoint,
+  // 'stopped' recorded): a worker must not find its catalog, or its database, gone. The
+  // database's own slots are dropped with the extension (DROP DATABASE drops them itself).
+  bool dropping_extension = false;
+  pg::entry([&] {
+    dropping_extension = drops_our_extension(parsed);
+    if (dropping_extension) slots::stop_database_workers(MyDatabaseId);
+    if (Oid db = dropped_database(parsed); OidIsValid(db)) slots::stop_database_workers(db);
+    return (Datum)0;
+  });
   if (prev_utility_hook)
     prev_utility_hook(pstmt, query, read_only, context, params, env, dest, qc);
   else
     standard_ProcessUtility(pstmt, query, read_only, context, params, env, dest, qc);
   Node* stmt = pstmt->utilityStmt;
+  if (dropping_extension) {
+    pg::entry([&] {
+      drop_cdc_slots_of_database(MyDatabaseId);
+      return (Datum)0;
+    });
+    return;
+  }
   if (!needs_validation(stmt)) return;
   // CREATE FOREIGN TABLE sets column options through ALTER subcommands: validate the table
   // once, after the whole statement, not in its intermediate states.
   if (context == PROCESS_UTILITY_SUBCOMMAND && IsA(stmt, AlterTableStmt)) return;
   pg::entry([&] {
     pg::call([&] { CommandCounterIncrement(); });
+    // pg_dump's scripts run with check_function_bodies off (as pg_restore does): checks that
+    // need statements still to come (column options) wait for the table's use.
+    struct Defer {
+      bool saved = raw_string_defer_column_count;
+      Defer() { raw_string_defer_column_count = !check_function_bodies; }
+      ~Defer() { raw_string_defer_column_count = saved; }
+    } defer;
     validate_after(stmt);
     if (check_options) check_positions();
   });
@@ -334,7 +389,7 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only,
 void install_ddl_hook() {
   prev_utility_hook = ProcessUtility_hook;
   ProcessUtility_hook = utility_hook;
-  install_pipeline_object_hooks();
+  install_pipeline_drop_hook();
 }
 
 }  // namespace arroyo

@@ -1,6 +1,6 @@
 // The arroyo_stream foreign data wrapper: its handler (foreign tables are streams, read only by
 // pipelines) and its validator (server options, checked by the server's connector).
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {

@@ -2,13 +2,13 @@
 // stream_wait, and the live status behind the stream_pipelines view.
 #include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
-#include "connectors/cdc/cdc.hpp"
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "pg/guard.hpp"
+#include "pg/wait.hpp"
+#include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
-#include "planner/plan.hpp"
 #include "worker/launch.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 namespace arroyo {
 
@@ -71,50 +71,8 @@ void validate_as(Oid owner, const std::string& query, const std::string& search_
   pg::call([&] { SetUserIdAndSecContext(saved_user, saved_sec); });
 }
 
-SlotState slot_state(int index) {
-  PipelineSlot& s = shared()->slots[index];
-  SpinLockAcquire(&s.mutex);
-  SlotState st = s.state;
-  SpinLockRelease(&s.mutex);
-  return st;
-}
-
-// Sleeps briefly on our latch, staying interruptible.
-void nap(long ms) {
-  pg::call([&] {
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
-                    PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-  });
-}
-
 // Asks a running pipeline's worker to stop and waits until it has.
-void stop_worker(const PipelineRow& row) {
-  int index = pg::call([&] {
-    LWLockAcquire(slots_lock(), LW_SHARED);
-    int i = find_slot(MyDatabaseId, row.id);
-    LWLockRelease(slots_lock());
-    return i;
-  });
-  if (index < 0) return;
-  PipelineSlot& s = shared()->slots[index];
-  SpinLockAcquire(&s.mutex);
-  s.stop_requested = true;
-  Latch* latch = s.latch;
-  SpinLockRelease(&s.mutex);
-  if (latch) SetLatch(latch);
-  while (true) {
-    SpinLockAcquire(&s.mutex);
-    bool gone = s.state == SlotState::Free || s.dboid != MyDatabaseId || s.pipeline_id != row.id ||
-                s.state == SlotState::Died;
-    latch = s.latch;
-    SpinLockRelease(&s.mutex);
-    if (gone) return;
-    if (latch) SetLatch(latch);
-    nap(10);
-  }
-}
+void stop_worker(const PipelineRow& row) { slots::stop_and_wait(MyDatabaseId, row.id); }
 
 }  // namespace
 
@@ -193,14 +151,14 @@ Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
     validate_as(row.owner, pipeline_query_now(row).value_or(row.query), row.search_path);
     // A worker that has just recorded its end may not have given its slot back yet.
     TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
-    for (int i; (i = find_slot(MyDatabaseId, row.id)) >= 0 && is_terminal(slot_state(i)) &&
-                GetCurrentTimestamp() < deadline;)
-      nap(10);
-    int index = claim_slot(MyDatabaseId, row.id, row.name.c_str());
+    for (std::optional<SlotState> st; (st = slots::find_state(MyDatabaseId, row.id)) &&
+                                      is_terminal(*st) && GetCurrentTimestamp() < deadline;)
+      pg::wait_latch(10);
+    int index = slots::claim(MyDatabaseId, row.id, row.name.c_str());
     try {
       catalog_mark_started(row.id);
     } catch (...) {
-      release_slot(index);
+      slots::release(index);
       throw;
     }
     TransactionId xid = pg::call([&] { return GetTopTransactionId(); });
@@ -227,7 +185,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
     stop_worker(row);
-    drop_cdc_slot_if_exists(cdc_slot_name(MyDatabaseId, row.id));
+    drop_pipeline_resources(MyDatabaseId, row.id);
     CheckpointStore::remove_all(row.id);
     catalog_delete(row.id);
     pipeline_objects_drop(row.name);
@@ -247,14 +205,11 @@ Datum arroyo_stream_wait(PG_FUNCTION_ARGS) {
     while (true) {
       PipelineRow row = find_pipeline(name);
       state = row.state;
-      int index = find_slot(MyDatabaseId, row.id);
-      if (index >= 0) {
-        SlotState st = slot_state(index);
-        if (st != SlotState::Free) state = slot_state_name(st);
-      }
+      if (std::optional<SlotState> st = slots::find_state(MyDatabaseId, row.id))
+        state = slot_state_name(*st);
       if (state == "finished" || state == "failed" || state == "stopped") break;
       if (GetCurrentTimestamp() >= deadline) break;
-      nap(10);
+      pg::wait_latch(10);
     }
     return pg::call([&] { return PointerGetDatum(cstring_to_text(state.c_str())); });
   });
@@ -275,14 +230,9 @@ Datum arroyo_stream_pipeline_query(PG_FUNCTION_ARGS) {
 Datum arroyo_stream_live_status(PG_FUNCTION_ARGS) {
   ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
   InitMaterializedSRF(fcinfo, 0);
-  SharedState* s = shared();
-  for (int i = 0; s && i < s->nslots; i++) {
-    PipelineSlot& slot = s->slots[i];
-    PipelineSlot copy;
-    SpinLockAcquire(&slot.mutex);
-    memcpy(&copy, &slot, sizeof(copy));
-    SpinLockRelease(&slot.mutex);
-    if (copy.state == SlotState::Free || copy.dboid != MyDatabaseId) continue;
+  for (int i = 0; i < slots::count(); i++) {
+    SlotStatus copy;
+    if (!slots::read(i, MyDatabaseId, &copy)) continue;
     Datum values[12];
     bool nulls[12] = {false};
     values[0] = Int32GetDatum(copy.pipeline_id);

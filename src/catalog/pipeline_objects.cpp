@@ -1,13 +1,9 @@
 #include "catalog/pipeline_objects.hpp"
 
-#include "connectors/cdc/cdc.hpp"
 #include "pg/guard.hpp"
-#include "state/checkpoint_store.hpp"
-#include "worker/shmem.hpp"
 
 extern "C" {
 #include "catalog/dependency.h"
-#include "catalog/objectaccess.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_rewrite.h"
 #include "commands/tablecmds.h"
@@ -44,7 +40,8 @@ void as_schema_owner(F&& body) {
   int saved_sec;
   pg::call([&] {
     GetUserIdAndSecContext(&saved_user, &saved_sec);
-    HeapTuple tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid(kSchema, false)));
+    HeapTuple tup =
+        SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(get_namespace_oid(kSchema, false)));
     Oid owner = ((Form_pg_namespace)GETSTRUCT(tup))->nspowner;
     ReleaseSysCache(tup);
     SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -103,7 +100,8 @@ struct RuleTarget {
 std::optional<RuleTarget> rule_target(Oid view) {
   RuleTarget out;
   bool found = pg::call([&] {
-    HeapTuple tup = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(view), CStringGetDatum(kRuleName));
+    HeapTuple tup =
+        SearchSysCache2(RULERELNAME, ObjectIdGetDatum(view), CStringGetDatum(kRuleName));
     if (!HeapTupleIsValid(tup)) return false;
     bool isnull;
     Datum d = SysCacheGetAttr(RULERELNAME, tup, Anum_pg_rewrite_ev_action, &isnull);
@@ -146,13 +144,13 @@ void with_search_path(const std::string& path, F&& body) {
 std::string deparse(const std::string& name, const std::string& written, Oid view) {
   std::optional<RuleTarget> target = rule_target(view);
   if (!target)
-    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-             "pipeline \"" + name + "\" has no target",
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "pipeline \"" + name + "\" has no target",
              "Rule \"writes\" of view _arroyo_stream.\"pipeline " + name +
                  "\", which records where the pipeline writes, is missing (a restore of only "
                  "part of a dump?).",
              "Drop the pipeline (stream_drop) and create it again.");
-  std::string out = split_text(written).settings + "INSERT INTO " + relation_name(target->relid) + " (";
+  std::string out =
+      split_text(written).settings + "INSERT INTO " + relation_name(target->relid) + " (";
   for (size_t i = 0; i < target->columns.size(); i++) {
     AttrNumber att = target->columns[i];
     out += (i ? ", " : "") + std::string(pg::call([&] {
@@ -174,104 +172,11 @@ std::string deparse(const std::string& name, const std::string& written, Oid vie
   return out;
 }
 
-// --- dropping a pipeline through its view ------------------------------------------------
-
-object_access_hook_type prev_object_access = nullptr;
-std::vector<int32> dropped_in_xact;  // pipelines whose view this transaction dropped
-bool xact_callback_registered = false;
-
-// Stops, at commit, the workers of the pipelines this transaction dropped; frees their
-// replication slots before (a running worker frees its own when it ends).
-void on_xact(XactEvent event, void*) {
-  if (dropped_in_xact.empty()) return;
-  if (event == XACT_EVENT_PRE_COMMIT) {
-    for (int32 id : dropped_in_xact) {
-      bool running = false;
-      SharedState* s = shared();
-      for (int i = 0; s && i < s->nslots; i++) {
-        PipelineSlot& slot = s->slots[i];
-        SpinLockAcquire(&slot.mutex);
-        running = running || (slot.state != SlotState::Free && slot.dboid == MyDatabaseId &&
-                              slot.pipeline_id == id && !is_terminal(slot.state));
-        SpinLockRelease(&slot.mutex);
-      }
-      if (running) continue;
-      // An error here aborts the transaction before it commits, as PostgreSQL expects;
-      // raised once no C++ frame is live.
-      static char message[256];
-      message[0] = '\0';
-      try {
-        drop_cdc_slot_if_exists(cdc_slot_name(MyDatabaseId, id));
-      } catch (const std::exception& e) {
-        strlcpy(message, e.what(), sizeof(message));
-      }
-      if (message[0])
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_IN_USE),
-                        errmsg("could not drop the replication slot of a dropped pipeline: %s",
-                               message)));
-    }
-    return;
-  }
-  if (event == XACT_EVENT_COMMIT) {
-    SharedState* s = shared();
-    for (int32 id : dropped_in_xact) {
-      for (int i = 0; s && i < s->nslots; i++) {
-        PipelineSlot& slot = s->slots[i];
-        SpinLockAcquire(&slot.mutex);
-        Latch* latch = nullptr;
-        if (slot.state != SlotState::Free && slot.dboid == MyDatabaseId && slot.pipeline_id == id) {
-          slot.stop_requested = true;
-          latch = slot.latch;
-        }
-        SpinLockRelease(&slot.mutex);
-        if (latch) SetLatch(latch);
-      }
-    }
-  }
-  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-      event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-      event == XACT_EVENT_PREPARE)
-    dropped_in_xact.clear();
-}
-
-// A view of _arroyo_stream named "pipeline <name>" is being dropped: unless stream_drop is
-// dropping it (it deletes the catalog row first), the pipeline goes with it.
-void view_dropped(Oid relid) {
-  Oid nsp = schema_oid();
-  if (!OidIsValid(nsp)) return;
-  std::string relname;
-  bool candidate = pg::call([&] {
-    if (get_rel_namespace(relid) != nsp || get_rel_relkind(relid) != RELKIND_VIEW) return false;
-    const char* n = get_rel_name(relid);
-    relname = n ? n : "";
-    return true;
-  });
-  if (!candidate || relname.compare(0, strlen(kViewPrefix), kViewPrefix) != 0) return;
-  // DROP EXTENSION: the catalog table may be gone already.
-  if (!OidIsValid(pg::call([&] { return get_relname_relid("pipelines", nsp); }))) return;
-  std::optional<PipelineRow> row = catalog_find(relname.substr(strlen(kViewPrefix)));
-  if (!row) return;
-  CheckpointStore::remove_all(row->id);
-  catalog_delete(row->id);
-  if (!xact_callback_registered) {
-    pg::call([&] { RegisterXactCallback(on_xact, nullptr); });
-    xact_callback_registered = true;
-  }
-  dropped_in_xact.push_back(row->id);
-}
-
-void object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void* arg) {
-  if (prev_object_access) prev_object_access(access, classId, objectId, subId, arg);
-  if (access != OAT_DROP || classId != RelationRelationId || subId != 0) return;
-  pg::entry([&] { view_dropped(objectId); });
-}
-
 }  // namespace
 
 void pipeline_objects_create(const std::string& name, const std::string& query, Oid owner) {
   if (int(name.size()) > kMaxPipelineNameLen)
-    pg::fail(ERRCODE_NAME_TOO_LONG,
-             "pipeline name \"" + name + "\" is too long",
+    pg::fail(ERRCODE_NAME_TOO_LONG, "pipeline name \"" + name + "\" is too long",
              "A pipeline owns a view named \"pipeline <name>\", which must fit in " +
                  std::to_string(NAMEDATALEN - 1) + " bytes.",
              "Use a name of at most " + std::to_string(kMaxPipelineNameLen) + " bytes.");
@@ -316,11 +221,10 @@ void pipeline_objects_create(const std::string& name, const std::string& query, 
     }
     std::string target_name = pg::call([&] {
       return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)),
-                                                    get_rel_name(target));
+                                                     get_rel_name(target));
     });
-    std::string qualified_view = pg::call([&] {
-      return (const char*)quote_qualified_identifier(kSchema, view_name(name).c_str());
-    });
+    std::string qualified_view = pg::call(
+        [&] { return (const char*)quote_qualified_identifier(kSchema, view_name(name).c_str()); });
     std::string rule = std::string("CREATE RULE ") + kRuleName + " AS ON INSERT TO " +
                        qualified_view + " DO INSTEAD INSERT INTO " + target_name + " (" + cols +
                        ") VALUES (" + values + ")";
@@ -389,7 +293,8 @@ std::vector<std::string> pipelines_reading(Oid relid, AttrNumber att, bool check
     pg::call([&] {
       int rc = SPI_execute_with_args(
           "SELECT DISTINCT p.name FROM pg_catalog.pg_depend d "
-          "JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
+          "JOIN pg_catalog.pg_rewrite r ON d.classid = "
+          "'pg_catalog.pg_rewrite'::pg_catalog.regclass "
           "  AND d.objid = r.oid AND r.rulename = '_RETURN' "
           "JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
           "JOIN _arroyo_stream.pipelines p ON v.relname = 'pipeline ' || p.name "
@@ -426,9 +331,21 @@ void pipeline_rule_created(Oid view) {
   });
 }
 
-void install_pipeline_object_hooks() {
-  prev_object_access = object_access_hook;
-  object_access_hook = object_access;
+std::optional<std::string> pipeline_of_view(Oid relid) {
+  Oid nsp = schema_oid();
+  if (!OidIsValid(nsp)) return std::nullopt;
+  std::string relname;
+  bool candidate = pg::call([&] {
+    if (get_rel_namespace(relid) != nsp || get_rel_relkind(relid) != RELKIND_VIEW) return false;
+    const char* n = get_rel_name(relid);
+    relname = n ? n : "";
+    return true;
+  });
+  if (!candidate || relname.compare(0, strlen(kViewPrefix), kViewPrefix) != 0) return std::nullopt;
+  // DROP EXTENSION: the catalog table may be gone already.
+  if (!OidIsValid(pg::call([&] { return get_relname_relid("pipelines", nsp); })))
+    return std::nullopt;
+  return relname.substr(strlen(kViewPrefix));
 }
 
 }  // namespace arroyo

@@ -13,7 +13,8 @@
 //
 // Renames are followed (the objects are referenced by OID and attribute number); the query a
 // worker runs is the view and rule deparsed now, after the SET lines of the text as written.
-// Dropping the view (DROP … CASCADE of something it uses, DROP OWNED) drops the pipeline.
+// Dropping the view (DROP … CASCADE of something it uses, DROP OWNED) drops the pipeline
+// (api/pipeline_drop_hook.cpp).
 // All functions need an open transaction.
 #pragma once
 
@@ -44,9 +45,9 @@ std::optional<std::string> pipeline_query_now(const PipelineRow& row);
 // deparse equals the one taken at stream_create), else the deparse of now.
 std::string pipeline_query_shown(const PipelineRow& row);
 
-// Installs the object-access hook (a dropped pipeline view drops its pipeline) and the
-// transaction callback that stops the workers of pipelines dropped that way, at commit.
-void install_pipeline_object_hooks();
+// The pipeline whose view `relid` is, if it is one (and the catalog table still exists):
+// api/pipeline_drop_hook.cpp drops the pipeline when its view is dropped.
+std::optional<std::string> pipeline_of_view(Oid relid);
 
 // The pipelines whose SELECT reads relation `relid` (column `att`; 0: any of it), by name;
 // with `checkpointed`, only those with a checkpoint to resume from.

@@ -1,5 +1,5 @@
 // The one place connectors are registered.
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 namespace arroyo {
 
@@ -9,6 +9,7 @@ const Connector& nexmark_connector();
 const Connector& blackhole_connector();
 const Connector& websocket_connector();
 const Connector& kafka_connector();
+const Connector& cdc_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
@@ -26,6 +27,17 @@ std::vector<std::string> connector_names() {
   std::vector<std::string> out;
   for (const Connector* c : all_connectors()) out.push_back(c->name());
   return out;
+}
+
+}  // namespace arroyo
+
+namespace arroyo {
+
+const Connector& regular_table_connector() { return cdc_connector(); }
+
+void drop_pipeline_resources(Oid dboid, int32 pipeline_id) {
+  for (const Connector* c : all_connectors()) c->drop_pipeline_resources(dboid, pipeline_id);
+  regular_table_connector().drop_pipeline_resources(dboid, pipeline_id);
 }
 
 }  // namespace arroyo

@@ -5,6 +5,8 @@
 #include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
 
+#include <algorithm>
+
 namespace arroyo {
 
 namespace {
@@ -28,10 +30,8 @@ class JsonRowEncoder : public PerRowEncoder {
   explicit JsonRowEncoder(const TableSpec& spec) : encoder_(spec, spec.table_options) {}
 
  protected:
-  bool encode_row(const Datum* values, const bool* nulls, std::string& out) override {
-    out.clear();
-    encoder_.encode(values, nulls, out);
-    return true;
+  std::string_view encode_row(const Datum* values, const bool* nulls) override {
+    return encoder_.encode(values, nulls);
   }
   const char* format_name() const override { return "json"; }
 
@@ -84,43 +84,94 @@ void PerRowEncoder::encode(const Batch& rows, const MessageEmitter& emit) {
       pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED, std::string("format \"") + format_name() +
                                                   "\" is append-only and cannot express deletes "
                                                   "or updates");
-    bool has_value = encode_row(rows.values(r), rows.nulls(r), payload_);
-    emit({has_value ? payload_.data() : nullptr, has_value ? payload_.size() : 0, rows.values(r),
-          rows.nulls(r), rows.time(r)});
+    std::string_view payload = encode_row(rows.values(r), rows.nulls(r));
+    emit({payload.data(), payload.size(), rows.values(r), rows.nulls(r), rows.time(r)});
   }
 }
 
 std::vector<std::string> message_format_names() { return {"json", "raw_string", "debezium_json"}; }
 
-std::vector<OptionSpec> message_format_option_specs() { return json_format_option_specs(); }
+namespace {
 
-void validate_message_format(const std::string& format, const TableSpec& spec, TableRole role) {
+bool contains(const std::vector<std::string>& names, const char* name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The formats that read and write JSON, and so take the json options.
+bool json_based(const std::string& format) {
+  return format == "json" || format == "debezium_json";
+}
+
+}  // namespace
+
+std::vector<OptionSpec> format_option_specs(const std::vector<std::string>& formats) {
+  std::vector<OptionSpec> specs = {
+      {"format", OptionKind::Choice, false, formats},
+      {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
+  };
+  if (contains(formats, "json") || contains(formats, "debezium_json"))
+    for (OptionSpec& s : json_format_option_specs()) specs.push_back(s);
+  if (contains(formats, "debezium_json")) specs.push_back({"primary_key", OptionKind::Text});
+  return specs;
+}
+
+bool is_source_only_format_option(const std::string& name) {
+  return name == "bad_data" || name == "primary_key";
+}
+
+std::string table_format(const TableSpec& spec) {
+  return get_option(spec.table_options, "format").value_or("json");
+}
+
+bool format_is_updating(const TableSpec& spec) { return table_format(spec) == "debezium_json"; }
+
+void validate_table_format(const TableSpec& spec, TableRole role) {
+  const Options& opts = spec.table_options;
+  std::string format = table_format(spec);
+  if (role == TableRole::Sink)
+    for (const auto& [name, value] : opts)
+      if (is_source_only_format_option(name))
+        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "option \"" + name + "\" applies only to source tables");
+  if (!json_based(format))
+    for (const OptionSpec& option : json_format_option_specs())
+      if (opts.count(option.name))
+        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "option \"" + option.name + "\" applies only to format \"json\"");
+  if (opts.count("primary_key")) {
+    if (format != "debezium_json")
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "option \"primary_key\" applies only to format 'debezium_json'");
+    validate_key_columns(spec, "primary_key");
+  }
   if (format == "raw_string") {
     validate_raw_string_columns(spec);
-    for (const char* option : {"json.timestamp_format", "json.max_depth"})
-      if (get_option(spec.table_options, option))
-        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-                 std::string("option \"") + option + "\" applies only to format \"json\"");
+    if (raw_string_columns_deferred(spec)) return;  // no payload column yet: no codec
   }
   // Building the codec looks up every column type's input or output function.
   if (role == TableRole::Source)
-    make_row_decoder(format, spec);
+    make_row_decoder(spec);
   else
-    make_row_encoder(format, spec);
+    make_row_encoder(spec);
 }
 
-std::unique_ptr<RowDecoder> make_row_decoder(const std::string& format, const TableSpec& spec) {
+std::unique_ptr<RowDecoder> make_row_decoder(const TableSpec& spec) {
+  std::string format = table_format(spec);
   if (format == "json") return std::make_unique<JsonRowDecoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringDecoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowDecoder>(spec);
   unknown_format(format);
 }
 
-std::unique_ptr<RowEncoder> make_row_encoder(const std::string& format, const TableSpec& spec) {
+std::unique_ptr<RowEncoder> make_row_encoder(const TableSpec& spec) {
+  std::string format = table_format(spec);
   if (format == "json") return std::make_unique<JsonRowEncoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringEncoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowEncoder>(spec);
   unknown_format(format);
 }
+
+BadData::BadData(const TableSpec& spec)
+    : drop_(get_option(spec.table_options, "bad_data") == "drop") {}
 
 }  // namespace arroyo

@@ -1,6 +1,7 @@
 #include "formats/json.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 // Encoding conversion (pg_any_to_server, pg_server_to_any) is not in pg/postgres.hpp yet.
 extern "C" {
@@ -11,10 +12,6 @@ extern "C" {
 #include <charconv>
 
 namespace arroyo {
-
-// Microseconds from the Unix epoch (1970) to PostgreSQL's (2000).
-static constexpr int64 kUnixToPostgresUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
 
 std::vector<OptionSpec> json_format_option_specs() {
   return {{"json.timestamp_format", OptionKind::Choice, false, {"rfc3339", "unix_millis"}},
@@ -162,13 +159,13 @@ void JsonDecoder::convert(Datum* values, bool* nulls) {
       continue;
     }
     if (value.kind == JsonScanValue::UnixMicros && col.type == DATEOID) {
-      int64 days = value.unix_micros / USECS_PER_DAY - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
+      int64 days = value.unix_micros / USECS_PER_DAY - pg::kUnixToPostgresDays;
       if (days < INT_MIN || days > INT_MAX)
         ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("date out of range")));
       values[col.index] = DateADTGetDatum(DateADT(days));
     } else if (value.kind == JsonScanValue::UnixMicros) {
       Timestamp ts;
-      if (__builtin_sub_overflow(value.unix_micros, kUnixToPostgresUs, &ts) ||
+      if (__builtin_sub_overflow(value.unix_micros, pg::kUnixToPostgresUs, &ts) ||
           !IS_VALID_TIMESTAMP(ts))
         ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
                         errmsg("timestamp out of range")));
@@ -281,6 +278,10 @@ JsonEncoder::JsonEncoder(const TableSpec& spec, const Options& options)
 JsonEncoder::~JsonEncoder() = default;
 
 void JsonEncoder::encode(const Datum* values, const bool* nulls, std::string& out) {
+  out.append(encode(values, nulls));
+}
+
+std::string_view JsonEncoder::encode(const Datum* values, const bool* nulls) {
   pg::call([&] {
     MemoryContextReset(row_context_);
     MemoryContext old = MemoryContextSwitchTo(row_context_);
@@ -304,7 +305,7 @@ void JsonEncoder::encode(const Datum* values, const bool* nulls, std::string& ou
     }
     MemoryContextSwitchTo(old);
   });
-  out.append(buf_.data, size_t(buf_.len));
+  return std::string_view(buf_.data, size_t(buf_.len));
 }
 
 void JsonEncoder::append_int(int64 value) {
@@ -332,7 +333,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
     case Kind::EpochMicros: {
       Timestamp ts = DatumGetTimestamp(value);
       if (!TIMESTAMP_NOT_FINITE(ts)) {
-        append_int(ts + kUnixToPostgresUs);
+        append_int(ts + pg::kUnixToPostgresUs);
         return;
       }
       break;  // infinity/-infinity: rendered as strings, after the switch
@@ -340,7 +341,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
     case Kind::EpochDays: {
       DateADT d = DatumGetDateADT(value);
       if (!DATE_NOT_FINITE(d)) {
-        append_int(int64(d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE));
+        append_int(int64(d) + pg::kUnixToPostgresDays);
         return;
       }
       break;
@@ -349,7 +350,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
       Timestamp ts = DatumGetTimestamp(value);
       if (!TIMESTAMP_NOT_FINITE(ts)) {
         int64 millis = ts / 1000 - (ts % 1000 < 0 ? 1 : 0);  // floor, also before 1970
-        append_int(millis + kUnixToPostgresUs / 1000);
+        append_int(millis + pg::kUnixToPostgresMs);
         return;
       }
       // infinity/-infinity: rendered as strings, as to_json does

@@ -3,10 +3,12 @@
 // type semantics (input/output functions, to_json's rendering), decided per column up front.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/batch.hpp"
+#include "core/table_spec.hpp"
 #include "formats/json_scan.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace arroyo {
@@ -106,6 +108,8 @@ class JsonEncoder {
 
   // Appends one JSON object (no newline) for a row in the table's full row layout.
   void encode(const Datum* values, const bool* nulls, std::string& out);
+  // The same object, valid until the next call.
+  std::string_view encode(const Datum* values, const bool* nulls);
 
  private:
   enum class Kind : uint8 {

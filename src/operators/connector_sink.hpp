@@ -1,8 +1,8 @@
 // Hands rows to a connector's Sink (files, Kafka, ...), committing with the pipeline.
 #pragma once
 
-#include "connectors/connector.hpp"
-#include "engine/operator.hpp"
+#include "core/connector.hpp"
+#include "core/operator.hpp"
 
 #include <memory>
 
@@ -19,7 +19,7 @@ class ConnectorSinkOperator : public Operator {
   void end_transaction() override { sink_->commit(); }
   void checkpoint(StateWriter& w) override { sink_->checkpoint(w); }
   void restore(const StateEntry& e) override { sink_->restore(e); }
-  void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
+  void watermark(TimestampTz wm) override { stats_.watermark = wm; }
   Sink& sink() { return *sink_; }
 
  private:

@@ -3,7 +3,7 @@
 // allocated from a slab of fixed-size chunks in the table's memory context.
 #pragma once
 
-#include "engine/aggregate.hpp"
+#include "operators/aggregate_function.hpp"
 
 #include <memory>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Filter + projection: evaluates WHERE and the select list with PostgreSQL's ExprState.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "pg/postgres.hpp"
 
 #include <vector>

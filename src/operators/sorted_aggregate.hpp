@@ -5,7 +5,7 @@
 // takes retractions) and compute the result from it when they emit.
 #pragma once
 
-#include "engine/aggregate.hpp"
+#include "operators/aggregate_function.hpp"
 #include "operators/value_multiset.hpp"
 
 #include <memory>

@@ -8,8 +8,8 @@
 // followed by an insert of the same key becomes one update.
 #pragma once
 
-#include "engine/operator.hpp"
-#include "planner/plan.hpp"
+#include "core/operator.hpp"
+#include "core/plan.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -26,7 +26,7 @@ class TableSinkOperator : public Operator {
   TableSinkOperator(const SinkTarget& target, EngineStats& stats, const std::string& pipeline);
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
-  void watermark(int, TimestampTz wm) override { stats_.watermark = wm; }
+  void watermark(TimestampTz wm) override { stats_.watermark = wm; }
   void end_transaction() override;
 
  private:

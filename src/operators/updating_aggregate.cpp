@@ -280,7 +280,7 @@ void UpdatingAggregateOperator::evict_expired() {
   for (Group* g : expired) forget(g);
 }
 
-void UpdatingAggregateOperator::watermark(int, TimestampTz wm) {
+void UpdatingAggregateOperator::watermark(TimestampTz wm) {
   if (wm > watermark_) watermark_ = wm;
   emit_watermark(wm);
 }
@@ -289,10 +289,9 @@ void UpdatingAggregateOperator::flush() {
   ensure_global_group();
   emit_changes();
   evict_expired();
-  emit_flush();
 }
 
-void UpdatingAggregateOperator::end(int) {
+void UpdatingAggregateOperator::end() {
   ensure_global_group();
   emit_changes();
   emit_end();

@@ -5,11 +5,11 @@
 // pair. Groups untouched for the TTL (in event time, against the watermark) are forgotten.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "operators/group_table.hpp"
 #include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
@@ -27,10 +27,11 @@ class UpdatingAggregateOperator : public Operator {
   ~UpdatingAggregateOperator() override;
 
   void push(int port, Batch& rows) override;
-  void watermark(int port, TimestampTz wm) override;
+  void watermark(TimestampTz wm) override;
   void flush() override;
-  void end(int port) override;
-  void idle(int) override {}
+  void end() override;
+  // Its output's watermark follows its input's; idleness does not pass through.
+  void idle() override {}
 
   int64 state_bytes() const override;
   void checkpoint(StateWriter& w) override;

@@ -5,7 +5,7 @@
 // than another makes no row of the slower one late.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 
 #include <map>
 #include <memory>
@@ -22,6 +22,8 @@ class WatermarkOperator : public Operator {
   // Columns declared NOT NULL: a row with NULL in one is dropped and counted as bad.
   void set_not_null_columns(std::vector<int> columns) { not_null_ = std::move(columns); }
   void push(int port, Batch& rows) override;
+  // It drops bad rows and sets each row's event time in place.
+  bool modifies_input() const override { return true; }
   // The source's splits that may still produce rows (see Source::active_splits); a split
   // that has had no rows for idle_timeout stops holding the watermark back.
   void set_splits(const std::vector<int32>& active, TimestampTz now);

@@ -1,6 +1,7 @@
 #include "operators/window_aggregate.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 extern "C" {
 #include "utils/rangetypes.h"
@@ -13,13 +14,12 @@ namespace arroyo {
 namespace {
 
 // PostgreSQL counts time from 2000-01-01; windows are aligned to the Unix epoch (1970-01-01
-// 00:00 UTC), as in Flink and Arroyo: this many microseconds after PostgreSQL's epoch.
-constexpr int64 kUnixEpoch = -int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
+// 00:00 UTC), as in Flink and Arroyo, which is pg::kUnixToPostgresUs before PostgreSQL's.
+//
 // The start of the step-aligned interval holding t: the largest multiple of `step` since the
 // Unix epoch not after t (floor division; no overflow anywhere in the timestamp range).
 TimestampTz align(TimestampTz t, int64 step) {
-  int64 r = (t % step - kUnixEpoch % step) % step;
+  int64 r = (t % step + pg::kUnixToPostgresUs % step) % step;
   if (r < 0) r += step;
   return t - r;
 }
@@ -221,14 +221,14 @@ bool WindowAggregateOperator::is_late(TimestampTz t, const Datum* values, const 
   return true;
 }
 
-void WindowAggregateOperator::watermark(int, TimestampTz wm) {
+void WindowAggregateOperator::watermark(TimestampTz wm) {
   if (wm <= watermark_) return;
   watermark_ = wm;
   fire(wm);
   emit_watermark(wm);
 }
 
-void WindowAggregateOperator::end(int) {
+void WindowAggregateOperator::end() {
   watermark_ = DT_NOEND;
   fire(DT_NOEND);
   emit_end();

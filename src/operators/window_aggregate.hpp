@@ -10,11 +10,11 @@
 //    aggregate the session's rows.
 #pragma once
 
-#include "engine/operator.hpp"
+#include "core/operator.hpp"
 #include "operators/group_table.hpp"
 #include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
 
@@ -32,9 +32,10 @@ class WindowAggregateOperator : public Operator {
   ~WindowAggregateOperator() override;
 
   void push(int port, Batch& rows) override;
-  void watermark(int port, TimestampTz wm) override;
-  void end(int port) override;
-  void idle(int) override {}
+  void watermark(TimestampTz wm) override;
+  void end() override;
+  // Its output's watermark follows its input's; idleness does not pass through.
+  void idle() override {}
   int64 state_bytes() const override;
   // Checkpoints: one entry per group of each pane (part = the pane's start) changed since the
   // last checkpoint, one per session key, and the operator's watermark; a pane's entries go

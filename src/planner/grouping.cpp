@@ -145,8 +145,7 @@ void check_no_windows(Query* q) {
   });
 }
 
-std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
-                                             List* quals) {
+PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals) {
   Substitution sub;
   Node* window_call = nullptr;
   const char* window_fn = nullptr;
@@ -220,7 +219,7 @@ std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode>
   in->desc = desc_from_targets(in->targets);
   in->updating = input_updating;
 
-  std::unique_ptr<PlanNode> agg;
+  PlanNodePtr agg;
   if (window_call) {
     auto w = std::make_unique<WindowAggregateNode>();
     w->window = window_spec(window_fn, (FuncExpr*)window_call);

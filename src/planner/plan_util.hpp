@@ -1,7 +1,7 @@
 // Helpers shared by the planner's files: expression planning, row layouts, error shapes.
 #pragma once
 
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 namespace arroyo {
 
@@ -28,8 +28,7 @@ List* targets_from_exprs(List* exprs);
 void check_no_windows(Query* q);
 // Plans a grouped query (GROUP BY, aggregates, HAVING; with or without a time window) over
 // `input`, already filtered by WHERE in `quals`.
-std::unique_ptr<PlanNode> plan_grouped_query(Query* q, std::unique_ptr<PlanNode> input,
-                                            List* quals);
+PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 
 // Whether grouping key `key` (0-based) of an updating aggregate is provably never NULL (a
 // conservative proof: NOT NULL columns, WHERE conditions that reject NULL, constants, and

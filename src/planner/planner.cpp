@@ -1,12 +1,13 @@
 // Query tree → logical plan. Every "is this supported?" check lives here, so unsupported SQL
 // fails at stream_create naming the construct.
-#include "planner/plan.hpp"
+#include "planner/planner.hpp"
 
 #include "pg/guard.hpp"
 #include "planner/plan_util.hpp"
 #include "planner/settings.hpp"
-#include "connectors/cdc/cdc.hpp"
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
+
+#include <map>
 
 extern "C" {
 #include "access/genam.h"
@@ -33,12 +34,12 @@ void check_query_shape(Query* q) {
   if (q->rowMarks) unsupported("FOR UPDATE/SHARE");
 }
 
-std::unique_ptr<PlanNode> plan_select(Query* q);
+PlanNodePtr plan_select(Query* q);
 
 // Leaves out a projection that filters nothing and passes its input's columns through
 // unchanged, in order: the input already produces its rows, and the rows need no copying.
 // With `same_names`, the column names must match too (whole-row references above see them).
-std::unique_ptr<PlanNode> skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
+PlanNodePtr skip_if_identity(std::unique_ptr<ProjectNode> proj, bool same_names) {
   TupleDesc in = proj->input->desc;
   // (Over updating rows a projection also cancels unchanged updates: it stays.)
   if (proj->quals || proj->input->updating || list_length(proj->targets) != in->natts) return proj;
@@ -139,9 +140,13 @@ std::string wrapper_of(Oid relid) {
 
 // The regular tables read through change data capture by the pipeline being planned.
 thread_local std::vector<Oid> cdc_tables;
+// The sources planned so far for the pipeline being planned, by table: a table read more than
+// once (a UNION ALL of it with itself, a view and its table) is one source with several
+// consumers, read once.
+thread_local std::map<Oid, PlanNodePtr> planned_sources;
 
 // A regular table: its current rows, then its changes (an updating source).
-std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
   check_table_reachable(rte->relid, name, false);
   if (wal_level < WAL_LEVEL_LOGICAL)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -180,14 +185,14 @@ std::unique_ptr<PlanNode> plan_table_changes(RangeTblEntry* rte, const std::stri
   cdc_tables.push_back(rte->relid);
   auto node = std::make_unique<SourceNode>();
   node->spec = relation_table_spec(rte->relid);
-  node->connector = &cdc_connector();
+  node->connector = &regular_table_connector();
   node->updating = true;
   node->desc = row_desc(rte->relid);
   return node;
 }
 
 // A foreign table of ours with a source connector.
-std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
+PlanNodePtr plan_source(RangeTblEntry* rte) {
   char relkind = rte->relkind;
   const char* relname = pg::call([&] { return get_rel_name(rte->relid); });
   std::string name = relname ? relname : "?";
@@ -205,6 +210,9 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   auto node = std::make_unique<SourceNode>();
   node->spec = load_table_spec(rte->relid, true);
   node->connector = &connector_of(rte->relid);
+  // Validated again as the DDL hook does: DDL run with check_function_bodies off (a restore)
+  // may have left a check that needs the whole table to its use.
+  node->connector->validate_table(node->spec);
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + name + "\" is a sink and cannot be read from",
@@ -230,9 +238,13 @@ std::unique_ptr<PlanNode> plan_source(RangeTblEntry* rte) {
   return node;
 }
 
-std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
+PlanNodePtr plan_rte(RangeTblEntry* rte) {
   switch (rte->rtekind) {
-    case RTE_RELATION: return plan_source(rte);
+    case RTE_RELATION: {
+      PlanNodePtr& planned = planned_sources[rte->relid];
+      if (!planned) planned = plan_source(rte);
+      return planned;
+    }
     case RTE_SUBQUERY:
       if (rte->lateral) unsupported("LATERAL");
       return plan_select(rte->subquery);
@@ -244,8 +256,8 @@ std::unique_ptr<PlanNode> plan_rte(RangeTblEntry* rte) {
 }
 
 // Wraps `input` in a projection that casts its columns to the given types where they differ.
-std::unique_ptr<PlanNode> coerce_columns(std::unique_ptr<PlanNode> input, List* types,
-                                         List* typmods, List* collations) {
+PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods,
+                           List* collations) {
   TupleDesc in = input->desc;
   bool same = true;
   for (int i = 0; i < in->natts; i++)
@@ -286,7 +298,7 @@ void union_leaves(Node* n, Query* q, std::vector<RangeTblEntry*>& out) {
   union_leaves(s->rarg, q, out);
 }
 
-std::unique_ptr<PlanNode> plan_union(Query* q) {
+PlanNodePtr plan_union(Query* q) {
   SetOperationStmt* top = (SetOperationStmt*)q->setOperations;
   std::vector<RangeTblEntry*> leaves;
   union_leaves((Node*)top, q, leaves);
@@ -299,7 +311,7 @@ std::unique_ptr<PlanNode> plan_union(Query* q) {
   return u;
 }
 
-std::unique_ptr<PlanNode> plan_select(Query* q) {
+PlanNodePtr plan_select(Query* q) {
   check_query_shape(q);
   if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
@@ -317,7 +329,7 @@ std::unique_ptr<PlanNode> plan_select(Query* q) {
   if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef))
     unsupported("JOIN", "Joins arrive in a later version.");
   RangeTblEntry* rte = rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable);
-  std::unique_ptr<PlanNode> input = plan_rte(rte);
+  PlanNodePtr input = plan_rte(rte);
   List* quals = nullptr;
   if (q->jointree->quals) {
     Expr* qual = plan_expr((Expr*)q->jointree->quals);
@@ -635,6 +647,7 @@ SinkTarget plan_target(Query* ins) {
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);
+  sink.connector->validate_table(sink.spec);  // as for a source (plan_source)
   if (sink.connector->role(sink.spec) != TableRole::Sink)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + relname + "\" is a source and cannot be written to", {},
@@ -644,7 +657,7 @@ SinkTarget plan_target(Query* ins) {
 }
 
 // The final projection: the INSERT's target list (with defaults) as a full row of the target.
-std::unique_ptr<PlanNode> plan_sink_projection(Query* ins, std::unique_ptr<PlanNode> select) {
+PlanNodePtr plan_sink_projection(Query* ins, PlanNodePtr select) {
   auto proj = std::make_unique<ProjectNode>();
   TupleDesc target_desc;
   List* targets = pg::call([&] {
@@ -711,6 +724,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   });
   plan.sink = plan_target(ins);
   cdc_tables.clear();
+  planned_sources.clear();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -729,6 +743,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
                "Its own writes would come back as changes.");
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
+  planned_sources.clear();
   if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }

@@ -1,7 +1,7 @@
 // Pipeline settings: the `SET name = value;` statements that may precede a pipeline's INSERT.
 #pragma once
 
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
 
 namespace arroyo {
 

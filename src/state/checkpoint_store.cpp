@@ -1,7 +1,7 @@
 #include "state/checkpoint_store.hpp"
 
 #include "catalog/pipelines.hpp"
-#include "engine/operator.hpp"
+
 #include "pg/guard.hpp"
 
 extern "C" {

@@ -8,7 +8,7 @@
 // that are dropped together (a window pane); keys are unique within a part.
 #pragma once
 
-#include "engine/batch.hpp"
+#include "core/batch.hpp"
 #include "pg/postgres.hpp"
 
 #include <functional>

@@ -1,7 +1,7 @@
 #include "worker/launch.hpp"
 
 #include "pg/guard.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 namespace arroyo {
 
@@ -51,7 +51,7 @@ pid_t launch_pipeline_worker(const PipelineWorkerArgs& args, const char* pipelin
     if (registered && wait_for_startup) status = WaitForBackgroundWorkerStartup(handle, &pid);
   });
   if (!registered || status == BGWH_POSTMASTER_DIED) {
-    release_slot(args.slot);
+    slots::release(args.slot);
     pg::fail(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
              std::string("could not start a background worker for pipeline \"") +
                  pipeline_name + "\"",

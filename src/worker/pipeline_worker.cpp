@@ -4,15 +4,19 @@
 #include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
 #include "connectors/cdc/cdc.hpp"
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 #include "pg/guard.hpp"
+#include "pg/wait.hpp"
+#include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
-#include "state/recovery.hpp"
+#include "runtime/recovery.hpp"
 #include "worker/launch.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "utils/ps_status.h"
 }
 
@@ -36,49 +40,19 @@ void handle_sigterm(SIGNAL_ARGS) {
   die(postgres_signal_arg);
 }
 
-PipelineSlot& slot() { return shared()->slots[my_slot]; }
+bool stop_requested() { return slots::stop_requested(my_slot); }
 
-bool stop_requested() {
-  SpinLockAcquire(&slot().mutex);
-  bool stop = slot().stop_requested;
-  SpinLockRelease(&slot().mutex);
-  return stop;
-}
-
-void publish(const EngineStats& stats) {
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  s.rows_in = stats.rows_in;
-  s.rows_out = stats.rows_out;
-  s.bad_rows = stats.bad_rows;
-  s.late_rows = stats.late_rows;
-  s.state_bytes = stats.state_bytes;
-  s.watermark = stats.watermark;
-  strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
-  SpinLockRelease(&s.mutex);
-}
+void publish(const EngineStats& stats) { slots::publish(my_slot, stats); }
 
 void set_slot_state(SlotState state, const std::string& error = {}) {
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  s.state = state;
-  strlcpy(s.last_error, error.c_str(), kSlotErrorLen);
-  SpinLockRelease(&s.mutex);
+  slots::set_state(my_slot, state, error);
 }
 
 // Marks the slot of a worker that exits without having recorded its end (before_shmem_exit).
 void on_worker_exit(int, Datum) {
   if (my_slot < 0) return;
-  PipelineSlot& s = slot();
-  SpinLockAcquire(&s.mutex);
-  if (!is_terminal(s.state)) {
-    s.state = SlotState::Died;
-    strlcpy(s.last_error,
-            got_sigterm ? "pipeline worker was terminated" : "pipeline worker exited unexpectedly",
-            kSlotErrorLen);
-  }
-  SpinLockRelease(&s.mutex);
-  if (shared()->supervisor_latch) SetLatch(shared()->supervisor_latch);
+  slots::mark_died(my_slot, got_sigterm ? "pipeline worker was terminated"
+                                        : "pipeline worker exited unexpectedly");
 }
 
 void begin_transaction() {
@@ -103,13 +77,7 @@ void wait_for_data(TimestampTz wake_at) {
     timeout_ms = wake_at > now ? long((wake_at - now + 999) / 1000) : 0;
     timeout_ms = std::min(timeout_ms, 1000L);
   }
-  pg::call([&] {
-    if (timeout_ms > 0)
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, timeout_ms,
-                      PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-  });
+  pg::wait_latch(timeout_ms);
 }
 
 // Records how the run ended, in the catalog and then in the slot.
@@ -127,15 +95,51 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
   set_slot_state(state, error);
 }
 
+// Whether a pipeline that reads table changes must rebuild its results instead of resuming:
+// it has a checkpoint, but the replication slot that checkpoint's position is in does not
+// exist. That is a restored database (pg_dump carries the checkpoint, which is a position in
+// another database's, or cluster's, changes), a copy, or a slot someone dropped: the changes
+// between that position and now cannot be read again.
+bool needs_rebuild(CheckpointStore& store, const PipelineWorkerArgs& args,
+                   const std::string& name) {
+  if (store.last().epoch == 0) return false;
+  std::string slot = cdc_slot_name(args.dboid, args.pipeline_id);
+  if (cdc_slot_exists(slot)) return false;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\": its replication slot \"%s\" does not "
+                         "exist (a restored or copied database?); rebuilding its results from "
+                         "the tables' current rows",
+                         name.c_str(), slot.c_str())));
+  });
+  return true;
+}
+
+// For a rebuild: drops the old checkpoint and empties a table target, in the snapshot's
+// transaction, so the target goes from the old results to the rebuilt ones in one commit.
+void discard_old_results(const SinkTarget& sink, int32 pipeline_id) {
+  CheckpointStore::remove_all(pipeline_id);
+  if (!sink.is_table) return;  // a Kafka or file sink gets the snapshot's rows again
+  std::string sql = "DELETE FROM " + sink.name;
+  pg::call([&] {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (SPI_execute(sql.c_str(), false, 0) != SPI_OK_DELETE)
+      elog(ERROR, "arroyo_stream: could not empty %s", sql.c_str() + strlen("DELETE FROM "));
+    SPI_finish();
+  });
+}
+
 // Reads the snapshot of change-data-capture sources in one REPEATABLE READ transaction whose
-// snapshot is the one their replication slot starts after.
-void read_snapshot(Dataflow& flow, CheckpointStore& store) {
+// snapshot is the one their replication slot starts after. `rebuild`: the target of a
+// rebuild, whose old results go in the same transaction.
+void read_snapshot(Dataflow& flow, CheckpointStore& store, const SinkTarget* rebuild,
+                   int32 pipeline_id) {
   pg::call([&] {
     StartTransactionCommand();
     XactIsoLevel = XACT_REPEATABLE_READ;
   });
   flow.begin_snapshot();
   pg::call([&] { PushActiveSnapshot(GetTransactionSnapshot()); });
+  if (rebuild) discard_old_results(*rebuild, pipeline_id);
   flow.begin_transaction();
   while (!flow.snapshot_done()) {
     pg::call([&] { CHECK_FOR_INTERRUPTS(); });
@@ -151,10 +155,10 @@ void read_snapshot(Dataflow& flow, CheckpointStore& store) {
 
 // Runs the dataflow until it finishes or is stopped; returns the end state.
 SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
-              bool decodes_between_transactions, int32 pipeline_id) {
+              bool decodes_between_transactions, int32 pipeline_id, const SinkTarget* rebuild) {
   TimestampTz started = GetCurrentTimestamp();
   bool progress_recorded = false;
-  if (flow.wants_snapshot()) read_snapshot(flow, store);
+  if (flow.wants_snapshot()) read_snapshot(flow, store, rebuild, pipeline_id);
   while (true) {
     if (stop_requested()) {
       // Emit what updating aggregates buffered, and commit it, before stopping.
@@ -201,6 +205,21 @@ SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
       if (flush_at && (!wake || flush_at < wake)) wake = flush_at;
       wait_for_data(wake);
     }
+  }
+}
+
+// Whether arroyo_stream is no longer installed in this database (dropped while we ran).
+bool extension_dropped() {
+  try {
+    return pg::call([&] {
+      AbortOutOfAnyTransaction();
+      StartTransactionCommand();
+      bool gone = !OidIsValid(get_extension_oid("arroyo_stream", true));
+      CommitTransactionCommand();
+      return gone;
+    });
+  } catch (const std::exception&) {
+    return false;
   }
 }
 
@@ -261,14 +280,16 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                                    : int64(update_flush_interval_ms) * 1000;
     flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
     store = std::make_unique<CheckpointStore>(args.pipeline_id);
-    resume(*flow, *store);
+    bool rebuild = plan.reads_table_changes && needs_rebuild(*store, args, row->name);
+    if (!rebuild) resume(*flow, *store);
     MemoryContextSwitchTo(old);
     commit_transaction();
     set_slot_state(SlotState::Running);
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id);
+    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id,
+                        rebuild ? &plan.sink : nullptr);
     flow->measure_state();
     flow->close();
     record_end(args.pipeline_id, end, flow->stats(), {});
@@ -310,13 +331,7 @@ void arroyo_stream_pipeline_main(Datum) {
   arroyo::my_slot = args.slot;
   before_shmem_exit(arroyo::on_worker_exit, 0);
   BackgroundWorkerInitializeConnectionByOid(args.dboid, args.owner, 0);
-  {
-    arroyo::PipelineSlot& s = arroyo::slot();
-    SpinLockAcquire(&s.mutex);
-    s.pid = MyProcPid;
-    s.latch = MyLatch;
-    SpinLockRelease(&s.mutex);
-  }
+  arroyo::slots::attach_worker(arroyo::my_slot);
   try {
     arroyo::run_pipeline(args);
     // A pipeline dropped while it ran (DROP … CASCADE of something it uses) leaves its
@@ -327,11 +342,18 @@ void arroyo_stream_pipeline_main(Datum) {
     if (gone)
       arroyo::drop_cdc_slot_if_exists(arroyo::cdc_slot_name(args.dboid, args.pipeline_id), true);
   } catch (const std::exception& e) {
+    if (arroyo::extension_dropped()) {
+      // Nothing left to record into, or to resume: not a crash.
+      elog(LOG, "arroyo_stream pipeline worker exiting: the extension was dropped");
+      arroyo::slots::release(arroyo::my_slot);
+      arroyo::my_slot = -1;
+      proc_exit(0);
+    }
     // Recording the failure failed too: the exit callback marks the slot for the supervisor.
     elog(LOG, "arroyo_stream pipeline worker could not record its end: %s", e.what());
     proc_exit(1);
   }
-  arroyo::release_slot(arroyo::my_slot);
+  arroyo::slots::release(arroyo::my_slot);
   arroyo::my_slot = -1;
   proc_exit(0);
 }

@@ -6,14 +6,16 @@
 // itself and stays failed.)
 #include "catalog/pipelines.hpp"
 #include "pg/guard.hpp"
+#include "pg/wait.hpp"
 #include "worker/launch.hpp"
-#include "worker/shmem.hpp"
+#include "worker/slots.hpp"
 
 extern "C" {
 #include "catalog/pg_database.h"
 #include "postmaster/interrupt.h"
 }
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -41,36 +43,28 @@ std::vector<Oid> list_databases() {
   return out;
 }
 
-// Databases that have a slot whose worker died without recording its end.
-std::set<Oid> databases_with_dead_workers() {
-  std::set<Oid> out;
-  SharedState* s = shared();
-  for (int i = 0; i < s->nslots; i++) {
-    PipelineSlot& slot = s->slots[i];
-    SpinLockAcquire(&slot.mutex);
-    bool died = slot.state == SlotState::Died;
-    Oid db = slot.dboid;
-    SpinLockRelease(&slot.mutex);
-    if (died) out.insert(db);
-  }
-  return out;
-}
-
 void supervise() {
   pg::call([&] { BackgroundWorkerInitializeConnection(nullptr, nullptr, 0); });
-  shared()->supervisor_latch = MyLatch;
+  slots::set_supervisor_latch(MyLatch);
   for (Oid db : list_databases()) {
     if (ShutdownRequestPending) return;
     run_database_launcher(db);
   }
   while (!ShutdownRequestPending) {
-    pg::call([&] {
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000,
-                      PG_WAIT_EXTENSION);
-      ResetLatch(MyLatch);
-      CHECK_FOR_INTERRUPTS();
-    });
-    std::set<Oid> dbs = databases_with_dead_workers();
+    pg::wait_latch(1000);
+    std::set<Oid> dbs = slots::databases_with_died_workers();
+    if (dbs.empty()) continue;
+    // A database dropped under its workers (DROP DATABASE ... WITH (FORCE) terminates them)
+    // has no launcher to free their slots: free them here.
+    std::vector<Oid> live = list_databases();
+    for (auto it = dbs.begin(); it != dbs.end();) {
+      if (std::find(live.begin(), live.end(), *it) != live.end()) {
+        ++it;
+        continue;
+      }
+      slots::release_died(*it);
+      it = dbs.erase(it);
+    }
     if (dbs.empty()) continue;
     // A worker killed by a server shutdown must not be recorded as failed: give the shutdown
     // time to reach us first.
@@ -91,31 +85,24 @@ void launch_database(Oid dboid) {
     PushActiveSnapshot(GetTransactionSnapshot());
   });
   bool installed = pg::call([&] { return OidIsValid(get_extension_oid("arroyo_stream", true)); });
+  if (!installed) slots::release_died(dboid);  // dropped with the extension: nothing to resume
   if (installed) {
-    SharedState* s = shared();
-    for (int i = 0; i < s->nslots; i++) {
-      PipelineSlot& slot = s->slots[i];
-      char error[kSlotErrorLen];
-      SpinLockAcquire(&slot.mutex);
-      bool mine = slot.state == SlotState::Died && slot.dboid == dboid;
-      int32 id = slot.pipeline_id;
-      memcpy(error, slot.last_error, kSlotErrorLen);
-      SpinLockRelease(&slot.mutex);
-      if (!mine) continue;
-      std::optional<PipelineRow> row = catalog_get(id);
+    for (const slots::DiedSlot& died : slots::died_workers(dboid)) {
+      std::optional<PipelineRow> row = catalog_get(died.pipeline_id);
       const char* name = row ? row->name.c_str() : "?";
       pg::call([&] {
         ereport(LOG, (errmsg("arroyo_stream: the worker of pipeline \"%s\" died (%s); "
                              "resuming it from its last checkpoint",
-                             name, error)));
+                             name, died.error.c_str())));
       });
-      release_slot(i);
+      slots::release(died.index);
     }
     for (const PipelineRow& row : catalog_running()) {
-      if (find_slot(dboid, row.id) >= 0) continue;
+      if (slots::has_slot(dboid, row.id)) continue;
       try {
         PipelineWorkerArgs args{dboid, row.owner, row.id,
-                                claim_slot(dboid, row.id, row.name.c_str()), InvalidTransactionId};
+                                slots::claim(dboid, row.id, row.name.c_str()),
+                                InvalidTransactionId};
         launch_pipeline_worker(args, row.name.c_str(), false);
       } catch (const pg::Error& e) {
         pg::call([&] {

@@ -1,6 +1,6 @@
 // blackhole: a sink that discards every row (stream_pipelines.rows_out counts them), for measuring
 // pipelines without the cost of writing anywhere. Accepts any columns of any types, no options.
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 namespace arroyo {
 

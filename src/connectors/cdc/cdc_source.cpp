@@ -5,6 +5,9 @@
 // hands the changes over in-process. The position of what was polled is checkpointed with the
 // pipeline's results, and the slot is told only what a committed checkpoint covers: a
 // restarted pipeline resumes in the same slot, skipping what it had read (no new snapshot).
+// A start whose checkpoint has no slot (a restored database) rebuilds instead: the worker
+// drops the checkpoint and empties a table target, and the source reads a new snapshot, all in
+// one transaction (pipeline_worker.cpp, needs_rebuild).
 // Tables identified by a key only are mirrored by key (row_mirror.hpp).
 #include "connectors/cdc/cdc.hpp"
 
@@ -31,10 +34,7 @@ std::string cdc_slot_name(Oid dboid, int32 pipeline_id) {
   return "arroyo_" + std::to_string(dboid) + "_" + std::to_string(pipeline_id);
 }
 
-namespace {
-
-// Whether a replication slot of that name exists.
-bool slot_exists(const std::string& name) {
+bool cdc_slot_exists(const std::string& name) {
   return pg::call([&] {
     LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
     bool exists = SearchNamedReplicationSlot(name.c_str(), false) != nullptr;
@@ -43,16 +43,31 @@ bool slot_exists(const std::string& name) {
   });
 }
 
-}  // namespace
-
 void drop_cdc_slot_if_exists(const std::string& name, bool wait) {
-  if (!slot_exists(name)) return;
+  if (!cdc_slot_exists(name)) return;
   try {
     pg::call([&] { ReplicationSlotDrop(name.c_str(), !wait); });
   } catch (const pg::Error&) {
     // Gone meanwhile (an ephemeral slot whose process exited): what we wanted.
-    if (slot_exists(name)) throw;
+    if (cdc_slot_exists(name)) throw;
   }
+}
+
+void drop_cdc_slots_of_database(Oid dboid) {
+  std::string prefix = "arroyo_" + std::to_string(dboid) + "_";
+  std::vector<std::string> names;
+  std::vector<std::string>* namesp = &names;
+  pg::call([&] {
+    LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+    for (int i = 0; i < max_replication_slots; i++) {
+      ReplicationSlot* s = &ReplicationSlotCtl->replication_slots[i];
+      if (!s->in_use || s->data.database != dboid) continue;
+      const char* name = NameStr(s->data.name);
+      if (strncmp(name, prefix.c_str(), prefix.size()) == 0) namesp->emplace_back(name);
+    }
+    LWLockRelease(ReplicationSlotControlLock);
+  });
+  for (const std::string& name : names) drop_cdc_slot_if_exists(name);
 }
 
 namespace {
@@ -328,8 +343,8 @@ class CdcSource : public Source {
                      "\" is missing",
                  "The pipeline's last checkpoint is a position in the changes of table \"" +
                      table_name_ + "\" that this slot held.",
-                 "Drop the pipeline (stream_drop) and create it again to start from the "
-                 "table's current rows.");
+                 "Start the pipeline again: a start that finds no slot rebuilds the "
+                 "pipeline's results from the table's current rows.");
       pg::call([&] {
         CheckLogicalDecodingRequirements();
         ReplicationSlotAcquire(slot_name_.c_str(), false);
@@ -438,6 +453,9 @@ class CdcConnector : public Connector {
   TableRole role(const TableSpec&) const override { return TableRole::Source; }
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<CdcSource>(spec);
+  }
+  void drop_pipeline_resources(Oid dboid, int32 pipeline_id) const override {
+    drop_cdc_slot_if_exists(cdc_slot_name(dboid, pipeline_id));
   }
 };
 

@@ -1,6 +1,6 @@
 // impulse: a generator source emitting counter = 0, 1, 2, ... at a given rate, like Arroyo's.
-#include "connectors/connector.hpp"
-#include "connectors/event_time.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
 
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"

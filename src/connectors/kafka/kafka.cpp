@@ -3,15 +3,12 @@
 #include "connectors/kafka/kafka_options.hpp"
 #include "connectors/kafka/kafka_sink.hpp"
 #include "connectors/kafka/kafka_source.hpp"
+#include "formats/format.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
 
 namespace {
-
-bool is_debezium(const TableSpec& spec) {
-  return get_option(spec.table_options, "format") == std::optional<std::string>("debezium_json");
-}
 
 class KafkaConnector : public Connector {
  public:
@@ -32,8 +29,8 @@ class KafkaConnector : public Connector {
   }
 
   // debezium_json tables carry changes: an updating source, a sink for updating results.
-  bool accepts_updates(const TableSpec& spec) const override { return is_debezium(spec); }
-  bool produces_updates(const TableSpec& spec) const override { return is_debezium(spec); }
+  bool accepts_updates(const TableSpec& spec) const override { return format_is_updating(spec); }
+  bool produces_updates(const TableSpec& spec) const override { return format_is_updating(spec); }
 
   // Properties naming files make librdkafka read them as the server's OS user, as COPY would.
   void check_privileges(const TableSpec& spec, TableRole) const override {

@@ -269,6 +269,25 @@ KafkaError KafkaClient::take_commit_failure() {
 // ---------------------------------------------------------------------------------------------
 // TopicWatcher
 
+bool ClusterReachability::lost(const std::string& label, const std::string& why) {
+  if (!reachable_) return false;
+  reachable_ = false;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: cannot reach the Kafka cluster, retrying: %s",
+                         label.c_str(), why.c_str())));
+  });
+  return true;
+}
+
+bool ClusterReachability::regained(const std::string& label) {
+  if (reachable_) return false;
+  reachable_ = true;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label.c_str())));
+  });
+  return true;
+}
+
 TopicWatcher::TopicWatcher(KafkaClient& client, std::string topic, Latch* latch, int refresh_ms,
                            bool want_end_offsets, bool until_ready)
     : client_(client), topic_(std::move(topic)), latch_(latch), refresh_ms_(refresh_ms),

@@ -96,6 +96,21 @@ class KafkaClient {
   rd_kafka_t* rk_ = nullptr;
 };
 
+// Whether the cluster answered at last word, as a source or sink sees it: they report every
+// sign either way, and each change is logged once ("<label>: cannot reach the Kafka cluster,
+// retrying: <why>", "<label>: reached the Kafka cluster again"); librdkafka keeps retrying.
+class ClusterReachability {
+ public:
+  bool reachable() const { return reachable_; }
+  // The cluster could not be reached; true (and logged) if it could until now.
+  bool lost(const std::string& label, const std::string& why);
+  // The cluster answered; true (and logged) if it could not be reached until now.
+  bool regained(const std::string& label);
+
+ private:
+  bool reachable_ = true;
+};
+
 // What the cluster last said about a topic.
 struct TopicState {
   enum Kind { Unknown, Ready, Missing, Unreachable } kind = Unknown;

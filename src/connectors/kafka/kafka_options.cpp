@@ -1,6 +1,6 @@
 #include "connectors/kafka/kafka_options.hpp"
 
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
 #include "formats/format.hpp"
 #include "pg/guard.hpp"
 
@@ -120,25 +120,23 @@ std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
       {"type", OptionKind::Choice, true, {"source", "sink"}},
       {"topic", OptionKind::Text, true},
-      {"format", OptionKind::Choice, false, message_format_names()},
-      {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
       {"source.offset", OptionKind::Choice, false, {"earliest", "latest", "group"}},
       {"source.group_id", OptionKind::Text},
       {"source.read_mode", OptionKind::Choice, false, {"read_committed", "read_uncommitted"}},
       {"source.stop_at", OptionKind::Choice, false, {"never", "latest"}},
       {"source.max_message_bytes", OptionKind::PosInt},
       {"sink.key_field", OptionKind::Text},
-      {"primary_key", OptionKind::Text},
       {"sink.commit_mode", OptionKind::Choice, false, {"at_least_once", "exactly_once"}},
   };
-  for (OptionSpec& s : message_format_option_specs()) specs.push_back(s);
+  for (OptionSpec& s : format_option_specs(message_format_names())) specs.push_back(s);
   for (OptionSpec& s : event_time_option_specs()) specs.push_back(s);
   return specs;
 }
 
+// The connector's own source-only options (the format's are checked by the format layer).
 bool is_source_only(const std::string& name) {
-  return name == "bad_data" || name.rfind("source.", 0) == 0 || name == "event_time_field" ||
-         name == "watermark_delay" || name == "idle_timeout" || name == "primary_key";
+  return name.rfind("source.", 0) == 0 || name == "event_time_field" ||
+         name == "watermark_delay" || name == "idle_timeout";
 }
 
 // Kafka's rule for topic names: 1..249 characters of [a-zA-Z0-9._-].
@@ -252,14 +250,7 @@ void kafka_validate_table(const TableSpec& spec) {
                "option \"sink.key_field\" names column \"" + *key + "\", which does not exist");
   }
   validate_columns(spec, sink);
-  std::string format = get_option(spec.table_options, "format").value_or("json");
-  if (spec.table_options.count("primary_key")) {
-    if (format != "debezium_json")
-      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-               "option \"primary_key\" applies only to format 'debezium_json'");
-    validate_key_columns(spec, "primary_key");
-  }
-  validate_message_format(format, spec, sink ? TableRole::Sink : TableRole::Source);
+  validate_table_format(spec, sink ? TableRole::Sink : TableRole::Source);
 }
 
 bool kafka_reads_server_files(const TableSpec& spec) {

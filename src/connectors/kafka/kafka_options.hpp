@@ -8,7 +8,7 @@
 //  * Tables: type, topic, format, bad_data, source.* / sink.* options, event-time options.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include <string>
 #include <utility>

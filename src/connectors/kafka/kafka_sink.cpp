@@ -1,6 +1,7 @@
 #include "connectors/kafka/kafka_sink.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -16,9 +17,6 @@ namespace {
 constexpr const char* kDefaultMessageTimeoutMs = "60000";
 constexpr int kFlushSliceMs = 100;
 constexpr int64 kWaitLogIntervalUs = 10 * USECS_PER_SEC;
-// Milliseconds from the Unix epoch (1970) to PostgreSQL's (2000).
-constexpr int64 kUnixToPostgresMs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
 bool has_property(const KafkaClientConfig& config, const char* name) {
   for (const auto& [n, v] : config.properties)
@@ -34,7 +32,7 @@ KafkaSink::KafkaSink(const TableSpec& spec)
       config_(kafka_client_config(spec)),
       context_("arroyo_stream kafka sink") {
   label_ = "kafka sink " + table_ + " (topic \"" + topic_ + "\")";
-  encoder_ = make_row_encoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  encoder_ = make_row_encoder(spec);
   emit_ = [this](const EncodedMessage& m) { send(m); };
   exactly_once_ = get_option(spec.table_options, "sink.commit_mode") ==
                   std::optional<std::string>("exactly_once");
@@ -108,7 +106,7 @@ void KafkaSink::send(const EncodedMessage& m) {
 
 // The message timestamp of an event time: milliseconds since 1970 (as Arroyo), at least 0.
 int64 KafkaSink::to_unix_millis(TimestampTz time) {
-  int64 millis = time / 1000 + kUnixToPostgresMs;
+  int64 millis = time / 1000 + pg::kUnixToPostgresMs;
   return millis > 0 ? millis : 0;
 }
 
@@ -240,22 +238,9 @@ void KafkaSink::close() {
   shut_down(false);
 }
 
-void KafkaSink::note_unreachable(const std::string& why) {
-  if (!reachable_) return;
-  reachable_ = false;
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: cannot reach the Kafka cluster, retrying: %s",
-                         label_.c_str(), why.c_str())));
-  });
-}
+void KafkaSink::note_unreachable(const std::string& why) { reachability_.lost(label_, why); }
 
-void KafkaSink::note_reachable() {
-  if (reachable_) return;
-  reachable_ = true;
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label_.c_str())));
-  });
-}
+void KafkaSink::note_reachable() { reachability_.regained(label_); }
 
 // Destroys the producer; with `purge`, messages not yet acknowledged are dropped (they belong
 // to a transaction that failed).

@@ -81,7 +81,7 @@ class KafkaSink : public Sink {
   rd_kafka_topic_t* rkt_ = nullptr;
   std::unique_ptr<TopicWatcher> watcher_;
   uint64 seen_version_ = 0;
-  bool reachable_ = true;
+  ClusterReachability reachability_;
   int64 delivered_ = 0;  // delivery reports seen so far
   std::string key_;
 

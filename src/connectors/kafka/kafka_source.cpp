@@ -1,6 +1,7 @@
 #include "connectors/kafka/kafka_source.hpp"
 
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
 
@@ -22,9 +23,6 @@ constexpr size_t kPollByteBudget = size_t(16) << 20;
 constexpr int kCloseCommitWaitMs = 2000;
 // How long resolving where new partitions start (latest / group offsets) may block a poll.
 constexpr int kResolveTimeoutMs = 5000;
-// Microseconds from the Unix epoch (1970) to PostgreSQL's (2000).
-constexpr int64 kUnixToPostgresUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
 
 // Called by librdkafka (on one of its threads) when the consumer queue gets something.
 void wake_worker(rd_kafka_t*, void* latch) { SetLatch(static_cast<Latch*>(latch)); }
@@ -44,9 +42,10 @@ KafkaSource::KafkaSource(const TableSpec& spec)
     : table_(spec.name),
       topic_(get_option(spec.table_options, "topic").value_or("")),
       config_(kafka_client_config(spec)),
-      metadata_(kafka_metadata_columns(spec)) {
+      metadata_(kafka_metadata_columns(spec)),
+      bad_data_(spec) {
   label_ = "kafka source " + table_ + " (topic \"" + topic_ + "\")";
-  decoder_ = make_row_decoder(get_option(spec.table_options, "format").value_or("json"), spec);
+  decoder_ = make_row_decoder(spec);
   std::string offset = get_option(spec.table_options, "source.offset").value_or("latest");
   start_mode_ = offset == "earliest" ? StartMode::Earliest
                 : offset == "group"  ? StartMode::Group
@@ -56,7 +55,6 @@ KafkaSource::KafkaSource(const TableSpec& spec)
       get_option(spec.table_options, "source.read_mode").value_or("read_committed") ==
       "read_committed";
   stop_at_latest_ = get_option(spec.table_options, "source.stop_at") == "latest";
-  drop_bad_data_ = get_option(spec.table_options, "bad_data") == "drop";
   max_message_bytes_ =
       option_int(spec.table_options, "source.max_message_bytes", kDefaultMaxMessageBytes);
 }
@@ -245,7 +243,7 @@ bool KafkaSource::assign(int from, int to, const TopicState& state) {
   active_splits_.clear();
   for (int32 p = 0; p < to; p++)
     if (!stop_at_latest_ || !done_[size_t(p)]) active_splits_.push_back(p);
-  if (reachable_) status_ = reading_status();
+  if (reachability_.reachable()) status_ = reading_status();
   return true;
 }
 
@@ -276,28 +274,25 @@ void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, Timestam
   rd_kafka_timestamp_type_t type;
   int64_t millis = rd_kafka_message_timestamp(message, &type);
   TimestampTz time =
-      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - kUnixToPostgresUs
+      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - pg::kUnixToPostgresUs
                                                               : now;
-  int before = out.size();
-  try {
-    if (int64(message->len) > max_message_bytes_)
-      pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-               "message of " + std::to_string(message->len) +
-                   " bytes exceeds source.max_message_bytes (" +
-                   std::to_string(max_message_bytes_) + ")");
-    decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
-    if (!metadata_.empty()) fill_metadata(message, out, before);
-    for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
-  } catch (const pg::Error& e) {
-    out.truncate(before);
-    if (!drop_bad_data_)
-      throw pg::Error(e.sqlerrcode(),
-                      "bad data in topic \"" + topic_ + "\" partition " +
-                          std::to_string(message->partition) + " offset " +
-                          std::to_string(message->offset) + ": " + e.message(),
-                      e.detail(), e.hint());
-    bad_rows_++;
-  }
+  bad_data_.decode(
+      out,
+      [&] {
+        int before = out.size();
+        if (int64(message->len) > max_message_bytes_)
+          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                   "message of " + std::to_string(message->len) +
+                       " bytes exceeds source.max_message_bytes (" +
+                       std::to_string(max_message_bytes_) + ")");
+        decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
+        if (!metadata_.empty()) fill_metadata(message, out, before);
+        for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
+      },
+      [&] {
+        return "bad data in topic \"" + topic_ + "\" partition " +
+               std::to_string(message->partition) + " offset " + std::to_string(message->offset);
+      });
 }
 
 void KafkaSource::fill_metadata(const rd_kafka_message_t* message, Batch& out, int from) {
@@ -314,7 +309,7 @@ void KafkaSource::fill_metadata(const rd_kafka_message_t* message, Batch& out, i
           case KafkaMetadata::Offset: value = Int64GetDatum(message->offset); break;
           case KafkaMetadata::Timestamp:
             isnull = !has_time;
-            value = TimestampTzGetDatum(millis * 1000 - kUnixToPostgresUs);
+            value = TimestampTzGetDatum(millis * 1000 - pg::kUnixToPostgresUs);
             break;
           case KafkaMetadata::Topic: value = topic_datum_; break;
           case KafkaMetadata::Key: {
@@ -381,7 +376,7 @@ void KafkaSource::mark_done(int32 partition) {
   done_count_++;
   active_splits_.erase(std::remove(active_splits_.begin(), active_splits_.end(), partition),
                        active_splits_.end());
-  if (reachable_) status_ = reading_status();
+  if (reachability_.reachable()) status_ = reading_status();
 }
 
 std::string KafkaSource::status() const { return status_; }
@@ -396,21 +391,11 @@ std::string KafkaSource::reading_status() const {
 
 void KafkaSource::note_unreachable(const std::string& why) {
   status_ = "cannot reach the Kafka cluster, retrying: " + why;
-  if (!reachable_) return;
-  reachable_ = false;
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: cannot reach the Kafka cluster, retrying: %s",
-                         label_.c_str(), why.c_str())));
-  });
+  reachability_.lost(label_, why);
 }
 
 void KafkaSource::note_reachable() {
-  if (reachable_) return;
-  reachable_ = true;
-  status_ = reading_status();
-  pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: %s: reached the Kafka cluster again", label_.c_str())));
-  });
+  if (reachability_.regained(label_)) status_ = reading_status();
 }
 
 void KafkaSource::committed() {

@@ -27,7 +27,7 @@ class KafkaSource : public Source {
 
   void open(const RuntimeInfo& info) override;
   PollResult poll(Batch& out) override;
-  int64 bad_rows() const override { return bad_rows_; }
+  int64 bad_rows() const override { return bad_data_.bad_rows(); }
   // Partitions are the splits: each holds the watermark back (see Source::active_splits).
   const std::vector<int32>* active_splits() const override { return &active_splits_; }
   void committed() override;
@@ -67,11 +67,11 @@ class KafkaSource : public Source {
   KafkaClientConfig config_;
   std::unique_ptr<RowDecoder> decoder_;
   std::vector<KafkaMetadataColumn> metadata_;
+  BadData bad_data_;  // bad_data, and the messages it dropped
   StartMode start_mode_;
   std::string group_id_;  // empty: derived from the database and pipeline at open()
   bool read_committed_;
   bool stop_at_latest_;
-  bool drop_bad_data_;
   int64 max_message_bytes_;
 
   // Running state.
@@ -87,12 +87,11 @@ class KafkaSource : public Source {
   int done_count_ = 0;
   std::vector<int32> active_splits_;    // assigned partitions not at their end
   bool ended_ = false;
-  bool reachable_ = true;               // false while the cluster cannot be reached (logged)
+  ClusterReachability reachability_;
   std::string status_ = "connecting";   // for stream_pipelines.source_status
   // positions_: next offset per assigned partition (RD_KAFKA_OFFSET_BEGINNING until known);
   // checkpointed_: as the last checkpoint wrote them; committed_: as committed to the group.
   std::map<int32, int64> positions_, checkpointed_, committed_, start_positions_;
-  int64 bad_rows_ = 0;
   Datum topic_datum_ = 0;               // the topic as text, for this poll's metadata columns
   std::vector<rd_kafka_message_t*> messages_;
 };

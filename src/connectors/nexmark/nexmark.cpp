@@ -1,8 +1,8 @@
 // nexmark: the Nexmark benchmark's event generator as a source. One foreign table per event kind
 // (option event_type 'person' | 'auction' | 'bid'); every table reads the same deterministic
 // event sequence (seed, start_time, rate) and emits only the events of its kind.
-#include "connectors/connector.hpp"
-#include "connectors/event_time.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
 #include "connectors/nexmark/generator.hpp"
 
 #include "pg/guard.hpp"

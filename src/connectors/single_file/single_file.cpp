@@ -1,9 +1,11 @@
-// single_file: one server-side file of newline-delimited JSON. As a source it is read once,
-// front to back (a bounded source that ends at end of file); as a sink rows are appended to it.
+// single_file: one server-side file of newline-delimited messages in the table's format (json,
+// debezium_json), decoded and encoded by the format layer (formats/format.hpp), one message per
+// line. As a source it is read once, front to back (a bounded source that ends at end of file);
+// as a sink rows are appended to it.
 // Server file access needs pg_read_server_files / pg_write_server_files, as COPY does.
-#include "connectors/connector.hpp"
-#include "formats/debezium.hpp"
-#include "formats/json.hpp"
+#include "core/connector.hpp"
+#include "core/event_time.hpp"
+#include "formats/format.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
@@ -26,31 +28,22 @@ constexpr int kLinesPerPollFactor = 16;
 constexpr int64 kDefaultMaxLineBytes = int64(64) << 20;
 constexpr int64 kMaxMaxLineBytes = int64(1) << 30;
 
-// Options only a source uses.
-const char* const kSourceOnlyOptions[] = {"bad_data", "event_time_field", "watermark_delay",
-                                          "idle_timeout", "primary_key", "max_line_size"};
+// The connector's own options only a source uses (the format's are checked by the format layer).
+const char* const kSourceOnlyOptions[] = {"event_time_field", "watermark_delay", "idle_timeout",
+                                          "max_line_size"};
 
 std::vector<OptionSpec> table_option_specs() {
   std::vector<OptionSpec> specs = {
       {"path", OptionKind::Text, true},
       {"type", OptionKind::Choice, true, {"source", "sink"}},
-      {"format", OptionKind::Choice, false, {"json", "debezium_json"}},
-      {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
-      {"event_time_field", OptionKind::Text},
-      {"watermark_delay", OptionKind::NonNegInterval},
-      {"idle_timeout", OptionKind::Interval},
-      {"primary_key", OptionKind::Text},
       {"max_line_size", OptionKind::PosInt},
   };
-  for (OptionSpec& spec : json_format_option_specs()) specs.push_back(spec);
+  for (OptionSpec& spec : format_option_specs({"json", "debezium_json"})) specs.push_back(spec);
+  for (OptionSpec& spec : event_time_option_specs()) specs.push_back(spec);
   return specs;
 }
 
 bool is_sink(const TableSpec& spec) { return get_option(spec.table_options, "type") == "sink"; }
-
-bool is_debezium(const TableSpec& spec) {
-  return get_option(spec.table_options, "format") == std::optional<std::string>("debezium_json");
-}
 
 std::string path_of(const TableSpec& spec) {
   return get_option(spec.table_options, "path").value_or("");
@@ -183,12 +176,10 @@ class SingleFileSource : public Source {
  public:
   explicit SingleFileSource(const TableSpec& spec)
       : path_(path_of(spec)),
-        drop_bad_data_(get_option(spec.table_options, "bad_data") == "drop"),
         max_line_(option_int(spec.table_options, "max_line_size", kDefaultMaxLineBytes)),
-        decoder_(spec, spec.table_options),
-        reader_(path_, size_t(max_line_)) {
-    if (is_debezium(spec)) debezium_ = std::make_unique<DebeziumDecoder>(spec, spec.table_options);
-  }
+        decoder_(make_row_decoder(spec)),
+        bad_data_(spec),
+        reader_(path_, size_t(max_line_)) {}
 
   void open(const RuntimeInfo&) override { reader_.open(); }
 
@@ -198,47 +189,36 @@ class SingleFileSource : public Source {
     TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
     int added = 0;
     int budget = kLinesPerPollFactor * out.capacity();
+    int room = decoder_->max_rows_per_message();  // a Debezium update is two rows
     const char* line;
     size_t len;
-    // A Debezium update is two rows.
-    while (out.size() + (debezium_ ? 2 : 1) <= out.capacity() && budget-- > 0) {
+    while (out.size() + room <= out.capacity() && budget-- > 0) {
       if (!reader_.next(&line, &len)) {
         ended_ = true;
         reader_.close();
         break;
       }
       if (line && is_blank(line, len)) continue;
-      try {
-        if (!line)
-          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                   "line of " + std::to_string(len) + " bytes exceeds max_line_size (" +
-                       std::to_string(max_line_) + " bytes)");
-        if (debezium_) {
-          debezium_->decode(line, len, out, now);
-        } else {
-          int row = out.append(now);
-          try {
-            decoder_.decode(line, len, out, row);
-          } catch (...) {
-            out.drop_last();
-            throw;
-          }
-        }
-        added++;
-      } catch (const pg::Error& e) {
-        if (!drop_bad_data_)
-          throw pg::Error(e.sqlerrcode(),
-                          "bad data in \"" + path_ + "\" line " +
-                              std::to_string(reader_.line_number()) + ": " + e.message(),
-                          e.detail(), e.hint());
-        bad_rows_++;
-      }
+      bool decoded = bad_data_.decode(
+          out,
+          [&] {
+            if (!line)
+              pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                       "line of " + std::to_string(len) + " bytes exceeds max_line_size (" +
+                           std::to_string(max_line_) + " bytes)");
+            decoder_->decode(line, len, out, now);
+          },
+          [&] {
+            return "bad data in \"" + path_ + "\" line " +
+                   std::to_string(reader_.line_number());
+          });
+      if (decoded) added++;
     }
     // Data may be an empty batch when a whole budget of lines was blank or dropped.
     return ended_ && added == 0 ? PollResult::ended() : PollResult::data();
   }
 
-  int64 bad_rows() const override { return bad_rows_; }
+  int64 bad_rows() const override { return bad_data_.bad_rows(); }
   void close() override { reader_.close(); }
 
   // Position: the offset and number of the next line to read. A restarted pipeline reads on
@@ -259,29 +239,30 @@ class SingleFileSource : public Source {
 
  private:
   std::string path_;
-  bool drop_bad_data_;
   int64 max_line_;
-  JsonDecoder decoder_;
-  std::unique_ptr<DebeziumDecoder> debezium_;  // format 'debezium_json'
+  std::unique_ptr<RowDecoder> decoder_;  // the table's format, one message per line
+  BadData bad_data_;
   LineReader reader_;
-  int64 bad_rows_ = 0;
   bool ended_ = false;
   int64 checkpointed_offset_ = 0;
 };
 
-// Appends one JSON object per row. Rows are buffered and written whenever the buffer passes
-// 1 MiB, and at commit(), which also fsyncs the file before the pipeline's transaction commits.
+// Appends one line per message the table's format makes of the rows (a json row, a Debezium
+// envelope). Lines are buffered and written whenever the buffer passes 1 MiB, and at commit(),
+// which also fsyncs the file before the pipeline's transaction commits.
 // Exactly-once: each checkpoint records the file's length, and a restart first truncates the
 // file back to the length of the checkpoint it resumes from, removing rows written after it.
 class SingleFileSink : public Sink {
  public:
   explicit SingleFileSink(const TableSpec& spec)
-      : path_(path_of(spec)), encoder_(spec, spec.table_options) {
-    if (is_debezium(spec)) debezium_ = std::make_unique<DebeziumEncoder>(spec, spec.table_options);
+      : path_(path_of(spec)), encoder_(make_row_encoder(spec)) {
+    append_line_ = [this](const EncodedMessage& m) {
+      buffer_.append(m.data, m.len);  // every format here gives each row a value
+      buffer_.push_back('\n');
+      if (buffer_.size() >= kSinkBufferLimit) flush();
+    };
   }
-  void set_key_columns(const std::vector<int>& keys) override {
-    if (debezium_) debezium_->set_key_columns(keys);
-  }
+  void set_key_columns(const std::vector<int>& keys) override { encoder_->set_key_columns(keys); }
   ~SingleFileSink() override {
     if (fd_ >= 0) ::close(fd_);  // rows still buffered here were never committed: dropped
   }
@@ -290,23 +271,11 @@ class SingleFileSink : public Sink {
 
   void write(const Batch& rows) override {
     open_file();
-    if (debezium_) {
-      debezium_->encode(rows, append_line());
-      if (buffer_.size() >= kSinkBufferLimit) flush();
-      return;
-    }
-    for (int r = 0; r < rows.size(); r++) {
-      if (rows.op(r) != RowOp::Insert)
-        pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-                 "single_file sinks are append-only and cannot apply deletes or updates");
-      encoder_.encode(rows.values(r), rows.nulls(r), buffer_);
-      buffer_.push_back('\n');
-      if (buffer_.size() >= kSinkBufferLimit) flush();
-    }
+    encoder_->encode(rows, append_line_);
   }
 
   void commit() override {
-    if (debezium_) debezium_->finish(append_line());
+    encoder_->finish(append_line_);
     flush();
     if (dirty_ && fd_ >= 0) {
       if (::fsync(fd_) != 0) fail_file("fsync", path_, errno);
@@ -360,14 +329,6 @@ class SingleFileSink : public Sink {
     if (fd_ < 0) fail_file("open", path_, open_errno);
   }
 
-  // An emitter appending each Debezium envelope to the buffer as one line.
-  DebeziumEncoder::Emit append_line() {
-    return [this](const std::string& envelope, const Datum*, const bool*, TimestampTz) {
-      buffer_ += envelope;
-      buffer_.push_back('\n');
-    };
-  }
-
   int64 file_length() {
     open_file();
     struct stat st;
@@ -391,8 +352,8 @@ class SingleFileSink : public Sink {
   }
 
   std::string path_;
-  JsonEncoder encoder_;
-  std::unique_ptr<DebeziumEncoder> debezium_;  // format 'debezium_json'
+  std::unique_ptr<RowEncoder> encoder_;  // the table's format, one message per line
+  MessageEmitter append_line_;           // appends a message to buffer_ as one line
   std::string buffer_;
   int fd_ = -1;
   bool dirty_ = false;  // written since the last fsync
@@ -409,7 +370,8 @@ class SingleFileConnector : public Connector {
     if (path.empty() || path[0] != '/')
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "option \"path\" must be an absolute path",
                "got \"" + path + "\"");
-    if (is_sink(spec))
+    TableRole role = is_sink(spec) ? TableRole::Sink : TableRole::Source;
+    if (role == TableRole::Sink)
       for (const char* name : kSourceOnlyOptions)
         if (spec.table_options.count(name))
           pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -421,26 +383,15 @@ class SingleFileConnector : public Connector {
                "invalid value for option \"max_line_size\": \"" +
                    *get_option(spec.table_options, "max_line_size") + "\"",
                "The largest allowed is " + std::to_string(kMaxMaxLineBytes) + " (1 GiB).");
-    if (spec.table_options.count("primary_key")) {
-      if (!is_debezium(spec))
-        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-                 "option \"primary_key\" applies only to format 'debezium_json'");
-      validate_key_columns(spec, "primary_key");
-    }
-    // Building the codec looks up every column type's input or output function.
-    if (is_sink(spec)) {
-      JsonEncoder encoder(spec, spec.table_options);
-    } else {
-      JsonDecoder decoder(spec, spec.table_options);
-    }
+    validate_table_format(spec, role);
   }
 
   TableRole role(const TableSpec& spec) const override {
     return is_sink(spec) ? TableRole::Sink : TableRole::Source;
   }
 
-  bool accepts_updates(const TableSpec& spec) const override { return is_debezium(spec); }
-  bool produces_updates(const TableSpec& spec) const override { return is_debezium(spec); }
+  bool accepts_updates(const TableSpec& spec) const override { return format_is_updating(spec); }
+  bool produces_updates(const TableSpec& spec) const override { return format_is_updating(spec); }
 
   void check_privileges(const TableSpec&, TableRole role) const override {
     bool reading = role == TableRole::Source;

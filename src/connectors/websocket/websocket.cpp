@@ -3,12 +3,12 @@
 // queues complete messages; poll() decodes them into rows in the worker, where PostgreSQL may
 // be called. Event time defaults to the time a message was received. A websocket has no
 // replay: what the server sends while the source is disconnected or stopped is lost.
-#include "connectors/connector.hpp"
-#include "connectors/websocket/raw_payload.hpp"
+#include "core/connector.hpp"
 #include "connectors/websocket/websocket_options.hpp"
 #include "connectors/websocket/ws_client.hpp"
-#include "formats/json.hpp"
+#include "formats/format.hpp"
 #include "pg/guard.hpp"
+#include "pg/time.hpp"
 
 #include <algorithm>
 #include <unistd.h>
@@ -16,10 +16,6 @@
 namespace arroyo {
 
 namespace {
-
-// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
-constexpr int64 kUnixToPostgresEpochUs =
-    int64(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
 // The clients of this process. A worker may exit without unwinding (FATAL, SIGTERM): their
 // threads are stopped first thing on the way out (before_shmem_exit), before the worker's
@@ -45,13 +41,7 @@ void untrack_client(WsClient* client) {
 class WebsocketSource : public Source {
  public:
   explicit WebsocketSource(const TableSpec& spec)
-      : config_(websocket_client_config(spec)),
-        drop_bad_data_(websocket_drop_bad_data(spec)) {
-    if (websocket_raw_string(spec))
-      raw_decoder_ = std::make_unique<RawPayloadDecoder>(spec);
-    else
-      json_decoder_ = std::make_unique<JsonDecoder>(spec, spec.table_options);
-  }
+      : config_(websocket_client_config(spec)), decoder_(make_row_decoder(spec)), bad_data_(spec) {}
 
   void open(const RuntimeInfo&) override {
     if (!config_.ca_file.empty() && access(config_.ca_file.c_str(), R_OK) != 0)
@@ -81,25 +71,18 @@ class WebsocketSource : public Source {
       pg::fail(ERRCODE_INTERNAL_ERROR, "websocket client for " + config_.endpoint.url +
                                            " stopped: " + why);
     messages_.clear();
-    client_->take(messages_, size_t(out.capacity() - out.size()));
+    int room = (out.capacity() - out.size()) / decoder_->max_rows_per_message();
+    client_->take(messages_, size_t(room));
     if (messages_.empty()) return PollResult::idle();
     for (WsMessage& m : messages_) {
       message_number_++;
-      int row = out.append(m.received_unix_us - kUnixToPostgresEpochUs);
-      try {
-        decode(m, out, row);
-      } catch (const pg::Error& e) {
-        out.drop_last();
-        if (!drop_bad_data_)
-          throw pg::Error(e.sqlerrcode(), where(m) + ": " + e.message(), e.detail(), e.hint());
-        bad_rows_++;
-      }
+      bad_data_.decode(out, [&] { decode(m, out); }, [&] { return where(m); });
     }
     messages_.clear();
     return PollResult::data();
   }
 
-  int64 bad_rows() const override { return bad_rows_; }
+  int64 bad_rows() const override { return bad_data_.bad_rows(); }
   std::string status() const override { return client_ ? client_->status() : std::string(); }
 
   void close() override {
@@ -107,15 +90,14 @@ class WebsocketSource : public Source {
   }
 
  private:
-  void decode(const WsMessage& m, Batch& out, int row) {
+  // Appends the message's row, its event time the time it was received.
+  void decode(const WsMessage& m, Batch& out) {
     if (m.oversized)
       pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                "message of " + std::to_string(m.size) + " bytes exceeds max_message_size (" +
                    std::to_string(config_.max_message_bytes) + " bytes)");
-    if (raw_decoder_)
-      raw_decoder_->decode(m.payload.data(), m.payload.size(), out, row);
-    else
-      json_decoder_->decode(m.payload.data(), m.payload.size(), out, row);
+    decoder_->decode(m.payload.data(), m.payload.size(), out,
+                     m.received_unix_us - pg::kUnixToPostgresUs);
   }
 
   // "bad data in message 7 from ws://…", naming binary frames as such.
@@ -125,13 +107,11 @@ class WebsocketSource : public Source {
   }
 
   WsClientConfig config_;
-  bool drop_bad_data_;
-  std::unique_ptr<JsonDecoder> json_decoder_;
-  std::unique_ptr<RawPayloadDecoder> raw_decoder_;
+  std::unique_ptr<RowDecoder> decoder_;  // the table's format
+  BadData bad_data_;
   std::unique_ptr<WsClient> client_;
   std::vector<WsMessage> messages_;
   int64 message_number_ = 0;
-  int64 bad_rows_ = 0;
 };
 
 class WebsocketConnector : public Connector {

@@ -1,8 +1,7 @@
 #include "connectors/websocket/websocket_options.hpp"
 
-#include "connectors/event_time.hpp"
-#include "formats/json.hpp"
-#include "connectors/websocket/raw_payload.hpp"
+#include "core/event_time.hpp"
+#include "formats/format.hpp"
 #include "pg/guard.hpp"
 
 #include <map>
@@ -19,12 +18,10 @@ std::vector<OptionSpec> table_option_specs() {
       {"type", OptionKind::Choice, false, {"source"}},
       {"headers", OptionKind::Text},
       {"subscription_message", OptionKind::Text},
-      {"format", OptionKind::Choice, false, {"json", "raw_string"}},
-      {"bad_data", OptionKind::Choice, false, {"fail", "drop"}},
       {"max_message_size", OptionKind::PosInt},
       {"tls_ca_file", OptionKind::Text},
   };
-  for (OptionSpec& s : json_format_option_specs()) specs.push_back(s);
+  for (OptionSpec& s : format_option_specs({"json", "raw_string"})) specs.push_back(s);
   for (OptionSpec& s : event_time_option_specs()) specs.push_back(s);
   return specs;
 }
@@ -117,14 +114,6 @@ std::vector<WsHeader> headers(const Options& opts) {
 
 }  // namespace
 
-bool websocket_raw_string(const TableSpec& spec) {
-  return get_option(spec.table_options, "format") == "raw_string";
-}
-
-bool websocket_drop_bad_data(const TableSpec& spec) {
-  return get_option(spec.table_options, "bad_data") == "drop";
-}
-
 void validate_websocket_options(const TableSpec& spec) {
   const Options& opts = spec.table_options;
   // Unknown names first, so a typo is reported as such.
@@ -144,18 +133,9 @@ void validate_websocket_options(const TableSpec& spec) {
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
                "option \"tls_ca_file\" applies only to wss:// endpoints");
   }
-  for (const char* option : {"json.timestamp_format", "json.max_depth"})
-    if (websocket_raw_string(spec) && opts.count(option))
-      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-               std::string("option \"") + option + "\" applies only to format 'json'");
   for (const ColumnInfo& col : spec.columns)
     validate_options(col.options, {}, "columns of " + std::string(kWebsocketWhere));
-  // Building the decoder looks up every column type's input function.
-  if (websocket_raw_string(spec)) {
-    validate_raw_payload_table(spec);
-  } else {
-    JsonDecoder decoder(spec, opts);
-  }
+  validate_table_format(spec, TableRole::Source);
 }
 
 WsClientConfig websocket_client_config(const TableSpec& spec) {

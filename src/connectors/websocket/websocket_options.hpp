@@ -2,7 +2,7 @@
 // WsClientConfig a running source is built from.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 #include "connectors/websocket/ws_client.hpp"
 
 namespace arroyo {
@@ -14,13 +14,11 @@ constexpr int64 kMaxMaxMessageBytes = int64(256) << 20;
 constexpr size_t kQueueMaxMessages = 8192;
 constexpr size_t kQueueMaxBytes = size_t(16) << 20;
 
-// Checks every table option (and column options); errors name the option.
+// Checks every table option (the format's through the format layer) and column options;
+// errors name the option.
 void validate_websocket_options(const TableSpec& spec);
 
 // The client's configuration, from options validate_websocket_options accepted.
 WsClientConfig websocket_client_config(const TableSpec& spec);
-
-bool websocket_raw_string(const TableSpec& spec);
-bool websocket_drop_bad_data(const TableSpec& spec);
 
 }  // namespace arroyo

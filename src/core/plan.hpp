@@ -1,9 +1,11 @@
-// The logical plan: what stream_create validates and a pipeline worker turns into operators.
+// The logical plan: what the planner (src/planner/) produces from a pipeline's query and the
+// runtime (src/runtime/) turns into operators.
 // Expressions stay PostgreSQL expression trees (already planned with expression_planner);
 // each node produces rows in `desc`, whose attribute k is referenced by Vars with varattno k.
+// The plan is a DAG: a node may feed several consumers (a table read twice is one source).
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include <memory>
 #include <string>
@@ -20,6 +22,8 @@ struct PlanNode {
   // Whether the rows carry deletes as well as inserts (Arroyo's updating semantics).
   bool updating = false;
 };
+
+using PlanNodePtr = std::shared_ptr<PlanNode>;
 
 // Reads a foreign table through its connector; rows in the table's full layout.
 struct SourceNode : PlanNode {
@@ -39,7 +43,7 @@ struct SourceNode : PlanNode {
 // Filters (quals, implicitly ANDed) then computes `targets` (one Expr per output column).
 struct ProjectNode : PlanNode {
   ProjectNode() : PlanNode(Kind::Project) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   List* quals = nullptr;    // of Expr
   List* targets = nullptr;  // of TargetEntry, resno 1..n
 };
@@ -47,7 +51,7 @@ struct ProjectNode : PlanNode {
 // UNION ALL: rows of every input, which all have the same column types.
 struct UnionNode : PlanNode {
   UnionNode() : PlanNode(Kind::Union) {}
-  std::vector<std::unique_ptr<PlanNode>> inputs;
+  std::vector<PlanNodePtr> inputs;
 };
 
 // Time windows, as GROUP BY keys: tumble(width), hop(slide, width), session(gap).
@@ -70,7 +74,7 @@ struct AggregateSpec {
 // watermark passes a window's end, one row per group: (window tstzrange, keys..., aggregates...).
 struct WindowAggregateNode : PlanNode {
   WindowAggregateNode() : PlanNode(Kind::WindowAggregate) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   WindowSpec window;
   int num_keys = 0;
   std::vector<AggregateSpec> aggregates;
@@ -81,7 +85,7 @@ struct WindowAggregateNode : PlanNode {
 // Output rows: (keys..., aggregates...).
 struct UpdatingAggregateNode : PlanNode {
   UpdatingAggregateNode() : PlanNode(Kind::UpdatingAggregate) {}
-  std::unique_ptr<PlanNode> input;
+  PlanNodePtr input;
   int num_keys = 0;
   std::vector<AggregateSpec> aggregates;
 };
@@ -116,13 +120,8 @@ struct PipelineSettings {
 struct LogicalPlan {
   PipelineSettings settings;
   bool reads_table_changes = false;  // has a change-data-capture source (a replication slot)
-  std::unique_ptr<PlanNode> root;  // produces rows in the target's full layout
+  PlanNodePtr root;  // produces rows in the target's full layout
   SinkTarget sink;
 };
-
-// Parses, analyzes and checks a pipeline query as the current user; every unsupported
-// construct or missing privilege is an ERROR. Needs a transaction. With a search_path, names
-// resolve with it (for the duration of planning), as they did when the pipeline was created.
-LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
 
 }  // namespace arroyo

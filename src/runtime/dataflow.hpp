@@ -1,13 +1,15 @@
-// A pipeline's running dataflow: sources, operators and the sink built from a LogicalPlan,
-// driven round by round by the pipeline worker.
+// A pipeline's running dataflow: the graph (runtime/graph.hpp) of sources, operators and the
+// sink built from a LogicalPlan, driven round by round by the pipeline worker.
 #pragma once
 
-#include "connectors/connector.hpp"
-#include "engine/operator.hpp"
+#include "core/connector.hpp"
+#include "core/operator.hpp"
 #include "operators/watermark.hpp"
-#include "planner/plan.hpp"
+#include "core/plan.hpp"
+#include "runtime/graph.hpp"
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace arroyo {
@@ -66,16 +68,18 @@ class Dataflow {
     std::unique_ptr<Source> source;
     std::string name;  // the source table, for source_status
     std::unique_ptr<Batch> batch;
-    Operator* downstream;
-    int port;
+    int node;          // its node in graph_ (no operator: rows go into its output)
     WatermarkOperator* watermark = nullptr;
     bool ended = false;
   };
 
-  Operator* build(PlanNode* node, Operator* downstream, int port);
+  // Adds the nodes for `node` and its inputs (once for a node the plan reaches twice);
+  // returns the graph node producing its rows.
+  int build(PlanNode* node);
+  // Adds an operator node; its checkpoint id is the next one (see checkpoint()).
+  int add(std::unique_ptr<Operator> op);
   void describe(const std::string& what, TupleDesc desc);
   void collect_source_status();
-
   MemoryContext round_memory_;
   RuntimeInfo info_;
   int64 ttl_us_, flush_us_;
@@ -83,8 +87,12 @@ class Dataflow {
   TimestampTz last_flush_ = 0;
   TimestampTz last_measure_ = 0;
   EngineStats stats_;
-  std::vector<std::unique_ptr<Operator>> operators_;
+  Graph graph_;
+  // Checkpoint ids: operator k (0, 1, … in the order build() adds them: the sink, then each
+  // plan node before its inputs, depth first) is node k; source k is node -1 - k.
+  std::vector<Operator*> operators_;
   std::vector<SourceRun> sources_;
+  std::unordered_map<PlanNode*, int> built_;  // plan node -> graph node producing its rows
   Sink* sink_ = nullptr;  // the connector sink, if the target is not a table
   std::string fingerprint_;
   EngineStats checkpointed_;  // the counters at the last checkpoint

@@ -1,4 +1,4 @@
-#include "engine/aggregate.hpp"
+#include "operators/aggregate_function.hpp"
 
 #include "pg/guard.hpp"
 #include "state/codec.hpp"

@@ -1,4 +1,4 @@
-#include "state/recovery.hpp"
+#include "runtime/recovery.hpp"
 
 #include "pg/guard.hpp"
 

@@ -1,10 +1,11 @@
 // The connector interface: every source or sink system (impulse, single_file, kafka, ...) is
-// one folder under src/connectors/ implementing Connector, registered in registry.cpp.
+// one folder under src/connectors/ implementing Connector, registered in
+// src/connectors/registry.cpp.
 // A connector knows nothing about SQL: it sees option maps, column lists and row batches.
 #pragma once
 
-#include "connectors/options.hpp"
-#include "engine/batch.hpp"
+#include "core/batch.hpp"
+#include "core/table_spec.hpp"
 
 #include <memory>
 #include <string>
@@ -14,35 +15,6 @@ namespace arroyo {
 
 class StateWriter;
 struct StateEntry;
-
-// One column of a foreign table, as a connector sees it.
-struct ColumnInfo {
-  std::string name;
-  int attnum;       // 1-based position in the table's row (dropped columns leave gaps)
-  Oid type;
-  int32 typmod;
-  bool generated;   // GENERATED ALWAYS AS (...) STORED: computed by the engine, not the connector
-  Options options;  // column options, e.g. (metadata 'partition')
-};
-
-// Everything a connector learns about one foreign table.
-struct TableSpec {
-  Oid relid = InvalidOid;
-  std::string name;             // qualified, quoted as needed, for messages
-  Options server_options;       // without "connector"
-  Options table_options;
-  Options user_options;         // the user mapping's options (secrets live here)
-  std::vector<ColumnInfo> columns;
-  int natts = 0;                // width of the row, including dropped columns
-
-  const ColumnInfo* column(const std::string& name) const {
-    for (const auto& c : columns)
-      if (c.name == name) return &c;
-    return nullptr;
-  }
-};
-
-enum class TableRole { Source, Sink };
 
 // What a poll produced.
 struct PollResult {
@@ -157,17 +129,23 @@ class Connector {
   // Checks that the current user may use the table this way (e.g. server file access).
   virtual void check_privileges(const TableSpec&, TableRole) const {}
 
+  // Releases what the connector keeps for a pipeline outside its checkpoint (e.g. a
+  // replication slot), when the pipeline is dropped.
+  virtual void drop_pipeline_resources(Oid /*dboid*/, int32 /*pipeline_id*/) const {}
+
   virtual std::unique_ptr<Source> make_source(const TableSpec& spec) const;
   virtual std::unique_ptr<Sink> make_sink(const TableSpec& spec) const;
 };
 
-// The registry (registry.cpp): the one place connectors are listed.
+// The registry (src/connectors/registry.cpp): the one place connectors are listed.
 const Connector* find_connector(const std::string& name);
 std::vector<std::string> connector_names();
+// The connector that reads a regular table in a pipeline's FROM (change data capture).
+const Connector& regular_table_connector();
+// Releases what every connector keeps for a pipeline outside its checkpoint (a replication
+// slot), when the pipeline is dropped.
+void drop_pipeline_resources(Oid dboid, int32 pipeline_id);
 
-// Reads a foreign table's spec (options of table, server and user mapping; columns) from the
-// catalogs. Throws if it is not a foreign table of the arroyo_stream wrapper.
-TableSpec load_table_spec(Oid relid, bool with_user_mapping);
 // The connector of a spec's server.
 const Connector& connector_of(Oid relid);
 

@@ -1,4 +1,4 @@
-#include "connectors/options.hpp"
+#include "core/options.hpp"
 
 #include "pg/guard.hpp"
 

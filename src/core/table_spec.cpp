@@ -1,5 +1,5 @@
 // Reading a foreign table's connector, options and columns from PostgreSQL's catalogs.
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 #include "pg/guard.hpp"
 

@@ -1,7 +1,7 @@
 // Event time options shared by every source: event_time_field, watermark_delay, idle_timeout.
 #pragma once
 
-#include "connectors/connector.hpp"
+#include "core/connector.hpp"
 
 namespace arroyo {
 

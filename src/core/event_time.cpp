@@ -1,4 +1,4 @@
-#include "connectors/event_time.hpp"
+#include "core/event_time.hpp"
 
 #include "pg/guard.hpp"
 

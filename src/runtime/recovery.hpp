@@ -2,7 +2,7 @@
 // transaction about to commit; resuming loads the last one into a freshly built dataflow.
 #pragma once
 
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 #include "state/checkpoint_store.hpp"
 
 namespace arroyo {

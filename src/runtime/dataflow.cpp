@@ -1,4 +1,4 @@
-#include "engine/dataflow.hpp"
+#include "runtime/dataflow.hpp"
 
 #include "operators/connector_sink.hpp"
 #include "operators/project.hpp"
@@ -19,21 +19,21 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
                    int64 ttl_us, int64 flush_us)
     : round_memory_(round_memory), info_(info), ttl_us_(ttl_us), flush_us_(flush_us) {
   last_flush_ = GetCurrentTimestamp();
-  Operator* sink;
+  int sink;
   if (plan.sink.is_table) {
-    operators_.push_back(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
+    sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
     auto s = plan.sink.connector->make_sink(plan.sink.spec);
     if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
     sink_ = s.get();
-    operators_.push_back(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
+    sink = add(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
     describe("sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
              plan.root->desc);
   }
-  sink = operators_.back().get();
-  build(plan.root.get(), sink, 0);
+  graph_.connect(build(plan.root.get()), sink, 0);
+  graph_.seal();
 }
 
 Dataflow::~Dataflow() = default;
@@ -74,10 +74,19 @@ void Dataflow::describe(const std::string& what, TupleDesc desc) {
   fingerprint_ += line + ")\n";
 }
 
-// Creates the operators for `node` and its inputs, feeding `downstream` on `port`.
-Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
+int Dataflow::add(std::unique_ptr<Operator> op) {
+  operators_.push_back(op.get());
+  return graph_.add(std::move(op));
+}
+
+// Creates the operators for `node` and its inputs. A node comes before its inputs in the
+// checkpoint numbering (as in the chain of earlier versions, whose checkpoints stay valid).
+int Dataflow::build(PlanNode* node) {
+  if (auto it = built_.find(node); it != built_.end()) return it->second;
+  int self = -1;
   switch (node->kind) {
     case PlanNode::Kind::Source: {
+      // source -> (generated columns) -> watermark: the watermark node gives the rows.
       auto* src = static_cast<SourceNode*>(node);
       SourceRun run;
       describe("source " + std::string(src->connector->name()) + " " + src->spec.name,
@@ -85,79 +94,64 @@ Operator* Dataflow::build(PlanNode* node, Operator* downstream, int port) {
       auto wm = std::make_unique<WatermarkOperator>(src->time_column, src->watermark_delay_us,
                                                     src->idle_timeout_us, stats_);
       wm->set_not_null_columns(src->not_null_columns);
-      wm->connect(downstream, port);
       run.watermark = wm.get();
-      run.downstream = wm.get();
-      run.port = 0;
-      operators_.push_back(std::move(wm));
+      self = add(std::move(wm));
+      int first = self;
       if (src->generated) {
-        auto gen = std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr,
-                                                     src->generated, round_memory_);
-        gen->connect(run.downstream, 0);
-        run.downstream = gen.get();
-        operators_.push_back(std::move(gen));
+        first = add(std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr,
+                                                      src->generated, round_memory_));
+        graph_.connect(first, self, 0);
       }
+      run.node = graph_.add(nullptr);
+      graph_.connect(run.node, first, 0);
       run.source = src->connector->make_source(src->spec);
       run.name = src->spec.name;
       run.source->open(info_);
       run.batch = std::make_unique<Batch>(src->desc->natts);
       sources_.push_back(std::move(run));
-      return nullptr;
+      break;
     }
     case PlanNode::Kind::UpdatingAggregate: {
       auto* u = static_cast<UpdatingAggregateNode*>(node);
       describe("updating aggregate" + aggregates_of(u->num_keys, u->aggregates), u->desc);
-      auto op = std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, round_memory_);
-      Operator* self = op.get();
-      op->connect(downstream, port);
-      operators_.push_back(std::move(op));
+      self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, round_memory_));
       has_updating_ = true;
-      build(u->input.get(), self, 0);
-      return self;
+      graph_.connect(build(u->input.get()), self, 0);
+      break;
     }
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
-      auto op = std::make_unique<WindowAggregateOperator>(*w, stats_, round_memory_);
-      Operator* self = op.get();
-      op->connect(downstream, port);
-      operators_.push_back(std::move(op));
-      build(w->input.get(), self, 0);
-      return self;
+      self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, round_memory_));
+      graph_.connect(build(w->input.get()), self, 0);
+      break;
     }
     case PlanNode::Kind::Project: {
       auto* p = static_cast<ProjectNode*>(node);
       describe("project", p->desc);
-      auto op = std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets,
-                                                  round_memory_);
-      Operator* self = op.get();
-      op->connect(downstream, port);
-      operators_.push_back(std::move(op));
-      build(p->input.get(), self, 0);
-      return self;
+      self = add(std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals,
+                                                   p->targets, round_memory_));
+      graph_.connect(build(p->input.get()), self, 0);
+      break;
     }
     case PlanNode::Kind::Union: {
       auto* u = static_cast<UnionNode*>(node);
       describe("union of " + std::to_string(u->inputs.size()), u->desc);
-      auto op = std::make_unique<UnionAllOperator>(int(u->inputs.size()));
-      Operator* self = op.get();
-      op->connect(downstream, port);
-      operators_.push_back(std::move(op));
-      for (size_t i = 0; i < u->inputs.size(); i++) build(u->inputs[i].get(), self, int(i));
-      return self;
+      self = add(std::make_unique<UnionAllOperator>());
+      for (size_t i = 0; i < u->inputs.size(); i++)
+        graph_.connect(build(u->inputs[i].get()), self, int(i));
+      break;
     }
   }
-  return nullptr;
+  built_[node] = self;
+  return self;
 }
 
-void Dataflow::begin_transaction() {
-  for (auto& op : operators_) op->begin_transaction();
-}
+void Dataflow::begin_transaction() { graph_.begin_transaction(); }
 
 void Dataflow::flush() {
   last_flush_ = GetCurrentTimestamp();
-  for (auto& run : sources_)
-    if (!run.ended) run.downstream->flush();
+  graph_.flush();
   pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
@@ -177,6 +171,9 @@ bool Dataflow::changed() const {
          stats_.bad_rows != checkpointed_.bad_rows;
 }
 
+// Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources
+// -1, -2, … in the order build() met them, which depends only on the plan (whose shape the
+// fingerprint guards).
 void Dataflow::checkpoint(CheckpointStore& store) {
   for (size_t i = 0; i < operators_.size(); i++) {
     StateWriter w = store.writer(int32(i));
@@ -200,7 +197,7 @@ void Dataflow::restore(CheckpointStore& store) {
                "checkpoint is corrupt: it has state for node " + std::to_string(e.node) +
                    ", which this pipeline does not have");
   });
-  for (auto& op : operators_) op->restored();
+  for (Operator* op : operators_) op->restored();
 }
 
 bool Dataflow::wants_snapshot() const {
@@ -225,9 +222,7 @@ void Dataflow::snapshot_committed() {
     if (run.source->wants_snapshot()) run.source->snapshot_committed();
 }
 
-void Dataflow::end_transaction() {
-  for (auto& op : operators_) op->end_transaction();
-}
+void Dataflow::end_transaction() { graph_.end_transaction(); }
 
 RoundResult Dataflow::run_round() {
   RoundResult result;
@@ -243,12 +238,12 @@ RoundResult Dataflow::run_round() {
     if (!run.batch->empty()) {
       any_data = true;
       stats_.rows_in += run.batch->size();
-      run.downstream->push(run.port, *run.batch);
+      graph_.output(run.node).push(*run.batch);
       run.batch->clear();
     }
     if (r.kind == PollResult::Ended) {
       run.ended = true;
-      run.downstream->end(run.port);
+      graph_.output(run.node).end();
       continue;
     }
     all_ended = false;
@@ -259,8 +254,7 @@ RoundResult Dataflow::run_round() {
   }
   if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_us_) {
     last_flush_ = GetCurrentTimestamp();
-      for (auto& run : sources_)
-      if (!run.ended) run.downstream->flush();
+    graph_.flush();
   }
   int64 bad = 0;
   for (auto& run : sources_) bad += run.source->bad_rows();
@@ -276,7 +270,7 @@ RoundResult Dataflow::run_round() {
 
 void Dataflow::measure_state() {
   int64 bytes = 0;
-  for (auto& op : operators_) bytes += op->state_bytes();
+  for (Operator* op : operators_) bytes += op->state_bytes();
   for (auto& run : sources_) bytes += run.source->state_bytes();
   stats_.state_bytes = bytes;
   last_measure_ = GetCurrentTimestamp();
@@ -301,8 +295,8 @@ void Dataflow::collect_source_status() {
 
 void Dataflow::close() {
   for (auto& run : sources_) run.source->close();
-  for (auto& op : operators_)
-    if (auto* s = dynamic_cast<ConnectorSinkOperator*>(op.get())) s->sink().close();
+  for (Operator* op : operators_)
+    if (auto* s = dynamic_cast<ConnectorSinkOperator*>(op)) s->sink().close();
 }
 
 }  // namespace arroyo

@@ -1,0 +1,16 @@
+// The planner: a pipeline's SQL to a LogicalPlan (src/core/plan.hpp). Every "is this
+// supported?" check lives here and fails at stream_create.
+#pragma once
+
+#include "core/plan.hpp"
+
+#include <string>
+
+namespace arroyo {
+
+// Parses, analyzes and checks a pipeline query as the current user; every unsupported
+// construct or missing privilege is an ERROR. Needs a transaction. With a search_path, names
+// resolve with it (for the duration of planning), as they did when the pipeline was created.
+LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
+
+}  // namespace arroyo
