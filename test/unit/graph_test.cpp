@@ -1,8 +1,9 @@
 // Unit checks of the dataflow graph (src/runtime/graph.cpp), which is PostgreSQL-free code
 // compiled against PostgreSQL's headers only: fan-out and copies, a diamond, the watermark as
 // the minimum over a node's inputs, idle inputs, the end, and flushes once per node upstream
-// first. Built and run by test/graph_test.sh; prints each failed check, exits 1 if any.
+// first. A program of the unit tests (test/unit/unit.hpp; make unit, test/run.sh unit).
 #include "runtime/graph.hpp"
+#include "unit.hpp"
 
 #include <cstdio>
 #include <stdexcept>
@@ -13,14 +14,10 @@ using namespace arroyo;
 
 namespace {
 
-int failures = 0;
 std::vector<std::string> events;  // what every operator saw, in order
 
 void check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::printf("FAILED: %s\n", what.c_str());
-    failures++;
-  }
+  if (!ok) ::unit::fail(__FILE__, __LINE__, what);
 }
 
 std::string joined() {
@@ -249,13 +246,8 @@ void refusals() {
 
 }  // namespace
 
-int main() {
-  diamond();
-  idle_inputs();
-  both_ports();
-  copies();
-  refusals();
-  if (failures) return 1;
-  std::printf("graph: all checks passed\n");
-  return 0;
-}
+TEST(diamond) { diamond(); }
+TEST(idle_inputs) { idle_inputs(); }
+TEST(both_ports) { both_ports(); }
+TEST(copies) { copies(); }
+TEST(refusals) { refusals(); }
