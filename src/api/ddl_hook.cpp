@@ -22,7 +22,6 @@ extern "C" {
 #include "utils/fmgroids.h"
 }
 
-#include <map>
 #include <vector>
 
 namespace arroyo {
@@ -257,22 +256,11 @@ bool needs_validation(Node* stmt) {
 
 // --- options a checkpoint refers to ----------------------------------------------------
 
-// Per connector, the options a source's checkpointed position refers to: after a change, the
-// position would point into something else (another topic, file, or generated sequence).
-const std::map<std::string, std::vector<std::string>>& position_options() {
-  static const std::map<std::string, std::vector<std::string>> m = {
-      {"kafka", {"topic", "bootstrap_servers"}},
-      {"single_file", {"path"}},
-      {"impulse", {"start_time", "event_time_interval"}},
-      {"nexmark", {"event_type", "event_rate", "seed", "start_time"}},
-  };
-  return m;
-}
-
 struct PositionSnapshot {
   Oid relid;
   std::string connector;
-  Options options;  // the table's and its server's
+  std::vector<std::string> checkpointed;  // Connector::checkpointed_options()
+  Options options;                        // the table's and its server's
 };
 
 // Filled before an ALTER FOREIGN TABLE or ALTER SERVER runs, checked after it.
@@ -298,7 +286,8 @@ std::vector<Oid> tables_with_changing_options(Node* stmt) {
 
 PositionSnapshot snapshot_of(Oid relid) {
   TableSpec spec = load_table_spec(relid, false);
-  PositionSnapshot snap{relid, connector_of(relid).name(), spec.table_options};
+  const Connector& c = connector_of(relid);
+  PositionSnapshot snap{relid, c.name(), c.checkpointed_options(), spec.table_options};
   for (const auto& [k, v] : spec.server_options) snap.options[k] = v;
   return snap;
 }
@@ -307,7 +296,7 @@ void snapshot_positions(Node* stmt) {
   position_snapshots.clear();
   for (Oid relid : tables_with_changing_options(stmt)) {
     PositionSnapshot snap = snapshot_of(relid);
-    if (position_options().count(snap.connector)) position_snapshots.push_back(std::move(snap));
+    if (!snap.checkpointed.empty()) position_snapshots.push_back(std::move(snap));
   }
 }
 
@@ -317,7 +306,7 @@ void check_positions() {
   position_snapshots.clear();
   for (const PositionSnapshot& was : before) {
     PositionSnapshot now = snapshot_of(was.relid);
-    for (const std::string& opt : position_options().at(was.connector)) {
+    for (const std::string& opt : was.checkpointed) {
       auto a = was.options.find(opt);
       auto b = now.options.find(opt);
       std::string va = a == was.options.end() ? "" : a->second;

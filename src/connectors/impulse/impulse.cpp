@@ -91,6 +91,10 @@ class ImpulseSource : public Source {
 class ImpulseConnector : public Connector {
  public:
   const char* name() const override { return "impulse"; }
+  // The checkpoint keeps the next counter and the event time of counter 0.
+  std::vector<std::string> checkpointed_options() const override {
+    return {"start_time", "event_time_interval"};
+  }
 
   void validate_table(const TableSpec& spec) const override {
     std::vector<OptionSpec> specs = {{"event_rate", OptionKind::NonNegInt, true},
