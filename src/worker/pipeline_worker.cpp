@@ -303,10 +303,25 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                    "key's type)";
     }
     if (flow) last_stats = flow->stats();
+    pg::call([&] { AbortOutOfAnyTransaction(); });
+    // Dropped meanwhile (DROP … CASCADE of something it used): what failed is the rest of a
+    // run that no longer has a pipeline, not the pipeline.
+    bool dropped = false;
+    try {
+      begin_transaction();
+      dropped = !catalog_get(args.pipeline_id);
+      commit_transaction();
+    } catch (const std::exception&) {
+      pg::call([&] { AbortOutOfAnyTransaction(); });
+    }
     pg::call([&] {
-      AbortOutOfAnyTransaction();
-      ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
-                           message.c_str())));
+      if (dropped)
+        ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" was dropped while it ran; its "
+                             "worker stops (%s)",
+                             row->name.c_str(), message.c_str())));
+      else
+        ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
+                             message.c_str())));
     });
     // The sinks are not closed: what they buffered belongs to the failed transaction and is
     // dropped with them.
