@@ -1,7 +1,8 @@
 # arroyo_stream: PGXS build (C++17). `make && make install` against the system's pg_config.
 EXTENSION = arroyo_stream
 MODULE_big = arroyo_stream
-DATA = sql/arroyo_stream--0.1.0.sql sql/arroyo_stream--0.2.0.sql sql/arroyo_stream--0.1.0--0.2.0.sql
+DATA = sql/arroyo_stream--0.1.0.sql sql/arroyo_stream--0.2.0.sql sql/arroyo_stream--0.3.0.sql \
+       sql/arroyo_stream--0.1.0--0.2.0.sql sql/arroyo_stream--0.2.0--0.3.0.sql
 
 SRCS := $(sort $(shell find src -name '*.cpp'))
 OBJS = $(SRCS:.cpp=.o)

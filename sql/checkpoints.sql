@@ -48,7 +48,7 @@ GROUP BY 1 ORDER BY 1;
 CREATE FOREIGN TABLE ck_endless (counter bigint) SERVER imp
   OPTIONS (event_rate '2000', start_time '2026-01-01 00:00:00+00',
            event_time_interval '1 millisecond');
-CREATE TABLE ck_hours (w tstzrange, k bigint, n bigint);
+CREATE TABLE ck_hours (w tstzrange, k bigint, n bigint, note text);
 SELECT stream_create('ck_hours', $$INSERT INTO ck_hours
   SELECT tumble(interval '1 hour'), counter % 3, count(*) FROM ck_endless GROUP BY 1, 2$$);
 SELECT stream_start('ck_hours');
@@ -57,18 +57,23 @@ SELECT stream_stop('ck_hours');
 SELECT count(*) > 0 AS has_state FROM _arroyo_stream.state s
   JOIN _arroyo_stream.pipelines p ON p.id = s.pipeline_id WHERE p.name = 'ck_hours';
 
--- The target changed: the checkpoint no longer matches the query; the error names both sides.
+-- A column the pipeline writes cannot be retyped (the pipeline's rule depends on it).
 ALTER TABLE ck_hours ALTER COLUMN n TYPE numeric;
+-- The target changed in a column the pipeline does not write: the checkpoint no longer
+-- matches the query; the error names both sides.
+ALTER TABLE ck_hours ALTER COLUMN note TYPE varchar(10);
 SELECT stream_start('ck_hours');
 SELECT stream_wait('ck_hours');
 SELECT state, regexp_replace(last_error, 'checkpoint \d+', 'checkpoint N') AS last_error
 FROM stream_pipelines WHERE name = 'ck_hours';
--- Undone, the pipeline resumes.
-ALTER TABLE ck_hours ALTER COLUMN n TYPE bigint;
+-- Undone, the pipeline resumes; a renamed target does not stop it from resuming either.
+ALTER TABLE ck_hours ALTER COLUMN note TYPE text;
+ALTER TABLE ck_hours RENAME TO ck_hours_renamed;
 SELECT stream_start('ck_hours');
 SELECT pg_sleep(0.3);
 SELECT state, last_error FROM stream_pipelines WHERE name = 'ck_hours';
 SELECT stream_stop('ck_hours');
+ALTER TABLE ck_hours_renamed RENAME TO ck_hours;
 
 -- A damaged entry: the pipeline fails naming what cannot be read; nothing is reset.
 UPDATE _arroyo_stream.state s SET value = '\x0102'

@@ -11,8 +11,24 @@ namespace arroyo {
 
 namespace {
 
-// Direct queries on a stream are refused with a pointer to pipelines.
+// Direct queries on a stream are refused with a pointer to pipelines (a source) or to where
+// its rows go (a sink).
 void refuse_scan(PlannerInfo*, RelOptInfo*, Oid relid) {
+  char connector[NAMEDATALEN];  // no C++ object may live across the ereport below
+  bool sink = pg::entry([&] {
+    const Connector& c = connector_of(relid);
+    strlcpy(connector, c.name(), sizeof(connector));
+    return c.role(load_table_spec(relid, false)) == TableRole::Sink;
+  });
+  if (sink)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("foreign table \"%s\" is a sink and cannot be queried",
+                           get_rel_name(relid)),
+                    errdetail("Pipelines write into it; connector \"%s\" sends the rows on and "
+                              "keeps none.",
+                              connector),
+                    errhint("Read the rows where the sink sends them, or have the pipeline "
+                            "write into a regular table to query them.")));
   ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                   errmsg("foreign table \"%s\" is a stream and cannot be queried directly",
                          get_rel_name(relid)),

@@ -1,5 +1,6 @@
 // SQL-callable pipeline lifecycle: stream_create, stream_start, stream_stop, stream_drop,
 // stream_wait, and the live status behind the stream_pipelines view.
+#include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
 #include "core/operator.hpp"
 #include "pg/guard.hpp"
@@ -87,6 +88,7 @@ PG_FUNCTION_INFO_V1(arroyo_stream_start);
 PG_FUNCTION_INFO_V1(arroyo_stream_stop);
 PG_FUNCTION_INFO_V1(arroyo_stream_drop);
 PG_FUNCTION_INFO_V1(arroyo_stream_wait);
+PG_FUNCTION_INFO_V1(arroyo_stream_pipeline_query);
 PG_FUNCTION_INFO_V1(arroyo_stream_live_status);
 PG_FUNCTION_INFO_V1(arroyo_stream_row_time);
 PG_FUNCTION_INFO_V1(arroyo_stream_window_marker);
@@ -110,11 +112,32 @@ Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
     if (name.empty()) pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "pipeline name cannot be empty");
     if (catalog_find(name))
       pg::fail(ERRCODE_DUPLICATE_OBJECT, "pipeline " + quoted(name) + " already exists");
+    if (int(name.size()) > kMaxPipelineNameLen)
+      pg::fail(ERRCODE_NAME_TOO_LONG, "pipeline name \"" + name + "\" is too long",
+               "A pipeline owns a view named \"pipeline <name>\", which must fit in " +
+                   std::to_string(NAMEDATALEN - 1) + " bytes.",
+               "Use a name of at most " + std::to_string(kMaxPipelineNameLen) + " bytes.");
     Oid owner = GetUserId();
     check_owner_can_login(owner);
     plan_pipeline(query);
-    const char* search_path = pg::call([&] { return GetConfigOption("search_path", false, false); });
-    catalog_insert(name, query, owner, search_path);
+    std::string search_path =
+        pg::call([&] { return GetConfigOption("search_path", false, false); });
+    int32 id = catalog_insert(name, query, owner, search_path);
+    if (!catalog_has_definitions()) return (Datum)0;  // extension script older than 0.3.0
+    pipeline_objects_create(name, query, owner);
+    // What a worker will run: the query as stored in the view and rule, deparsed. It must plan
+    // like the text as written did.
+    std::string stored = *pipeline_query_now(*catalog_get(id));
+    try {
+      validate_as(owner, stored, search_path);
+    } catch (const pg::Error& e) {
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "pipeline " + quoted(name) + " cannot be stored: " + e.message(),
+               "A pipeline is stored as a view over its SELECT and a rule writing to its target, "
+               "and runs what they read back as:\n" + stored,
+               "Write the SELECT's column types explicitly (casts) to match the target.");
+    }
+    catalog_set_definition(id, stored);
     return (Datum)0;
   });
 }
@@ -125,7 +148,7 @@ Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
     check_owner_can_login(row.owner);
-    validate_as(row.owner, row.query, row.search_path);
+    validate_as(row.owner, pipeline_query_now(row).value_or(row.query), row.search_path);
     // A worker that has just recorded its end may not have given its slot back yet.
     TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
     for (std::optional<SlotState> st; (st = slots::find_state(MyDatabaseId, row.id)) &&
@@ -165,6 +188,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     drop_pipeline_resources(MyDatabaseId, row.id);
     CheckpointStore::remove_all(row.id);
     catalog_delete(row.id);
+    pipeline_objects_drop(row.name);
     return (Datum)0;
   });
 }
@@ -188,6 +212,17 @@ Datum arroyo_stream_wait(PG_FUNCTION_ARGS) {
       pg::wait_latch(10);
     }
     return pg::call([&] { return PointerGetDatum(cstring_to_text(state.c_str())); });
+  });
+}
+
+// _arroyo_stream.pipeline_query(id): the query stream_pipelines shows (pipeline_objects.hpp).
+Datum arroyo_stream_pipeline_query(PG_FUNCTION_ARGS) {
+  int32 id = PG_GETARG_INT32(0);
+  return pg::entry([&] {
+    std::optional<PipelineRow> row = catalog_get(id);
+    if (!row) return (Datum)0;
+    std::string q = pipeline_query_shown(*row);
+    return pg::call([&] { return PointerGetDatum(cstring_to_text(q.c_str())); });
   });
 }
 

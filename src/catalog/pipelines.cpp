@@ -6,9 +6,15 @@ namespace arroyo {
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path";
-constexpr int kNumColumns = 7;
+constexpr int kNumColumns = 8;
+
+// The columns read into a PipelineRow (an extension script before 0.3.0 has no definition).
+const char* columns() {
+  return catalog_has_definitions()
+             ? "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, "
+               "coalesce(definition, '')"
+             : "id, name, query, owner::oid, state, coalesce(last_error, ''), search_path, ''";
+}
 
 }  // namespace
 
@@ -42,6 +48,14 @@ void as_catalog_owner(const std::function<void()>& body) {
   });
 }
 
+bool catalog_has_definitions() {
+  return pg::call([&] {
+    Oid nsp = get_namespace_oid("_arroyo_stream", true);
+    Oid rel = OidIsValid(nsp) ? get_relname_relid("pipelines", nsp) : InvalidOid;
+    return OidIsValid(rel) && get_attnum(rel, "definition") != InvalidAttrNumber;
+  });
+}
+
 namespace {
 
 // Executes one statement with text/int parameters; returns the processed row count.
@@ -70,6 +84,7 @@ std::vector<PipelineRow> fetch_rows() {
     row.state = cols[4];
     row.last_error = cols[5];
     row.search_path = cols[6];
+    row.definition = cols[7];
     out.push_back(std::move(row));
   }
   return out;
@@ -78,7 +93,7 @@ std::vector<PipelineRow> fetch_rows() {
 std::vector<PipelineRow> select_where(const char* where, int nargs, Oid* types, Datum* values) {
   std::vector<PipelineRow> rows;
   as_catalog_owner([&] {
-    std::string sql = std::string("SELECT ") + kColumns + " FROM _arroyo_stream.pipelines " +
+    std::string sql = std::string("SELECT ") + columns() + " FROM _arroyo_stream.pipelines " +
                       where + " ORDER BY id";
     exec(sql.c_str(), nargs, types, values, SPI_OK_SELECT);
     rows = fetch_rows();
@@ -135,6 +150,15 @@ void catalog_delete(int32 id) {
   Datum values[] = {Int32GetDatum(id)};
   as_catalog_owner([&] {
     exec("DELETE FROM _arroyo_stream.pipelines WHERE id = $1", 1, types, values, SPI_OK_DELETE);
+  });
+}
+
+void catalog_set_definition(int32 id, const std::string& definition) {
+  Oid types[] = {INT4OID, TEXTOID};
+  Datum values[] = {Int32GetDatum(id), text_datum(definition)};
+  as_catalog_owner([&] {
+    exec("UPDATE _arroyo_stream.pipelines SET definition = $2 WHERE id = $1", 2, types, values,
+         SPI_OK_UPDATE);
   });
 }
 

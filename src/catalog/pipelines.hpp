@@ -20,6 +20,10 @@ struct PipelineRow {
   std::string search_path;
   std::string state;  // created | running | finished | stopped | failed
   std::string last_error;
+  // The query deparsed from the pipeline's view and rule at stream_create (empty for pipelines
+  // created before 0.3.0): stream_pipelines shows the text as written while the deparse of now
+  // equals it.
+  std::string definition;
 };
 
 // Final counters of a run, kept in the catalog once the worker is gone.
@@ -38,6 +42,10 @@ std::vector<PipelineRow> catalog_running();
 int32 catalog_insert(const std::string& name, const std::string& query, Oid owner,
                      const std::string& search_path);
 void catalog_delete(int32 id);
+void catalog_set_definition(int32 id, const std::string& definition);
+// Whether the installed extension script (0.3.0 on) records definitions: before it, pipelines
+// own no view and run from their text as written.
+bool catalog_has_definitions();
 // Marks a pipeline running (clearing the last error) as stream_start does.
 void catalog_mark_started(int32 id);
 // Counts a worker start that has not made progress yet; returns how many there have been in a

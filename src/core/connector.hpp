@@ -129,6 +129,11 @@ class Connector {
   // Checks that the current user may use the table this way (e.g. server file access).
   virtual void check_privileges(const TableSpec&, TableRole) const {}
 
+  // The table or server options a source's checkpointed position refers to (a topic, a file):
+  // after a change, the position would point into something else, so ALTER refuses to change
+  // them while a pipeline reading the table has a checkpoint.
+  virtual std::vector<std::string> checkpointed_options() const { return {}; }
+
   // Releases what the connector keeps for a pipeline outside its checkpoint (e.g. a
   // replication slot), when the pipeline is dropped.
   virtual void drop_pipeline_resources(Oid /*dboid*/, int32 /*pipeline_id*/) const {}

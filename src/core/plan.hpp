@@ -126,6 +126,8 @@ struct SinkTarget {
   Oid relid = InvalidOid;
   std::string name;
   bool is_table = true;              // a regular table; else a sink foreign table
+  bool foreign = false;              // (with is_table) a foreign table of another wrapper
+  bool partitioned = false;          // (with is_table) a partitioned table: rows are routed
   TableSpec spec;                    // for foreign tables
   const Connector* connector = nullptr;
   // For updating results: the target columns (0-based) holding the grouping keys, and the
@@ -137,6 +139,10 @@ struct SinkTarget {
   // rows are inserted as they come, and a retraction deletes one stored row equal to it,
   // found through key_index (a unique index of the target, if it has one) or by a scan.
   bool whole_rows = false;
+  // Grouping keys written to a narrower integer column ("grouping key 1 (bigint) is written
+  // to column "k" of "t" (integer)"): a key out of the column's range then fails the pipeline
+  // with "integer out of range", which this explains.
+  std::string narrowed_keys;
 };
 
 // Pipeline-level settings given with SET before the INSERT.

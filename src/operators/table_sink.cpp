@@ -12,15 +12,25 @@ extern "C" {
 
 namespace arroyo {
 
-TableSinkOperator::TableSinkOperator(const SinkTarget& target, EngineStats& stats)
-    : relid_(target.relid), updating_(target.updating), key_columns_(target.key_columns),
-      key_index_(target.key_index), whole_rows_(target.whole_rows), stats_(stats) {}
+TableSinkOperator::TableSinkOperator(const SinkTarget& target, EngineStats& stats,
+                                     const std::string& pipeline)
+    : relid_(target.relid), pipeline_(pipeline), updating_(target.updating),
+      foreign_(target.foreign), key_columns_(target.key_columns), key_index_(target.key_index),
+      whole_rows_(target.whole_rows), stats_(stats) {}
 
 // Sets up an executor state for writing into the target, as logical replication's apply does.
 void TableSinkOperator::begin_transaction() {
   for (bool& open : statement_open_) open = false;
   pg::call([&] {
-    Relation rel = table_open(relid_, RowExclusiveLock);
+    // Dropped meanwhile (its pipeline is being dropped with it, or it was created before
+    // pipelines depended on their targets): say which table, not just its OID.
+    Relation rel = try_table_open(relid_, RowExclusiveLock);
+    if (!rel)
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                      errmsg("the target table of pipeline \"%s\" (OID %u) was dropped",
+                             pipeline_.c_str(), relid_),
+                      errhint("Drop the pipeline (stream_drop), or create it again on a new "
+                              "target.")));
     estate_ = CreateExecutorState();
     RangeTblEntry* rte = makeNode(RangeTblEntry);
     rte->rtekind = RTE_RELATION;
@@ -39,8 +49,21 @@ void TableSinkOperator::begin_transaction() {
       EvalPlanQualInit(epq_, estate_, nullptr, NIL, -1);
     }
     TriggerDesc* triggers = result_rel_->ri_TrigDesc;
-    batched_ = !updating_ &&
+    bool partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+    batched_ = !updating_ && !foreign_ && !partitioned &&
                !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
+    if (foreign_ || partitioned) {
+      // As COPY FROM into a foreign or partitioned table sets it up.
+      mtstate_ = makeNode(ModifyTableState);
+      mtstate_->ps.plan = nullptr;
+      mtstate_->ps.state = estate_;
+      mtstate_->operation = CMD_INSERT;
+      mtstate_->mt_nrels = 1;
+      mtstate_->resultRelInfo = result_rel_;
+      mtstate_->rootResultRelInfo = result_rel_;
+      if (foreign_) result_rel_->ri_FdwRoutine->BeginForeignInsert(mtstate_, result_rel_);
+      if (partitioned) routing_ = ExecSetupPartitionTupleRouting(estate_, rel);
+    }
     if (batched_) bulk_ = GetBulkInsertState();
     AfterTriggerBeginQuery();
   });
@@ -90,7 +113,21 @@ void TableSinkOperator::open_statement(Statement kind) {
 }
 
 void TableSinkOperator::insert_row() {
+  if (foreign_) {
+    insert_foreign();
+    return;
+  }
   open_statement(Insert);
+  if (routing_) {
+    // Into the row's partition, in the partition's column layout.
+    ResultRelInfo* part = ExecFindPartition(mtstate_, result_rel_, routing_, slot_, estate_);
+    TupleTableSlot* row = slot_;
+    if (part->ri_RootToPartitionMap)
+      row = execute_attr_map_slot(part->ri_RootToPartitionMap->attrMap, slot_,
+                                  part->ri_PartitionTupleSlot);
+    ExecSimpleRelationInsert(part, estate_, row);
+    return;
+  }
   ExecSimpleRelationInsert(result_rel_, estate_, slot_);
   unseen_writes_ = true;
 }
@@ -102,6 +139,21 @@ void TableSinkOperator::see_own_writes() {
   CommandCounterIncrement();
   estate_->es_output_cid = GetCurrentCommandId(true);
   unseen_writes_ = false;
+}
+
+// One row into a foreign table of another wrapper, with its row triggers (as ExecInsert).
+void TableSinkOperator::insert_foreign() {
+  open_statement(Insert);
+  TriggerDesc* triggers = result_rel_->ri_TrigDesc;
+  if (triggers && triggers->trig_insert_before_row &&
+      !ExecBRInsertTriggers(estate_, result_rel_, slot_))
+    return;
+  Relation rel = result_rel_->ri_RelationDesc;
+  if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+    ExecComputeStoredGenerated(result_rel_, estate_, slot_, CMD_INSERT);
+  TupleTableSlot* done =
+      result_rel_->ri_FdwRoutine->ExecForeignInsert(estate_, result_rel_, slot_, nullptr);
+  if (done) ExecARInsertTriggers(estate_, result_rel_, done, NIL, nullptr);
 }
 
 // Finds the stored row of slot_'s key, NULL keys included (its whole row, for a result without
@@ -197,6 +249,8 @@ void TableSinkOperator::end_transaction() {
     if (statement_open_[Update]) ExecASUpdateTriggers(estate_, result_rel_, nullptr);
     if (statement_open_[Delete]) ExecASDeleteTriggers(estate_, result_rel_, nullptr);
     AfterTriggerEndQuery(estate_);
+    if (foreign_) result_rel_->ri_FdwRoutine->EndForeignInsert(estate_, result_rel_);
+    if (routing_) ExecCleanupTupleRouting(mtstate_, routing_);
     if (bulk_) FreeBulkInsertState(bulk_);
     if (epq_) EvalPlanQualEnd(epq_);
     ExecCloseIndices(result_rel_);
@@ -207,6 +261,8 @@ void TableSinkOperator::end_transaction() {
     FreeExecutorState(estate_);
   });
   estate_ = nullptr;
+  mtstate_ = nullptr;
+  routing_ = nullptr;
   epq_ = nullptr;
   bulk_ = nullptr;
   slots_.clear();

@@ -13,13 +13,18 @@
 #include "core/plan.hpp"
 #include "pg/postgres.hpp"
 
+extern "C" {
+#include "executor/execPartition.h"
+}
+
+#include <string>
 #include <vector>
 
 namespace arroyo {
 
 class TableSinkOperator : public Operator {
  public:
-  TableSinkOperator(const SinkTarget& target, EngineStats& stats);
+  TableSinkOperator(const SinkTarget& target, EngineStats& stats, const std::string& pipeline);
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
   void watermark(TimestampTz wm) override { stats_.watermark = wm; }
@@ -36,9 +41,20 @@ class TableSinkOperator : public Operator {
   bool existing_is_slot() const;
   bool same_key(const Batch& rows, int a, int b) const;
 
+  void insert_foreign();
+
   Oid relid_;
+  std::string pipeline_;  // for messages
   bool updating_;
   bool unseen_writes_ = false;  // rows written since the last CommandCounterIncrement
+  // A foreign table of another wrapper (postgres_fdw, …): rows go through its
+  // ExecForeignInsert, as COPY FROM does, in the wrapper's own transaction with the remote
+  // server, which the wrapper commits just before ours.
+  bool foreign_ = false;
+  ModifyTableState* mtstate_ = nullptr;
+  // A partitioned table: each row goes to its partition (append-only results), as COPY FROM
+  // routes them.
+  PartitionTupleRouting* routing_ = nullptr;
   std::vector<int> key_columns_;
   Oid key_index_;
   bool whole_rows_;

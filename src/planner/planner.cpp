@@ -14,6 +14,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
+#include "utils/rls.h"
 }
 
 namespace arroyo {
@@ -105,6 +106,38 @@ bool names_library(const std::string& list, const std::string& library) {
   return false;
 }
 
+// A pipeline runs in a background worker, as its owner: a table it reads or writes must be
+// visible to that worker (not another session's temporary table), and row-level security must
+// not apply to the owner (the worker reads and writes rows without applying policies).
+void check_table_reachable(Oid relid, const std::string& name, bool writing) {
+  const char* verb = writing ? "write into" : "read";
+  char persistence = pg::call([&] { return get_rel_persistence(relid); });
+  if (persistence == RELPERSISTENCE_TEMP)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             std::string("a pipeline cannot ") + verb + " the temporary table \"" + name + "\"",
+             "A pipeline runs in a background worker, which cannot see another session's "
+             "temporary tables.",
+             "Use a regular table, or an UNLOGGED one if its rows need not survive a crash.");
+  int rls = pg::call([&] { return check_enable_rls(relid, InvalidOid, true); });
+  if (rls == RLS_ENABLED)
+    pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+             std::string("a pipeline cannot ") + verb + " table \"" + name +
+                 "\": row-level security applies to its owner",
+             std::string("A pipeline ") + (writing ? "writes" : "reads") +
+                 " rows without applying row security policies, so it may only use tables "
+                 "whose policies do not apply to its owner.",
+             "Create the pipeline as the table's owner (without FORCE ROW LEVEL SECURITY) or "
+             "as a role with BYPASSRLS, or disable row-level security on \"" + name + "\".");
+}
+
+// The name of a foreign table's wrapper.
+std::string wrapper_of(Oid relid) {
+  return pg::call([&] {
+    ForeignServer* srv = GetForeignServer(GetForeignTable(relid)->serverid);
+    return (const char*)GetForeignDataWrapper(srv->fdwid)->fdwname;
+  });
+}
+
 // The regular tables read through change data capture by the pipeline being planned.
 thread_local std::vector<Oid> cdc_tables;
 // The sources planned so far for the pipeline being planned, by table: a table read more than
@@ -114,6 +147,7 @@ thread_local std::map<Oid, PlanNodePtr> planned_sources;
 
 // A regular table: its current rows, then its changes (an updating source).
 PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
+  check_table_reachable(rte->relid, name, false);
   if (wal_level < WAL_LEVEL_LOGICAL)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
@@ -169,6 +203,11 @@ PlanNodePtr plan_source(RangeTblEntry* rte) {
   if (relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW)
     unsupported("reading the materialized view \"" + name + "\"");
   if (relkind != RELKIND_FOREIGN_TABLE) unsupported("reading relation \"" + name + "\"");
+  std::string wrapper = wrapper_of(rte->relid);
+  if (wrapper != "arroyo_stream")
+    unsupported("reading foreign table \"" + name + "\" of wrapper \"" + wrapper + "\"",
+                "Sources are foreign tables of the arroyo_stream wrapper, or regular tables "
+                "(their rows, then their changes).");
   auto node = std::make_unique<SourceNode>();
   node->spec = load_table_spec(rte->relid, true);
   node->connector = &connector_of(rte->relid);
@@ -441,6 +480,22 @@ void plan_updating_sink(LogicalPlan& plan) {
   SinkTarget& sink = plan.sink;
   sink.updating = true;
   std::string relname = pg::call([&] { return (const char*)get_rel_name(sink.relid); });
+  if (sink.partitioned)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but \"" + relname +
+                 "\" is a partitioned table, which a pipeline can only append to",
+             "Updating rows are upserted and deleted by key in one table; a pipeline routes only "
+             "appended rows to partitions.",
+             "Write them to one partition (a pipeline per partition, with a WHERE matching its "
+             "bounds), or to a table that is not partitioned.");
+  if (sink.foreign)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "the result of this pipeline is updating, but foreign table \"" + relname +
+                 "\" of another wrapper can only be appended to",
+             "Its rows are updating (deletes as well as inserts, e.g. from an aggregate without a "
+             "time window), which would need updates by key through the wrapper.",
+             "Write them to a local table with a primary key on the grouping columns, or use a "
+             "time window.");
   if (!sink.is_table && !sink.connector->accepts_updates(sink.spec))
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "the result of this pipeline is updating, but \"" + relname +
@@ -491,6 +546,16 @@ void plan_updating_sink(LogicalPlan& plan) {
                "Each group's row is found again by its grouping keys: write every GROUP BY "
                "expression, unchanged, to a column of the target.");
     sink.key_columns.push_back(column_of_key[k]);
+    auto width = [](Oid t) { return t == INT2OID ? 2 : t == INT4OID ? 4 : t == INT8OID ? 8 : 0; };
+    Oid key_type = TupleDescAttr(agg->desc, k)->atttypid;
+    Form_pg_attribute col = TupleDescAttr(target, column_of_key[k]);
+    if (width(key_type) > width(col->atttypid) && width(col->atttypid) > 0)
+      sink.narrowed_keys +=
+          std::string(sink.narrowed_keys.empty() ? "" : "; ") + "grouping key " +
+          std::to_string(k + 1) + " (" +
+          pg::call([&] { return (const char*)format_type_be(key_type); }) +
+          ") is written to column \"" + NameStr(col->attname) + "\" of \"" + relname + "\" (" +
+          pg::call([&] { return (const char*)format_type_be(col->atttypid); }) + ")";
   }
   // A key written to several columns is found through whichever the key's index holds.
   if (sink.is_table && agg->num_keys > 0) {
@@ -581,11 +646,38 @@ SinkTarget plan_target(Query* ins) {
                                                   get_rel_name(rte->relid));
   });
   std::string relname = pg::call([&] { return (const char*)get_rel_name(rte->relid); });
-  if (rte->relkind == RELKIND_RELATION) return sink;
-  if (rte->relkind == RELKIND_PARTITIONED_TABLE)
-    unsupported("writing into the partitioned table \"" + relname + "\"", "Target one partition.");
+  if (rte->relkind == RELKIND_RELATION) {
+    check_table_reachable(rte->relid, relname, true);
+    return sink;
+  }
+  if (rte->relkind == RELKIND_PARTITIONED_TABLE) {
+    // Append-only rows are routed to their partitions; updating ones are refused below.
+    check_table_reachable(rte->relid, relname, true);
+    sink.partitioned = true;
+    return sink;
+  }
   if (rte->relkind != RELKIND_FOREIGN_TABLE)
     unsupported("writing into \"" + relname + "\" (not a table)");
+  std::string wrapper = wrapper_of(rte->relid);
+  if (wrapper != "arroyo_stream") {
+    // Another wrapper's table (postgres_fdw, say): rows go in through its ExecForeignInsert.
+    bool can_insert = pg::call([&] {
+      FdwRoutine* fdw = GetFdwRoutineByRelId(rte->relid);
+      if (!fdw->ExecForeignInsert || !fdw->BeginForeignInsert) return false;
+      if (!fdw->IsForeignRelUpdatable) return true;
+      Relation rel = relation_open(rte->relid, NoLock);
+      bool ok = (fdw->IsForeignRelUpdatable(rel) & (1 << CMD_INSERT)) != 0;
+      relation_close(rel, NoLock);
+      return ok;
+    });
+    if (!can_insert)
+      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+               "a pipeline cannot write into foreign table \"" + relname + "\": wrapper \"" +
+                   wrapper + "\" cannot insert into it",
+               {}, "Write into a regular table, or a foreign table whose wrapper supports INSERT.");
+    sink.foreign = true;
+    return sink;
+  }
   sink.is_table = false;
   sink.spec = load_table_spec(rte->relid, true);
   sink.connector = &connector_of(rte->relid);

@@ -22,7 +22,7 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
   last_flush_ = GetCurrentTimestamp();
   int sink;
   if (plan.sink.is_table) {
-    sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_));
+    sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
     auto s = plan.sink.connector->make_sink(plan.sink.spec);

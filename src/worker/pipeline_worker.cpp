@@ -1,6 +1,7 @@
 // A pipeline's background worker: connects as the pipeline's owner, plans the query, and runs
 // the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
 // is requested, or an error fails the pipeline.
+#include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
 #include "connectors/cdc/cdc.hpp"
 #include "runtime/dataflow.hpp"
@@ -255,6 +256,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
       SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
   });
   EngineStats last_stats;
+  std::string narrowed_keys;  // see SinkTarget::narrowed_keys
   std::unique_ptr<Dataflow> flow;
   std::unique_ptr<CheckpointStore> store;
   try {
@@ -267,7 +269,10 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                    ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
-    LogicalPlan plan = plan_pipeline(row->query, row->search_path.c_str());
+    // The query as its view and rule read now: renames of what it uses are followed.
+    std::string query = pipeline_query_now(*row).value_or(row->query);
+    LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
+    narrowed_keys = plan.sink.narrowed_keys;
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
     int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
@@ -290,12 +295,33 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     record_end(args.pipeline_id, end, flow->stats(), {});
   } catch (const std::exception& e) {
     std::string message = e.what();
-    if (auto* pe = dynamic_cast<const pg::Error*>(&e)) message = pe->full_message();
+    if (auto* pe = dynamic_cast<const pg::Error*>(&e)) {
+      message = pe->full_message();
+      if (pe->sqlerrcode() == ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE && !narrowed_keys.empty())
+        message += " (" + narrowed_keys +
+                   ": a key outside the column's range cannot be written; give the column the "
+                   "key's type)";
+    }
     if (flow) last_stats = flow->stats();
+    pg::call([&] { AbortOutOfAnyTransaction(); });
+    // Dropped meanwhile (DROP … CASCADE of something it used): what failed is the rest of a
+    // run that no longer has a pipeline, not the pipeline.
+    bool dropped = false;
+    try {
+      begin_transaction();
+      dropped = !catalog_get(args.pipeline_id);
+      commit_transaction();
+    } catch (const std::exception&) {
+      pg::call([&] { AbortOutOfAnyTransaction(); });
+    }
     pg::call([&] {
-      AbortOutOfAnyTransaction();
-      ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
-                           message.c_str())));
+      if (dropped)
+        ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" was dropped while it ran; its "
+                             "worker stops (%s)",
+                             row->name.c_str(), message.c_str())));
+      else
+        ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\" failed: %s", row->name.c_str(),
+                             message.c_str())));
     });
     // The sinks are not closed: what they buffered belongs to the failed transaction and is
     // dropped with them.
@@ -323,6 +349,13 @@ void arroyo_stream_pipeline_main(Datum) {
   arroyo::slots::attach_worker(arroyo::my_slot);
   try {
     arroyo::run_pipeline(args);
+    // A pipeline dropped while it ran (DROP … CASCADE of something it uses) leaves its
+    // replication slot to its worker, which held it until now.
+    arroyo::begin_transaction();
+    bool gone = !arroyo::catalog_get(args.pipeline_id);
+    arroyo::commit_transaction();
+    if (gone)
+      arroyo::drop_cdc_slot_if_exists(arroyo::cdc_slot_name(args.dboid, args.pipeline_id), true);
   } catch (const std::exception& e) {
     if (arroyo::extension_dropped()) {
       // Nothing left to record into, or to resume: not a crash.

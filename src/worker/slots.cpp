@@ -219,6 +219,17 @@ void stop_and_wait(Oid dboid, int32 pipeline_id) {
   }
 }
 
+void request_stop(Oid dboid, int32 pipeline_id) {
+  int index = find(dboid, pipeline_id);
+  if (index < 0) return;
+  Latch* latch = locked(slot_at(index), [&](PipelineSlot& s) {
+    bool same = s.dboid == dboid && s.pipeline_id == pipeline_id;
+    if (same) s.stop_requested = true;
+    return same ? s.latch : nullptr;
+  });
+  if (latch) SetLatch(latch);
+}
+
 int count() { return shared_state ? shared_state->nslots : 0; }
 
 bool read(int index, Oid dboid, SlotStatus* out) {

@@ -66,6 +66,9 @@ std::optional<SlotState> find_state(Oid dboid, int32 pipeline_id);
 // Asks the pipeline's worker, if it has one, to stop, and waits until the slot is given back
 // (or the worker died).
 void stop_and_wait(Oid dboid, int32 pipeline_id);
+// Asks the pipeline's worker, if it has one, to stop, without waiting (from a commit callback:
+// the pipeline was dropped with something its query used).
+void request_stop(Oid dboid, int32 pipeline_id);
 // The number of slots (0 if the library was not preloaded), and a copy of slot `index` if a
 // pipeline of database `dboid` holds it.
 int count();

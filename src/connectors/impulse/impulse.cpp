@@ -91,6 +91,10 @@ class ImpulseSource : public Source {
 class ImpulseConnector : public Connector {
  public:
   const char* name() const override { return "impulse"; }
+  // The checkpoint keeps the next counter and the event time of counter 0.
+  std::vector<std::string> checkpointed_options() const override {
+    return {"start_time", "event_time_interval"};
+  }
 
   void validate_table(const TableSpec& spec) const override {
     std::vector<OptionSpec> specs = {{"event_rate", OptionKind::NonNegInt, true},
@@ -99,6 +103,14 @@ class ImpulseConnector : public Connector {
                                      {"event_time_interval", OptionKind::Interval}};
     for (auto& s : event_time_option_specs()) specs.push_back(s);
     validate_options(spec.table_options, specs, "connector \"impulse\" tables");
+    if (spec.table_options.count("start_time") && !spec.table_options.count("event_time_interval"))
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "option \"start_time\" of impulse table " + spec.name +
+                   " needs option \"event_time_interval\"",
+               "Without event_time_interval a row's event time is the time it is generated, "
+               "so start_time would be ignored.",
+               "Add event_time_interval: counter n then has the event time start_time + n * "
+               "event_time_interval.");
     for (const auto& c : spec.columns) {
       if (c.name == "counter" && c.type != INT8OID)
         pg::fail(ERRCODE_DATATYPE_MISMATCH, "impulse column \"counter\" must be of type bigint");

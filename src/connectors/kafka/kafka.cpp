@@ -13,6 +13,9 @@ namespace {
 class KafkaConnector : public Connector {
  public:
   const char* name() const override { return "kafka"; }
+  std::vector<std::string> checkpointed_options() const override {
+    return {"topic", "bootstrap_servers"};  // offsets per partition of a topic of a cluster
+  }
 
   void validate_server_options(const Options& options) const override {
     kafka_validate_server_options(options);

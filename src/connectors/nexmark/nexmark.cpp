@@ -323,6 +323,10 @@ class NexmarkSource : public Source {
 class NexmarkConnector : public Connector {
  public:
   const char* name() const override { return "nexmark"; }
+  // The checkpoint keeps the next event number of the generated sequence these define.
+  std::vector<std::string> checkpointed_options() const override {
+    return {"event_type", "event_rate", "seed", "start_time"};
+  }
 
   void validate_table(const TableSpec& spec) const override {
     std::vector<OptionSpec> specs = {

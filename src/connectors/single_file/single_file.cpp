@@ -363,6 +363,7 @@ class SingleFileSink : public Sink {
 class SingleFileConnector : public Connector {
  public:
   const char* name() const override { return "single_file"; }
+  std::vector<std::string> checkpointed_options() const override { return {"path"}; }
 
   void validate_table(const TableSpec& spec) const override {
     validate_options(spec.table_options, table_option_specs(), kWhere);
