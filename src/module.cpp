@@ -29,17 +29,16 @@ void _PG_init(void) {
       "Measured in event time against the watermark; 0 (the default) keeps every key, so that "
       "results equal the batch query's. Per pipeline: SET updating_ttl = '…'.",
       &updating_ttl_s, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable(
-      "arroyo_stream.update_aggregate_flush_interval",
-      "How often updating aggregates emit their buffered changes.",
-      "Per pipeline: SET update_aggregate_flush_interval = '…'.", &update_flush_interval_ms, 1000,
-      1, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("arroyo_stream.update_aggregate_flush_interval",
+                          "How often updating aggregates emit their buffered changes.",
+                          "Per pipeline: SET update_aggregate_flush_interval = '…'.",
+                          &update_flush_interval_ms, 1000, 1, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                          nullptr, nullptr, nullptr);
   if (!process_shared_preload_libraries_in_progress) return;
   loaded_at_preload = true;
-  DefineCustomIntVariable("arroyo_stream.max_pipelines",
-                          "Maximum number of pipelines running at once (server-wide).", nullptr,
-                          &max_pipelines_guc, 32, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr,
-                          nullptr);
+  DefineCustomIntVariable(
+      "arroyo_stream.max_pipelines", "Maximum number of pipelines running at once (server-wide).",
+      nullptr, &max_pipelines_guc, 32, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("arroyo_stream");
   request_shared_memory();
   install_ddl_hook();

@@ -81,9 +81,7 @@ std::vector<Oid> tables_of_server(Oid serverid) {
 
 // "table", for messages.
 std::string relation_label(Oid relid) {
-  return pg::call([&] {
-    return (const char*)psprintf("\"%s\"", get_rel_name(relid));
-  });
+  return pg::call([&] { return (const char*)psprintf("\"%s\"", get_rel_name(relid)); });
 }
 
 // A regular table whose changes a pipeline reads must keep identifying its old rows (a
@@ -101,8 +99,9 @@ void check_change_capture(Oid relid) {
   std::vector<std::string> readers = pipelines_reading(relid, 0, false);
   if (readers.empty()) return;
   pg::fail(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-           "table " + relation_label(relid) + " would no longer identify its rows, but pipeline \"" +
-               readers[0] + "\" reads its changes",
+           "table " + relation_label(relid) +
+               " would no longer identify its rows, but pipeline \"" + readers[0] +
+               "\" reads its changes",
            "Updates and deletes must identify the old row (a primary key, REPLICA IDENTITY USING "
            "INDEX or REPLICA IDENTITY FULL), so that the pipeline can retract it.",
            "Keep a primary key, or set REPLICA IDENTITY FULL first.");
@@ -175,7 +174,8 @@ void validate_after(Node* stmt) {
     case T_RuleStmt: {
       // The rule of a pipeline's view (stream_create, or restoring a dump): its target
       // dependency, which pg_dump does not carry.
-      Oid relid = pg::call([&] { return RangeVarGetRelid(((RuleStmt*)stmt)->relation, NoLock, true); });
+      Oid relid =
+          pg::call([&] { return RangeVarGetRelid(((RuleStmt*)stmt)->relation, NoLock, true); });
       if (OidIsValid(relid)) pipeline_rule_created(relid);
       break;
     }
@@ -192,7 +192,8 @@ void validate_after(Node* stmt) {
       ListCell* lc;
       foreach (lc, options) {
         DefElem* d = (DefElem*)lfirst(lc);
-        if (d->defaction != DEFELEM_DROP) opts[d->defname] = pg::call([&] { return (const char*)defGetString(d); });
+        if (d->defaction != DEFELEM_DROP)
+          opts[d->defname] = pg::call([&] { return (const char*)defGetString(d); });
       }
       ForeignServer* server = pg::call([&] { return GetForeignServer(srv); });
       auto name = get_option(options_from_list(server->options), "connector");
@@ -202,8 +203,7 @@ void validate_after(Node* stmt) {
                          std::string("connector \"") + c->name() + "\" user mappings");
       break;
     }
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -236,8 +236,7 @@ bool needs_validation(Node* stmt) {
     case T_CreateForeignTableStmt:
     case T_AlterForeignServerStmt:
     case T_CreateUserMappingStmt:
-    case T_AlterUserMappingStmt:
-      return true;
+    case T_AlterUserMappingStmt: return true;
     case T_AlterTableStmt:
       return ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE ||
              ((AlterTableStmt*)stmt)->objtype == OBJECT_TABLE ||
@@ -247,10 +246,8 @@ bool needs_validation(Node* stmt) {
              (((RenameStmt*)stmt)->relationType == OBJECT_FOREIGN_TABLE ||
               ((RenameStmt*)stmt)->relationType == OBJECT_TABLE);
     case T_RuleStmt:
-    case T_ReassignOwnedStmt:
-      return true;
-    default:
-      return false;
+    case T_ReassignOwnedStmt: return true;
+    default: return false;
   }
 }
 
@@ -270,12 +267,12 @@ std::vector<PositionSnapshot> position_snapshots;
 std::vector<Oid> tables_with_changing_options(Node* stmt) {
   std::vector<Oid> out;
   if (IsA(stmt, AlterTableStmt) && ((AlterTableStmt*)stmt)->objtype == OBJECT_FOREIGN_TABLE) {
-    Oid relid = pg::call([&] { return RangeVarGetRelid(((AlterTableStmt*)stmt)->relation, NoLock, true); });
+    Oid relid =
+        pg::call([&] { return RangeVarGetRelid(((AlterTableStmt*)stmt)->relation, NoLock, true); });
     if (OidIsValid(relid)) out.push_back(relid);
   } else if (IsA(stmt, AlterForeignServerStmt)) {
-    Oid srv = pg::call([&] {
-      return get_foreign_server_oid(((AlterForeignServerStmt*)stmt)->servername, true);
-    });
+    Oid srv = pg::call(
+        [&] { return get_foreign_server_oid(((AlterForeignServerStmt*)stmt)->servername, true); });
     if (OidIsValid(srv) && is_our_server(srv)) out = tables_of_server(srv);
   }
   std::vector<Oid> ours;
@@ -321,7 +318,8 @@ void check_positions() {
                "The pipeline resumes from positions in what \"" + opt + "\" names (connector \"" +
                    was.connector + "\"); they would point into something else.",
                "Drop the pipeline (stream_drop) and create it again to start from scratch, or "
-               "read the new " + opt + " through a new foreign table.");
+               "read the new " +
+                   opt + " through a new foreign table.");
     }
   }
 }

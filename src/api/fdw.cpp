@@ -21,14 +21,14 @@ void refuse_scan(PlannerInfo*, RelOptInfo*, Oid relid) {
     return c.role(load_table_spec(relid, false)) == TableRole::Sink;
   });
   if (sink)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("foreign table \"%s\" is a sink and cannot be queried",
-                           get_rel_name(relid)),
-                    errdetail("Pipelines write into it; connector \"%s\" sends the rows on and "
-                              "keeps none.",
-                              connector),
-                    errhint("Read the rows where the sink sends them, or have the pipeline "
-                            "write into a regular table to query them.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("foreign table \"%s\" is a sink and cannot be queried", get_rel_name(relid)),
+             errdetail("Pipelines write into it; connector \"%s\" sends the rows on and "
+                       "keeps none.",
+                       connector),
+             errhint("Read the rows where the sink sends them, or have the pipeline "
+                     "write into a regular table to query them.")));
   ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                   errmsg("foreign table \"%s\" is a stream and cannot be queried directly",
                          get_rel_name(relid)),
@@ -47,7 +47,8 @@ void validate_server_options(const Options& all) {
              "Valid connectors are: " + known + ".");
   const Connector* c = find_connector(*name);
   if (!c)
-    pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "invalid value for option \"connector\": \"" + *name + "\"",
+    pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
+             "invalid value for option \"connector\": \"" + *name + "\"",
              "Valid connectors are: " + known + ".");
   Options rest = all;
   rest.erase("connector");

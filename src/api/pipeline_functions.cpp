@@ -96,11 +96,10 @@ PG_FUNCTION_INFO_V1(arroyo_stream_window_marker);
 // Fails CREATE EXTENSION unless the library was loaded through shared_preload_libraries.
 Datum arroyo_stream_check_preload(PG_FUNCTION_ARGS) {
   if (!loaded_at_preload)
-    ereport(ERROR,
-            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-             errmsg("arroyo_stream must be loaded via shared_preload_libraries"),
-             errhint("Add arroyo_stream to shared_preload_libraries in postgresql.conf and "
-                     "restart the server.")));
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("arroyo_stream must be loaded via shared_preload_libraries"),
+                    errhint("Add arroyo_stream to shared_preload_libraries in postgresql.conf and "
+                            "restart the server.")));
   PG_RETURN_VOID();
 }
 
@@ -134,7 +133,8 @@ Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
       pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
                "pipeline " + quoted(name) + " cannot be stored: " + e.message(),
                "A pipeline is stored as a view over its SELECT and a rule writing to its target, "
-               "and runs what they read back as:\n" + stored,
+               "and runs what they read back as:\n" +
+                   stored,
                "Write the SELECT's column types explicitly (casts) to match the target.");
     }
     catalog_set_definition(id, stored);

@@ -134,9 +134,10 @@ int32 catalog_insert(const std::string& name, const std::string& query, Oid owne
   Datum values[] = {text_datum(name), text_datum(query), ObjectIdGetDatum(owner),
                     text_datum(search_path)};
   as_catalog_owner([&] {
-    exec("INSERT INTO _arroyo_stream.pipelines (name, query, owner, search_path) "
-         "VALUES ($1, $2, $3::regrole, $4) RETURNING id",
-         4, types, values, SPI_OK_INSERT_RETURNING);
+    exec(
+        "INSERT INTO _arroyo_stream.pipelines (name, query, owner, search_path) "
+        "VALUES ($1, $2, $3::regrole, $4) RETURNING id",
+        4, types, values, SPI_OK_INSERT_RETURNING);
     id = pg::call([&] {
       bool isnull;
       return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -166,10 +167,11 @@ void catalog_mark_started(int32 id) {
   Oid types[] = {INT4OID};
   Datum values[] = {Int32GetDatum(id)};
   as_catalog_owner([&] {
-    exec("UPDATE _arroyo_stream.pipelines SET state = 'running', started_at = now(), "
-         "finished_at = NULL, last_error = NULL, rows_in = 0, rows_out = 0, bad_rows = 0, "
-         "late_rows = 0, state_bytes = 0, unprogressed_starts = 0 WHERE id = $1",
-         1, types, values, SPI_OK_UPDATE);
+    exec(
+        "UPDATE _arroyo_stream.pipelines SET state = 'running', started_at = now(), "
+        "finished_at = NULL, last_error = NULL, rows_in = 0, rows_out = 0, bad_rows = 0, "
+        "late_rows = 0, state_bytes = 0, unprogressed_starts = 0 WHERE id = $1",
+        1, types, values, SPI_OK_UPDATE);
   });
 }
 
@@ -178,9 +180,10 @@ int catalog_count_start(int32 id) {
   Datum values[] = {Int32GetDatum(id)};
   int starts = 0;
   as_catalog_owner([&] {
-    exec("UPDATE _arroyo_stream.pipelines SET unprogressed_starts = unprogressed_starts + 1 "
-         "WHERE id = $1 RETURNING unprogressed_starts",
-         1, types, values, SPI_OK_UPDATE_RETURNING);
+    exec(
+        "UPDATE _arroyo_stream.pipelines SET unprogressed_starts = unprogressed_starts + 1 "
+        "WHERE id = $1 RETURNING unprogressed_starts",
+        1, types, values, SPI_OK_UPDATE_RETURNING);
     starts = pg::call([&] {
       bool isnull;
       return SPI_processed == 1 ? DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -203,10 +206,14 @@ void catalog_clear_starts(int32 id) {
 void catalog_mark_ended(int32 id, const std::string& state, const RunStats& stats,
                         const std::string& error, bool force) {
   Oid types[] = {INT4OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID};
-  Datum values[] = {Int32GetDatum(id),           text_datum(state),
-                    Int64GetDatum(stats.rows_in),  Int64GetDatum(stats.rows_out),
-                    Int64GetDatum(stats.bad_rows), Int64GetDatum(stats.late_rows),
-                    text_datum(error),             Int64GetDatum(stats.state_bytes)};
+  Datum values[] = {Int32GetDatum(id),
+                    text_datum(state),
+                    Int64GetDatum(stats.rows_in),
+                    Int64GetDatum(stats.rows_out),
+                    Int64GetDatum(stats.bad_rows),
+                    Int64GetDatum(stats.late_rows),
+                    text_datum(error),
+                    Int64GetDatum(stats.state_bytes)};
   std::string sql =
       "UPDATE _arroyo_stream.pipelines SET state = $2, finished_at = now(), rows_in = $3, "
       "rows_out = $4, bad_rows = $5, late_rows = $6, last_error = nullif($7, ''), "

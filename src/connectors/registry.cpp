@@ -13,8 +13,8 @@ const Connector& cdc_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
-  return {&impulse_connector(), &single_file_connector(), &nexmark_connector(),
-          &blackhole_connector(), &websocket_connector(), &kafka_connector()};
+  return {&impulse_connector(),   &single_file_connector(), &nexmark_connector(),
+          &blackhole_connector(), &websocket_connector(),   &kafka_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {

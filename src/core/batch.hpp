@@ -18,7 +18,8 @@ class Batch {
   static constexpr int kDefaultCapacity = 1024;
 
   Batch(int ncols, int capacity = kDefaultCapacity)
-      : ncols_(ncols), capacity_(capacity),
+      : ncols_(ncols),
+        capacity_(capacity),
         values_(new Datum[size_t(ncols) * capacity]),
         nulls_(new bool[size_t(ncols) * capacity]),
         ops_(new RowOp[capacity]),

@@ -31,9 +31,9 @@ struct PollResult {
 struct RuntimeInfo {
   TimestampTz pipeline_start;  // when this run of the pipeline started
   std::string pipeline_name;
-  int subtask_index = 0;       // this worker's index among its pipeline's workers
+  int subtask_index = 0;  // this worker's index among its pipeline's workers
   int parallelism = 1;
-  Oid dboid = InvalidOid;      // the pipeline's database and id (names of its resources)
+  Oid dboid = InvalidOid;  // the pipeline's database and id (names of its resources)
   int32 pipeline_id = 0;
 };
 

@@ -29,7 +29,8 @@ EventTimeOptions event_time_options(const TableSpec& spec) {
     if (const ColumnInfo* col = spec.column(*field)) out.column = col->attnum - 1;
   out.watermark_delay_us =
       option_interval_us(spec.table_options, "watermark_delay", kDefaultWatermarkDelayUs);
-  out.idle_timeout_us = option_interval_us(spec.table_options, "idle_timeout", kDefaultIdleTimeoutUs);
+  out.idle_timeout_us =
+      option_interval_us(spec.table_options, "idle_timeout", kDefaultIdleTimeoutUs);
   return out;
 }
 

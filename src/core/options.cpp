@@ -34,8 +34,7 @@ int64 parse_interval_us(const std::string& text) {
 
 TimestampTz parse_timestamptz(const std::string& text) {
   TimestampTz t = pg::call([&] {
-    return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-                                                   CStringGetDatum(text.c_str()),
+    return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text.c_str()),
                                                    ObjectIdGetDatum(InvalidOid),
                                                    Int32GetDatum(-1)));
   });
@@ -73,8 +72,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
   };
   int64 n;
   switch (spec.kind) {
-    case OptionKind::Text:
-      break;
+    case OptionKind::Text: break;
     case OptionKind::NonNegInt:
       if (!parse_int64(value, &n) || n < 0) bad("Expected a non-negative integer.");
       break;
@@ -93,9 +91,7 @@ static void check_value(const OptionSpec& spec, const std::string& value) {
       if (us < 0) bad("Expected an interval that is not negative.");
       break;
     }
-    case OptionKind::Timestamptz:
-      try {
-        parse_timestamptz(value);
+    case OptionKind::Timestamptz: try { parse_timestamptz(value);
       } catch (const pg::Error& e) {
         bad(e.detail().empty() ? e.message() : e.message() + ". " + e.detail());
       }
@@ -118,8 +114,7 @@ void validate_options(const Options& opts, const std::vector<OptionSpec>& specs,
     for (const auto& s : specs)
       if (s.name == name) spec = &s;
     if (!spec)
-      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
-               "unknown option \"" + name + "\" for " + where,
+      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "unknown option \"" + name + "\" for " + where,
                names.empty() ? "No options are accepted here."
                              : "Valid options are: " + join(names) + ".");
     check_value(*spec, value);

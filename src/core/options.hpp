@@ -15,13 +15,13 @@ using Options = std::map<std::string, std::string>;
 
 // How an option's value is checked.
 enum class OptionKind {
-  Text,        // any string
-  NonNegInt,   // 0, 1, 2, ...
-  PosInt,      // 1, 2, ...
-  Interval,    // a PostgreSQL interval, > 0
+  Text,            // any string
+  NonNegInt,       // 0, 1, 2, ...
+  PosInt,          // 1, 2, ...
+  Interval,        // a PostgreSQL interval, > 0
   NonNegInterval,  // a PostgreSQL interval, >= 0
-  Timestamptz, // a PostgreSQL timestamptz
-  Choice,      // one of `choices`
+  Timestamptz,     // a PostgreSQL timestamptz
+  Choice,          // one of `choices`
 };
 
 struct OptionSpec {

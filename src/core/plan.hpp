@@ -33,7 +33,7 @@ struct SourceNode : PlanNode {
   // Generated columns, computed after the connector fills the others: a full-row target list
   // (Vars for plain columns), or NIL when the table has none.
   List* generated = nullptr;
-  int time_column = -1;            // 0-based column holding event time (event_time_field)
+  int time_column = -1;  // 0-based column holding event time (event_time_field)
   // 0-based columns declared NOT NULL (foreign tables): a row with NULL there is dropped as bad.
   std::vector<int> not_null_columns;
   int64 watermark_delay_us = 0;
@@ -65,8 +65,8 @@ struct WindowSpec {
 // One aggregate call of a windowed query: its arguments (and FILTER) come from the input row.
 struct AggregateSpec {
   Aggref* aggref = nullptr;
-  int first_arg = 0;     // input column of its first argument
-  int filter_col = -1;   // input column of its FILTER (WHERE …) condition, or -1
+  int first_arg = 0;    // input column of its first argument
+  int filter_col = -1;  // input column of its FILTER (WHERE …) condition, or -1
   bool distinct = false;
 };
 
@@ -90,9 +90,9 @@ struct UpdatingAggregateNode : PlanNode {
   std::vector<AggregateSpec> aggregates;
 };
 
-// An equality join (updating semantics; or a windowed join, see window_key): rows are the left input's
-// columns, then the right input's. A pair of rows joins when their keys are equal (never when
-// a key is NULL) and `residual` holds; LEFT, RIGHT and FULL joins also emit each row of their
+// An equality join (updating semantics; or a windowed join, see window_key): rows are the left
+// input's columns, then the right input's. A pair of rows joins when their keys are equal (never
+// when a key is NULL) and `residual` holds; LEFT, RIGHT and FULL joins also emit each row of their
 // preserved side(s) that has no match, padded with NULLs, and retract it when a match arrives.
 struct JoinNode : PlanNode {
   enum class Type { Inner, Left, Right, Full };
@@ -125,10 +125,10 @@ struct JoinNode : PlanNode {
 struct SinkTarget {
   Oid relid = InvalidOid;
   std::string name;
-  bool is_table = true;              // a regular table; else a sink foreign table
-  bool foreign = false;              // (with is_table) a foreign table of another wrapper
-  bool partitioned = false;          // (with is_table) a partitioned table: rows are routed
-  TableSpec spec;                    // for foreign tables
+  bool is_table = true;      // a regular table; else a sink foreign table
+  bool foreign = false;      // (with is_table) a foreign table of another wrapper
+  bool partitioned = false;  // (with is_table) a partitioned table: rows are routed
+  TableSpec spec;            // for foreign tables
   const Connector* connector = nullptr;
   // For updating results: the target columns (0-based) holding the grouping keys, and the
   // unique index of a table target that finds a key's row (InvalidOid: match whole rows).
@@ -147,15 +147,15 @@ struct SinkTarget {
 
 // Pipeline-level settings given with SET before the INSERT.
 struct PipelineSettings {
-  int64 checkpoint_interval_us = -1;       // -1: the GUC's value
-  int64 updating_ttl_us = -1;              // -1: the GUC's value
-  int64 update_flush_interval_us = -1;     // -1: the GUC's value
+  int64 checkpoint_interval_us = -1;    // -1: the GUC's value
+  int64 updating_ttl_us = -1;           // -1: the GUC's value
+  int64 update_flush_interval_us = -1;  // -1: the GUC's value
 };
 
 struct LogicalPlan {
   PipelineSettings settings;
   bool reads_table_changes = false;  // has a change-data-capture source (a replication slot)
-  PlanNodePtr root;  // produces rows in the target's full layout
+  PlanNodePtr root;                  // produces rows in the target's full layout
   SinkTarget sink;
 };
 

@@ -35,8 +35,7 @@ List* user_mapping_options(Oid serverid) {
                                      ObjectIdGetDatum(serverid));
       if (!HeapTupleIsValid(tp)) continue;
       bool isnull;
-      Datum d = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp, Anum_pg_user_mapping_umoptions,
-                                &isnull);
+      Datum d = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp, Anum_pg_user_mapping_umoptions, &isnull);
       if (!isnull) result = untransformRelOptions(d);
       ReleaseSysCache(tp);
       break;
@@ -73,12 +72,13 @@ TableSpec load_table_spec(Oid relid, bool with_user_mapping) {
   });
   spec.name = pg::call([&] {
     return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                                  get_rel_name(relid));
+                                                   get_rel_name(relid));
   });
   spec.server_options = options_from_list(server->options);
   spec.server_options.erase("connector");
   spec.table_options = options_from_list(table_options);
-  if (with_user_mapping) spec.user_options = options_from_list(user_mapping_options(server->serverid));
+  if (with_user_mapping)
+    spec.user_options = options_from_list(user_mapping_options(server->serverid));
   spec.natts = desc->natts;
   for (int i = 0; i < desc->natts; i++) {
     Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -89,7 +89,8 @@ TableSpec load_table_spec(Oid relid, bool with_user_mapping) {
     col.type = att->atttypid;
     col.typmod = att->atttypmod;
     col.generated = att->attgenerated != '\0';
-    col.options = options_from_list(pg::call([&] { return GetForeignColumnOptions(relid, i + 1); }));
+    col.options =
+        options_from_list(pg::call([&] { return GetForeignColumnOptions(relid, i + 1); }));
     spec.columns.push_back(std::move(col));
   }
   return spec;
@@ -126,13 +127,14 @@ TableSpec relation_table_spec(Oid relid) {
   });
   spec.name = pg::call([&] {
     return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                                  get_rel_name(relid));
+                                                   get_rel_name(relid));
   });
   spec.natts = desc->natts;
   for (int i = 0; i < desc->natts; i++) {
     Form_pg_attribute att = TupleDescAttr(desc, i);
     if (att->attisdropped) continue;
-    spec.columns.push_back({NameStr(att->attname), i + 1, att->atttypid, att->atttypmod, false, {}});
+    spec.columns.push_back(
+        {NameStr(att->attname), i + 1, att->atttypid, att->atttypmod, false, {}});
   }
   return spec;
 }

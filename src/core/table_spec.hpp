@@ -11,7 +11,7 @@ namespace arroyo {
 // One column of a foreign table, as a connector sees it.
 struct ColumnInfo {
   std::string name;
-  int attnum;       // 1-based position in the table's row (dropped columns leave gaps)
+  int attnum;  // 1-based position in the table's row (dropped columns leave gaps)
   Oid type;
   int32 typmod;
   bool generated;   // GENERATED ALWAYS AS (...) STORED: computed by the engine, not the connector
@@ -21,12 +21,12 @@ struct ColumnInfo {
 // Everything a connector learns about one foreign table.
 struct TableSpec {
   Oid relid = InvalidOid;
-  std::string name;             // qualified, quoted as needed, for messages
-  Options server_options;       // without "connector"
+  std::string name;        // qualified, quoted as needed, for messages
+  Options server_options;  // without "connector"
   Options table_options;
-  Options user_options;         // the user mapping's options (secrets live here)
+  Options user_options;  // the user mapping's options (secrets live here)
   std::vector<ColumnInfo> columns;
-  int natts = 0;                // width of the row, including dropped columns
+  int natts = 0;  // width of the row, including dropped columns
 
   const ColumnInfo* column(const std::string& name) const {
     for (const auto& c : columns)

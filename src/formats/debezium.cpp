@@ -165,13 +165,16 @@ void DebeziumDecoder::decode(const char* data, size_t len, Batch& out, Timestamp
       if (!has_after) not_an_envelope("op \"" + std::string(op) + "\" without \"after\"");
       decode_row(event->after, out, time, RowOp::Insert);
     } else if (op == "d") {
-      if (!has_before) not_an_envelope("op \"d\" without \"before\" (the source table needs "
-                                       "REPLICA IDENTITY FULL)");
+      if (!has_before)
+        not_an_envelope(
+            "op \"d\" without \"before\" (the source table needs "
+            "REPLICA IDENTITY FULL)");
       decode_row(event->before, out, time, RowOp::Delete);
     } else if (op == "u") {
       if (!has_before || !has_after)
-        not_an_envelope("op \"u\" needs \"before\" and \"after\" (the source table needs "
-                        "REPLICA IDENTITY FULL)");
+        not_an_envelope(
+            "op \"u\" needs \"before\" and \"after\" (the source table needs "
+            "REPLICA IDENTITY FULL)");
       decode_row(event->before, out, time, RowOp::Delete);
       decode_row(event->after, out, time, RowOp::Insert);
     } else if (op != "t" && op != "m") {

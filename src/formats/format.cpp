@@ -98,9 +98,7 @@ bool contains(const std::vector<std::string>& names, const char* name) {
 }
 
 // The formats that read and write JSON, and so take the json options.
-bool json_based(const std::string& format) {
-  return format == "json" || format == "debezium_json";
-}
+bool json_based(const std::string& format) { return format == "json" || format == "debezium_json"; }
 
 }  // namespace
 

@@ -61,11 +61,11 @@ class RowDecoder {
 // One encoded message: its payload, and the row it stands for (in the table's full layout),
 // from which the connector takes the message's key and timestamp.
 struct EncodedMessage {
-  const char* data;   // nullptr: a message without a value
+  const char* data;  // nullptr: a message without a value
   size_t len;
   const Datum* values;
   const bool* nulls;
-  TimestampTz time;   // the row's event time
+  TimestampTz time;  // the row's event time
   // The format's own message key (Debezium: the row's key columns as a JSON object), used
   // when the connector has no key of its own; nullptr: none.
   const std::string* key = nullptr;

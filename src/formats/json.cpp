@@ -53,8 +53,8 @@ static bool database_is_utf8() {
 
 // Re-throws a PostgreSQL error with the column it concerns in front of its message.
 [[noreturn]] static void fail_for_column(const std::string& column, const pg::Error& e) {
-  throw pg::Error(e.sqlerrcode(), "column \"" + column + "\": " + e.message(), e.detail(),
-                  e.hint(), e.context());
+  throw pg::Error(e.sqlerrcode(), "column \"" + column + "\": " + e.message(), e.detail(), e.hint(),
+                  e.context());
 }
 
 // `name` must be a string literal: the context keeps the pointer.
@@ -115,9 +115,8 @@ std::vector<JsonDecoder::Column> JsonDecoder::plan_columns(const TableSpec& spec
 std::vector<JsonScanField> JsonDecoder::scan_fields(const std::vector<Column>& columns) {
   std::vector<JsonScanField> fields;
   for (const Column& col : columns)
-    fields.push_back(
-        {col.json_name, col.raw_json, col.epoch_millis, col.epoch_auto, col.epoch_days,
-         col.array_literal, col.json_elements});
+    fields.push_back({col.json_name, col.raw_json, col.epoch_millis, col.epoch_auto, col.epoch_days,
+                      col.array_literal, col.json_elements});
   return fields;
 }
 
@@ -167,12 +166,12 @@ void JsonDecoder::convert(Datum* values, bool* nulls) {
       Timestamp ts;
       if (__builtin_sub_overflow(value.unix_micros, pg::kUnixToPostgresUs, &ts) ||
           !IS_VALID_TIMESTAMP(ts))
-        ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-                        errmsg("timestamp out of range")));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
       Datum d = TimestampGetDatum(ts);
       if (col.typmod >= 0)  // timestamp(p): round as the type's input function would
-        d = DirectFunctionCall2(col.type == TIMESTAMPOID ? timestamp_scale : timestamptz_scale,
-                                d, Int32GetDatum(col.typmod));
+        d = DirectFunctionCall2(col.type == TIMESTAMPOID ? timestamp_scale : timestamptz_scale, d,
+                                Int32GetDatum(col.typmod));
       values[col.index] = d;
     } else {
       char* text = const_cast<char*>(value.text);
@@ -267,8 +266,8 @@ JsonEncoder::JsonEncoder(const TableSpec& spec, const Options& options)
       fields_(plan_fields(spec, options, context_.get())),
       to_utf8_(!database_is_utf8()) {
   pg::call([&] {
-    row_context_ = AllocSetContextCreate(context_.get(), "arroyo_stream json row",
-                                         ALLOCSET_DEFAULT_SIZES);
+    row_context_ =
+        AllocSetContextCreate(context_.get(), "arroyo_stream json row", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(context_.get());
     initStringInfo(&buf_);
     MemoryContextSwitchTo(old);
@@ -316,9 +315,7 @@ void JsonEncoder::append_int(int64 value) {
 
 void JsonEncoder::append_value(Field& f, Datum value) {
   switch (f.kind) {
-    case Kind::Bool:
-      appendStringInfoString(&buf_, DatumGetBool(value) ? "true" : "false");
-      return;
+    case Kind::Bool: appendStringInfoString(&buf_, DatumGetBool(value) ? "true" : "false"); return;
     case Kind::Int2: append_int(DatumGetInt16(value)); return;
     case Kind::Int4: append_int(DatumGetInt32(value)); return;
     case Kind::Int8: append_int(DatumGetInt64(value)); return;
@@ -361,9 +358,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
       appendStringInfoString(&buf_, JsonEncodeDateTime(nullptr, value, f.base_type, nullptr));
       appendStringInfoChar(&buf_, '"');
       return;
-    case Kind::Json:
-      appendStringInfoString(&buf_, OutputFunctionCall(&f.function, value));
-      return;
+    case Kind::Json: appendStringInfoString(&buf_, OutputFunctionCall(&f.function, value)); return;
     case Kind::Array:
     case Kind::Composite:
     case Kind::Cast: {
@@ -374,9 +369,7 @@ void JsonEncoder::append_value(Field& f, Datum value) {
       appendBinaryStringInfo(&buf_, VARDATA_ANY(t), int(VARSIZE_ANY_EXHDR(t)));
       return;
     }
-    case Kind::Text:
-      escape_json(&buf_, OutputFunctionCall(&f.function, value));
-      return;
+    case Kind::Text: escape_json(&buf_, OutputFunctionCall(&f.function, value)); return;
   }
   // Reached by the epoch kinds for infinity/-infinity: rendered as strings, as to_json does.
   appendStringInfoChar(&buf_, '"');

@@ -71,13 +71,13 @@ class JsonDecoder {
     Oid type;
     int32 typmod;
     Oid ioparam;
-    bool is_domain;         // NULLs must still pass the domain's input (NOT NULL constraints)
-    bool raw_json;          // json/jsonb (or a domain over them)
-    bool epoch_millis;      // timestamp/timestamptz under json.timestamp_format 'unix_millis'
-    bool epoch_auto;        // timestamp/timestamptz in Debezium's encodings (format debezium_json)
-    bool epoch_days;        // date in Debezium's encoding
-    bool array_literal;     // an array type: JSON arrays become array literals
-    bool json_elements;     // ... of json or jsonb
+    bool is_domain;      // NULLs must still pass the domain's input (NOT NULL constraints)
+    bool raw_json;       // json/jsonb (or a domain over them)
+    bool epoch_millis;   // timestamp/timestamptz under json.timestamp_format 'unix_millis'
+    bool epoch_auto;     // timestamp/timestamptz in Debezium's encodings (format debezium_json)
+    bool epoch_days;     // date in Debezium's encoding
+    bool array_literal;  // an array type: JSON arrays become array literals
+    bool json_elements;  // ... of json or jsonb
     FmgrInfo input;
   };
   static std::vector<Column> plan_columns(const TableSpec& spec, const Options& options,
@@ -89,8 +89,8 @@ class JsonDecoder {
   OwnedMemoryContext context_;   // owns the FmgrInfo caches
   std::vector<Column> columns_;  // parallel to the scanner's fields; never resized after setup
   JsonScanner scanner_;
-  bool from_utf8_;               // the database encoding is not UTF-8: convert texts
-  int failing_column_ = -1;      // the column being converted when an error struck
+  bool from_utf8_;           // the database encoding is not UTF-8: convert texts
+  int failing_column_ = -1;  // the column being converted when an error struck
 };
 
 // Encodes rows of one table as JSON objects: one key per column of the TableSpec (in order,
@@ -113,15 +113,27 @@ class JsonEncoder {
 
  private:
   enum class Kind : uint8 {
-    Bool, Int2, Int4, Int8, Number, DateTime, EpochMillis, EpochMicros, EpochDays, Json, Array,
-    Composite, Cast, Text
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Number,
+    DateTime,
+    EpochMillis,
+    EpochMicros,
+    EpochDays,
+    Json,
+    Array,
+    Composite,
+    Cast,
+    Text
   };
   struct Field {
     std::string prefix;  // `{"name":` or `,"name":`, in the database encoding
     int index;           // attnum - 1
     Kind kind;
     Oid base_type;
-    FmgrInfo function;   // output function, or the cast to json for Kind::Cast
+    FmgrInfo function;  // output function, or the cast to json for Kind::Cast
   };
   static std::vector<Field> plan_fields(const TableSpec& spec, const Options& options,
                                         MemoryContext context);

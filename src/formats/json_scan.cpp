@@ -66,9 +66,7 @@ namespace json_scan {
   throw JsonScanError(JsonScanError::Syntax, -1, std::string("malformed JSON: ") + why);
 }
 
-void malformed(const char* message) {
-  throw JsonScanError(JsonScanError::Syntax, -1, message);
-}
+void malformed(const char* message) { throw JsonScanError(JsonScanError::Syntax, -1, message); }
 
 void not_object() {
   throw JsonScanError(JsonScanError::NotObject, -1, "JSON document is not an object");
@@ -91,14 +89,15 @@ static int64_t epoch_to_micros(const JsonScanField& spec, std::string_view token
                         "expected an integer epoch value: " + std::string(token));
   if (spec.epoch_days) {
     if (n > 100000000 || n < -100000000)
-      throw JsonScanError(JsonScanError::OutOfRange, field, "date out of range: " + std::string(token));
+      throw JsonScanError(JsonScanError::OutOfRange, field,
+                          "date out of range: " + std::string(token));
     return n * 86400 * int64_t(1000000);
   }
   // By magnitude, compared without negating (-n overflows for INT64_MIN).
   auto below = [n](int64_t limit) { return n < limit && n > -limit; };
   if (below(10000000000000LL)) return millis_to_micros(token, field);  // < year 2286 in ms
-  if (below(10000000000000000LL)) return n;                             // micros
-  return n / 1000;                                                      // nanos
+  if (below(10000000000000000LL)) return n;                            // micros
+  return n / 1000;                                                     // nanos
 }
 
 static int64_t millis_to_micros(std::string_view token, int field) {
@@ -129,7 +128,9 @@ namespace {
 
 const json_scan::Kernel* const kKernels[] = {
 #if defined(__x86_64__)
-    &json_scan::kernel_icelake, &json_scan::kernel_haswell, &json_scan::kernel_westmere,
+    &json_scan::kernel_icelake,
+    &json_scan::kernel_haswell,
+    &json_scan::kernel_westmere,
 #endif
     &json_scan::kernel_builtin,
 };
@@ -206,7 +207,9 @@ void JsonScanner::Parser::set_epoch(JsonScanner& s, int index, std::string_view 
 std::string& JsonScanner::Parser::literal(JsonScanner& s) { return s.literal_; }
 
 JsonScanner::JsonScanner(std::vector<JsonScanField> fields, size_t max_depth, const char* kernel)
-    : fields_(std::move(fields)), values_(fields_.size()), text_offsets_(fields_.size()),
+    : fields_(std::move(fields)),
+      values_(fields_.size()),
+      text_offsets_(fields_.size()),
       parser_(pick_kernel(kernel).json(max_depth)) {
   for (size_t i = 0; i < fields_.size(); i++)
     parser_->field_index_.emplace(fields_[i].name, int(i));

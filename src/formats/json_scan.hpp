@@ -16,13 +16,14 @@ namespace arroyo {
 
 // A field the scanner looks for, and how its value is wanted.
 struct JsonScanField {
-  std::string name;           // matched exactly against the (unescaped) key
-  bool raw_json = false;      // every value as its JSON text (for json/jsonb columns)
-  bool epoch_millis = false;  // numbers are epoch milliseconds, returned as micros
-  bool epoch_auto = false;    // numbers are epoch millis, micros or nanos (by magnitude; Debezium)
-  bool epoch_days = false;    // numbers are days since the epoch, returned as micros (Debezium)
-  bool array_literal = false; // JSON arrays as PostgreSQL array literals: [1,"a b"] -> {1,"a b"}
-  bool json_elements = false; // ... whose elements are JSON text (json[]/jsonb[]): ["a"] -> {"\"a\""}
+  std::string name;            // matched exactly against the (unescaped) key
+  bool raw_json = false;       // every value as its JSON text (for json/jsonb columns)
+  bool epoch_millis = false;   // numbers are epoch milliseconds, returned as micros
+  bool epoch_auto = false;     // numbers are epoch millis, micros or nanos (by magnitude; Debezium)
+  bool epoch_days = false;     // numbers are days since the epoch, returned as micros (Debezium)
+  bool array_literal = false;  // JSON arrays as PostgreSQL array literals: [1,"a b"] -> {1,"a b"}
+  bool json_elements =
+      false;  // ... whose elements are JSON text (json[]/jsonb[]): ["a"] -> {"\"a\""}
 };
 
 // The value found for one field in the last scanned document.
@@ -30,7 +31,7 @@ struct JsonScanValue {
   enum Kind : uint8_t { Missing, Text, UnixMicros } kind = Missing;  // Missing: absent or null
   const char* text = nullptr;  // Text: NUL-terminated, valid until the next scan
   size_t len = 0;
-  int64_t unix_micros = 0;     // UnixMicros: microseconds since 1970-01-01 00:00 UTC
+  int64_t unix_micros = 0;  // UnixMicros: microseconds since 1970-01-01 00:00 UTC
 };
 
 // Why a document was rejected; `field` is the index of the field at fault, or -1. Messages
@@ -55,8 +56,8 @@ class JsonScanner {
  public:
   // `kernel`: the simdjson implementation to parse with (one of json_scan_kernels()); by
   // default json_scan_kernel(). Throws std::invalid_argument for one this CPU cannot run.
-  explicit JsonScanner(std::vector<JsonScanField> fields,
-                       size_t max_depth = kJsonDefaultMaxDepth, const char* kernel = nullptr);
+  explicit JsonScanner(std::vector<JsonScanField> fields, size_t max_depth = kJsonDefaultMaxDepth,
+                       const char* kernel = nullptr);
   ~JsonScanner();
   JsonScanner(const JsonScanner&) = delete;
   JsonScanner& operator=(const JsonScanner&) = delete;
@@ -84,10 +85,10 @@ class JsonScanner {
 // The parts of one Debezium change event the decoder needs, as found by DebeziumScanner.
 // Texts point into the scanner's copy of the message and stay valid until its next scan.
 struct DebeziumEvent {
-  bool tombstone = false;    // a JSON null, or JsonConverter's form with a null payload
-  bool not_object = false;   // the envelope is not a JSON object
-  bool has_op = false;       // "op" is present and a string
-  std::string_view op;       // unescaped
+  bool tombstone = false;   // a JSON null, or JsonConverter's form with a null payload
+  bool not_object = false;  // the envelope is not a JSON object
+  bool has_op = false;      // "op" is present and a string
+  std::string_view op;      // unescaped
   // The exact JSON text of "before" and "after" when they are objects (numbers keep every
   // digit sent); empty (data() == nullptr) when absent, null or not objects.
   std::string_view before, after;

@@ -27,8 +27,8 @@ namespace ARROYO_JSON_KERNEL_NS {
 namespace {
 
 namespace od = simdjson::SIMDJSON_BUILTIN_IMPLEMENTATION::ondemand;
-using simdjson::error_code;
 using json_scan::syntax_error;
+using simdjson::error_code;
 
 // A raw token without the whitespace simdjson leaves after it.
 std::string_view trimmed(std::string_view token) {
@@ -64,9 +64,9 @@ class JsonWalker {
  private:
   struct Frame {
     bool is_object;
-    bool started;           // an element was taken: advance before taking the next
-    bool literal;           // an array written as a dimension of the literal
-    const char* start;      // an object that is an element of the literal: where it starts
+    bool started;       // an element was taken: advance before taking the next
+    bool literal;       // an array written as a dimension of the literal
+    const char* start;  // an object that is an element of the literal: where it starts
     od::object_iterator object;
     od::array_iterator array;
   };
@@ -309,7 +309,7 @@ struct DebeziumParser final : DebeziumScanner::Parser {
 
   // Reads an envelope field's value into `level` if `key` is one; otherwise just checks it.
   void read(std::string_view key, od::value value, size_t depth, Level& level) {
-    std::string_view* object_text = key == "before" ? &level.before
+    std::string_view* object_text = key == "before"  ? &level.before
                                     : key == "after" ? &level.after
                                                      : nullptr;
     od::json_type type;
@@ -429,9 +429,7 @@ void DebeziumParser::scan(DebeziumEvent& event, const char* data, size_t len) {
 }
 
 JsonScanner::Parser* make_json(size_t max_depth) { return new JsonParser(max_depth); }
-DebeziumScanner::Parser* make_debezium(size_t max_depth) {
-  return new DebeziumParser(max_depth);
-}
+DebeziumScanner::Parser* make_debezium(size_t max_depth) { return new DebeziumParser(max_depth); }
 
 }  // namespace
 }  // namespace ARROYO_JSON_KERNEL_NS

@@ -49,8 +49,7 @@ void validate_raw_string_columns(const TableSpec& spec) {
   const ColumnInfo* col = payload_column(spec);
   Oid base = pg::call([&] { return getBaseType(col->type); });
   if (base != TEXTOID && base != VARCHAROID)
-    pg::fail(ERRCODE_DATATYPE_MISMATCH,
-             "format \"raw_string\" needs a text column for the payload",
+    pg::fail(ERRCODE_DATATYPE_MISMATCH, "format \"raw_string\" needs a text column for the payload",
              "Column \"" + col->name + "\" has another type.");
 }
 
@@ -76,8 +75,8 @@ void RawStringDecoder::decode(const char* data, size_t len, Batch& out, Timestam
   bool* nulls = out.nulls(row);
   try {
     pg::call([&] {
-      if (len >= MaxAllocSize) ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                                               errmsg("value too large")));
+      if (len >= MaxAllocSize)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("value too large")));
       // Checks UTF-8 (a NUL byte is invalid too) and converts to the database encoding; the
       // result is `data` itself when nothing needed converting.
       char* text = len > 0 ? pg_any_to_server(data, int(len), PG_UTF8) : const_cast<char*>(data);

@@ -34,7 +34,7 @@ class RawStringDecoder : public RowDecoder {
   std::string column_;          // for messages
   int index_;                   // attnum - 1 of the payload column
   int32 typmod_;
-  bool is_text_;                // plain text: no input function needed
+  bool is_text_;  // plain text: no input function needed
   Oid ioparam_;
   FmgrInfo input_;
 };

@@ -23,7 +23,8 @@ bool AggregateFunction::has_moving(Oid aggfnoid) {
 AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
   pg::call([&] {
     HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggref->aggfnoid));
-    if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for aggregate %u", aggref->aggfnoid);
+    if (!HeapTupleIsValid(tup))
+      elog(ERROR, "cache lookup failed for aggregate %u", aggref->aggfnoid);
     Form_pg_aggregate agg = (Form_pg_aggregate)GETSTRUCT(tup);
     Oid transfn = moving ? agg->aggmtransfn : agg->aggtransfn;
     Oid finalfn = moving ? agg->aggmfinalfn : agg->aggfinalfn;
@@ -34,8 +35,7 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
         AGGKIND_IS_ORDERED_SET(aggref->aggkind) ? list_length(aggref->aggdirectargs) : 0;
     num_args_ = all_args - num_direct_args_;
     trans_type_ = resolve_aggregate_transtype(
-        aggref->aggfnoid, moving ? agg->aggmtranstype : agg->aggtranstype, input_types_,
-        all_args);
+        aggref->aggfnoid, moving ? agg->aggmtranstype : agg->aggtranstype, input_types_, all_args);
     result_type_ = aggref->aggtype;
     collation_ = aggref->inputcollid;
     final_extra_ = moving ? agg->aggmfinalextra : agg->aggfinalextra;
@@ -66,8 +66,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     finalfn_.fn_oid = InvalidOid;
     if (OidIsValid(finalfn)) {
       int n = final_extra_ ? all_args + 1 : num_direct_args_ + 1;
-      build_aggregate_finalfn_expr(input_types_, n, trans_type_, result_type_, collation_,
-                                   finalfn, &final_expr);
+      build_aggregate_finalfn_expr(input_types_, n, trans_type_, result_type_, collation_, finalfn,
+                                   &final_expr);
       fmgr_info(finalfn, &finalfn_);
       fmgr_info_set_expr((Node*)final_expr, &finalfn_);
     }
@@ -105,8 +105,8 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     pertrans->aggshared = false;
     agg_state_->curpertrans = pertrans;
     trans_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(num_args_ + 1));
-    InitFunctionCallInfoData(*trans_call_, &transfn_, num_args_ + 1, collation_,
-                             (Node*)agg_state_, nullptr);
+    InitFunctionCallInfoData(*trans_call_, &transfn_, num_args_ + 1, collation_, (Node*)agg_state_,
+                             nullptr);
     final_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(all_args + 1));
     InitFunctionCallInfoData(*final_call_, &finalfn_,
                              final_extra_ ? all_args + 1 : num_direct_args_ + 1, collation_,
@@ -117,8 +117,7 @@ AggregateFunction::AggregateFunction(Aggref* aggref, bool moving) {
     InitFunctionCallInfoData(*inv_call_, &invfn_, num_args_ + 1, collation_, (Node*)agg_state_,
                              nullptr);
     combine_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
-    InitFunctionCallInfoData(*combine_call_, &combine_, 2, collation_, (Node*)agg_state_,
-                             nullptr);
+    InitFunctionCallInfoData(*combine_call_, &combine_, 2, collation_, (Node*)agg_state_, nullptr);
     serial_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(1));
     InitFunctionCallInfoData(*serial_call_, &serialfn_, 1, InvalidOid, (Node*)agg_state_, nullptr);
     deserial_call_ = (FunctionCallInfo)palloc0(SizeForFunctionCallInfo(2));
@@ -137,13 +136,12 @@ void AggregateFunction::init(AggValue& s, MemoryContext state_memory) {
   s.isnull = init_null_;
   s.no_value = init_null_;
   s.restored = false;
-  s.value = init_null_ ? 0
-                       : pg::call([&] {
-                           MemoryContext old = MemoryContextSwitchTo(state_memory);
-                           Datum d = datumCopy(init_value_, trans_byval_, trans_len_);
-                           MemoryContextSwitchTo(old);
-                           return d;
-                         });
+  s.value = init_null_ ? 0 : pg::call([&] {
+    MemoryContext old = MemoryContextSwitchTo(state_memory);
+    Datum d = datumCopy(init_value_, trans_byval_, trans_len_);
+    MemoryContextSwitchTo(old);
+    return d;
+  });
 }
 
 void AggregateFunction::advance(AggValue& s, const Datum* args, const bool* nulls,
@@ -244,8 +242,7 @@ void AggregateFunction::store(AggValue& s, Datum result, bool isnull, MemoryCont
   s.no_value = false;
 }
 
-void AggregateFunction::combine(AggValue& into, const AggValue& from,
-                                MemoryContext state_memory) {
+void AggregateFunction::combine(AggValue& into, const AggValue& from, MemoryContext state_memory) {
   if (combine_.fn_strict) {
     if (from.isnull) return;
     if (into.isnull) {

@@ -96,8 +96,7 @@ class AggregateFunction {
   Datum init_value_;
   bool init_null_;
   FmgrInfo transfn_, finalfn_, combine_, invfn_, serialfn_, deserialfn_;
-  FunctionCallInfo trans_call_, final_call_, combine_call_, inv_call_, serial_call_,
-      deserial_call_;
+  FunctionCallInfo trans_call_, final_call_, combine_call_, inv_call_, serial_call_, deserial_call_;
   bool serializable_ = false;
   // Calls the transition or inverse transition function (same argument layout).
   void step(FunctionCallInfo fc, bool strict, AggValue& s, const Datum* args, const bool* nulls,

@@ -27,12 +27,16 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
     get_typlenbyval(type, &len, &byval);
   });
   switch (type) {
-    case INT2OID: case INT4OID: case INT8OID: case OIDOID: case BOOLOID: case CHAROID:
-    case DATEOID: case TIMESTAMPOID: case TIMESTAMPTZOID:
-      bitwise = true;
-      break;
-    default:
-      bitwise = false;
+    case INT2OID:
+    case INT4OID:
+    case INT8OID:
+    case OIDOID:
+    case BOOLOID:
+    case CHAROID:
+    case DATEOID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: bitwise = true; break;
+    default: bitwise = false;
   }
 }
 
@@ -51,8 +55,8 @@ GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryCo
     : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {
   size_t n = types->size();
   // One fixed-size chunk per group: the record, its states, its keys and their null flags.
-  Size chunk = MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs + sizeof(Datum) * n +
-               sizeof(bool) * n;
+  Size chunk =
+      MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs + sizeof(Datum) * n + sizeof(bool) * n;
   chunks_ = pg::call([&] {
     return SlabContextCreate(memory, "arroyo_stream groups", Max(Size(32 * 1024), chunk * 16),
                              MAXALIGN(chunk));
@@ -64,7 +68,7 @@ uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
   uint32 h = 0;
   for (size_t i = 0; i < types_->size(); i++) {
     const KeyType& t = (*types_)[i];
-    uint32 k = nulls[i]     ? 0x9e3779b9u
+    uint32 k = nulls[i]    ? 0x9e3779b9u
                : t.bitwise ? mix_bits(datum_bits(keys[i], t.len))
                            : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
@@ -141,8 +145,8 @@ Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* cr
   }
   size_t n = types_->size();
   char* chunk = (char*)MemoryContextAllocZero(
-      chunks_, MAXALIGN(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ +
-                        sizeof(Datum) * n + sizeof(bool) * n));
+      chunks_, MAXALIGN(MAXALIGN(sizeof(Group)) + sizeof(AggValue) * num_aggs_ + sizeof(Datum) * n +
+                        sizeof(bool) * n));
   Group* g = (Group*)chunk;
   g->states = (AggValue*)(chunk + MAXALIGN(sizeof(Group)));
   g->keys = (Datum*)(g->states + num_aggs_);

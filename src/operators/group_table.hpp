@@ -44,14 +44,14 @@ struct Group {
   bool* key_nulls;
   AggValue* states;
   // Used by updating aggregates only.
-  int64 rows;                // input rows inserted minus rows deleted
-  TimestampTz last_seen;     // largest event time that touched the group (for the TTL)
-  Datum* emitted;            // the output row last emitted, NULL if none
+  int64 rows;             // input rows inserted minus rows deleted
+  TimestampTz last_seen;  // largest event time that touched the group (for the TTL)
+  Datum* emitted;         // the output row last emitted, NULL if none
   bool* emitted_nulls;
   struct ValueMultiset* multisets;  // per aggregate without an inverse, if the input updates
   uint32 hash;
-  bool dirty;                // changed since the last flush
-  bool recompute;            // a retraction hit an aggregate without an inverse
+  bool dirty;      // changed since the last flush
+  bool recompute;  // a retraction hit an aggregate without an inverse
   // Checkpoints: position + 1 in the operator's list of groups changed since the last
   // checkpoint (0: unchanged), and whether a checkpoint holds an entry for the group.
   uint32 unsaved_pos;
@@ -125,9 +125,9 @@ class GroupTable {
   const std::vector<KeyType>* types_;
   int num_aggs_;
   MemoryContext memory_;
-  MemoryContext chunks_;          // slab of Group records
-  std::vector<Group*> slots_;     // power-of-two sized; nullptr = empty
-  size_t count_ = 0, used_ = 0;   // live groups; live + tombstones
+  MemoryContext chunks_;         // slab of Group records
+  std::vector<Group*> slots_;    // power-of-two sized; nullptr = empty
+  size_t count_ = 0, used_ = 0;  // live groups; live + tombstones
 };
 
 // The values an aggregate with DISTINCT has already seen in one group.

@@ -25,7 +25,9 @@ TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
 }  // namespace
 
 JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext round_memory)
-    : out_cols_(node.desc->natts), round_memory_(round_memory), out_(node.desc->natts),
+    : out_cols_(node.desc->natts),
+      round_memory_(round_memory),
+      out_(node.desc->natts),
       window_key_(node.window_key) {
   memory_ = pg::call([&] {
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream join state",
@@ -157,8 +159,7 @@ void JoinOperator::send() {
 // One row (or retraction) of side `s`. Joined rows point into the arriving row and into the
 // other side's kept rows, which nothing changes before the output is sent at the end of the
 // batch: rows of one batch all come from one side. Inside pg::call.
-void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp op,
-                           TimestampTz t) {
+void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t) {
   Side& me = sides_[s];
   Side& other = sides_[1 - s];
   if (!key_of(me, values, nulls)) {
@@ -166,9 +167,9 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     return;
   }
   bool created = false;
-  Group* g = op == RowOp::Insert
-                 ? table_->find_or_create(me.key_slot->tts_values, me.key_slot->tts_isnull, &created)
-                 : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
+  Group* g = op == RowOp::Insert ? table_->find_or_create(me.key_slot->tts_values,
+                                                          me.key_slot->tts_isnull, &created)
+                                 : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
   if (created) {
     g->multisets = new ValueMultiset[2];
     g->rows = 0;  // (interval joins: records in expiries_ naming the group)
@@ -218,7 +219,8 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
 void JoinOperator::push(int port, Batch& rows) {
   const int n = rows.size();
   pg::call([&] {
-    for (int i = 0; i < n; i++) process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
+    for (int i = 0; i < n; i++)
+      process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
   });
   send();
   // Rows the other side can no longer match (it may have ended) are done at once.

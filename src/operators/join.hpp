@@ -82,7 +82,7 @@ class JoinOperator : public Operator {
   std::vector<Datum> joined_values_;
   std::unique_ptr<bool[]> joined_nulls_;
   Batch out_;
-  TimestampTz node_watermark_ = DT_NOBEGIN;     // the inputs' combined, from the graph
+  TimestampTz node_watermark_ = DT_NOBEGIN;  // the inputs' combined, from the graph
   TimestampTz emitted_watermark_ = DT_NOBEGIN;
   int64 ttl_us_ = 0;
   TimestampTz last_sweep_ = DT_NOBEGIN;

@@ -51,11 +51,13 @@ void JoinOperator::decode_group(Group* g, StateDecoder& in) {
     for (int64 k = 0; k < n; k++) {
       int64 count = in.get_int();
       int64 matches = in.get_int();
-      if (count <= 0 || matches < 0) in.corrupt("a join row is counted " + std::to_string(count) + " times");
+      if (count <= 0 || matches < 0)
+        in.corrupt("a join row is counted " + std::to_string(count) + " times");
       for (size_t c = 0; c < types.size(); c++)
         values[c] = in.get_datum(&nulls[c], types[c].byval, types[c].len);
       ValueMultiset::Entry* e = nullptr;
-      for (int64 i = 0; i < count; i++) e = g->multisets[s].add(types, values.data(), nulls.get(), memory_);
+      for (int64 i = 0; i < count; i++)
+        e = g->multisets[s].add(types, values.data(), nulls.get(), memory_);
       e->matches = matches;
     }
   }

@@ -14,9 +14,14 @@ namespace arroyo {
 
 TableSinkOperator::TableSinkOperator(const SinkTarget& target, EngineStats& stats,
                                      const std::string& pipeline)
-    : relid_(target.relid), pipeline_(pipeline), updating_(target.updating),
-      foreign_(target.foreign), key_columns_(target.key_columns), key_index_(target.key_index),
-      whole_rows_(target.whole_rows), stats_(stats) {}
+    : relid_(target.relid),
+      pipeline_(pipeline),
+      updating_(target.updating),
+      foreign_(target.foreign),
+      key_columns_(target.key_columns),
+      key_index_(target.key_index),
+      whole_rows_(target.whole_rows),
+      stats_(stats) {}
 
 // Sets up an executor state for writing into the target, as logical replication's apply does.
 void TableSinkOperator::begin_transaction() {
@@ -50,8 +55,9 @@ void TableSinkOperator::begin_transaction() {
     }
     TriggerDesc* triggers = result_rel_->ri_TrigDesc;
     bool partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
-    batched_ = !updating_ && !foreign_ && !partitioned &&
-               !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
+    batched_ =
+        !updating_ && !foreign_ && !partitioned &&
+        !(triggers && (triggers->trig_insert_before_row || triggers->trig_insert_instead_row));
     if (foreign_ || partitioned) {
       // As COPY FROM into a foreign or partitioned table sets it up.
       mtstate_ = makeNode(ModifyTableState);
@@ -80,7 +86,8 @@ void TableSinkOperator::insert_batched(const Batch& rows) {
   const int ncols = rows.ncols();
   open_statement(Insert);
   while (int(slots_.size()) < n)
-    slots_.push_back(ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), table_slot_callbacks(rel)));
+    slots_.push_back(
+        ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), table_slot_callbacks(rel)));
   for (int i = 0; i < n; i++) {
     TupleTableSlot* slot = slots_[i];
     ExecClearTuple(slot);
@@ -175,8 +182,8 @@ bool TableSinkOperator::existing_is_slot() const {
     Form_pg_attribute att = TupleDescAttr(desc, c);
     if (att->attisdropped) continue;
     if (existing_->tts_isnull[c] != slot_->tts_isnull[c]) return false;
-    if (!slot_->tts_isnull[c] && !datum_image_eq(existing_->tts_values[c], slot_->tts_values[c],
-                                                 att->attbyval, att->attlen))
+    if (!slot_->tts_isnull[c] &&
+        !datum_image_eq(existing_->tts_values[c], slot_->tts_values[c], att->attbyval, att->attlen))
       return false;
   }
   return true;

@@ -6,8 +6,12 @@ namespace arroyo {
 
 UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode& node,
                                                      int64 ttl_us, MemoryContext round_memory)
-    : num_keys_(node.num_keys), out_cols_(node.desc->natts), specs_(node.aggregates),
-      input_updating_(node.input->updating), ttl_us_(ttl_us), round_memory_(round_memory),
+    : num_keys_(node.num_keys),
+      out_cols_(node.desc->natts),
+      specs_(node.aggregates),
+      input_updating_(node.input->updating),
+      ttl_us_(ttl_us),
+      round_memory_(round_memory),
       out_(node.desc->natts) {
   memory_ = pg::call([&] {
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream updating state",
@@ -123,9 +127,9 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
       if ((!backed_[j] || !g->recompute) &&
           !aggs_[j]->retract(g->states[j], args, arg_nulls, memory_)) {
         if (!backed_[j])
-          ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                          errmsg("aggregate %s could not retract a value",
-                                 get_func_name(spec.aggref->aggfnoid))));
+          ereport(ERROR,
+                  (errcode(ERRCODE_DATA_EXCEPTION), errmsg("aggregate %s could not retract a value",
+                                                           get_func_name(spec.aggref->aggfnoid))));
         g->recompute = true;
       }
     }

@@ -56,10 +56,10 @@ class UpdatingAggregateOperator : public Operator {
   int num_keys_, out_cols_;
   std::vector<AggregateSpec> specs_;
   std::vector<std::unique_ptr<AggregateFunction>> aggs_;
-  std::vector<bool> recomputed_;                // per aggregate: no inverse, input updates
-  std::vector<bool> backed_;  // per aggregate: moving, its rows kept in case the inverse fails
+  std::vector<bool> recomputed_;  // per aggregate: no inverse, input updates
+  std::vector<bool> backed_;      // per aggregate: moving, its rows kept in case the inverse fails
   std::vector<std::unique_ptr<SortedAggregate>> sorted_;  // per aggregate: DISTINCT, ORDER BY
-  std::vector<std::vector<ValueType>> arg_types_;  // per aggregate, for its multiset
+  std::vector<std::vector<ValueType>> arg_types_;         // per aggregate, for its multiset
   std::vector<KeyType> key_types_;
   std::vector<int16> out_len_;
   std::vector<bool> out_byval_;

@@ -106,7 +106,7 @@ bool ValueMultiset::same(const std::vector<ValueType>& types, const Entry& e, co
 }
 
 ValueMultiset::Entry* ValueMultiset::find(const std::vector<ValueType>& types, const Datum* args,
-                                           const bool* nulls) {
+                                          const bool* nulls) {
   auto it = entries_.find(hash(types, args, nulls));
   if (it == entries_.end()) return nullptr;
   for (Entry& e : it->second)
@@ -124,7 +124,8 @@ ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, co
     }
   size_t n = types.size();
   MemoryContext old = MemoryContextSwitchTo(memory);
-  Entry e{(Datum*)palloc(sizeof(Datum) * (n ? n : 1)), (bool*)palloc(sizeof(bool) * (n ? n : 1)), 1};
+  Entry e{(Datum*)palloc(sizeof(Datum) * (n ? n : 1)), (bool*)palloc(sizeof(bool) * (n ? n : 1)),
+          1};
   for (size_t i = 0; i < n; i++) {
     e.nulls[i] = nulls[i];
     e.args[i] = nulls[i] ? 0 : datumCopy(args[i], types[i].byval, types[i].len);

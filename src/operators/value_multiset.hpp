@@ -34,7 +34,7 @@ struct ValueMultiset {
   // Adds one occurrence (copying new values into `memory`); returns its entry, valid until the
   // next change.
   Entry* add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
-           MemoryContext memory);
+             MemoryContext memory);
   // The entry of a row, or nullptr (valid until the next change).
   Entry* find(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   bool empty() const { return entries_.empty(); }

@@ -23,8 +23,8 @@ void WatermarkOperator::push(int, Batch& rows) {
         memcpy(rows.nulls(kept), rows.nulls(i), sizeof(bool) * rows.ncols());
         rows.op(kept) = rows.op(i);
       }
-      rows.time(kept) = time_column_ >= 0 ? DatumGetTimestampTz(rows.values(i)[time_column_])
-                                          : rows.time(i);
+      rows.time(kept) =
+          time_column_ >= 0 ? DatumGetTimestampTz(rows.values(i)[time_column_]) : rows.time(i);
       kept++;
     }
     rows.truncate(kept);

@@ -16,7 +16,9 @@ namespace arroyo {
 class WatermarkOperator : public Operator {
  public:
   WatermarkOperator(int time_column, int64 delay_us, int64 idle_timeout_us, EngineStats& stats)
-      : time_column_(time_column), delay_us_(delay_us), idle_timeout_us_(idle_timeout_us),
+      : time_column_(time_column),
+        delay_us_(delay_us),
+        idle_timeout_us_(idle_timeout_us),
         stats_(stats) {}
 
   // Columns declared NOT NULL: a row with NULL in one is dropped and counted as bad.
@@ -44,7 +46,7 @@ class WatermarkOperator : public Operator {
     bool idle = false;
   };
   bool split_mode_ = false;
-  std::map<int32, Split> splits_;  // the active ones
+  std::map<int32, Split> splits_;        // the active ones
   TimestampTz splits_min_ = DT_NOBEGIN;  // least max_time over active splits that are not idle
   void recompute_splits_min();
 

@@ -33,15 +33,20 @@ TimestampTz window_end(TimestampTz start, int64 width) {
 
 MemoryContext new_context(MemoryContext parent, const char* name) {
   // `name` is always a string literal (AllocSetContextCreate insists on seeing one).
-  return pg::call([&] { return AllocSetContextCreateInternal(parent, name, ALLOCSET_DEFAULT_SIZES); });
+  return pg::call(
+      [&] { return AllocSetContextCreateInternal(parent, name, ALLOCSET_DEFAULT_SIZES); });
 }
 
 }  // namespace
 
 WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node,
                                                  EngineStats& stats, MemoryContext round_memory)
-    : window_(node.window), num_keys_(node.num_keys), in_cols_(node.input->desc->natts),
-      specs_(node.aggregates), stats_(stats), round_memory_(round_memory),
+    : window_(node.window),
+      num_keys_(node.num_keys),
+      in_cols_(node.input->desc->natts),
+      specs_(node.aggregates),
+      stats_(stats),
+      round_memory_(round_memory),
       out_(node.desc->natts) {
   memory_ = new_context(CurrentMemoryContext, "arroyo_stream window state");
   scratch_ = new_context(memory_, "arroyo_stream sorted aggregate");
@@ -62,8 +67,7 @@ WindowAggregateOperator::WindowAggregateOperator(const WindowAggregateNode& node
     // GROUP aggregates keep their rows and are computed, sorted, when the window is emitted.
     bool streamed_distinct = spec.distinct && spec.aggref->aggorder == NIL &&
                              spec.aggref->aggkind == AGGKIND_NORMAL &&
-                             aggs_.back()->num_args() == 1 &&
-                             list_length(spec.aggref->args) == 1 &&
+                             aggs_.back()->num_args() == 1 && list_length(spec.aggref->args) == 1 &&
                              aggs_.back()->strict_transition();
     distinct_types_.push_back(
         streamed_distinct ? std::make_unique<KeyType>(TupleDescAttr(in, spec.first_arg)->atttypid,
@@ -119,8 +123,8 @@ void WindowAggregateOperator::accumulate(Bucket& b, const Datum* values, const b
   advance_group(b, g, created, values, nulls);
 }
 
-void WindowAggregateOperator::advance_group(Bucket& b, Group* g, bool created,
-                                            const Datum* values, const bool* nulls) {
+void WindowAggregateOperator::advance_group(Bucket& b, Group* g, bool created, const Datum* values,
+                                            const bool* nulls) {
   if (created)
     for (size_t j = 0; j < aggs_.size(); j++) aggs_[j]->init(g->states[j], b.memory);
   for (size_t j = 0; j < aggs_.size(); j++) {
@@ -152,7 +156,8 @@ void WindowAggregateOperator::accumulate_session(const Datum* values, const bool
   if (!sk.memory)
     sk.memory = AllocSetContextCreate(memory_, "arroyo_stream session", ALLOCSET_SMALL_SIZES);
   MemoryContext old = MemoryContextSwitchTo(sk.memory);
-  SessionRow row{t, (Datum*)palloc(sizeof(Datum) * in_cols_), (bool*)palloc(sizeof(bool) * in_cols_)};
+  SessionRow row{t, (Datum*)palloc(sizeof(Datum) * in_cols_),
+                 (bool*)palloc(sizeof(bool) * in_cols_)};
   for (int c = 0; c < in_cols_; c++) {
     row.nulls[c] = nulls[c];
     row.values[c] = nulls[c] ? 0 : datumCopy(values[c], in_byval_[c], in_len_[c]);
@@ -174,9 +179,7 @@ void WindowAggregateOperator::push(int, Batch& rows) {
         continue;
       }
       switch (window_.kind) {
-        case WindowSpec::Kind::Session:
-          accumulate_session(values, nulls, t);
-          break;
+        case WindowSpec::Kind::Session: accumulate_session(values, nulls, t); break;
         case WindowSpec::Kind::Tumble:
           accumulate(bucket(align(t, window_.width_us)), values, nulls);
           break;
@@ -337,8 +340,10 @@ void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
       begin = end;
     }
     sk.rows.erase(sk.rows.begin(), sk.rows.begin() + begin);
-    if (sk.rows.empty()) finished_keys.push_back(key);
-    else if (begin > 0) unsaved_sessions_.mark(key);
+    if (sk.rows.empty())
+      finished_keys.push_back(key);
+    else if (begin > 0)
+      unsaved_sessions_.mark(key);
   }
   for (Group* g : finished_keys) {
     unsaved_sessions_.unmark(g);

@@ -101,8 +101,8 @@ class WindowAggregateOperator : public Operator {
   bool combine_panes_;
   EngineStats& stats_;
   MemoryContext memory_, round_memory_;
-  std::map<TimestampTz, Bucket> buckets_;  // by pane (or window) start
-  size_t last_bucket_groups_ = 0;          // groups of the last bucket dropped
+  std::map<TimestampTz, Bucket> buckets_;     // by pane (or window) start
+  size_t last_bucket_groups_ = 0;             // groups of the last bucket dropped
   std::unique_ptr<GroupTable> session_keys_;  // the keys with pending session rows
   std::unordered_map<Group*, SessionKey> sessions_;
   TimestampTz watermark_ = DT_NOBEGIN;
@@ -114,7 +114,7 @@ class WindowAggregateOperator : public Operator {
   // Checkpoints.
   std::vector<bool> replay_;  // per aggregate: its state is not serializable; keep its inputs
   std::vector<std::vector<ValueType>> arg_types_;  // per aggregate, for those inputs
-  std::vector<TimestampTz> dropped_parts_;        // checkpointed buckets dropped since
+  std::vector<TimestampTz> dropped_parts_;         // checkpointed buckets dropped since
   UnsavedGroups unsaved_sessions_;
   std::vector<std::string> removed_sessions_;
   TimestampTz saved_watermark_ = DT_NOBEGIN, saved_fired_until_ = DT_NOBEGIN;

@@ -70,7 +70,8 @@ void WindowAggregateOperator::decode_group(Bucket& b, Group* g, StateDecoder& in
       aggs_[j]->init(g->states[j], b.memory);
       if (sorted_[j]) continue;  // computed from its rows when emitted
       inputs[j].for_each([&](const ValueMultiset::Entry& e) {
-        for (int64 k = 0; k < e.count; k++) aggs_[j]->advance(g->states[j], e.args, e.nulls, b.memory);
+        for (int64 k = 0; k < e.count; k++)
+          aggs_[j]->advance(g->states[j], e.args, e.nulls, b.memory);
       });
     } else {
       aggs_[j]->deserialize(g->states[j], in, b.memory);
@@ -109,7 +110,8 @@ void WindowAggregateOperator::restore_session(const StateEntry& e) {
     bool* nulls = (bool*)palloc(sizeof(bool) * in_cols_);
     for (int64 r = 0; r < n; r++) {
       TimestampTz t = in.get_int();
-      for (int c = 0; c < in_cols_; c++) values[c] = in.get_datum(&nulls[c], in_byval_[c], in_len_[c]);
+      for (int c = 0; c < in_cols_; c++)
+        values[c] = in.get_datum(&nulls[c], in_byval_[c], in_len_[c]);
       accumulate_session(values, nulls, t);
     }
     MemoryContextSwitchTo(old);

@@ -49,8 +49,7 @@ void raise_as_pg_error(std::exception_ptr& ex) {
   describe(ex, &code, &msg, &detail, &hint);
   ex = nullptr;  // release the exception object: the longjmp skips the holder's destructor
   ereport(ERROR, (errcode(code), errmsg_internal("%s", msg),
-                  detail ? errdetail_internal("%s", detail) : 0,
-                  hint ? errhint("%s", hint) : 0));
+                  detail ? errdetail_internal("%s", detail) : 0, hint ? errhint("%s", hint) : 0));
   pg_unreachable();
 }
 

@@ -21,8 +21,11 @@ class Error : public std::exception {
  public:
   Error(int sqlerrcode, std::string message, std::string detail = {}, std::string hint = {},
         std::string context = {})
-      : sqlerrcode_(sqlerrcode), message_(std::move(message)), detail_(std::move(detail)),
-        hint_(std::move(hint)), context_(std::move(context)) {}
+      : sqlerrcode_(sqlerrcode),
+        message_(std::move(message)),
+        detail_(std::move(detail)),
+        hint_(std::move(hint)),
+        context_(std::move(context)) {}
 
   const char* what() const noexcept override { return message_.c_str(); }
   int sqlerrcode() const { return sqlerrcode_; }
@@ -70,9 +73,7 @@ auto call(F&& f) -> decltype(f()) {
     }
   }
   PG_CATCH();
-  {
-    pg_failed = true;
-  }
+  { pg_failed = true; }
   PG_END_TRY();
   if (pg_failed) throw error_from_current(ctx);
   if (cpp_error) std::rethrow_exception(cpp_error);

@@ -22,17 +22,17 @@ const char* window_function_name(Node* node) {
   if (!node || !IsA(node, FuncExpr)) return nullptr;
   Oid funcid = ((FuncExpr*)node)->funcid;
   const char* name = get_func_name(funcid);
-  if (!name || (strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0 &&
-                strcmp(name, "session") != 0))
+  if (!name ||
+      (strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0 && strcmp(name, "session") != 0))
     return nullptr;
   Oid ext = get_extension_oid("arroyo_stream", true);
   return OidIsValid(ext) && getExtensionOfObject(ProcedureRelationId, funcid) == ext ? name
-                                                                                      : nullptr;
+                                                                                     : nullptr;
 }
 
 [[noreturn]] void misplaced_window(const char* fn) {
-  ereport(ERROR, (errcode(ERRCODE_GROUPING_ERROR),
-                  errmsg("%s() can only be used as a GROUP BY key", fn)));
+  ereport(ERROR,
+          (errcode(ERRCODE_GROUPING_ERROR), errmsg("%s() can only be used as a GROUP BY key", fn)));
   pg_unreachable();
 }
 
@@ -172,14 +172,17 @@ PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals) {
                 "Windows aggregate append-only streams; aggregate the updating result without a "
                 "window instead.");
   ListCell* qc;
-  pg::call([&] { foreach (qc, quals) no_window_walker((Node*)lfirst(qc), nullptr); });
+  pg::call([&] {
+    foreach (qc, quals) no_window_walker((Node*)lfirst(qc), nullptr);
+  });
 
   if (window_call) sub.groups.push_back(window_call);
   for (Node* k : keys) sub.groups.push_back(k);
   sub.aggrefs = NIL;
   pg::call([&] {
     ListCell* tc;
-    foreach (tc, q->targetList) aggref_walker((Node*)((TargetEntry*)lfirst(tc))->expr, &sub.aggrefs);
+    foreach (tc, q->targetList)
+      aggref_walker((Node*)((TargetEntry*)lfirst(tc))->expr, &sub.aggrefs);
     aggref_walker(q->havingQual, &sub.aggrefs);
   });
 

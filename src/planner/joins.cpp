@@ -36,7 +36,8 @@ bool varnos_walker(Node* node, void* context) {
   if (!node) return false;
   if (IsA(node, Var)) {
     Var* v = (Var*)node;
-    if (v->varlevelsup == 0) *(Bitmapset**)context = bms_add_member(*(Bitmapset**)context, v->varno);
+    if (v->varlevelsup == 0)
+      *(Bitmapset**)context = bms_add_member(*(Bitmapset**)context, v->varno);
     return false;
   }
   return expression_tree_walker(node, pg_walker<bool>(varnos_walker), context);
@@ -65,7 +66,8 @@ Node* renumber_mutator(Node* node, void* context) {
     Var* v = (Var*)copyObjectImpl(node);
     const Offsets& offsets = *(const Offsets*)context;
     auto it = offsets.find(v->varno);
-    if (it == offsets.end()) elog(ERROR, "join planning: Var of range table entry %d not found", v->varno);
+    if (it == offsets.end())
+      elog(ERROR, "join planning: Var of range table entry %d not found", v->varno);
     if (v->varattno == 0)
       ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                       errmsg("a whole-row reference to a joined table is not supported in a "
@@ -81,9 +83,7 @@ Node* renumber_mutator(Node* node, void* context) {
 }
 
 Node* renumber(Node* e, const Offsets& offsets) {
-  return pg::call([&] {
-    return renumber_mutator(e, const_cast<Offsets*>(&offsets));
-  });
+  return pg::call([&] { return renumber_mutator(e, const_cast<Offsets*>(&offsets)); });
 }
 
 // An ON or WHERE condition as a join key: `left expr = right expr` with the type's equality,
@@ -99,10 +99,14 @@ bool as_join_key(Node* cond, const Planned& left, const Planned& right, Expr** l
   Bitmapset* r = members_of(right.offsets);
   Bitmapset* va = varnos_of(a);
   Bitmapset* vb = varnos_of(b);
-  bool a_left = !bms_is_empty(va) && bms_is_subset(va, l), a_right = !bms_is_empty(va) && bms_is_subset(va, r);
-  bool b_left = !bms_is_empty(vb) && bms_is_subset(vb, l), b_right = !bms_is_empty(vb) && bms_is_subset(vb, r);
-  if (a_right && b_left) std::swap(a, b);
-  else if (!(a_left && b_right)) return false;
+  bool a_left = !bms_is_empty(va) && bms_is_subset(va, l),
+       a_right = !bms_is_empty(va) && bms_is_subset(va, r);
+  bool b_left = !bms_is_empty(vb) && bms_is_subset(vb, l),
+       b_right = !bms_is_empty(vb) && bms_is_subset(vb, r);
+  if (a_right && b_left)
+    std::swap(a, b);
+  else if (!(a_left && b_right))
+    return false;
   return pg::call([&] {
     if (contain_volatile_functions(a) || contain_volatile_functions(b)) return false;
     Oid ta = exprType(a), tb = exprType(b);
@@ -404,9 +408,8 @@ PlanNodePtr plan_from(Query* q, List** quals) {
   for (int i = 1; i < list_length(from); i++) {
     Planned next = plan_from_item(q, (Node*)list_nth(from, i), &where);
     // WHERE conditions over both sides (and nothing else) join them; the others stay filters.
-    Bitmapset* both = pg::call([&] {
-      return bms_union(members_of(cur.offsets), members_of(next.offsets));
-    });
+    Bitmapset* both =
+        pg::call([&] { return bms_union(members_of(cur.offsets), members_of(next.offsets)); });
     List *conds = NIL, *rest = NIL;
     ListCell* lc;
     foreach (lc, where) {
@@ -415,8 +418,10 @@ PlanNodePtr plan_from(Query* q, List** quals) {
       bool here = bms_is_subset(used, both) && bms_overlap(used, members_of(cur.offsets)) &&
                   bms_overlap(used, members_of(next.offsets));
       pg::call([&] {
-        if (here) conds = lappend(conds, c);
-        else rest = lappend(rest, c);
+        if (here)
+          conds = lappend(conds, c);
+        else
+          rest = lappend(rest, c);
       });
     }
     where = rest;

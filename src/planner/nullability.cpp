@@ -45,7 +45,8 @@ bool column_never_null(const PlanNode* node, int attno) {
       // A column of a side that an outer join pads with NULLs can be NULL whatever it holds.
       auto* j = static_cast<const JoinNode*>(node);
       int left_cols = j->left->desc->natts;
-      if (attno <= left_cols) return !j->preserves_right() && column_never_null(j->left.get(), attno);
+      if (attno <= left_cols)
+        return !j->preserves_right() && column_never_null(j->left.get(), attno);
       return !j->preserves_left() && column_never_null(j->right.get(), attno - left_cols);
     }
     case PlanNode::Kind::Union: {
@@ -74,8 +75,7 @@ bool column_never_null(const PlanNode* node, int attno) {
       Oid fn = (*aggs)[col - num_keys].aggref->aggfnoid;
       return fn == F_COUNT_ || fn == F_COUNT_ANY;
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -101,18 +101,15 @@ bool never_null(const PlanNode* input, Node* e, List* nonnull_vars) {
   check_stack_depth();
   if (!e) return false;
   switch (nodeTag(e)) {
-    case T_Const:
-      return !((Const*)e)->constisnull;
+    case T_Const: return !((Const*)e)->constisnull;
     case T_Var: {
       ListCell* lc;
       foreach (lc, nonnull_vars)
         if (((Var*)lfirst(lc))->varattno == ((Var*)e)->varattno) return true;
       return input && column_never_null(input, ((Var*)e)->varattno);
     }
-    case T_RelabelType:
-      return never_null(input, (Node*)((RelabelType*)e)->arg, nonnull_vars);
-    case T_CoerceViaIO:
-      return never_null(input, (Node*)((CoerceViaIO*)e)->arg, nonnull_vars);
+    case T_RelabelType: return never_null(input, (Node*)((RelabelType*)e)->arg, nonnull_vars);
+    case T_CoerceViaIO: return never_null(input, (Node*)((CoerceViaIO*)e)->arg, nonnull_vars);
     case T_CoalesceExpr: {
       ListCell* lc;
       foreach (lc, ((CoalesceExpr*)e)->args)
@@ -120,8 +117,7 @@ bool never_null(const PlanNode* input, Node* e, List* nonnull_vars) {
       return false;
     }
     case T_NullTest:
-    case T_BooleanTest:
-      return true;
+    case T_BooleanTest: return true;
     case T_CaseExpr: {
       CaseExpr* c = (CaseExpr*)e;
       if (!never_null(input, (Node*)c->defresult, nonnull_vars)) return false;
@@ -142,8 +138,7 @@ bool never_null(const PlanNode* input, Node* e, List* nonnull_vars) {
              value_preserving_result(o->opresulttype) &&
              args_never_null(input, o->args, nonnull_vars);
     }
-    default:
-      return false;
+    default: return false;
   }
 }
 

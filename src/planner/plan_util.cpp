@@ -69,7 +69,8 @@ List* targets_from_exprs(List* exprs) {
     List* out = NIL;
     int resno = 1;
     ListCell* lc;
-    foreach (lc, exprs) out = lappend(out, makeTargetEntry((Expr*)lfirst(lc), resno++, nullptr, false));
+    foreach (lc, exprs)
+      out = lappend(out, makeTargetEntry((Expr*)lfirst(lc), resno++, nullptr, false));
     return out;
   });
 }

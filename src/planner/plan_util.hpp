@@ -7,7 +7,8 @@ namespace arroyo {
 
 // Adapts a typed tree walker or mutator to the untyped signature PostgreSQL's walkers take.
 template <typename R, typename W>
-R (*pg_walker(W* fn))() {
+R (*pg_walker(W* fn))
+() {
   return reinterpret_cast<R (*)()>(reinterpret_cast<void (*)()>(fn));
 }
 

@@ -127,7 +127,8 @@ void check_table_reachable(Oid relid, const std::string& name, bool writing) {
                  " rows without applying row security policies, so it may only use tables "
                  "whose policies do not apply to its owner.",
              "Create the pipeline as the table's owner (without FORCE ROW LEVEL SECURITY) or "
-             "as a role with BYPASSRLS, or disable row-level security on \"" + name + "\".");
+             "as a role with BYPASSRLS, or disable row-level security on \"" +
+                 name + "\".");
 }
 
 // The name of a foreign table's wrapper.
@@ -152,15 +153,15 @@ PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "reading the changes of table \"" + name + "\" needs wal_level = logical", {},
              "Set wal_level = logical in postgresql.conf and restart the server.");
-  const char* allowed = pg::call([&] {
-    return GetConfigOption("output_plugin_libraries", true, false);
-  });
+  const char* allowed =
+      pg::call([&] { return GetConfigOption("output_plugin_libraries", true, false); });
   if (allowed && !names_library(allowed, "arroyo_stream"))
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "reading the changes of table \"" + name +
                  "\" needs arroyo_stream in output_plugin_libraries",
              std::string("Change data capture decodes with arroyo_stream as its output plugin; "
-                         "output_plugin_libraries is '") + allowed + "'.",
+                         "output_plugin_libraries is '") +
+                 allowed + "'.",
              "Add it in postgresql.conf, e.g. output_plugin_libraries = 'pgoutput, "
              "test_decoding, arroyo_stream', and reload.");
   // FULL, or a key (the primary key, or REPLICA IDENTITY USING INDEX): the source then keeps
@@ -174,8 +175,9 @@ PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
   });
   if (!identified)
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-             "table \"" + name + "\" needs a primary key or REPLICA IDENTITY FULL for its "
-             "changes to be read",
+             "table \"" + name +
+                 "\" needs a primary key or REPLICA IDENTITY FULL for its "
+                 "changes to be read",
              "Updates and deletes must identify the old row, so that the pipeline can retract "
              "it.",
              "Add a primary key, or: ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
@@ -216,8 +218,8 @@ PlanNodePtr plan_source(RangeTblEntry* rte) {
   node->connector->validate_table(node->spec);
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "foreign table \"" + name + "\" is a sink and cannot be read from",
-             {}, "Create a table with type 'source' to read.");
+             "foreign table \"" + name + "\" is a sink and cannot be read from", {},
+             "Create a table with type 'source' to read.");
   node->connector->check_privileges(node->spec, TableRole::Source);
   node->updating = node->connector->produces_updates(node->spec);
   node->desc = row_desc(rte->relid);
@@ -260,8 +262,7 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
 namespace {
 
 // Wraps `input` in a projection that casts its columns to the given types where they differ.
-PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods,
-                           List* collations) {
+PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods, List* collations) {
   TupleDesc in = input->desc;
   bool same = true;
   for (int i = 0; i < in->natts; i++)
@@ -278,8 +279,8 @@ PlanNodePtr coerce_columns(PlanNodePtr input, List* types, List* typmods,
                                          list_nth_int(typmods, i), COERCION_IMPLICIT,
                                          COERCE_IMPLICIT_CAST, -1);
       if (!cast) elog(ERROR, "cannot coerce UNION ALL column %d", i + 1);
-      out = lappend(out, makeTargetEntry((Expr*)cast, i + 1, pstrdup(NameStr(att->attname)),
-                                         false));
+      out =
+          lappend(out, makeTargetEntry((Expr*)cast, i + 1, pstrdup(NameStr(att->attname)), false));
     }
     return out;
   });
@@ -308,8 +309,8 @@ PlanNodePtr plan_union(Query* q) {
   union_leaves((Node*)top, q, leaves);
   auto u = std::make_unique<UnionNode>();
   for (RangeTblEntry* leaf : leaves)
-    u->inputs.push_back(coerce_columns(plan_rte(leaf), top->colTypes, top->colTypmods,
-                                       top->colCollations));
+    u->inputs.push_back(
+        coerce_columns(plan_rte(leaf), top->colTypes, top->colTypmods, top->colCollations));
   u->desc = u->inputs[0]->desc;
   for (auto& in : u->inputs) u->updating = u->updating || in->updating;
   return u;
@@ -413,7 +414,7 @@ int traced_key(PlanNode* node, int attno, bool* lossy_cast = nullptr) {
 UpdatingAggregateNode* feeding_aggregate(PlanNode* node) {
   while (node->kind == PlanNode::Kind::Project) node = static_cast<ProjectNode*>(node)->input.get();
   return node->kind == PlanNode::Kind::UpdatingAggregate ? static_cast<UpdatingAggregateNode*>(node)
-                                                          : nullptr;
+                                                         : nullptr;
 }
 
 // A unique index of the table whose key columns each hold a grouping key and together hold
@@ -615,12 +616,11 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
     } else if (IsA(stmt, InsertStmt)) {
       insert = rs;
     } else if (IsA(stmt, SelectStmt)) {
-      pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "a pipeline query must be INSERT INTO … SELECT …",
-               {}, "Write INSERT INTO <target table> SELECT … so the pipeline has a target.");
+      pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "a pipeline query must be INSERT INTO … SELECT …", {},
+               "Write INSERT INTO <target table> SELECT … so the pipeline has a target.");
     } else {
       const char* tag = pg::call([&] { return GetCommandTagName(CreateCommandTag(stmt)); });
-      pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
-               std::string("a pipeline query cannot contain ") + tag,
+      pg::fail(ERRCODE_WRONG_OBJECT_TYPE, std::string("a pipeline query cannot contain ") + tag,
                "A pipeline query is INSERT INTO … SELECT …, optionally after SET statements.");
     }
   }
@@ -631,8 +631,8 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
   if (ins->onConflictClause) unsupported("INSERT … ON CONFLICT");
   if (ins->returningList) unsupported("INSERT … RETURNING");
   if (!ins->selectStmt || ((SelectStmt*)ins->selectStmt)->valuesLists)
-    pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline",
-             {}, "Use INSERT INTO … SELECT … FROM a source table.");
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
+             "Use INSERT INTO … SELECT … FROM a source table.");
   return insert;
 }
 
@@ -642,8 +642,8 @@ SinkTarget plan_target(Query* ins) {
   SinkTarget sink;
   sink.relid = rte->relid;
   sink.name = pg::call([&] {
-    return (const char*)quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
-                                                  get_rel_name(rte->relid));
+    return (const char*)quote_qualified_identifier(
+        get_namespace_name(get_rel_namespace(rte->relid)), get_rel_name(rte->relid));
   });
   std::string relname = pg::call([&] { return (const char*)get_rel_name(rte->relid); });
   if (rte->relkind == RELKIND_RELATION) {
@@ -753,7 +753,8 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   });
   List* relations = NIL;
   pg::call([&] {
-    query_tree_walker(ins, pg_walker<bool>(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
+    query_tree_walker(ins, pg_walker<bool>(relation_rte_walker), &relations,
+                      QTW_EXAMINE_RTES_BEFORE);
     ExecCheckRTPerms(relations, true);
   });
   plan.sink = plan_target(ins);

@@ -45,9 +45,9 @@ namespace {
 std::string aggregates_of(int num_keys, const std::vector<AggregateSpec>& aggs) {
   std::string out = ", " + std::to_string(num_keys) + " keys, aggregates";
   for (const AggregateSpec& a : aggs)
-    out += pg::call([&] {
-      return (const char*)format_procedure_qualified(a.aggref->aggfnoid);
-    }) + std::string(a.distinct ? " distinct" : "") + (a.filter_col >= 0 ? " filtered" : "") + ";";
+    out += pg::call([&] { return (const char*)format_procedure_qualified(a.aggref->aggfnoid); }) +
+           std::string(a.distinct ? " distinct" : "") + (a.filter_col >= 0 ? " filtered" : "") +
+           ";";
   return out;
 }
 
@@ -68,8 +68,9 @@ void Dataflow::describe(const std::string& what, TupleDesc desc) {
     for (int i = 0; i < desc->natts; i++) {
       Form_pg_attribute att = TupleDescAttr(desc, i);
       if (i) line += ", ";
-      line += att->attisdropped ? "dropped"
-                                : (const char*)format_type_with_typemod(att->atttypid, att->atttypmod);
+      line += att->attisdropped
+                  ? "dropped"
+                  : (const char*)format_type_with_typemod(att->atttypid, att->atttypmod);
     }
   });
   fingerprint_ += line + ")\n";
@@ -90,8 +91,7 @@ int Dataflow::build(PlanNode* node) {
       // source -> (generated columns) -> watermark: the watermark node gives the rows.
       auto* src = static_cast<SourceNode*>(node);
       SourceRun run;
-      describe("source " + std::string(src->connector->name()) + " " + src->spec.name,
-               src->desc);
+      describe("source " + std::string(src->connector->name()) + " " + src->spec.name, src->desc);
       auto wm = std::make_unique<WatermarkOperator>(src->time_column, src->watermark_delay_us,
                                                     src->idle_timeout_us, stats_);
       wm->set_not_null_columns(src->not_null_columns);
@@ -99,8 +99,8 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::move(wm));
       int first = self;
       if (src->generated) {
-        first = add(std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr,
-                                                      src->generated, round_memory_));
+        first = add(std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr, src->generated,
+                                                      round_memory_));
         graph_.connect(first, self, 0);
       }
       run.node = graph_.add(nullptr);
@@ -130,8 +130,8 @@ int Dataflow::build(PlanNode* node) {
     case PlanNode::Kind::Project: {
       auto* p = static_cast<ProjectNode*>(node);
       describe("project", p->desc);
-      self = add(std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals,
-                                                   p->targets, round_memory_));
+      self = add(std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets,
+                                                   round_memory_));
       graph_.connect(build(p->input.get()), self, 0);
       break;
     }
@@ -181,8 +181,7 @@ void Dataflow::committed() {
 
 bool Dataflow::changed() const {
   return stats_.rows_in != checkpointed_.rows_in || stats_.rows_out != checkpointed_.rows_out ||
-         stats_.watermark != checkpointed_.watermark ||
-         stats_.bad_rows != checkpointed_.bad_rows;
+         stats_.watermark != checkpointed_.watermark || stats_.bad_rows != checkpointed_.bad_rows;
 }
 
 // Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources
@@ -207,9 +206,9 @@ void Dataflow::restore(CheckpointStore& store) {
     else if (e.node < 0 && size_t(-1 - e.node) < sources_.size())
       sources_[-1 - e.node].source->restore(e);
     else
-      pg::fail(ERRCODE_DATA_CORRUPTED,
-               "checkpoint is corrupt: it has state for node " + std::to_string(e.node) +
-                   ", which this pipeline does not have");
+      pg::fail(ERRCODE_DATA_CORRUPTED, "checkpoint is corrupt: it has state for node " +
+                                           std::to_string(e.node) +
+                                           ", which this pipeline does not have");
   });
   for (Operator* op : operators_) op->restored();
 }

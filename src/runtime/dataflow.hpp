@@ -17,9 +17,9 @@ namespace arroyo {
 class CheckpointStore;
 
 struct RoundResult {
-  bool all_ended = false;  // every source ended and the end has flowed to the sink
-  bool idle = false;       // no source produced data this round
-  TimestampTz wake_at = 0; // for idle: the earliest time a source expects data (0 = unknown)
+  bool all_ended = false;   // every source ended and the end has flowed to the sink
+  bool idle = false;        // no source produced data this round
+  TimestampTz wake_at = 0;  // for idle: the earliest time a source expects data (0 = unknown)
 };
 
 class Dataflow {
@@ -68,7 +68,7 @@ class Dataflow {
     std::unique_ptr<Source> source;
     std::string name;  // the source table, for source_status
     std::unique_ptr<Batch> batch;
-    int node;          // its node in graph_ (no operator: rows go into its output)
+    int node;  // its node in graph_ (no operator: rows go into its output)
     WatermarkOperator* watermark = nullptr;
     bool ended = false;
   };
@@ -93,7 +93,7 @@ class Dataflow {
   std::vector<Operator*> operators_;
   std::vector<SourceRun> sources_;
   std::unordered_map<PlanNode*, int> built_;  // plan node -> graph node producing its rows
-  Sink* sink_ = nullptr;  // the connector sink, if the target is not a table
+  Sink* sink_ = nullptr;                      // the connector sink, if the target is not a table
   std::string fingerprint_;
   EngineStats checkpointed_;  // the counters at the last checkpoint
 };

@@ -83,8 +83,8 @@ class Graph {
         : op(std::move(o)), out(graph, index) {}
     std::unique_ptr<Operator> op;
     NodeOutput out;
-    std::vector<Edge> edges;    // where the output goes
-    std::vector<Input> inputs;  // by port
+    std::vector<Edge> edges;             // where the output goes
+    std::vector<Input> inputs;           // by port
     TimestampTz watermark = DT_NOBEGIN;  // the last one the operator was given
     bool idle = false, ended = false;
   };

@@ -53,7 +53,8 @@ void resume(Dataflow& flow, CheckpointStore& store) {
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "pipeline no longer matches its checkpoint " + std::to_string(last.epoch),
              "Its query now plans to a different dataflow (a source or the target was altered, "
-             "dropped or replaced). At the checkpoint: " + was + "; now: " + now + ".",
+             "dropped or replaced). At the checkpoint: " +
+                 was + "; now: " + now + ".",
              "Undo the change to resume where the pipeline stopped, or drop the pipeline "
              "(stream_drop) and create it again to start from scratch.");
   }

@@ -74,8 +74,8 @@ CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) 
     Relation rel = table_open(relid_, AccessShareLock);
     key_index_ = RelationGetPrimaryKeyIndex(rel);
     table_close(rel, AccessShareLock);
-    memory_ = AllocSetContextCreate(TopMemoryContext, "arroyo_stream checkpoint",
-                                    ALLOCSET_DEFAULT_SIZES);
+    memory_ =
+        AllocSetContextCreate(TopMemoryContext, "arroyo_stream checkpoint", ALLOCSET_DEFAULT_SIZES);
   });
   pending_ = std::make_unique<Batch>(kNumColumns);
   new_entries_ = std::make_unique<Batch>(kNumColumns);
@@ -104,13 +104,12 @@ CheckpointStore::Last CheckpointStore::last() {
       out.epoch = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
       (void)SPI_getbinval(tup, desc, 2, &missing);
       if (out.epoch > 0 && missing)
-        ereport(ERROR,
-                (errcode(ERRCODE_DATA_CORRUPTED),
-                 errmsg("checkpoint %lld of this pipeline is missing", (long long)out.epoch),
-                 errdetail("The catalog records it as the last checkpoint taken, but "
-                           "_arroyo_stream.checkpoints has no row for it."),
-                 errhint("The pipeline cannot resume without it. Drop it (stream_drop) and "
-                         "create it again to start from scratch.")));
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("checkpoint %lld of this pipeline is missing", (long long)out.epoch),
+                        errdetail("The catalog records it as the last checkpoint taken, but "
+                                  "_arroyo_stream.checkpoints has no row for it."),
+                        errhint("The pipeline cannot resume without it. Drop it (stream_drop) and "
+                                "create it again to start from scratch.")));
       if (out.epoch > 0) out.fingerprint = SPI_getvalue(tup, desc, 3);
     });
   });
@@ -247,7 +246,8 @@ bool CheckpointStore::entry_at(ItemPointer tid, const Datum* key) {
   same = same && DatumGetInt32(heap_getattr(&tuple, 2, desc, &isnull)) == DatumGetInt32(key[1]);
   same = same && DatumGetInt64(heap_getattr(&tuple, 3, desc, &isnull)) == DatumGetInt64(key[2]);
   if (same) {
-    struct varlena* stored = (struct varlena*)DatumGetPointer(heap_getattr(&tuple, 4, desc, &isnull));
+    struct varlena* stored =
+        (struct varlena*)DatumGetPointer(heap_getattr(&tuple, 4, desc, &isnull));
     struct varlena* wanted = (struct varlena*)DatumGetPointer(key[3]);
     same = !VARATT_IS_EXTERNAL(stored) && !VARATT_IS_COMPRESSED(stored) &&
            VARSIZE_ANY_EXHDR(stored) == VARSIZE_ANY_EXHDR(wanted) &&

@@ -19,7 +19,6 @@
 
 namespace arroyo {
 
-
 struct StateEntry {
   int32 node;
   int64 part;
@@ -37,8 +36,7 @@ class StateWriter {
   // Stores (or replaces) one entry. `tid`, if given, holds where the entry was last stored (or
   // an invalid pointer): a valid one spares the index lookup (it is checked, and a stale one
   // falls back to the lookup); it is set to where the entry goes once it is written.
-  void put(int64 part, const std::string& key, const std::string& value,
-           ItemPointer tid = nullptr);
+  void put(int64 part, const std::string& key, const std::string& value, ItemPointer tid = nullptr);
   // Stores an entry that no checkpoint holds yet (cheaper than put: no lookup). `tid`, if
   // given, is set to where it goes.
   void insert(int64 part, const std::string& key, const std::string& value,

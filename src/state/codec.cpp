@@ -61,7 +61,8 @@ Datum StateDecoder::get_datum(bool* isnull, bool byval, int16 len) {
   }
   if (len == -1 || len == -2) {
     auto [p, n] = get_bytes();
-    if (len == -1 && (n < 1 || (!VARATT_IS_1B(p) && n < VARHDRSZ) || VARSIZE_ANY(p) != n)) corrupt("a variable-length value is damaged");
+    if (len == -1 && (n < 1 || (!VARATT_IS_1B(p) && n < VARHDRSZ) || VARSIZE_ANY(p) != n))
+      corrupt("a variable-length value is damaged");
     if (len == -2 && (n < 1 || p[n - 1] != '\0')) corrupt("a string value is damaged");
     char* copy = (char*)palloc(n);
     memcpy(copy, p, n);

@@ -33,9 +33,7 @@ class StateEncoder {
   // One value of a type with the given length and passing convention; NULL allowed.
   // Runs PostgreSQL code (detoasting): call inside pg::call.
   void put_datum(Datum value, bool isnull, bool byval, int16 len);
-  void put_raw(const void* data, size_t len) {
-    bytes_.append(static_cast<const char*>(data), len);
-  }
+  void put_raw(const void* data, size_t len) { bytes_.append(static_cast<const char*>(data), len); }
 
  private:
   std::string bytes_;

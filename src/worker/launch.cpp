@@ -53,8 +53,8 @@ pid_t launch_pipeline_worker(const PipelineWorkerArgs& args, const char* pipelin
   if (!registered || status == BGWH_POSTMASTER_DIED) {
     slots::release(args.slot);
     pg::fail(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
-             std::string("could not start a background worker for pipeline \"") +
-                 pipeline_name + "\"",
+             std::string("could not start a background worker for pipeline \"") + pipeline_name +
+                 "\"",
              {}, "Raise max_worker_processes (needs a restart) or stop other pipelines.");
   }
   return pid;

@@ -86,10 +86,9 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
                      : state == SlotState::Stopped ? "stopped"
                                                    : "failed";
   begin_transaction();
-  catalog_mark_ended(id, name,
-                     {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows,
-                      stats.state_bytes},
-                     error);
+  catalog_mark_ended(
+      id, name, {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows, stats.state_bytes},
+      error);
   commit_transaction();
   publish(stats);
   set_slot_state(state, error);
@@ -265,8 +264,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                                    ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContext round_memory = pg::call([&] {
-      return AllocSetContextCreate(pipeline_memory, "arroyo_stream round",
-                                   ALLOCSET_DEFAULT_SIZES);
+      return AllocSetContextCreate(pipeline_memory, "arroyo_stream round", ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
     // The query as its view and rule read now: renames of what it uses are followed.
@@ -275,7 +273,8 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     narrowed_keys = plan.sink.narrowed_keys;
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
-    int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
+    int64 ttl =
+        set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
     int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
                                                    : int64(update_flush_interval_ms) * 1000;
     flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);

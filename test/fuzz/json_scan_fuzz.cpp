@@ -69,8 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (std::string_view part : {e.before, e.after})
         if (part.data() && part.size() > len) __builtin_trap();
       outcome += "|debezium " + std::to_string(e.tombstone) + std::to_string(e.not_object) +
-                 std::to_string(e.has_op) + std::string(e.op) + "|" + std::string(e.before) +
-                 "|" + std::string(e.after);
+                 std::to_string(e.has_op) + std::string(e.op) + "|" + std::string(e.before) + "|" +
+                 std::string(e.after);
       if (e.after.data()) outcome += "|after " + scan_outcome(s, e.after.data(), e.after.size());
     } catch (const JsonScanError& e) {
       outcome += "|debezium error " + std::to_string(e.reason) + " " + e.what();

@@ -23,9 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       parse_ws_headers(text, &headers, &why);
       break;
     }
-    case 2:
-      ws_close_reason(data + 1, size - 1);
-      break;
+    case 2: ws_close_reason(data + 1, size - 1); break;
     case 3: {
       // Fragments: each byte b of the input says "a fragment of b % 64 bytes, final if b >= 128"
       // (taken from the input itself); messages must add up.

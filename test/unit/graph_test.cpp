@@ -38,8 +38,8 @@ class Recorder : public Operator {
   explicit Recorder(std::string name, bool modifies = false)
       : name_(std::move(name)), modifies_(modifies) {}
   void push(int port, Batch& rows) override {
-    events.push_back(name_ + ".push(" + std::to_string(port) + "," +
-                     std::to_string(rows.size()) + ")");
+    events.push_back(name_ + ".push(" + std::to_string(port) + "," + std::to_string(rows.size()) +
+                     ")");
     seen.push_back(&rows);
     first_values.push_back(int64(rows.values(0)[0]));
     if (modifies_) rows.values(0)[0] = Datum(-1);

@@ -131,9 +131,9 @@ class CdcSource : public Source {
       CheckLogicalDecodingRequirements();
       ReplicationSlotCreate(slot_name_.c_str(), true, RS_EPHEMERAL, false);
       XLogReaderRoutine reader = local_wal_reader();
-      LogicalDecodingContext* ctx = CreateInitDecodingContext(
-          "arroyo_stream", NIL, true, InvalidXLogRecPtr, &reader, no_prepare_write, no_write,
-          nullptr);
+      LogicalDecodingContext* ctx =
+          CreateInitDecodingContext("arroyo_stream", NIL, true, InvalidXLogRecPtr, &reader,
+                                    no_prepare_write, no_write, nullptr);
       DecodingContextFindStartpoint(ctx);
       Snapshot snap = SnapBuildInitialSnapshot(ctx->snapshot_builder);
       RestoreTransactionSnapshot(snap, MyProc);
@@ -184,8 +184,7 @@ class CdcSource : public Source {
     while (drained_ < buffer_->count && !out.full()) {
       int row = out.append(buffer_->times[drained_],
                            buffer_->ops[drained_] > 0 ? RowOp::Insert : RowOp::Delete);
-      memcpy(out.values(row), buffer_->values + size_t(drained_) * natts_,
-             sizeof(Datum) * natts_);
+      memcpy(out.values(row), buffer_->values + size_t(drained_) * natts_, sizeof(Datum) * natts_);
       memcpy(out.nulls(row), buffer_->nulls + size_t(drained_) * natts_, sizeof(bool) * natts_);
       if (by_key_) resolve_by_key(out, row, buffer_->ops[drained_]);
       advance(buffer_->ends[drained_]);
@@ -194,8 +193,7 @@ class CdcSource : public Source {
     }
     // Everything decoded has been polled: so have the transactions without rows of ours (but
     // never a TRUNCATE, which is read again after a restart, and fails again).
-    if (drained_ == buffer_->count && !buffer_->truncated &&
-        buffer_->last_commit_end > done_) {
+    if (drained_ == buffer_->count && !buffer_->truncated && buffer_->last_commit_end > done_) {
       done_ = buffer_->last_commit_end;
       partial_end_ = InvalidXLogRecPtr;
       partial_rows_ = 0;
@@ -266,15 +264,16 @@ class CdcSource : public Source {
 
  private:
   static constexpr const char* kPositionKey = "position";
-  static constexpr const char* kMirrorKey = "mirror";  // present: the rows are kept by key
+  static constexpr const char* kMirrorKey = "mirror";     // present: the rows are kept by key
   static constexpr const char* kLastOldKey = "last_old";  // the row last deleted by key
 
   // Fails unless rows can be kept by key when they must be.
   void check_key() {
     if (by_key_ && !mirror_.has_key())
       pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               "table \"" + table_name_ + "\" needs a primary key or REPLICA IDENTITY FULL for "
-               "its changes to be read");
+               "table \"" + table_name_ +
+                   "\" needs a primary key or REPLICA IDENTITY FULL for "
+                   "its changes to be read");
   }
 
   // A row of a table read by key: a delete by key takes the whole old row from the mirror; an
@@ -334,9 +333,8 @@ class CdcSource : public Source {
       check_key();
     }
     if (!MyReplicationSlot) {
-      bool exists = pg::call([&] {
-        return SearchNamedReplicationSlot(slot_name_.c_str(), true) != nullptr;
-      });
+      bool exists =
+          pg::call([&] { return SearchNamedReplicationSlot(slot_name_.c_str(), true) != nullptr; });
       if (!exists)
         pg::fail(ERRCODE_UNDEFINED_OBJECT,
                  "replication slot \"" + slot_name_ + "\" of pipeline \"" + pipeline_name_ +

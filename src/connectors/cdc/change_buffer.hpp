@@ -18,20 +18,20 @@ extern "C" {
 namespace arroyo {
 
 struct ChangeBuffer {
-  Oid relid;            // the table whose changes we want; others are skipped
-  int natts;            // its row width
-  MemoryContext memory; // holds the rows below; reset once they are drained
+  Oid relid;             // the table whose changes we want; others are skipped
+  int natts;             // its row width
+  MemoryContext memory;  // holds the rows below; reset once they are drained
   int count, capacity;
-  Datum* values;        // count * natts
+  Datum* values;  // count * natts
   bool* nulls;
   // +1 insert, -1 delete; by key (see below): -2 delete of the row with this row's key,
   // +2 insert whose `unchanged` columns are those of the row the preceding -2 deleted.
   int8* ops;
-  bool* unchanged;      // count * natts, by key only: unchanged TOASTed values left out
-  TimestampTz* times;   // commit time of the row's transaction
-  XLogRecPtr* ends;     // commit end LSN of the row's transaction
+  bool* unchanged;             // count * natts, by key only: unchanged TOASTed values left out
+  TimestampTz* times;          // commit time of the row's transaction
+  XLogRecPtr* ends;            // commit end LSN of the row's transaction
   XLogRecPtr last_commit_end;  // end LSN of the last transaction fully delivered
-  bool truncated;       // the table was truncated (the source then fails)
+  bool truncated;              // the table was truncated (the source then fails)
   // The table's replica identity is a key: old rows are identified by key, and the source
   // takes them from its mirror of the table (row_mirror.hpp).
   bool by_key;

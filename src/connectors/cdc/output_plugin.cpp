@@ -191,8 +191,7 @@ void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
                         errhint("Set REPLICA IDENTITY FULL on the table.")));
       append_row(buf, desc, oldtup, nullptr, -1, time);
       break;
-    default:
-      break;
+    default: break;
   }
 }
 

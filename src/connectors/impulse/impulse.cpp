@@ -118,8 +118,7 @@ class ImpulseConnector : public Connector {
         pg::fail(ERRCODE_DATATYPE_MISMATCH,
                  "impulse column \"subtask_index\" must be of type integer");
       else if (c.name != "counter" && c.name != "subtask_index" && !c.generated)
-        pg::fail(ERRCODE_UNDEFINED_COLUMN,
-                 "impulse tables have no column \"" + c.name + "\"",
+        pg::fail(ERRCODE_UNDEFINED_COLUMN, "impulse tables have no column \"" + c.name + "\"",
                  "An impulse table's columns are counter bigint and subtask_index int.");
       if (!c.options.empty())
         pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,

@@ -31,10 +31,8 @@ bool kafka_error_is_permanent(rd_kafka_resp_err_t code) {
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR__FATAL:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
-      return true;
-    default:
-      return false;
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE: return true;
+    default: return false;
   }
 }
 
@@ -125,8 +123,10 @@ KafkaClient::~KafkaClient() {
       t.detach();
       try {
         pg::call([&] {
-          elog(LOG, "arroyo_stream: %s: librdkafka did not shut down within 10 seconds; "
-                    "leaving it", label_.c_str());
+          elog(LOG,
+               "arroyo_stream: %s: librdkafka did not shut down within 10 seconds; "
+               "leaving it",
+               label_.c_str());
         });
       } catch (...) {
       }
@@ -290,12 +290,16 @@ bool ClusterReachability::regained(const std::string& label) {
 
 TopicWatcher::TopicWatcher(KafkaClient& client, std::string topic, Latch* latch, int refresh_ms,
                            bool want_end_offsets, bool until_ready)
-    : client_(client), topic_(std::move(topic)), latch_(latch), refresh_ms_(refresh_ms),
-      want_end_offsets_(want_end_offsets), until_ready_(until_ready) {
+    : client_(client),
+      topic_(std::move(topic)),
+      latch_(latch),
+      refresh_ms_(refresh_ms),
+      want_end_offsets_(want_end_offsets),
+      until_ready_(until_ready) {
   rkt_ = rd_kafka_topic_new(client_.handle(), topic_.c_str(), nullptr);
   if (!rkt_)
-    pg::fail(ERRCODE_FDW_ERROR, client_.label() + ": could not create a handle for topic \"" +
-                                    topic_ + "\"",
+    pg::fail(ERRCODE_FDW_ERROR,
+             client_.label() + ": could not create a handle for topic \"" + topic_ + "\"",
              rd_kafka_err2str(rd_kafka_last_error()));
   thread_ = start_thread_without_signals([this] { run(); });
 }

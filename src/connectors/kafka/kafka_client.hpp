@@ -71,7 +71,7 @@ class KafkaClient {
   // outlives a handle whose destruction had to be abandoned.
   struct Reports {
     std::vector<std::string> secrets;
-    std::mutex mutex;  // guards everything below
+    std::mutex mutex;                              // guards everything below
     std::deque<std::pair<int, std::string>> logs;  // (syslog level, line), bounded
     int64 dropped_logs = 0;
     KafkaError error;
@@ -85,8 +85,7 @@ class KafkaClient {
   static void on_log(const rd_kafka_t* rk, int level, const char* facility,
                      const char* text) noexcept;
   static void on_error(rd_kafka_t* rk, int code, const char* reason, void* opaque) noexcept;
-  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message,
-                          void* opaque) noexcept;
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque) noexcept;
   static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t code,
                         rd_kafka_topic_partition_list_t* offsets, void* opaque) noexcept;
 
@@ -114,10 +113,10 @@ class ClusterReachability {
 // What the cluster last said about a topic.
 struct TopicState {
   enum Kind { Unknown, Ready, Missing, Unreachable } kind = Unknown;
-  int partitions = 0;                // Ready: the topic's partition count
-  std::vector<int64> end_offsets;    // Ready, if asked for: each partition's end at that time
-  std::string error;                 // Missing/Unreachable: librdkafka's (redacted) reason
-  uint64 version = 0;                // grows at every change
+  int partitions = 0;              // Ready: the topic's partition count
+  std::vector<int64> end_offsets;  // Ready, if asked for: each partition's end at that time
+  std::string error;               // Missing/Unreachable: librdkafka's (redacted) reason
+  uint64 version = 0;              // grows at every change
 };
 
 // Fetches a topic's metadata on its own thread: at once, then every `refresh_ms` (every second

@@ -20,15 +20,20 @@ constexpr int64 kMaxMessageBytesLimit = 1000000000;  // librdkafka's own upper b
 
 // Credentials: accepted only in user mappings, never shown.
 const char* const kCredentialProperties[] = {
-    "sasl.username",        "sasl.password",        "sasl.oauthbearer.client.id",
-    "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config", "ssl.key.password",
-    "ssl.key.pem",          "ssl.keystore.password",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.config",
+    "ssl.key.password",
+    "ssl.key.pem",
+    "ssl.keystore.password",
 };
 
 // Properties that make librdkafka read files on the database server.
 const char* const kFileProperties[] = {
-    "ssl.key.location",      "ssl.certificate.location", "ssl.ca.location",
-    "ssl.crl.location",      "ssl.keystore.location",    "sasl.kerberos.keytab",
+    "ssl.key.location",          "ssl.certificate.location", "ssl.ca.location",
+    "ssl.crl.location",          "ssl.keystore.location",    "sasl.kerberos.keytab",
     "ssl.ca.certificate.stores",
 };
 
@@ -64,12 +69,30 @@ const DeniedProperty kDeniedProperties[] = {
 // Callbacks and pointers, which only code can set.
 bool is_callback_property(const std::string& name) {
   static const char* const names[] = {
-      "error_cb",  "throttle_cb",   "stats_cb",         "log_cb",
-      "background_event_cb", "socket_cb", "connect_cb", "closesocket_cb",
-      "open_cb",   "resolve_cb",    "opaque",           "default_topic_conf",
-      "ssl_key",   "ssl_certificate", "ssl_ca",         "ssl_engine_callback_data",
-      "ssl.certificate.verify_cb", "oauthbearer_token_refresh_cb", "consume_cb",
-      "rebalance_cb", "offset_commit_cb", "dr_cb", "dr_msg_cb", "partitioner_cb",
+      "error_cb",
+      "throttle_cb",
+      "stats_cb",
+      "log_cb",
+      "background_event_cb",
+      "socket_cb",
+      "connect_cb",
+      "closesocket_cb",
+      "open_cb",
+      "resolve_cb",
+      "opaque",
+      "default_topic_conf",
+      "ssl_key",
+      "ssl_certificate",
+      "ssl_ca",
+      "ssl_engine_callback_data",
+      "ssl.certificate.verify_cb",
+      "oauthbearer_token_refresh_cb",
+      "consume_cb",
+      "rebalance_cb",
+      "offset_commit_cb",
+      "dr_cb",
+      "dr_msg_cb",
+      "partitioner_cb",
       "msg_order_cmp",
   };
   for (const char* n : names)
@@ -104,11 +127,10 @@ void check_server_property(rd_kafka_conf_t* conf, const std::string& name,
              "Kafka client property \"" + name + "\" cannot be set on a server",
              "Callbacks and pointers are set by the connector itself.");
   char errstr[512];
-  rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr,
-                                              sizeof(errstr));
+  rd_kafka_conf_res_t res =
+      rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr));
   if (res == RD_KAFKA_CONF_UNKNOWN)
-    pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
-             "unknown option \"" + name + "\" for " + kServerWhere,
+    pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "unknown option \"" + name + "\" for " + kServerWhere,
              "Valid options are bootstrap_servers and librdkafka client properties "
              "(librdkafka's CONFIGURATION.md); credentials go in user mappings.");
   if (res != RD_KAFKA_CONF_OK)
@@ -135,8 +157,8 @@ std::vector<OptionSpec> table_option_specs() {
 
 // The connector's own source-only options (the format's are checked by the format layer).
 bool is_source_only(const std::string& name) {
-  return name.rfind("source.", 0) == 0 || name == "event_time_field" ||
-         name == "watermark_delay" || name == "idle_timeout";
+  return name.rfind("source.", 0) == 0 || name == "event_time_field" || name == "watermark_delay" ||
+         name == "idle_timeout";
 }
 
 // Kafka's rule for topic names: 1..249 characters of [a-zA-Z0-9._-].
@@ -203,7 +225,8 @@ void kafka_validate_server_options(const Options& options) {
     pg::fail(ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
              std::string("missing required option \"bootstrap_servers\" for ") + kServerWhere);
   if (servers->empty())
-    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "invalid value for option \"bootstrap_servers\": \"\"",
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "invalid value for option \"bootstrap_servers\": \"\"",
              "Expected a comma-separated list of host:port.");
   ConfPtr conf = new_conf();
   for (const auto& [name, value] : options)
@@ -225,7 +248,8 @@ void kafka_validate_table(const TableSpec& spec) {
   bool sink = kafka_is_sink(spec);
   std::string topic = get_option(spec.table_options, "topic").value_or("");
   if (!is_valid_topic_name(topic))
-    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "invalid value for option \"topic\": \"" + topic + "\"",
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "invalid value for option \"topic\": \"" + topic + "\"",
              "Kafka topic names are 1 to 249 characters from a-z, A-Z, 0-9, '.', '_' and '-'.");
   for (const auto& [name, value] : spec.table_options) {
     if (sink && is_source_only(name))
@@ -295,7 +319,8 @@ std::string kafka_redact(std::string text, const std::vector<std::string>& secre
     for (size_t i = 0; i <= secret.size(); i++) {
       bool separator = i == secret.size() || strchr(" \t\r\n,;=:&", secret[i]) != nullptr;
       if (!separator) continue;
-      if (i - start >= 4 && i - start < secret.size()) patterns.push_back(secret.substr(start, i - start));
+      if (i - start >= 4 && i - start < secret.size())
+        patterns.push_back(secret.substr(start, i - start));
       start = i + 1;
     }
   }

@@ -139,8 +139,7 @@ void KafkaSink::produce(const char* value, size_t value_len, const char* key, si
     rd_kafka_resp_err_t err;
     if (header) {
       rd_kafka_headers_t* headers = rd_kafka_headers_new(1);
-      rd_kafka_header_add(headers, kExactlyOnceHeader, -1, header->data(),
-                          ssize_t(header->size()));
+      rd_kafka_header_add(headers, kExactlyOnceHeader, -1, header->data(), ssize_t(header->size()));
       err = rd_kafka_producev(
           client_->handle(), RD_KAFKA_V_RKT(rkt_), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_VALUE((void*)value, value_len), RD_KAFKA_V_KEY(key, key_len),
@@ -169,8 +168,8 @@ void KafkaSink::produce(const char* value, size_t value_len, const char* key, si
                label_ + ": the client's message.max.bytes is " + limit + ".",
                "Raise the server's \"message.max.bytes\" (and the broker's limit).");
     }
-    pg::fail(ERRCODE_FDW_ERROR, label_ + ": could not send a message: " +
-                                    client_->redact(rd_kafka_err2str(err)));
+    pg::fail(ERRCODE_FDW_ERROR,
+             label_ + ": could not send a message: " + client_->redact(rd_kafka_err2str(err)));
   }
 }
 
@@ -180,8 +179,7 @@ void KafkaSink::check_client() {
   client_->report_logs();
   int64 failed = 0;
   if (KafkaError e = client_->delivery_failure(&failed))
-    pg::fail(ERRCODE_FDW_ERROR,
-             "Kafka delivery failed for topic \"" + topic_ + "\": " + e.text,
+    pg::fail(ERRCODE_FDW_ERROR, "Kafka delivery failed for topic \"" + topic_ + "\": " + e.text,
              label_ + ": " + std::to_string(failed) + " message(s) could not be delivered.");
   TopicState state = watcher_->state();
   if (state.version != seen_version_) {
@@ -250,8 +248,8 @@ void KafkaSink::shut_down(bool purge) {
     rd_kafka_topic_destroy(rkt_);
     rkt_ = nullptr;
   }
-  if (client_ && purge) rd_kafka_purge(client_->handle(), RD_KAFKA_PURGE_F_QUEUE |
-                                                             RD_KAFKA_PURGE_F_INFLIGHT);
+  if (client_ && purge)
+    rd_kafka_purge(client_->handle(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   client_.reset();
 }
 

@@ -45,8 +45,8 @@ class KafkaSink : public Sink {
   };
 
   void send(const EncodedMessage& m);
-  void produce(const char* value, size_t value_len, const char* key, size_t key_len,
-               int64 millis, const std::string* header = nullptr);
+  void produce(const char* value, size_t value_len, const char* key, size_t key_len, int64 millis,
+               const std::string* header = nullptr);
   static int64 to_unix_millis(TimestampTz time);
 
   // exactly_once (kafka_sink_exactly_once.cpp)
@@ -70,7 +70,7 @@ class KafkaSink : public Sink {
   std::string table_, topic_, label_;
   KafkaClientConfig config_;
   std::unique_ptr<RowEncoder> encoder_;
-  MessageEmitter emit_;  // send(), for the encoder
+  MessageEmitter emit_;         // send(), for the encoder
   OwnedMemoryContext context_;  // owns key_output_'s cache
   int key_index_ = -1;          // attnum - 1 of sink.key_field, or -1
   bool key_bytea_ = false;
@@ -89,8 +89,8 @@ class KafkaSink : public Sink {
   // The header naming each message's epoch: "<transactional id>/<epoch>/<index in epoch>".
   static constexpr const char* kExactlyOnceHeader = "arroyo_stream_txn";
   bool exactly_once_ = false;
-  std::string txn_id_;                 // transactional.id, stable per pipeline
-  std::vector<HeldMessage> pending_;   // written since the last checkpoint
+  std::string txn_id_;                // transactional.id, stable per pipeline
+  std::vector<HeldMessage> pending_;  // written since the last checkpoint
   // Checkpointed (committed or about to be) and not yet delivered, by epoch sequence number.
   std::map<int64, std::vector<HeldMessage>> outbox_;
   std::vector<int64> delivered_parts_;  // delivered epochs whose outbox entries are to go

@@ -51,8 +51,8 @@ std::string KafkaSink::header_for(int64 seq, size_t index) const {
 // Runs one step of the transactional API until it succeeds: retriable errors (the cluster not
 // answering in time) are retried, logged every 10 seconds; any other error fails the pipeline,
 // whose restart then recovers from the outbox.
-void KafkaSink::run_transaction_step(
-    const char* what, const std::function<rd_kafka_error_t*(int timeout_ms)>& step) {
+void KafkaSink::run_transaction_step(const char* what,
+                                     const std::function<rd_kafka_error_t*(int timeout_ms)>& step) {
   TimestampTz last_log = GetCurrentTimestamp();
   for (;;) {
     rd_kafka_error_t* error = step(kTxnSliceMs);
@@ -108,8 +108,8 @@ std::map<int32, int64> KafkaSink::end_offsets(int partitions) {
   for (int32 p = 0; p < partitions; p++) {
     for (;;) {
       int64_t low = 0, high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          client_->handle(), topic_.c_str(), p, &low, &high, kTxnSliceMs);
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(client_->handle(), topic_.c_str(),
+                                                                 p, &low, &high, kTxnSliceMs);
       if (!err) {
         ends[p] = high;
         break;
@@ -148,7 +148,8 @@ std::set<std::pair<int64, int64>> KafkaSink::scan_delivered() {
     rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = start;
     remaining.insert(p);
   }
-  rd_kafka_error_t* error = remaining.empty() ? nullptr : rd_kafka_incremental_assign(reader.handle(), list);
+  rd_kafka_error_t* error =
+      remaining.empty() ? nullptr : rd_kafka_incremental_assign(reader.handle(), list);
   rd_kafka_topic_partition_list_destroy(list);
   if (error) {
     std::string text = reader.redact(rd_kafka_error_string(error));
@@ -211,8 +212,7 @@ void KafkaSink::recover() {
   std::set<std::pair<int64, int64>> seen = scan_delivered();
   int64 resent = 0, present = 0;
   for (const auto& [seq, messages] : outbox_)
-    for (size_t i = 0; i < messages.size(); i++)
-      (seen.count({seq, int64(i)}) ? present : resent)++;
+    for (size_t i = 0; i < messages.size(); i++) (seen.count({seq, int64(i)}) ? present : resent)++;
   int64 first = outbox_.begin()->first, last = outbox_.rbegin()->first;
   deliver_outbox(seen);
   pg::call([&] {
@@ -326,8 +326,9 @@ void KafkaSink::restore(const StateEntry& e) {
   if (!exactly_once_) {
     if (e.part != 0)
       pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-               label_ + ": the checkpoint holds exactly-once output not yet delivered, but "
-                        "\"sink.commit_mode\" is no longer 'exactly_once'",
+               label_ +
+                   ": the checkpoint holds exactly-once output not yet delivered, but "
+                   "\"sink.commit_mode\" is no longer 'exactly_once'",
                {}, "Set \"sink.commit_mode\" back to 'exactly_once' to deliver it.");
     return;
   }

@@ -51,9 +51,8 @@ KafkaSource::KafkaSource(const TableSpec& spec)
                 : offset == "group"  ? StartMode::Group
                                      : StartMode::Latest;
   group_id_ = get_option(spec.table_options, "source.group_id").value_or("");
-  read_committed_ =
-      get_option(spec.table_options, "source.read_mode").value_or("read_committed") ==
-      "read_committed";
+  read_committed_ = get_option(spec.table_options, "source.read_mode").value_or("read_committed") ==
+                    "read_committed";
   stop_at_latest_ = get_option(spec.table_options, "source.stop_at") == "latest";
   max_message_bytes_ =
       option_int(spec.table_options, "source.max_message_bytes", kDefaultMaxMessageBytes);
@@ -81,7 +80,8 @@ void KafkaSource::open(const RuntimeInfo& info) {
   // consumer queue, shared by all partitions, holds that many messages: at full speed the
   // source then waits most of the time. Memory stays bounded by queued.max.messages.kbytes.
   bool has_min = false;
-  for (const auto& [name, value] : config_.properties) has_min = has_min || name == "queued.min.messages";
+  for (const auto& [name, value] : config_.properties)
+    has_min = has_min || name == "queued.min.messages";
   if (!has_min) own.emplace_back("queued.min.messages", "1000000");
   client_ = std::make_unique<KafkaClient>(RD_KAFKA_CONSUMER, config_, own, label_);
   rd_kafka_poll_set_consumer(client_->handle());
@@ -152,13 +152,10 @@ void KafkaSource::update_assignment() {
   if (state.version == seen_version_ && !assign_pending_) return;
   seen_version_ = state.version;
   switch (state.kind) {
-    case TopicState::Unknown:
-      return;
+    case TopicState::Unknown: return;
     case TopicState::Missing:
       fail_missing_topic(topic_, label_ + ": " + client_->redact(state.error));
-    case TopicState::Unreachable:
-      note_unreachable(client_->redact(state.error));
-      return;
+    case TopicState::Unreachable: note_unreachable(client_->redact(state.error)); return;
     case TopicState::Ready:
       note_reachable();
       if (stop_at_latest_ && assigned_ > 0) return;  // bounded: only the partitions at start
@@ -189,8 +186,8 @@ bool KafkaSource::resolve_starts(int from, int to, std::map<int32, int64>& start
   if (start_mode_ == StartMode::Latest) {
     for (int32 p : ask) {
       int64_t low = 0, high = 0;
-      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          client_->handle(), topic_.c_str(), p, &low, &high, kResolveTimeoutMs);
+      rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(client_->handle(), topic_.c_str(),
+                                                                 p, &low, &high, kResolveTimeoutMs);
       if (err) {
         note_unreachable(client_->redact(rd_kafka_err2str(err)));
         return false;
@@ -273,18 +270,17 @@ size_t KafkaSource::handle(const rd_kafka_message_t* message, Batch& out, Timest
 void KafkaSource::decode(const rd_kafka_message_t* message, Batch& out, TimestampTz now) {
   rd_kafka_timestamp_type_t type;
   int64_t millis = rd_kafka_message_timestamp(message, &type);
-  TimestampTz time =
-      type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0 ? millis * 1000 - pg::kUnixToPostgresUs
-                                                              : now;
+  TimestampTz time = type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && millis >= 0
+                         ? millis * 1000 - pg::kUnixToPostgresUs
+                         : now;
   bad_data_.decode(
       out,
       [&] {
         int before = out.size();
         if (int64(message->len) > max_message_bytes_)
-          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                   "message of " + std::to_string(message->len) +
-                       " bytes exceeds source.max_message_bytes (" +
-                       std::to_string(max_message_bytes_) + ")");
+          pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "message of " + std::to_string(message->len) +
+                                                       " bytes exceeds source.max_message_bytes (" +
+                                                       std::to_string(max_message_bytes_) + ")");
         decoder_->decode(static_cast<const char*>(message->payload), message->len, out, time);
         if (!metadata_.empty()) fill_metadata(message, out, before);
         for (int r = before; r < out.size(); r++) out.set_split(r, message->partition);
@@ -355,9 +351,8 @@ void KafkaSource::handle_event(const rd_kafka_message_t* message) {
   std::string text = client_->redact(rd_kafka_message_errstr(message));
   if (kafka_error_is_permanent(message->err)) fail_permanent(message->err, text);
   if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-    pg::call([&] {
-      ereport(LOG, (errmsg("arroyo_stream: %s: %s", label_.c_str(), text.c_str())));
-    });
+    pg::call(
+        [&] { ereport(LOG, (errmsg("arroyo_stream: %s: %s", label_.c_str(), text.c_str()))); });
     return;
   }
   note_unreachable(text);
@@ -384,7 +379,8 @@ std::string KafkaSource::status() const { return status_; }
 // The status while the cluster is reachable.
 std::string KafkaSource::reading_status() const {
   if (assigned_ == 0) return "connecting";
-  std::string s = "reading " + std::to_string(assigned_) + " partition" + (assigned_ > 1 ? "s" : "");
+  std::string s =
+      "reading " + std::to_string(assigned_) + " partition" + (assigned_ > 1 ? "s" : "");
   if (stop_at_latest_) s += ", " + std::to_string(done_count_) + " at their end";
   return s;
 }
@@ -451,7 +447,8 @@ void KafkaSource::restore(const StateEntry& e) {
   int64 offset = value.get_int();
   key.expect_end();
   value.expect_end();
-  if (e.part != 0 || p < 0 || p > PG_INT32_MAX || (offset < 0 && offset != RD_KAFKA_OFFSET_BEGINNING))
+  if (e.part != 0 || p < 0 || p > PG_INT32_MAX ||
+      (offset < 0 && offset != RD_KAFKA_OFFSET_BEGINNING))
     key.corrupt("partition " + std::to_string(p) + " at offset " + std::to_string(offset));
   start_positions_[int32(p)] = offset;
   checkpointed_[int32(p)] = offset;

@@ -80,19 +80,19 @@ class KafkaSource : public Source {
   rd_kafka_queue_t* queue_ = nullptr;
   std::unique_ptr<TopicWatcher> watcher_;
   uint64 seen_version_ = 0;
-  bool assign_pending_ = false;         // an assignment could not resolve its starts: retry
-  int assigned_ = 0;                    // partitions 0 .. assigned_-1 are assigned
-  std::vector<int64> end_offsets_;      // source.stop_at 'latest': where each partition ends
-  std::vector<bool> done_;              // ... and whether it got there
+  bool assign_pending_ = false;     // an assignment could not resolve its starts: retry
+  int assigned_ = 0;                // partitions 0 .. assigned_-1 are assigned
+  std::vector<int64> end_offsets_;  // source.stop_at 'latest': where each partition ends
+  std::vector<bool> done_;          // ... and whether it got there
   int done_count_ = 0;
-  std::vector<int32> active_splits_;    // assigned partitions not at their end
+  std::vector<int32> active_splits_;  // assigned partitions not at their end
   bool ended_ = false;
   ClusterReachability reachability_;
-  std::string status_ = "connecting";   // for stream_pipelines.source_status
+  std::string status_ = "connecting";  // for stream_pipelines.source_status
   // positions_: next offset per assigned partition (RD_KAFKA_OFFSET_BEGINNING until known);
   // checkpointed_: as the last checkpoint wrote them; committed_: as committed to the group.
   std::map<int32, int64> positions_, checkpointed_, committed_, start_positions_;
-  Datum topic_datum_ = 0;               // the topic as text, for this poll's metadata columns
+  Datum topic_datum_ = 0;  // the topic as text, for this poll's metadata columns
   std::vector<rd_kafka_message_t*> messages_;
 };
 

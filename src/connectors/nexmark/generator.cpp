@@ -36,7 +36,7 @@ constexpr size_t kPoolSize = size_t(1) << 16;
 
 const char* const kStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
 const char* const kCities[] = {"Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland",
-                               "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"};
+                               "Bend",    "Redmond",     "Seattle",       "Kent",  "Cheyenne"};
 const char* const kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
                                    "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
 const char* const kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
@@ -71,7 +71,9 @@ void four_digits(char* out, int v) {
 }  // namespace
 
 Generator::Generator(uint64_t seed, int64_t start_us, int64_t events_per_second)
-    : seed_(mix(seed)), start_us_(start_us), events_per_second_(events_per_second),
+    : seed_(mix(seed)),
+      start_us_(start_us),
+      events_per_second_(events_per_second),
       us_per_event_(1000000 % events_per_second == 0 ? 1000000 / events_per_second : 0) {
   Random r(mix(seed_ ^ 0x5eed5eed5eed5eedULL));
   letters_.resize(kPoolSize);
@@ -188,8 +190,8 @@ std::string Generator::pool_string(Random& r, int max_len, char special) const {
 }
 
 std::string Generator::base_url(Random& r) const {
-  return "https://www.nexmark.com/" + pool_string(r, 5, '_') + "/" + pool_string(r, 5, '_') +
-         "/" + pool_string(r, 5, '_') + "/item.htm?query=1";
+  return "https://www.nexmark.com/" + pool_string(r, 5, '_') + "/" + pool_string(r, 5, '_') + "/" +
+         pool_string(r, 5, '_') + "/item.htm?query=1";
 }
 
 void Generator::person(int64_t event, Person& p) const {

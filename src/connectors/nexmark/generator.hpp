@@ -135,8 +135,8 @@ class Generator {
   uint64_t seed_;
   int64_t start_us_, events_per_second_;
   int64_t us_per_event_;  // 1 000 000 / events_per_second_ when exact (no division per event)
-  std::string letters_;  // random lowercase letters
-  std::string spaced_;   // random lowercase letters, about one in 13 a space
+  std::string letters_;   // random lowercase letters
+  std::string spaced_;    // random lowercase letters, about one in 13 a space
   std::vector<Channel> channels_;
   std::vector<std::string> full_names_;
 };

@@ -33,17 +33,20 @@ struct FieldSpec {
 // The standard columns, in the order the Nexmark queries declare them; a field's index is its
 // position here.
 const std::vector<FieldSpec>& fields_of(EventKind kind) {
-  static const std::vector<FieldSpec> person = {
-      {"id", FieldType::Int8},          {"name", FieldType::Text},
-      {"email_address", FieldType::Text}, {"credit_card", FieldType::Text},
-      {"city", FieldType::Text},        {"state", FieldType::Text},
-      {"date_time", FieldType::Time},   {"extra", FieldType::Text}};
+  static const std::vector<FieldSpec> person = {{"id", FieldType::Int8},
+                                                {"name", FieldType::Text},
+                                                {"email_address", FieldType::Text},
+                                                {"credit_card", FieldType::Text},
+                                                {"city", FieldType::Text},
+                                                {"state", FieldType::Text},
+                                                {"date_time", FieldType::Time},
+                                                {"extra", FieldType::Text}};
   static const std::vector<FieldSpec> auction = {
-      {"id", FieldType::Int8},        {"item_name", FieldType::Text},
+      {"id", FieldType::Int8},          {"item_name", FieldType::Text},
       {"description", FieldType::Text}, {"initial_bid", FieldType::Int8},
-      {"reserve", FieldType::Int8},   {"date_time", FieldType::Time},
-      {"expires", FieldType::Time},   {"seller", FieldType::Int8},
-      {"category", FieldType::Int8},  {"extra", FieldType::Text}};
+      {"reserve", FieldType::Int8},     {"date_time", FieldType::Time},
+      {"expires", FieldType::Time},     {"seller", FieldType::Int8},
+      {"category", FieldType::Int8},    {"extra", FieldType::Text}};
   static const std::vector<FieldSpec> bid = {
       {"auction", FieldType::Int8}, {"bidder", FieldType::Int8}, {"price", FieldType::Int8},
       {"channel", FieldType::Text}, {"url", FieldType::Text},    {"date_time", FieldType::Time},
@@ -303,8 +306,8 @@ class NexmarkSource : public Source {
   }
 
   void set_event_limit() {
-    event_limit_ = nexmark::event_limit(
-        start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
+    event_limit_ = nexmark::event_limit(start_, event_rate_ > 0 ? event_rate_
+                                                                : nexmark::kDefaultEventsPerSecond);
   }
 
   EventKind kind_;
@@ -349,13 +352,13 @@ class NexmarkConnector : public Connector {
         std::string names;
         for (const auto& fs : fields) names += std::string(names.empty() ? "" : ", ") + fs.name;
         pg::fail(ERRCODE_UNDEFINED_COLUMN,
-                 std::string("nexmark ") + kind_name(kind) + " tables have no column \"" +
-                     c.name + "\"",
+                 std::string("nexmark ") + kind_name(kind) + " tables have no column \"" + c.name +
+                     "\"",
                  std::string("The columns of ") + kind_name(kind) + " events are " + names + ".");
       }
       if (!type_fits(fields[f].type, c.type, c.typmod))
-        pg::fail(ERRCODE_DATATYPE_MISMATCH, "nexmark column \"" + c.name + "\" must be of type " +
-                                                type_name(fields[f].type));
+        pg::fail(ERRCODE_DATATYPE_MISMATCH,
+                 "nexmark column \"" + c.name + "\" must be of type " + type_name(fields[f].type));
     }
     validate_event_time(spec);
   }

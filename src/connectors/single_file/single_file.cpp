@@ -203,14 +203,13 @@ class SingleFileSource : public Source {
           out,
           [&] {
             if (!line)
-              pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                       "line of " + std::to_string(len) + " bytes exceeds max_line_size (" +
-                           std::to_string(max_line_) + " bytes)");
+              pg::fail(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "line of " + std::to_string(len) +
+                                                           " bytes exceeds max_line_size (" +
+                                                           std::to_string(max_line_) + " bytes)");
             decoder_->decode(line, len, out, now);
           },
           [&] {
-            return "bad data in \"" + path_ + "\" line " +
-                   std::to_string(reader_.line_number());
+            return "bad data in \"" + path_ + "\" line " + std::to_string(reader_.line_number());
           });
       if (decoded) added++;
     }

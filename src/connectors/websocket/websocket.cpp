@@ -68,15 +68,16 @@ class WebsocketSource : public Source {
   PollResult poll(Batch& out) override {
     std::string why;
     if (client_->failed(&why))
-      pg::fail(ERRCODE_INTERNAL_ERROR, "websocket client for " + config_.endpoint.url +
-                                           " stopped: " + why);
+      pg::fail(ERRCODE_INTERNAL_ERROR,
+               "websocket client for " + config_.endpoint.url + " stopped: " + why);
     messages_.clear();
     int room = (out.capacity() - out.size()) / decoder_->max_rows_per_message();
     client_->take(messages_, size_t(room));
     if (messages_.empty()) return PollResult::idle();
     for (WsMessage& m : messages_) {
       message_number_++;
-      bad_data_.decode(out, [&] { decode(m, out); }, [&] { return where(m); });
+      bad_data_.decode(
+          out, [&] { decode(m, out); }, [&] { return where(m); });
     }
     messages_.clear();
     return PollResult::data();

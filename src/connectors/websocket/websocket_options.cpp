@@ -37,8 +37,7 @@ std::map<int64, std::string> indexed_subscriptions(const Options& opts) {
   std::map<int64, std::string> out;
   for (const auto& [name, value] : opts) {
     if (name == "subscription_messages")
-      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
-               "option \"subscription_messages\" needs an index",
+      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "option \"subscription_messages\" needs an index",
                {}, "Name the messages subscription_messages.0, subscription_messages.1, ...");
     if (name.compare(0, strlen(kIndexedPrefix), kIndexedPrefix) != 0) continue;
     std::string index = name.substr(strlen(kIndexedPrefix));
@@ -46,8 +45,7 @@ std::map<int64, std::string> indexed_subscriptions(const Options& opts) {
                   std::all_of(index.begin(), index.end(), ::isdigit) &&
                   (index == "0" || index[0] != '0');
     if (!digits)
-      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
-               "invalid option name \"" + name + "\"",
+      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME, "invalid option name \"" + name + "\"",
                "Indexed subscription messages are named subscription_messages.0, "
                "subscription_messages.1, ... (no leading zeros).");
     out[atoll(index.c_str())] = value;
@@ -127,8 +125,7 @@ void validate_websocket_options(const TableSpec& spec) {
     bad_value("max_message_size", *get_option(opts, "max_message_size"),
               "The largest allowed is " + std::to_string(kMaxMaxMessageBytes) + " (256 MiB).");
   if (auto ca = get_option(opts, "tls_ca_file")) {
-    if (ca->empty() || (*ca)[0] != '/')
-      bad_value("tls_ca_file", *ca, "Expected an absolute path.");
+    if (ca->empty() || (*ca)[0] != '/') bad_value("tls_ca_file", *ca, "Expected an absolute path.");
     if (!e.tls)
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
                "option \"tls_ca_file\" applies only to wss:// endpoints");

@@ -109,8 +109,9 @@ bool parse_ws_endpoint(const std::string& url, WsEndpoint* out, std::string* why
     return false;
   }
   if (authority.find('@') != std::string::npos) {
-    *why = "User information (user@host) is not supported in the endpoint; send credentials "
-           "with the headers option.";
+    *why =
+        "User information (user@host) is not supported in the endpoint; send credentials "
+        "with the headers option.";
     return false;
   }
   std::string port_text;
@@ -161,8 +162,12 @@ bool parse_ws_endpoint(const std::string& url, WsEndpoint* out, std::string* why
 }
 
 bool parse_ws_headers(const std::string& text, std::vector<WsHeader>* out, std::string* why) {
-  static const char* const kReserved[] = {"host", "upgrade", "connection", "sec-websocket-key",
-                                          "sec-websocket-version", "sec-websocket-extensions"};
+  static const char* const kReserved[] = {"host",
+                                          "upgrade",
+                                          "connection",
+                                          "sec-websocket-key",
+                                          "sec-websocket-version",
+                                          "sec-websocket-extensions"};
   std::vector<WsHeader> headers;
   size_t start = 0;
   while (start <= text.size()) {
@@ -211,7 +216,9 @@ struct WsClient::Timer {
 };
 
 WsClient::WsClient(WsClientConfig config, std::function<void()> wake)
-    : config_(std::move(config)), wake_(std::move(wake)), timer_(new Timer{}),
+    : config_(std::move(config)),
+      wake_(std::move(wake)),
+      timer_(new Timer{}),
       assembler_(config_.max_message_bytes) {
   timer_->owner = this;
 }
@@ -296,16 +303,14 @@ size_t WsClient::take(std::vector<WsMessage>& out, size_t max) {
 std::string WsClient::status() const {
   std::lock_guard<std::mutex> lock(mutex_);
   switch (state_) {
-    case State::Connecting:
-      return "connecting (attempt " + std::to_string(status_attempt_) + ")";
+    case State::Connecting: return "connecting (attempt " + std::to_string(status_attempt_) + ")";
     case State::Connected:
       return "connected (connection " + std::to_string(status_connection_) + ")" +
              (paused_ ? ", reading paused: the pipeline is behind" : "");
     case State::Reconnecting:
       return "reconnecting (attempt " + std::to_string(status_attempt_) + " in " +
              describe_delay(status_retry_us_) + "): " + status_error_;
-    case State::Failed:
-      return "failed: " + status_error_;
+    case State::Failed: return "failed: " + status_error_;
   }
   return {};
 }
@@ -313,8 +318,7 @@ std::string WsClient::status() const {
 int WsClient::dispatch(lws* wsi, int reason, void* user, void* in, size_t len) {
   lws_context* context = lws_get_context(wsi);
   auto* self = context ? static_cast<WsClient*>(lws_context_user(context)) : nullptr;
-  if (!self)
-    return lws_callback_http_dummy(wsi, lws_callback_reasons(reason), user, in, len);
+  if (!self) return lws_callback_http_dummy(wsi, lws_callback_reasons(reason), user, in, len);
   // No exception may unwind through libwebsockets' C frames.
   std::string failure;
   try {
@@ -335,16 +339,10 @@ int WsClient::callback(lws* wsi, int reason_code, void* user, void* in, size_t l
   if (stopping_ && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
     return lws_callback_http_dummy(wsi, reason, user, in, len);
   switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      return append_headers(wsi, in, len);
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      on_established(wsi);
-      return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-      return on_writeable(wsi);
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-      on_receive(wsi, static_cast<const char*>(in), len);
-      return 0;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return append_headers(wsi, in, len);
+    case LWS_CALLBACK_CLIENT_ESTABLISHED: on_established(wsi); return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(wsi);
+    case LWS_CALLBACK_CLIENT_RECEIVE: on_receive(wsi, static_cast<const char*>(in), len); return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
       on_peer_close(static_cast<const unsigned char*>(in), len);
       return 0;
@@ -352,8 +350,8 @@ int WsClient::callback(lws* wsi, int reason_code, void* user, void* in, size_t l
       // Only remembers why OpenSSL rejected the certificate; returning 0 keeps its verdict.
       if (!len && user) {
         int error = X509_STORE_CTX_get_error(static_cast<X509_STORE_CTX*>(user));
-        tls_error_ = std::string("certificate verify failed: ") +
-                     X509_verify_cert_error_string(error);
+        tls_error_ =
+            std::string("certificate verify failed: ") + X509_verify_cert_error_string(error);
       }
       return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -363,17 +361,16 @@ int WsClient::callback(lws* wsi, int reason_code, void* user, void* in, size_t l
       on_connection_ended(closing_reason_.empty() ? "connection closed" : closing_reason_);
       return 0;
     case LWS_CALLBACK_CLOSED_CLIENT_HTTP:  // closed before the upgrade, e.g. by a timeout
-      on_connection_ended("the connection closed before the websocket handshake completed "
-                          "(the limit is " + std::to_string(kConnectTimeoutSecs) + " s)");
+      on_connection_ended(
+          "the connection closed before the websocket handshake completed "
+          "(the limit is " +
+          std::to_string(kConnectTimeoutSecs) + " s)");
       return 0;
     case LWS_CALLBACK_WSI_DESTROY:  // a last resort: every connection ends here
       if (connection_live_ && wsi == wsi_) on_connection_ended("connection closed");
       return lws_callback_http_dummy(wsi, reason, user, in, len);
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-      on_wakeup();
-      return 0;
-    default:
-      return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: on_wakeup(); return 0;
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
 }
 
@@ -453,7 +450,8 @@ void WsClient::connect() {
   assembler_.reset();
   lws* wsi = lws_client_connect_via_info(&info);
   // A failure may or may not have been reported through CONNECTION_ERROR already.
-  if (!wsi) on_connection_ended(start_failure());
+  if (!wsi)
+    on_connection_ended(start_failure());
   else if (connection_live_)
     wsi_ = wsi;
 }
@@ -461,7 +459,7 @@ void WsClient::connect() {
 // Describes a failed attempt from libwebsockets' message and, for TLS, OpenSSL's own reason
 // (libwebsockets reports TLS failures as an unhelpful "connect SSL err 1: ...").
 std::string WsClient::connection_error(const void* in, size_t len) {
-  std::string lws_text = !in ? "connection failed"
+  std::string lws_text = !in   ? "connection failed"
                          : len ? std::string(static_cast<const char*>(in), len)
                                : std::string(static_cast<const char*>(in));
   while (!lws_text.empty() && (lws_text.back() == '\0' || lws_text.back() == '\n'))
@@ -529,8 +527,8 @@ int WsClient::on_writeable(lws* wsi) {
   memcpy(buf.data() + LWS_PRE, text.data(), text.size());
   int written = lws_write(wsi, buf.data() + LWS_PRE, text.size(), LWS_WRITE_TEXT);
   if (written < int(text.size())) {
-    closing_reason_ = "could not send subscription message " +
-                      std::to_string(next_subscription_ - 1);
+    closing_reason_ =
+        "could not send subscription message " + std::to_string(next_subscription_ - 1);
     return -1;
   }
   if (next_subscription_ < config_.subscriptions.size()) lws_callback_on_writable(wsi);
