@@ -1,5 +1,6 @@
 // blackhole: a sink that discards every row (stream_pipelines.rows_out counts them), for measuring
-// pipelines without the cost of writing anywhere. Accepts any columns of any types, no options.
+// pipelines without the cost of writing anywhere. Accepts any columns of any types, no options,
+// and updating results too (their deletes are discarded like their inserts).
 #include "core/connector.hpp"
 
 namespace arroyo {
@@ -23,6 +24,7 @@ class BlackholeConnector : public Connector {
   }
 
   TableRole role(const TableSpec&) const override { return TableRole::Sink; }
+  bool accepts_updates(const TableSpec&) const override { return true; }
 
   std::unique_ptr<Sink> make_sink(const TableSpec&) const override {
     return std::make_unique<BlackholeSink>();

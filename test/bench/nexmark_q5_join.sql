@@ -1,0 +1,22 @@
+-- Nexmark q5, complete: the auctions with the most bids in each 10-second window sliding every
+-- 2 seconds — the windowed counts joined with each window's maximum count (an aggregate of the
+-- windowed aggregate), over 5 million events -> blackhole.
+SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
+DROP SERVER IF EXISTS bench_nexmark CASCADE;
+DROP SERVER IF EXISTS bench_blackhole CASCADE;
+DROP TABLE IF EXISTS bench_out, bench_meta;
+CREATE TABLE bench_meta AS SELECT 5000000 AS events;
+CREATE SERVER bench_nexmark FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'nexmark');
+CREATE SERVER bench_blackhole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
+CREATE FOREIGN TABLE bid (auction bigint, date_time timestamptz)
+  SERVER bench_nexmark OPTIONS (event_type 'bid', event_rate '0', message_count '5000000',
+                                start_time '2026-01-01 00:00:00+00');
+CREATE FOREIGN TABLE bench_out (w tstzrange, auction bigint, num bigint) SERVER bench_blackhole;
+SELECT stream_create('bench', $$INSERT INTO bench_out
+  SELECT c.w, c.auction, c.num
+  FROM (SELECT hop(interval '2 seconds', interval '10 seconds') AS w, auction, count(*) AS num
+        FROM bid GROUP BY 1, 2) c
+  JOIN (SELECT w, max(num) AS maxn
+        FROM (SELECT hop(interval '2 seconds', interval '10 seconds') AS w, auction,
+                     count(*) AS num FROM bid GROUP BY 1, 2) x GROUP BY w) m
+    ON c.w = m.w AND c.num >= m.maxn$$);
