@@ -120,7 +120,8 @@ def gen_query(rng):
 
 WINDOWS = [("tumble(interval '%d seconds')" % w, ("tumble", w)) for w in (1, 2, 5, 10)] + \
           [("hop(interval '%d seconds', interval '%d seconds')" % (sl, w), ("hop", sl, w))
-           for sl, w in ((1, 5), (2, 10), (5, 10))]
+           for sl, w in ((1, 5), (2, 10), (5, 10))] + \
+          [("session(interval '%d seconds')" % g, ("session", g)) for g in (1, 3)]
 
 
 def gen_interval_query(rng):
@@ -172,7 +173,7 @@ def gen_windowed_query(rng):
     def side(rel, batch):
         if batch:
             return "(SELECT w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (
-                aggs, d.batch_windowed(rel + " s", spec, None, [], alias="x"))
+                aggs, d.batch_windowed(rel + " s", spec, None, ["k", "g"], alias="x"))
         return "(SELECT %s AS w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (call, aggs, rel)
 
     def text(a, b, batch):
