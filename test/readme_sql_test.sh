@@ -27,7 +27,8 @@ arroyo_on_exit "rm -rf -- '$work'"
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -d "$1" -Atq -c "$2"; }
 
 # --- what the examples read ----------------------------------------------------------------------
-as_pg_user cp "$ARROYO_ROOT/test/data/clicks.json" "$work/clicks.json"
+# (read by us: the checkout may be unreadable to the server's user, e.g. under /root in CI)
+as_pg_user tee "$work/clicks.json" <"$ARROYO_ROOT/test/data/clicks.json" >/dev/null
 printf '%s\n' '{"id": 1, "customer": "ann", "amount": 12.5, "paid": true, "ts": "2026-01-01T00:00:00Z", "tags": ["a"], "meta": {"k": 1}}' |
     as_pg_user tee "$work/in_orders.json" >/dev/null
 for i in $(seq 1 40); do
