@@ -26,26 +26,20 @@ bool xact_callback_registered = false;
 
 // Before the commit, frees the replication slots of dropped pipelines that no worker holds;
 // after it, asks the workers of the others to stop (without waiting: the dropping transaction
-// held locks that a worker may have been waiting for).
-void on_xact(XactEvent event, void*) {
-  if (dropped_in_xact.empty()) return;
+// held locks that a worker may have been waiting for). An error before the commit aborts the
+// transaction, as PostgreSQL expects.
+void handle_xact_event(XactEvent event) {
   if (event == XACT_EVENT_PRE_COMMIT) {
     for (int32 id : dropped_in_xact) {
       std::optional<SlotState> st = slots::find_state(MyDatabaseId, id);
       if (st && !is_terminal(*st)) continue;  // its worker drops the slot when it ends
-      // An error here aborts the transaction before it commits, as PostgreSQL expects; it is
-      // raised once no C++ frame is live.
-      static char message[256];
-      message[0] = '\0';
       try {
         drop_pipeline_resources(MyDatabaseId, id);
       } catch (const std::exception& e) {
-        strlcpy(message, e.what(), sizeof(message));
+        pg::fail(ERRCODE_OBJECT_IN_USE,
+                 std::string("could not drop the replication slot of a dropped pipeline: ") +
+                     e.what());
       }
-      if (message[0])
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_IN_USE),
-                 errmsg("could not drop the replication slot of a dropped pipeline: %s", message)));
     }
     return;
   }
@@ -55,6 +49,11 @@ void on_xact(XactEvent event, void*) {
       event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
       event == XACT_EVENT_PREPARE)
     dropped_in_xact.clear();
+}
+
+void on_xact(XactEvent event, void*) {
+  if (dropped_in_xact.empty()) return;
+  pg::entry([&] { handle_xact_event(event); });
 }
 
 // Unless stream_drop is dropping the view (it deletes the catalog row first), the pipeline
