@@ -12,18 +12,6 @@ extern "C" {
 
 namespace arroyo {
 
-namespace {
-
-// A copy of rows `desc` as a standalone descriptor, for a slot.
-TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
-  TupleDesc d = CreateTemplateTupleDesc(left->natts + right->natts);
-  for (int i = 0; i < left->natts; i++) TupleDescCopyEntry(d, i + 1, left, i + 1);
-  for (int i = 0; i < right->natts; i++) TupleDescCopyEntry(d, left->natts + i + 1, right, i + 1);
-  return d;
-}
-
-}  // namespace
-
 JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext round_memory)
     : out_cols_(node.desc->natts),
       round_memory_(round_memory),
@@ -66,10 +54,9 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
       Node* k = (Node*)lfirst(lc);
       key_types_.emplace_back(exprType(k), exprCollation(k));
     }
-    TupleDesc joined = joined_desc(node.left->desc, node.right->desc);
     joined_econtext_ = CreateStandaloneExprContext();
     joined_econtext_->ecxt_per_tuple_memory = round_memory;
-    joined_slot_ = MakeSingleTupleTableSlot(joined, &TTSOpsVirtual);
+    joined_slot_ = MakeSingleTupleTableSlot(node.desc, &TTSOpsVirtual);  // left, then right
     joined_econtext_->ecxt_scantuple = joined_slot_;
     if (node.residual) residual_ = ExecInitQual(node.residual, nullptr);
   });

@@ -139,27 +139,34 @@ TupleDesc joined_desc(TupleDesc left, TupleDesc right) {
   });
 }
 
-// The windowed aggregate whose window column reaches column `attno` (1-based) of `node`'s
-// rows through plain column references, or nullptr.
-const WindowAggregateNode* window_column_source(const PlanNode* node, int attno) {
+// Follows column `attno` (1-based) of `node`'s rows down plain column references, through
+// projections and, with `through_joins`, into the join input it comes from: the node that
+// computes the column, and its number there; nullptr if an expression computes it on the way.
+std::pair<const PlanNode*, int> column_origin(const PlanNode* node, int attno, bool through_joins) {
   for (;;) {
     if (node->kind == PlanNode::Kind::Project) {
       auto* p = static_cast<const ProjectNode*>(node);
       Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
-      if (!IsA(e, Var)) return nullptr;
+      if (!IsA(e, Var)) return {nullptr, 0};
       attno = ((Var*)e)->varattno;
       node = p->input.get();
-    } else if (node->kind == PlanNode::Kind::Join) {
+    } else if (node->kind == PlanNode::Kind::Join && through_joins) {
       auto* j = static_cast<const JoinNode*>(node);
       int left_cols = j->left->desc->natts;
       node = attno <= left_cols ? j->left.get() : j->right.get();
       if (attno > left_cols) attno -= left_cols;
     } else {
-      break;
+      return {node, attno};
     }
   }
-  if (node->kind == PlanNode::Kind::WindowAggregate && attno == 1)
-    return static_cast<const WindowAggregateNode*>(node);
+}
+
+// The windowed aggregate whose window column reaches column `attno` (1-based) of `node`'s
+// rows through plain column references, or nullptr.
+const WindowAggregateNode* window_column_source(const PlanNode* node, int attno) {
+  auto [origin, column] = column_origin(node, attno, true);
+  if (origin && origin->kind == PlanNode::Kind::WindowAggregate && column == 1)
+    return static_cast<const WindowAggregateNode*>(origin);
   return nullptr;
 }
 
@@ -187,23 +194,14 @@ void find_window_key(JoinNode& join) {
 }
 
 // Whether column `attno` (1-based) of `node`'s rows is the event time of the source it comes
-// from (through plain column references).
+// from (through plain column references; not through a join, whose rows come when their later
+// row does).
 bool is_event_time(const PlanNode* node, int attno) {
-  for (;;) {
-    if (node->kind == PlanNode::Kind::Project) {
-      auto* p = static_cast<const ProjectNode*>(node);
-      Node* e = (Node*)((TargetEntry*)list_nth(p->targets, attno - 1))->expr;
-      if (!IsA(e, Var)) return false;
-      attno = ((Var*)e)->varattno;
-      node = p->input.get();
-    } else if (node->kind == PlanNode::Kind::Source) {
-      auto* src = static_cast<const SourceNode*>(node);
-      return src->time_column == attno - 1 &&
-             TupleDescAttr(src->desc, attno - 1)->atttypid == TIMESTAMPTZOID;
-    } else {
-      return false;
-    }
-  }
+  auto [origin, column] = column_origin(node, attno, false);
+  if (!origin || origin->kind != PlanNode::Kind::Source) return false;
+  auto* src = static_cast<const SourceNode*>(origin);
+  return src->time_column == column - 1 &&
+         TupleDescAttr(src->desc, column - 1)->atttypid == TIMESTAMPTZOID;
 }
 
 // A timestamptz expression `column [± constant interval]`: the column (1-based, of the joined

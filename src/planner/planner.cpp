@@ -417,62 +417,77 @@ UpdatingAggregateNode* feeding_aggregate(PlanNode* node) {
                                                          : nullptr;
 }
 
+// A unique index of a table through which one stored row can be found: immediate, valid and
+// not partial.
+struct RowIndex {
+  Oid oid;
+  bool primary;
+  std::vector<int> attnums;  // its key columns (1-based; 0 for an expression)
+};
+
+std::vector<RowIndex> row_indexes(Oid relid) {
+  List* oids = pg::call([&] {
+    Relation rel = table_open(relid, NoLock);
+    List* list = RelationGetIndexList(rel);
+    table_close(rel, NoLock);
+    return list;
+  });
+  std::vector<RowIndex> out;
+  ListCell* lc;
+  foreach (lc, oids) {
+    Oid oid = lfirst_oid(lc);
+    bool usable = false, primary = false;
+    int natts = 0;
+    int16 attnums[INDEX_MAX_KEYS];
+    pg::call([&] {
+      Relation idx = index_open(oid, AccessShareLock);
+      Form_pg_index form = idx->rd_index;
+      usable = form->indisunique && form->indimmediate && form->indisvalid &&
+               heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr);
+      primary = form->indisprimary;
+      natts = form->indnkeyatts;
+      for (int k = 0; k < natts; k++) attnums[k] = form->indkey.values[k];
+      index_close(idx, AccessShareLock);
+    });
+    if (usable) out.push_back({oid, primary, std::vector<int>(attnums, attnums + natts)});
+  }
+  return out;
+}
+
 // A unique index of the table whose key columns each hold a grouping key and together hold
 // every one of the `num_keys` keys (`key_of_column`: per 0-based column, the key it holds or
 // -1), preferring the primary key; InvalidOid if there is none. `columns` gets, per key, the
 // index column holding it.
 Oid unique_index_on(Oid relid, const std::vector<int>& key_of_column, int num_keys,
                     std::vector<int>* columns) {
-  return pg::call([&] {
-    Relation rel = table_open(relid, NoLock);
-    List* indexes = RelationGetIndexList(rel);
-    Oid found = InvalidOid;
-    ListCell* lc;
-    foreach (lc, indexes) {
-      Relation idx = index_open(lfirst_oid(lc), AccessShareLock);
-      Form_pg_index form = idx->rd_index;
-      bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
-                  heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr) &&
-                  form->indnkeyatts >= num_keys;
-      std::vector<int> chosen(num_keys, -1);
-      for (int k = 0; fits && k < form->indnkeyatts; k++) {
-        int att = form->indkey.values[k];  // 0 for an expression
-        int key = att > 0 && att <= int(key_of_column.size()) ? key_of_column[att - 1] : -1;
-        fits = key >= 0;
-        if (fits && chosen[key] < 0) chosen[key] = att - 1;
-      }
-      for (int key = 0; fits && key < num_keys; key++) fits = chosen[key] >= 0;
-      if (fits && (!OidIsValid(found) || form->indisprimary)) {
-        found = RelationGetRelid(idx);
-        *columns = chosen;
-      }
-      index_close(idx, AccessShareLock);
+  Oid found = InvalidOid;
+  for (const RowIndex& index : row_indexes(relid)) {
+    bool fits = int(index.attnums.size()) >= num_keys;
+    std::vector<int> chosen(num_keys, -1);
+    for (int att : index.attnums) {
+      int key = att > 0 && att <= int(key_of_column.size()) ? key_of_column[att - 1] : -1;
+      fits = fits && key >= 0;
+      if (fits && chosen[key] < 0) chosen[key] = att - 1;
     }
-    table_close(rel, NoLock);
-    return found;
-  });
+    for (int key = 0; fits && key < num_keys; key++) fits = chosen[key] >= 0;
+    if (fits && (!OidIsValid(found) || index.primary)) {
+      found = index.oid;
+      *columns = chosen;
+    }
+  }
+  return found;
 }
 
 // A unique index of the table on plain columns (the primary key if it is one), through which
 // a stored row can be found; InvalidOid if there is none.
 Oid plain_unique_index(Oid relid) {
-  return pg::call([&] {
-    Relation rel = table_open(relid, NoLock);
-    List* indexes = RelationGetIndexList(rel);
-    Oid found = InvalidOid;
-    ListCell* lc;
-    foreach (lc, indexes) {
-      Relation idx = index_open(lfirst_oid(lc), AccessShareLock);
-      Form_pg_index form = idx->rd_index;
-      bool fits = form->indisunique && form->indimmediate && form->indisvalid &&
-                  heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, nullptr);
-      for (int k = 0; fits && k < form->indnkeyatts; k++) fits = form->indkey.values[k] > 0;
-      if (fits && (!OidIsValid(found) || form->indisprimary)) found = RelationGetRelid(idx);
-      index_close(idx, AccessShareLock);
-    }
-    table_close(rel, NoLock);
-    return found;
-  });
+  Oid found = InvalidOid;
+  for (const RowIndex& index : row_indexes(relid)) {
+    bool plain = true;
+    for (int att : index.attnums) plain = plain && att > 0;
+    if (plain && (!OidIsValid(found) || index.primary)) found = index.oid;
+  }
+  return found;
 }
 
 // Checks that an updating result can be materialized in its target, and finds how: the target
