@@ -35,7 +35,7 @@ if ((${#names[@]} == 0)); then
         n=$(basename "$f" .sql)
         [[ $n == *.* ]] || names+=("$n") # NAME.baseline.sql belongs to NAME
     done
-    names+=(cdc checkpoint_cost)
+    names+=(cdc cdc_join checkpoint_cost)
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -71,6 +71,13 @@ for name in "${names[@]}"; do
         pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
             -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
         "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
+        continue
+    fi
+    if [[ $name == cdc_join ]]; then
+        # Two tables joined by change data capture: latency, throughput, next to the batch query.
+        pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+            -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+        "$PYTHON" test/bench/cdc_join.py "$(pg_conninfo "$dir" "$port")"
         continue
     fi
     if [[ $name == checkpoint_cost ]]; then
