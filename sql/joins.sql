@@ -197,7 +197,7 @@ CREATE TABLE plain (k bigint PRIMARY KEY);
 SELECT stream_create('self', $$INSERT INTO pairs SELECT a.k, b.k FROM plain a JOIN plain b ON a.k = b.k + 1$$);
 SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines;
 
--- 7. Two regular tables: the pipeline's one replication slot decodes both, and its results stay
+-- 6. Two regular tables: the pipeline's one replication slot decodes both, and its results stay
 -- equal to the batch join as either table changes — in transactions changing one table or
 -- both, rolled back ones too — and across a stop (changes made meanwhile wait in the slot).
 -- One table is read by key (its primary key), the other with whole old rows (FULL).
@@ -256,3 +256,23 @@ SELECT count(*) AS slots FROM pg_replication_slots
 SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines;
 SELECT count(*) AS slots_left FROM pg_replication_slots
   WHERE slot_name LIKE 'arroyo\_' || (SELECT oid FROM pg_database WHERE datname = current_database()) || '\_%';
+
+-- 7. updating_ttl: a key of an updating join that no row has touched for the TTL (event time,
+-- against the watermark) is forgotten with its rows; what they produced stays. The one key
+-- here is touched at seconds 0-4, then not until 25-27: by then its rows are gone, so the
+-- rows of 25-27 pair only among themselves: 5 * 5 + 3 * 3 = 34 pairs, where the batch join
+-- (no TTL) has 8 * 8 = 64.
+CREATE FOREIGN TABLE timed (counter bigint) SERVER imp
+  OPTIONS (event_rate '10', message_count '30', start_time '2026-01-01 00:00:00+00',
+           event_time_interval '1 second', watermark_delay '0 seconds');
+CREATE TABLE ttl_pairs (n bigint);
+SELECT stream_create('ttl_pairs', $$SET updating_ttl = '10 seconds';
+  SET update_aggregate_flush_interval = '10 milliseconds';
+  INSERT INTO ttl_pairs SELECT count(*) FROM timed l JOIN timed r ON l.counter / 100 = r.counter / 100
+  WHERE (l.counter < 5 OR l.counter BETWEEN 25 AND 27) AND (r.counter < 5 OR r.counter BETWEEN 25 AND 27)$$);
+SELECT stream_start('ttl_pairs');
+SELECT stream_wait('ttl_pairs');
+SELECT * FROM ttl_pairs;
+SELECT count(*) FROM generate_series(0, 29) l JOIN generate_series(0, 29) r ON l / 100 = r / 100
+  WHERE (l < 5 OR l BETWEEN 25 AND 27) AND (r < 5 OR r BETWEEN 25 AND 27);
+SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines;
