@@ -76,7 +76,8 @@ JoinOperator::~JoinOperator() {
 }
 
 int64 JoinOperator::state_bytes() const {
-  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+  return multiset_bytes_ +
+         pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
 }
 
 // Computes a row's join key into the side's key slot; false if a key is NULL (the row joins
@@ -158,7 +159,7 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
                                                           me.key_slot->tts_isnull, &created)
                                  : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
   if (created) {
-    g->multisets = new ValueMultiset[2];
+    g->multisets = new_value_multisets(2, &multiset_bytes_);
     g->rows = 0;  // (interval joins: records in expiries_ naming the group)
     g->last_seen = t;
     track_window(g);

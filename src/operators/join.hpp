@@ -75,6 +75,7 @@ class JoinOperator : public Operator {
   int out_cols_;
   std::vector<KeyType> key_types_;
   MemoryContext memory_, round_memory_;
+  int64 multiset_bytes_ = 0;  // the rows' C++ containers (their values are in memory_)
   std::unique_ptr<GroupTable> table_;
   ExprContext* joined_econtext_ = nullptr;
   TupleTableSlot* joined_slot_ = nullptr;

@@ -40,7 +40,7 @@ void JoinOperator::encode_group(Group* g, StateEncoder& out) {
 // Reads encode_group()'s entry into a new group's rows (kept in the operator's memory).
 // Inside pg::call.
 void JoinOperator::decode_group(Group* g, StateDecoder& in) {
-  g->multisets = new ValueMultiset[2];
+  g->multisets = new_value_multisets(2, &multiset_bytes_);
   g->rows = 0;
   g->last_seen = in.get_int();
   for (int s = 0; s < 2; s++) {
