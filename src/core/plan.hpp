@@ -34,6 +34,8 @@ struct SourceNode : PlanNode {
   // (Vars for plain columns), or NIL when the table has none.
   List* generated = nullptr;
   int time_column = -1;  // 0-based column holding event time (event_time_field)
+  // Without event_time_field: a column the connector fills with each row's event time, or -1.
+  int natural_time_column = -1;
   // 0-based columns declared NOT NULL (foreign tables): a row with NULL there is dropped as bad.
   std::vector<int> not_null_columns;
   int64 watermark_delay_us = 0;
@@ -115,6 +117,9 @@ struct JoinNode : PlanNode {
   // A row is kept until the other side's watermark makes a later match impossible; then, if it
   // never matched, an outer join emits it NULL-padded. The output is append-only. -1: none.
   int left_time_col = -1, right_time_col = -1;
+  // A side whose time is the end of a time window (its time column is a tumble or hop window
+  // of a windowed aggregate, a tstzrange: `b.ts >= lower(m.w) AND b.ts < upper(m.w)`).
+  bool left_time_is_window = false, right_time_is_window = false;
   int64 min_gap_us = 0, max_gap_us = 0;
   bool interval() const { return left_time_col >= 0; }
   bool preserves_left() const { return type == Type::Left || type == Type::Full; }

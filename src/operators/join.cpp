@@ -66,6 +66,8 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
   max_gap_us_ = node.max_gap_us;
   time_col_[0] = node.left_time_col;
   time_col_[1] = node.right_time_col;
+  time_is_window_[0] = node.left_time_is_window;
+  time_is_window_[1] = node.right_time_is_window;
   joined_values_.resize(out_cols_ ? out_cols_ : 1);
   joined_nulls_.reset(new bool[out_cols_ ? out_cols_ : 1]);
   table_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
@@ -261,10 +263,16 @@ void JoinOperator::emit_held_watermark() {
   emit_watermark(wm);
 }
 
-// The event time of a row of side `s` of an interval join (its time column; never NULL, as
-// the source drops rows without event time).
+// The event time of a row of side `s` of an interval join: its time column (never NULL, as
+// the source drops rows without event time), or the end of its window column. Inside pg::call.
 TimestampTz JoinOperator::row_time(int s, const Datum* values) const {
-  return DatumGetTimestampTz(values[time_col_[s]]);
+  if (!time_is_window_[s]) return DatumGetTimestampTz(values[time_col_[s]]);
+  RangeType* range = DatumGetRangeTypeP(values[time_col_[s]]);
+  TypeCacheEntry* tc = lookup_type_cache(RangeTypeGetOid(range), TYPECACHE_RANGE_INFO);
+  RangeBound lower, upper;
+  bool empty;
+  range_deserialize(tc, range, &lower, &upper, &empty);
+  return empty || upper.infinite ? DT_NOEND : DatumGetTimestampTz(upper.val);
 }
 
 // Records when a row just kept on side `s` can no longer match: once the other side's

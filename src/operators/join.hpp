@@ -96,6 +96,7 @@ class JoinOperator : public Operator {
   bool interval_ = false;
   int64 min_gap_us_ = 0, max_gap_us_ = 0;
   int time_col_[2] = {-1, -1};
+  bool time_is_window_[2] = {false, false};  // the time column is a window: its end is the time
   std::multimap<TimestampTz, Group*> expiries_[2];
   std::multiset<TimestampTz> pending_times_;
   // Checkpoints: keys changed since the last one, and keys of checkpointed groups since gone.

@@ -10,6 +10,7 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "utils/typcache.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 }
 
@@ -200,14 +201,20 @@ bool is_event_time(const PlanNode* node, int attno) {
   auto [origin, column] = column_origin(node, attno, false);
   if (!origin || origin->kind != PlanNode::Kind::Source) return false;
   auto* src = static_cast<const SourceNode*>(origin);
-  return src->time_column == column - 1 &&
+  return (src->time_column == column - 1 || src->natural_time_column == column - 1) &&
          TupleDescAttr(src->desc, column - 1)->atttypid == TIMESTAMPTZOID;
 }
 
-// A timestamptz expression `column [± constant interval]`: the column (1-based, of the joined
-// rows) and the offset in microseconds. Inside pg::call.
-bool time_plus_offset(Node* e, int* attno, int64* offset_us) {
+// Which time a side's column gives an interval join: the column itself (an event time), or
+// the upper or lower bound of a time window (tstzrange) column.
+enum class TimeOf { Column, WindowEnd, WindowStart };
+
+// A timestamptz expression `t [± constant interval]`, where t is a column, or upper() or
+// lower() of a column: the column (1-based, of the joined rows), which of those t is, and the
+// offset in microseconds. Inside pg::call.
+bool time_plus_offset(Node* e, int* attno, TimeOf* of, int64* offset_us) {
   *offset_us = 0;
+  *of = TimeOf::Column;
   if (IsA(e, OpExpr) && list_length(((OpExpr*)e)->args) == 2) {
     OpExpr* op = (OpExpr*)e;
     Node* c = (Node*)lsecond(op->args);
@@ -221,8 +228,31 @@ bool time_plus_offset(Node* e, int* attno, int64* offset_us) {
     *offset_us = (iv->time + int64(iv->day) * USECS_PER_DAY) * (plus ? 1 : -1);
     e = (Node*)linitial(op->args);
   }
+  if (IsA(e, FuncExpr) && list_length(((FuncExpr*)e)->args) == 1 && exprType(e) == TIMESTAMPTZOID) {
+    Oid fn = ((FuncExpr*)e)->funcid;
+    if (fn != F_UPPER_ANYRANGE && fn != F_LOWER_ANYRANGE) return false;
+    *of = fn == F_UPPER_ANYRANGE ? TimeOf::WindowEnd : TimeOf::WindowStart;
+    e = (Node*)linitial(((FuncExpr*)e)->args);
+    if (!IsA(e, Var)) return false;
+    *attno = ((Var*)e)->varattno;
+    return true;
+  }
   if (!IsA(e, Var) || exprType(e) != TIMESTAMPTZOID) return false;
   *attno = ((Var*)e)->varattno;
+  return true;
+}
+
+// The time a side's row has for an interval join, as `time_plus_offset` read it: column `attno`
+// (1-based, of `node`'s rows) if it is its source's event time, or a window's end or start if
+// it is a tumble or hop window (a windowed aggregate emits a window once the watermark reaches
+// its end, so its rows come in the order of their ends, like event times). Moves `offset_us` to
+// the window's end (start = end - width) and sets `window`; false if neither.
+bool side_time(const PlanNode* node, int attno, TimeOf of, int64* offset_us, bool* window) {
+  *window = of != TimeOf::Column;
+  if (of == TimeOf::Column) return is_event_time(node, attno);
+  const WindowAggregateNode* w = window_column_source(node, attno);
+  if (!w || w->window.kind == WindowSpec::Kind::Session) return false;
+  if (of == TimeOf::WindowStart) *offset_us -= w->window.width_us;
   return true;
 }
 
@@ -232,6 +262,7 @@ void find_interval(JoinNode& join) {
   if (join.left->updating || join.right->updating || join.window_key >= 0) return;
   int left_cols = join.left->desc->natts;
   int lcol = -1, rcol = -1;
+  bool lwin = false, rwin = false;
   bool has_lo = false, has_hi = false;
   int64 lo = 0, hi = 0;
   ListCell* lc;
@@ -241,11 +272,12 @@ void find_interval(JoinNode& join) {
     OpExpr* op = (OpExpr*)c;
     int xa, ya;
     int64 xo, yo;
+    TimeOf xt, yt;
     const char* name = nullptr;
     bool ok = pg::call([&] {
       name = get_opname(op->opno);
-      return name && time_plus_offset((Node*)linitial(op->args), &xa, &xo) &&
-             time_plus_offset((Node*)lsecond(op->args), &ya, &yo);
+      return name && time_plus_offset((Node*)linitial(op->args), &xa, &xt, &xo) &&
+             time_plus_offset((Node*)lsecond(op->args), &ya, &yt, &yo);
     });
     if (!ok) continue;
     bool less = strcmp(name, "<") == 0 || strcmp(name, "<=") == 0;
@@ -255,13 +287,18 @@ void find_interval(JoinNode& join) {
     if ((xa <= left_cols) == (ya <= left_cols)) continue;
     if (xa > left_cols) {
       std::swap(xa, ya);
+      std::swap(xt, yt);
       std::swap(xo, yo);
       std::swap(less, greater);
     }
     int l = xa, r = ya - left_cols;
-    if ((lcol >= 0 && lcol != l) || (rcol >= 0 && rcol != r)) continue;
-    if (!is_event_time(join.left.get(), l) || !is_event_time(join.right.get(), r)) continue;
-    lcol = l, rcol = r;
+    bool lw, rw;
+    if (!side_time(join.left.get(), l, xt, &xo, &lw) ||
+        !side_time(join.right.get(), r, yt, &yo, &rw))
+      continue;
+    if ((lcol >= 0 && (lcol != l || lwin != lw)) || (rcol >= 0 && (rcol != r || rwin != rw)))
+      continue;
+    lcol = l, rcol = r, lwin = lw, rwin = rw;
     int64 bound = yo - xo;  // left - right OP bound
     if (less) hi = has_hi ? std::min(hi, bound) : bound, has_hi = true;
     if (greater) lo = has_lo ? std::max(lo, bound) : bound, has_lo = true;
@@ -269,6 +306,8 @@ void find_interval(JoinNode& join) {
   if (!has_lo || !has_hi) return;
   join.left_time_col = lcol - 1;
   join.right_time_col = rcol - 1;
+  join.left_time_is_window = lwin;
+  join.right_time_is_window = rwin;
   join.min_gap_us = lo;
   join.max_gap_us = hi;
 }

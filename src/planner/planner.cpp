@@ -222,6 +222,7 @@ PlanNodePtr plan_source(RangeTblEntry* rte) {
   plan_generated_columns(*node, rte->relid);
   EventTimeOptions et = event_time_options(node->spec);
   node->time_column = et.column;
+  if (et.column < 0) node->natural_time_column = node->connector->event_time_column(node->spec);
   pg::call([&] {
     Relation rel = table_open(rte->relid, AccessShareLock);
     TupleDesc d = RelationGetDescr(rel);

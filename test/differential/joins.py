@@ -181,6 +181,31 @@ def gen_windowed_query(rng):
     return JoinQuery(text, 0, "windowed")
 
 
+def gen_window_range_query(rng):
+    """A stream joined with a windowed aggregate on the window's range (Nexmark q7's shape):
+    `a.ts >= lower(m.w) AND a.ts < upper(m.w)`, for tumble and hop an interval join whose rows
+    are freed as the watermark passes (sessions: an updating join, kept to the end)."""
+    call, spec = rng.choice(WINDOWS)
+    jt = rng.choice(["JOIN", "JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
+    extra = rng.choice(["", " AND a.k = m.k", " AND a.v = m.mv", " AND a.k = m.k AND a.v >= m.mv"])
+    key = rng.choice(["a.k = m.k", "a.g = m.g"]) if not extra else extra[5:]
+    on = "%s AND a.ts >= lower(m.w) AND a.ts < upper(m.w)" % key
+    sel = rng.sample(["a.id", "a.k", "a.v", "m.n", "m.mv", "lower(m.w)", "m.k"], rng.randint(2, 5))
+    cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
+    aggs = "count(*) AS n, max(v) AS mv"
+    own = rng.random() < 0.5  # the stream against its own windowed aggregate (q7), or b's
+
+    def side(rel, batch):
+        if batch:
+            return "(SELECT w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (
+                aggs, d.batch_windowed(rel + " s", spec, None, ["k", "g"], alias="x"))
+        return "(SELECT %s AS w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (call, aggs, rel)
+
+    def text(a, b, batch):
+        return "SELECT %s FROM %s a %s %s m ON %s" % (cols, a, jt, side(a if own else b, batch), on)
+    return JoinQuery(text, 0, "window_range")
+
+
 class JoinRunner(d.Runner):
     def setup_two(self, s, dsa, dsb):
         """Sources a and b: created in schemas s_a / s_b by differential's setup_sources."""
@@ -315,6 +340,8 @@ def main():
                 return gen_windowed_query(rng)
             if windowed and x < 0.6:
                 return gen_interval_query(rng)
+            if windowed and x < 0.75:
+                return gen_window_range_query(rng)
             return gen_query(rng)
         queries = [one() for _ in range(args.queries)]
         results = runner.run_join_round(dsa, dsb, queries)
