@@ -77,7 +77,7 @@ void JoinOperator::restored() {
   table_->for_each([&](Group* g) {
     for (int s = 0; s < 2; s++)
       g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
-        for (int64 c = 0; c < e.count; c++) track_expiry(s, g, row_time(s, e.args));
+        for (int64 c = 0; c < e.count; c++) track_expiry(s, g, e.args, e.nulls);
       });
   });
 }

@@ -137,12 +137,19 @@ def gen_interval_query(rng):
     else:
         bounds = "a.ts <= b.ts - interval '%d seconds' AND b.ts <= a.ts + interval '%d seconds'" % (lo, hi)
     on = "%s AND %s" % (key, bounds)
+    until = None
+    if rng.random() < 0.3:
+        # Bounded by a column of each of a's rows (Nexmark q4's `expires`), NULL for some.
+        until = ("(SELECT *, ts + make_interval(secs => v %% %d) AS until FROM {rel})" %
+                 rng.choice([3, 7, 20]))
+        on = "%s AND b.ts BETWEEN a.ts AND a.until" % key
     if rng.random() < 0.4:
         w = rng.choice([2, 5, 10])
         def text(a, b, batch):
             t = "greatest(a.ts, b.ts)" if batch else None
             inner = "SELECT a.id AS aid, b.id AS bid%s FROM %s a %s %s b ON %s" % (
-                (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""), a, jt, b, on)
+                (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""),
+                until.replace('{rel}', a) if until else a, jt, b, on)
             if batch:
                 return ("SELECT lower(w) AS c0, count(*) AS c1, count(aid) AS c2, count(bid) AS c3 FROM "
                         "(SELECT tstzrange(date_bin(interval '%d seconds', t, 'epoch'), date_bin("
@@ -155,8 +162,8 @@ def gen_interval_query(rng):
     cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
 
     def text(a, b, batch):
-        return "SELECT %s FROM %s a %s %s b ON %s" % (cols, a, jt, b, on)
-    return JoinQuery(text, 0, "interval")
+        return "SELECT %s FROM %s a %s %s b ON %s" % (cols, until.replace('{rel}', a) if until else a, jt, b, on)
+    return JoinQuery(text, 0, "interval_column" if until else "interval")
 
 
 def gen_windowed_query(rng):
