@@ -3,6 +3,8 @@
 
 #include "core/plan.hpp"
 
+#include <vector>
+
 namespace arroyo {
 
 // Adapts a typed tree walker or mutator to the untyped signature PostgreSQL's walkers take.
@@ -42,5 +44,10 @@ PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 // conservative proof: NOT NULL columns, WHERE conditions that reject NULL, constants, and
 // built-in arithmetic or casts over those).
 bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
+
+// Traces the key of the updating source that feeds `root` through projections (source_keys.cpp):
+// per output column (0-based), the source key column (0-based, in key order) it copies, or -1;
+// `*num_keys` gets the key's width (0 when no keyed source feeds `root` through projections).
+std::vector<int> traced_source_key(const PlanNode* root, int* num_keys);
 
 }  // namespace arroyo

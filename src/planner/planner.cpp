@@ -522,8 +522,17 @@ void plan_updating_sink(LogicalPlan& plan) {
   UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
   // Rows without grouping keys (a join's, an updating source's): a table holds them as a
   // multiset, each retraction deleting one stored row equal to it.
+  // An updating source's rows, through filters and projections, are upserted and deleted by
+  // its key where a unique index of the target holds exactly that key.
   if (!agg) {
-    if (sink.is_table) {
+    int num_keys = 0;
+    std::vector<int> key_of_column = traced_source_key(plan.root.get(), &num_keys);
+    std::vector<int> chosen;
+    if (sink.is_table && num_keys > 0)
+      sink.key_index = unique_index_on(sink.relid, key_of_column, num_keys, &chosen);
+    if (OidIsValid(sink.key_index)) {
+      sink.key_columns = chosen;
+    } else if (sink.is_table) {
       sink.whole_rows = true;
       sink.key_index = plain_unique_index(sink.relid);
     }
