@@ -45,6 +45,21 @@ PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 // built-in arithmetic or casts over those).
 bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
 
+// Plans a (sub)query: its SELECT list over its FROM, grouped or not (planner.cpp).
+PlanNodePtr plan_query(Query* q);
+
+// Query forms planned by rewriting (subqueries.cpp): inlines the references to the query's
+// WITH list (each CTE becomes one shared subquery).
+void inline_ctes(Query* q);
+// Rewrites WITH, subqueries in WHERE and the select list, and DISTINCT into joins and GROUP BY;
+// returns the plan of a query it plans whole (GROUPING SETS, DISTINCT over a grouped query),
+// else nullptr for the caller to go on with the rewritten query.
+PlanNodePtr plan_query_forms(Query* q);
+// A FROM subquery's plan: planned once per Query (a CTE read twice is one plan).
+PlanNodePtr plan_shared_subquery(Query* sub);
+// Forgets the subqueries planned for the previous pipeline.
+void reset_shared_subqueries();
+
 // Traces the key of the updating source that feeds `root` through projections (source_keys.cpp):
 // per output column (0-based), the source key column (0-based, in key order) it copies, or -1;
 // `*num_keys` gets the key's width (0 when no keyed source feeds `root` through projections).

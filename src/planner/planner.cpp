@@ -252,7 +252,7 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
     }
     case RTE_SUBQUERY:
       if (rte->lateral) unsupported("LATERAL");
-      return plan_select(rte->subquery);
+      return plan_shared_subquery(rte->subquery);
     case RTE_FUNCTION: unsupported("a function in FROM");
     case RTE_VALUES: unsupported("VALUES in FROM");
     default: unsupported("this kind of FROM item");
@@ -317,6 +317,7 @@ PlanNodePtr plan_union(Query* q) {
 }
 
 PlanNodePtr plan_select(Query* q) {
+  if (PlanNodePtr whole = plan_query_forms(q)) return whole;
   check_query_shape(q);
   if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
@@ -352,6 +353,12 @@ PlanNodePtr plan_select(Query* q) {
   proj->desc = desc_from_targets(proj->targets);
   return skip_if_identity(std::move(proj), true);
 }
+
+}  // namespace
+
+PlanNodePtr plan_query(Query* q) { return plan_select(q); }
+
+namespace {
 
 // Adds every relation the query reads or writes to `context` (a List**), for privilege checks.
 bool relation_rte_walker(Node* node, void* context) {
@@ -651,7 +658,6 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
   if (!insert)
     pg::fail(ERRCODE_SYNTAX_ERROR, "pipeline query has no INSERT INTO … SELECT … statement");
   InsertStmt* ins = (InsertStmt*)insert->stmt;
-  if (ins->withClause) unsupported("WITH on the INSERT");
   if (ins->onConflictClause) unsupported("INSERT … ON CONFLICT");
   if (ins->returningList) unsupported("INSERT … RETURNING");
   if (!ins->selectStmt || ((SelectStmt*)ins->selectStmt)->valuesLists)
@@ -784,6 +790,8 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   plan.sink = plan_target(ins);
   cdc_tables.clear();
   planned_sources.clear();
+  reset_shared_subqueries();
+  inline_ctes(ins);
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -803,6 +811,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
   planned_sources.clear();
+  reset_shared_subqueries();
   if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }
