@@ -17,6 +17,8 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_operator.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -26,10 +28,12 @@ extern "C" {
 #include "rewrite/rewriteManip.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 }
 
 #include <map>
+#include <utility>
 
 namespace arroyo {
 
@@ -216,7 +220,7 @@ int join_from_item(Query* q, JoinType type, int rtindex, List* quals, int positi
     for (int i = 0; i < list_length(from) && position < 0; i++)
       if (bms_is_subset(used, item_rtindexes((Node*)list_nth(from, i), nullptr))) position = i;
     if (position < 0)
-      refuse("IN or EXISTS whose condition uses columns of several comma-separated FROM items",
+      refuse("a subquery whose condition uses columns of several comma-separated FROM items",
              "Write those FROM items as JOIN … ON.");
   }
   JoinExpr* j = makeNode(JoinExpr);
@@ -309,6 +313,76 @@ void add_not_in(Query* q, SubLink* link) {
   join_from_item(q, JOIN_INNER, counts_rt, list_make1(rule), position);
 }
 
+// A correlated scalar aggregate subquery, (SELECT agg(x) FROM s WHERE s.k = outer.k AND …):
+// the aggregate grouped by the inner sides of its equalities, LEFT JOINed on them to the FROM
+// item holding the outer columns. A key without rows has no group: the join pads the value with
+// NULL, which is the aggregate's value over no rows only for aggregates without an initial
+// state (sum, min, max, avg, …; not count). Returns the value as a Var.
+Node* correlated_scalar(Query* q, Query* sub) {
+  TargetEntry* result = (TargetEntry*)linitial(sub->targetList);
+  if (!IsA(result->expr, Aggref))
+    refuse("a correlated scalar subquery whose value is not one aggregate call",
+           "Select one aggregate call (SELECT sum(x) FROM … WHERE inner = outer).");
+  HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(((Aggref*)result->expr)->aggfnoid));
+  bool null_on_empty =
+      HeapTupleIsValid(tup) && heap_attisnull(tup, Anum_pg_aggregate_agginitval, nullptr);
+  if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+  if (!null_on_empty)
+    refuse(
+        "a correlated scalar subquery over count() or another aggregate that is not NULL over "
+        "no rows",
+        "Join with the subquery grouped by the correlated columns, and coalesce the count.");
+  int rtindex = list_length(q->rtable) + 1;
+  List* kept = NIL;
+  List* quals = NIL;
+  Index ref = 0;
+  ListCell* lc;
+  foreach (lc, sub->targetList) ref = Max(ref, ((TargetEntry*)lfirst(lc))->ressortgroupref);
+  foreach (lc, make_ands_implicit((Expr*)sub->jointree->quals)) {
+    Node* c = (Node*)lfirst(lc);
+    if (!contain_vars_of_level(c, 1)) {
+      kept = lappend(kept, c);
+      continue;
+    }
+    OpExpr* op = IsA(c, OpExpr) && list_length(((OpExpr*)c)->args) == 2 ? (OpExpr*)c : nullptr;
+    char* name = op ? get_opname(op->opno) : nullptr;
+    Node* inner = op ? (Node*)linitial(op->args) : nullptr;
+    Node* outer = op ? (Node*)lsecond(op->args) : nullptr;
+    if (op && contain_vars_of_level(inner, 1)) std::swap(inner, outer);
+    if (!name || strcmp(name, "=") != 0 || contain_vars_of_level(inner, 1) ||
+        contain_vars_of_level(outer, 0) || !contain_vars_of_level(inner, 0) ||
+        checkExprHasSubLink(c))
+      refuse(
+          "a correlated scalar subquery whose conditions on the outer query are not "
+          "equalities (inner = outer)",
+          nullptr);
+    int resno = list_length(sub->targetList) + 1;
+    TargetEntry* te = makeTargetEntry((Expr*)inner, resno, psprintf("key_%d", resno), false);
+    te->ressortgroupref = ++ref;
+    sub->targetList = lappend(sub->targetList, te);
+    SortGroupClause* g = makeNode(SortGroupClause);
+    g->tleSortGroupRef = ref;
+    get_sort_group_operators(exprType(inner), false, true, false, &g->sortop, &g->eqop, nullptr,
+                             &g->hashable);
+    sub->groupClause = lappend(sub->groupClause, g);
+    Node* down = (Node*)copyObjectImpl(outer);
+    IncrementVarSublevelsUp(down, -1, 1);
+    Var* key = makeVar(rtindex, resno, exprType(inner), exprTypmod(inner), exprCollation(inner), 0);
+    bool outer_first = op->args && lsecond(op->args) == inner;
+    quals = lappend(quals, make_opclause(op->opno, BOOLOID, false,
+                                         (Expr*)(outer_first ? down : (Node*)key),
+                                         (Expr*)(outer_first ? (Node*)key : down), InvalidOid,
+                                         op->inputcollid));
+  }
+  sub->jointree->quals = kept ? (Node*)make_ands_explicit(kept) : nullptr;
+  if (contain_vars_of_level((Node*)sub, 1))
+    refuse("a correlated scalar subquery that uses the outer query outside its WHERE conditions",
+           nullptr);
+  if (add_subquery_rte(q, sub) != rtindex) elog(ERROR, "subquery range table index moved");
+  join_from_item(q, JOIN_LEFT, rtindex, quals);
+  return (Node*)first_column(sub, rtindex);
+}
+
 // Replaces each scalar subquery in an expression with the column of a one-row aggregate
 // joined to the FROM list; refuses the other kinds of subquery there.
 Node* scalar_mutator(Node* node, void* context) {
@@ -323,14 +397,12 @@ Node* scalar_mutator(Node* node, void* context) {
           "IN, EXISTS, NOT IN and NOT EXISTS work as WHERE conditions of their own (ANDed "
           "with the others).");
     Query* sub = (Query*)link->subselect;
-    if (contain_vars_of_level((Node*)sub, 1))
-      refuse("a correlated scalar subquery",
-             "Join with the subquery grouped by the correlated columns instead.");
     if (!sub->hasAggs || sub->groupClause || sub->groupingSets || sub->havingQual ||
         sub->setOperations || sub->limitCount || sub->limitOffset || sub->hasTargetSRFs)
       refuse("a scalar subquery that is not an aggregate without GROUP BY",
              "A pipeline cannot check that a subquery returns a single row; an aggregate without "
              "GROUP BY (SELECT max(x) FROM …) always does.");
+    if (contain_vars_of_level((Node*)sub, 1)) return correlated_scalar(q, sub);
     int rtindex = add_subquery_rte(q, sub);
     q->jointree->fromlist = lappend(q->jointree->fromlist, makeRangeTblRef(rtindex));
     return (Node*)first_column(sub, rtindex);
