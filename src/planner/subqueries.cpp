@@ -18,6 +18,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_operator.h"
 #include "nodes/makefuncs.h"
@@ -316,17 +317,23 @@ void add_not_in(Query* q, SubLink* link) {
 // A correlated scalar aggregate subquery, (SELECT agg(x) FROM s WHERE s.k = outer.k AND …):
 // the aggregate grouped by the inner sides of its equalities, LEFT JOINed on them to the FROM
 // item holding the outer columns. A key without rows has no group: the join pads the value with
-// NULL, which is the aggregate's value over no rows only for aggregates without an initial
-// state (sum, min, max, avg, …; not count). Returns the value as a Var.
+// NULL, which is the aggregate's value over no rows for aggregates without an initial state
+// (sum, min, max, …) and for the built-in ones whose final function says NULL then (avg,
+// stddev, …) — all but count and regr_count. Returns the value as a Var.
 Node* correlated_scalar(Query* q, Query* sub) {
   TargetEntry* result = (TargetEntry*)linitial(sub->targetList);
   if (!IsA(result->expr, Aggref))
     refuse("a correlated scalar subquery whose value is not one aggregate call",
            "Select one aggregate call (SELECT sum(x) FROM … WHERE inner = outer).");
-  HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(((Aggref*)result->expr)->aggfnoid));
+  Oid fn = ((Aggref*)result->expr)->aggfnoid;
+  HeapTuple tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(fn));
   bool null_on_empty =
       HeapTupleIsValid(tup) && heap_attisnull(tup, Anum_pg_aggregate_agginitval, nullptr);
   if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+  const char* name = get_func_name(fn);
+  if (fn < FirstNormalObjectId && name && strcmp(name, "count") != 0 &&
+      strcmp(name, "regr_count") != 0)
+    null_on_empty = true;
   if (!null_on_empty)
     refuse(
         "a correlated scalar subquery over count() or another aggregate that is not NULL over "
