@@ -248,6 +248,8 @@ SELECT stream_create('bad', $$INSERT INTO refused SELECT id FROM s_orders o
 SELECT stream_create('bad', $$INSERT INTO refused SELECT id FROM s_orders
   WHERE amount > (SELECT amount FROM s_orders LIMIT 1)$$);
 SELECT stream_create('bad', $$INSERT INTO refused SELECT DISTINCT ON (cust) id FROM s_orders$$);
+SELECT stream_create('bad', $$WITH cheap AS (SELECT id FROM s_orders WHERE amount < 5)
+  INSERT INTO refused SELECT id FROM cheap$$);
 SELECT stream_create('bad', $$INSERT INTO refused WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r)
   SELECT id FROM s_orders$$);
 SELECT stream_create('bad', $$INSERT INTO refused SELECT cust FROM s_orders GROUP BY cust

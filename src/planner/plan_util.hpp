@@ -48,12 +48,10 @@ bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
 // Plans a (sub)query: its SELECT list over its FROM, grouped or not (planner.cpp).
 PlanNodePtr plan_query(Query* q);
 
-// Query forms planned by rewriting (subqueries.cpp): inlines the references to the query's
-// WITH list (each CTE becomes one shared subquery).
-void inline_ctes(Query* q);
-// Rewrites WITH, subqueries in WHERE and the select list, and DISTINCT into joins and GROUP BY;
-// returns the plan of a query it plans whole (GROUPING SETS, DISTINCT over a grouped query),
-// else nullptr for the caller to go on with the rewritten query.
+// Query forms planned by rewriting (subqueries.cpp): rewrites WITH, subqueries in WHERE and the
+// select list, and DISTINCT into joins and GROUP BY; returns the plan of a query it plans whole
+// (GROUPING SETS, DISTINCT over a grouped query), else nullptr for the caller to go on with the
+// rewritten query.
 PlanNodePtr plan_query_forms(Query* q);
 // A FROM subquery's plan: planned once per Query (a CTE read twice is one plan).
 PlanNodePtr plan_shared_subquery(Query* sub);

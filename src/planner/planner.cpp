@@ -658,6 +658,9 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
   if (!insert)
     pg::fail(ERRCODE_SYNTAX_ERROR, "pipeline query has no INSERT INTO … SELECT … statement");
   InsertStmt* ins = (InsertStmt*)insert->stmt;
+  if (ins->withClause)
+    unsupported("WITH on the INSERT",
+                "Put it on the SELECT: INSERT INTO <target> WITH x AS (…) SELECT … FROM x.");
   if (ins->onConflictClause) unsupported("INSERT … ON CONFLICT");
   if (ins->returningList) unsupported("INSERT … RETURNING");
   if (!ins->selectStmt || ((SelectStmt*)ins->selectStmt)->valuesLists)
@@ -791,7 +794,6 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   cdc_tables.clear();
   planned_sources.clear();
   reset_shared_subqueries();
-  inline_ctes(ins);
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},

@@ -544,8 +544,7 @@ Query* grouping_set_query(Query* q, List* refs) {
   return copy;
 }
 
-}  // namespace
-
+// Inlines the references to the query's WITH list (each CTE becomes one shared subquery).
 void inline_ctes(Query* q) {
   if (!q->cteList) return;
   if (q->hasRecursive) unsupported("WITH RECURSIVE");
@@ -561,6 +560,8 @@ void inline_ctes(Query* q) {
   });
   q->cteList = NIL;
 }
+
+}  // namespace
 
 PlanNodePtr plan_query_forms(Query* q) {
   inline_ctes(q);
