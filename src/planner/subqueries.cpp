@@ -233,22 +233,6 @@ int join_from_item(Query* q, JoinType type, int rtindex, List* quals, int positi
   return position;
 }
 
-// WHERE [NOT] EXISTS (subquery), WHERE x IN (subquery): a semi (anti) join with the subquery.
-void add_semi_join(Query* q, SubLink* link, bool anti) {
-  Query* sub = (Query*)link->subselect;
-  // EXISTS reads no column: its rows need only the columns correlated conditions use.
-  if (link->subLinkType == EXISTS_SUBLINK && plain_select(sub))
-    sub->targetList =
-        list_make1(makeTargetEntry((Expr*)makeBoolConst(true, false), 1, pstrdup("exists"), false));
-  int rtindex = list_length(q->rtable) + 1;
-  List* quals = NIL;
-  if (link->subLinkType == ANY_SUBLINK)
-    quals = make_ands_implicit((Expr*)params_to_vars(link->testexpr, &rtindex));
-  quals = list_concat(quals, pull_up_correlation(sub, rtindex));
-  if (add_subquery_rte(q, sub) != rtindex) elog(ERROR, "subquery range table index moved");
-  join_from_item(q, anti ? JOIN_ANTI : JOIN_SEMI, rtindex, quals);
-}
-
 // An aggregate Aggref of the count family over no argument (count(*)) or one.
 Aggref* count_aggref(Var* arg) {
   Aggref* a = makeNode(Aggref);
@@ -267,10 +251,75 @@ Aggref* count_aggref(Var* arg) {
   return a;
 }
 
+Expr* int8_eq(Expr* a, Expr* b) {
+  return make_opclause(lookup_type_cache(INT8OID, TYPECACHE_EQ_OPR)->eq_opr, BOOLOID, false, a, b,
+                       InvalidOid, InvalidOid);
+}
+
+// Joins a one-row aggregate over the subquery to the FROM item at `position` (or the one the
+// condition needs), keeping the rows for which `condition(flags)` holds. The flags are boolean
+// columns, true when the subquery has no rows (`empty`) and when its first column holds no NULL
+// (`no_nulls`): their row changes only when a flag does (a projection drops an update that
+// changes nothing), so the kept rows are not re-emitted at every change of the subquery. The
+// subquery is planned once for this and any other reader.
+int join_flags(Query* q, Query* sub, int position, Expr* (*condition)(Var*, Var*, void*),
+               void* arg) {
+  Query* flags = makeNode(Query);
+  flags->commandType = CMD_SELECT;
+  flags->querySource = QSRC_ORIGINAL;
+  flags->canSetTag = true;
+  add_subquery_rte(flags, sub);
+  flags->jointree = makeFromExpr(list_make1(makeRangeTblRef(1)), nullptr);
+  Expr* zero =
+      (Expr*)makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false, FLOAT8PASSBYVAL);
+  flags->targetList = list_make2(
+      makeTargetEntry(int8_eq((Expr*)count_aggref(nullptr), zero), 1, pstrdup("empty"), false),
+      makeTargetEntry(
+          int8_eq((Expr*)count_aggref(nullptr), (Expr*)count_aggref(first_column(sub, 1))), 2,
+          pstrdup("no_nulls"), false));
+  flags->hasAggs = true;
+  int rt = add_subquery_rte(q, flags);
+  Var* empty = makeVar(rt, 1, BOOLOID, -1, InvalidOid, 0);
+  Var* no_nulls = makeVar(rt, 2, BOOLOID, -1, InvalidOid, 0);
+  return join_from_item(q, JOIN_INNER, rt, list_make1(condition(empty, no_nulls, arg)), position);
+}
+
+Expr* exists_rule(Var* empty, Var*, void* negated) {
+  return *(bool*)negated ? (Expr*)empty : make_notclause((Expr*)empty);
+}
+
+// WHERE [NOT] EXISTS (subquery), WHERE x IN (subquery): a semi (anti) join with the subquery;
+// an uncorrelated [NOT] EXISTS: a join with whether the subquery is empty.
+void add_semi_join(Query* q, SubLink* link, bool anti) {
+  Query* sub = (Query*)link->subselect;
+  // EXISTS reads no column: its rows need only the columns correlated conditions use.
+  if (link->subLinkType == EXISTS_SUBLINK && plain_select(sub))
+    sub->targetList =
+        list_make1(makeTargetEntry((Expr*)makeBoolConst(true, false), 1, pstrdup("exists"), false));
+  int rtindex = list_length(q->rtable) + 1;
+  List* quals = NIL;
+  if (link->subLinkType == ANY_SUBLINK)
+    quals = make_ands_implicit((Expr*)params_to_vars(link->testexpr, &rtindex));
+  quals = list_concat(quals, pull_up_correlation(sub, rtindex));
+  if (!quals) {
+    join_flags(q, sub, 0, exists_rule, &anti);
+    return;
+  }
+  if (add_subquery_rte(q, sub) != rtindex) elog(ERROR, "subquery range table index moved");
+  join_from_item(q, anti ? JOIN_ANTI : JOIN_SEMI, rtindex, quals);
+}
+
+Expr* not_in_rule(Var* empty, Var* no_nulls, void* outer) {
+  NullTest* present = makeNode(NullTest);
+  present->arg = (Expr*)(Node*)copyObjectImpl(outer);
+  present->nulltesttype = IS_NOT_NULL;
+  present->location = -1;
+  return make_orclause(list_make2(empty, make_andclause(list_make2(present, (Expr*)no_nulls))));
+}
+
 // x NOT IN (subquery): true when the subquery has no rows, else only when x is not NULL, no
 // row equals it and no row is NULL. An anti join on x = y, then a join with the subquery's
-// one-row (count(*), count(y)) filtered by: count(*) = 0 OR (x IS NOT NULL AND the counts are
-// equal).
+// flags (join_flags) keeping: empty OR (x IS NOT NULL AND no_nulls).
 void add_not_in(Query* q, SubLink* link) {
   Query* sub = (Query*)link->subselect;
   if (contain_vars_of_level((Node*)sub, 1))
@@ -285,33 +334,7 @@ void add_not_in(Query* q, SubLink* link) {
   List* quals = list_make1(params_to_vars(test, &rtindex));
   add_subquery_rte(q, sub);
   int position = join_from_item(q, JOIN_ANTI, rtindex, quals);
-  // SELECT count(*), count(y) FROM (subquery): its rows planned once for both joins.
-  Query* counts = makeNode(Query);
-  counts->commandType = CMD_SELECT;
-  counts->querySource = QSRC_ORIGINAL;
-  counts->canSetTag = true;
-  add_subquery_rte(counts, sub);
-  counts->jointree = makeFromExpr(list_make1(makeRangeTblRef(1)), nullptr);
-  counts->targetList = list_make2(
-      makeTargetEntry((Expr*)count_aggref(nullptr), 1, pstrdup("rows"), false),
-      makeTargetEntry((Expr*)count_aggref(first_column(sub, 1)), 2, pstrdup("not_null"), false));
-  counts->hasAggs = true;
-  int counts_rt = add_subquery_rte(q, counts);
-  Var* rows = makeVar(counts_rt, 1, INT8OID, -1, InvalidOid, 0);
-  Var* not_null = makeVar(counts_rt, 2, INT8OID, -1, InvalidOid, 0);
-  Expr* none = make_opclause(
-      lookup_type_cache(INT8OID, TYPECACHE_EQ_OPR)->eq_opr, BOOLOID, false, (Expr*)rows,
-      (Expr*)makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false, FLOAT8PASSBYVAL),
-      InvalidOid, InvalidOid);
-  NullTest* present = makeNode(NullTest);
-  present->arg = (Expr*)(Node*)copyObjectImpl(outer);
-  present->nulltesttype = IS_NOT_NULL;
-  present->location = -1;
-  Expr* no_null =
-      make_opclause(lookup_type_cache(INT8OID, TYPECACHE_EQ_OPR)->eq_opr, BOOLOID, false,
-                    (Expr*)(Node*)copyObjectImpl(rows), (Expr*)not_null, InvalidOid, InvalidOid);
-  Expr* rule = make_orclause(list_make2(none, make_andclause(list_make2(present, no_null))));
-  join_from_item(q, JOIN_INNER, counts_rt, list_make1(rule), position);
+  join_flags(q, sub, position, not_in_rule, outer);
 }
 
 // A correlated scalar aggregate subquery, (SELECT agg(x) FROM s WHERE s.k = outer.k AND …):
