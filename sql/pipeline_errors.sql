@@ -34,9 +34,9 @@ SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a JOIN s
 SELECT stream_create('p', 'INSERT INTO target SELECT a.counter FROM src a, src2 b');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src ORDER BY counter');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src LIMIT 3');
-SELECT stream_create('p', 'INSERT INTO target SELECT DISTINCT counter FROM src');
+SELECT stream_create('p', 'INSERT INTO target SELECT DISTINCT ON (counter) counter FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT row_number() OVER () FROM src');
-SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src WHERE counter IN (SELECT n FROM lookup)');
+SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src WHERE counter IN (SELECT n FROM lookup) OR counter > 3');
 SELECT stream_create('p', 'WITH s AS (SELECT counter FROM src) INSERT INTO target SELECT counter FROM s');
 SELECT stream_create('p', 'INSERT INTO target SELECT generate_series(1, counter) FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src UNION SELECT counter FROM src2');

@@ -10,6 +10,7 @@
 #   ARROYO_DIFF_EXCLUDE   feature classes left out (differential.py --list-classes); the default
 #                         lists the classes with known wrong results (test/differential/FINDINGS.md)
 #   ARROYO_DIFF_ARGS      more arguments for differential.py (e.g. --no-shrink)
+#   ARROYO_SUBQ_SEED, ARROYO_SUBQ_ROUNDS, ARROYO_SUBQ_QUERIES: the same for subqueries.py
 # A long run with random seeds (see README, "Correctness"):
 #   ARROYO_SKIP_BUILD=1 ARROYO_DIFF_SEED=random ARROYO_DIFF_SEEDS=20 ARROYO_DIFF_ROUNDS=100 \
 #     ARROYO_TEST_TIMEOUT=7200 ./test/run.sh differential
@@ -51,3 +52,10 @@ seed_args=(--seed "$seed")
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
     --seed "${ARROYO_JOIN_SEED:-20261205}" --rounds "${ARROYO_JOIN_ROUNDS:-40}" \
     --queries "${ARROYO_JOIN_QUERIES:-8}"
+
+# Subqueries, WITH, DISTINCT, GROUPING SETS (test/differential/subqueries.py): two random
+# sources per round, random queries of those forms.
+"$PYTHON" "$ARROYO_ROOT/test/differential/subqueries.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_SUBQ_SEED:-20261206}" --rounds "${ARROYO_SUBQ_ROUNDS:-100}" \
+    --queries "${ARROYO_SUBQ_QUERIES:-8}"

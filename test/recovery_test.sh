@@ -15,6 +15,8 @@
 #     j  updating LEFT JOIN of two streams (half of ticks' counters have a partner) under an
 #        updating aggregate -> keyed table
 #     i  interval LEFT JOIN (rows kept until the other side's watermark passes) -> table
+#     e  EXISTS (a semi join) and NOT IN (an anti join and the subquery's flags) of two streams
+#        under an updating aggregate -> keyed table
 #   h and s are compared with the same queries run afterwards without any fault.
 #   faults, ARROYO_RECOVERY_CYCLES rounds (default 12) of one of:
 #     term       pg_terminate_backend on every pipeline worker (the supervisor resumes them)
@@ -51,7 +53,7 @@ all_resumed() {
 all_finished() {
     last=$(q "SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM stream_pipelines
               WHERE name NOT LIKE '%_ref'" 2>&1) || return 1
-    [[ $last == "d:finished f:finished h:finished i:finished j:finished s:finished u:finished w:finished" ]]
+    [[ $last == "d:finished e:finished f:finished h:finished i:finished j:finished s:finished u:finished w:finished" ]]
 }
 
 q "
@@ -76,6 +78,10 @@ CREATE TABLE j (k bigint PRIMARY KEY, n bigint, matched bigint, s numeric);
 SELECT stream_create('j', \$\$INSERT INTO j
   SELECT t.counter % 7, count(*), count(x.counter), sum(x.counter)
   FROM ticks t LEFT JOIN halves x ON x.counter = t.counter GROUP BY 1\$\$);
+CREATE TABLE e (k bigint PRIMARY KEY, n bigint, s numeric);
+SELECT stream_create('e', \$\$INSERT INTO e SELECT t.counter % 7, count(*), sum(t.counter)
+  FROM ticks t WHERE EXISTS (SELECT 1 FROM halves h WHERE h.counter = t.counter)
+  AND t.counter NOT IN (SELECT counter * 3 FROM halves) GROUP BY 1\$\$);
 CREATE TABLE i (a bigint, b bigint);
 SELECT stream_create('i', \$\$INSERT INTO i SELECT a.counter, b.counter
   FROM jittered a LEFT JOIN jittered b ON b.counter = a.counter + 500
@@ -114,10 +120,11 @@ SELECT stream_create(t, format(\$\$INSERT INTO %s
   FROM %s WHERE counter %% 50 < 5 GROUP BY 1, 2\$\$, t, src))
 FROM (VALUES ('s', 'jittered'), ('s_ref', 'jittered_ref')) v(t, src);
 SELECT stream_start('w'), stream_start('u'), stream_start('f'), stream_start('h'),
-       stream_start('s'), stream_start('d'), stream_start('j'), stream_start('i');
+       stream_start('s'), stream_start('d'), stream_start('j'), stream_start('i'),
+       stream_start('e');
 " >/dev/null
 wait_for "the pipelines to run" all_resumed
-echo "ok: pipelines w, u, f, h, s, d, j and i running"
+echo "ok: pipelines w, u, f, h, s, d, j, i and e running"
 
 faults=(term sigkill term immediate term immediate sigkill term immediate term immediate term)
 declare -A done_faults=()
@@ -211,6 +218,12 @@ expect_eq "rows of j differing from the batch join" "0|7" \
     "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM j)
           FROM ((($expected_j) EXCEPT (SELECT * FROM j)) UNION ALL ((SELECT * FROM j) EXCEPT ($expected_j))) x")"
 echo "ok: j (updating join under an aggregate) equals the batch query"
+expected_e="SELECT c % 7, count(*), sum(c) FROM generate_series(0::bigint, $EVENTS / 2 - 1) c
+            WHERE c % 3 <> 0 GROUP BY 1"
+expect_eq "rows of e differing from the batch query" "0|7" \
+    "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM e)
+          FROM ((($expected_e) EXCEPT (SELECT * FROM e)) UNION ALL ((SELECT * FROM e) EXCEPT ($expected_e))) x")"
+echo "ok: e (semi and anti joins under an aggregate) equals the batch query"
 m=$((EVENTS / 4))
 expected_i="SELECT c, CASE WHEN c + 500 < $m THEN c + 500 END FROM generate_series(0::bigint, $m - 1) c"
 expect_eq "rows of i differing from the batch join" "0|$m" \
@@ -235,13 +248,13 @@ expect_eq "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h
 echo "ok: h (hop) and s (session) equal their runs without faults"
 
 # --- checkpoints are visible, and stream_drop removes them -----------------------------------
-expect_eq "checkpoints recorded" "d|t f|t h|t h_ref|t i|t j|t s|t s_ref|t u|t w|t" \
+expect_eq "checkpoints recorded" "d|t e|t f|t h|t h_ref|t i|t j|t s|t s_ref|t u|t w|t" \
     "$(q "SELECT string_agg(pipeline || '|' || CASE WHEN count > 0 AND last_ok THEN 't' ELSE 'f' END, ' '
                             ORDER BY pipeline)
           FROM (SELECT pipeline, count(*) AS count,
                        bool_and(epoch > 0 AND bytes >= 0 AND duration >= interval '0') AS last_ok
                 FROM stream_checkpoints GROUP BY pipeline) c")"
-expect_eq "last_checkpoint_at" "10" \
+expect_eq "last_checkpoint_at" "11" \
     "$(q "SELECT count(*) FROM stream_pipelines WHERE last_checkpoint_at IS NOT NULL")"
 q "SELECT stream_drop(name) FROM stream_pipelines" >/dev/null
 expect_eq "state left after stream_drop" "0|0" \

@@ -96,8 +96,10 @@ struct UpdatingAggregateNode : PlanNode {
 // input's columns, then the right input's. A pair of rows joins when their keys are equal (never
 // when a key is NULL) and `residual` holds; LEFT, RIGHT and FULL joins also emit each row of their
 // preserved side(s) that has no match, padded with NULLs, and retract it when a match arrives.
+// SEMI and ANTI joins (IN / EXISTS, NOT EXISTS) produce only left rows: a semi join each left row
+// while it has a match, an anti join each left row while it has none (a NULL key: never one).
 struct JoinNode : PlanNode {
-  enum class Type { Inner, Left, Right, Full };
+  enum class Type { Inner, Left, Right, Full, Semi, Anti };
   JoinNode() : PlanNode(Kind::Join) {}
   Type type = Type::Inner;
   PlanNodePtr left, right;
@@ -124,6 +126,9 @@ struct JoinNode : PlanNode {
   int left_expiry_col = -1, right_expiry_col = -1;
   bool left_expiry_is_window = false, right_expiry_is_window = false;
   int64 left_expiry_offset_us = 0, right_expiry_offset_us = 0;
+  // Semi and anti joins: the rows the residual conditions see (left columns, then right).
+  TupleDesc pair_desc = nullptr;
+  bool filters() const { return type == Type::Semi || type == Type::Anti; }
   bool interval() const { return left_time_col >= 0; }
   bool preserves_left() const { return type == Type::Left || type == Type::Full; }
   bool preserves_right() const { return type == Type::Right || type == Type::Full; }

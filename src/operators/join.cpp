@@ -17,6 +17,9 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
       round_memory_(round_memory),
       out_(node.desc->natts),
       window_key_(node.window_key) {
+  filter_ = node.filters();
+  anti_ = node.type == JoinNode::Type::Anti;
+  TupleDesc pair_desc = filter_ ? node.pair_desc : node.desc;
   memory_ = pg::call([&] {
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream join state",
                                  ALLOCSET_DEFAULT_SIZES);
@@ -56,7 +59,7 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
     }
     joined_econtext_ = CreateStandaloneExprContext();
     joined_econtext_->ecxt_per_tuple_memory = round_memory;
-    joined_slot_ = MakeSingleTupleTableSlot(node.desc, &TTSOpsVirtual);  // left, then right
+    joined_slot_ = MakeSingleTupleTableSlot(pair_desc, &TTSOpsVirtual);  // left, then right
     joined_econtext_->ecxt_scantuple = joined_slot_;
     if (node.residual) residual_ = ExecInitQual(node.residual, nullptr);
   });
@@ -72,8 +75,8 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
   expiry_is_window_[1] = node.right_expiry_is_window;
   expiry_offset_us_[0] = node.left_expiry_offset_us;
   expiry_offset_us_[1] = node.right_expiry_offset_us;
-  joined_values_.resize(out_cols_ ? out_cols_ : 1);
-  joined_nulls_.reset(new bool[out_cols_ ? out_cols_ : 1]);
+  joined_values_.resize(pair_desc->natts ? pair_desc->natts : 1);
+  joined_nulls_.reset(new bool[pair_desc->natts ? pair_desc->natts : 1]);
   table_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
 }
 
@@ -160,16 +163,7 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     if (me.preserved) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
     return;
   }
-  bool created = false;
-  Group* g = op == RowOp::Insert ? table_->find_or_create(me.key_slot->tts_values,
-                                                          me.key_slot->tts_isnull, &created)
-                                 : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
-  if (created) {
-    g->multisets = new_value_multisets(2, &multiset_bytes_);
-    g->rows = 0;  // (interval joins: records in expiries_ naming the group)
-    g->last_seen = t;
-    track_window(g);
-  }
+  Group* g = group_of(s, op, t);
   // A retraction of a row never inserted (its insert came before a restart that lost nothing,
   // so this cannot happen unless the input misbehaves): nothing to take back.
   if (!g || (op == RowOp::Delete && !g->multisets[s].find(me.types, values, nulls))) return;
@@ -210,11 +204,31 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     unsaved_.mark(g);
 }
 
+// The group of the key just computed into side `s`'s key slot: created for an insert, nullptr
+// for a delete of a key not kept. Inside pg::call.
+Group* JoinOperator::group_of(int s, RowOp op, TimestampTz t) {
+  Side& me = sides_[s];
+  bool created = false;
+  Group* g = op == RowOp::Insert ? table_->find_or_create(me.key_slot->tts_values,
+                                                          me.key_slot->tts_isnull, &created)
+                                 : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
+  if (created) {
+    g->multisets = new_value_multisets(2, &multiset_bytes_);
+    g->rows = 0;  // (interval joins: records in expiries_ naming the group)
+    g->last_seen = t;
+    track_window(g);
+  }
+  return g;
+}
+
 void JoinOperator::push(int port, Batch& rows) {
   const int n = rows.size();
   pg::call([&] {
     for (int i = 0; i < n; i++)
-      process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
+      if (filter_)
+        process_filter(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
+      else
+        process(port, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
   });
   send();
   // Rows the other side can no longer match (it may have ended) are done at once.

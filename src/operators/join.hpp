@@ -7,6 +7,7 @@
 // join (JoinNode::interval), when the other side's watermark rules out any later match. Output rows
 // are the left row's columns, then the right row's. State: per key, both sides' rows with
 // multiplicities (exact images, as an updating input retracts exactly the row it inserted).
+// SEMI and ANTI joins (join_filter.cpp) keep the same state and emit only left rows.
 #pragma once
 
 #include "core/operator.hpp"
@@ -61,6 +62,8 @@ class JoinOperator : public Operator {
   static TimestampTz time_at(Datum value, bool window);
   void close_windows(TimestampTz wm);
   void process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
+  void process_filter(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
+  Group* group_of(int s, RowOp op, TimestampTz t);
   bool key_of(Side& side, const Datum* values, const bool* nulls);
   bool residual_holds(int s, const Datum* values, const bool* nulls, const Datum* other_values,
                       const bool* other_nulls);
@@ -74,6 +77,8 @@ class JoinOperator : public Operator {
   void decode_group(Group* g, StateDecoder& in);
 
   Side sides_[2];
+  // A semi or anti join (join_filter.cpp): only left rows come out, per their match counts.
+  bool filter_ = false, anti_ = false;
   int out_cols_;
   std::vector<KeyType> key_types_;
   MemoryContext memory_, round_memory_;

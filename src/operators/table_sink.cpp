@@ -190,6 +190,8 @@ bool TableSinkOperator::existing_is_slot() const {
 }
 
 void TableSinkOperator::upsert_row() {
+  // (An updating source's batch may insert a key, then update it.)
+  if (!key_columns_.empty() && !whole_rows_) see_own_writes();
   if (key_columns_.empty() || whole_rows_ || !find_existing()) {
     insert_row();
     return;

@@ -342,6 +342,14 @@ void find_interval(JoinNode& join) {
   join.right_expiry_offset_us = bound[1].offset_us;
 }
 
+// Whether a node produces at most one row: a global aggregate (no GROUP BY), maybe filtered.
+bool at_most_one_row(const PlanNode* node) {
+  while (node->kind == PlanNode::Kind::Project)
+    node = static_cast<const ProjectNode*>(node)->input.get();
+  return node->kind == PlanNode::Kind::UpdatingAggregate &&
+         static_cast<const UpdatingAggregateNode*>(node)->num_keys == 0;
+}
+
 // Joins two planned inputs on the conditions in `conds` (implicitly ANDed, Vars of the query).
 Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* conds) {
   auto join = std::make_unique<JoinNode>();
@@ -360,16 +368,33 @@ Planned join_inputs(JoinNode::Type type, Planned left, Planned right, List* cond
       join->residual = pg::call([&] { return lappend(join->residual, e); });
     }
   }
+  // Without an equality, all rows share one key: for a side of at most one row (a global
+  // aggregate: a scalar subquery's), and for semi and anti joins (EXISTS without correlation).
+  if (!join->left_keys &&
+      (join->filters() || at_most_one_row(left.node.get()) || at_most_one_row(right.node.get())))
+    pg::call([&] {
+      join->left_keys = list_make1(makeBoolConst(true, false));
+      join->right_keys = list_make1(makeBoolConst(true, false));
+    });
   if (!join->left_keys)
     unsupported("a join without an equality condition between its two sides",
                 "A join without a time window keeps both inputs by their join key: add ON "
                 "<left column> = <right column>.");
   join->desc = joined_desc(left.node->desc, right.node->desc);
   join->updating = type != JoinNode::Type::Inner || left.node->updating || right.node->updating;
+  if (join->filters()) {
+    // Only the left rows come out; a semi join over append-only inputs only adds rows.
+    join->pair_desc = join->desc;
+    join->desc = left.node->desc;
+    join->updating = type == JoinNode::Type::Anti || left.node->updating || right.node->updating;
+    offsets = left.offsets;
+  }
   join->left = std::move(left.node);
   join->right = std::move(right.node);
-  find_window_key(*join);
-  find_interval(*join);
+  if (!join->filters()) {
+    find_window_key(*join);
+    find_interval(*join);
+  }
   if (join->window_key >= 0 || join->interval()) join->updating = false;
   return {std::move(join), std::move(offsets)};
 }
@@ -456,10 +481,13 @@ Planned plan_from_item(Query* q, Node* item, List** pending) {
     case JOIN_LEFT: type = JoinNode::Type::Left; break;
     case JOIN_RIGHT: type = JoinNode::Type::Right; break;
     case JOIN_FULL: type = JoinNode::Type::Full; break;
+    case JOIN_SEMI: type = JoinNode::Type::Semi; break;  // (from subqueries.cpp)
+    case JOIN_ANTI: type = JoinNode::Type::Anti; break;
     default: unsupported("this kind of join");
   }
   List* none = NIL;
-  bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left;
+  bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left ||
+                   type == JoinNode::Type::Semi || type == JoinNode::Type::Anti;
   bool into_right = type == JoinNode::Type::Inner || type == JoinNode::Type::Right;
   Planned left = plan_from_item(q, j->larg, into_left ? pending : &none);
   Planned right = plan_from_item(q, j->rarg, into_right ? pending : &none);

@@ -3,6 +3,8 @@
 
 #include "core/plan.hpp"
 
+#include <vector>
+
 namespace arroyo {
 
 // Adapts a typed tree walker or mutator to the untyped signature PostgreSQL's walkers take.
@@ -42,5 +44,23 @@ PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 // conservative proof: NOT NULL columns, WHERE conditions that reject NULL, constants, and
 // built-in arithmetic or casts over those).
 bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
+
+// Plans a (sub)query: its SELECT list over its FROM, grouped or not (planner.cpp).
+PlanNodePtr plan_query(Query* q);
+
+// Query forms planned by rewriting (subqueries.cpp): rewrites WITH, subqueries in WHERE and the
+// select list, and DISTINCT into joins and GROUP BY; returns the plan of a query it plans whole
+// (GROUPING SETS, DISTINCT over a grouped query), else nullptr for the caller to go on with the
+// rewritten query.
+PlanNodePtr plan_query_forms(Query* q);
+// A FROM subquery's plan: planned once per Query (a CTE read twice is one plan).
+PlanNodePtr plan_shared_subquery(Query* sub);
+// Forgets the subqueries planned for the previous pipeline.
+void reset_shared_subqueries();
+
+// Traces the key of the updating source that feeds `root` through projections (source_keys.cpp):
+// per output column (0-based), the source key column (0-based, in key order) it copies, or -1;
+// `*num_keys` gets the key's width (0 when no keyed source feeds `root` through projections).
+std::vector<int> traced_source_key(const PlanNode* root, int* num_keys);
 
 }  // namespace arroyo

@@ -249,7 +249,7 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
     }
     case RTE_SUBQUERY:
       if (rte->lateral) unsupported("LATERAL");
-      return plan_select(rte->subquery);
+      return plan_shared_subquery(rte->subquery);
     case RTE_FUNCTION: unsupported("a function in FROM");
     case RTE_VALUES: unsupported("VALUES in FROM");
     default: unsupported("this kind of FROM item");
@@ -314,6 +314,7 @@ PlanNodePtr plan_union(Query* q) {
 }
 
 PlanNodePtr plan_select(Query* q) {
+  if (PlanNodePtr whole = plan_query_forms(q)) return whole;
   check_query_shape(q);
   if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
@@ -349,6 +350,12 @@ PlanNodePtr plan_select(Query* q) {
   proj->desc = desc_from_targets(proj->targets);
   return skip_if_identity(std::move(proj), true);
 }
+
+}  // namespace
+
+PlanNodePtr plan_query(Query* q) { return plan_select(q); }
+
+namespace {
 
 // Adds every relation the query reads or writes to `context` (a List**), for privilege checks.
 bool relation_rte_walker(Node* node, void* context) {
@@ -519,8 +526,17 @@ void plan_updating_sink(LogicalPlan& plan) {
   UpdatingAggregateNode* agg = feeding_aggregate(plan.root.get());
   // Rows without grouping keys (a join's, an updating source's): a table holds them as a
   // multiset, each retraction deleting one stored row equal to it.
+  // An updating source's rows, through filters and projections, are upserted and deleted by
+  // its key where a unique index of the target holds exactly that key.
   if (!agg) {
-    if (sink.is_table) {
+    int num_keys = 0;
+    std::vector<int> key_of_column = traced_source_key(plan.root.get(), &num_keys);
+    std::vector<int> chosen;
+    if (sink.is_table && num_keys > 0)
+      sink.key_index = unique_index_on(sink.relid, key_of_column, num_keys, &chosen);
+    if (OidIsValid(sink.key_index)) {
+      sink.key_columns = chosen;
+    } else if (sink.is_table) {
       sink.whole_rows = true;
       sink.key_index = plain_unique_index(sink.relid);
     }
@@ -639,7 +655,9 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
   if (!insert)
     pg::fail(ERRCODE_SYNTAX_ERROR, "pipeline query has no INSERT INTO … SELECT … statement");
   InsertStmt* ins = (InsertStmt*)insert->stmt;
-  if (ins->withClause) unsupported("WITH on the INSERT");
+  if (ins->withClause)
+    unsupported("WITH on the INSERT",
+                "Put it on the SELECT: INSERT INTO <target> WITH x AS (…) SELECT … FROM x.");
   if (ins->onConflictClause) unsupported("INSERT … ON CONFLICT");
   if (ins->returningList) unsupported("INSERT … RETURNING");
   if (!ins->selectStmt || ((SelectStmt*)ins->selectStmt)->valuesLists)
@@ -772,6 +790,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   plan.sink = plan_target(ins);
   cdc_tables.clear();
   planned_sources.clear();
+  reset_shared_subqueries();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -791,6 +810,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
   planned_sources.clear();
+  reset_shared_subqueries();
   if (plan.root->updating) plan_updating_sink(plan);
   return plan;
 }

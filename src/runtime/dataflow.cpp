@@ -137,7 +137,7 @@ int Dataflow::build(PlanNode* node) {
     }
     case PlanNode::Kind::Join: {
       auto* j = static_cast<JoinNode*>(node);
-      static const char* const types[] = {"inner", "left", "right", "full"};
+      static const char* const types[] = {"inner", "left", "right", "full", "semi", "anti"};
       describe(std::string("join ") + types[int(j->type)] + ", " +
                    std::to_string(list_length(j->left_keys)) + " keys" +
                    (j->residual ? ", residual" : "") + (j->window_key >= 0 ? ", windowed" : "") +
