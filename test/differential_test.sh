@@ -51,3 +51,8 @@ seed_args=(--seed "$seed")
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
     --seed "${ARROYO_JOIN_SEED:-20261205}" --rounds "${ARROYO_JOIN_ROUNDS:-40}" \
     --queries "${ARROYO_JOIN_QUERIES:-8}"
+
+"$PYTHON" "$ARROYO_ROOT/test/differential/lookups.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_LOOKUP_SEED:-20261206}" --rounds "${ARROYO_LOOKUP_ROUNDS:-60}" \
+    --queries "${ARROYO_LOOKUP_QUERIES:-8}"

@@ -379,6 +379,32 @@ Planned lookup_inputs(Query* q, JoinNode::Type type, Planned left, RangeTblEntry
   return {std::move(node), std::move(offsets)};
 }
 
+// Whether a FROM list item is a chain of lookups: a LATERAL subquery, or JOINs whose every
+// right side is one and whose leftmost item is one (`FROM a, LATERAL (…) s LEFT JOIN LATERAL
+// (…) s2 ON true`).
+bool lookup_chain(Query* q, Node* item) {
+  while (IsA(item, JoinExpr)) {
+    if (!lateral_subquery(q, ((JoinExpr*)item)->rarg)) return false;
+    item = ((JoinExpr*)item)->larg;
+  }
+  return lateral_subquery(q, item) != nullptr;
+}
+
+// `cur`, a comma, then a lookup chain: the comma joins the rows so far with the first lookup
+// (an inner join), then each JOIN adds its lookup.
+Planned chain_lookups(Query* q, Planned cur, Node* item) {
+  if (RangeTblEntry* lateral = lateral_subquery(q, item))
+    return lookup_inputs(q, JoinNode::Type::Inner, std::move(cur), lateral,
+                         ((RangeTblRef*)item)->rtindex, NIL);
+  JoinExpr* j = (JoinExpr*)item;
+  Planned left = chain_lookups(q, std::move(cur), j->larg);
+  JoinNode::Type type = j->jointype == JOIN_INNER  ? JoinNode::Type::Inner
+                        : j->jointype == JOIN_LEFT ? JoinNode::Type::Left
+                                                   : JoinNode::Type::Full;
+  return lookup_inputs(q, type, std::move(left), lateral_subquery(q, j->rarg),
+                       ((RangeTblRef*)j->rarg)->rtindex, conjuncts(q, j->quals));
+}
+
 // Takes out of `*pending` the conditions that use only range table entry `rtindex` (and
 // nothing volatile), renumbered for its rows and planned.
 List* take_conditions_of(List** pending, int rtindex) {
@@ -446,10 +472,9 @@ PlanNodePtr plan_from(Query* q, List** quals) {
   Planned cur = plan_from_item(q, (Node*)linitial(from), &where);
   for (int i = 1; i < list_length(from); i++) {
     Node* item = (Node*)list_nth(from, i);
-    if (RangeTblEntry* lateral = lateral_subquery(q, item)) {
+    if (lookup_chain(q, item)) {
       // FROM stream, LATERAL (…): the WHERE conditions stay filters of the joined rows.
-      cur = lookup_inputs(q, JoinNode::Type::Inner, std::move(cur), lateral,
-                          ((RangeTblRef*)item)->rtindex, NIL);
+      cur = chain_lookups(q, std::move(cur), item);
       continue;
     }
     Planned next = plan_from_item(q, item, &where);
