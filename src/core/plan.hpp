@@ -131,14 +131,14 @@ struct JoinNode : PlanNode {
 struct LookupJoinNode : PlanNode {
   LookupJoinNode() : PlanNode(Kind::LookupJoin) {}
   PlanNodePtr input;
-  bool left = false;  // LEFT JOIN LATERAL: an input row without a match is NULL-padded
-  Query* lookup = nullptr;  // analyzed, unplanned; copied before each planning
+  bool left = false;               // LEFT JOIN LATERAL: an input row without a match is NULL-padded
+  Query* lookup = nullptr;         // analyzed, unplanned; copied before each planning
   std::vector<int> param_columns;  // per parameter, the input column (0-based) it takes
   std::vector<Oid> param_array_types;
   TupleDesc subquery_desc = nullptr;  // the subquery's columns
   std::string tables;                 // the relations it reads, for messages ("customers")
-  bool scans = false;  // no index serves its conditions: each batch scans a table
-  bool cacheable = false;  // reads only foreign tables (of other wrappers)
+  bool scans = false;                 // no index serves its conditions: each batch scans a table
+  bool cacheable = false;             // reads only foreign tables (of other wrappers)
 };
 
 // Where results go.

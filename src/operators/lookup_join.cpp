@@ -28,8 +28,8 @@ void receiver_destroy(DestReceiver*) {}
 
 }  // namespace
 
-LookupJoinOperator::LookupJoinOperator(const LookupJoinNode& node,
-                                       const PipelineSettings& settings, MemoryContext row_memory)
+LookupJoinOperator::LookupJoinOperator(const LookupJoinNode& node, const PipelineSettings& settings,
+                                       MemoryContext row_memory)
     : node_(node),
       in_cols_(node.input->desc->natts),
       sub_cols_(node.subquery_desc->natts),
@@ -89,7 +89,8 @@ void LookupJoinOperator::plan() {
   plan_ = pg::call([&] {
     MemoryContextReset(plan_memory_);
     MemoryContext old = MemoryContextSwitchTo(plan_memory_);
-    PlannedStmt* stmt = pg_plan_query((Query*)copyObjectImpl(node_.lookup), "lookup join", 0, nullptr);
+    PlannedStmt* stmt =
+        pg_plan_query((Query*)copyObjectImpl(node_.lookup), "lookup join", 0, nullptr);
     MemoryContextSwitchTo(old);
     return stmt;
   });
@@ -176,8 +177,8 @@ void LookupJoinOperator::run_lookup(const Batch& rows, const std::vector<int>& p
         elems[k] = rows.values(row)[c];
         nulls[k] = rows.nulls(row)[c];
       }
-      ArrayType* array = construct_md_array(elems, nulls, 1, dims, lbs, key_type_[p],
-                                            key_len_[p], key_byval_[p], key_align_[p]);
+      ArrayType* array = construct_md_array(elems, nulls, 1, dims, lbs, key_type_[p], key_len_[p],
+                                            key_byval_[p], key_align_[p]);
       params->params[p].value = PointerGetDatum(array);
       params->params[p].isnull = false;
       params->params[p].pflags = PARAM_FLAG_CONST;

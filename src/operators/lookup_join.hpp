@@ -73,9 +73,9 @@ class LookupJoinOperator : public Operator {
   std::vector<Found> found_;  // per key
   std::vector<Datum> res_values_;
   std::vector<bool> res_nulls_;
-  std::vector<int> res_key_;  // per result row, its key (receive order)
-  std::vector<int> sorted_;   // result rows grouped by key (Found::first indexes it)
-  std::vector<const CacheEntry*> cached_;    // per key: its cache entry, or nullptr
+  std::vector<int> res_key_;               // per result row, its key (receive order)
+  std::vector<int> sorted_;                // result rows grouped by key (Found::first indexes it)
+  std::vector<const CacheEntry*> cached_;  // per key: its cache entry, or nullptr
   // The cache (foreign tables only).
   int64 ttl_us_ = 0, max_rows_ = -1;
   std::unordered_map<std::string, CacheEntry> cache_;

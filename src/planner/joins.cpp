@@ -353,16 +353,16 @@ RangeTblEntry* lateral_subquery(Query* q, Node* item) {
 
 // `left` joined with the LATERAL subquery `rte` (FROM item `rtindex`) as a lookup join, then
 // filtered by `conds` (ON conditions of an inner join; a LEFT join's must be constant true).
-Planned lookup_inputs(Query* q, JoinNode::Type type, Planned left, RangeTblEntry* rte,
-                      int rtindex, List* conds) {
+Planned lookup_inputs(Query* q, JoinNode::Type type, Planned left, RangeTblEntry* rte, int rtindex,
+                      List* conds) {
   if (type != JoinNode::Type::Inner && type != JoinNode::Type::Left)
     unsupported("RIGHT or FULL JOIN LATERAL",
                 "A lookup (JOIN LATERAL) matches each event with the rows its subquery returns; "
                 "write [LEFT] JOIN LATERAL (SELECT …) alias ON true.");
   Offsets offsets = left.offsets;
   offsets[rtindex] = left.node->desc->natts;
-  PlanNodePtr node = plan_lookup_join(q, type == JoinNode::Type::Left, std::move(left.node),
-                                      left.offsets, rte);
+  PlanNodePtr node =
+      plan_lookup_join(q, type == JoinNode::Type::Left, std::move(left.node), left.offsets, rte);
   List* quals = NIL;
   ListCell* lc;
   foreach (lc, conds) {

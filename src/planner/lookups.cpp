@@ -69,8 +69,8 @@ Node* outer_ref_mutator(Node* node, void* context) {
                             "it (GROUP BY over the joined rows).")));
   if (IsA(node, Query)) {
     w->depth++;
-    Node* out = (Node*)query_tree_mutator((Query*)node, pg_walker<Node*>(outer_ref_mutator),
-                                          context, 0);
+    Node* out =
+        (Node*)query_tree_mutator((Query*)node, pg_walker<Node*>(outer_ref_mutator), context, 0);
     w->depth--;
     return out;
   }
@@ -241,9 +241,9 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
     List* names = NIL;
     List* targets = NIL;
     int ncols = list_length(k->eref->colnames);  // the parameters, then the ordinality
-    targets = lappend(targets, makeTargetEntry((Expr*)makeVar(1, AttrNumber(ncols), INT8OID, -1,
-                                                              InvalidOid, 0),
-                                               1, pstrdup("ordinality"), false));
+    targets = lappend(
+        targets, makeTargetEntry((Expr*)makeVar(1, AttrNumber(ncols), INT8OID, -1, InvalidOid, 0),
+                                 1, pstrdup("ordinality"), false));
     ListCell* tc;
     foreach (tc, sub->targetList) {
       TargetEntry* te = (TargetEntry*)lfirst(tc);
@@ -251,9 +251,9 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
       names = lappend(names, makeString(pstrdup(te->resname ? te->resname : "?column?")));
       Var* v = makeVar(2, te->resno, exprType((Node*)te->expr), exprTypmod((Node*)te->expr),
                        exprCollation((Node*)te->expr), 0);
-      targets = lappend(targets, makeTargetEntry((Expr*)v, AttrNumber(list_length(targets) + 1),
-                                                 pstrdup(te->resname ? te->resname : "?column?"),
-                                                 false));
+      targets =
+          lappend(targets, makeTargetEntry((Expr*)v, AttrNumber(list_length(targets) + 1),
+                                           pstrdup(te->resname ? te->resname : "?column?"), false));
     }
     s->eref = makeAlias("s", names);
     wrapper->targetList = targets;
