@@ -7,10 +7,13 @@
 \set customers_path :abs_srcdir '/data/join_customers.json'
 \set VERBOSITY default
 SET timezone = 'UTC';
-CREATE SERVER files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'single_file');
-CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+-- Its own schema and servers: earlier tests leave objects of the same names behind.
+CREATE SCHEMA lookup_test;
+SET search_path = lookup_test, public;
+CREATE SERVER lookup_files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'single_file');
+CREATE SERVER lookup_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
 -- Orders: cust 1, 2, 1, 3, 9 (no such customer), NULL, 2, 4.
-CREATE FOREIGN TABLE orders (id int, cust int, amount numeric, ts timestamptz) SERVER files
+CREATE FOREIGN TABLE orders (id int, cust int, amount numeric, ts timestamptz) SERVER lookup_files
   OPTIONS (path :'orders_path', type 'source', event_time_field 'ts');
 CREATE TABLE orders_b (id int, cust int, amount numeric, ts timestamptz);
 INSERT INTO orders_b VALUES (1, 1, 10, '2026-03-01 00:00:01+00'), (2, 2, 20, '2026-03-01 00:00:02+00'),
@@ -123,7 +126,7 @@ SELECT same('by_region', $$SELECT c.region, count(*), sum(o.amount)
   GROUP BY c.region$$) AS by_region_matches;
 
 -- 7. Refused at stream_create, naming the construct.
-CREATE FOREIGN TABLE customers_changes (id int NOT NULL, name text, region text) SERVER files
+CREATE FOREIGN TABLE customers_changes (id int NOT NULL, name text, region text) SERVER lookup_files
   OPTIONS (path :'customers_path', type 'source', format 'debezium_json', primary_key 'id');
 CREATE TABLE bad (id int, name text);
 SELECT stream_create('bad', $$INSERT INTO bad SELECT o.id, c.name FROM orders o
@@ -152,7 +155,7 @@ SELECT count(*) FROM stream_pipelines WHERE name = 'bad';
 -- when it was processed, and later changes retract nothing. Events arrive 50 a second; once
 -- some have their old row, both rows change in one transaction; the events after it see the
 -- new rows.
-CREATE FOREIGN TABLE ticks (counter bigint, subtask_index int) SERVER imp OPTIONS (event_rate '50');
+CREATE FOREIGN TABLE ticks (counter bigint, subtask_index int) SERVER lookup_imp OPTIONS (event_rate '50');
 CREATE TABLE prices (k int PRIMARY KEY, price text);
 INSERT INTO prices VALUES (0, 'old 0'), (1, 'old 1');
 CREATE TABLE priced (counter bigint, price text);
@@ -175,6 +178,7 @@ FROM priced;
 -- the pipeline runs (a revoked privilege fails it, with the error in stream_pipelines).
 CREATE ROLE regress_lookup_owner LOGIN;
 CREATE TABLE priv_out (counter bigint, price text);
+GRANT USAGE ON SCHEMA lookup_test TO regress_lookup_owner;
 GRANT SELECT ON ticks TO regress_lookup_owner;
 GRANT INSERT ON priv_out TO regress_lookup_owner;
 SET ROLE regress_lookup_owner;
@@ -204,15 +208,17 @@ CREATE TABLE rates (k int PRIMARY KEY, rate text);
 INSERT INTO rates VALUES (0, 'old 0'), (1, 'old 1');
 \c :regress_db
 SET timezone = 'UTC';
+SET search_path = lookup_test, public;
 \set VERBOSITY default
 -- (the server's socket directory varies: the generated statement is not echoed)
 \set ECHO none
-SELECT format('CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L, port %L%s)',
+SELECT format('CREATE SERVER lookup_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname %L, port %L%s)',
               'regress_lookup_remote', current_setting('port'),
               CASE WHEN :'HOST' LIKE '/%' THEN format(', host %L', :'HOST') ELSE '' END) \gexec
 \set ECHO all
-CREATE USER MAPPING FOR CURRENT_USER SERVER remote;
-CREATE FOREIGN TABLE remote_rates (k int, rate text) SERVER remote OPTIONS (table_name 'rates');
+CREATE USER MAPPING FOR CURRENT_USER SERVER lookup_remote;
+CREATE FOREIGN TABLE remote_rates (k int, rate text) SERVER lookup_remote
+  OPTIONS (schema_name 'public', table_name 'rates');
 -- The cache is keyed by the stream columns the subquery references: subtask_index, always 0.
 CREATE TABLE rated (counter bigint, rate text, missing text);
 SELECT stream_create('rated', $$INSERT INTO rated SELECT t.counter, r.rate, m.rate FROM ticks t
@@ -231,6 +237,7 @@ SELECT wait_count('SELECT count(*) FROM rated', 5) AND wait_count('SELECT count(
 UPDATE rates SET rate = replace(rate, 'old', 'new');
 \c :regress_db
 SET timezone = 'UTC';
+SET search_path = lookup_test, public;
 \set VERBOSITY default
 SELECT (SELECT count(*) FROM rated_cached) AS cached_before \gset
 SELECT wait_count($$SELECT count(*) FROM rated WHERE rate LIKE 'new%'$$, 5) AS uncached_sees_new;
@@ -247,10 +254,15 @@ FROM rated_cached;
 SELECT stream_drop('rated');
 SELECT stream_drop('rated_cached');
 DROP FOREIGN TABLE remote_rates;
-DROP USER MAPPING FOR CURRENT_USER SERVER remote;
-DROP SERVER remote;
+DROP USER MAPPING FOR CURRENT_USER SERVER lookup_remote;
+DROP SERVER lookup_remote;
+DROP EXTENSION postgres_fdw;
 DROP DATABASE regress_lookup_remote WITH (FORCE);
 
-SELECT stream_drop(name) FROM stream_pipelines ORDER BY name;
+SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines
+WHERE name IN ('inner_l', 'left_l', 'many_l', 'cond_l', 'cross_l', 'sub_l', 'by_region', 'priced');
 DROP OWNED BY regress_lookup_owner;
 DROP ROLE regress_lookup_owner;
+DROP SCHEMA lookup_test CASCADE;
+DROP SERVER lookup_files, lookup_imp CASCADE;
+RESET search_path;

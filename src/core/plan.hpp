@@ -131,9 +131,12 @@ struct JoinNode : PlanNode {
 struct LookupJoinNode : PlanNode {
   LookupJoinNode() : PlanNode(Kind::LookupJoin) {}
   PlanNodePtr input;
-  bool left = false;               // LEFT JOIN LATERAL: an input row without a match is NULL-padded
-  Query* lookup = nullptr;         // analyzed, unplanned; copied before each planning
-  std::vector<int> param_columns;  // per parameter, the input column (0-based) it takes
+  bool left = false;        // LEFT JOIN LATERAL: an input row without a match is NULL-padded
+  Query* lookup = nullptr;  // analyzed, unplanned; copied before each planning
+  // Per parameter: the input column (0-based) it is, or -1 for an expression over the input's
+  // columns (`o.k % 4`), computed per row from param_exprs (planned, Vars of the input rows).
+  std::vector<int> param_columns;
+  List* param_exprs = nullptr;
   std::vector<Oid> param_array_types;
   TupleDesc subquery_desc = nullptr;  // the subquery's columns
   std::string tables;                 // the relations it reads, for messages ("customers")

@@ -39,13 +39,37 @@ LookupJoinOperator::LookupJoinOperator(const LookupJoinNode& node, const Pipelin
     sub_len_.push_back(TupleDescAttr(node.subquery_desc, c)->attlen);
     sub_byval_.push_back(TupleDescAttr(node.subquery_desc, c)->attbyval);
   }
-  for (int col : node.param_columns) {
-    Form_pg_attribute att = TupleDescAttr(node.input->desc, col);
-    key_len_.push_back(att->attlen);
-    key_byval_.push_back(att->attbyval);
-    key_align_.push_back(att->attalign);
-    key_type_.push_back(att->atttypid);
-  }
+  nparams_ = int(node.param_columns.size());
+  pg::call([&] {
+    ListCell* lc;
+    foreach (lc, node.param_exprs) {
+      Oid type = exprType((Node*)lfirst(lc));
+      int16 len;
+      bool byval;
+      char align;
+      get_typlenbyvalalign(type, &len, &byval, &align);
+      key_len_.push_back(len);
+      key_byval_.push_back(byval);
+      key_align_.push_back(align);
+      key_type_.push_back(type);
+    }
+  });
+  computed_ = false;
+  for (int c : node.param_columns) computed_ = computed_ || c < 0;
+  if (computed_)
+    pg::call([&] {
+      econtext_ = CreateStandaloneExprContext();
+      // Values must live until the batch has been looked up and emitted.
+      econtext_->ecxt_per_tuple_memory = row_memory;
+      in_slot_ = MakeSingleTupleTableSlot(node.input->desc, &TTSOpsVirtual);
+      econtext_->ecxt_scantuple = in_slot_;
+      ListCell* lc;
+      foreach (lc, node.param_exprs) {
+        param_states_.push_back(node.param_columns[foreach_current_index(lc)] < 0
+                                    ? ExecInitExpr((Expr*)lfirst(lc), nullptr)
+                                    : nullptr);
+      }
+    });
   if (node.cacheable && settings.lookup_cache_ttl_us > 0) {
     ttl_us_ = settings.lookup_cache_ttl_us;
     max_rows_ = settings.lookup_cache_max_rows;
@@ -76,6 +100,8 @@ LookupJoinOperator::~LookupJoinOperator() {
       MemoryContextDelete(batch_memory_);
       if (cache_memory_) MemoryContextDelete(cache_memory_);
       pfree(receiver_);
+      if (in_slot_) ExecDropSingleTupleTableSlot(in_slot_);
+      if (econtext_) FreeExprContext(econtext_, true);
     });
   } catch (...) {
   }
@@ -96,6 +122,43 @@ void LookupJoinOperator::plan() {
   });
 }
 
+void LookupJoinOperator::parameters(Batch& rows) {
+  const int n = rows.size();
+  pv_.resize(size_t(n) * nparams_);
+  pn_.resize(size_t(n) * nparams_);
+  for (int i = 0; i < n; i++)
+    for (int p = 0; p < nparams_; p++) {
+      int c = node_.param_columns[p];
+      if (c < 0) continue;
+      pv_[size_t(i) * nparams_ + p] = rows.values(i)[c];
+      pn_[size_t(i) * nparams_ + p] = rows.nulls(i)[c];
+    }
+  if (!computed_) return;
+  pg::call([&] {
+    // The slot reads the batch's rows in place (its own arrays are put back after).
+    Datum* in_values = in_slot_->tts_values;
+    bool* in_nulls = in_slot_->tts_isnull;
+    for (int i = 0; i < n; i++) {
+      ExecClearTuple(in_slot_);
+      in_slot_->tts_values = rows.values(i);
+      in_slot_->tts_isnull = rows.nulls(i);
+      ExecStoreVirtualTuple(in_slot_);
+      current_row_time = rows.time(i);
+      current_row_time_valid = true;
+      for (int p = 0; p < nparams_; p++) {
+        if (!param_states_[p]) continue;
+        bool isnull;
+        pv_[size_t(i) * nparams_ + p] = ExecEvalExpr(param_states_[p], econtext_, &isnull);
+        pn_[size_t(i) * nparams_ + p] = isnull;
+      }
+    }
+    ExecClearTuple(in_slot_);
+    in_slot_->tts_values = in_values;
+    in_slot_->tts_isnull = in_nulls;
+    current_row_time_valid = false;
+  });
+}
+
 void LookupJoinOperator::distinct_keys(const Batch& rows) {
   const int n = rows.size();
   key_of_row_.resize(n);
@@ -105,16 +168,15 @@ void LookupJoinOperator::distinct_keys(const Batch& rows) {
   std::string key;
   for (int i = 0; i < n; i++) {
     key.clear();
-    const Datum* values = rows.values(i);
-    const bool* nulls = rows.nulls(i);
-    for (size_t p = 0; p < node_.param_columns.size(); p++) {
-      int c = node_.param_columns[p];
-      if (nulls[c]) {
+    const Datum* values = &pv_[size_t(i) * nparams_];
+    const char* nulls = &pn_[size_t(i) * nparams_];
+    for (int p = 0; p < nparams_; p++) {
+      if (nulls[p]) {
         key.push_back('\0');
         continue;
       }
       key.push_back('\1');
-      Datum d = values[c];
+      Datum d = values[p];
       if (key_byval_[p]) {
         key.append((const char*)&d, sizeof(Datum));
       } else if (key_len_[p] > 0) {
@@ -155,13 +217,13 @@ void LookupJoinOperator::receive(TupleTableSlot* slot) {
   MemoryContextSwitchTo(old);
 }
 
-void LookupJoinOperator::run_lookup(const Batch& rows, const std::vector<int>& probe) {
+void LookupJoinOperator::run_lookup(const std::vector<int>& probe) {
   res_values_.clear();
   res_nulls_.clear();
   res_key_.clear();
   if (probe.empty()) return;
   if (!plan_) plan();
-  const int nparams = int(node_.param_columns.size());
+  const int nparams = nparams_;
   const int nkeys = int(probe.size());
   pg::call([&] {
     MemoryContextReset(batch_memory_);
@@ -171,11 +233,10 @@ void LookupJoinOperator::run_lookup(const Batch& rows, const std::vector<int>& p
     bool* nulls = (bool*)palloc(sizeof(bool) * nkeys);
     int dims[1] = {nkeys}, lbs[1] = {1};
     for (int p = 0; p < nparams; p++) {
-      int c = node_.param_columns[p];
       for (int k = 0; k < nkeys; k++) {
-        int row = key_rows_[probe[k]];
-        elems[k] = rows.values(row)[c];
-        nulls[k] = rows.nulls(row)[c];
+        size_t at = size_t(key_rows_[probe[k]]) * nparams + p;
+        elems[k] = pv_[at];
+        nulls[k] = pn_[at];
       }
       ArrayType* array = construct_md_array(elems, nulls, 1, dims, lbs, key_type_[p], key_len_[p],
                                             key_byval_[p], key_align_[p]);
@@ -275,6 +336,7 @@ void LookupJoinOperator::cache_evict() {
 
 void LookupJoinOperator::push(int, Batch& rows) {
   if (rows.empty()) return;
+  parameters(rows);
   distinct_keys(rows);
   const int nkeys = int(key_rows_.size());
   found_.assign(nkeys, Found{});
@@ -295,7 +357,7 @@ void LookupJoinOperator::push(int, Batch& rows) {
   } else {
     for (int k = 0; k < nkeys; k++) probe.push_back(k);
   }
-  run_lookup(rows, probe);
+  run_lookup(probe);
   emit_rows(rows);
   if (ttl_us_ > 0) {
     for (int k : probe) cache_store(k);

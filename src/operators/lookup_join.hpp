@@ -43,10 +43,12 @@ class LookupJoinOperator : public Operator {
   };
 
   void plan();
+  // The parameters' values for each row of `rows` (pv_, pn_).
+  void parameters(Batch& rows);
   // The distinct keys of `rows` (key_of_row_, key_rows_).
   void distinct_keys(const Batch& rows);
   // Looks up the keys in `probe` (indexes into key_rows_) with one query.
-  void run_lookup(const Batch& rows, const std::vector<int>& probe);
+  void run_lookup(const std::vector<int>& probe);
   void emit_rows(const Batch& rows);
   // Keeps the rows of a key just probed.
   void cache_store(int key);
@@ -61,11 +63,18 @@ class LookupJoinOperator : public Operator {
   std::vector<bool> key_byval_;
   std::vector<char> key_align_;
   std::vector<Oid> key_type_;
+  int nparams_;
+  bool computed_;  // some parameters are expressions over the input's columns
+  ExprContext* econtext_ = nullptr;
+  TupleTableSlot* in_slot_ = nullptr;
+  std::vector<ExprState*> param_states_;  // per parameter: its expression, or nullptr (a column)
   MemoryContext row_memory_, plan_memory_, batch_memory_, cache_memory_ = nullptr;
   PlannedStmt* plan_ = nullptr;  // for the current transaction
   DestReceiver* receiver_ = nullptr;
   Batch out_;
   // Per batch.
+  std::vector<Datum> pv_;        // per row, the parameters' values
+  std::vector<char> pn_;         // and whether they are NULL
   std::vector<int> key_of_row_;  // the key index of each input row
   std::vector<int> key_rows_;    // per key, its first input row
   std::vector<std::string> key_bytes_;

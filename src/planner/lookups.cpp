@@ -14,6 +14,7 @@
 extern "C" {
 #include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
 }
 
 namespace arroyo {
@@ -23,16 +24,84 @@ namespace {
 // What the walk over a lookup subquery collects (inside pg::call).
 struct LookupWalk {
   int depth = 0;          // query nesting below the LATERAL subquery
-  List* params = NIL;     // of Var (varlevelsup 0): the stream's columns it references
+  List* params = NIL;     // of Expr over the stream's columns (Vars of level 0): the parameters
   List* relations = NIL;  // of RangeTblEntry: the relations it reads
 };
 
-// Turns the subquery's references to the stream into references to k's columns (the
-// parameters), numbering distinct columns in order of appearance; rejects what a lookup cannot
-// do. Inside pg::call.
+// Whether an expression uses the stream's columns (Vars of `level`) and nothing else of any
+// query level (inside pg::call).
+struct OuterOnly {
+  Index level;
+  bool outer = false, other = false;
+};
+
+bool outer_only_walker(Node* node, void* context) {
+  if (!node) return false;
+  OuterOnly* o = (OuterOnly*)context;
+  if (IsA(node, Var)) {
+    Var* v = (Var*)node;
+    if (v->varlevelsup == o->level && v->varattno > 0)
+      o->outer = true;
+    else
+      o->other = true;
+    return false;
+  }
+  if (IsA(node, Param) || IsA(node, CaseTestExpr) || IsA(node, CoerceToDomainValue) ||
+      IsA(node, SetToDefault) || IsA(node, SubLink) || IsA(node, Aggref) ||
+      IsA(node, GroupingFunc) || IsA(node, WindowFunc) || IsA(node, Query)) {
+    o->other = true;
+    return true;
+  }
+  return expression_tree_walker(node, pg_walker<bool>(outer_only_walker), context);
+}
+
+// Whether `node` is an expression computed from the stream's columns alone (`o.k % 4`), without
+// volatile functions: it is then computed per event, outside the subquery, and its distinct
+// values are the keys looked up (and cached). Inside pg::call.
+bool computed_from_stream(Node* node, Index level) {
+  switch (nodeTag(node)) {
+    case T_OpExpr:
+    case T_FuncExpr:
+    case T_RelabelType:
+    case T_CoerceViaIO:
+    case T_CoalesceExpr:
+    case T_NullIfExpr:
+    case T_MinMaxExpr:
+    case T_BoolExpr:
+    case T_NullTest:
+    case T_BooleanTest:
+    case T_CaseExpr: break;
+    default: return false;
+  }
+  OuterOnly o{level};
+  outer_only_walker(node, &o);
+  return o.outer && !o.other && !contain_volatile_functions(node) && !expression_returns_set(node);
+}
+
+// The reference to k's column for parameter `node` (an expression over the stream's columns of
+// the query `w->depth` levels inside the subquery), adding the parameter if it is new.
+Node* parameter_ref(LookupWalk* w, Node* node) {
+  Node* param = (Node*)copyObjectImpl(node);
+  IncrementVarSublevelsUp(param, -(w->depth + 1), 0);
+  int k = 0;
+  ListCell* lc;
+  foreach (lc, w->params) {
+    if (equal(lfirst(lc), param)) break;
+    k++;
+  }
+  if (k == list_length(w->params)) w->params = lappend(w->params, param);
+  // k is the wrapper's first FROM item, one level above the subquery.
+  return (Node*)makeVar(1, AttrNumber(k + 1), exprType(node), exprTypmod(node), exprCollation(node),
+                        Index(w->depth + 1));
+}
+
+// Turns the subquery's references to the stream (columns, or expressions over them alone)
+// into references to k's columns (the parameters), numbered in order of appearance; rejects
+// what a lookup cannot do. Inside pg::call.
 Node* outer_ref_mutator(Node* node, void* context) {
   if (!node) return nullptr;
   LookupWalk* w = (LookupWalk*)context;
+  if (computed_from_stream(node, Index(w->depth + 1))) return parameter_ref(w, node);
   if (IsA(node, Var)) {
     Var* v = (Var*)node;
     if (v->varlevelsup < Index(w->depth + 1)) return (Node*)copyObjectImpl(v);
@@ -41,24 +110,7 @@ Node* outer_ref_mutator(Node* node, void* context) {
                       errmsg("a whole-row or system column reference to the stream inside a "
                              "LATERAL subquery is not supported in a pipeline"),
                       errhint("Name the stream's columns.")));
-    int k = 0;
-    ListCell* lc;
-    foreach (lc, w->params) {
-      Var* p = (Var*)lfirst(lc);
-      if (p->varno == v->varno && p->varattno == v->varattno) break;
-      k++;
-    }
-    if (k == list_length(w->params)) {
-      Var* p = (Var*)copyObjectImpl(v);
-      p->varlevelsup = 0;
-      w->params = lappend(w->params, p);
-    }
-    Var* out = (Var*)copyObjectImpl(v);
-    out->varno = 1;  // k, the wrapper's first FROM item
-    out->varattno = AttrNumber(k + 1);
-    out->varnosyn = 0;
-    out->varattnosyn = 0;
-    return (Node*)out;
+    return parameter_ref(w, node);
   }
   if ((IsA(node, Aggref) && ((Aggref*)node)->agglevelsup > Index(w->depth)) ||
       (IsA(node, GroupingFunc) && ((GroupingFunc*)node)->agglevelsup > Index(w->depth)))
@@ -75,6 +127,26 @@ Node* outer_ref_mutator(Node* node, void* context) {
     return out;
   }
   return expression_tree_mutator(node, pg_walker<Node*>(outer_ref_mutator), context);
+}
+
+// Renumbers the Vars of an expression over the outer query's FROM items to the columns of the
+// lookup's input rows (`context`: the items' offsets). Inside pg::call.
+Node* input_columns_mutator(Node* node, void* context) {
+  if (!node) return nullptr;
+  if (IsA(node, Var)) {
+    Var* v = (Var*)copyObjectImpl(node);
+    const std::map<int, int>& offsets = *(const std::map<int, int>*)context;
+    auto it = offsets.find(int(v->varno));
+    if (it == offsets.end())
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("a LATERAL subquery may only reference the FROM items before it")));
+    v->varattno = AttrNumber(it->second + v->varattno);
+    v->varno = 1;
+    v->varnosyn = 0;
+    v->varattnosyn = 0;
+    return (Node*)v;
+  }
+  return expression_tree_mutator(node, pg_walker<Node*>(input_columns_mutator), context);
 }
 
 // Collects the relations a lookup subquery reads; rejects references to the pipeline's own
@@ -207,23 +279,28 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
     return (Query*)query_tree_mutator(flat, pg_walker<Node*>(outer_ref_mutator), &walk, 0);
   });
   check_lookup_relations(walk.relations, *node);
-  // The parameters: per referenced stream column, an array of its distinct values.
+  // The parameters: per stream column or expression the subquery uses, an array of its
+  // distinct values.
   int nparams = list_length(walk.params);
   std::vector<Oid> array_types;
   std::string args;
   ListCell* lc;
   foreach (lc, walk.params) {
-    Var* v = (Var*)lfirst(lc);
-    auto it = offsets.find(v->varno);
-    if (it == offsets.end())
-      pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-               "a LATERAL subquery may only reference the columns of the FROM items before it");
-    node->param_columns.push_back(it->second + v->varattno - 1);
-    Oid array = pg::call([&] { return get_array_type(v->vartype); });
+    Node* param = (Node*)lfirst(lc);
+    Node* over_input = pg::call([&] { return input_columns_mutator(param, (void*)&offsets); });
+    if (IsA(over_input, Var)) {
+      node->param_columns.push_back(((Var*)over_input)->varattno - 1);
+    } else {
+      node->param_columns.push_back(-1);
+      over_input = (Node*)plan_expr((Expr*)over_input);
+    }
+    node->param_exprs = pg::call([&] { return lappend(node->param_exprs, over_input); });
+    Oid type = pg::call([&] { return exprType(param); });
+    Oid array = pg::call([&] { return get_array_type(type); });
     if (!OidIsValid(array))
-      unsupported("a LATERAL subquery referencing a stream column of type " +
-                  std::string(pg::call([&] { return (const char*)format_type_be(v->vartype); })) +
-                  ", which has no array type");
+      unsupported("a LATERAL subquery using a value of type " +
+                  std::string(pg::call([&] { return (const char*)format_type_be(type); })) +
+                  " from the stream, which has no array type");
     array_types.push_back(array);
     args += (args.empty() ? "$" : ", $") + std::to_string(array_types.size());
   }
