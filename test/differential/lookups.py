@@ -48,6 +48,11 @@ SUBQUERIES = [
     "SELECT t.id AS x, (SELECT count(*) FROM {T} u WHERE u.k = a.k) AS y FROM {T} t WHERE t.id = a.id",
     "SELECT t.id AS x, t.f AS y FROM {T} t WHERE t.k = a.k AND t.f < a.f",
     "SELECT t.k AS x, t.ts AS y FROM {T} t WHERE t.id = a.k OR t.id = a.v",
+    "SELECT t.id AS x, coalesce(a.g, 'none') || t.g AS y FROM {T} t WHERE t.k = coalesce(a.k, 0) % 4",
+    "SELECT t.id AS x, CASE WHEN a.flag THEN t.v ELSE -t.v END AS y FROM {T} t "
+    "WHERE t.k = a.k + 0 AND a.v IS NOT NULL",
+    "SELECT t.g AS x, count(*) AS y FROM {T} t WHERE t.v < a.v * 2 GROUP BY t.g",
+    "SELECT t.id AS x, t.g AS y FROM {T} t WHERE t.v > 0",
 ]
 
 WHERES = ["", " WHERE a.v > 2", " WHERE s.x IS NOT NULL", " WHERE a.g IS NOT NULL AND s.y IS NULL"]
