@@ -59,3 +59,9 @@ seed_args=(--seed "$seed")
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
     --seed "${ARROYO_SUBQ_SEED:-20261206}" --rounds "${ARROYO_SUBQ_ROUNDS:-100}" \
     --queries "${ARROYO_SUBQ_QUERIES:-8}"
+
+# Lookup joins (test/differential/lookups.py): random streams looked up in a random frozen table.
+"$PYTHON" "$ARROYO_ROOT/test/differential/lookups.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_LOOKUP_SEED:-20261206}" --rounds "${ARROYO_LOOKUP_ROUNDS:-60}" \
+    --queries "${ARROYO_LOOKUP_QUERIES:-8}"

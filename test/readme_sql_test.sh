@@ -70,6 +70,13 @@ prelude() {
                 url text, date_time timestamptz, extra text) SERVER nexmark
                 OPTIONS (event_type 'bid', event_rate '0', message_count '1000');"
     fi
+    if grep -q 'SERVER crm' "$b" && ! grep -q 'CREATE SERVER crm' "$b"; then
+        # postgres_fdw's server for the lookup example: the same database, over the socket.
+        echo "CREATE EXTENSION postgres_fdw;
+              SELECT format('CREATE SERVER crm FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host %L, port %L, dbname %L)',
+                            '$PGTEST_DIR', '$PGTEST_PORT', current_database()) \\gexec
+              CREATE USER MAPPING FOR CURRENT_USER SERVER crm;"
+    fi
     if grep -q 'SERVER kafka' "$b" && ! grep -q 'CREATE SERVER kafka' "$b"; then
         echo "CREATE SERVER kafka FOREIGN DATA WRAPPER arroyo_stream
                 OPTIONS (connector 'kafka', bootstrap_servers 'localhost:9092');"

@@ -14,7 +14,7 @@
 namespace arroyo {
 
 struct PlanNode {
-  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate, Join };
+  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate, Join, LookupJoin };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
   Kind kind;
@@ -134,6 +134,29 @@ struct JoinNode : PlanNode {
   bool preserves_right() const { return type == Type::Right || type == Type::Full; }
 };
 
+// A lookup join (`[LEFT] JOIN LATERAL (SELECT … FROM table WHERE … = stream.col) s ON true`):
+// each row of the append-only input is matched, when it is processed, with the rows the
+// subquery returns for it under a fresh snapshot; rows are the input's columns, then the
+// subquery's. Per batch, the distinct values of the subquery's references to the input
+// (`param_columns`) are looked up in one query: `lookup`, which reads them from array
+// parameters $1..$n (unnest … WITH ORDINALITY k) and returns (k.ordinality, subquery columns…).
+// No state: later changes to the table never retract an earlier result.
+struct LookupJoinNode : PlanNode {
+  LookupJoinNode() : PlanNode(Kind::LookupJoin) {}
+  PlanNodePtr input;
+  bool left = false;        // LEFT JOIN LATERAL: an input row without a match is NULL-padded
+  Query* lookup = nullptr;  // analyzed, unplanned; copied before each planning
+  // Per parameter: the input column (0-based) it is, or -1 for an expression over the input's
+  // columns (`o.k % 4`), computed per row from param_exprs (planned, Vars of the input rows).
+  std::vector<int> param_columns;
+  List* param_exprs = nullptr;
+  std::vector<Oid> param_array_types;
+  TupleDesc subquery_desc = nullptr;  // the subquery's columns
+  std::string tables;                 // the relations it reads, for messages ("customers")
+  bool scans = false;                 // no index serves its conditions: each batch scans a table
+  bool cacheable = false;             // reads only foreign tables (of other wrappers)
+};
+
 // Where results go.
 struct SinkTarget {
   Oid relid = InvalidOid;
@@ -163,6 +186,10 @@ struct PipelineSettings {
   int64 checkpoint_interval_us = -1;    // -1: the GUC's value
   int64 updating_ttl_us = -1;           // -1: the GUC's value
   int64 update_flush_interval_us = -1;  // -1: the GUC's value
+  // Lookups of foreign tables: keep each key's rows this long (0: no cache), at most this
+  // many rows in all (lookup.cache.ttl, lookup.cache.max_rows).
+  int64 lookup_cache_ttl_us = 0;
+  int64 lookup_cache_max_rows = -1;  // -1: unbounded (with a ttl)
 };
 
 struct LogicalPlan {

@@ -438,6 +438,67 @@ PlanNodePtr filtered(PlanNodePtr input, List* quals) {
   return proj;
 }
 
+// Whether a FROM item is a LATERAL subquery: a lookup, planned by plan_lookup_join.
+RangeTblEntry* lateral_subquery(Query* q, Node* item) {
+  if (!IsA(item, RangeTblRef)) return nullptr;
+  RangeTblEntry* rte = rt_fetch(((RangeTblRef*)item)->rtindex, q->rtable);
+  return rte->rtekind == RTE_SUBQUERY && rte->lateral ? rte : nullptr;
+}
+
+// `left` joined with the LATERAL subquery `rte` (FROM item `rtindex`) as a lookup join, then
+// filtered by `conds` (ON conditions of an inner join; a LEFT join's must be constant true).
+Planned lookup_inputs(Query* q, JoinNode::Type type, Planned left, RangeTblEntry* rte, int rtindex,
+                      List* conds) {
+  if (type != JoinNode::Type::Inner && type != JoinNode::Type::Left)
+    unsupported("RIGHT or FULL JOIN LATERAL",
+                "A lookup (JOIN LATERAL) matches each event with the rows its subquery returns; "
+                "write [LEFT] JOIN LATERAL (SELECT …) alias ON true.");
+  Offsets offsets = left.offsets;
+  offsets[rtindex] = left.node->desc->natts;
+  PlanNodePtr node =
+      plan_lookup_join(q, type == JoinNode::Type::Left, std::move(left.node), left.offsets, rte);
+  List* quals = NIL;
+  ListCell* lc;
+  foreach (lc, conds) {
+    Node* c = (Node*)lfirst(lc);
+    if (IsA(c, Const) && !((Const*)c)->constisnull && DatumGetBool(((Const*)c)->constvalue))
+      continue;  // ON true
+    if (type == JoinNode::Type::Left)
+      unsupported("a condition in the ON clause of LEFT JOIN LATERAL",
+                  "Write the condition in the subquery's WHERE clause, and ON true.");
+    Expr* e = plan_expr((Expr*)renumber(c, offsets));
+    quals = pg::call([&] { return lappend(quals, e); });
+  }
+  if (quals) node = filtered(std::move(node), quals);
+  return {std::move(node), std::move(offsets)};
+}
+
+// Whether a FROM list item is a chain of lookups: a LATERAL subquery, or JOINs whose every
+// right side is one and whose leftmost item is one (`FROM a, LATERAL (…) s LEFT JOIN LATERAL
+// (…) s2 ON true`).
+bool lookup_chain(Query* q, Node* item) {
+  while (IsA(item, JoinExpr)) {
+    if (!lateral_subquery(q, ((JoinExpr*)item)->rarg)) return false;
+    item = ((JoinExpr*)item)->larg;
+  }
+  return lateral_subquery(q, item) != nullptr;
+}
+
+// `cur`, a comma, then a lookup chain: the comma joins the rows so far with the first lookup
+// (an inner join), then each JOIN adds its lookup.
+Planned chain_lookups(Query* q, Planned cur, Node* item) {
+  if (RangeTblEntry* lateral = lateral_subquery(q, item))
+    return lookup_inputs(q, JoinNode::Type::Inner, std::move(cur), lateral,
+                         ((RangeTblRef*)item)->rtindex, NIL);
+  JoinExpr* j = (JoinExpr*)item;
+  Planned left = chain_lookups(q, std::move(cur), j->larg);
+  JoinNode::Type type = j->jointype == JOIN_INNER  ? JoinNode::Type::Inner
+                        : j->jointype == JOIN_LEFT ? JoinNode::Type::Left
+                                                   : JoinNode::Type::Full;
+  return lookup_inputs(q, type, std::move(left), lateral_subquery(q, j->rarg),
+                       ((RangeTblRef*)j->rarg)->rtindex, conjuncts(q, j->quals));
+}
+
 // Takes out of `*pending` the conditions that use only range table entry `rtindex` (and
 // nothing volatile), renumbered for its rows and planned.
 List* take_conditions_of(List** pending, int rtindex) {
@@ -486,6 +547,12 @@ Planned plan_from_item(Query* q, Node* item, List** pending) {
     default: unsupported("this kind of join");
   }
   List* none = NIL;
+  if (RangeTblEntry* lateral = lateral_subquery(q, j->rarg)) {
+    bool into = type == JoinNode::Type::Inner || type == JoinNode::Type::Left;
+    Planned left = plan_from_item(q, j->larg, into ? pending : &none);
+    return lookup_inputs(q, type, std::move(left), lateral, ((RangeTblRef*)j->rarg)->rtindex,
+                         conjuncts(q, j->quals));
+  }
   bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left ||
                    type == JoinNode::Type::Semi || type == JoinNode::Type::Anti;
   bool into_right = type == JoinNode::Type::Inner || type == JoinNode::Type::Right;
@@ -501,7 +568,13 @@ PlanNodePtr plan_from(Query* q, List** quals) {
   List* where = conjuncts(q, q->jointree->quals);
   Planned cur = plan_from_item(q, (Node*)linitial(from), &where);
   for (int i = 1; i < list_length(from); i++) {
-    Planned next = plan_from_item(q, (Node*)list_nth(from, i), &where);
+    Node* item = (Node*)list_nth(from, i);
+    if (lookup_chain(q, item)) {
+      // FROM stream, LATERAL (…): the WHERE conditions stay filters of the joined rows.
+      cur = chain_lookups(q, std::move(cur), item);
+      continue;
+    }
+    Planned next = plan_from_item(q, item, &where);
     // WHERE conditions over both sides (and nothing else) join them; the others stay filters.
     Bitmapset* both =
         pg::call([&] { return bms_union(members_of(cur.offsets), members_of(next.offsets)); });

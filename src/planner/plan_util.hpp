@@ -3,6 +3,7 @@
 
 #include "core/plan.hpp"
 
+#include <map>
 #include <vector>
 
 namespace arroyo {
@@ -33,6 +34,12 @@ PlanNodePtr plan_rte(RangeTblEntry* rte);
 // the Vars of the query's select list and HAVING to the joined rows' columns, and sets `quals`
 // to the WHERE conditions left to filter the joined rows (planned, implicitly ANDed).
 PlanNodePtr plan_from(Query* q, List** quals);
+// Plans `input` [LEFT] JOIN LATERAL (the subquery of `rte`) as a lookup join (lookups.cpp):
+// `offsets` says where each FROM item of `q` before it starts in `input`'s rows.
+PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
+                             const std::map<int, int>& offsets, RangeTblEntry* rte);
+// Refuses lookup.cache settings in a pipeline without a lookup of foreign tables.
+void check_lookup_settings(const LogicalPlan& plan);
 
 // Rejects window functions (tumble, hop, session) in a query without aggregation.
 void check_no_windows(Query* q);

@@ -248,7 +248,10 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
       return planned;
     }
     case RTE_SUBQUERY:
-      if (rte->lateral) unsupported("LATERAL");
+      if (rte->lateral)
+        unsupported("LATERAL here",
+                    "A LATERAL subquery looks rows up for each event of a stream: write FROM "
+                    "<stream> [LEFT] JOIN LATERAL (SELECT …) alias ON true.");
       return plan_shared_subquery(rte->subquery);
     case RTE_FUNCTION: unsupported("a function in FROM");
     case RTE_VALUES: unsupported("VALUES in FROM");
@@ -807,6 +810,7 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
                    std::string(pg::call([&] { return (const char*)get_rel_name(t); })) +
                    "\", which it also reads",
                "Its own writes would come back as changes.");
+  check_lookup_settings(plan);
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
   planned_sources.clear();

@@ -6,7 +6,9 @@ namespace arroyo {
 
 namespace {
 
-const char* const kSupported = "checkpoint_interval, update_aggregate_flush_interval, updating_ttl";
+const char* const kSupported =
+    "checkpoint_interval, lookup.cache.max_rows, lookup.cache.ttl, "
+    "update_aggregate_flush_interval, updating_ttl";
 
 // The value of `SET name = value` as text (a string or a number).
 std::string setting_value(VariableSetStmt* stmt) {
@@ -61,6 +63,22 @@ void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings) {
   if (name == "update_aggregate_flush_interval") {
     settings.update_flush_interval_us =
         interval_setting("update_aggregate_flush_interval", setting_value(stmt));
+    return;
+  }
+  if (name == "lookup.cache.ttl") {
+    settings.lookup_cache_ttl_us = interval_setting("lookup.cache.ttl", setting_value(stmt));
+    return;
+  }
+  if (name == "lookup.cache.max_rows") {
+    // A positive integer (setting_value would read a bare number as milliseconds).
+    Node* arg = stmt->kind == VAR_SET_VALUE && list_length(stmt->args) == 1
+                    ? (Node*)linitial(stmt->args)
+                    : nullptr;
+    if (!arg || !IsA(arg, A_Const) || ((A_Const*)arg)->isnull ||
+        !IsA(&((A_Const*)arg)->val, Integer) || intVal(&((A_Const*)arg)->val) <= 0)
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+               "pipeline setting \"lookup.cache.max_rows\" must be a positive integer");
+    settings.lookup_cache_max_rows = intVal(&((A_Const*)arg)->val);
     return;
   }
   pg::fail(ERRCODE_UNDEFINED_OBJECT, "unknown pipeline setting \"" + name + "\"",

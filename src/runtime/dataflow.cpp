@@ -2,6 +2,7 @@
 
 #include "operators/connector_sink.hpp"
 #include "operators/join.hpp"
+#include "operators/lookup_join.hpp"
 #include "operators/project.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/union_all.hpp"
@@ -20,6 +21,7 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
                    int64 ttl_us, int64 flush_us)
     : round_memory_(round_memory), info_(info), ttl_us_(ttl_us), flush_us_(flush_us) {
   last_flush_ = GetCurrentTimestamp();
+  settings_ = plan.settings;
   int sink;
   if (plan.sink.is_table) {
     sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
@@ -146,6 +148,15 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::make_unique<JoinOperator>(*j, ttl_us_, round_memory_));
       graph_.connect(build(j->left.get()), self, 0);
       graph_.connect(build(j->right.get()), self, 1);
+      break;
+    }
+    case PlanNode::Kind::LookupJoin: {
+      auto* l = static_cast<LookupJoinNode*>(node);
+      describe(std::string("lookup join ") + (l->left ? "left" : "inner") + ", " +
+                   std::to_string(l->param_columns.size()) + " keys",
+               l->desc);
+      self = add(std::make_unique<LookupJoinOperator>(*l, settings_, round_memory_));
+      graph_.connect(build(l->input.get()), self, 0);
       break;
     }
     case PlanNode::Kind::Union: {

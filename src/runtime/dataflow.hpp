@@ -82,6 +82,7 @@ class Dataflow {
   void collect_source_status();
   MemoryContext round_memory_;
   RuntimeInfo info_;
+  PipelineSettings settings_;  // the pipeline's SET statements (lookup.cache.*)
   int64 ttl_us_, flush_us_;
   bool has_updating_ = false;
   TimestampTz last_flush_ = 0;
