@@ -43,4 +43,12 @@ PlanNodePtr plan_grouped_query(Query* q, PlanNodePtr input, List* quals);
 // built-in arithmetic or casts over those).
 bool grouping_key_never_null(const UpdatingAggregateNode& agg, int key);
 
+// Window functions (window_functions.cpp). The FROM item of `SELECT … FROM (SELECT …, rank()
+// OVER (…) AS rn FROM x) s WHERE rn <= N` planned as a top-N, or nullptr if q is not that.
+PlanNodePtr plan_top_n_from(Query* q);
+// ORDER BY … LIMIT n: the query planned without them by `plan_rest`, then an updating top-n.
+PlanNodePtr plan_order_limit(Query* q, PlanNodePtr (*plan_rest)(Query*));
+// A query level with window functions over its planned FROM item, filtered by `quals`.
+PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals);
+
 }  // namespace arroyo
