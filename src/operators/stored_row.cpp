@@ -48,7 +48,7 @@ int64 RowLayout::bytes(const StoredRow& row) const {
 bool RowLayout::same(const StoredRow& a, const Datum* values, const bool* nulls) const {
   for (int c = 0; c < ncols(); c++) {
     if (a.nulls[c] != nulls[c]) return false;
-    if (!nulls[c] && !datumIsEqual(a.values[c], values[c], byval_[c], len_[c])) return false;
+    if (!nulls[c] && !datum_image_eq(a.values[c], values[c], byval_[c], len_[c])) return false;
   }
   return true;
 }

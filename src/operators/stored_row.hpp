@@ -27,7 +27,7 @@ class RowLayout {
   void free(StoredRow& row) const;
   // Bytes a row holds (for state_bytes).
   int64 bytes(const StoredRow& row) const;
-  // Whether two rows have the same values (binary equality, as the rows were received).
+  // Whether two rows have the same values (the same image: a retraction repeats its row).
   bool same(const StoredRow& a, const Datum* values, const bool* nulls) const;
   // Checkpoint encoding (inside pg::call); decode allocates in CurrentMemoryContext.
   void encode(const StoredRow& row, StateEncoder& out) const;
