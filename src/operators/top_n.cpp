@@ -89,8 +89,10 @@ void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const boo
                           TimestampTz t) {
   std::vector<int64> ranks;
   pg::call([&] {
-    // A full windowed partition ignores a row that sorts after its last kept row.
-    if (windowed_ && !p.rows.empty() && int64(p.rows.size()) >= limit_) {
+    // A full windowed partition ignores a row that sorts after its last kept row (for
+    // dense_rank() N rows may hold fewer than N values: the pruning below decides).
+    if (windowed_ && rank_ != TopNNode::Rank::DenseRank && !p.rows.empty() &&
+        int64(p.rows.size()) >= limit_) {
       const StoredRow& last = p.rows.back();
       int c = compare(values, nulls, last.values, last.nulls);
       if (c > 0 || (c == 0 && rank_ == TopNNode::Rank::RowNumber)) return;
@@ -149,7 +151,7 @@ void TopNOperator::push(int, Batch& rows) {
   std::unique_ptr<bool[]> key_nulls(new bool[nk + 1]);
   for (int i = 0; i < rows.size(); i++) {
     TimestampTz t = rows.time(i);
-    if (windowed_ && t <= watermark_) {
+    if (windowed_ && t < watermark_) {
       stats_.late_rows++;
       continue;
     }
@@ -211,7 +213,7 @@ void TopNOperator::forget(Group* g) {
 void TopNOperator::emit_windows(TimestampTz wm) {
   std::vector<Group*> done;
   for (auto& [g, p] : parts_)
-    if (p.time <= wm) done.push_back(g);
+    if (p.time < wm || wm == DT_NOEND) done.push_back(g);
   std::sort(done.begin(), done.end(),
             [&](Group* a, Group* b) { return parts_[a].time < parts_[b].time; });
   std::vector<int64> ranks;

@@ -92,7 +92,7 @@ void WindowFunctionOperator::push(int, Batch& rows) {
   std::unique_ptr<bool[]> key_nulls(new bool[nk + 1]);
   for (int i = 0; i < rows.size(); i++) {
     TimestampTz t = rows.time(i);
-    if (t <= watermark_) {
+    if (t < watermark_) {
       stats_.late_rows++;
       continue;
     }
@@ -109,7 +109,12 @@ void WindowFunctionOperator::push(int, Batch& rows) {
       row = layout_.copy(rows.values(i), rows.nulls(i), t);
       MemoryContextSwitchTo(old);
     });
-    std::vector<StoredRow>& pending = rows_[g].pending;
+    KeyRows& k = rows_[g];
+    if (!k.active) {
+      k.active = true;
+      active_.push_back(g);
+    }
+    std::vector<StoredRow>& pending = k.pending;
     // By event time; rows of equal time stay in arrival order.
     auto at = std::upper_bound(pending.begin(), pending.end(), t,
                                [](TimestampTz v, const StoredRow& r) { return v < r.time; });
@@ -135,13 +140,21 @@ void WindowFunctionOperator::end() {
 void WindowFunctionOperator::release(TimestampTz wm, bool final) {
   std::vector<Group*> ready;
   TimestampTz waiting = DT_NOEND;
-  for (auto& [g, k] : rows_) {
+  std::vector<Group*> still;
+  for (Group* g : active_) {
+    KeyRows& k = rows_[g];
     size_t n = 0;
-    while (n < k.pending.size() && k.pending[n].time <= wm) n++;
+    while (n < k.pending.size() && (final || k.pending[n].time < wm)) n++;
     k.release = final ? n : n > size_t(lookahead_rows_) ? n - lookahead_rows_ : 0;
     if (k.release > 0) ready.push_back(g);
-    if (k.release < k.pending.size()) waiting = std::min(waiting, k.pending[k.release].time);
+    if (k.release < k.pending.size()) {
+      waiting = std::min(waiting, k.pending[k.release].time);
+      still.push_back(g);
+    } else {
+      k.active = false;
+    }
   }
+  active_ = std::move(still);
   if (!ready.empty()) evaluate(ready);
   for (Group* g : ready) {
     KeyRows& k = rows_[g];
@@ -152,7 +165,7 @@ void WindowFunctionOperator::release(TimestampTz wm, bool final) {
     unsaved_.mark(g);
     forget_if_empty(g);
   }
-  TimestampTz out_wm = final ? DT_NOEND : std::min(wm, waiting == DT_NOEND ? wm : waiting - 1);
+  TimestampTz out_wm = final ? DT_NOEND : std::min(wm, waiting);
   if (out_wm > emitted_watermark_) {
     emitted_watermark_ = out_wm;
     if (!final) emit_watermark(out_wm);
@@ -220,7 +233,7 @@ void WindowFunctionOperator::evaluate(const std::vector<Group*>& keys) {
     for (KeyRows* k : sets) {
       for (const StoredRow& r : k->history) put(r, false);
       for (size_t i = 0;
-           i < k->pending.size() && (i < k->release || k->pending[i].time <= watermark_); i++)
+           i < k->pending.size() && (i < k->release || k->pending[i].time < watermark_); i++)
         put(k->pending[i], i < k->release);
     }
     QueryEnvironment* env = create_queryEnv();
@@ -308,6 +321,10 @@ void WindowFunctionOperator::restore(const StateEntry& e) {
       int64 n = in.get_int();
       if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
       for (int64 i = 0; i < n; i++) rows.push_back(layout_.decode(in));
+    }
+    if (!k.pending.empty()) {
+      k.active = true;
+      active_.push_back(g);
     }
     MemoryContextSwitchTo(old);
   });

@@ -13,7 +13,7 @@
 //    passed it and, with lead(x, n), n later rows of its key (or the end of the input); the
 //    output's watermark is held back for the rows still waiting.
 //
-// Rows arrive later than the watermark are dropped and counted as late.
+// Rows behind the watermark (event time before it) are dropped and counted as late.
 #pragma once
 
 #include "core/operator.hpp"
@@ -49,6 +49,7 @@ class WindowFunctionOperator : public Operator {
     std::vector<StoredRow> history;  // emitted rows still read by frames, by event time
     std::vector<StoredRow> pending;  // rows not emitted yet, by event time
     size_t release = 0;              // while evaluating: pending rows emitted this time
+    bool active = false;             // listed in active_
   };
   void release(TimestampTz wm, bool final);
   void evaluate(const std::vector<Group*>& keys);
@@ -70,6 +71,7 @@ class WindowFunctionOperator : public Operator {
   MemoryContext memory_, eval_memory_, round_memory_;
   std::unique_ptr<GroupTable> keys_;
   std::unordered_map<Group*, KeyRows> rows_;
+  std::vector<Group*> active_;  // the keys with pending rows
   UnsavedGroups unsaved_;
   std::vector<std::string> removed_;
   TimestampTz watermark_ = DT_NOBEGIN, emitted_watermark_ = DT_NOBEGIN;
