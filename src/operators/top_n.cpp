@@ -67,53 +67,55 @@ int TopNOperator::compare(const Datum* av, const bool* an, const Datum* bv, cons
   return 0;
 }
 
-void TopNOperator::rank_top(const Partition& p, std::vector<int64>& ranks) const {
+void TopNOperator::rank_top(const Partition& p, std::vector<const StoredRow*>& top,
+                            std::vector<int64>& ranks) const {
+  top.clear();
   ranks.clear();
-  int64 rank = 0;
-  for (size_t i = 0; i < p.rows.size(); i++) {
-    bool peer = i > 0 && compare(p.rows[i - 1].values, p.rows[i - 1].nulls, p.rows[i].values,
-                                 p.rows[i].nulls) == 0;
+  int64 rank = 0, i = 0;
+  const StoredRow* prev = nullptr;
+  for (const StoredRow& r : p.rows) {
+    bool peer = prev && compare(prev->values, prev->nulls, r.values, r.nulls) == 0;
     switch (rank_) {
-      case TopNNode::Rank::RowNumber: rank = int64(i) + 1; break;
-      case TopNNode::Rank::Rank: rank = peer ? rank : int64(i) + 1; break;
+      case TopNNode::Rank::RowNumber: rank = i + 1; break;
+      case TopNNode::Rank::Rank: rank = peer ? rank : i + 1; break;
       case TopNNode::Rank::DenseRank: rank = peer ? rank : rank + 1; break;
     }
     if (rank > limit_) break;
+    top.push_back(&r);
     ranks.push_back(rank);
+    prev = &r;
+    i++;
   }
 }
 
 // Adds a row to its partition; a windowed partition then drops the rows that can no longer
-// rank at most N.
+// rank at most N. (The multiset's comparisons run inside pg::call: an error there fails the
+// pipeline, leaving at most the node being inserted unfreed.)
 void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const bool* nulls,
                           TimestampTz t) {
+  std::vector<const StoredRow*> top;
   std::vector<int64> ranks;
   pg::call([&] {
     // A full windowed partition ignores a row that sorts after its last kept row (for
     // dense_rank() N rows may hold fewer than N values: the pruning below decides).
     if (windowed_ && rank_ != TopNNode::Rank::DenseRank && !p.rows.empty() &&
         int64(p.rows.size()) >= limit_) {
-      const StoredRow& last = p.rows.back();
+      const StoredRow& last = *p.rows.rbegin();
       int c = compare(values, nulls, last.values, last.nulls);
       if (c > 0 || (c == 0 && rank_ == TopNNode::Rank::RowNumber)) return;
-    }
-    // After its peers: rows of equal rank keep their arrival order.
-    size_t lo = 0, hi = p.rows.size();
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      if (compare(values, nulls, p.rows[mid].values, p.rows[mid].nulls) < 0)
-        hi = mid;
-      else
-        lo = mid + 1;
     }
     MemoryContext old = MemoryContextSwitchTo(memory_);
     StoredRow row = layout_.copy(values, nulls, t);
     MemoryContextSwitchTo(old);
-    p.rows.insert(p.rows.begin() + lo, row);
+    p.rows.insert(row);  // after its peers: rows of equal rank keep their arrival order
     if (windowed_) {
-      rank_top(p, ranks);
-      for (size_t i = ranks.size(); i < p.rows.size(); i++) layout_.free(p.rows[i]);
-      p.rows.resize(ranks.size());
+      rank_top(p, top, ranks);
+      while (p.rows.size() > top.size()) {
+        auto last = std::prev(p.rows.end());
+        StoredRow dropped = *last;
+        p.rows.erase(last);
+        layout_.free(dropped);
+      }
     }
   });
   p.time = std::max(p.time, t);
@@ -126,20 +128,16 @@ void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const boo
 
 // Removes one row equal to a retracted one (nothing if the partition has none).
 void TopNOperator::retract(Partition& p, const Datum* values, const bool* nulls) {
+  StoredRow probe;
+  probe.values = const_cast<Datum*>(values);
+  probe.nulls = const_cast<bool*>(nulls);
   pg::call([&] {
-    size_t lo = 0, hi = p.rows.size();
-    while (lo < hi) {  // the first row not sorting before it
-      size_t mid = (lo + hi) / 2;
-      if (compare(p.rows[mid].values, p.rows[mid].nulls, values, nulls) < 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    for (size_t i = lo; i < p.rows.size(); i++) {
-      if (compare(p.rows[i].values, p.rows[i].nulls, values, nulls) != 0) break;
-      if (!layout_.same(p.rows[i], values, nulls)) continue;
-      layout_.free(p.rows[i]);
-      p.rows.erase(p.rows.begin() + i);
+    auto [it, end] = p.rows.equal_range(probe);
+    for (; it != end; ++it) {
+      if (!layout_.same(*it, values, nulls)) continue;
+      StoredRow gone = *it;
+      p.rows.erase(it);
+      layout_.free(gone);
       return;
     }
   });
@@ -164,7 +162,7 @@ void TopNOperator::push(int, Batch& rows) {
       bool created;
       g = keys_->find_or_create(key.data(), key_nulls.get(), &created);
     });
-    Partition& p = parts_[g];
+    Partition& p = part(g);
     if (rows.op(i) == RowOp::Insert) {
       insert(g, p, rows.values(i), rows.nulls(i), t);
     } else {
@@ -200,9 +198,12 @@ void TopNOperator::forget(Group* g) {
     removed_.push_back(key.bytes());
   }
   unsaved_.unmark(g);
-  Partition& p = parts_[g];
+  Partition& p = part(g);
   pg::call([&] {
-    for (StoredRow& r : p.rows) layout_.free(r);
+    for (const StoredRow& r : p.rows) {
+      StoredRow copy = r;
+      layout_.free(copy);
+    }
     for (StoredRow& r : p.emitted) out_layout_.free(r);
   });
   parts_.erase(g);
@@ -215,12 +216,13 @@ void TopNOperator::emit_windows(TimestampTz wm) {
   for (auto& [g, p] : parts_)
     if (p.time < wm || wm == DT_NOEND) done.push_back(g);
   std::sort(done.begin(), done.end(),
-            [&](Group* a, Group* b) { return parts_[a].time < parts_[b].time; });
+            [&](Group* a, Group* b) { return part(a).time < part(b).time; });
+  std::vector<const StoredRow*> top;
   std::vector<int64> ranks;
   for (Group* g : done) {
-    Partition& p = parts_[g];
-    pg::call([&] { rank_top(p, ranks); });
-    for (size_t i = 0; i < ranks.size(); i++) emit_row(p.rows[i], ranks[i], RowOp::Insert);
+    Partition& p = part(g);
+    pg::call([&] { rank_top(p, top, ranks); });
+    for (size_t i = 0; i < ranks.size(); i++) emit_row(*top[i], ranks[i], RowOp::Insert);
   }
   // The rows go out before the memory they point into is freed.
   emit(out_);
@@ -241,14 +243,15 @@ void TopNOperator::watermark(TimestampTz wm) {
 // that entered it.
 void TopNOperator::flush() {
   if (windowed_ || dirty_.empty()) return;
+  std::vector<const StoredRow*> top;
   std::vector<int64> ranks;
   std::vector<char> kept, fresh;
   std::vector<Group*> empty;
   std::vector<StoredRow> released;
   for (Group* g : dirty_) {
-    Partition& p = parts_[g];
+    Partition& p = part(g);
     p.dirty = false;
-    pg::call([&] { rank_top(p, ranks); });
+    pg::call([&] { rank_top(p, top, ranks); });
     kept.assign(p.emitted.size(), 0);
     fresh.assign(ranks.size(), 1);
     // A new top row equal (values and rank) to one emitted before stays as it is.
@@ -257,7 +260,7 @@ void TopNOperator::flush() {
         if (kept[j]) continue;
         const StoredRow& e = p.emitted[j];
         bool same = (!rank_column_ || DatumGetInt64(e.values[in_cols_]) == ranks[i]) &&
-                    pg::call([&] { return layout_.same(p.rows[i], e.values, e.nulls); });
+                    pg::call([&] { return layout_.same(*top[i], e.values, e.nulls); });
         if (same) {
           kept[j] = 1;
           fresh[i] = 0;
@@ -276,18 +279,18 @@ void TopNOperator::flush() {
     }
     for (size_t i = 0; i < ranks.size(); i++) {
       if (!fresh[i]) continue;
-      emit_row(p.rows[i], ranks[i], RowOp::Insert);
+      emit_row(*top[i], ranks[i], RowOp::Insert);
       StoredRow copy = pg::call([&] {
         MemoryContext old = MemoryContextSwitchTo(memory_);
         Datum* values = (Datum*)palloc(sizeof(Datum) * out_cols_);
         bool* nulls = (bool*)palloc(sizeof(bool) * out_cols_);
-        memcpy(values, p.rows[i].values, sizeof(Datum) * in_cols_);
-        memcpy(nulls, p.rows[i].nulls, sizeof(bool) * in_cols_);
+        memcpy(values, top[i]->values, sizeof(Datum) * in_cols_);
+        memcpy(nulls, top[i]->nulls, sizeof(bool) * in_cols_);
         if (rank_column_) {
           values[in_cols_] = Int64GetDatum(ranks[i]);
           nulls[in_cols_] = false;
         }
-        StoredRow r = out_layout_.copy(values, nulls, p.rows[i].time);
+        StoredRow r = out_layout_.copy(values, nulls, top[i]->time);
         pfree(values);
         pfree(nulls);
         MemoryContextSwitchTo(old);
@@ -321,7 +324,7 @@ void TopNOperator::checkpoint(StateWriter& w) {
   removed_.clear();
   write_changed_groups(w, kPartitionPart, *keys_, unsaved_, scratch_,
                        [&](Group* g, StateEncoder& out) {
-                         const Partition& p = parts_[g];
+                         const Partition& p = part(g);
                          out.put_int(p.time);
                          out.put_bool(p.dirty);
                          out.put_int(int64(p.rows.size()));
@@ -341,7 +344,7 @@ void TopNOperator::restore(const StateEntry& e) {
     return;
   }
   Group* g = restore_group(*keys_, e, scratch_, "a top-N", [&](Group* group, StateDecoder& in) {
-    Partition& p = parts_[group];
+    Partition& p = part(group);
     MemoryContext old = MemoryContextSwitchTo(memory_);
     p.time = in.get_int();
     p.dirty = in.get_bool();
@@ -349,11 +352,14 @@ void TopNOperator::restore(const StateEntry& e) {
       int64 n = in.get_int();
       if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
       for (int64 i = 0; i < n; i++)
-        (list == 0 ? p.rows : p.emitted).push_back((list == 0 ? layout_ : out_layout_).decode(in));
+        if (list == 0)
+          p.rows.insert(p.rows.end(), layout_.decode(in));  // in order: each goes last
+        else
+          p.emitted.push_back(out_layout_.decode(in));
     }
     MemoryContextSwitchTo(old);
   });
-  if (parts_[g].dirty) dirty_.push_back(g);
+  if (part(g).dirty) dirty_.push_back(g);
 }
 
 }  // namespace arroyo

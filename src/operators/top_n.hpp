@@ -20,6 +20,7 @@
 #include "operators/stored_row.hpp"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,16 +46,27 @@ class TopNOperator : public Operator {
   void restore(const StateEntry& e) override;
 
  private:
+  // The ORDER BY as a strict weak order of kept rows (used inside pg::call only).
+  struct RowOrder {
+    const TopNOperator* op;
+    bool operator()(const StoredRow& a, const StoredRow& b) const {
+      return op->compare(a.values, a.nulls, b.values, b.nulls) < 0;
+    }
+  };
+  using Rows = std::multiset<StoredRow, RowOrder>;
   struct Partition {
-    std::vector<StoredRow> rows;     // sorted by the ORDER BY; peers in arrival order
+    explicit Partition(const TopNOperator* op) : rows(RowOrder{op}) {}
+    Rows rows;                       // sorted by the ORDER BY; peers in arrival order
     std::vector<StoredRow> emitted;  // updating: the output rows (with rank) last emitted
     TimestampTz time = DT_NOBEGIN;   // windowed: the rows' event time (the window's last µs)
     bool dirty = false;
   };
   // Inside pg::call: <0, 0, >0 as row a sorts before, with, after row b.
   int compare(const Datum* av, const bool* an, const Datum* bv, const bool* bn) const;
-  // Inside pg::call: the ranks of the leading rows ranked at most N (the size is their count).
-  void rank_top(const Partition& p, std::vector<int64>& ranks) const;
+  // Inside pg::call: the leading rows ranked at most N, and their ranks.
+  void rank_top(const Partition& p, std::vector<const StoredRow*>& top,
+                std::vector<int64>& ranks) const;
+  Partition& part(Group* g) { return parts_.try_emplace(g, this).first->second; }
   void insert(Group* g, Partition& p, const Datum* values, const bool* nulls, TimestampTz t);
   void retract(Partition& p, const Datum* values, const bool* nulls);
   void emit_windows(TimestampTz wm);
