@@ -376,12 +376,10 @@ PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals) {
         ordered = c >= 0 && !reverse && is_event_time(input.get(), c + 1);
       }
       if (!ordered)
-        unsupported(
-            "a window function (OVER) neither ordered by the event time nor partitioned "
-            "by a time window",
-            "Over a stream, OVER needs ORDER BY the source's event-time column "
-            "(ascending), or PARTITION BY the window of a windowed aggregate "
-            "(tumble/hop/session) so that it is evaluated when the window closes.");
+        unsupported("OVER without ORDER BY the event time or PARTITION BY a time window",
+                    "Over a stream, OVER needs ORDER BY the source's event-time column "
+                    "(ascending), or PARTITION BY the window of a windowed aggregate "
+                    "(tumble/hop/session) so that it is evaluated when the window closes.");
     }
     foreach (lc, window_funcs_of(q)) {
       WindowFunc* wf = (WindowFunc*)lfirst(lc);
