@@ -183,5 +183,67 @@ SELECT stream_create('r7', $$INSERT INTO refused SELECT driver, price FROM event
 SELECT stream_create('r8', $$INSERT INTO refused
   SELECT driver, sum(price) OVER (PARTITION BY driver ORDER BY ts ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM events$$);
 SELECT stream_create('r9', $$INSERT INTO refused
-  SELECT driver, sum(price) OVER (PARTITION BY lower(driver) ORDER BY ts ROWS 1 PRECEDING) FROM events$$);
+  SELECT driver, sum(price) OVER (PARTITION BY driver ORDER BY ts GROUPS 1 PRECEDING) FROM events$$);
 SELECT stream_create('r10', $$INSERT INTO refused SELECT driver, price FROM events ORDER BY price LIMIT 3 OFFSET 1$$);
+
+-- 6. State is checkpointed and restored exactly: pipelines stopped twice while they hold rows
+-- (stream_stop checkpoints, stream_start restores), then compared with the batch queries.
+CREATE SERVER wr_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+CREATE FOREIGN TABLE wr_src (counter bigint,
+  ts timestamptz GENERATED ALWAYS AS (to_timestamp(1767225600 + counter / 1000.0)) STORED)
+  SERVER wr_imp OPTIONS (event_rate '1000', message_count '3000', start_time '2026-01-01 00:00:00+00',
+                         event_time_interval '1 millisecond', event_time_field 'ts',
+                         watermark_delay '0 seconds');
+CREATE TABLE wr_rows AS
+  SELECT counter, to_timestamp(1767225600 + counter / 1000.0) AS ts
+  FROM generate_series(0::bigint, 2999) counter;
+CREATE FUNCTION wr_wait_rows(p text, n bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..3000 LOOP
+    IF (SELECT rows_in >= n FROM stream_pipelines WHERE name = p) THEN RETURN; END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  RAISE EXCEPTION 'pipeline % did not read % rows in 30 s', p, n;
+END $$;
+CREATE TABLE wr_top (k bigint, total numeric, rn bigint);
+SELECT stream_create('wr_top', $$SET update_aggregate_flush_interval = '10 milliseconds';
+  INSERT INTO wr_top SELECT k, total, rn FROM (
+    SELECT k, total, row_number() OVER (ORDER BY total DESC, k) AS rn
+    FROM (SELECT counter % 11 AS k, sum(counter % 13) AS total FROM wr_src GROUP BY 1) c) x
+  WHERE rn <= 3$$);
+CREATE TABLE wr_win (w tstzrange, k bigint, n bigint, r bigint);
+SELECT stream_create('wr_win', $$INSERT INTO wr_win SELECT w, k, n, r FROM (
+    SELECT w, k, n, rank() OVER (PARTITION BY w ORDER BY n DESC) AS r
+    FROM (SELECT tumble(interval '700 milliseconds') AS w, counter % 7 AS k, count(*) AS n
+          FROM wr_src WHERE counter % 3 <> 0 GROUP BY 1, 2) c) x
+  WHERE r <= 2$$);
+CREATE TABLE wr_lag (counter bigint, prev bigint, nxt bigint, first bigint, last3 numeric, recent bigint);
+SELECT stream_create('wr_lag', $$INSERT INTO wr_lag
+  SELECT counter, lag(counter) OVER w, lead(counter, 2) OVER w, first_value(counter) OVER w,
+         sum(counter) OVER (PARTITION BY counter % 5 ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+         count(*) OVER (PARTITION BY counter % 5 ORDER BY ts RANGE BETWEEN interval '20 milliseconds' PRECEDING AND CURRENT ROW)
+  FROM wr_src WINDOW w AS (PARTITION BY counter % 5 ORDER BY ts)$$);
+SELECT stream_start('wr_top'), stream_start('wr_win'), stream_start('wr_lag');
+SELECT wr_wait_rows('wr_top', 700), wr_wait_rows('wr_win', 700), wr_wait_rows('wr_lag', 700);
+SELECT stream_stop('wr_top'), stream_stop('wr_win'), stream_stop('wr_lag');
+SELECT count(*) > 0 AS state_checkpointed FROM stream_checkpoints WHERE pipeline IN ('wr_top', 'wr_win', 'wr_lag');
+SELECT stream_start('wr_top'), stream_start('wr_win'), stream_start('wr_lag');
+SELECT wr_wait_rows('wr_top', 1900), wr_wait_rows('wr_win', 1900), wr_wait_rows('wr_lag', 1900);
+SELECT stream_stop('wr_top'), stream_stop('wr_win'), stream_stop('wr_lag');
+SELECT stream_start('wr_top'), stream_start('wr_win'), stream_start('wr_lag');
+SELECT name, stream_wait(name) AS state FROM stream_pipelines WHERE name LIKE 'wr\_%' ORDER BY name;
+SELECT same('wr_top', $$SELECT k, total, rn FROM (
+    SELECT k, total, row_number() OVER (ORDER BY total DESC, k) AS rn
+    FROM (SELECT counter % 11 AS k, sum(counter % 13) AS total FROM wr_rows GROUP BY 1) c) x
+  WHERE rn <= 3$$) AS wr_top_match;
+SELECT same('wr_win', $$SELECT w, k, n, r FROM (
+    SELECT w, k, n, rank() OVER (PARTITION BY w ORDER BY n DESC) AS r
+    FROM (SELECT tstzrange(date_bin('700 milliseconds', ts, 'epoch'), date_bin('700 milliseconds', ts, 'epoch') + interval '700 milliseconds') AS w,
+                 counter % 7 AS k, count(*) AS n
+          FROM wr_rows WHERE counter % 3 <> 0 GROUP BY 1, 2) c) x
+  WHERE r <= 2$$) AS wr_win_match;
+SELECT same('wr_lag', $$SELECT counter, lag(counter) OVER w, lead(counter, 2) OVER w, first_value(counter) OVER w,
+         sum(counter) OVER (PARTITION BY counter % 5 ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW),
+         count(*) OVER (PARTITION BY counter % 5 ORDER BY ts RANGE BETWEEN interval '20 milliseconds' PRECEDING AND CURRENT ROW)
+  FROM wr_rows WINDOW w AS (PARTITION BY counter % 5 ORDER BY ts)$$) AS wr_lag_match;
+SELECT count(*) AS lag_rows, count(nxt) AS with_lead FROM wr_lag;

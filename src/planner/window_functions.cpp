@@ -68,8 +68,8 @@ int single_from_item(Query* q) {
 }
 
 // Rows of `input` that pass `quals` (implicitly ANDed), in the same layout.
-PlanNodePtr filtered(PlanNodePtr input, List* quals) {
-  if (!quals) return input;
+PlanNodePtr filtered(PlanNodePtr input, List* quals, List* extra = NIL) {
+  if (!quals && !extra) return input;
   auto proj = std::make_unique<ProjectNode>();
   TupleDesc in = input->desc;
   List* targets = pg::call([&] {
@@ -83,9 +83,26 @@ PlanNodePtr filtered(PlanNodePtr input, List* quals) {
     }
     return out;
   });
+  if (extra) {
+    // Key expressions appended as columns "arroyo_key<n>".
+    List* planned = plan_targets(targets_from_exprs(extra));
+    ListCell* lc;
+    foreach (lc, planned) {
+      TargetEntry* te = (TargetEntry*)lfirst(lc);
+      int resno = list_length(targets) + 1;
+      std::string name = "arroyo_key" + std::to_string(resno - in->natts);
+      targets = pg::call([&] {
+        TargetEntry* copy = flatCopyTargetEntry(te);
+        copy->resno = resno;
+        copy->resname = pstrdup(name.c_str());
+        return lappend(targets, copy);
+      });
+    }
+  }
   proj->targets = targets;
   proj->quals = quals;
-  proj->desc = pg::call([&] { return CreateTupleDescCopy(in); });
+  proj->desc =
+      extra ? desc_from_targets(targets) : pg::call([&] { return CreateTupleDescCopy(in); });
   proj->updating = input->updating;
   proj->input = std::move(input);
   return proj;
@@ -351,21 +368,20 @@ PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals) {
     // Event-time OVER per key: one PARTITION BY of plain columns, ORDER BY the event time, and
     // functions whose frames read a bounded number of rows (or the interval) back.
     bool first_clause = true;
+    List* partition_exprs = NIL;
     foreach (lc, q->windowClause) {
       WindowClause* wc = (WindowClause*)lfirst(lc);
-      std::vector<int> partition;
+      List* exprs = NIL;
       ListCell* pc;
       foreach (pc, wc->partitionClause) {
-        int c = plain_column(q, (SortGroupClause*)lfirst(pc), rtindex);
-        if (c < 0)
-          unsupported("PARTITION BY an expression in a window function over event time",
-                      "Compute the key as a column in a subquery and partition by it.");
-        partition.push_back(c);
+        SortGroupClause* sgc = (SortGroupClause*)lfirst(pc);
+        exprs = pg::call(
+            [&] { return lappend(exprs, get_sortgroupclause_tle(sgc, q->targetList)->expr); });
       }
-      if (!first_clause && partition != node->partition_cols)
+      if (!first_clause && !pg::call([&] { return equal(exprs, partition_exprs); }))
         unsupported("window functions over event time with different PARTITION BY lists",
                     "Use one PARTITION BY for every window function of the query.");
-      node->partition_cols = partition;
+      partition_exprs = exprs;
       first_clause = false;
       bool ordered = list_length(wc->orderClause) == 1;
       if (ordered) {
@@ -439,6 +455,24 @@ PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals) {
                         "() needs the whole partition: PARTITION BY the window of a windowed "
                         "aggregate, so that it is evaluated when the window closes.");
       }
+    }
+    // The rows are kept per key: PARTITION BY columns, and expressions computed as extra
+    // columns of the kept rows (the query itself evaluates its own PARTITION BY again).
+    List* extra = NIL;
+    ListCell* ec;
+    foreach (ec, partition_exprs) {
+      Node* e = (Node*)lfirst(ec);
+      Var* v = IsA(e, Var) ? (Var*)e : nullptr;
+      if (v && v->varno == Index(rtindex) && v->varlevelsup == 0 && v->varattno >= 1) {
+        node->partition_cols.push_back(v->varattno - 1);
+        continue;
+      }
+      node->partition_cols.push_back(input->desc->natts + list_length(extra));
+      extra = pg::call([&] { return lappend(extra, copyObjectImpl(e)); });
+    }
+    if (extra) {
+      PlanNodePtr keyed = filtered(std::move(input), nullptr, extra);
+      input = std::move(keyed);
     }
   }
   // The level's SELECT over the ephemeral relation holding the buffered rows.
