@@ -247,3 +247,11 @@ SELECT same('wr_lag', $$SELECT counter, lag(counter) OVER w, lead(counter, 2) OV
          count(*) OVER (PARTITION BY counter % 5 ORDER BY ts RANGE BETWEEN interval '20 milliseconds' PRECEDING AND CURRENT ROW)
   FROM wr_rows WINDOW w AS (PARTITION BY counter % 5 ORDER BY ts)$$) AS wr_lag_match;
 SELECT count(*) AS lag_rows, count(nxt) AS with_lead FROM wr_lag;
+
+SELECT count(stream_drop(name)) > 0 AS dropped FROM stream_pipelines;
+DROP SERVER files CASCADE;
+DROP SERVER wr_imp CASCADE;
+DROP VIEW minute_counts;
+DROP TABLE events_batch, top_drivers, ranked_totals, per_window, busiest, priciest, cheapest,
+  ticks_over, changes, refused, wr_rows, wr_top, wr_win, wr_lag;
+DROP FUNCTION same, wr_wait_rows;
