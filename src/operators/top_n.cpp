@@ -24,6 +24,7 @@ TopNOperator::TopNOperator(const TopNNode& node, EngineStats& stats, MemoryConte
       limit_(node.limit),
       rank_column_(node.rank_column),
       windowed_(node.windowed),
+      prune_(node.windowed || !node.input->updating),
       layout_(node.input->desc),
       out_layout_(node.desc),
       stats_(stats),
@@ -88,9 +89,9 @@ void TopNOperator::rank_top(const Partition& p, std::vector<const StoredRow*>& t
   }
 }
 
-// Adds a row to its partition; a windowed partition then drops the rows that can no longer
-// rank at most N. (The multiset's comparisons run inside pg::call: an error there fails the
-// pipeline, leaving at most the node being inserted unfreed.)
+// Adds a row to its partition; over append-only rows (windowed or not) the partition then
+// drops the rows that can no longer rank at most N. (The multiset's comparisons run inside
+// pg::call: an error there fails the pipeline, leaving at most the node being inserted unfreed.)
 void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const bool* nulls,
                           TimestampTz t) {
   std::vector<const StoredRow*> top;
@@ -98,7 +99,7 @@ void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const boo
   pg::call([&] {
     // A full windowed partition ignores a row that sorts after its last kept row (for
     // dense_rank() N rows may hold fewer than N values: the pruning below decides).
-    if (windowed_ && rank_ != TopNNode::Rank::DenseRank && !p.rows.empty() &&
+    if (prune_ && rank_ != TopNNode::Rank::DenseRank && !p.rows.empty() &&
         int64(p.rows.size()) >= limit_) {
       const StoredRow& last = *p.rows.rbegin();
       int c = compare(values, nulls, last.values, last.nulls);
@@ -108,7 +109,7 @@ void TopNOperator::insert(Group* g, Partition& p, const Datum* values, const boo
     StoredRow row = layout_.copy(values, nulls, t);
     MemoryContextSwitchTo(old);
     p.rows.insert(row);  // after its peers: rows of equal rank keep their arrival order
-    if (windowed_) {
+    if (prune_) {
       rank_top(p, top, ranks);
       while (p.rows.size() > top.size()) {
         auto last = std::prev(p.rows.end());

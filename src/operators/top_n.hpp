@@ -8,10 +8,11 @@
 //    ranks down. When the watermark passes the partition's window, its rows are emitted with
 //    their rank (append-only) and it is forgotten: O(N) state per open partition.
 //  * Updating (over a non-windowed aggregate, an updating or an unbounded input; also
-//    ORDER BY … LIMIT n, one partition): a partition keeps every live input row, since a row
-//    of the top that is retracted must be replaced by the next one; every flush, each changed
-//    partition emits a delete for each row that left its top (or whose rank changed) and an
-//    insert for each row that entered it.
+//    ORDER BY … LIMIT n, one partition): over updating input a partition keeps every live
+//    input row, since a row of the top that is retracted must be replaced by the next one
+//    (over append-only input, only the rows that can still rank at most N, as above); every
+//    flush, each changed partition emits a delete for each row that left its top (or whose
+//    rank changed) and an insert for each row that entered it.
 #pragma once
 
 #include "core/operator.hpp"
@@ -80,6 +81,7 @@ class TopNOperator : public Operator {
   TopNNode::Rank rank_;
   int64 limit_;
   bool rank_column_, windowed_;
+  bool prune_;  // append-only input: rows pushed out of the top never come back
   std::vector<KeyType> key_types_;
   RowLayout layout_, out_layout_;
   EngineStats& stats_;

@@ -463,7 +463,7 @@ PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals) {
     foreach (ec, partition_exprs) {
       Node* e = (Node*)lfirst(ec);
       Var* v = IsA(e, Var) ? (Var*)e : nullptr;
-      if (v && v->varno == Index(rtindex) && v->varlevelsup == 0 && v->varattno >= 1) {
+      if (v && v->varno == rtindex && v->varlevelsup == 0 && v->varattno >= 1) {
         node->partition_cols.push_back(v->varattno - 1);
         continue;
       }
