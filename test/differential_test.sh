@@ -65,3 +65,11 @@ seed_args=(--seed "$seed")
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
     --seed "${ARROYO_LOOKUP_SEED:-20261206}" --rounds "${ARROYO_LOOKUP_ROUNDS:-60}" \
     --queries "${ARROYO_LOOKUP_QUERIES:-8}"
+
+# Window functions (test/differential/window_functions.py): one random source per round,
+# window functions per closed window, top-N (windowed and updating), event-time OVER per key,
+# ORDER BY … LIMIT n.
+"$PYTHON" "$ARROYO_ROOT/test/differential/window_functions.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_WINFN_SEED:-20261219}" --rounds "${ARROYO_WINFN_ROUNDS:-12}" \
+    --queries "${ARROYO_WINFN_QUERIES:-8}"

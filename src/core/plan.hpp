@@ -14,7 +14,17 @@
 namespace arroyo {
 
 struct PlanNode {
-  enum class Kind { Source, Project, Union, WindowAggregate, UpdatingAggregate, Join, LookupJoin };
+  enum class Kind {
+    Source,
+    Project,
+    Union,
+    WindowAggregate,
+    UpdatingAggregate,
+    Join,
+    WindowFunction,
+    TopN,
+    LookupJoin
+  };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
   Kind kind;
@@ -155,6 +165,53 @@ struct LookupJoinNode : PlanNode {
   std::string tables;                 // the relations it reads, for messages ("customers")
   bool scans = false;                 // no index serves its conditions: each batch scans a table
   bool cacheable = false;             // reads only foreign tables (of other wrappers)
+};
+
+// Window functions (OVER) evaluated by PostgreSQL's own executor (a WindowAgg over the buffered
+// rows, read as an ephemeral named relation) once the watermark passes the rows: either whole
+// closed time windows (PARTITION BY a windowed aggregate's window: every row of a partition
+// arrives before the watermark passes it), or event-time OVER per key, where each evaluation
+// also sees the rows its frames look back at (`lookback_rows`, `lookback_us`, the first row)
+// and forward to (`lookahead_rows`, for lead). See src/operators/window_function.hpp.
+struct WindowFunctionNode : PlanNode {
+  WindowFunctionNode() : PlanNode(Kind::WindowFunction) {}
+  PlanNodePtr input;
+  // SELECT over the relation "arroyo_window_rows": the input's columns, then its event time
+  // (timestamptz) and whether the row is to be emitted (boolean); produces `desc`'s columns,
+  // then the event time and the emit flag, ordered by event time.
+  Query* query = nullptr;
+  std::vector<int> partition_cols;  // 0-based input columns keying the rows (event-time OVER)
+  bool per_key = false;             // event-time OVER per key (else closed time windows)
+  int lookback_rows = 0;            // rows before the current one a frame or lag() reads
+  int64 lookback_us = 0;            // event time before the current row a RANGE frame reads
+  bool keep_first = false;          // first_value over a frame starting at the partition
+  int lookahead_rows = 0;           // rows after the current one lead() reads
+};
+
+// One ORDER BY key of a top-N, over a 0-based input column.
+struct SortKeySpec {
+  int column = 0;
+  Oid sort_op = InvalidOid;  // the "<" or ">" operator
+  Oid collation = InvalidOid;
+  bool nulls_first = false;
+};
+
+// Top-N per partition: the rows whose row_number(), rank() or dense_rank() OVER (PARTITION BY
+// partition_cols ORDER BY order) is at most `limit`. Output rows: the input's columns, then
+// (with rank_column) the rank as bigint. Over a windowed aggregate's rows (`windowed`: a
+// partition column is the time window), each partition keeps at most its top rows and is
+// emitted, append-only, when the watermark passes it; otherwise the result is updating: rows
+// enter and leave the top as ranks change (also ORDER BY … LIMIT n, one partition).
+struct TopNNode : PlanNode {
+  enum class Rank { RowNumber, Rank, DenseRank };
+  TopNNode() : PlanNode(Kind::TopN) {}
+  PlanNodePtr input;
+  std::vector<int> partition_cols;
+  std::vector<SortKeySpec> order;
+  Rank rank = Rank::RowNumber;
+  int64 limit = 0;
+  bool rank_column = true;
+  bool windowed = false;
 };
 
 // Where results go.

@@ -70,4 +70,12 @@ void reset_shared_subqueries();
 // `*num_keys` gets the key's width (0 when no keyed source feeds `root` through projections).
 std::vector<int> traced_source_key(const PlanNode* root, int* num_keys);
 
+// Window functions (window_functions.cpp). The FROM item of `SELECT … FROM (SELECT …, rank()
+// OVER (…) AS rn FROM x) s WHERE rn <= N` planned as a top-N, or nullptr if q is not that.
+PlanNodePtr plan_top_n_from(Query* q);
+// ORDER BY … LIMIT n: the query planned without them by `plan_rest`, then an updating top-n.
+PlanNodePtr plan_order_limit(Query* q, PlanNodePtr (*plan_rest)(Query*));
+// A query level with window functions over its planned FROM item, filtered by `quals`.
+PlanNodePtr plan_window_query(Query* q, PlanNodePtr input, List* quals);
+
 }  // namespace arroyo

@@ -24,12 +24,14 @@ namespace {
 // Rejects the SELECT-level constructs a streaming pipeline cannot run (yet).
 void check_query_shape(Query* q) {
   if (q->groupingSets) unsupported("GROUPING SETS, ROLLUP or CUBE");
-  if (q->hasWindowFuncs) unsupported("a window function (OVER)");
+  if (q->hasWindowFuncs && q->setOperations) unsupported("a window function (OVER) over UNION ALL");
   if (q->hasTargetSRFs) unsupported("a set-returning function in the select list");
   if (q->hasSubLinks) unsupported("a subquery in an expression");
   if (q->cteList) unsupported("WITH (a common table expression)");
-  if (q->sortClause) unsupported("ORDER BY", "A stream has no end to sort by.");
-  if (q->limitCount || q->limitOffset) unsupported("LIMIT or OFFSET");
+  if (q->sortClause && !q->limitCount)
+    unsupported("ORDER BY without LIMIT",
+                "A stream has no end to sort by; ORDER BY … LIMIT n keeps the current top n.");
+  if (q->limitOffset) unsupported("OFFSET");
   if (q->distinctClause) unsupported("DISTINCT");
   if (q->rowMarks) unsupported("FOR UPDATE/SHARE");
 }
@@ -319,6 +321,7 @@ PlanNodePtr plan_union(Query* q) {
 PlanNodePtr plan_select(Query* q) {
   if (PlanNodePtr whole = plan_query_forms(q)) return whole;
   check_query_shape(q);
+  if (q->limitCount) return plan_order_limit(q, plan_select);
   if (!q->hasAggs && !q->groupClause && !q->havingQual) check_no_windows(q);
   if (q->setOperations) {
     auto proj = std::make_unique<ProjectNode>();
@@ -337,12 +340,14 @@ PlanNodePtr plan_select(Query* q) {
   if (list_length(from) > 1 || !IsA(linitial(from), RangeTblRef)) {
     input = plan_from(q, &quals);
   } else if (q->jointree->quals) {
-    input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
+    input = plan_top_n_from(q);
+    if (!input) input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
     Expr* qual = plan_expr((Expr*)q->jointree->quals);
     quals = pg::call([&] { return make_ands_implicit(qual); });
   } else {
     input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
   }
+  if (q->hasWindowFuncs) return plan_window_query(q, std::move(input), quals);
   if (q->hasAggs || q->groupClause || q->havingQual)
     return plan_grouped_query(q, std::move(input), quals);
   auto proj = std::make_unique<ProjectNode>();

@@ -5,9 +5,11 @@
 #include "operators/lookup_join.hpp"
 #include "operators/project.hpp"
 #include "operators/table_sink.hpp"
+#include "operators/top_n.hpp"
 #include "operators/union_all.hpp"
 #include "operators/updating_aggregate.hpp"
 #include "operators/window_aggregate.hpp"
+#include "operators/window_function.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 
@@ -157,6 +159,31 @@ int Dataflow::build(PlanNode* node) {
                l->desc);
       self = add(std::make_unique<LookupJoinOperator>(*l, settings_, round_memory_));
       graph_.connect(build(l->input.get()), self, 0);
+      break;
+    }
+    case PlanNode::Kind::WindowFunction: {
+      auto* w = static_cast<WindowFunctionNode*>(node);
+      describe(std::string("window functions ") + (w->per_key ? "per key" : "per closed window") +
+                   ", " + std::to_string(w->partition_cols.size()) + " keys, back " +
+                   std::to_string(w->lookback_rows) + " rows/" + std::to_string(w->lookback_us) +
+                   "us" + (w->keep_first ? "/first" : "") + ", ahead " +
+                   std::to_string(w->lookahead_rows),
+               w->desc);
+      self = add(std::make_unique<WindowFunctionOperator>(*w, stats_, round_memory_));
+      graph_.connect(build(w->input.get()), self, 0);
+      break;
+    }
+    case PlanNode::Kind::TopN: {
+      auto* t = static_cast<TopNNode*>(node);
+      static const char* const ranks[] = {"row_number", "rank", "dense_rank"};
+      describe(std::string("top ") + std::to_string(t->limit) + " by " + ranks[int(t->rank)] +
+                   (t->windowed ? " per window" : " updating") + ", " +
+                   std::to_string(t->partition_cols.size()) + " keys, " +
+                   std::to_string(t->order.size()) + " sort keys",
+               t->desc);
+      self = add(std::make_unique<TopNOperator>(*t, stats_, round_memory_));
+      if (!t->windowed) has_updating_ = true;
+      graph_.connect(build(t->input.get()), self, 0);
       break;
     }
     case PlanNode::Kind::Union: {
