@@ -368,6 +368,36 @@ List* take_conditions_of(List** pending, int rtindex) {
   return mine;
 }
 
+// The range table index of a FROM item that is a function call, or 0.
+int function_item(Query* q, Node* item) {
+  if (!IsA(item, RangeTblRef)) return 0;
+  int rtindex = ((RangeTblRef*)item)->rtindex;
+  return rt_fetch(rtindex, q->rtable)->rtekind == RTE_FUNCTION ? rtindex : 0;
+}
+
+// A function in FROM (range table entry `rtindex`) lateral to `left`: each row of `left`
+// followed by each row the function gives for it that passes `conds` (with `outer`, once with
+// NULLs when none does).
+Planned join_function(Query* q, Planned left, int rtindex, bool outer, List* conds) {
+  RangeTblEntry* rte = rt_fetch(rtindex, q->rtable);
+  Offsets offsets = left.offsets;
+  offsets[rtindex] = left.node->desc->natts;
+  List* exprs = NIL;
+  ListCell* lc;
+  foreach (lc, rte->functions) {
+    Node* e = pg::call(
+        [&] { return flatten_join_alias_vars(q, ((RangeTblFunction*)lfirst(lc))->funcexpr); });
+    e = renumber(e, left.offsets);
+    exprs = pg::call([&] { return lappend(exprs, e); });
+  }
+  List* on = NIL;
+  foreach (lc, conds) {
+    Node* c = renumber((Node*)lfirst(lc), offsets);
+    on = pg::call([&] { return lappend(on, c); });
+  }
+  return {plan_function_scan(std::move(left.node), rte, exprs, on, outer), std::move(offsets)};
+}
+
 // Plans a FROM item. `pending`: WHERE conditions that may be applied below the joins (not
 // under the NULL-padded side of an outer join); a leaf takes those that use only its columns,
 // so a join keeps only the rows that can reach the result.
@@ -390,6 +420,13 @@ Planned plan_from_item(Query* q, Node* item, List** pending) {
     default: unsupported("this kind of join");
   }
   List* none = NIL;
+  if (int f = function_item(q, j->rarg)) {
+    if (type != JoinNode::Type::Inner && type != JoinNode::Type::Left)
+      unsupported("a RIGHT or FULL JOIN with a function in FROM");
+    Planned left = plan_from_item(q, j->larg, pending);
+    return join_function(q, std::move(left), f, type == JoinNode::Type::Left,
+                         conjuncts(q, j->quals));
+  }
   bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left;
   bool into_right = type == JoinNode::Type::Inner || type == JoinNode::Type::Right;
   Planned left = plan_from_item(q, j->larg, into_left ? pending : &none);
@@ -404,6 +441,10 @@ PlanNodePtr plan_from(Query* q, List** quals) {
   List* where = conjuncts(q, q->jointree->quals);
   Planned cur = plan_from_item(q, (Node*)linitial(from), &where);
   for (int i = 1; i < list_length(from); i++) {
+    if (int f = function_item(q, (Node*)list_nth(from, i))) {
+      cur = join_function(q, std::move(cur), f, false, NIL);
+      continue;
+    }
     Planned next = plan_from_item(q, (Node*)list_nth(from, i), &where);
     // WHERE conditions over both sides (and nothing else) join them; the others stay filters.
     Bitmapset* both =

@@ -3,6 +3,7 @@
 #include "operators/connector_sink.hpp"
 #include "operators/join.hpp"
 #include "operators/project.hpp"
+#include "operators/project_set.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/union_all.hpp"
 #include "operators/updating_aggregate.hpp"
@@ -146,6 +147,15 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::make_unique<JoinOperator>(*j, ttl_us_, round_memory_));
       graph_.connect(build(j->left.get()), self, 0);
       graph_.connect(build(j->right.get()), self, 1);
+      break;
+    }
+    case PlanNode::Kind::ProjectSet: {
+      auto* p = static_cast<ProjectSetNode*>(node);
+      describe(std::string("project set") + (p->ordinality ? ", ordinality" : "") +
+                   (p->outer ? ", outer" : "") + (p->quals ? ", quals" : ""),
+               p->desc);
+      self = add(std::make_unique<ProjectSetOperator>(*p));
+      graph_.connect(build(p->input.get()), self, 0);
       break;
     }
     case PlanNode::Kind::Union: {
