@@ -14,11 +14,12 @@ bool returns_set(Expr* e) {
 
 }  // namespace
 
-ProjectSetOperator::ProjectSetOperator(const ProjectSetNode& node)
+ProjectSetOperator::ProjectSetOperator(const ProjectSetNode& node, MemoryContext consumers_memory)
     : in_cols_(node.input->desc->natts),
       out_cols_(node.desc->natts),
       ordinality_(node.ordinality),
       outer_(node.outer),
+      consumers_memory_(consumers_memory),
       out_(node.desc->natts) {
   pg::call([&] {
     MemoryContext memory =
@@ -192,8 +193,12 @@ void ProjectSetOperator::push(int, Batch& rows) {
     });
     emit(out_);
     out_.clear();
-    // The emitted rows' values have been used (consumers copy what they keep).
-    pg::call([&] { MemoryContextReset(out_memory_); });
+    // The emitted rows' values have been used (consumers copy what they keep), and so have
+    // the rows the consumers computed from them.
+    pg::call([&] {
+      MemoryContextReset(out_memory_);
+      MemoryContextReset(consumers_memory_);
+    });
   }
 }
 

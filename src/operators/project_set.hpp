@@ -13,8 +13,9 @@ namespace arroyo {
 class ProjectSetOperator : public Operator {
  public:
   // Expressions allocate in contexts of their own (a function's output is copied there and
-  // freed once its batch has been emitted), so one input row may produce any number of rows.
-  explicit ProjectSetOperator(const ProjectSetNode& node);
+  // freed once its batch has been emitted), and so do the consumers (`consumers_memory`, reset
+  // after each batch emitted): one input row may produce any number of rows.
+  ProjectSetOperator(const ProjectSetNode& node, MemoryContext consumers_memory);
   void push(int port, Batch& rows) override;
 
  private:
@@ -34,7 +35,7 @@ class ProjectSetOperator : public Operator {
   std::vector<Function> functions_;
   std::vector<int16> len_;
   std::vector<bool> byval_;
-  MemoryContext arg_memory_, out_memory_;
+  MemoryContext arg_memory_, out_memory_, consumers_memory_;
   ExprContext* econtext_;
   TupleTableSlot* in_slot_;
   TupleTableSlot* out_slot_;
