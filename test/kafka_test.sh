@@ -10,7 +10,7 @@
 #      read back by kcat; committed offsets; source.offset 'group' resumes after them
 #   c. raw_string source (bytea key, a message without a value) written by kcat and python,
 #      raw_string sink read by kcat
-#   c3. schemaless json: a jsonb-only json source gets whole messages (written by kcat); an
+#   c4. schemaless json: a jsonb-only json source gets whole messages (written by kcat); an
 #      unnest of their arrays into a jsonb-only sink, each value a message, read by kcat
 #   d. source.offset 'latest' (the default) skips what was there before
 #   e. bad data (malformed JSON, not an object, wrong type, out of range, too long, no value,
@@ -284,8 +284,8 @@ expect "late rows" 0 "$(q "SELECT late_rows FROM stream_pipelines WHERE name = '
 expect "windows (count, each with 200 rows of 100 ids)" "20|true" \
     "$(q "SELECT count(*) || '|' || bool_and(n = 200 AND ids = 100) FROM skewed_windows")"
 
-# --- c3. schemaless json (json.unstructured) ----------------------------------------------------
-arroyo_log "c3. schemaless json source and sink"
+# --- c4. schemaless json (json.unstructured) ----------------------------------------------------
+arroyo_log "c4. schemaless json source and sink"
 kafka_broker_cmd "topic docs 1"
 kafka_broker_cmd "topic docs_out 1"
 # Messages of any shape, written by kcat: the one jsonb column receives each whole message.
@@ -301,13 +301,13 @@ q "CREATE FOREIGN TABLE docs (doc jsonb, k text OPTIONS (metadata 'key'),
      \"source.stop_at\" 'latest');
    CREATE TABLE docs_got (doc jsonb, k text, off bigint);
    CREATE FOREIGN TABLE docs_out (item jsonb) SERVER kafka OPTIONS (type 'sink', topic 'docs_out');"
-expect "c3_table ends" finished "$(run_to_end c3_table 'INSERT INTO docs_got SELECT * FROM docs')"
+expect "c4_table ends" finished "$(run_to_end c4_table 'INSERT INTO docs_got SELECT * FROM docs')"
 expect "docs_got" '0|a|{"user": {"id": 7}, "items": [1, 2.50, "x"]}
 1|b|[1, {"two": 2}]
 2|c|"text"
 3|d|{"items": [], "other": true}' "$(q "SELECT off || '|' || k || '|' || doc FROM docs_got ORDER BY off")"
 # Each element of "items" becomes a message of its own: the value itself, not wrapped in an object.
-expect "c3_sink ends" finished "$(run_to_end c3_sink "INSERT INTO docs_out
+expect "c4_sink ends" finished "$(run_to_end c4_sink "INSERT INTO docs_out
   SELECT jsonb_build_object('user', doc->'user'->'id', 'item', i, 'n', n)
   FROM docs, LATERAL jsonb_array_elements(doc->'items') WITH ORDINALITY AS e(i, n)
   WHERE jsonb_typeof(doc) = 'object'")"
