@@ -198,6 +198,7 @@ void ProjectSetOperator::push(int, Batch& rows) {
     pg::call([&] {
       MemoryContextReset(out_memory_);
       MemoryContextReset(consumers_memory_);
+      CHECK_FOR_INTERRUPTS();  // one row may expand for a long time: stay responsive to SIGTERM
     });
   }
 }
