@@ -79,6 +79,13 @@ SELECT go('rows_from', $$INSERT INTO rows_from SELECT e.id, r.tag, r.item, r.n
 SELECT stream_wait('rows_from'), same('rows_from', $$SELECT e.id, r.tag, r.item, r.n
   FROM ev_b e, ROWS FROM (unnest(e.tags), jsonb_array_elements(e.doc->'items')) WITH ORDINALITY AS r(tag, item, n)$$);
 SELECT count(*), count(tag), count(item), max(n) FROM rows_from;
+-- A whole-row reference to the stream in the function's arguments.
+CREATE TABLE fields (id int, key text, value jsonb);
+SELECT go('fields', $$INSERT INTO fields SELECT e.id, f.key, f.value
+  FROM ev e, LATERAL jsonb_each(to_jsonb(e) - 'doc' - 'ts') AS f WHERE e.id < 3$$);
+SELECT stream_wait('fields'), same('fields', $$SELECT e.id, f.key, f.value
+  FROM ev_b e, LATERAL jsonb_each(to_jsonb(e) - 'doc' - 'ts') AS f WHERE e.id < 3$$);
+SELECT * FROM fields ORDER BY id, key;
 -- A column definition list (a function returning record).
 CREATE TABLE recs (id int, a int, b text);
 SELECT go('recs', $$INSERT INTO recs SELECT e.id, r.a, r.b

@@ -375,6 +375,20 @@ int function_item(Query* q, Node* item) {
   return rt_fetch(rtindex, q->rtable)->rtekind == RTE_FUNCTION ? rtindex : 0;
 }
 
+// Points the Vars of the only FROM item before a function at its rows, whole-row references
+// included (jsonb_each(to_jsonb(s))): the function's input rows are that item's (inside pg::call).
+Node* single_input_mutator(Node* node, void* context) {
+  if (!node) return nullptr;
+  if (IsA(node, Var) && ((Var*)node)->varlevelsup == 0 && ((Var*)node)->varno == *(int*)context) {
+    Var* v = (Var*)copyObjectImpl(node);
+    v->varno = 1;
+    v->varnosyn = 0;
+    v->varattnosyn = 0;
+    return (Node*)v;
+  }
+  return expression_tree_mutator(node, pg_walker<Node*>(single_input_mutator), context);
+}
+
 // A function in FROM (range table entry `rtindex`) lateral to `left`: each row of `left`
 // followed by each row the function gives for it that passes `conds` (with `outer`, once with
 // NULLs when none does).
@@ -387,7 +401,12 @@ Planned join_function(Query* q, Planned left, int rtindex, bool outer, List* con
   foreach (lc, rte->functions) {
     Node* e = pg::call(
         [&] { return flatten_join_alias_vars(q, ((RangeTblFunction*)lfirst(lc))->funcexpr); });
-    e = renumber(e, left.offsets);
+    if (left.offsets.size() == 1 && left.offsets.begin()->second == 0) {
+      int only = left.offsets.begin()->first;
+      e = pg::call([&] { return single_input_mutator(e, &only); });
+    } else {
+      e = renumber(e, left.offsets);
+    }
     exprs = pg::call([&] { return lappend(exprs, e); });
   }
   List* on = NIL;
