@@ -93,6 +93,23 @@ SELECT go('recs', $$INSERT INTO recs SELECT e.id, r.a, r.b
 SELECT stream_wait('recs'), same('recs', $$SELECT e.id, r.a, r.b FROM ev_b e, jsonb_to_recordset(e.doc->'recs') AS r(a int, b text)$$);
 SELECT * FROM recs ORDER BY id, a;
 
+-- Functions that return one row (a scalar, a record with a column definition list), alone and
+-- in ROWS FROM with a set-returning one.
+CREATE TABLE one_row (id int, lower_msg text, a int, b text);
+SELECT go('one_row', $$INSERT INTO one_row SELECT e.id, l, r.a, r.b
+  FROM ev e, lower(e.msg) l, jsonb_to_record(e.doc->'recs'->0) AS r(a int, b text)$$);
+SELECT stream_wait('one_row'), same('one_row', $$SELECT e.id, l, r.a, r.b
+  FROM ev_b e, lower(e.msg) l, jsonb_to_record(e.doc->'recs'->0) AS r(a int, b text)$$);
+SELECT * FROM one_row ORDER BY id;
+CREATE TABLE mixed (id int, item jsonb, a int, b text, n bigint);
+SELECT go('mixed', $$INSERT INTO mixed SELECT e.id, r.item, r.a, r.b, r.n
+  FROM ev e, ROWS FROM (jsonb_array_elements(e.doc->'items'), jsonb_to_record(e.doc->'recs'->0) AS (a int, b text))
+    WITH ORDINALITY AS r(item, a, b, n)$$);
+SELECT stream_wait('mixed'), same('mixed', $$SELECT e.id, r.item, r.a, r.b, r.n
+  FROM ev_b e, ROWS FROM (jsonb_array_elements(e.doc->'items'), jsonb_to_record(e.doc->'recs'->0) AS (a int, b text))
+    WITH ORDINALITY AS r(item, a, b, n)$$);
+SELECT * FROM mixed ORDER BY id, n;
+
 -- 4. LEFT JOIN LATERAL … ON: a row whose function gives nothing (an empty or NULL array), or
 -- nothing that passes ON, is kept once, NULL-padded.
 CREATE TABLE items_left (id int, item jsonb);

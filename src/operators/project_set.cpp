@@ -44,6 +44,10 @@ ProjectSetOperator::ProjectSetOperator(const ProjectSetNode& node, MemoryContext
     column += f.width > 0 ? f.width : 1;
     pg::call([&] {
       MemoryContext old = MemoryContextSwitchTo(econtext_->ecxt_per_query_memory);
+      // Columns of a record (a column definition list) are a row type of this backend, as a
+      // FunctionScan registers them.
+      if (f.desc && f.desc->tdtypeid == RECORDOID)
+        f.desc = BlessTupleDesc(CreateTupleDescCopy(f.desc));
       if (returns_set(e)) {
         f.set = ExecInitFunctionResultSet(e, econtext_, nullptr);
         // A function returning record with a column definition list (jsonb_to_recordset(j)
@@ -52,6 +56,16 @@ ProjectSetOperator::ProjectSetOperator(const ProjectSetNode& node, MemoryContext
           f.set->funcResultDesc = CreateTupleDescCopy(f.desc);
           f.set->funcReturnsTuple = true;
         }
+      } else if (f.width > 0) {
+        // As a FunctionScan calls it: with the columns it must produce (jsonb_to_record(j) AS
+        // r(a int)), its one row through a tuplestore.
+        if (!record_econtext_) {
+          record_econtext_ = CreateStandaloneExprContext();
+          record_args_ = AllocSetContextCreate(CurrentMemoryContext, "project set record arguments",
+                                               ALLOCSET_DEFAULT_SIZES);
+        }
+        f.record = ExecInitTableFunctionResult(e, record_econtext_, nullptr);
+        f.record_slot = MakeSingleTupleTableSlot(f.desc, &TTSOpsMinimalTuple);
       } else {
         f.scalar = ExecInitExpr(e, nullptr);
       }
@@ -86,6 +100,25 @@ bool ProjectSetOperator::store(Function& f, Datum value, bool isnull, Datum* val
   return true;
 }
 
+// Calls a function returning one composite value and stores its columns into a row (all NULL
+// if it gave no row). Inside pg::call.
+void ProjectSetOperator::store_record(Function& f, Datum* values, bool* nulls) {
+  record_econtext_->ecxt_scantuple = in_slot_;
+  Tuplestorestate* rows =
+      ExecMakeTableFunctionResult(f.record, record_econtext_, record_args_, f.desc, false);
+  if (tuplestore_gettupleslot(rows, true, false, f.record_slot)) {
+    slot_getallattrs(f.record_slot);
+    for (int c = 0; c < f.width; c++) {
+      int col = f.first + c;
+      nulls[col] = f.record_slot->tts_isnull[c];
+      if (!nulls[col])
+        values[col] = datumCopy(f.record_slot->tts_values[c], byval_[col], len_[col]);
+    }
+  }
+  ExecClearTuple(f.record_slot);
+  tuplestore_end(rows);
+}
+
 // One step of input row i: appends its next row (if it passes the conditions) and returns
 // true, or, once every function is exhausted, appends the NULL-padded row of a LEFT JOIN that
 // produced none and returns false. Inside pg::call, with CurrentMemoryContext the rows'.
@@ -105,6 +138,11 @@ bool ProjectSetOperator::step(Batch& rows, int i) {
     if (f.scalar) {
       value = ExecEvalExpr(f.scalar, econtext_, &isnull);
       f.done = true;
+    } else if (f.record) {
+      store_record(f, values, nulls);
+      f.done = true;
+      any = true;
+      continue;
     } else {
       ExprDoneCond done = ExprSingleResult;
       value = ExecMakeFunctionResultSet(f.set, econtext_, arg_memory_, &isnull, &done);

@@ -20,15 +20,18 @@ class ProjectSetOperator : public Operator {
 
  private:
   struct Function {
-    SetExprState* set = nullptr;  // a set-returning call
-    ExprState* scalar = nullptr;  // else: one row
-    int width = 0;                // 0: one column as is; n: a composite's n columns
-    TupleDesc desc = nullptr;     // (width > 0) the composite's layout
-    int first = 0;                // its first output column
+    SetExprState* set = nullptr;     // a set-returning call
+    ExprState* scalar = nullptr;     // else: one row, a scalar
+    SetExprState* record = nullptr;  // or one row, a composite (told its columns)
+    TupleTableSlot* record_slot = nullptr;
+    int width = 0;             // 0: one column as is; n: a composite's n columns
+    TupleDesc desc = nullptr;  // (width > 0) the composite's layout
+    int first = 0;             // its first output column
     bool done = false;
   };
   bool step(Batch& rows, int i);
   bool store(Function& f, Datum value, bool isnull, Datum* values, bool* nulls);
+  void store_record(Function& f, Datum* values, bool* nulls);
 
   int in_cols_, out_cols_;
   bool ordinality_, outer_;
@@ -37,6 +40,10 @@ class ProjectSetOperator : public Operator {
   std::vector<bool> byval_;
   MemoryContext arg_memory_, out_memory_, consumers_memory_;
   ExprContext* econtext_;
+  // For functions returning one composite: PostgreSQL resets this context's per-tuple memory
+  // and `record_args_` at every call, so they are not the rows' (nor the other functions').
+  ExprContext* record_econtext_ = nullptr;
+  MemoryContext record_args_ = nullptr;
   TupleTableSlot* in_slot_;
   TupleTableSlot* out_slot_;
   ExprState* qual_ = nullptr;

@@ -47,6 +47,9 @@ FROM_SRFS = [
     ("jsonb_each_text(jsonb_build_object('k', s.k, 'g', s.g, 'v', s.v))", ["x", "y"]),
     ("jsonb_to_recordset(jsonb_build_array(jsonb_build_object('a', s.k), jsonb_build_object('a', s.v, 'b', s.g)))",
      ["x", "y"]),
+    # functions returning one row: a scalar, a record with a column definition list
+    ("lower(s.g)", ["x"]),
+    ("jsonb_to_record(jsonb_build_object('a', s.v, 'b', s.g))", ["x", "y"]),
 ]
 WHERES = [None, None, "s.v > 2", "s.flag", "s.k IS NOT NULL"]
 
@@ -78,10 +81,10 @@ def from_function(rng):
         call = "ROWS FROM (%s, %s)" % (c1, c2)
     else:
         call, names = rng.choice(FROM_SRFS)
-        if call.startswith("jsonb_to_recordset"):
+        if call.startswith("jsonb_to_record"):
             call += " AS f(x int, y text)"
             names = ["x", "y"]
-    ordinality = rng.random() < 0.4 and "jsonb_to_recordset" not in call
+    ordinality = rng.random() < 0.4 and "jsonb_to_record" not in call
     alias = "" if " AS f(" in call else " AS f(%s)" % ", ".join(names + (["n"] if ordinality else []))
     fn = call.replace(" AS f(x int, y text)", "") if " AS f(" in call else call
     item = fn + (" WITH ORDINALITY" if ordinality else "") + (alias or " AS f(x int, y text)")
