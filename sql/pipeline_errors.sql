@@ -38,7 +38,7 @@ SELECT stream_create('p', 'INSERT INTO target SELECT DISTINCT ON (counter) count
 SELECT stream_create('p', 'INSERT INTO target SELECT row_number() OVER () FROM src');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src WHERE counter IN (SELECT n FROM lookup) OR counter > 3');
 SELECT stream_create('p', 'WITH s AS (SELECT counter FROM src) INSERT INTO target SELECT counter FROM s');
-SELECT stream_create('p', 'INSERT INTO target SELECT generate_series(1, counter) FROM src');
+SELECT stream_create('p', 'INSERT INTO target SELECT generate_series(1, counter) FROM src GROUP BY generate_series(1, counter)');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src UNION SELECT counter FROM src2');
 SELECT stream_create('p', 'INSERT INTO target SELECT counter FROM src EXCEPT ALL SELECT counter FROM src2');
 SELECT stream_create('p', 'INSERT INTO target SELECT tableoid::int8 FROM src');

@@ -73,3 +73,10 @@ seed_args=(--seed "$seed")
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
     --seed "${ARROYO_WINFN_SEED:-20261219}" --rounds "${ARROYO_WINFN_ROUNDS:-12}" \
     --queries "${ARROYO_WINFN_QUERIES:-8}"
+
+# Set-returning functions (test/differential/set_returning.py): one random source per round,
+# random queries with set-returning functions in the select list, in FROM, under aggregates.
+"$PYTHON" "$ARROYO_ROOT/test/differential/set_returning.py" \
+    --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
+    --seed "${ARROYO_SRF_SEED:-20261206}" --rounds "${ARROYO_SRF_ROUNDS:-60}" \
+    --queries "${ARROYO_SRF_QUERIES:-8}"

@@ -10,6 +10,8 @@
 #      read back by kcat; committed offsets; source.offset 'group' resumes after them
 #   c. raw_string source (bytea key, a message without a value) written by kcat and python,
 #      raw_string sink read by kcat
+#   c4. schemaless json: a jsonb-only json source gets whole messages (written by kcat); an
+#      unnest of their arrays into a jsonb-only sink, each value a message, read by kcat
 #   d. source.offset 'latest' (the default) skips what was there before
 #   e. bad data (malformed JSON, not an object, wrong type, out of range, too long, no value,
 #      oversized, not UTF-8, a key that is not UTF-8): each kind fails the pipeline naming
@@ -281,6 +283,37 @@ expect "the windowed pipeline over the backlog" finished \
 expect "late rows" 0 "$(q "SELECT late_rows FROM stream_pipelines WHERE name = 'c3_windows'")"
 expect "windows (count, each with 200 rows of 100 ids)" "20|true" \
     "$(q "SELECT count(*) || '|' || bool_and(n = 200 AND ids = 100) FROM skewed_windows")"
+
+# --- c4. schemaless json (json.unstructured) ----------------------------------------------------
+arroyo_log "c4. schemaless json source and sink"
+kafka_broker_cmd "topic docs 1"
+kafka_broker_cmd "topic docs_out 1"
+# Messages of any shape, written by kcat: the one jsonb column receives each whole message.
+kcat -P -b "$BOOT" -t docs -K'|' <<'EOF'
+a|{"user": {"id": 7}, "items": [1, 2.50, "x"]}
+b|[1, {"two": 2}]
+c|"text"
+d|{"items": [], "other": true}
+EOF
+q "CREATE FOREIGN TABLE docs (doc jsonb, k text OPTIONS (metadata 'key'),
+     off bigint OPTIONS (metadata 'offset'))
+   SERVER kafka OPTIONS (type 'source', topic 'docs', \"source.offset\" 'earliest',
+     \"source.stop_at\" 'latest');
+   CREATE TABLE docs_got (doc jsonb, k text, off bigint);
+   CREATE FOREIGN TABLE docs_out (item jsonb) SERVER kafka OPTIONS (type 'sink', topic 'docs_out');"
+expect "c4_table ends" finished "$(run_to_end c4_table 'INSERT INTO docs_got SELECT * FROM docs')"
+expect "docs_got" '0|a|{"user": {"id": 7}, "items": [1, 2.50, "x"]}
+1|b|[1, {"two": 2}]
+2|c|"text"
+3|d|{"items": [], "other": true}' "$(q "SELECT off || '|' || k || '|' || doc FROM docs_got ORDER BY off")"
+# Each element of "items" becomes a message of its own: the value itself, not wrapped in an object.
+expect "c4_sink ends" finished "$(run_to_end c4_sink "INSERT INTO docs_out
+  SELECT jsonb_build_object('user', doc->'user'->'id', 'item', i, 'n', n)
+  FROM docs, LATERAL jsonb_array_elements(doc->'items') WITH ORDINALITY AS e(i, n)
+  WHERE jsonb_typeof(doc) = 'object'")"
+expect "docs_out read by kcat" '{"n": 1, "item": 1, "user": 7}
+{"n": 2, "item": 2.50, "user": 7}
+{"n": 3, "item": "x", "user": 7}' "$(kcat -C -b "$BOOT" -t docs_out -o beginning -e -q -f '%s\n')"
 
 # --- d. source.offset 'latest' (the default) ---------------------------------------------------
 arroyo_log "d. the default start is the latest offset"

@@ -114,6 +114,7 @@ for block in "${blocks[@]}"; do
     sed -i -e "s|/srv/clicks.json|$work/clicks.json|g" \
         -e "s|/srv/in/orders.json|$work/in_orders.json|g" \
         -e "s|/srv/out/orders.json|$work/out_orders.json|g" \
+        -e "s|/srv/out/order_tags.json|$work/out_order_tags.json|g" \
         -e "s|wss://ws-feed.exchange.coinbase.com|ws://127.0.0.1:$WS_PORT/coinbase|g" "$block"
     q postgres "CREATE DATABASE $db" >/dev/null
     {

@@ -5,6 +5,7 @@
 #
 #   a. the seed's example: Coinbase-shaped ticker messages with explicit times, avg(price) over
 #      hop(5 s, 1 min) into a table; the exact 24 windows; headers and the subscription arrive;
+#   a2. schemaless json: a source whose only column is jsonb gets each whole message;
 #   b. indexed subscription messages are sent in order;
 #   c. disconnects (a close frame, a dropped TCP connection) are retried and the subscription
 #      re-sent every time; every message arrives once;
@@ -170,6 +171,21 @@ expect "the server accepted the subscription" 1 \
 q "SELECT stream_stop('btc')" >/dev/null
 expect "btc after stream_stop" "stopped|24" \
     "$(q "SELECT state, (SELECT count(*) FROM btc_minute) FROM stream_pipelines WHERE name = 'btc'")"
+
+# --- a2. schemaless json: the whole message in one jsonb column ---------------------------------
+arroyo_log "a2. schemaless json: each whole message in a jsonb column"
+q "CREATE FOREIGN TABLE coinbase_raw (msg jsonb)
+     SERVER ws OPTIONS (endpoint '$WS/coinbase', subscription_message '$SUBSCRIBE');
+   CREATE TABLE raw_types (type text UNIQUE NULLS NOT DISTINCT, n bigint, max_price numeric);
+   SELECT stream_create('raw', \$\$INSERT INTO raw_types
+     SELECT msg->>'type', count(*), max((msg->>'price')::numeric) FROM coinbase_raw GROUP BY 1\$\$);
+   SELECT stream_start('raw');" >/dev/null
+# The same 12 messages as btc's, whatever their shape: the subscriptions acknowledgement too.
+wait_for "raw's 12 messages" query_is "SELECT sum(n) FROM raw_types" 12
+expect "messages per type" "heartbeat|6|
+subscriptions|1|
+ticker|5|120.00" "$(q "SELECT type, n, max_price FROM raw_types ORDER BY type")"
+q "SELECT stream_drop('raw')" >/dev/null
 
 # --- b. indexed subscription messages ----------------------------------------------------------
 arroyo_log "b. subscription_messages.0 and .1, in order"

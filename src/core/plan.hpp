@@ -23,7 +23,8 @@ struct PlanNode {
     Join,
     WindowFunction,
     TopN,
-    LookupJoin
+    LookupJoin,
+    ProjectSet
   };
   explicit PlanNode(Kind k) : kind(k) {}
   virtual ~PlanNode() = default;
@@ -212,6 +213,26 @@ struct TopNNode : PlanNode {
   int64 limit = 0;
   bool rank_column = true;
   bool windowed = false;
+};
+
+// Set-returning functions (PostgreSQL's ProjectSet, and a function in FROM lateral to its input):
+// for each input row, `functions` are called in lockstep, one output row per step, until every
+// one is exhausted (those done earlier give NULL). Rows: the input's columns, then each
+// function's columns, then (ordinality) a bigint counting the steps from 1. A row's op and
+// event time are its input row's: a delete expands to the same rows as deletes.
+struct ProjectSetNode : PlanNode {
+  ProjectSetNode() : PlanNode(Kind::ProjectSet) {}
+  PlanNodePtr input;
+  List* functions = nullptr;  // of Expr over input rows; a non-set one gives one row
+  // Per function: 0, one column holding its value (the select list); n > 0, a composite value
+  // expanded into n columns (FROM). `record_descs`: for n > 0, the columns' layout.
+  std::vector<int> widths;
+  std::vector<TupleDesc> record_descs;
+  bool ordinality = false;
+  // Conditions over output rows (implicitly ANDed); with `outer` (LEFT JOIN LATERAL), an input
+  // row none of whose rows passes them is emitted once, its function columns NULL.
+  List* quals = nullptr;
+  bool outer = false;
 };
 
 // Where results go.

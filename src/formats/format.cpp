@@ -2,6 +2,7 @@
 
 #include "formats/debezium.hpp"
 #include "formats/json.hpp"
+#include "formats/json_unstructured.hpp"
 #include "formats/raw_string.hpp"
 #include "pg/guard.hpp"
 
@@ -109,6 +110,8 @@ std::vector<OptionSpec> format_option_specs(const std::vector<std::string>& form
   };
   if (contains(formats, "json") || contains(formats, "debezium_json"))
     for (OptionSpec& s : json_format_option_specs()) specs.push_back(s);
+  if (contains(formats, "json"))
+    specs.push_back({"json.unstructured", OptionKind::Choice, false, {"true", "false"}});
   if (contains(formats, "debezium_json")) specs.push_back({"primary_key", OptionKind::Text});
   return specs;
 }
@@ -136,6 +139,10 @@ void validate_table_format(const TableSpec& spec, TableRole role) {
       if (opts.count(option.name))
         pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
                  "option \"" + option.name + "\" applies only to format \"json\"");
+  if (opts.count("json.unstructured") && format != "json")
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "option \"json.unstructured\" applies only to format \"json\"");
+  if (format == "json") validate_json_unstructured(spec);
   if (opts.count("primary_key")) {
     if (format != "debezium_json")
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -155,6 +162,8 @@ void validate_table_format(const TableSpec& spec, TableRole role) {
 
 std::unique_ptr<RowDecoder> make_row_decoder(const TableSpec& spec) {
   std::string format = table_format(spec);
+  if (format == "json" && json_unstructured(spec))
+    return std::make_unique<UnstructuredJsonDecoder>(spec);
   if (format == "json") return std::make_unique<JsonRowDecoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringDecoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowDecoder>(spec);
@@ -163,6 +172,8 @@ std::unique_ptr<RowDecoder> make_row_decoder(const TableSpec& spec) {
 
 std::unique_ptr<RowEncoder> make_row_encoder(const TableSpec& spec) {
   std::string format = table_format(spec);
+  if (format == "json" && json_unstructured(spec))
+    return std::make_unique<UnstructuredJsonEncoder>(spec);
   if (format == "json") return std::make_unique<JsonRowEncoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringEncoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowEncoder>(spec);

@@ -523,6 +523,55 @@ List* take_conditions_of(List** pending, int rtindex) {
   return mine;
 }
 
+// The range table index of a FROM item that is a function call, or 0.
+int function_item(Query* q, Node* item) {
+  if (!IsA(item, RangeTblRef)) return 0;
+  int rtindex = ((RangeTblRef*)item)->rtindex;
+  return rt_fetch(rtindex, q->rtable)->rtekind == RTE_FUNCTION ? rtindex : 0;
+}
+
+// Points the Vars of the only FROM item before a function at its rows, whole-row references
+// included (jsonb_each(to_jsonb(s))): the function's input rows are that item's (inside pg::call).
+Node* single_input_mutator(Node* node, void* context) {
+  if (!node) return nullptr;
+  if (IsA(node, Var) && ((Var*)node)->varlevelsup == 0 && ((Var*)node)->varno == *(int*)context) {
+    Var* v = (Var*)copyObjectImpl(node);
+    v->varno = 1;
+    v->varnosyn = 0;
+    v->varattnosyn = 0;
+    return (Node*)v;
+  }
+  return expression_tree_mutator(node, pg_walker<Node*>(single_input_mutator), context);
+}
+
+// A function in FROM (range table entry `rtindex`) lateral to `left`: each row of `left`
+// followed by each row the function gives for it that passes `conds` (with `outer`, once with
+// NULLs when none does).
+Planned join_function(Query* q, Planned left, int rtindex, bool outer, List* conds) {
+  RangeTblEntry* rte = rt_fetch(rtindex, q->rtable);
+  Offsets offsets = left.offsets;
+  offsets[rtindex] = left.node->desc->natts;
+  List* exprs = NIL;
+  ListCell* lc;
+  foreach (lc, rte->functions) {
+    Node* e = pg::call(
+        [&] { return flatten_join_alias_vars(q, ((RangeTblFunction*)lfirst(lc))->funcexpr); });
+    if (left.offsets.size() == 1 && left.offsets.begin()->second == 0) {
+      int only = left.offsets.begin()->first;
+      e = pg::call([&] { return single_input_mutator(e, &only); });
+    } else {
+      e = renumber(e, left.offsets);
+    }
+    exprs = pg::call([&] { return lappend(exprs, e); });
+  }
+  List* on = NIL;
+  foreach (lc, conds) {
+    Node* c = renumber((Node*)lfirst(lc), offsets);
+    on = pg::call([&] { return lappend(on, c); });
+  }
+  return {plan_function_scan(std::move(left.node), rte, exprs, on, outer), std::move(offsets)};
+}
+
 // Plans a FROM item. `pending`: WHERE conditions that may be applied below the joins (not
 // under the NULL-padded side of an outer join); a leaf takes those that use only its columns,
 // so a join keeps only the rows that can reach the result.
@@ -553,6 +602,13 @@ Planned plan_from_item(Query* q, Node* item, List** pending) {
     return lookup_inputs(q, type, std::move(left), lateral, ((RangeTblRef*)j->rarg)->rtindex,
                          conjuncts(q, j->quals));
   }
+  if (int f = function_item(q, j->rarg)) {
+    if (type != JoinNode::Type::Inner && type != JoinNode::Type::Left)
+      unsupported("a RIGHT or FULL JOIN with a function in FROM");
+    Planned left = plan_from_item(q, j->larg, pending);
+    return join_function(q, std::move(left), f, type == JoinNode::Type::Left,
+                         conjuncts(q, j->quals));
+  }
   bool into_left = type == JoinNode::Type::Inner || type == JoinNode::Type::Left ||
                    type == JoinNode::Type::Semi || type == JoinNode::Type::Anti;
   bool into_right = type == JoinNode::Type::Inner || type == JoinNode::Type::Right;
@@ -572,6 +628,10 @@ PlanNodePtr plan_from(Query* q, List** quals) {
     if (lookup_chain(q, item)) {
       // FROM stream, LATERAL (…): the WHERE conditions stay filters of the joined rows.
       cur = chain_lookups(q, std::move(cur), item);
+      continue;
+    }
+    if (int f = function_item(q, item)) {
+      cur = join_function(q, std::move(cur), f, false, NIL);
       continue;
     }
     Planned next = plan_from_item(q, item, &where);

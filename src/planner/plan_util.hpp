@@ -41,6 +41,19 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
 // Refuses lookup.cache settings in a pipeline without a lookup of foreign tables.
 void check_lookup_settings(const LogicalPlan& plan);
 
+// Set-returning functions (set_returning.cpp). split_target_srfs: for a query whose select
+// list calls them, replaces the select list by what must be computed below them (its entries
+// without such calls, placeholders for the others, then the pieces those need) and returns the
+// select list to compute above them; plan_target_srfs plans that over the rows `below` (with
+// nullptr: `below` unchanged).
+List* split_target_srfs(Query* q);
+PlanNodePtr plan_target_srfs(PlanNodePtr below, List* upper);
+// A function in FROM lateral to `input` (ROWS FROM, WITH ORDINALITY): `exprs` its calls and
+// `quals` its ON conditions, renumbered for the input's rows and then the function's columns;
+// `outer` for LEFT JOIN LATERAL.
+PlanNodePtr plan_function_scan(PlanNodePtr input, RangeTblEntry* rte, List* exprs, List* quals,
+                               bool outer);
+
 // Rejects window functions (tumble, hop, session) in a query without aggregation.
 void check_no_windows(Query* q);
 // Plans a grouped query (GROUP BY, aggregates, HAVING; with or without a time window) over

@@ -25,7 +25,6 @@ namespace {
 void check_query_shape(Query* q) {
   if (q->groupingSets) unsupported("GROUPING SETS, ROLLUP or CUBE");
   if (q->hasWindowFuncs && q->setOperations) unsupported("a window function (OVER) over UNION ALL");
-  if (q->hasTargetSRFs) unsupported("a set-returning function in the select list");
   if (q->hasSubLinks) unsupported("a subquery in an expression");
   if (q->cteList) unsupported("WITH (a common table expression)");
   if (q->sortClause && !q->limitCount)
@@ -255,7 +254,9 @@ PlanNodePtr plan_rte(RangeTblEntry* rte) {
                     "A LATERAL subquery looks rows up for each event of a stream: write FROM "
                     "<stream> [LEFT] JOIN LATERAL (SELECT …) alias ON true.");
       return plan_shared_subquery(rte->subquery);
-    case RTE_FUNCTION: unsupported("a function in FROM");
+    case RTE_FUNCTION:
+      unsupported("a function in FROM without a source before it",
+                  "Call it lateral to a source: FROM s, LATERAL f(s.x).");
     case RTE_VALUES: unsupported("VALUES in FROM");
     default: unsupported("this kind of FROM item");
   }
@@ -347,16 +348,22 @@ PlanNodePtr plan_select(Query* q) {
   } else {
     input = plan_rte(rt_fetch(((RangeTblRef*)linitial(from))->rtindex, q->rtable));
   }
-  if (q->hasWindowFuncs) return plan_window_query(q, std::move(input), quals);
+  if (q->hasWindowFuncs) {
+    if (q->hasTargetSRFs)
+      unsupported("a set-returning function and a window function in one select list",
+                  "Compute one of them in a subquery in FROM.");
+    return plan_window_query(q, std::move(input), quals);
+  }
+  List* above_srfs = q->hasTargetSRFs ? split_target_srfs(q) : nullptr;
   if (q->hasAggs || q->groupClause || q->havingQual)
-    return plan_grouped_query(q, std::move(input), quals);
+    return plan_target_srfs(plan_grouped_query(q, std::move(input), quals), above_srfs);
   auto proj = std::make_unique<ProjectNode>();
   proj->updating = input->updating;
   proj->input = std::move(input);
   proj->quals = quals;
   proj->targets = plan_targets(q->targetList);
   proj->desc = desc_from_targets(proj->targets);
-  return skip_if_identity(std::move(proj), true);
+  return plan_target_srfs(skip_if_identity(std::move(proj), true), above_srfs);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "operators/join.hpp"
 #include "operators/lookup_join.hpp"
 #include "operators/project.hpp"
+#include "operators/project_set.hpp"
 #include "operators/table_sink.hpp"
 #include "operators/top_n.hpp"
 #include "operators/union_all.hpp"
@@ -90,6 +91,7 @@ int Dataflow::add(std::unique_ptr<Operator> op) {
 int Dataflow::build(PlanNode* node) {
   if (auto it = built_.find(node); it != built_.end()) return it->second;
   int self = -1;
+  MemoryContext memory = rows_memory(node);
   switch (node->kind) {
     case PlanNode::Kind::Source: {
       // source -> (generated columns) -> watermark: the watermark node gives the rows.
@@ -119,7 +121,7 @@ int Dataflow::build(PlanNode* node) {
     case PlanNode::Kind::UpdatingAggregate: {
       auto* u = static_cast<UpdatingAggregateNode*>(node);
       describe("updating aggregate" + aggregates_of(u->num_keys, u->aggregates), u->desc);
-      self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, round_memory_));
+      self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, memory));
       has_updating_ = true;
       graph_.connect(build(u->input.get()), self, 0);
       break;
@@ -127,15 +129,15 @@ int Dataflow::build(PlanNode* node) {
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
-      self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, round_memory_));
+      self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, memory));
       graph_.connect(build(w->input.get()), self, 0);
       break;
     }
     case PlanNode::Kind::Project: {
       auto* p = static_cast<ProjectNode*>(node);
       describe("project", p->desc);
-      self = add(std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets,
-                                                   round_memory_));
+      self = add(
+          std::make_unique<ProjectOperator>(p->input->desc, p->desc, p->quals, p->targets, memory));
       graph_.connect(build(p->input.get()), self, 0);
       break;
     }
@@ -147,7 +149,7 @@ int Dataflow::build(PlanNode* node) {
                    (j->residual ? ", residual" : "") + (j->window_key >= 0 ? ", windowed" : "") +
                    (j->interval() ? ", interval" : ""),
                j->desc);
-      self = add(std::make_unique<JoinOperator>(*j, ttl_us_, round_memory_));
+      self = add(std::make_unique<JoinOperator>(*j, ttl_us_, memory));
       graph_.connect(build(j->left.get()), self, 0);
       graph_.connect(build(j->right.get()), self, 1);
       break;
@@ -186,6 +188,15 @@ int Dataflow::build(PlanNode* node) {
       graph_.connect(build(t->input.get()), self, 0);
       break;
     }
+    case PlanNode::Kind::ProjectSet: {
+      auto* p = static_cast<ProjectSetNode*>(node);
+      describe(std::string("project set") + (p->ordinality ? ", ordinality" : "") +
+                   (p->outer ? ", outer" : "") + (p->quals ? ", quals" : ""),
+               p->desc);
+      self = add(std::make_unique<ProjectSetOperator>(*p, consumers_memory(p)));
+      graph_.connect(build(p->input.get()), self, 0);
+      break;
+    }
     case PlanNode::Kind::Union: {
       auto* u = static_cast<UnionNode*>(node);
       describe("union of " + std::to_string(u->inputs.size()), u->desc);
@@ -199,12 +210,50 @@ int Dataflow::build(PlanNode* node) {
   return self;
 }
 
+MemoryContext Dataflow::rows_memory(PlanNode* node) {
+  PlanNode* input = nullptr;
+  switch (node->kind) {
+    case PlanNode::Kind::Project: input = static_cast<ProjectNode*>(node)->input.get(); break;
+    case PlanNode::Kind::WindowAggregate:
+      input = static_cast<WindowAggregateNode*>(node)->input.get();
+      break;
+    case PlanNode::Kind::UpdatingAggregate:
+      input = static_cast<UpdatingAggregateNode*>(node)->input.get();
+      break;
+    case PlanNode::Kind::Join: input = static_cast<JoinNode*>(node)->left.get(); break;
+    case PlanNode::Kind::Union: input = static_cast<UnionNode*>(node)->inputs[0].get(); break;
+    case PlanNode::Kind::ProjectSet: input = static_cast<ProjectSetNode*>(node)->input.get(); break;
+    default: break;
+  }
+  if (!input) return round_memory_;
+  if (input->kind != PlanNode::Kind::ProjectSet) return rows_memory(input);
+  return consumers_memory(input);
+}
+
+// The context the consumers of a set-returning node compute their rows in.
+MemoryContext Dataflow::consumers_memory(PlanNode* set) {
+  MemoryContext& m = set_memory_[set];
+  if (!m)
+    m = pg::call([&] {
+      return AllocSetContextCreate(MemoryContextGetParent(round_memory_),
+                                   "arroyo_stream set-returning rows", ALLOCSET_DEFAULT_SIZES);
+    });
+  return m;
+}
+
+void Dataflow::reset_round_memory() {
+  pg::call([&] {
+    MemoryContextReset(round_memory_);
+    for (auto& [node, memory] : set_memory_) MemoryContextReset(memory);
+  });
+}
+
 void Dataflow::begin_transaction() { graph_.begin_transaction(); }
 
 void Dataflow::flush() {
   last_flush_ = GetCurrentTimestamp();
   graph_.flush();
-  pg::call([&] { MemoryContextReset(round_memory_); });
+  reset_round_memory();
 }
 
 void Dataflow::prefetch() {
@@ -312,7 +361,7 @@ RoundResult Dataflow::run_round() {
   stats_.bad_rows = bad + stats_.bad_rows_engine;
   if (GetCurrentTimestamp() - last_measure_ >= USECS_PER_SEC) measure_state();
   collect_source_status();
-  pg::call([&] { MemoryContextReset(round_memory_); });
+  reset_round_memory();
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;
   result.wake_at = wake;

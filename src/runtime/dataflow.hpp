@@ -80,7 +80,15 @@ class Dataflow {
   int add(std::unique_ptr<Operator> op);
   void describe(const std::string& what, TupleDesc desc);
   void collect_source_status();
+  // The context an operator of `node` computes its rows in: the round's, or, downstream of a
+  // set-returning function (which may turn one row into any number), that function's, which it
+  // resets after each batch it emits.
+  MemoryContext rows_memory(PlanNode* node);
+  MemoryContext consumers_memory(PlanNode* set);
+  // Resets the round's memory (and the set-returning functions' contexts).
+  void reset_round_memory();
   MemoryContext round_memory_;
+  std::unordered_map<PlanNode*, MemoryContext> set_memory_;
   RuntimeInfo info_;
   PipelineSettings settings_;  // the pipeline's SET statements (lookup.cache.*)
   int64 ttl_us_, flush_us_;
