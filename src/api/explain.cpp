@@ -72,9 +72,8 @@ Datum arroyo_stream_explain(PG_FUNCTION_ARGS) {
     std::string format =
         pg::call([&] { return (const char*)text_to_cstring(PG_GETARG_TEXT_PP(1)); });
     if (format != "text" && format != "json")
-      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-               "unknown stream_explain format \"" + format + "\"", {},
-               "Use 'text' or 'json'.");
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "unknown stream_explain format \"" + format + "\"",
+               {}, "Use 'text' or 'json'.");
     LogicalPlan plan = plan_for(arg);
     ExplainDefaults defaults{int64(checkpoint_interval_ms) * 1000,
                              int64(update_flush_interval_ms) * 1000,

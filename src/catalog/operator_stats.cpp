@@ -26,26 +26,21 @@ void catalog_save_node_stats(int32 id, const std::vector<NodeStats>& nodes) {
       // The rows reference the pipeline: one dropped meanwhile gets none (and its row stays
       // locked against a drop until this transaction ends).
       if (SPI_execute_with_args(
-              "SELECT 1 FROM _arroyo_stream.pipelines WHERE id = $1 FOR KEY SHARE", 1,
-              del_types, del_values, nullptr, false, 0) != SPI_OK_SELECT)
+              "SELECT 1 FROM _arroyo_stream.pipelines WHERE id = $1 FOR KEY SHARE", 1, del_types,
+              del_values, nullptr, false, 0) != SPI_OK_SELECT)
         elog(ERROR, "arroyo_stream: could not read the pipeline");
       if (SPI_processed == 0) return;
       if (SPI_execute_with_args("DELETE FROM _arroyo_stream.operator_stats WHERE pipeline_id = $1",
                                 1, del_types, del_values, nullptr, false, 0) != SPI_OK_DELETE)
         elog(ERROR, "arroyo_stream: could not clear operator_stats");
-      Oid types[] = {INT4OID, INT4OID, TEXTOID, INT8OID, INT8OID, INT8OID,
+      Oid types[] = {INT4OID, INT4OID, TEXTOID, INT8OID,        INT8OID, INT8OID,
                      INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID};
       for (const NodeStats& n : nodes) {
-        Datum values[] = {Int32GetDatum(id),
-                          Int32GetDatum(n.node),
-                          CStringGetTextDatum(n.kind),
-                          Int64GetDatum(n.rows_in),
-                          Int64GetDatum(n.rows_out),
-                          Int64GetDatum(n.late_rows),
-                          Int64GetDatum(n.bad_rows),
-                          Int64GetDatum(n.state_bytes),
-                          Int64GetDatum(n.state_keys),
-                          TimestampTzGetDatum(n.watermark),
+        Datum values[] = {Int32GetDatum(id),           Int32GetDatum(n.node),
+                          CStringGetTextDatum(n.kind), Int64GetDatum(n.rows_in),
+                          Int64GetDatum(n.rows_out),   Int64GetDatum(n.late_rows),
+                          Int64GetDatum(n.bad_rows),   Int64GetDatum(n.state_bytes),
+                          Int64GetDatum(n.state_keys), TimestampTzGetDatum(n.watermark),
                           Int64GetDatum(n.busy_us)};
         char nulls[] = "           ";  // 11 columns, none NULL but these two
         nulls[8] = n.state_keys < 0 ? 'n' : ' ';

@@ -11,16 +11,16 @@ namespace arroyo {
 constexpr int kNodeKindLen = 32;
 
 struct NodeStats {
-  int32 node;                // 0: the sink; then the plan's nodes as EXPLAIN numbers them
-  char kind[kNodeKindLen];   // "source", "project", …, "sink"
-  int64 rows_in;             // rows received (a source: rows its connector produced)
-  int64 rows_out;            // rows emitted (the sink: rows written)
-  int64 late_rows;           // rows dropped behind the watermark
-  int64 bad_rows;            // rows dropped as malformed or without event time
-  int64 state_bytes;         // memory of its state (measured about once a second)
-  int64 state_keys;          // keys (groups) it keeps state for; -1: it keeps none
-  TimestampTz watermark;     // the last watermark it emitted (the sink: received); DT_NOBEGIN
-  int64 busy_us;             // wall time spent in it, not counting nodes it fed
+  int32 node;               // 0: the sink; then the plan's nodes as EXPLAIN numbers them
+  char kind[kNodeKindLen];  // "source", "project", …, "sink"
+  int64 rows_in;            // rows received (a source: rows its connector produced)
+  int64 rows_out;           // rows emitted (the sink: rows written)
+  int64 late_rows;          // rows dropped behind the watermark
+  int64 bad_rows;           // rows dropped as malformed or without event time
+  int64 state_bytes;        // memory of its state (measured about once a second)
+  int64 state_keys;         // keys (groups) it keeps state for; -1: it keeps none
+  TimestampTz watermark;    // the last watermark it emitted (the sink: received); DT_NOBEGIN
+  int64 busy_us;            // wall time spent in it, not counting nodes it fed
 };
 
 }  // namespace arroyo

@@ -24,7 +24,8 @@ struct EngineStats {
   int64 state_bytes = 0;      // memory held by stateful operators (windows, aggregates)
   TimestampTz watermark = DT_NOBEGIN;
   std::string source_status;  // the sources' Source::status(), joined; empty if none report
-  std::vector<NodeStats> nodes;  // per plan node (stream_operators), by node number
+  // Per plan node (stream_operators), by node number.
+  std::vector<NodeStats> nodes;
 };
 
 // Where a node's output goes; the runtime gives each node one (see Operator::set_output).

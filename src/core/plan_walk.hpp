@@ -22,8 +22,7 @@ std::string plan_kind_name(PlanNode::Kind kind);
 // each before its inputs (left before right), a node reached twice numbered once. The result
 // maps each numbered node to its number; `order` (if given) receives them by number, starting
 // with nullptr for the sink.
-std::unordered_map<const PlanNode*, int> number_plan_nodes(const LogicalPlan& plan,
-                                                           std::vector<const PlanNode*>* order =
-                                                               nullptr);
+std::unordered_map<const PlanNode*, int> number_plan_nodes(
+    const LogicalPlan& plan, std::vector<const PlanNode*>* order = nullptr);
 
 }  // namespace arroyo

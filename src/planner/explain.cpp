@@ -48,9 +48,9 @@ std::string duration(int64 us) {
     int64 us;
     const char* name;
   };
-  static const Unit units[] = {{USECS_PER_DAY, "d"},    {USECS_PER_HOUR, "h"},
-                               {USECS_PER_MINUTE, "min"}, {USECS_PER_SEC, "s"},
-                               {1000, "ms"},              {1, "us"}};
+  static const Unit units[] = {
+      {USECS_PER_DAY, "d"}, {USECS_PER_HOUR, "h"}, {USECS_PER_MINUTE, "min"},
+      {USECS_PER_SEC, "s"}, {1000, "ms"},          {1, "us"}};
   int64 rest = us < 0 ? -us : us;
   for (const Unit& u : units) {
     if (rest < u.us) continue;
@@ -172,9 +172,9 @@ class Builder {
   Builder(const LogicalPlan& plan, const ExplainDefaults& d) : plan_(plan), defaults_(d) {
     ids_ = number_plan_nodes(plan);
     ttl_us_ = plan.settings.updating_ttl_us > 0 ? plan.settings.updating_ttl_us
-                                                  : defaults_.updating_ttl_us;
+                                                : defaults_.updating_ttl_us;
     flush_us_ = plan.settings.update_flush_interval_us > 0 ? plan.settings.update_flush_interval_us
-                                                            : defaults_.update_flush_interval_us;
+                                                           : defaults_.update_flush_interval_us;
   }
 
   ExplainNode sink() {
@@ -183,8 +183,9 @@ class Builder {
     n.id = 0;
     n.kind = "Sink";
     if (s.is_table) {
-      n.title = std::string(s.foreign ? "foreign table " : s.partitioned ? "partitioned table "
-                                                                            : "table ") +
+      n.title = std::string(s.foreign       ? "foreign table "
+                            : s.partitioned ? "partitioned table "
+                                            : "table ") +
                 s.name;
     } else {
       n.title = std::string(s.connector ? s.connector->name() : "?") + " " + s.name;
@@ -227,8 +228,7 @@ class Builder {
       return "whole rows: inserts, and a retraction deletes one equal row (found " +
              (index.empty() ? std::string("by a scan") : "through index " + index) + ")";
     return "upsert by key (" + keys + ")" +
-           (index.empty() ? std::string(", rows found by a scan")
-                          : " through index " + index) +
+           (index.empty() ? std::string(", rows found by a scan") : " through index " + index) +
            "; a retraction deletes the key's row";
   }
 
@@ -319,8 +319,9 @@ class Builder {
   void window_aggregate(const WindowAggregateNode& w, ExplainNode& n) {
     n.add("Window", window_text(w.window));
     aggregates(w.num_keys, w.aggregates, *w.input, n);
-    n.add("State", "groups per window, freed when the watermark passes its end; rows behind the "
-                   "watermark are late (dropped)");
+    n.add("State",
+          "groups per window, freed when the watermark passes its end; rows behind the "
+          "watermark are late (dropped)");
   }
 
   void updating_aggregate(const UpdatingAggregateNode& u, ExplainNode& n) {
@@ -334,13 +335,14 @@ class Builder {
 
   void join(const JoinNode& j, ExplainNode& n) {
     static const char* const types[] = {"inner", "left", "right", "full"};
-    n.title = std::string(types[int(j.type)]) +
-              (j.window_key >= 0 ? ", windowed" : j.interval() ? ", interval" : ", updating");
+    n.title = std::string(types[int(j.type)]) + (j.window_key >= 0 ? ", windowed"
+                                                 : j.interval()    ? ", interval"
+                                                                   : ", updating");
     Deparser left(j.left->desc, "left"), right(j.right->desc, "right");
     std::vector<std::string> keys;
     ListCell *l, *r;
-    forboth (l, j.left_keys, r, j.right_keys)
-      keys.push_back(left((Node*)lfirst(l), true) + " = " + right((Node*)lfirst(r), true));
+    forboth(l, j.left_keys, r, j.right_keys)
+        keys.push_back(left((Node*)lfirst(l), true) + " = " + right((Node*)lfirst(r), true));
     n.add_list("Join keys", keys);
     if (j.residual) {
       Deparser joined(j.desc, "joined");
@@ -357,13 +359,14 @@ class Builder {
       n.add("Interval", "left." + att_name(j.left->desc, j.left_time_col) + " - right." +
                             att_name(j.right->desc, j.right_time_col) + " between " +
                             duration(j.min_gap_us) + " and " + duration(j.max_gap_us));
-      n.add("State", "each side's rows by key, until the other side's watermark rules out a "
-                     "match");
+      n.add("State",
+            "each side's rows by key, until the other side's watermark rules out a "
+            "match");
     } else {
-      n.add("State", "each side's rows by key, " +
-                         (ttl_us_ > 0 ? "a key forgotten after " + duration(ttl_us_) +
-                                            " untouched (TTL)"
-                                      : std::string("kept forever (no TTL)")));
+      n.add("State",
+            "each side's rows by key, " +
+                (ttl_us_ > 0 ? "a key forgotten after " + duration(ttl_us_) + " untouched (TTL)"
+                             : std::string("kept forever (no TTL)")));
     }
   }
 
@@ -423,7 +426,8 @@ std::string print_json(const ExplainNode& n) {
     out += ", " + json_string(p.key) + ": ";
     if (p.list) {
       out += "[";
-      for (size_t i = 0; i < p.values.size(); i++) out += (i ? ", " : "") + json_string(p.values[i]);
+      for (size_t i = 0; i < p.values.size(); i++)
+        out += (i ? ", " : "") + json_string(p.values[i]);
       out += "]";
     } else {
       out += json_string(p.values.empty() ? "" : p.values[0]);
@@ -459,7 +463,8 @@ std::vector<std::string> explain_plan(const LogicalPlan& plan, const ExplainDefa
   if (json) {
     std::string doc = "{\"Pipeline\": " + print_json(root) + ", \"Settings\": [";
     for (size_t i = 0; i < settings.size(); i++) doc += (i ? ", " : "") + json_string(settings[i]);
-    doc += "], \"Reads Table Changes\": " + std::string(plan.reads_table_changes ? "true" : "false");
+    doc +=
+        "], \"Reads Table Changes\": " + std::string(plan.reads_table_changes ? "true" : "false");
     doc += ", \"Evaluated By PostgreSQL\": " + json_string(note) + "}";
     return {doc};
   }

@@ -106,8 +106,8 @@ int Dataflow::build(PlanNode* node) {
       }
       run.node = graph_.add(nullptr);
       graph_.connect(run.node, first, 0);
-      source_nodes_[node] = first == self ? std::vector<int>{run.node}
-                                          : std::vector<int>{run.node, first};
+      source_nodes_[node] =
+          first == self ? std::vector<int>{run.node} : std::vector<int>{run.node, first};
       run.source = src->connector->make_source(src->spec);
       run.name = src->spec.name;
       run.source->open(info_);
