@@ -156,6 +156,16 @@ SELECT node, kind, rows_in, rows_out, state_keys, state_bytes > 0 AS has_state
 FROM stream_operators WHERE pipeline = 'ex_keys' ORDER BY node;
 SELECT name, lag, last_checkpoint_duration >= interval '0' AS checkpoint_timed
 FROM stream_pipelines WHERE name = 'ex_keys';
+-- A failed run's counters are recorded too: the batch that failed reached the filter.
+CREATE FOREIGN TABLE ex_ten (counter bigint) SERVER ex_imp
+  OPTIONS (event_rate '0', message_count '10');
+SELECT stream_create('ex_fails', $$INSERT INTO ex_plain SELECT 10 / (counter - 5) FROM ex_ten$$);
+SELECT stream_start('ex_fails');
+SELECT stream_wait('ex_fails');
+SELECT last_error FROM stream_pipelines WHERE name = 'ex_fails';
+SELECT node, kind, rows_in, rows_out FROM stream_operators WHERE pipeline = 'ex_fails'
+ORDER BY node;
+SELECT stream_drop('ex_fails');
 -- While a pipeline runs, the counters are live, and each read of the view is one consistent
 -- copy: the filter's rows in are the source's rows out, and it keeps every other one.
 CREATE FOREIGN TABLE ex_endless (counter bigint) SERVER ex_imp OPTIONS (event_rate '2000');

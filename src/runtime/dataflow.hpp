@@ -60,6 +60,9 @@ class Dataflow {
   bool changed() const;
 
   EngineStats& stats() { return stats_; }
+  // Refreshes stats().nodes from the graph's meters (done after every round; also after a
+  // round failed, runtime/dataflow_metrics.cpp).
+  void collect_node_stats();
   // Recomputes stats().state_bytes (walks the operators' memory contexts), and each node's
   // state bytes and keys in stats().nodes.
   void measure_state();
@@ -83,8 +86,6 @@ class Dataflow {
   void collect_source_status();
   // Numbers the plan's nodes as stream_explain does and lists the graph nodes of each.
   void plan_metering(const LogicalPlan& plan, int sink);
-  // Refreshes stats_.nodes from the graph's meters (runtime/dataflow_metrics.cpp).
-  void collect_node_stats();
   // One plan node's graph nodes, for stream_operators.
   struct Metered {
     int id;

@@ -303,7 +303,10 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                    ": a key outside the column's range cannot be written; give the column the "
                    "key's type)";
     }
-    if (flow) last_stats = flow->stats();
+    if (flow) {
+      flow->collect_node_stats();  // the failed round's counts, up to where it failed
+      last_stats = flow->stats();
+    }
     pg::call([&] { AbortOutOfAnyTransaction(); });
     // Dropped meanwhile (DROP … CASCADE of something it used): what failed is the rest of a
     // run that no longer has a pipeline, not the pipeline.
