@@ -274,7 +274,7 @@ class Builder {
     if (s.idle_timeout_us > 0) n.add("Idle timeout", duration(s.idle_timeout_us));
     std::vector<std::string> not_null;
     for (int c : s.not_null_columns) not_null.push_back(att_name(s.desc, c));
-    n.add_list("Not null (else a bad row)", not_null);
+    n.add_list("Not null columns", not_null);
     if (s.generated) {
       Deparser dp(s.desc, "source");
       std::vector<std::string> gen;
