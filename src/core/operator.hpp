@@ -7,8 +7,10 @@
 #pragma once
 
 #include "core/batch.hpp"
+#include "core/node_stats.hpp"
 
 #include <string>
+#include <vector>
 
 namespace arroyo {
 
@@ -22,6 +24,8 @@ struct EngineStats {
   int64 state_bytes = 0;      // memory held by stateful operators (windows, aggregates)
   TimestampTz watermark = DT_NOBEGIN;
   std::string source_status;  // the sources' Source::status(), joined; empty if none report
+  // Per plan node (stream_operators), by node number.
+  std::vector<NodeStats> nodes;
 };
 
 // Where a node's output goes; the runtime gives each node one (see Operator::set_output).
@@ -76,6 +80,8 @@ class Operator {
   virtual void flush() {}
   // Bytes of memory this operator's state holds.
   virtual int64 state_bytes() const { return 0; }
+  // Keys (groups) this operator keeps state for, for stream_operators; -1: it keeps none.
+  virtual int64 state_keys() const { return -1; }
   // Checkpoints (src/state/): writes what changed in this operator's state since the last
   // checkpoint, in entries only this operator reads back. Entries are keyed (part, key) within
   // the node, so that state keyed by a group can later be split between instances by key hash.

@@ -36,6 +36,8 @@ class JoinOperator : public Operator {
   void end() override;
 
   int64 state_bytes() const override;
+  // Join keys with rows kept (of either side).
+  int64 state_keys() const override { return int64(table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
   void restored() override;

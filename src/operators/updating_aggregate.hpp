@@ -34,6 +34,7 @@ class UpdatingAggregateOperator : public Operator {
   void idle() override {}
 
   int64 state_bytes() const override;
+  int64 state_keys() const override { return int64(table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
 

@@ -98,6 +98,12 @@ int64 WindowAggregateOperator::state_bytes() const {
   return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
 }
 
+int64 WindowAggregateOperator::state_keys() const {
+  int64 keys = session_keys_ ? int64(session_keys_->size()) : 0;
+  for (const auto& [start, b] : buckets_) keys += int64(b.groups->size());
+  return keys;
+}
+
 WindowAggregateOperator::Bucket& WindowAggregateOperator::bucket(TimestampTz start) {
   auto it = buckets_.find(start);
   if (it != buckets_.end()) return it->second;

@@ -37,6 +37,8 @@ class WindowAggregateOperator : public Operator {
   // Its output's watermark follows its input's; idleness does not pass through.
   void idle() override {}
   int64 state_bytes() const override;
+  // Groups kept: those of every open pane (or window), plus session keys with pending rows.
+  int64 state_keys() const override;
   // Checkpoints: one entry per group of each pane (part = the pane's start) changed since the
   // last checkpoint, one per session key, and the operator's watermark; a pane's entries go
   // when it fires.

@@ -40,6 +40,7 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
   }
   graph_.connect(build(plan.root.get()), sink, 0);
   graph_.seal();
+  plan_metering(plan, sink);
 }
 
 Dataflow::~Dataflow() = default;
@@ -111,6 +112,8 @@ int Dataflow::build(PlanNode* node) {
       }
       run.node = graph_.add(nullptr);
       graph_.connect(run.node, first, 0);
+      source_nodes_[node] =
+          first == self ? std::vector<int>{run.node} : std::vector<int>{run.node, first};
       run.source = src->connector->make_source(src->spec);
       run.name = src->spec.name;
       run.source->open(info_);
@@ -331,7 +334,10 @@ RoundResult Dataflow::run_round() {
   for (auto& run : sources_) {
     if (run.ended) continue;
     MemoryContext old = MemoryContextSwitchTo(round_memory_);
-    PollResult r = run.source->poll(*run.batch);
+    PollResult r = [&] {
+      Graph::Busy busy(graph_, run.node);
+      return run.source->poll(*run.batch);
+    }();
     MemoryContextSwitchTo(old);
     if (const std::vector<int32>* splits = run.source->active_splits())
       run.watermark->set_splits(*splits, GetCurrentTimestamp());
@@ -361,6 +367,7 @@ RoundResult Dataflow::run_round() {
   stats_.bad_rows = bad + stats_.bad_rows_engine;
   if (GetCurrentTimestamp() - last_measure_ >= USECS_PER_SEC) measure_state();
   collect_source_status();
+  collect_node_stats();
   reset_round_memory();
   result.all_ended = all_ended;
   result.idle = !any_data && !all_ended;
@@ -373,6 +380,18 @@ void Dataflow::measure_state() {
   for (Operator* op : operators_) bytes += op->state_bytes();
   for (auto& run : sources_) bytes += run.source->state_bytes();
   stats_.state_bytes = bytes;
+  for (Metered& m : metered_) {
+    m.state_bytes = 0;
+    m.state_keys = -1;
+    if (m.source >= 0) m.state_bytes += sources_[m.source].source->state_bytes();
+    for (int n : m.graph_nodes)
+      if (Operator* op = graph_.op(n)) {
+        m.state_bytes += op->state_bytes();
+        int64 keys = op->state_keys();
+        if (keys >= 0) m.state_keys = std::max<int64>(m.state_keys, 0) + keys;
+      }
+  }
+  collect_node_stats();
   last_measure_ = GetCurrentTimestamp();
 }
 

@@ -60,7 +60,11 @@ class Dataflow {
   bool changed() const;
 
   EngineStats& stats() { return stats_; }
-  // Recomputes stats().state_bytes (walks the operators' memory contexts).
+  // Refreshes stats().nodes from the graph's meters (done after every round; also after a
+  // round failed, runtime/dataflow_metrics.cpp).
+  void collect_node_stats();
+  // Recomputes stats().state_bytes (walks the operators' memory contexts), and each node's
+  // state bytes and keys in stats().nodes.
   void measure_state();
 
  private:
@@ -87,6 +91,19 @@ class Dataflow {
   MemoryContext consumers_memory(PlanNode* set);
   // Resets the round's memory (and the set-returning functions' contexts).
   void reset_round_memory();
+  // Numbers the plan's nodes as stream_explain does and lists the graph nodes of each.
+  void plan_metering(const LogicalPlan& plan, int sink);
+  // One plan node's graph nodes, for stream_operators.
+  struct Metered {
+    int id;
+    std::string kind;
+    std::vector<int> graph_nodes;  // all of them; the last produces its rows
+    int source = -1;               // its index in sources_, for a source
+    bool sink = false;
+    int64 state_bytes = 0, state_keys = -1;  // as last measured
+  };
+  std::vector<Metered> metered_;
+  std::unordered_map<PlanNode*, std::vector<int>> source_nodes_;  // source, generated columns
   MemoryContext round_memory_;
   std::unordered_map<PlanNode*, MemoryContext> set_memory_;
   RuntimeInfo info_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <time.h>
 
 namespace arroyo {
 
@@ -58,9 +59,45 @@ void Graph::seal() {
   sealed_ = true;
 }
 
+namespace {
+
+int64 monotonic_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+void Graph::watch(const EngineStats* stats) {
+  watched_ = stats;
+  watched_late_ = stats->late_rows;
+  watched_bad_ = stats->bad_rows_engine;
+}
+
+void Graph::switch_to(int n) {
+  int64 now = monotonic_ns();
+  if (current_ >= 0) {
+    Meter& m = nodes_[current_]->meter;
+    m.busy_ns += now - switched_ns_;
+    if (watched_) {
+      m.late_rows += watched_->late_rows - watched_late_;
+      m.bad_rows += watched_->bad_rows_engine - watched_bad_;
+    }
+  }
+  if (watched_) {
+    watched_late_ = watched_->late_rows;
+    watched_bad_ = watched_->bad_rows_engine;
+  }
+  switched_ns_ = now;
+  current_ = n;
+}
+
 void Graph::NodeOutput::push(Batch& rows) {
+  graph_.nodes_[node_]->meter.rows_out += rows.size();
   for (Edge& e : graph_.nodes_[node_]->edges) {
     Node& to = *graph_.nodes_[e.to];
+    to.meter.rows_in += rows.size();
     Input& in = to.inputs[e.port];
     if (in.idle) {
       // Rows on an idle input: it holds the watermark back again, and the node is not idle.
@@ -75,15 +112,19 @@ void Graph::NodeOutput::push(Batch& rows) {
       e.copy->append_rows(rows, 0, rows.size());
       batch = e.copy.get();
     }
+    Busy busy(graph_, e.to);
     to.op->push(e.port, *batch);
   }
 }
 
 void Graph::NodeOutput::watermark(TimestampTz wm) {
+  Meter& self = graph_.nodes_[node_]->meter;
+  self.watermark_out = std::max(self.watermark_out, wm);
   for (Edge& e : graph_.nodes_[node_]->edges) {
     Input& in = graph_.nodes_[e.to]->inputs[e.port];
     if (wm <= in.watermark) continue;
     in.watermark = wm;
+    Busy busy(graph_, e.to);
     graph_.nodes_[e.to]->op->input_watermark(e.port, wm);
     graph_.update(e.to);
   }
@@ -94,6 +135,7 @@ void Graph::NodeOutput::idle() {
     Input& in = graph_.nodes_[e.to]->inputs[e.port];
     if (in.idle) continue;
     in.idle = true;
+    Busy busy(graph_, e.to);
     graph_.update(e.to);
   }
 }
@@ -103,6 +145,7 @@ void Graph::NodeOutput::end() {
     Input& in = graph_.nodes_[e.to]->inputs[e.port];
     if (in.ended) continue;
     in.ended = true;
+    Busy busy(graph_, e.to);
     graph_.nodes_[e.to]->op->input_watermark(e.port, DT_NOEND);
     graph_.update(e.to);
   }
@@ -141,17 +184,26 @@ void Graph::update(int n) {
 
 void Graph::flush() {
   for (int n : order_)
-    if (nodes_[n]->op && !nodes_[n]->ended) nodes_[n]->op->flush();
+    if (nodes_[n]->op && !nodes_[n]->ended) {
+      Busy busy(*this, n);
+      nodes_[n]->op->flush();
+    }
 }
 
 void Graph::begin_transaction() {
   for (int n : order_)
-    if (nodes_[n]->op) nodes_[n]->op->begin_transaction();
+    if (nodes_[n]->op) {
+      Busy busy(*this, n);
+      nodes_[n]->op->begin_transaction();
+    }
 }
 
 void Graph::end_transaction() {
   for (int n : order_)
-    if (nodes_[n]->op) nodes_[n]->op->end_transaction();
+    if (nodes_[n]->op) {
+      Busy busy(*this, n);
+      nodes_[n]->op->end_transaction();
+    }
 }
 
 }  // namespace arroyo

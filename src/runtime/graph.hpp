@@ -13,6 +13,10 @@
 //    diamond does not flush a node twice.
 //
 // A source node has no operator: the runtime pushes its rows into its output.
+//
+// The graph also meters each node for stream_operators: rows in and out, the last watermark
+// it emitted, the wall time spent in its operator (excluding the nodes it fed, which run inside
+// its calls), and the late and bad rows counted while it ran (see Graph::Meter).
 #pragma once
 
 #include "core/operator.hpp"
@@ -24,6 +28,27 @@ namespace arroyo {
 
 class Graph {
  public:
+  // What the graph measured of one node.
+  struct Meter {
+    int64 rows_in = 0, rows_out = 0;
+    int64 busy_ns = 0;
+    int64 late_rows = 0, bad_rows = 0;  // deltas of the watched counters while it ran
+    TimestampTz watermark_out = DT_NOBEGIN;
+  };
+  // Charges the time until it goes out of scope (and the watched counters' changes) to node
+  // `n`; nested scopes charge their node instead, for their duration.
+  class Busy {
+   public:
+    Busy(Graph& graph, int n) : graph_(graph), prev_(graph.current_) { graph.switch_to(n); }
+    ~Busy() { graph_.switch_to(prev_); }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    Graph& graph_;
+    int prev_;
+  };
+
   Graph() = default;
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
@@ -46,6 +71,13 @@ class Graph {
   bool ended(int node) const { return nodes_[node]->ended; }
   // Node indexes, every node after all the nodes feeding it.
   const std::vector<int>& upstream_first() const { return order_; }
+
+  // The counters whose changes are charged to the node running (EngineStats::late_rows and
+  // bad_rows_engine); set before rows flow.
+  void watch(const EngineStats* stats);
+  const Meter& meter(int node) const { return nodes_[node]->meter; }
+  // The last watermark node `n` was given (its inputs' combined).
+  TimestampTz watermark_in(int node) const { return nodes_[node]->watermark; }
 
   // Calls flush() on every node that has not ended, upstream first.
   void flush();
@@ -87,14 +119,21 @@ class Graph {
     std::vector<Input> inputs;           // by port
     TimestampTz watermark = DT_NOBEGIN;  // the last one the operator was given
     bool idle = false, ended = false;
+    Meter meter;
   };
 
+  // Charges the time since the last switch to the node running, then runs node `n` (-1: none).
+  void switch_to(int n);
   // Recomputes node `n`'s watermark, idleness and end after one of its inputs changed.
   void update(int n);
 
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<int> order_;
   bool sealed_ = false;
+  int current_ = -1;  // the node whose operator runs (metering)
+  int64 switched_ns_ = 0;
+  const EngineStats* watched_ = nullptr;
+  int64 watched_late_ = 0, watched_bad_ = 0;
 };
 
 }  // namespace arroyo

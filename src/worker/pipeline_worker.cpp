@@ -1,6 +1,7 @@
 // A pipeline's background worker: connects as the pipeline's owner, plans the query, and runs
 // the dataflow in transactions of at most checkpoint_interval, until the sources end, a stop
 // is requested, or an error fails the pipeline.
+#include "catalog/operator_stats.hpp"
 #include "catalog/pipeline_objects.hpp"
 #include "catalog/pipelines.hpp"
 #include "connectors/cdc/cdc.hpp"
@@ -89,6 +90,7 @@ void record_end(int32 id, SlotState state, const EngineStats& stats, const std::
   catalog_mark_ended(
       id, name, {stats.rows_in, stats.rows_out, stats.bad_rows, stats.late_rows, stats.state_bytes},
       error);
+  catalog_save_node_stats(id, stats.nodes);
   commit_transaction();
   publish(stats);
   set_slot_state(state, error);
@@ -301,7 +303,10 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                    ": a key outside the column's range cannot be written; give the column the "
                    "key's type)";
     }
-    if (flow) last_stats = flow->stats();
+    if (flow) {
+      flow->collect_node_stats();  // the failed round's counts, up to where it failed
+      last_stats = flow->stats();
+    }
     pg::call([&] { AbortOutOfAnyTransaction(); });
     // Dropped meanwhile (DROP … CASCADE of something it used): what failed is the rest of a
     // run that no longer has a pipeline, not the pipeline.

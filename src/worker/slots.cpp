@@ -2,6 +2,7 @@
 
 #include "pg/guard.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 #include "pg/wait.hpp"
@@ -26,6 +27,8 @@ struct PipelineSlot {
   TimestampTz watermark;  // DT_NOBEGIN until known
   char last_error[kSlotErrorLen];
   char source_status[kSlotSourceStatusLen];  // Source::status() of the sources, while running
+  int nnodes;                                // per plan node counters (stream_operators)
+  NodeStats nodes[kSlotMaxNodes];
 };
 
 struct SharedState {
@@ -158,6 +161,7 @@ int claim(Oid dboid, int32 pipeline_id, const char* name) {
           s.watermark = DT_NOBEGIN;
           s.last_error[0] = '\0';
           s.source_status[0] = '\0';
+          s.nnodes = 0;
           found = i;
         });
       }
@@ -271,6 +275,17 @@ void publish(int index, const EngineStats& stats) {
     s.state_bytes = stats.state_bytes;
     s.watermark = stats.watermark;
     strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
+    s.nnodes = std::min(int(stats.nodes.size()), kSlotMaxNodes);
+    if (s.nnodes > 0) memcpy(s.nodes, stats.nodes.data(), sizeof(NodeStats) * s.nnodes);
+  });
+}
+
+int read_nodes(int index, Oid dboid, int32* pipeline_id, NodeStats* out) {
+  return locked(slot_at(index), [&](PipelineSlot& s) {
+    if (s.state == SlotState::Free || s.dboid != dboid) return -1;
+    *pipeline_id = s.pipeline_id;
+    memcpy(out, s.nodes, sizeof(NodeStats) * s.nnodes);
+    return s.nnodes;
   });
 }
 

@@ -38,6 +38,9 @@ void request_shared_memory();
 
 constexpr int kSlotErrorLen = 1024;
 constexpr int kSlotSourceStatusLen = 512;
+// Plan nodes whose counters a slot holds (stream_operators); a plan's nodes past this many
+// are not shown while it runs.
+constexpr int kSlotMaxNodes = 64;
 
 // A copy of one slot, for the stream_pipelines view (plain data: it is filled without
 // allocating, in a function that is no pg::entry).
@@ -73,6 +76,9 @@ void request_stop(Oid dboid, int32 pipeline_id);
 // pipeline of database `dboid` holds it.
 int count();
 bool read(int index, Oid dboid, SlotStatus* out);
+// The per-node counters of slot `index` if a pipeline of database `dboid` holds it: copies at
+// most kSlotMaxNodes into `out` (plain data, no allocation) and returns how many, or -1.
+int read_nodes(int index, Oid dboid, int32* pipeline_id, NodeStats* out);
 
 // --- the pipeline worker, on its own slot ---
 

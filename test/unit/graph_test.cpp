@@ -1,11 +1,13 @@
 // Unit checks of the dataflow graph (src/runtime/graph.cpp), which is PostgreSQL-free code
 // compiled against PostgreSQL's headers only: fan-out and copies, a diamond, the watermark as
 // the minimum over a node's inputs, idle inputs, the end, and flushes once per node upstream
-// first. A program of the unit tests (test/unit/unit.hpp; make unit, test/run.sh unit).
+// first; the per-node meters. A program of the unit tests (test/unit/unit.hpp; make unit,
+// test/run.sh unit).
 #include "runtime/graph.hpp"
 #include "unit.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -244,8 +246,86 @@ void refusals() {
   events.clear();
 }
 
+// Spins for `ms` of the monotonic clock, counts into `stats`, then passes half the rows on.
+class Metered : public Operator {
+ public:
+  Metered(EngineStats& stats, int64 spin_ms, int late, int bad)
+      : stats_(stats), spin_ms_(spin_ms), late_(late), bad_(bad) {}
+  void push(int, Batch& rows) override {
+    spin(spin_ms_);
+    stats_.late_rows += late_;
+    stats_.bad_rows_engine += bad_;
+    Batch half(1, 8);
+    half.append_rows(rows, 0, rows.size() / 2);
+    emit(half);
+  }
+  static int64 now_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
+  static void spin(int64 ms) {
+    int64 until = now_ns() + ms * 1000000;
+    while (now_ns() < until) {
+    }
+  }
+
+ private:
+  EngineStats& stats_;
+  int64 spin_ms_;
+  int late_, bad_;
+};
+
+// The meters (stream_operators): rows in and out per node, the last watermark emitted, late
+// and bad rows charged to the node that counted them, and busy time exclusive of the nodes a
+// node feeds (which run inside its push).
+void meters() {
+  EngineStats stats;
+  Graph g;
+  int s = g.add(nullptr);
+  int a = g.add(std::make_unique<Metered>(stats, 5, 0, 2));
+  int b = g.add(std::make_unique<Metered>(stats, 100, 3, 0));
+  int c;
+  add(g, c, "c");
+  g.connect(s, a, 0);
+  g.connect(a, b, 0);
+  g.connect(b, c, 0);
+  g.seal();
+  g.watch(&stats);
+  int64 start = Metered::now_ns();
+  Batch in = rows(8, 0);
+  g.output(s).push(in);
+  g.output(s).watermark(1000);
+  int64 elapsed = Metered::now_ns() - start;
+  events.clear();
+  REQUIRE_EQ(g.meter(s).rows_out, int64(8));
+  CHECK_EQ(g.meter(a).rows_in, int64(8));
+  CHECK_EQ(g.meter(a).rows_out, int64(4));
+  CHECK_EQ(g.meter(b).rows_in, int64(4));
+  CHECK_EQ(g.meter(b).rows_out, int64(2));
+  CHECK_EQ(g.meter(c).rows_in, int64(2));
+  CHECK_EQ(g.meter(c).rows_out, int64(2));
+  CHECK_EQ(g.meter(s).watermark_out, TimestampTz(1000));
+  CHECK_EQ(g.meter(c).watermark_out, TimestampTz(1000));
+  CHECK_EQ(g.watermark_in(c), TimestampTz(1000));
+  CHECK_EQ(g.meter(a).bad_rows, int64(2));
+  CHECK_EQ(g.meter(a).late_rows, int64(0));
+  CHECK_EQ(g.meter(b).late_rows, int64(3));
+  CHECK_EQ(g.meter(b).bad_rows, int64(0));
+  // Each node spun at least its own time; the times are disjoint, so they add up to at most
+  // the elapsed time; and a's does not include b's (b runs inside a's push: a's 5 ms against
+  // b's 100 ms).
+  int64 busy_a = g.meter(a).busy_ns, busy_b = g.meter(b).busy_ns;
+  CHECK(busy_a >= 5 * 1000000);
+  CHECK(busy_b >= 100 * 1000000);
+  CHECK(busy_a + busy_b + g.meter(c).busy_ns <= elapsed);
+  CHECK(busy_a < busy_b);
+  CHECK_EQ(g.meter(s).busy_ns, int64(0));  // nothing ran as the source node
+}
+
 }  // namespace
 
+TEST(meters) { meters(); }
 TEST(diamond) { diamond(); }
 TEST(idle_inputs) { idle_inputs(); }
 TEST(both_ports) { both_ports(); }
