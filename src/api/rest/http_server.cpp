@@ -107,12 +107,11 @@ void HttpServer::start() {
     if (!lws_create_vhost(context_, &vh)) {
       lws_context_destroy(context_);
       context_ = nullptr;
-      throw std::runtime_error("could not listen on " + address + " port " +
-                               std::to_string(config_.port) +
-                               (config_.tls_cert_file.empty()
-                                    ? std::string()
-                                    : " with certificate " + config_.tls_cert_file + " and key " +
-                                          config_.tls_key_file));
+      throw std::runtime_error(
+          "could not listen on " + address + " port " + std::to_string(config_.port) +
+          (config_.tls_cert_file.empty() ? std::string()
+                                         : " with certificate " + config_.tls_cert_file +
+                                               " and key " + config_.tls_key_file));
     }
   }
 
@@ -195,8 +194,7 @@ int HttpServer::callback(lws* wsi, int reason_code, void* in, size_t len) {
       if (it == conns_.end()) return -1;
       Conn& conn = *it->second;
       if (conn.close_after) return 0;  // refused already: the body is read and dropped
-      if (!conn.waiting_for_body || conn.request.body.size() + len > conn.expected_body)
-        return -1;
+      if (!conn.waiting_for_body || conn.request.body.size() + len > conn.expected_body) return -1;
       conn.request.body.append(static_cast<const char*>(in), len);
       return 0;
     }

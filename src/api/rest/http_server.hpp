@@ -40,10 +40,10 @@ struct HttpResponse {
 
 struct HttpServerConfig {
   int port = 0;
-  std::vector<std::string> addresses;  // IP literals; "*" for every address
+  std::vector<std::string> addresses;       // IP literals; "*" for every address
   std::string tls_cert_file, tls_key_file;  // both or neither
   size_t max_body_bytes = 1 << 20;
-  size_t max_pending = 64;      // requests queued or being answered; more get 503
+  size_t max_pending = 64;  // requests queued or being answered; more get 503
   size_t max_connections = 128;
 };
 
@@ -73,8 +73,7 @@ class HttpServer {
   int callback(lws* wsi, int reason, void* in, size_t len);
   int on_http(lws* wsi, const char* uri, size_t len);
   void queue_request(lws* wsi, Conn& conn);
-  void answer_now(lws* wsi, Conn& conn, int status, const std::string& message,
-                  bool close_after);
+  void answer_now(lws* wsi, Conn& conn, int status, const std::string& message, bool close_after);
   int on_writeable(lws* wsi);
   void on_wakeup();
   void run();

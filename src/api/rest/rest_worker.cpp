@@ -98,17 +98,16 @@ void rest_api_init() {
       "arroyo_stream.api_listen_addresses",
       "Comma-separated IP addresses the REST API listens on ('*': all, 'localhost': 127.0.0.1).",
       nullptr, &api_listen_addresses, "localhost", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-  DefineCustomStringVariable("arroyo_stream.api_database",
-                             "The database whose pipelines the REST API manages.", nullptr,
-                             &api_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr,
-                             nullptr);
+  DefineCustomStringVariable(
+      "arroyo_stream.api_database", "The database whose pipelines the REST API manages.", nullptr,
+      &api_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("arroyo_stream.api_tls_cert",
                              "PEM certificate file of the REST API (with api_tls_key: HTTPS).",
                              nullptr, &api_tls_cert, "", PGC_POSTMASTER, 0, nullptr, nullptr,
                              nullptr);
   DefineCustomStringVariable("arroyo_stream.api_tls_key", "PEM private key of the REST API.",
-                             nullptr, &api_tls_key, "", PGC_POSTMASTER, GUC_SUPERUSER_ONLY,
-                             nullptr, nullptr, nullptr);
+                             nullptr, &api_tls_key, "", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, nullptr,
+                             nullptr, nullptr);
   DefineCustomBoolVariable("arroyo_stream.api_allow_superuser",
                            "Whether REST API tokens of superusers are accepted.", nullptr,
                            &api_allow_superuser, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -142,9 +141,7 @@ void arroyo_stream_api_main(Datum) {
     failed = true;
     std::string message = e.what();
     try {
-      pg::call([&] {
-        ereport(LOG, (errmsg("arroyo_stream API exiting: %s", message.c_str())));
-      });
+      pg::call([&] { ereport(LOG, (errmsg("arroyo_stream API exiting: %s", message.c_str()))); });
     } catch (...) {
     }
   }

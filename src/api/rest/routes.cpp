@@ -43,7 +43,8 @@ HttpResponse json_response(int status, std::string body) {
 
 HttpResponse error_response(int status, const std::string& sqlstate, const std::string& message,
                             const std::string& detail = {}, const std::string& hint = {}) {
-  std::string body = "{\"error\": " + json_quote(message) + ", \"sqlstate\": " + json_quote(sqlstate);
+  std::string body =
+      "{\"error\": " + json_quote(message) + ", \"sqlstate\": " + json_quote(sqlstate);
   if (!detail.empty()) body += ", \"detail\": " + json_quote(detail);
   if (!hint.empty()) body += ", \"hint\": " + json_quote(hint);
   HttpResponse r = json_response(status, body + "}");
@@ -82,7 +83,8 @@ std::vector<Row> query(const std::string& sql, const std::vector<std::string>& p
   for (int i = 0; i < n; i++) {
     const std::string& p = params[i];
     types[i] = TEXTOID;
-    values[i] = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(p.data(), p.size())); });
+    values[i] =
+        pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(p.data(), p.size())); });
   }
   const char* sql_c = sql.c_str();
   pg::call([&] {
@@ -118,7 +120,7 @@ std::optional<std::string> query_value(const std::string& sql,
 // --- request bodies ---------------------------------------------------------------------------
 
 struct Field {
-  std::string type;                // jsonb_typeof: string, number, boolean, null, object, array
+  std::string type;                 // jsonb_typeof: string, number, boolean, null, object, array
   std::optional<std::string> text;  // scalars as text (a string unquoted), NULL for null
 };
 
@@ -126,20 +128,21 @@ struct Field {
 std::map<std::string, Field> body_fields(const std::string& body,
                                          const std::vector<std::string>& accepted) {
   std::string text = body.empty() ? "{}" : body;
-  std::optional<std::string> type = query_value("SELECT pg_catalog.jsonb_typeof($1::jsonb)", {text});
+  std::optional<std::string> type =
+      query_value("SELECT pg_catalog.jsonb_typeof($1::jsonb)", {text});
   if (type != std::optional<std::string>("object"))
     http_fail(400, "22023", "the request body must be a JSON object");
   std::map<std::string, Field> out;
-  for (const Row& row :
-       query("SELECT e.key, pg_catalog.jsonb_typeof(e.value), e.value #>> '{}' "
-             "FROM pg_catalog.jsonb_each($1::jsonb) AS e",
-             {text})) {
+  for (const Row& row : query("SELECT e.key, pg_catalog.jsonb_typeof(e.value), e.value #>> '{}' "
+                              "FROM pg_catalog.jsonb_each($1::jsonb) AS e",
+                              {text})) {
     bool known = false;
     for (const std::string& a : accepted) known = known || a == *row[0];
     if (!known) {
       std::string list;
       for (const std::string& a : accepted) list += (list.empty() ? "" : ", ") + a;
-      http_fail(400, "22023", "unknown field \"" + *row[0] + "\"", "Accepted fields: " + list + ".");
+      http_fail(400, "22023", "unknown field \"" + *row[0] + "\"",
+                "Accepted fields: " + list + ".");
     }
     out[*row[0]] = Field{*row[1], row[2]};
   }
@@ -211,14 +214,14 @@ Caller authenticate(const HttpRequest& request) {
   Caller caller{Oid(strtoul(r[0]->c_str(), nullptr, 10)), *r[1]};
   if (*r[2] == "t" && !api_allow_superuser)
     http_fail(403, "42501",
-              "role \"" + caller.name + "\" is a superuser, and the API does not accept "
-                                        "superuser tokens",
+              "role \"" + caller.name +
+                  "\" is a superuser, and the API does not accept "
+                  "superuser tokens",
               "Use an ordinary role, or set arroyo_stream.api_allow_superuser.");
   if (*r[3] != "t")
     http_fail(403, "42501", "role \"" + caller.name + "\" is not permitted to log in");
   if (*r[4] != "t")
-    http_fail(403, "42501", "permission denied for database \"" + std::string(api_database) +
-                                "\"",
+    http_fail(403, "42501", "permission denied for database \"" + std::string(api_database) + "\"",
               "Role \"" + caller.name + "\" does not have CONNECT privilege.");
   return caller;
 }
@@ -231,9 +234,10 @@ struct Context {
 };
 
 std::string pipeline_json(const Context& cx, const std::string& name) {
-  std::optional<std::string> json = query_value(
-      "SELECT pg_catalog.to_json(p)::text FROM " + cx.schema + ".stream_pipelines p WHERE p.name = $1",
-      {name});
+  std::optional<std::string> json =
+      query_value("SELECT pg_catalog.to_json(p)::text FROM " + cx.schema +
+                      ".stream_pipelines p WHERE p.name = $1",
+                  {name});
   if (!json) http_fail(404, "42704", "pipeline \"" + name + "\" does not exist");
   return *json;
 }
@@ -253,18 +257,17 @@ void call_function(const Context& cx, const char* function, const std::vector<st
 }
 
 HttpResponse list_pipelines(const Context& cx) {
-  std::optional<std::string> data = query_value(
-      "SELECT coalesce(pg_catalog.json_agg(p ORDER BY p.name), '[]')::text FROM " + cx.schema +
-          ".stream_pipelines p",
-      {});
+  std::optional<std::string> data =
+      query_value("SELECT coalesce(pg_catalog.json_agg(p ORDER BY p.name), '[]')::text FROM " +
+                      cx.schema + ".stream_pipelines p",
+                  {});
   return json_response(200, "{\"data\": " + *data + ", \"has_more\": false}");
 }
 
 // POST /api/v1/pipelines: stream_create, then stream_start, in one transaction.
 HttpResponse create_pipeline(const Context& cx, const HttpRequest& request) {
-  auto f = body_fields(request.body,
-                       {"name", "query", "parallelism", "checkpoint_interval_micros", "udfs",
-                        "preview"});
+  auto f = body_fields(request.body, {"name", "query", "parallelism", "checkpoint_interval_micros",
+                                      "udfs", "preview"});
   std::string name = required_string(f, "name");
   std::string text = required_string(f, "query");
   check_parallelism(f);
@@ -321,10 +324,10 @@ HttpResponse delete_pipeline(const Context& cx, const std::string& name) {
 
 HttpResponse pipeline_checkpoints(const Context& cx, const std::string& name) {
   pipeline_state(cx, name);
-  std::optional<std::string> data = query_value(
-      "SELECT coalesce(pg_catalog.json_agg(c ORDER BY c.epoch), '[]')::text FROM " + cx.schema +
-          ".stream_checkpoints c WHERE c.pipeline = $1",
-      {name});
+  std::optional<std::string> data =
+      query_value("SELECT coalesce(pg_catalog.json_agg(c ORDER BY c.epoch), '[]')::text FROM " +
+                      cx.schema + ".stream_checkpoints c WHERE c.pipeline = $1",
+                  {name});
   return json_response(200, "{\"data\": " + *data + ", \"has_more\": false}");
 }
 
@@ -435,7 +438,8 @@ HttpResponse run_in_transaction(Route route, const std::string& name, const Http
                     std::string(api_database) + "\"");
     cx.schema = *schema;
     Caller caller = authenticate(request);
-    pg::call([&] { SetUserIdAndSecContext(caller.role, saved_sec | SECURITY_LOCAL_USERID_CHANGE); });
+    pg::call(
+        [&] { SetUserIdAndSecContext(caller.role, saved_sec | SECURITY_LOCAL_USERID_CHANGE); });
     response = run_route(cx, route, name, request);
     ok = cx.commit;
   } catch (const HttpError& e) {
@@ -494,8 +498,8 @@ HttpResponse handle_rest_request(const HttpRequest& request) {
   try {
     if (request.path == "/api/v1/openapi.json") {
       if (request.method != "GET")
-        return error_response(405, "0A000", "method " + request.method + " is not allowed on " +
-                                                request.path);
+        return error_response(405, "0A000",
+                              "method " + request.method + " is not allowed on " + request.path);
       return json_response(200, rest_openapi_document());
     }
     std::string name;

@@ -66,8 +66,8 @@ Datum arroyo_stream_api_token_create(PG_FUNCTION_ARGS) {
       if (run("SELECT 1 FROM _arroyo_stream.api_tokens WHERE role = $1 AND name = $3", 4, types,
               values, SPI_OK_SELECT) > 0)
         pg::fail(ERRCODE_DUPLICATE_OBJECT,
-                 "API token \"" + name + "\" of role \"" + rolname + "\" already exists",
-                 {}, "Revoke it first: SELECT stream_api_token_revoke('" + name + "').");
+                 "API token \"" + name + "\" of role \"" + rolname + "\" already exists", {},
+                 "Revoke it first: SELECT stream_api_token_revoke('" + name + "').");
       run("INSERT INTO _arroyo_stream.api_tokens (role, role_name, name, hash) "
           "VALUES ($1, $2::name, $3, pg_catalog.sha256(pg_catalog.convert_to($4, 'UTF8')))",
           4, types, values, SPI_OK_INSERT);
@@ -92,8 +92,8 @@ Datum arroyo_stream_api_token_revoke(PG_FUNCTION_ARGS) {
     as_catalog_owner([&] {
       Oid types[] = {OIDOID, TEXTOID};
       Datum values[] = {ObjectIdGetDatum(role), text_datum(name)};
-      deleted = run("DELETE FROM _arroyo_stream.api_tokens WHERE role = $1 AND name = $2", 2,
-                    types, values, SPI_OK_DELETE);
+      deleted = run("DELETE FROM _arroyo_stream.api_tokens WHERE role = $1 AND name = $2", 2, types,
+                    values, SPI_OK_DELETE);
     });
     if (deleted == 0)
       pg::fail(ERRCODE_UNDEFINED_OBJECT,
