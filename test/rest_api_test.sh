@@ -13,8 +13,8 @@
 #   d. refusals with PostgreSQL's message and SQLSTATE: a bad query (400), a duplicate (409),
 #      no privilege on the source (403), not the owner (403), parallelism 2, unknown fields,
 #      malformed JSON (400); validate_query plans and creates nothing;
-#   e. 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
-#   f. HTTPS with a self-signed certificate (api_tls_cert/api_tls_key), checked by both clients;
+#   e. a URL-encoded name, a body over 1 MiB (413), a body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
+#   f. the API worker, terminated, comes back; HTTPS with a self-signed certificate (api_tls_cert/api_tls_key), checked by both clients;
 #      plain HTTP to it gets no answer.
 set -euo pipefail
 
@@ -196,6 +196,26 @@ expect_eq "validate without privilege" '403 42501 permission denied for foreign 
 expect_eq "refusals created nothing" "div evens" \
     "$(psql_q -c "SELECT string_agg(name, ' ' ORDER BY name) FROM stream_pipelines")"
 
+api POST /pipelines "$ALICE" '{"name": "my pipe", "query": "INSERT INTO out_a SELECT counter FROM ticks WHERE false"}'
+expect_eq "a name with a space" "201 my pipe" "$STATUS $(jp 'j["name"]')"
+api GET /pipelines/my%20pipe "$ALICE"
+expect_eq "a URL-encoded name" "200 my pipe" "$STATUS $(jp 'j["name"]')"
+api DELETE /pipelines/my%20pipe "$ALICE"
+expect_eq "drop a URL-encoded name" "204" "$STATUS"
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$WORK/big.json"
+STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+    --data-binary @"$WORK/big.json" "$BASE/pipelines")
+BODY=$(cat "$WORK/body")
+expect_eq "a body over 1 MiB" "413 54000 the request body is larger than 1048576 bytes" "$(err)"
+printf '{"name": "\xff", "query": "x"}' >"$WORK/latin1.json"
+STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+    --data-binary @"$WORK/latin1.json" "$BASE/pipelines")
+BODY=$(cat "$WORK/body")
+expect_eq "not UTF-8" '400 22021 invalid byte sequence for encoding "UTF8": 0xff' "$(err)"
+expect_eq "keep-alive: two requests on one connection" "200 1 200 0 " \
+    "$(curl -sS -o /dev/null -o /dev/null -w '%{http_code} %{num_connects} ' -H "Authorization: Bearer $ALICE" \
+        "$BASE/pipelines/evens" "$BASE/pipelines")"
+
 # --- urllib: the same life cycle and refusals, from an independent client -----------------------
 "${CLIENT[@]}" "$BASE" lifecycle "$ALICE"
 "${CLIENT[@]}" "$BASE" denied "$BOB"
@@ -223,6 +243,20 @@ POLL_TIMEOUT=120 wait_for "the 20 concurrent pipelines to finish" all_finished
 expect_eq "each concurrent pipeline's rows" "20|1000" \
     "$(psql_q -c "SELECT count(DISTINCT pipeline), min(c) FROM (SELECT pipeline, count(*) c FROM conc GROUP BY 1) s")"
 expect_eq "exactly once" "20000" "$(psql_q -c 'SELECT count(*) FROM conc')"
+
+# --- the worker: an ordinary background worker, started again when terminated -----------------
+api_pid() { psql_q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'arroyo_stream api'"; }
+expect_eq "the API worker's session" "postgres|arroyo_stream api|$ARROYO_PG_USER" \
+    "$(psql_q -c "SELECT datname, application_name, usename FROM pg_stat_activity WHERE backend_type = 'arroyo_stream api'")"
+old_pid=$(api_pid)
+psql_q -c "SELECT pg_terminate_backend($old_pid)" >/dev/null
+api_back() {
+    last=$(api_pid)
+    [[ -n $last && $last != "$old_pid" ]] && api_up
+}
+wait_for "the API worker to come back" api_back
+api GET /pipelines/evens "$ALICE"
+expect_eq "answers after a restart" "200 finished" "$STATUS $(jp 'j["state"]')"
 
 # --- f. HTTPS ---------------------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \

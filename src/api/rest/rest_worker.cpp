@@ -134,18 +134,18 @@ void arroyo_stream_api_main(Datum) {
   pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   BackgroundWorkerUnblockSignals();
-  bool failed = false;
   try {
     arroyo::serve();
   } catch (const std::exception& e) {
-    failed = true;
     std::string message = e.what();
     try {
       pg::call([&] { ereport(LOG, (errmsg("arroyo_stream API exiting: %s", message.c_str()))); });
     } catch (...) {
     }
   }
-  proc_exit(failed ? 1 : 0);
+  // Always 1, so that the postmaster starts the API again (after bgw_restart_time) whatever
+  // ended it, a pg_terminate_backend included; at a server shutdown nothing is restarted.
+  proc_exit(1);
 }
 
 }  // extern "C"

@@ -7,6 +7,7 @@
 #include "planner/planner.hpp"
 
 extern "C" {
+#include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "utils/backend_status.h"
 }
@@ -83,6 +84,8 @@ std::vector<Row> query(const std::string& sql, const std::vector<std::string>& p
   for (int i = 0; i < n; i++) {
     const std::string& p = params[i];
     types[i] = TEXTOID;
+    // Text from the network: valid in the database's encoding, without NUL bytes, or an error.
+    pg::call([&] { (void)pg_verifymbstr(p.data(), int(p.size()), false); });
     values[i] =
         pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(p.data(), p.size())); });
   }
@@ -198,6 +201,8 @@ Caller authenticate(const HttpRequest& request) {
     size_t b = token.find_first_not_of(' '), e = token.find_last_not_of(' ');
     token = b == std::string::npos ? "" : token.substr(b, e - b + 1);
   }
+  for (unsigned char c : token)
+    if (c <= ' ' || c > '~') http_fail(401, "28000", "invalid bearer token");
   if (token.empty())
     http_fail(401, "28000", "a bearer token is required",
               "Send \"Authorization: Bearer <token>\"; a role creates its token with "
