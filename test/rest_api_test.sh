@@ -202,6 +202,17 @@ api GET /pipelines/my%20pipe "$ALICE"
 expect_eq "a URL-encoded name" "200 my pipe" "$STATUS $(jp 'j["name"]')"
 api DELETE /pipelines/my%20pipe "$ALICE"
 expect_eq "drop a URL-encoded name" "204" "$STATUS"
+# A long query: its answers (about 400 kB) are written in many chunks.
+"$PYTHON" -c 'import json; print(json.dumps({"name": "long", "query": "INSERT INTO out_a SELECT counter FROM ticks WHERE length(%s) < 0" % ("'"'"'" + "x" * 400000 + "'"'"'")}))' >"$WORK/long.json"
+STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+    --data-binary @"$WORK/long.json" "$BASE/pipelines")
+expect_eq "create with a long query" "201 True" \
+    "$STATUS $("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["query"] == json.load(open(sys.argv[2]))["query"])' "$WORK/body" "$WORK/long.json")"
+curl -sS -o "$WORK/body" -H "Authorization: Bearer $ALICE" "$BASE/pipelines/long"
+expect_eq "get a long query" "True" \
+    "$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["query"] == json.load(open(sys.argv[2]))["query"])' "$WORK/body" "$WORK/long.json")"
+api DELETE /pipelines/long "$ALICE"
+expect_eq "drop long" "204" "$STATUS"
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$WORK/big.json"
 STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
     --data-binary @"$WORK/big.json" "$BASE/pipelines")
