@@ -5,8 +5,8 @@
 #
 #   a. the OpenAPI document parses and lists every route; unknown endpoints 404, wrong methods
 #      405, preview 501;
-#   b. tokens: none or a wrong one 401, a revoked one 401, a superuser's 403 (unless
-#      api_allow_superuser), a NOLOGIN role's 403; only hashes are stored;
+#   b. tokens: none or a wrong one 401, a revoked one 401, a superuser's 403 (200 while
+#      api_allow_superuser is on, after a reload), a NOLOGIN role's 403; only hashes are stored;
 #   c. the life cycle as an ordinary role: create (201, started, with checkpoint_interval_micros
 #      as a SET line) -> finished with its exact rows, list, get, stop, start, drop (204) -> 404,
 #      checkpoints and errors endpoints (a runtime failure's message);
@@ -98,6 +98,20 @@ api GET /pipelines "$OLD"
 expect_eq "revoked token" "401 28000 invalid bearer token" "$(err)"
 api GET /pipelines "$ADMIN"
 expect_eq "superuser token" "403 42501 role \"$ARROYO_PG_USER\" is a superuser, and the API does not accept superuser tokens" "$(err)"
+psql_q -c "ALTER SYSTEM SET arroyo_stream.api_allow_superuser = on" -c "SELECT pg_reload_conf()" >/dev/null
+superuser_accepted() {
+    api GET /pipelines "$ADMIN"
+    last=$STATUS
+    [[ $STATUS == 200 ]]
+}
+wait_for "a superuser's token with api_allow_superuser" superuser_accepted
+psql_q -c "ALTER SYSTEM RESET arroyo_stream.api_allow_superuser" -c "SELECT pg_reload_conf()" >/dev/null
+superuser_refused() {
+    api GET /pipelines "$ADMIN"
+    last=$STATUS
+    [[ $STATUS == 403 ]]
+}
+wait_for "a superuser's token refused again" superuser_refused
 api GET /pipelines "$CAROL"
 expect_eq "NOLOGIN role" '403 42501 role "carol" is not permitted to log in' "$(err)"
 expect_eq "tokens visible to alice" "alice|ci" \
