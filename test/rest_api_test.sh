@@ -13,7 +13,8 @@
 #   d. refusals with PostgreSQL's message and SQLSTATE: a bad query (400), a duplicate (409),
 #      no privilege on the source (403), not the owner (403), parallelism 2, unknown fields,
 #      malformed JSON (400); validate_query plans and creates nothing;
-#   e. a URL-encoded name, a body over 1 MiB (413), a body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
+#   e. a URL-encoded name, a 400 kB query, a body over 1 MiB (413), a chunked body (411), a
+#      body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
 #   f. the API worker, terminated, comes back; HTTPS with a self-signed certificate (api_tls_cert/api_tls_key), checked by both clients;
 #      plain HTTP to it gets no answer.
 set -euo pipefail
@@ -232,6 +233,10 @@ STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $A
     --data-binary @"$WORK/big.json" "$BASE/pipelines")
 BODY=$(cat "$WORK/body")
 expect_eq "a body over 1 MiB" "413 54000 the request body is larger than 1048576 bytes" "$(err)"
+STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+    -H 'Transfer-Encoding: chunked' --data-binary '{"query": "x"}' "$BASE/pipelines/validate_query")
+BODY=$(cat "$WORK/body")
+expect_eq "a chunked body" "411 22023 a request body needs a Content-Length (no chunked bodies)" "$(err)"
 printf '{"name": "\xff", "query": "x"}' >"$WORK/latin1.json"
 STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
     --data-binary @"$WORK/latin1.json" "$BASE/pipelines")

@@ -244,6 +244,10 @@ int HttpServer::on_http(lws* wsi, const char* uri, size_t len) {
     }
     length = size_t(n);
   }
+  if (length_text.empty() && !header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING).empty()) {
+    answer_now(wsi, conn, 411, "a request body needs a Content-Length (no chunked bodies)", true);
+    return 0;
+  }
   // The worker may take a while (stream_stop waits for the pipeline's worker): no timeout
   // while the request is in our hands.
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -286,7 +290,7 @@ void HttpServer::answer_now(lws* wsi, Conn& conn, int status, const std::string&
   conn.response = HttpResponse();
   conn.response.status = status;
   conn.response.body = error_body(message, status == 503 ? "53000" : "54000");
-  if (status == 400) conn.response.body = error_body(message, "22023");
+  if (status == 400 || status == 411) conn.response.body = error_body(message, "22023");
   conn.has_response = true;
   conn.close_after = close_after;
   lws_callback_on_writable(wsi);
