@@ -82,6 +82,9 @@ expect_eq "openapi paths" "200 /pipelines /pipelines/validate_query /pipelines/p
 expect_eq "openapi version" "3.0.3" "$(jp 'j["openapi"]')"
 api GET /nothing "$ALICE"
 expect_eq "unknown endpoint" "404 42704 no such endpoint: /api/v1/nothing" "$(err)"
+api GET /nothing%ff "$ALICE"
+expect_eq "a path not in UTF-8: still JSON" "404 True" \
+    "$STATUS $(jp 'j["error"] == "no such endpoint: /api/v1/nothing\ufffd"')"
 api PUT /pipelines "$ALICE" '{}'
 expect_eq "wrong method" "405 0A000 method PUT is not allowed on /api/v1/pipelines" "$(err)"
 api POST /pipelines/preview "$ALICE" '{"query": "x"}'

@@ -477,9 +477,36 @@ HttpResponse run_in_transaction(Route route, const std::string& name, const Http
 
 }  // namespace
 
+namespace {
+
+// The length of the valid UTF-8 sequence starting at s[i], or 0 if there is none.
+size_t utf8_length(const std::string& s, size_t i) {
+  unsigned char c = s[i];
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || c == 0xC0 || c == 0xC1 || c > 0xF4 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; k++)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+}  // namespace
+
 std::string json_quote(const std::string& s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t n = utf8_length(s, i);
+    if (n == 0) {  // not UTF-8 (a path, say): U+FFFD, so that the answer stays valid JSON
+      out += "\xEF\xBF\xBD";
+      i++;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s, i, n);
+      i += n;
+      continue;
+    }
+    i++;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -487,7 +514,7 @@ std::string json_quote(const std::string& s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7F) {
           char buf[8];
           snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
