@@ -23,6 +23,7 @@ PACKAGES=(
     clang                    # fuzz targets (test/fuzz) and the sanitizer build
     libclang-rt-14-dev       # libFuzzer and the sanitizer runtimes for clang 14
     clang-format             # scripts/format.sh (.clang-format)
+    curl                     # independent HTTP client for the REST API test
 )
 
 PG_OS_USER_HOME=/var/lib/arroyo-stream

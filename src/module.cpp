@@ -1,4 +1,5 @@
 // Library entry point: GUCs, shared memory, the DDL hook and the supervisor.
+#include "api/rest/rest_api.hpp"
 #include "pg/guard.hpp"
 #include "worker/launch.hpp"
 #include "worker/slots.hpp"
@@ -39,6 +40,7 @@ void _PG_init(void) {
   DefineCustomIntVariable(
       "arroyo_stream.max_pipelines", "Maximum number of pipelines running at once (server-wide).",
       nullptr, &max_pipelines_guc, 32, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  rest_api_init();  // its GUCs, before the prefix is closed
   MarkGUCPrefixReserved("arroyo_stream");
   request_shared_memory();
   install_ddl_hook();
