@@ -124,6 +124,19 @@ SELECT stream_start('not_exists');
 SELECT stream_wait('not_exists');
 SELECT verify('not_exists');
 SELECT * FROM not_exists ORDER BY id;
+-- Over two append-only inputs (the same file read once for both): a matched row is not kept.
+-- Each customer's last order (no later one), and the orders of customers with a big order.
+SELECT prepare('last_order', $$SELECT o.id, o.cust FROM s_orders o
+  WHERE NOT EXISTS (SELECT 1 FROM s_orders i WHERE i.cust = o.cust AND i.id > o.id)$$);
+SELECT stream_start('last_order');
+SELECT stream_wait('last_order');
+SELECT verify('last_order');
+SELECT * FROM last_order ORDER BY id;
+SELECT prepare('big_cust', $$SELECT id, cust FROM s_orders WHERE cust IN (SELECT cust FROM s_orders WHERE amount >= 10)$$);
+SELECT stream_start('big_cust');
+SELECT stream_wait('big_cust');
+SELECT verify('big_cust');
+SELECT * FROM big_cust ORDER BY id;
 -- Uncorrelated EXISTS: all rows or none.
 SELECT prepare('exists_any', $$SELECT id FROM s_orders WHERE EXISTS (SELECT 1 FROM s_customers WHERE region = 'west')$$);
 SELECT stream_start('exists_any');

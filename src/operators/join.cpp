@@ -19,6 +19,7 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
       window_key_(node.window_key) {
   filter_ = node.filters();
   anti_ = node.type == JoinNode::Type::Anti;
+  forget_matched_ = filter_ && !node.left->updating && !node.right->updating;
   TupleDesc pair_desc = filter_ ? node.pair_desc : node.desc;
   memory_ = pg::call([&] {
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream join state",

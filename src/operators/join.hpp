@@ -81,6 +81,8 @@ class JoinOperator : public Operator {
   Side sides_[2];
   // A semi or anti join (join_filter.cpp): only left rows come out, per their match counts.
   bool filter_ = false, anti_ = false;
+  // Over two append-only inputs a left row, once matched, stays matched: it is not kept.
+  bool forget_matched_ = false;
   int out_cols_;
   std::vector<KeyType> key_types_;
   MemoryContext memory_, round_memory_;
