@@ -172,8 +172,7 @@ int64 integer_constant(Node* e) {
   }
 }
 
-// The ORDER BY items of a sort clause as sort keys over the query's output columns
-// (0-based: resno - 1); false if one is not a plain column of the FROM item (rtindex > 0)
+// One ORDER BY item of the query as a sort key over input column `column` (0-based).
 SortKeySpec sort_key(Query* q, SortGroupClause* sgc, int column) {
   SortKeySpec k;
   k.column = column;
