@@ -123,6 +123,15 @@ SELECT stream_wait('wf_priciest');
 SELECT * FROM wf_priciest ORDER BY price DESC, ts;
 SELECT wf_same('wf_priciest', $$SELECT driver, ts, price FROM wf_events_batch ORDER BY price DESC, ts LIMIT 4$$)
   AS priciest_match;
+-- Ordered by an expression the select list does not show, over an aggregate.
+CREATE TABLE wf_big_spenders (driver text);
+SELECT stream_create('wf_big_spenders', $$INSERT INTO wf_big_spenders
+  SELECT driver FROM wf_events GROUP BY driver ORDER BY sum(price) DESC LIMIT 2$$);
+SELECT stream_start('wf_big_spenders');
+SELECT stream_wait('wf_big_spenders');
+SELECT * FROM wf_big_spenders ORDER BY driver;
+SELECT wf_same('wf_big_spenders', $$SELECT driver FROM wf_events_batch GROUP BY driver
+  ORDER BY sum(price) DESC LIMIT 2$$) AS big_spenders_match;
 -- FETCH FIRST … WITH TIES keeps the ties of the last row.
 CREATE TABLE wf_cheapest (price int, driver text);
 SELECT stream_create('wf_cheapest', $$INSERT INTO wf_cheapest
@@ -252,6 +261,6 @@ SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines WHERE name LIKE
 DROP SERVER wf_files CASCADE;
 DROP SERVER wr_imp CASCADE;
 DROP VIEW wf_minute_counts;
-DROP TABLE wf_events_batch, wf_top_drivers, wf_ranked_totals, wf_per_window, wf_busiest, wf_priciest, wf_cheapest,
+DROP TABLE wf_events_batch, wf_big_spenders, wf_top_drivers, wf_ranked_totals, wf_per_window, wf_busiest, wf_priciest, wf_cheapest,
   wf_ticks_over, wf_changes, wf_refused, wr_rows, wr_top, wr_win, wr_lag;
 DROP FUNCTION wf_same, wr_wait_rows;
