@@ -114,6 +114,24 @@ SELECT * FROM wf_busiest ORDER BY rn;
 SELECT wf_same('wf_busiest', $$SELECT * FROM (SELECT driver, n, row_number() OVER (ORDER BY n DESC, driver) AS rn
   FROM (SELECT driver, count(*) AS n FROM wf_events_batch GROUP BY driver) c) x WHERE rn <= 2$$)
   AS busiest_match;
+-- Over a join (Nexmark q9's shape: the best later offer of the same driver within 20 s).
+CREATE TABLE wf_best_next (ats timestamptz, driver text, price int, bts timestamptz);
+SELECT stream_create('wf_best_next', $$INSERT INTO wf_best_next
+  SELECT ats, driver, price, bts FROM (
+    SELECT a.ts AS ats, a.driver, b.price, b.ts AS bts,
+           row_number() OVER (PARTITION BY a.ts ORDER BY b.price DESC, b.ts) AS rn
+    FROM wf_events a JOIN wf_events b
+      ON b.driver = a.driver AND b.ts BETWEEN a.ts + interval '1 millisecond' AND a.ts + interval '20 seconds') x
+  WHERE rn = 1$$);
+SELECT stream_start('wf_best_next');
+SELECT stream_wait('wf_best_next');
+SELECT count(*) FROM wf_best_next;
+SELECT wf_same('wf_best_next', $$SELECT ats, driver, price, bts FROM (
+    SELECT a.ts AS ats, a.driver, b.price, b.ts AS bts,
+           row_number() OVER (PARTITION BY a.ts ORDER BY b.price DESC, b.ts) AS rn
+    FROM wf_events_batch a JOIN wf_events_batch b
+      ON b.driver = a.driver AND b.ts BETWEEN a.ts + interval '1 millisecond' AND a.ts + interval '20 seconds') x
+  WHERE rn = 1$$) AS best_next_match;
 -- ORDER BY … LIMIT n: the same operator with one partition (here over the raw rows).
 CREATE TABLE wf_priciest (driver text, ts timestamptz, price int);
 SELECT stream_create('wf_priciest', $$INSERT INTO wf_priciest
@@ -261,6 +279,6 @@ SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines WHERE name LIKE
 DROP SERVER wf_files CASCADE;
 DROP SERVER wr_imp CASCADE;
 DROP VIEW wf_minute_counts;
-DROP TABLE wf_events_batch, wf_big_spenders, wf_top_drivers, wf_ranked_totals, wf_per_window, wf_busiest, wf_priciest, wf_cheapest,
+DROP TABLE wf_events_batch, wf_big_spenders, wf_best_next, wf_top_drivers, wf_ranked_totals, wf_per_window, wf_busiest, wf_priciest, wf_cheapest,
   wf_ticks_over, wf_changes, wf_refused, wr_rows, wr_top, wr_win, wr_lag;
 DROP FUNCTION wf_same, wr_wait_rows;
