@@ -71,7 +71,7 @@ seed_args=(--seed "$seed")
 # ORDER BY … LIMIT n.
 "$PYTHON" "$ARROYO_ROOT/test/differential/window_functions.py" \
     --conninfo "$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")" --data-dir "$data_dir" \
-    --seed "${ARROYO_WINFN_SEED:-20261219}" --rounds "${ARROYO_WINFN_ROUNDS:-12}" \
+    --seed "${ARROYO_WINFN_SEED:-20261219}" --rounds "${ARROYO_WINFN_ROUNDS:-40}" \
     --queries "${ARROYO_WINFN_QUERIES:-8}"
 
 # Set-returning functions (test/differential/set_returning.py): one random source per round,

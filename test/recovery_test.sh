@@ -17,6 +17,8 @@
 #     i  interval LEFT JOIN (rows kept until the other side's watermark passes) -> table
 #     e  EXISTS (a semi join) and NOT IN (an anti join and the subquery's flags) of two streams
 #        under an updating aggregate -> keyed table
+#     r  event-time OVER per key: lag, lead and a ROWS frame (rows kept per key, lead waiting)
+#     t  updating top-N over an updating aggregate -> table (rows entering and leaving)
 #   h and s are compared with the same queries run afterwards without any fault.
 #   faults, ARROYO_RECOVERY_CYCLES rounds (default 12) of one of:
 #     term       pg_terminate_backend on every pipeline worker (the supervisor resumes them)
@@ -53,7 +55,7 @@ all_resumed() {
 all_finished() {
     last=$(q "SELECT string_agg(name || ':' || state, ' ' ORDER BY name) FROM stream_pipelines
               WHERE name NOT LIKE '%_ref'" 2>&1) || return 1
-    [[ $last == "d:finished e:finished f:finished h:finished i:finished j:finished s:finished u:finished w:finished" ]]
+    [[ $last == "d:finished e:finished f:finished h:finished i:finished j:finished r:finished s:finished t:finished u:finished w:finished" ]]
 }
 
 q "
@@ -74,6 +76,20 @@ CREATE FOREIGN TABLE jittered_ref (counter bigint, t timestamptz GENERATED ALWAY
 CREATE FOREIGN TABLE halves (counter bigint) SERVER imp
   OPTIONS (event_rate '$((RATE / 2))', message_count '$((EVENTS / 2))',
            start_time '2026-01-01 00:00:00+00', event_time_interval '2 milliseconds');
+CREATE FOREIGN TABLE timed (counter bigint, t timestamptz GENERATED ALWAYS AS
+    (to_timestamp(1767225600 + counter / 1000.0)) STORED) SERVER imp
+  OPTIONS (event_rate '$((RATE / 2))', message_count '$((EVENTS / 4))', event_time_field 't',
+           watermark_delay '0 seconds');
+CREATE TABLE r (c bigint, prev bigint, nxt bigint, last3 numeric);
+SELECT stream_create('r', \$\$INSERT INTO r
+  SELECT counter, lag(counter) OVER w, lead(counter) OVER w,
+         sum(counter) OVER (PARTITION BY counter % 7 ORDER BY t ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+  FROM timed WINDOW w AS (PARTITION BY counter % 7 ORDER BY t)\$\$);
+CREATE TABLE t (k bigint, n bigint, rn bigint);
+SELECT stream_create('t', \$\$INSERT INTO t SELECT k, n, rn FROM (
+    SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
+    FROM (SELECT counter % 13 AS k, count(*) AS n FROM ticks WHERE counter % 5 <> 0 GROUP BY 1) c) x
+  WHERE rn <= 3\$\$);
 CREATE TABLE j (k bigint PRIMARY KEY, n bigint, matched bigint, s numeric);
 SELECT stream_create('j', \$\$INSERT INTO j
   SELECT t.counter % 7, count(*), count(x.counter), sum(x.counter)
@@ -121,10 +137,10 @@ SELECT stream_create(t, format(\$\$INSERT INTO %s
 FROM (VALUES ('s', 'jittered'), ('s_ref', 'jittered_ref')) v(t, src);
 SELECT stream_start('w'), stream_start('u'), stream_start('f'), stream_start('h'),
        stream_start('s'), stream_start('d'), stream_start('j'), stream_start('i'),
-       stream_start('e');
+       stream_start('e'), stream_start('r'), stream_start('t');
 " >/dev/null
 wait_for "the pipelines to run" all_resumed
-echo "ok: pipelines w, u, f, h, s, d, j, i and e running"
+echo "ok: pipelines w, u, f, h, s, d, j, i, e, r and t running"
 
 faults=(term sigkill term immediate term immediate sigkill term immediate term immediate term)
 declare -A done_faults=()
@@ -231,6 +247,22 @@ expect_eq "rows of i differing from the batch join" "0|$m" \
           FROM ((($expected_i) EXCEPT ALL (SELECT * FROM i)) UNION ALL ((SELECT * FROM i) EXCEPT ALL ($expected_i))) x")"
 echo "ok: i (interval join) holds every row exactly once"
 
+# r (event-time OVER per key) and t (updating top-N) against the batch queries.
+expected_r="SELECT counter, lag(counter) OVER w, lead(counter) OVER w,
+         sum(counter) OVER (PARTITION BY counter % 7 ORDER BY t ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+  FROM (SELECT c AS counter, to_timestamp(1767225600 + c / 1000.0) AS t
+        FROM generate_series(0::bigint, $m - 1) c) x WINDOW w AS (PARTITION BY counter % 7 ORDER BY t)"
+expect_eq "rows of r differing from the batch query" "0|$m" \
+    "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM r)
+          FROM ((($expected_r) EXCEPT ALL (SELECT * FROM r)) UNION ALL ((SELECT * FROM r) EXCEPT ALL ($expected_r))) x")"
+expected_t="SELECT k, n, rn FROM (SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
+    FROM (SELECT c % 13 AS k, count(*) AS n FROM generate_series(0::bigint, $EVENTS - 1) c
+          WHERE c % 5 <> 0 GROUP BY 1) c) x WHERE rn <= 3"
+expect_eq "rows of t differing from the batch query" "0|3" \
+    "$(q "SELECT count(*) || '|' || (SELECT count(*) FROM t)
+          FROM ((($expected_t) EXCEPT ALL (SELECT * FROM t)) UNION ALL ((SELECT * FROM t) EXCEPT ALL ($expected_t))) x")"
+echo "ok: r (lag/lead per key) and t (updating top-N) equal the batch queries"
+
 # h and s against the same queries run without faults. (string_agg's order within a window is
 # unspecified: compare its elements sorted.)
 q "SELECT stream_start('h_ref'), stream_start('s_ref')" >/dev/null
@@ -248,13 +280,13 @@ expect_eq "hop and session results exist" t "$(q "SELECT (SELECT count(*) FROM h
 echo "ok: h (hop) and s (session) equal their runs without faults"
 
 # --- checkpoints are visible, and stream_drop removes them -----------------------------------
-expect_eq "checkpoints recorded" "d|t e|t f|t h|t h_ref|t i|t j|t s|t s_ref|t u|t w|t" \
+expect_eq "checkpoints recorded" "d|t e|t f|t h|t h_ref|t i|t j|t r|t s|t s_ref|t t|t u|t w|t" \
     "$(q "SELECT string_agg(pipeline || '|' || CASE WHEN count > 0 AND last_ok THEN 't' ELSE 'f' END, ' '
                             ORDER BY pipeline)
           FROM (SELECT pipeline, count(*) AS count,
                        bool_and(epoch > 0 AND bytes >= 0 AND duration >= interval '0') AS last_ok
                 FROM stream_checkpoints GROUP BY pipeline) c")"
-expect_eq "last_checkpoint_at" "11" \
+expect_eq "last_checkpoint_at" "13" \
     "$(q "SELECT count(*) FROM stream_pipelines WHERE last_checkpoint_at IS NOT NULL")"
 q "SELECT stream_drop(name) FROM stream_pipelines" >/dev/null
 expect_eq "state left after stream_drop" "0|0" \

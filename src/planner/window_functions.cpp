@@ -172,8 +172,7 @@ int64 integer_constant(Node* e) {
   }
 }
 
-// The ORDER BY items of a sort clause as sort keys over the query's output columns
-// (0-based: resno - 1); false if one is not a plain column of the FROM item (rtindex > 0)
+// One ORDER BY item of the query as a sort key over input column `column` (0-based).
 SortKeySpec sort_key(Query* q, SortGroupClause* sgc, int column) {
   SortKeySpec k;
   k.column = column;
@@ -199,9 +198,11 @@ PlanNodePtr plan_top_n_from(Query* q) {
     return nullptr;
   Query* sub = rte->subquery;
   if (sub->hasAggs || sub->groupClause || sub->havingQual || sub->setOperations ||
-      sub->sortClause || sub->limitCount || list_length(sub->jointree->fromlist) != 1 ||
-      !IsA(linitial(sub->jointree->fromlist), RangeTblRef))
+      sub->sortClause || sub->limitCount || list_length(sub->jointree->fromlist) == 0)
     return nullptr;
+  // Over a join, the joined rows (plan_from renumbers the select list's Vars to them, varno 1).
+  bool joined = list_length(sub->jointree->fromlist) != 1 ||
+                !IsA(linitial(sub->jointree->fromlist), RangeTblRef);
   List* funcs = window_funcs_of(sub);
   if (list_length(funcs) != 1) return nullptr;
   WindowFunc* wf = (WindowFunc*)linitial(funcs);
@@ -255,25 +256,46 @@ PlanNodePtr plan_top_n_from(Query* q) {
     if (bound >= 0 && (limit < 0 || bound < limit)) limit = bound;
   }
   if (limit < 0) return nullptr;
-  int sub_rt = ((RangeTblRef*)linitial(sub->jointree->fromlist))->rtindex;
   WindowClause* wc = clause_of(sub, wf);
+  // PARTITION BY and ORDER BY plain columns (checked before anything is planned: a query that
+  // is not the pattern is planned from scratch).
+  List* items = pg::call([&] { return list_concat_copy(wc->partitionClause, wc->orderClause); });
+  foreach (lc, items) {
+    Node* e = (Node*)pg::call([&] {
+                return get_sortgroupclause_tle((SortGroupClause*)lfirst(lc), sub->targetList);
+              })->expr;
+    if (!IsA(e, Var) || ((Var*)e)->varlevelsup != 0 || ((Var*)e)->varattno < 1) return nullptr;
+  }
+  // The pattern: plan the subquery's FROM and WHERE, then the top-N, then its select list.
+  PlanNodePtr input;
+  int sub_rt;
+  if (joined) {
+    List* quals = nullptr;
+    input = filtered(plan_from(sub, &quals), quals);
+    sub_rt = 1;
+  } else {
+    sub_rt = ((RangeTblRef*)linitial(sub->jointree->fromlist))->rtindex;
+    input = plan_rte(rt_fetch(sub_rt, sub->rtable));
+    if (sub->jointree->quals) {
+      Expr* qual = plan_expr((Expr*)sub->jointree->quals);
+      input = filtered(std::move(input), pg::call([&] { return make_ands_implicit(qual); }));
+    }
+  }
   auto node = std::make_unique<TopNNode>();
   foreach (lc, wc->partitionClause) {
     int c = plain_column(sub, (SortGroupClause*)lfirst(lc), sub_rt);
-    if (c < 0) return nullptr;
+    if (c < 0)
+      unsupported("a top-N over a join partitioned by a column the join computes",
+                  "Partition by a column of one side.");
     node->partition_cols.push_back(c);
   }
   foreach (lc, wc->orderClause) {
     SortGroupClause* sgc = (SortGroupClause*)lfirst(lc);
     int c = plain_column(sub, sgc, sub_rt);
-    if (c < 0) return nullptr;
+    if (c < 0)
+      unsupported("a top-N over a join ordered by a column the join computes",
+                  "Order by a column of one side.");
     node->order.push_back(sort_key(sub, sgc, c));
-  }
-  // The pattern: plan the subquery's FROM and WHERE, then the top-N, then its select list.
-  PlanNodePtr input = plan_rte(rt_fetch(sub_rt, sub->rtable));
-  if (sub->jointree->quals) {
-    Expr* qual = plan_expr((Expr*)sub->jointree->quals);
-    input = filtered(std::move(input), pg::call([&] { return make_ands_implicit(qual); }));
   }
   check_no_windows(sub);
   for (int c : node->partition_cols)

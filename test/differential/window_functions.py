@@ -16,6 +16,7 @@ each target table with the batch query:
              ORDER BY ts (file sources; event times made unique, so that ROWS frames and
              lag/lead are deterministic)
   topn_upd   the top-N pattern over a non-windowed aggregate (any source): an updating result
+  topn_join  the top-N pattern over a self-join (any source), partitioned by a's id
   limit      ORDER BY … LIMIT n / FETCH FIRST n ROWS WITH TIES over rows or an aggregate
 Orders that decide which rows a row_number()/LIMIT keeps end in a unique column, so the batch
 answer is unique.
@@ -135,6 +136,21 @@ def gen_event(rng):
     cols = ", ".join(["id AS c0", "ts AS c1"] + ["%s AS c%d" % (f, i + 2) for i, f in enumerate(chosen)])
     return WQuery(lambda rel, batch: "SELECT %s FROM %s%s" % (cols, rel, (" WHERE " + where) if where else ""),
                   "event")
+
+
+def gen_topn_join(rng):
+    """The top-N pattern over a self-join (Nexmark q9's shape): per row of a, the best rows of
+    b with the same key."""
+    fn = rng.choice(["row_number", "rank", "dense_rank"])
+    order = rng.choice(["b.v DESC NULLS LAST", "b.n", "b.ts DESC"]) + (", b.id" if fn == "row_number" else "")
+    on = rng.choice(["a.k = b.k", "a.g = b.g AND a.id <> b.id"])
+    cond = rng.choice(["r <= 1", "r <= 2", "r = 1"])
+
+    def text(rel, batch):
+        return ("SELECT aid AS c0, bid AS c1, bv AS c2, r AS c3 FROM (SELECT a.id AS aid, b.id AS bid, "
+                "b.v AS bv, %s() OVER (PARTITION BY a.id ORDER BY %s) AS r FROM %s a JOIN %s b ON %s) x "
+                "WHERE %s" % (fn, order, rel, rel, on, cond))
+    return WQuery(text, "topn_join")
 
 
 def gen_topn_upd(rng):
@@ -262,9 +278,10 @@ def main():
         ds = d.gen_dataset(rng, kind, frozenset(d.CLASSES) - {"late"})
         if kind == "file":
             unique_times(ds)
-            gens = [gen_window, gen_topn_win, gen_event, gen_event, gen_topn_upd, gen_limit]
+            gens = [gen_window, gen_topn_win, gen_event, gen_event, gen_topn_upd, gen_topn_join,
+                    gen_limit]
         else:
-            gens = [gen_topn_upd, gen_limit]
+            gens = [gen_topn_upd, gen_topn_join, gen_limit]
         queries = [rng.choice(gens)(rng) for _ in range(args.queries)]
         results = runner.run_window_round(ds, queries)
         for q, (status, detail) in zip(queries, results):
