@@ -81,13 +81,13 @@ ProjectSetOperator::ProjectSetOperator(const ProjectSetNode& node, MemoryContext
 
 // Stores one value of `f` into its columns of a row, copied into the batch's memory (a
 // function's result may point into state its next call reuses). Inside pg::call.
-bool ProjectSetOperator::store(Function& f, Datum value, bool isnull, Datum* values, bool* nulls) {
+void ProjectSetOperator::store(Function& f, Datum value, bool isnull, Datum* values, bool* nulls) {
   if (f.width == 0) {
     nulls[f.first] = isnull;
     if (!isnull) values[f.first] = datumCopy(value, byval_[f.first], len_[f.first]);
-    return true;
+    return;
   }
-  if (isnull) return true;  // a NULL composite: every column NULL (already)
+  if (isnull) return;  // a NULL composite: every column NULL (already)
   HeapTupleHeader th = DatumGetHeapTupleHeader(value);
   HeapTupleData tuple;
   tuple.t_len = HeapTupleHeaderGetDatumLength(th);
@@ -97,7 +97,6 @@ bool ProjectSetOperator::store(Function& f, Datum value, bool isnull, Datum* val
   heap_deform_tuple(&tuple, f.desc, values + f.first, nulls + f.first);
   for (int c = f.first; c < f.first + f.width; c++)
     if (!nulls[c]) values[c] = datumCopy(values[c], byval_[c], len_[c]);
-  return true;
 }
 
 // Calls a function returning one composite value and stores its columns into a row (all NULL

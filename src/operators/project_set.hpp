@@ -30,7 +30,7 @@ class ProjectSetOperator : public Operator {
     bool done = false;
   };
   bool step(Batch& rows, int i);
-  bool store(Function& f, Datum value, bool isnull, Datum* values, bool* nulls);
+  void store(Function& f, Datum value, bool isnull, Datum* values, bool* nulls);
   void store_record(Function& f, Datum* values, bool* nulls);
 
   int in_cols_, out_cols_;
