@@ -113,6 +113,19 @@ SELECT same('sub_l', $$SELECT o.id, agg.n, top.city, j.region FROM orders_b o
   LEFT JOIN LATERAL (SELECT c.region FROM customers c JOIN addresses a ON a.cust = c.id
                      WHERE c.id = o.cust AND a.city <> 'lyon' AND o.amount >= 5) j ON true$$) AS sub_l_matches;
 
+-- A lookup using the columns of the lookup before it.
+CREATE TABLE chain_l (id int, city text, name text);
+SELECT stream_create('chain_l', $$INSERT INTO chain_l SELECT o.id, a.city, c.name FROM orders o
+  JOIN LATERAL (SELECT cust, city FROM addresses a WHERE a.cust = o.cust) a ON true
+  LEFT JOIN LATERAL (SELECT name FROM customers c WHERE c.id = a.cust AND c.name <> 'bob') c ON true$$);
+SELECT stream_start('chain_l');
+SELECT stream_wait('chain_l');
+SELECT * FROM chain_l ORDER BY id, city;
+SELECT same('chain_l', $$SELECT o.id, a.city, c.name FROM orders_b o
+  JOIN LATERAL (SELECT cust, city FROM addresses a WHERE a.cust = o.cust) a ON true
+  LEFT JOIN LATERAL (SELECT name FROM customers c WHERE c.id = a.cust AND c.name <> 'bob') c ON true$$)
+  AS chain_l_matches;
+
 -- A versioned table looked up as of each event's time: row_time() inside the subquery is the
 -- event's time (the orders' ts).
 CREATE TABLE tiers (cust int, tier text, valid_from timestamptz, valid_to timestamptz);
@@ -276,7 +289,7 @@ DROP EXTENSION postgres_fdw;
 DROP DATABASE regress_lookup_remote WITH (FORCE);
 
 SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines
-WHERE name IN ('inner_l', 'left_l', 'many_l', 'cond_l', 'cross_l', 'sub_l', 'tiered', 'by_region',
+WHERE name IN ('inner_l', 'left_l', 'many_l', 'cond_l', 'cross_l', 'sub_l', 'chain_l', 'tiered', 'by_region',
                'priced');
 DROP OWNED BY regress_lookup_owner;
 DROP ROLE regress_lookup_owner;
