@@ -5,8 +5,9 @@
 # REPLICA IDENTITY FULL, `keyed` only its primary key (its pipeline keeps the rows by key, and
 # the workload also changes keys). Meanwhile the pipelines' workers are killed
 # (pg_terminate_backend) and the server is stopped with `pg_ctl stop -m immediate` and started
-# again, several times each. Afterwards each materialized table equals its batch query exactly
-# (nothing lost, nothing doubled), and after stream_drop no replication slot is left.
+# again, several times each. A third pipeline joins the two tables (one replication slot
+# decoding both). Afterwards each materialized table equals its batch query exactly (nothing
+# lost, nothing doubled), and after stream_drop no replication slot is left.
 # Uses its own temporary instance (port 55482, ARROYO_CDC_RECOVERY_PORT overrides).
 set -euo pipefail
 
@@ -26,6 +27,7 @@ fi'
 CYCLES=${ARROYO_CDC_RECOVERY_CYCLES:-6}  # each: one worker kill and one server crash
 BATCH='SELECT k, count(*), sum(v) FROM orders GROUP BY k'
 KEYED_BATCH='SELECT k, count(*), sum(v) FROM keyed GROUP BY k'
+JOINED_BATCH='SELECT kk.k, count(*), sum(o.v) FROM orders o JOIN keyed kk ON kk.id = o.id GROUP BY kk.k'
 
 q() {
     pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"
@@ -39,9 +41,9 @@ running_not() {
     [[ $last =~ ^running\|([0-9]+)\|$ && ${BASH_REMATCH[1]} != "$1" ]]
 }
 
-# Condition: both pipelines run.
-both_running() {
-    running_not none totals && running_not none keyed
+# Condition: the three pipelines run.
+all_running() {
+    running_not none totals && running_not none keyed && running_not none joined
 }
 
 # Condition: the materialized table $1 equals the batch query $2 (no row missing or extra).
@@ -120,6 +122,7 @@ q "CREATE TABLE keyed (id bigint PRIMARY KEY, k int NOT NULL, v numeric)"
 q "CREATE SEQUENCE keyed_ids START 100000"
 q "INSERT INTO keyed SELECT g, g % 40, g FROM generate_series(1, 2000) g"
 q "CREATE TABLE keyed_totals (k int PRIMARY KEY, n bigint, s numeric)"
+q "CREATE TABLE joined_totals (k int PRIMARY KEY, n bigint, s numeric)"
 # Kills the pipeline's worker (returning its pid) as soon as its last checkpoint has read
 # part of a transaction; gives up (NULL) after about 30 s.
 q "CREATE FUNCTION kill_when_partly_read() RETURNS int LANGUAGE plpgsql AS \$\$
@@ -142,9 +145,14 @@ q "SELECT stream_create('totals', \$\$SET checkpoint_interval = '20 milliseconds
 q "SELECT stream_create('keyed', \$\$SET checkpoint_interval = '20 milliseconds';
      SET update_aggregate_flush_interval = '50 milliseconds';
      INSERT INTO keyed_totals SELECT k, count(*), sum(v) FROM keyed GROUP BY k\$\$)"
+q "SELECT stream_create('joined', \$\$SET checkpoint_interval = '20 milliseconds';
+     SET update_aggregate_flush_interval = '50 milliseconds';
+     INSERT INTO joined_totals SELECT kk.k, count(*), sum(o.v)
+     FROM orders o JOIN keyed kk ON kk.id = o.id GROUP BY kk.k\$\$)"
 q "SELECT stream_start('totals')" >/dev/null
 q "SELECT stream_start('keyed')" >/dev/null
-wait_for "the pipelines to run" both_running
+q "SELECT stream_start('joined')" >/dev/null
+wait_for "the pipelines to run" all_running
 
 writer &
 writer_pid=$!
@@ -172,11 +180,12 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
     fi
     kill_worker totals
     kill_worker keyed
+    kill_worker joined
     sleep 1
     as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -m immediate -w stop >/dev/null
     crashes=$((crashes + 1))
     pg_instance_start "$PGTEST_DIR" "$PGTEST_PORT" "${settings[@]}" 2>/dev/null
-    wait_for "the pipelines to resume after a crash (cycle $cycle)" both_running
+    wait_for "the pipelines to resume after a crash (cycle $cycle)" all_running
 done
 touch "$stop_file"
 wait "$writer_pid"
@@ -184,16 +193,17 @@ arroyo_log "$kills worker kills and $crashes crashes; $(q "SELECT count(*) FROM 
 
 wait_for "totals to equal the batch query" matches totals "$BATCH"
 wait_for "keyed_totals to equal the batch query" matches keyed_totals "$KEYED_BATCH"
-for pair in "totals|$BATCH" "keyed_totals|$KEYED_BATCH"; do
+wait_for "joined_totals to equal the batch query" matches joined_totals "$JOINED_BATCH"
+for pair in "totals|$BATCH" "keyed_totals|$KEYED_BATCH" "joined_totals|$JOINED_BATCH"; do
     expected=$(q "${pair#*|} ORDER BY k")
     actual=$(q "SELECT * FROM ${pair%%|*} ORDER BY k")
     [[ $actual == "$expected" ]] || arroyo_die "${pair%%|*} differs from its batch query"
 done
-wait_for "the pipelines to be running without error" both_running
+wait_for "the pipelines to be running without error" all_running
 checkpoints=$(q "SELECT count(*) FROM stream_checkpoints WHERE pipeline = 'keyed'")
 ((checkpoints > 0)) || arroyo_die "no checkpoint recorded"
 
-q "SELECT stream_drop('totals'), stream_drop('keyed')" >/dev/null
+q "SELECT stream_drop('totals'), stream_drop('keyed'), stream_drop('joined')" >/dev/null
 slots=$(q "SELECT count(*) FROM pg_replication_slots")
 [[ $slots == 0 ]] || arroyo_die "expected no replication slot after stream_drop, found $slots"
-arroyo_log "PASS: both targets equal their batch queries ($(q "SELECT count(*) FROM totals") and $(q "SELECT count(*) FROM keyed_totals") groups); no slot left"
+arroyo_log "PASS: the three targets equal their batch queries ($(q "SELECT count(*) FROM totals"), $(q "SELECT count(*) FROM keyed_totals") and $(q "SELECT count(*) FROM joined_totals") groups); no slot left"

@@ -122,6 +122,9 @@ class Connector {
   virtual bool accepts_updates(const TableSpec&) const { return false; }
   // Whether a source table's rows are updating (e.g. Debezium change events).
   virtual bool produces_updates(const TableSpec&) const { return false; }
+  // A source column (0-based) that always holds the event time the connector gives each row
+  // (nexmark's date_time), or -1: the planner may then bound joins by it.
+  virtual int event_time_column(const TableSpec&) const { return -1; }
   // Whether the connector fills a source column for every row (it is never NULL).
   virtual bool never_null(const TableSpec&, const std::string& /*column*/) const { return false; }
   // Whether the table reads (source) or writes (sink); validate_table has accepted it.

@@ -34,6 +34,8 @@ struct SourceNode : PlanNode {
   // (Vars for plain columns), or NIL when the table has none.
   List* generated = nullptr;
   int time_column = -1;  // 0-based column holding event time (event_time_field)
+  // Without event_time_field: a column the connector fills with each row's event time, or -1.
+  int natural_time_column = -1;
   // 0-based columns declared NOT NULL (foreign tables): a row with NULL there is dropped as bad.
   std::vector<int> not_null_columns;
   int64 watermark_delay_us = 0;
@@ -110,12 +112,18 @@ struct JoinNode : PlanNode {
   // watermark passes its end; then unmatched rows of an outer join are emitted, NULL-padded,
   // and the window's rows freed. The output is append-only. -1: an updating join.
   int window_key = -1;
-  // An interval join: over append-only inputs, conditions bound the difference of the sides'
-  // event times (0-based columns of each side's rows): left - right in [min_gap, max_gap].
-  // A row is kept until the other side's watermark makes a later match impossible; then, if it
-  // never matched, an outer join emits it NULL-padded. The output is append-only. -1: none.
+  // An interval join: over append-only inputs, conditions bound each side's event time by a
+  // value of the other side's rows (`b.ts <= a.ts + 5 s`, `b.ts <= a.expires`). Each side's
+  // event time column (0-based; a tumble or hop window column with `_is_window`, whose end is
+  // the time), and its expiry bound: a row of that side is kept until the other side's
+  // watermark reaches the row's expiry column (a window's end with `_is_window`; NULL: at
+  // once) plus the offset, as no later row of the other side can match it; then, if it never
+  // matched, an outer join emits it NULL-padded. The output is append-only. -1: none.
   int left_time_col = -1, right_time_col = -1;
-  int64 min_gap_us = 0, max_gap_us = 0;
+  bool left_time_is_window = false, right_time_is_window = false;
+  int left_expiry_col = -1, right_expiry_col = -1;
+  bool left_expiry_is_window = false, right_expiry_is_window = false;
+  int64 left_expiry_offset_us = 0, right_expiry_offset_us = 0;
   bool interval() const { return left_time_col >= 0; }
   bool preserves_left() const { return type == Type::Left || type == Type::Full; }
   bool preserves_right() const { return type == Type::Right || type == Type::Full; }

@@ -62,10 +62,16 @@ JoinOperator::JoinOperator(const JoinNode& node, int64 ttl_us, MemoryContext rou
   });
   interval_ = node.interval();
   ttl_us_ = window_key_ < 0 && !interval_ ? ttl_us : 0;  // (those free their rows themselves)
-  min_gap_us_ = node.min_gap_us;
-  max_gap_us_ = node.max_gap_us;
   time_col_[0] = node.left_time_col;
   time_col_[1] = node.right_time_col;
+  time_is_window_[0] = node.left_time_is_window;
+  time_is_window_[1] = node.right_time_is_window;
+  expiry_col_[0] = node.left_expiry_col;
+  expiry_col_[1] = node.right_expiry_col;
+  expiry_is_window_[0] = node.left_expiry_is_window;
+  expiry_is_window_[1] = node.right_expiry_is_window;
+  expiry_offset_us_[0] = node.left_expiry_offset_us;
+  expiry_offset_us_[1] = node.right_expiry_offset_us;
   joined_values_.resize(out_cols_ ? out_cols_ : 1);
   joined_nulls_.reset(new bool[out_cols_ ? out_cols_ : 1]);
   table_ = std::make_unique<GroupTable>(&key_types_, 0, memory_);
@@ -76,7 +82,8 @@ JoinOperator::~JoinOperator() {
 }
 
 int64 JoinOperator::state_bytes() const {
-  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+  return multiset_bytes_ +
+         pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
 }
 
 // Computes a row's join key into the side's key slot; false if a key is NULL (the row joins
@@ -158,7 +165,7 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
                                                           me.key_slot->tts_isnull, &created)
                                  : table_->find(me.key_slot->tts_values, me.key_slot->tts_isnull);
   if (created) {
-    g->multisets = new ValueMultiset[2];
+    g->multisets = new_value_multisets(2, &multiset_bytes_);
     g->rows = 0;  // (interval joins: records in expiries_ naming the group)
     g->last_seen = t;
     track_window(g);
@@ -192,7 +199,7 @@ void JoinOperator::process(int s, const Datum* values, const bool* nulls, RowOp 
     e->matches = matches;
     if (me.preserved && matches == 0 && window_key_ < 0 && !interval_)
       append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
-    if (interval_) track_expiry(s, g, row_time(s, values));
+    if (interval_) track_expiry(s, g, values, nulls);
   } else {
     if (me.preserved && matches == 0) append_joined(s, values, nulls, nullptr, nullptr, op, t, 1);
     g->multisets[s].remove(me.types, values, nulls);
@@ -260,21 +267,41 @@ void JoinOperator::emit_held_watermark() {
   emit_watermark(wm);
 }
 
-// The event time of a row of side `s` of an interval join (its time column; never NULL, as
-// the source drops rows without event time).
+// The event time of a row of side `s` of an interval join: its time column (never NULL, as
+// the source drops rows without event time), or the end of its window column. Inside pg::call.
 TimestampTz JoinOperator::row_time(int s, const Datum* values) const {
-  return DatumGetTimestampTz(values[time_col_[s]]);
+  return time_at(values[time_col_[s]], time_is_window_[s]);
+}
+
+// When a row of side `s` can no longer match: the other side's event times are bounded by its
+// expiry column plus the offset (NULL: it matches nothing). Inside pg::call.
+TimestampTz JoinOperator::last_match(int s, const Datum* values, const bool* nulls) const {
+  if (nulls[expiry_col_[s]]) return DT_NOBEGIN;
+  TimestampTz t = time_at(values[expiry_col_[s]], expiry_is_window_[s]);
+  if (TIMESTAMP_NOT_FINITE(t)) return t;
+  TimestampTz sum;
+  if (__builtin_add_overflow(t, expiry_offset_us_[s], &sum)) return DT_NOEND;
+  return sum;
+}
+
+// A timestamptz value, or the end of a time window (a tstzrange). Inside pg::call.
+TimestampTz JoinOperator::time_at(Datum value, bool window) {
+  if (!window) return DatumGetTimestampTz(value);
+  RangeType* range = DatumGetRangeTypeP(value);
+  TypeCacheEntry* tc = lookup_type_cache(RangeTypeGetOid(range), TYPECACHE_RANGE_INFO);
+  RangeBound lower, upper;
+  bool empty;
+  range_deserialize(tc, range, &lower, &upper, &empty);
+  return empty || upper.infinite ? DT_NOEND : DatumGetTimestampTz(upper.val);
 }
 
 // Records when a row just kept on side `s` can no longer match: once the other side's
-// watermark reaches it (the other side's later rows are all later than its watermark).
-void JoinOperator::track_expiry(int s, Group* g, TimestampTz t) {
-  // left - right in [min_gap, max_gap]: a left row matches right rows up to t - min_gap, a
-  // right row left rows up to t + max_gap.
-  TimestampTz last_match = s == 0 ? t - min_gap_us_ : t + max_gap_us_;
-  expiries_[s].emplace(last_match, g);
+// watermark reaches its last match (the other side's later rows are all later than its
+// watermark). Inside pg::call.
+void JoinOperator::track_expiry(int s, Group* g, const Datum* values, const bool* nulls) {
+  expiries_[s].emplace(last_match(s, values, nulls), g);
   g->rows++;
-  if (sides_[s].preserved) pending_times_.insert(t);
+  if (sides_[s].preserved) pending_times_.insert(row_time(s, values));
 }
 
 // Drops the rows of side `s` that no row of the other side can match any more, now that its
@@ -294,11 +321,10 @@ void JoinOperator::expire(int s, TimestampTz other_watermark) {
   pg::call([&] {
     for (Group* g : groups) {
       g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
-        TimestampTz t = row_time(s, e.args);
-        TimestampTz last_match = s == 0 ? t - min_gap_us_ : t + max_gap_us_;
-        if (last_match > other_watermark) return;
+        if (last_match(s, e.args, e.nulls) > other_watermark) return;
         if (side.preserved && e.matches == 0)
-          append_joined(s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, t, e.count);
+          append_joined(s, e.args, e.nulls, nullptr, nullptr, RowOp::Insert, row_time(s, e.args),
+                        e.count);
       });
     }
   });
@@ -307,9 +333,7 @@ void JoinOperator::expire(int s, TimestampTz other_watermark) {
     for (Group* g : groups) {
       std::vector<std::pair<Datum*, bool*>> gone;
       g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
-        TimestampTz t = row_time(s, e.args);
-        if ((s == 0 ? t - min_gap_us_ : t + max_gap_us_) <= other_watermark)
-          gone.emplace_back(e.args, e.nulls);
+        if (last_match(s, e.args, e.nulls) <= other_watermark) gone.emplace_back(e.args, e.nulls);
       });
       for (auto& [args, nulls] : gone) {
         TimestampTz t = row_time(s, args);

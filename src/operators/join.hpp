@@ -54,9 +54,11 @@ class JoinOperator : public Operator {
   };
 
   void track_window(Group* g);
-  void track_expiry(int s, Group* g, TimestampTz row_time);
+  void track_expiry(int s, Group* g, const Datum* values, const bool* nulls);
   void expire(int s, TimestampTz other_watermark);
   TimestampTz row_time(int s, const Datum* values) const;
+  TimestampTz last_match(int s, const Datum* values, const bool* nulls) const;
+  static TimestampTz time_at(Datum value, bool window);
   void close_windows(TimestampTz wm);
   void process(int s, const Datum* values, const bool* nulls, RowOp op, TimestampTz t);
   bool key_of(Side& side, const Datum* values, const bool* nulls);
@@ -75,6 +77,7 @@ class JoinOperator : public Operator {
   int out_cols_;
   std::vector<KeyType> key_types_;
   MemoryContext memory_, round_memory_;
+  int64 multiset_bytes_ = 0;  // the rows' C++ containers (their values are in memory_)
   std::unique_ptr<GroupTable> table_;
   ExprContext* joined_econtext_ = nullptr;
   TupleTableSlot* joined_slot_ = nullptr;
@@ -93,8 +96,11 @@ class JoinOperator : public Operator {
   // longer match (keyed by the other side's watermark); the event times of kept rows of
   // preserved sides, which hold the output watermark back until they are emitted or matched.
   bool interval_ = false;
-  int64 min_gap_us_ = 0, max_gap_us_ = 0;
   int time_col_[2] = {-1, -1};
+  int expiry_col_[2] = {-1, -1};
+  bool expiry_is_window_[2] = {false, false};
+  int64 expiry_offset_us_[2] = {0, 0};
+  bool time_is_window_[2] = {false, false};  // the time column is a window: its end is the time
   std::multimap<TimestampTz, Group*> expiries_[2];
   std::multiset<TimestampTz> pending_times_;
   // Checkpoints: keys changed since the last one, and keys of checkpointed groups since gone.

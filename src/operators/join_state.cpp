@@ -40,7 +40,7 @@ void JoinOperator::encode_group(Group* g, StateEncoder& out) {
 // Reads encode_group()'s entry into a new group's rows (kept in the operator's memory).
 // Inside pg::call.
 void JoinOperator::decode_group(Group* g, StateDecoder& in) {
-  g->multisets = new ValueMultiset[2];
+  g->multisets = new_value_multisets(2, &multiset_bytes_);
   g->rows = 0;
   g->last_seen = in.get_int();
   for (int s = 0; s < 2; s++) {
@@ -77,7 +77,7 @@ void JoinOperator::restored() {
   table_->for_each([&](Group* g) {
     for (int s = 0; s < 2; s++)
       g->multisets[s].for_each([&](const ValueMultiset::Entry& e) {
-        for (int64 c = 0; c < e.count; c++) track_expiry(s, g, row_time(s, e.args));
+        for (int64 c = 0; c < e.count; c++) track_expiry(s, g, e.args, e.nulls);
       });
   });
 }

@@ -68,7 +68,8 @@ UpdatingAggregateOperator::~UpdatingAggregateOperator() {
 }
 
 int64 UpdatingAggregateOperator::state_bytes() const {
-  return pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
+  return multiset_bytes_ +
+         pg::call([&] { return int64(MemoryContextMemAllocated(memory_, true)); });
 }
 
 // Sets up a group just created: initial aggregate states, nothing emitted. Inside pg::call.
@@ -80,7 +81,7 @@ void UpdatingAggregateOperator::init_group(Group* g, TimestampTz t) {
   g->last_seen = t;
   g->multisets = nullptr;
   g->dirty = g->recompute = false;
-  if (any_recomputed_) g->multisets = new ValueMultiset[aggs_.size()];
+  if (any_recomputed_) g->multisets = new_value_multisets(aggs_.size(), &multiset_bytes_);
 }
 
 // An aggregate without GROUP BY has exactly one row, whatever its input (count(*) = 0 over no

@@ -67,7 +67,8 @@ class UpdatingAggregateOperator : public Operator {
   bool any_recomputed_ = false;
   int64 ttl_us_;
   MemoryContext memory_, round_memory_;
-  MemoryContext scratch_;  // transition states of sorted aggregates while they are computed
+  int64 multiset_bytes_ = 0;  // the kept rows' C++ containers (their values are in memory_)
+  MemoryContext scratch_;     // transition states of sorted aggregates while they are computed
   std::unique_ptr<GroupTable> table_;
   std::vector<Group*> dirty_;
   std::vector<Datum*> retired_;  // old output rows still referenced by the pending batch

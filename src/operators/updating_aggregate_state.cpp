@@ -47,7 +47,7 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
   g->last_seen = in.get_int();
   g->dirty = in.get_bool();
   g->recompute = any_recomputed_;
-  g->multisets = any_recomputed_ ? new ValueMultiset[aggs_.size()] : nullptr;
+  g->multisets = any_recomputed_ ? new_value_multisets(aggs_.size(), &multiset_bytes_) : nullptr;
   for (size_t j = 0; j < aggs_.size(); j++) {
     if (recomputed_[j])
       aggs_[j]->init(g->states[j], memory_);

@@ -116,6 +116,7 @@ ValueMultiset::Entry* ValueMultiset::find(const std::vector<ValueType>& types, c
 
 ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args,
                                          const bool* nulls, MemoryContext memory) {
+  int64 before = footprint();
   std::vector<Entry>& bucket = entries_[hash(types, args, nulls)];
   for (Entry& e : bucket)
     if (same(types, e, args, nulls)) {
@@ -132,6 +133,8 @@ ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, co
   }
   MemoryContextSwitchTo(old);
   bucket.push_back(e);
+  rows_++;
+  charge(footprint() - before);
   return &bucket.back();
 }
 
@@ -144,12 +147,15 @@ bool ValueMultiset::remove(const std::vector<ValueType>& types, const Datum* arg
     Entry& e = bucket[k];
     if (!same(types, e, args, nulls)) continue;
     if (--e.count == 0) {
+      int64 before = footprint();
       for (size_t i = 0; i < types.size(); i++)
         if (!e.nulls[i] && !types[i].byval) pfree(DatumGetPointer(e.args[i]));
       pfree(e.args);
       pfree(e.nulls);
       bucket.erase(bucket.begin() + k);
       if (bucket.empty()) entries_.erase(it);
+      rows_--;
+      charge(footprint() - before);
     }
     return true;
   }

@@ -31,6 +31,23 @@ struct ValueMultiset {
     int64 matches = 0;  // a join's rows: how many rows of the other side it joins with
   };
 
+  ValueMultiset() = default;
+  ValueMultiset(ValueMultiset&& other) noexcept
+      : entries_(std::move(other.entries_)), rows_(other.rows_), account_(other.account_) {
+    other.account_ = nullptr;
+    other.rows_ = 0;
+  }
+  ValueMultiset& operator=(ValueMultiset&&) = delete;
+  ValueMultiset(const ValueMultiset&) = delete;
+  ~ValueMultiset() { charge(-footprint()); }
+
+  // Adds the memory this multiset's C++ containers take (the rows' values are in the memory
+  // context they were copied into) to *counter from now on: an operator's state_bytes.
+  void account_to(int64* counter) {
+    account_ = counter;
+    charge(footprint());
+  }
+
   // Adds one occurrence (copying new values into `memory`); returns its entry, valid until the
   // next change.
   Entry* add(const std::vector<ValueType>& types, const Datum* args, const bool* nulls,
@@ -58,7 +75,26 @@ struct ValueMultiset {
   static uint32 hash(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   static bool same(const std::vector<ValueType>& types, const Entry& e, const Datum* args,
                    const bool* nulls);
+  // Bytes of the hash table's nodes and the entries' vectors, estimated: a node holds its key,
+  // a vector and the list link and cached hash, and malloc adds its header.
+  int64 footprint() const {
+    constexpr int64 kNode = sizeof(std::pair<const uint32, std::vector<Entry>>) + 32;
+    return int64(sizeof(*this) + entries_.bucket_count() * sizeof(void*) + entries_.size() * kNode +
+                 rows_ * sizeof(Entry));
+  }
+  void charge(int64 bytes) {
+    if (account_) *account_ += bytes;
+  }
   std::unordered_map<uint32, std::vector<Entry>> entries_;
+  int64 rows_ = 0;  // distinct rows (entries)
+  int64* account_ = nullptr;
 };
+
+// n empty multisets (delete[] them), each accounting its containers' memory to *account.
+inline ValueMultiset* new_value_multisets(size_t n, int64* account) {
+  ValueMultiset* sets = new ValueMultiset[n];
+  for (size_t i = 0; i < n; i++) sets[i].account_to(account);
+  return sets;
+}
 
 }  // namespace arroyo

@@ -10,6 +10,7 @@ extern "C" {
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
 #include "utils/typcache.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 }
 
@@ -200,14 +201,20 @@ bool is_event_time(const PlanNode* node, int attno) {
   auto [origin, column] = column_origin(node, attno, false);
   if (!origin || origin->kind != PlanNode::Kind::Source) return false;
   auto* src = static_cast<const SourceNode*>(origin);
-  return src->time_column == column - 1 &&
+  return (src->time_column == column - 1 || src->natural_time_column == column - 1) &&
          TupleDescAttr(src->desc, column - 1)->atttypid == TIMESTAMPTZOID;
 }
 
-// A timestamptz expression `column [± constant interval]`: the column (1-based, of the joined
-// rows) and the offset in microseconds. Inside pg::call.
-bool time_plus_offset(Node* e, int* attno, int64* offset_us) {
+// Which time a side's column gives an interval join: the column itself (an event time), or
+// the upper or lower bound of a time window (tstzrange) column.
+enum class TimeOf { Column, WindowEnd, WindowStart };
+
+// A timestamptz expression `t [± constant interval]`, where t is a column, or upper() or
+// lower() of a column: the column (1-based, of the joined rows), which of those t is, and the
+// offset in microseconds. Inside pg::call.
+bool time_plus_offset(Node* e, int* attno, TimeOf* of, int64* offset_us) {
   *offset_us = 0;
+  *of = TimeOf::Column;
   if (IsA(e, OpExpr) && list_length(((OpExpr*)e)->args) == 2) {
     OpExpr* op = (OpExpr*)e;
     Node* c = (Node*)lsecond(op->args);
@@ -221,19 +228,65 @@ bool time_plus_offset(Node* e, int* attno, int64* offset_us) {
     *offset_us = (iv->time + int64(iv->day) * USECS_PER_DAY) * (plus ? 1 : -1);
     e = (Node*)linitial(op->args);
   }
+  if (IsA(e, FuncExpr) && list_length(((FuncExpr*)e)->args) == 1 && exprType(e) == TIMESTAMPTZOID) {
+    Oid fn = ((FuncExpr*)e)->funcid;
+    if (fn != F_UPPER_ANYRANGE && fn != F_LOWER_ANYRANGE) return false;
+    *of = fn == F_UPPER_ANYRANGE ? TimeOf::WindowEnd : TimeOf::WindowStart;
+    e = (Node*)linitial(((FuncExpr*)e)->args);
+    if (!IsA(e, Var)) return false;
+    *attno = ((Var*)e)->varattno;
+    return true;
+  }
   if (!IsA(e, Var) || exprType(e) != TIMESTAMPTZOID) return false;
   *attno = ((Var*)e)->varattno;
   return true;
 }
 
-// Makes a join over append-only inputs whose conditions bound the difference of the two
-// sides' event times (a.ts BETWEEN b.ts - x AND b.ts + y) an interval join.
+// The time a side's row has for an interval join, as `time_plus_offset` read it: column `attno`
+// (1-based, of `node`'s rows) if it is its source's event time, or a window's end or start if
+// it is a tumble or hop window (a windowed aggregate emits a window once the watermark reaches
+// its end, so its rows come in the order of their ends, like event times). Moves `offset_us` to
+// the window's end (start = end - width) and sets `window`; false if neither.
+bool side_time(const PlanNode* node, int attno, TimeOf of, int64* offset_us, bool* window) {
+  *window = of != TimeOf::Column;
+  if (of == TimeOf::Column) return is_event_time(node, attno);
+  const WindowAggregateNode* w = window_column_source(node, attno);
+  if (!w || w->window.kind == WindowSpec::Kind::Session) return false;
+  if (of == TimeOf::WindowStart) *offset_us -= w->window.width_us;
+  return true;
+}
+
+// A timestamptz value of a side's rows that bounds the other side's event time from above
+// (`other.ts <= this.col + offset`): column `col` (1-based), read as a time window's end with
+// `window`.
+struct ExpiryBound {
+  int col = -1;
+  bool window = false;
+  int64 offset_us = 0;
+};
+
+// Column `attno` (1-based) of `node`'s rows read as `of` says, as a bound value: a timestamptz
+// column, or a tumble or hop window's end or start (moving `offset_us` to the window's end).
+bool bound_value(const PlanNode* node, int attno, TimeOf of, int64* offset_us, bool* window) {
+  *window = of != TimeOf::Column;
+  if (of == TimeOf::Column) return TupleDescAttr(node->desc, attno - 1)->atttypid == TIMESTAMPTZOID;
+  const WindowAggregateNode* w = window_column_source(node, attno);
+  if (!w || w->window.kind == WindowSpec::Kind::Session) return false;
+  if (of == TimeOf::WindowStart) *offset_us -= w->window.width_us;
+  return true;
+}
+
+// Makes a join over append-only inputs an interval join when its conditions bound each side's
+// event time by a value of the other side's rows: `a.ts <= b.ts + x` (b.ts BETWEEN a.ts - y AND
+// a.ts + x), `b.ts <= a.expires` (Nexmark q4), `b.ts < upper(m.w)` (q7). A row then expires
+// once the other side's watermark passes its bound: no later row of that side can match it.
 void find_interval(JoinNode& join) {
   if (join.left->updating || join.right->updating || join.window_key >= 0) return;
+  const PlanNode* sides[2] = {join.left.get(), join.right.get()};
   int left_cols = join.left->desc->natts;
-  int lcol = -1, rcol = -1;
-  bool has_lo = false, has_hi = false;
-  int64 lo = 0, hi = 0;
+  int time_col[2] = {-1, -1};  // each side's event time (1-based), seen in some condition
+  bool time_window[2] = {false, false};
+  ExpiryBound bound[2];
   ListCell* lc;
   foreach (lc, join.residual) {
     Node* c = (Node*)lfirst(lc);
@@ -241,36 +294,52 @@ void find_interval(JoinNode& join) {
     OpExpr* op = (OpExpr*)c;
     int xa, ya;
     int64 xo, yo;
+    TimeOf xt, yt;
     const char* name = nullptr;
     bool ok = pg::call([&] {
       name = get_opname(op->opno);
-      return name && time_plus_offset((Node*)linitial(op->args), &xa, &xo) &&
-             time_plus_offset((Node*)lsecond(op->args), &ya, &yo);
+      return name && time_plus_offset((Node*)linitial(op->args), &xa, &xt, &xo) &&
+             time_plus_offset((Node*)lsecond(op->args), &ya, &yt, &yo);
     });
     if (!ok) continue;
     bool less = strcmp(name, "<") == 0 || strcmp(name, "<=") == 0;
     bool greater = strcmp(name, ">") == 0 || strcmp(name, ">=") == 0;
     if (!less && !greater) continue;
-    // x + xo OP y + yo, one of x, y on each side: as left - right OP constant.
-    if ((xa <= left_cols) == (ya <= left_cols)) continue;
-    if (xa > left_cols) {
-      std::swap(xa, ya);
-      std::swap(xo, yo);
-      std::swap(less, greater);
-    }
-    int l = xa, r = ya - left_cols;
-    if ((lcol >= 0 && lcol != l) || (rcol >= 0 && rcol != r)) continue;
-    if (!is_event_time(join.left.get(), l) || !is_event_time(join.right.get(), r)) continue;
-    lcol = l, rcol = r;
-    int64 bound = yo - xo;  // left - right OP bound
-    if (less) hi = has_hi ? std::min(hi, bound) : bound, has_hi = true;
-    if (greater) lo = has_lo ? std::max(lo, bound) : bound, has_lo = true;
+    if (greater) std::swap(xa, ya), std::swap(xt, yt), std::swap(xo, yo);
+    // x + xo <= y + yo (or <), one of x, y on each side.
+    int xs = xa > left_cols, ys = ya > left_cols;
+    if (xs == ys) continue;
+    int xc = xa - (xs ? left_cols : 0), yc = ya - (ys ? left_cols : 0);
+    bool xw, yw;
+    // x must be its side's event time; then y's side expires its rows by y's value.
+    if (!side_time(sides[xs], xc, xt, &xo, &xw) || !bound_value(sides[ys], yc, yt, &yo, &yw))
+      continue;
+    if (time_col[xs] >= 0 && (time_col[xs] != xc || time_window[xs] != xw)) continue;
+    time_col[xs] = xc, time_window[xs] = xw;
+    ExpiryBound& b = bound[ys];
+    if (b.col < 0 || (b.col == yc && b.window == yw && yo - xo < b.offset_us))
+      b = {yc, yw, yo - xo};
   }
-  if (!has_lo || !has_hi) return;
-  join.left_time_col = lcol - 1;
-  join.right_time_col = rcol - 1;
-  join.min_gap_us = lo;
-  join.max_gap_us = hi;
+  for (int s = 0; s < 2; s++) {
+    if (bound[s].col < 0) return;
+    // A side that is only ever bounded: its event time column is needed for its rows' times.
+    if (time_col[s] < 0) {
+      bool w;
+      int64 o = 0;
+      if (bound[s].window || !side_time(sides[s], bound[s].col, TimeOf::Column, &o, &w)) return;
+      time_col[s] = bound[s].col;
+    }
+  }
+  join.left_time_col = time_col[0] - 1;
+  join.right_time_col = time_col[1] - 1;
+  join.left_time_is_window = time_window[0];
+  join.right_time_is_window = time_window[1];
+  join.left_expiry_col = bound[0].col - 1;
+  join.right_expiry_col = bound[1].col - 1;
+  join.left_expiry_is_window = bound[0].window;
+  join.right_expiry_is_window = bound[1].window;
+  join.left_expiry_offset_us = bound[0].offset_us;
+  join.right_expiry_offset_us = bound[1].offset_us;
 }
 
 // Joins two planned inputs on the conditions in `conds` (implicitly ANDed, Vars of the query).

@@ -181,10 +181,6 @@ PlanNodePtr plan_table_changes(RangeTblEntry* rte, const std::string& name) {
              "Updates and deletes must identify the old row, so that the pipeline can retract "
              "it.",
              "Add a primary key, or: ALTER TABLE " + name + " REPLICA IDENTITY FULL;");
-  if (!cdc_tables.empty())
-    unsupported("reading more than one regular table",
-                "A pipeline's worker decodes the changes of one regular table today (read any "
-                "number of times); read the others from Debezium sources.");
   cdc_tables.push_back(rte->relid);
   auto node = std::make_unique<SourceNode>();
   node->spec = relation_table_spec(rte->relid);
@@ -226,6 +222,7 @@ PlanNodePtr plan_source(RangeTblEntry* rte) {
   plan_generated_columns(*node, rte->relid);
   EventTimeOptions et = event_time_options(node->spec);
   node->time_column = et.column;
+  if (et.column < 0) node->natural_time_column = node->connector->event_time_column(node->spec);
   pg::call([&] {
     Relation rel = table_open(rte->relid, AccessShareLock);
     TupleDesc d = RelationGetDescr(rel);

@@ -12,6 +12,9 @@
 #     (the bench port + 1, also psql's :aux_port in NAME.sql) and ARROYO_BENCH_SETUP_LOG in its
 #     environment; the runner waits for a line "ready" in that log and kills it afterwards
 #     (after the baseline, if any).
+#   * NAME.baseline.sql, timed as a whole after the pipeline: the same work done another way (a
+#     batch query over the same rows, triggers, an independent client); NAME.baseline_setup.sql,
+#     if any, runs untimed before it (e.g. loads the same events into tables).
 #   * a true bench_meta.stop_at_events says the source never ends: the runner stops the
 #     pipeline once its rows_in reaches events, and the time runs until then.
 set -euo pipefail
@@ -33,9 +36,9 @@ names=("$@")
 if ((${#names[@]} == 0)); then
     for f in test/bench/*.sql; do
         n=$(basename "$f" .sql)
-        [[ $n == *.* ]] || names+=("$n") # NAME.baseline.sql belongs to NAME
+        [[ $n == *.* ]] || names+=("$n") # NAME.baseline(_setup).sql belong to NAME
     done
-    names+=(cdc checkpoint_cost)
+    names+=(cdc cdc_join checkpoint_cost)
 fi
 
 # CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
@@ -71,6 +74,13 @@ for name in "${names[@]}"; do
         pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
             -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
         "$PYTHON" test/bench/cdc.py "$(pg_conninfo "$dir" "$port")"
+        continue
+    fi
+    if [[ $name == cdc_join ]]; then
+        # Two tables joined by change data capture: latency, throughput, next to the batch query.
+        pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
+            -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
+        "$PYTHON" test/bench/cdc_join.py "$(pg_conninfo "$dir" "$port")"
         continue
     fi
     if [[ $name == checkpoint_cost ]]; then
@@ -126,6 +136,11 @@ for name in "${names[@]}"; do
     if [[ -f test/bench/$name.baseline.sql ]]; then
         cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"
         chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
+        # Untimed preparation of the baseline (e.g. the same events loaded into tables).
+        if [[ -f test/bench/$name.baseline_setup.sql ]]; then
+            pg_psql "$dir" "$port" -q -o /dev/null -f "test/bench/$name.baseline_setup.sql" 2>&1 |
+                grep -v NOTICE || true
+        fi
         bstart=$(date +%s.%N)
         pg_psql "$dir" "$port" -q -o /dev/null -f "$ARROYO_WORK_ROOT/bench-sql/$name.baseline.sql" 2>&1 |
             grep -v NOTICE || true

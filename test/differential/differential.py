@@ -904,6 +904,18 @@ class Runner:
         return late, ("oracle: late rows (ids) %s; rows behind the watermark they met "
                       "(id@watermark): %s" % (sorted(late) or "none", ", ".join(behind) or "none"))
 
+    def apply_ops(self, rel, ops):
+        """Runs a data set transaction's changes on table rel (in the open transaction)."""
+        for op, before, after in ops:
+            if op == "c":
+                self.sql("INSERT INTO %s (%s) VALUES (%s)" % (rel, ", ".join(COLS), ", ".join(["%s"] * len(COLS))),
+                         [after[c] for c in COLS])
+            elif op == "u":
+                self.sql("UPDATE %s SET %s WHERE id = %%s" % (rel, ", ".join(c + " = %s" for c in COLS[1:])),
+                         [after[c] for c in COLS[1:]] + [before["id"]])
+            else:
+                self.sql("DELETE FROM %s WHERE id = %%s" % rel, (before["id"],))
+
     def run_cdc_workload(self, rel, ds, wait_names=None):
         """Applies the transactions; with wait_names (class flushes), waits three times, after
         a quarter, a half and three quarters of the committed ones, until those pipelines have
@@ -914,15 +926,7 @@ class Runner:
         ncommitted = 0
         for ops, committed in ds.txns:
             with self.conn.transaction(force_rollback=not committed):
-                for op, before, after in ops:
-                    if op == "c":
-                        self.sql("INSERT INTO %s (%s) VALUES (%s)" % (rel, ", ".join(COLS), ", ".join(["%s"] * len(COLS))),
-                                 [after[c] for c in COLS])
-                    elif op == "u":
-                        self.sql("UPDATE %s SET %s WHERE id = %%s" % (rel, ", ".join(c + " = %s" for c in COLS[1:])),
-                                 [after[c] for c in COLS[1:]] + [before["id"]])
-                    else:
-                        self.sql("DELETE FROM %s WHERE id = %%s" % rel, (before["id"],))
+                self.apply_ops(rel, ops)
             ncommitted += committed
             if wait_names and committed and ncommitted in waits:
                 self.wait_cdc(wait_names, 0.002)

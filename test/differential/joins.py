@@ -3,8 +3,8 @@
 batch query over the same rows, as a multiset.
 
 Each round writes two random data sets (differential.py's generator: file, debezium or cdc;
-at most one cdc, as a pipeline reads one regular table) as sources a and b, loads their final
-rows into batch tables, generates random join queries — INNER, LEFT, RIGHT, FULL, comma joins
+two cdc tables are changed by interleaved transactions, some changing both) as sources a and
+b, loads their final rows into batch tables, generates random join queries — INNER, LEFT, RIGHT, FULL, comma joins
 with WHERE, USING, keys on expressions and across types (int = bigint), conditions beyond the
 keys, filters on the NULL-padded side (anti-joins), aggregates over joins, joins of an
 aggregate, three-way joins, self-joins — runs them to the end and compares each target table
@@ -137,12 +137,19 @@ def gen_interval_query(rng):
     else:
         bounds = "a.ts <= b.ts - interval '%d seconds' AND b.ts <= a.ts + interval '%d seconds'" % (lo, hi)
     on = "%s AND %s" % (key, bounds)
+    until = None
+    if rng.random() < 0.3:
+        # Bounded by a column of each of a's rows (Nexmark q4's `expires`), NULL for some.
+        until = ("(SELECT *, ts + make_interval(secs => v %% %d) AS until FROM {rel})" %
+                 rng.choice([3, 7, 20]))
+        on = "%s AND b.ts BETWEEN a.ts AND a.until" % key
     if rng.random() < 0.4:
         w = rng.choice([2, 5, 10])
         def text(a, b, batch):
             t = "greatest(a.ts, b.ts)" if batch else None
             inner = "SELECT a.id AS aid, b.id AS bid%s FROM %s a %s %s b ON %s" % (
-                (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""), a, jt, b, on)
+                (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""),
+                until.replace('{rel}', a) if until else a, jt, b, on)
             if batch:
                 return ("SELECT lower(w) AS c0, count(*) AS c1, count(aid) AS c2, count(bid) AS c3 FROM "
                         "(SELECT tstzrange(date_bin(interval '%d seconds', t, 'epoch'), date_bin("
@@ -155,8 +162,8 @@ def gen_interval_query(rng):
     cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
 
     def text(a, b, batch):
-        return "SELECT %s FROM %s a %s %s b ON %s" % (cols, a, jt, b, on)
-    return JoinQuery(text, 0, "interval")
+        return "SELECT %s FROM %s a %s %s b ON %s" % (cols, until.replace('{rel}', a) if until else a, jt, b, on)
+    return JoinQuery(text, 0, "interval_column" if until else "interval")
 
 
 def gen_windowed_query(rng):
@@ -181,6 +188,31 @@ def gen_windowed_query(rng):
     return JoinQuery(text, 0, "windowed")
 
 
+def gen_window_range_query(rng):
+    """A stream joined with a windowed aggregate on the window's range (Nexmark q7's shape):
+    `a.ts >= lower(m.w) AND a.ts < upper(m.w)`, for tumble and hop an interval join whose rows
+    are freed as the watermark passes (sessions: an updating join, kept to the end)."""
+    call, spec = rng.choice(WINDOWS)
+    jt = rng.choice(["JOIN", "JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"])
+    extra = rng.choice(["", " AND a.k = m.k", " AND a.v = m.mv", " AND a.k = m.k AND a.v >= m.mv"])
+    key = rng.choice(["a.k = m.k", "a.g = m.g"]) if not extra else extra[5:]
+    on = "%s AND a.ts >= lower(m.w) AND a.ts < upper(m.w)" % key
+    sel = rng.sample(["a.id", "a.k", "a.v", "m.n", "m.mv", "lower(m.w)", "m.k"], rng.randint(2, 5))
+    cols = ", ".join("%s AS c%d" % (x, i) for i, x in enumerate(sel))
+    aggs = "count(*) AS n, max(v) AS mv"
+    own = rng.random() < 0.5  # the stream against its own windowed aggregate (q7), or b's
+
+    def side(rel, batch):
+        if batch:
+            return "(SELECT w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (
+                aggs, d.batch_windowed(rel + " s", spec, None, ["k", "g"], alias="x"))
+        return "(SELECT %s AS w, k, g, %s FROM %s GROUP BY 1, 2, 3)" % (call, aggs, rel)
+
+    def text(a, b, batch):
+        return "SELECT %s FROM %s a %s %s m ON %s" % (cols, a, jt, side(a if own else b, batch), on)
+    return JoinQuery(text, 0, "window_range")
+
+
 class JoinRunner(d.Runner):
     def setup_two(self, s, dsa, dsb):
         """Sources a and b: created in schemas s_a / s_b by differential's setup_sources."""
@@ -190,6 +222,33 @@ class JoinRunner(d.Runner):
             self.sql("CREATE SCHEMA %s" % sub)
             out.append(self.setup_sources(sub, ds))
         return out
+
+    def run_two_cdc_workloads(self, cdc, names):
+        """Both tables' transactions, interleaved at random; one in five pairs of transactions
+        that both commit (or both roll back) runs as one transaction changing both tables. With
+        class flushes, waits for the pipelines at a quarter, a half and three quarters."""
+        rng = random.Random(len(cdc[0][0].txns) * 7919 + len(cdc[1][0].txns))
+        queues = [[(rel, ops, committed) for ops, committed in ds.txns] for ds, rel in cdc]
+        txns = []
+        while any(queues):
+            live = [q for q in queues if q]
+            if len(live) == 2 and live[0][0][2] == live[1][0][2] and rng.random() < 0.2:
+                a, b = live[0].pop(0), live[1].pop(0)
+                txns.append(([a[:2], b[:2]], a[2]))
+            else:
+                rel, ops, committed = rng.choice(live).pop(0)
+                txns.append(([(rel, ops)], committed))
+        total = sum(1 for _, committed in txns if committed)
+        waits = {max(1, total * j // 4) for j in (1, 2, 3)} if total >= 4 else set()
+        flushes = any(ds.flushes for ds, _ in cdc)
+        ncommitted = 0
+        for parts, committed in txns:
+            with self.conn.transaction(force_rollback=not committed):
+                for rel, ops in parts:
+                    self.apply_ops(rel, ops)
+            ncommitted += committed
+            if flushes and committed and ncommitted in waits:
+                self.wait_cdc(names, 0.002)
 
     def run_join_round(self, dsa, dsb, queries):
         s = self.new_schema()
@@ -220,7 +279,9 @@ class JoinRunner(d.Runner):
                 self.sql("SELECT stream_start(%s)", (name,))
             cdc = [(ds, p) for ds, p in ((dsa, pa), (dsb, pb)) if ds.kind == "cdc"]
             names = [st[1] for st in started]
-            for ds, rel in cdc:
+            if len(cdc) == 2:
+                self.run_two_cdc_workloads(cdc, names)
+            for ds, rel in cdc if len(cdc) == 1 else []:
                 self.run_cdc_workload(rel, ds, names if ds.flushes else None)
             if cdc:
                 self.wait_cdc(names)
@@ -266,6 +327,7 @@ def main():
     counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
     refusals = {}
     by_shape = {}
+    by_sources = {}
     failures = 0
     started = time.time()
     for rnd in range(args.rounds):
@@ -273,7 +335,7 @@ def main():
             ka = kb = "file"
         else:
             ka = rng.choice(kinds)
-            kb = rng.choice([k for k in kinds if not (k == "cdc" and ka == "cdc")])
+            kb = rng.choice(kinds)
         # (no late data: the batch query cannot say which windows a row came too late for)
         on_time = frozenset(d.CLASSES) - {"late"}
         dsa = d.gen_dataset(rng, ka, on_time)
@@ -285,9 +347,13 @@ def main():
                 return gen_windowed_query(rng)
             if windowed and x < 0.6:
                 return gen_interval_query(rng)
+            if windowed and x < 0.75:
+                return gen_window_range_query(rng)
             return gen_query(rng)
         queries = [one() for _ in range(args.queries)]
         results = runner.run_join_round(dsa, dsb, queries)
+        pair = "+".join(sorted((ka, kb)))
+        by_sources[pair] = by_sources.get(pair, 0) + 1
         for q, (status, detail) in zip(queries, results):
             counts[status] += 1
             by_shape[q.desc + " " + status] = by_shape.get(q.desc + " " + status, 0) + 1
@@ -303,6 +369,7 @@ def main():
         seed, args.rounds, time.time() - started,
         ", ".join("%s %d" % kv for kv in counts.items())))
     print("  by shape: " + ", ".join("%s %d" % kv for kv in sorted(by_shape.items())))
+    print("  rounds by sources: " + ", ".join("%s %d" % kv for kv in sorted(by_sources.items())))
     for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
         print("  refused %dx: %s" % (n, msg))
     sys.exit(1 if failures else 0)

@@ -1,118 +1,43 @@
 // Change data capture of a regular table through logical decoding: the table's current rows
 // (as inserts, read in the snapshot exported by the replication slot's creation), then every
 // committed change after that snapshot, in commit order — no gap, no overlap. The pipeline's
-// worker owns the slot and drives decoding itself; our output plugin (output_plugin.cpp)
-// hands the changes over in-process. The position of what was polled is checkpointed with the
-// pipeline's results, and the slot is told only what a committed checkpoint covers: a
-// restarted pipeline resumes in the same slot, skipping what it had read (no new snapshot).
-// A start whose checkpoint has no slot (a restored database) rebuilds instead: the worker
-// drops the checkpoint and empties a table target, and the source reads a new snapshot, all in
-// one transaction (pipeline_worker.cpp, needs_rebuild).
-// Tables identified by a key only are mirrored by key (row_mirror.hpp).
+// worker owns the slot and drives decoding itself, one slot and one pass over the WAL for all
+// the tables it reads (decoding_session.hpp); our output plugin (output_plugin.cpp) hands the
+// changes over in-process, to each table's change buffer. The position of what was polled is
+// checkpointed with the pipeline's results, and the slot is told only what a committed checkpoint
+// covers: a restarted pipeline resumes in the same slot, skipping what it had read (no new
+// snapshot). A start whose checkpoint has no slot (a restored database) rebuilds instead: the
+// worker drops the checkpoint and empties a table target, and the source reads a new snapshot, all
+// in one transaction (pipeline_worker.cpp, needs_rebuild). Tables identified by a key only are
+// mirrored by key (row_mirror.hpp).
 #include "connectors/cdc/cdc.hpp"
 
-#include "connectors/cdc/change_buffer.hpp"
+#include "connectors/cdc/decoding_session.hpp"
 #include "connectors/cdc/row_mirror.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 #include "state/codec.hpp"
 
 extern "C" {
-#include "access/xlog.h"
-#include "access/xlogutils.h"
-#include "replication/decode.h"
-#include "replication/logical.h"
 #include "replication/slot.h"
-#include "replication/snapbuild.h"
-#include "storage/proc.h"
-#include "storage/procarray.h"
 }
 
 namespace arroyo {
 
-std::string cdc_slot_name(Oid dboid, int32 pipeline_id) {
-  return "arroyo_" + std::to_string(dboid) + "_" + std::to_string(pipeline_id);
-}
-
-bool cdc_slot_exists(const std::string& name) {
-  return pg::call([&] {
-    LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-    bool exists = SearchNamedReplicationSlot(name.c_str(), false) != nullptr;
-    LWLockRelease(ReplicationSlotControlLock);
-    return exists;
-  });
-}
-
-void drop_cdc_slot_if_exists(const std::string& name, bool wait) {
-  if (!cdc_slot_exists(name)) return;
-  try {
-    pg::call([&] { ReplicationSlotDrop(name.c_str(), !wait); });
-  } catch (const pg::Error&) {
-    // Gone meanwhile (an ephemeral slot whose process exited): what we wanted.
-    if (cdc_slot_exists(name)) throw;
-  }
-}
-
-void drop_cdc_slots_of_database(Oid dboid) {
-  std::string prefix = "arroyo_" + std::to_string(dboid) + "_";
-  std::vector<std::string> names;
-  std::vector<std::string>* namesp = &names;
-  pg::call([&] {
-    LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-    for (int i = 0; i < max_replication_slots; i++) {
-      ReplicationSlot* s = &ReplicationSlotCtl->replication_slots[i];
-      if (!s->in_use || s->data.database != dboid) continue;
-      const char* name = NameStr(s->data.name);
-      if (strncmp(name, prefix.c_str(), prefix.size()) == 0) namesp->emplace_back(name);
-    }
-    LWLockRelease(ReplicationSlotControlLock);
-  });
-  for (const std::string& name : names) drop_cdc_slot_if_exists(name);
-}
-
 namespace {
-
-// WAL reading callbacks for decoding inside this backend (as pg_logical_slot_get_changes).
-XLogReaderRoutine local_wal_reader() {
-  XLogReaderRoutine r;
-  r.page_read = read_local_xlog_page;
-  r.segment_open = wal_segment_open;
-  r.segment_close = wal_segment_close;
-  return r;
-}
-
-// Clears the PROC_IN_LOGICAL_DECODING flag CreateDecodingContext sets when called outside a
-// transaction (as a walsender). This process also runs the pipeline's write transactions, and
-// other backends leave a flagged process's xid out of their snapshots: they would take its
-// running transaction for an aborted one and mark its new rows invisible for good (hint
-// bits). Our decoding assigns no xid, so it needs no flag.
-void clear_logical_decoding_flag() {
-  LWLockAcquire(ProcArrayLock, LW_EXCLUSIVE);
-  MyProc->statusFlags &= ~PROC_IN_LOGICAL_DECODING;
-  ProcGlobal->statusFlags[MyProc->pgxactoff] = MyProc->statusFlags;
-  LWLockRelease(ProcArrayLock);
-}
-
-void no_prepare_write(LogicalDecodingContext*, XLogRecPtr, TransactionId, bool) {}
-void no_write(LogicalDecodingContext*, XLogRecPtr, TransactionId, bool) {}
 
 class CdcSource : public Source {
  public:
-  static constexpr int kPrefetchRows = 64 * 1024;  // decoding stops past this many rows
-
   explicit CdcSource(const TableSpec& spec) : relid_(spec.relid), natts_(spec.natts) {}
-  ~CdcSource() override { release_slot(); }
 
   void open(const RuntimeInfo& info) override {
-    slot_name_ = cdc_slot_name(info.dboid, info.pipeline_id);
     pipeline_name_ = info.pipeline_name;
     // Named now, in the pipeline's first transaction: errors may be raised outside one.
     const char* name = pg::call([&] { return (const char*)get_rel_name(relid_); });
     table_name_ = name ? name : "?";
     mirror_.init(relid_, natts_);
-    memory_ = pg::call([&] {
-      return AllocSetContextCreate(TopMemoryContext, "arroyo_stream cdc", ALLOCSET_DEFAULT_SIZES);
-    });
+    session_ = DecodingSession::attach(cdc_slot_name(info.dboid, info.pipeline_id), pipeline_name_);
+    buffer_ = session_->add_table(relid_, natts_, table_name_);
   }
 
   // Without a checkpoint the pipeline starts from the table's current rows; with one, from
@@ -120,33 +45,19 @@ class CdcSource : public Source {
   bool wants_snapshot() const override { return !restored_; }
   bool snapshot_done() const override { return scan_ == nullptr; }
 
-  // Creates the slot (ephemeral until the snapshot is read), waits for its consistent point,
-  // and makes this transaction's snapshot the one the slot's changes start after.
+  // Reads the table in the snapshot the slot's changes start after (the first table's source
+  // creates the slot, ephemeral until the snapshot is read; the others share its snapshot).
   void begin_snapshot() override {
     by_key_ = !mirror_.identity_full();
     check_key();
-    // A slot left by a run that never checkpointed: nothing it read was committed downstream.
-    drop_cdc_slot_if_exists(slot_name_, true);
+    done_ = session_->begin_snapshot();
     pg::call([&] {
-      CheckLogicalDecodingRequirements();
-      ReplicationSlotCreate(slot_name_.c_str(), true, RS_EPHEMERAL, false);
-      XLogReaderRoutine reader = local_wal_reader();
-      LogicalDecodingContext* ctx =
-          CreateInitDecodingContext("arroyo_stream", NIL, true, InvalidXLogRecPtr, &reader,
-                                    no_prepare_write, no_write, nullptr);
-      DecodingContextFindStartpoint(ctx);
-      Snapshot snap = SnapBuildInitialSnapshot(ctx->snapshot_builder);
-      RestoreTransactionSnapshot(snap, MyProc);
-      FreeDecodingContext(ctx);
       PushActiveSnapshot(GetTransactionSnapshot());
       rel_ = table_open(relid_, AccessShareLock);
       scan_ = table_beginscan(rel_, GetActiveSnapshot(), 0, nullptr);
       slot_ = table_slot_create(rel_, nullptr);
       PopActiveSnapshot();
     });
-    // The snapshot holds every transaction that committed before the consistent point, and
-    // decoding starts with the first one after it.
-    done_ = confirmed_ = MyReplicationSlot->data.confirmed_flush;
   }
 
   void snapshot_committed() override { start_decoding(); }
@@ -154,46 +65,37 @@ class CdcSource : public Source {
   // Decodes the WAL written so far into the change buffer. Runs between the pipeline's
   // transactions, as a walsender decodes: the reorder buffer then runs each decoded
   // transaction in a transaction of its own rather than in a subtransaction of ours.
+  // (The session decodes once every table's source is ready and has drained its rows.)
   void prefetch() override {
-    if (!ctx_ && restored_) start_decoding();
-    if (!ctx_ || drained_ < buffer_->count || buffer_->truncated) return;
-    pg::call([&] {
-      change_buffer_reset(buffer_);
-      drained_ = 0;
-      XLogRecPtr end = GetFlushRecPtr(nullptr);
-      while (buffer_->count < kPrefetchRows && ctx_->reader->EndRecPtr < end &&
-             !buffer_->truncated) {
-        char* errm = nullptr;
-        XLogRecord* record = XLogReadRecord(ctx_->reader, &errm);
-        if (errm) elog(ERROR, "could not read WAL for change data capture: %s", errm);
-        if (record) LogicalDecodingProcessRecord(ctx_, ctx_->reader);
-        CHECK_FOR_INTERRUPTS();
-      }
-    });
+    if (!buffer_->ready && restored_) start_decoding();
+    session_->decode();
   }
 
   PollResult poll(Batch& out) override {
     if (scan_) return poll_snapshot(out);
-    if (!ctx_) return PollResult::idle();
-    if (buffer_->truncated && drained_ == buffer_->count)
+    if (!buffer_->ready) return PollResult::idle();
+    if (buffer_->truncated && buffer_->drained == buffer_->count)
       pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                "table \"" + table_name_ + "\" was truncated",
                "Change data capture cannot retract the rows a TRUNCATE removes.",
                "Drop the pipeline (stream_drop) and create it again to rebuild its result from "
                "the table's current rows; empty the pipeline's target first if it is a table.");
-    while (drained_ < buffer_->count && !out.full()) {
-      int row = out.append(buffer_->times[drained_],
-                           buffer_->ops[drained_] > 0 ? RowOp::Insert : RowOp::Delete);
-      memcpy(out.values(row), buffer_->values + size_t(drained_) * natts_, sizeof(Datum) * natts_);
-      memcpy(out.nulls(row), buffer_->nulls + size_t(drained_) * natts_, sizeof(bool) * natts_);
-      if (by_key_) resolve_by_key(out, row, buffer_->ops[drained_]);
-      advance(buffer_->ends[drained_]);
-      drained_++;
+    while (buffer_->drained < buffer_->count && !out.full()) {
+      int row = out.append(buffer_->times[buffer_->drained],
+                           buffer_->ops[buffer_->drained] > 0 ? RowOp::Insert : RowOp::Delete);
+      memcpy(out.values(row), buffer_->values + size_t(buffer_->drained) * natts_,
+             sizeof(Datum) * natts_);
+      memcpy(out.nulls(row), buffer_->nulls + size_t(buffer_->drained) * natts_,
+             sizeof(bool) * natts_);
+      if (by_key_) resolve_by_key(out, row, buffer_->ops[buffer_->drained]);
+      advance(buffer_->ends[buffer_->drained]);
+      buffer_->drained++;
       uncheckpointed_++;
     }
     // Everything decoded has been polled: so have the transactions without rows of ours (but
     // never a TRUNCATE, which is read again after a restart, and fails again).
-    if (drained_ == buffer_->count && !buffer_->truncated && buffer_->last_commit_end > done_) {
+    if (buffer_->drained == buffer_->count && !buffer_->truncated &&
+        buffer_->last_commit_end > done_) {
       done_ = buffer_->last_commit_end;
       partial_end_ = InvalidXLogRecPtr;
       partial_rows_ = 0;
@@ -248,19 +150,19 @@ class CdcSource : public Source {
     restored_ = true;
   }
 
-  // The results of the rows polled so far are committed: let the slot release the WAL of the
-  // transactions that are fully behind the position checkpointed with them. (When nothing was
-  // polled since the last checkpoint, transactions without rows of ours are behind it too.)
+  // The results of the rows polled so far are committed: the transactions fully behind the
+  // position checkpointed with them are done with for this table (when nothing was polled
+  // since the last checkpoint, transactions without rows of this table are behind it too), and
+  // the slot releases the WAL that every table is done with.
   void committed() override {
-    if (!MyReplicationSlot || uncheckpointed_ > 0 || done_ <= confirmed_) return;
-    XLogRecPtr lsn = done_;
-    pg::call([&] { LogicalConfirmReceivedLocation(lsn); });
-    confirmed_ = lsn;
+    XLogRecPtr lsn = uncheckpointed_ > 0 ? written_done_ : done_;
+    if (lsn > buffer_->confirmable) buffer_->confirmable = lsn;
+    session_->confirm();
   }
 
   int64 state_bytes() const override { return mirror_.bytes(); }
 
-  void close() override { release_slot(); }
+  void close() override { session_.reset(); }
 
  private:
   static constexpr const char* kPositionKey = "position";
@@ -294,7 +196,7 @@ class CdcSource : public Source {
       std::vector<Datum> old_values(natts_);
       std::vector<char> old_nulls(natts_);
       mirror_.decode(last_old_, old_values.data(), (bool*)old_nulls.data());
-      const bool* unchanged = buffer_->unchanged + size_t(drained_) * natts_;
+      const bool* unchanged = buffer_->unchanged + size_t(buffer_->drained) * natts_;
       for (int i = 0; i < natts_; i++)
         if (unchanged[i]) {
           out.values(row)[i] = old_values[i];
@@ -316,9 +218,9 @@ class CdcSource : public Source {
     partial_rows_ = 1;
   }
 
-  // Acquires the slot and starts decoding from its confirmed position; after a restore the
-  // change buffer skips what the checkpoint says was polled. A missing slot fails the pipeline:
-  // the changes it held are gone, and starting over silently would lose or repeat results.
+  // Readies the table's buffer for decoding from the slot's confirmed position; after a
+  // restore the buffer skips what the checkpoint says was polled. A missing slot fails the
+  // pipeline: the changes it held are gone, and starting over would lose or repeat results.
   void start_decoding() {
     if (restored_) {
       if (!mirror_.identity_full() && !mirror_marked_)
@@ -331,40 +233,13 @@ class CdcSource : public Source {
                  "it again.");
       by_key_ = mirror_marked_;
       check_key();
+      session_->acquire();
     }
-    if (!MyReplicationSlot) {
-      bool exists =
-          pg::call([&] { return SearchNamedReplicationSlot(slot_name_.c_str(), true) != nullptr; });
-      if (!exists)
-        pg::fail(ERRCODE_UNDEFINED_OBJECT,
-                 "replication slot \"" + slot_name_ + "\" of pipeline \"" + pipeline_name_ +
-                     "\" is missing",
-                 "The pipeline's last checkpoint is a position in the changes of table \"" +
-                     table_name_ + "\" that this slot held.",
-                 "Start the pipeline again: a start that finds no slot rebuilds the "
-                 "pipeline's results from the table's current rows.");
-      pg::call([&] {
-        CheckLogicalDecodingRequirements();
-        ReplicationSlotAcquire(slot_name_.c_str(), false);
-      });
-      confirmed_ = MyReplicationSlot->data.confirmed_flush;
-    }
-    pg::call([&] {
-      if (MyReplicationSlot->data.persistency != RS_PERSISTENT) ReplicationSlotPersist();
-      MemoryContext old = MemoryContextSwitchTo(memory_);
-      XLogReaderRoutine reader = local_wal_reader();
-      ctx_ = CreateDecodingContext(InvalidXLogRecPtr, NIL, false, &reader, no_prepare_write,
-                                   no_write, nullptr);
-      clear_logical_decoding_flag();
-      buffer_ = change_buffer_create(memory_, relid_, natts_);
-      buffer_->by_key = by_key_;
-      buffer_->skip_through = done_;
-      buffer_->skip_partial_end = partial_end_;
-      buffer_->skip_rows = partial_rows_;
-      ctx_->output_writer_private = buffer_;
-      XLogBeginRead(ctx_->reader, MyReplicationSlot->data.restart_lsn);
-      MemoryContextSwitchTo(old);
-    });
+    buffer_->by_key = by_key_;
+    buffer_->skip_through = done_;
+    buffer_->skip_partial_end = partial_end_;
+    buffer_->skip_rows = partial_rows_;
+    buffer_->ready = true;
   }
 
   // The table's current rows, in the slot's snapshot (the snapshot transaction is open).
@@ -394,40 +269,23 @@ class CdcSource : public Source {
         ExecDropSingleTupleTableSlot(slot_);
         table_endscan(scan_);
         table_close(rel_, AccessShareLock);
-        // Persistent before the snapshot's transaction commits (with the checkpoint that
-        // records the slot's consistent point): a crash after that commit keeps the slot.
-        ReplicationSlotPersist();
       });
+      // Persistent before the snapshot's transaction commits (with the checkpoint that records
+      // the slot's consistent point): a crash after that commit keeps the slot.
+      session_->persist();
       scan_ = nullptr;
     }
     return out.empty() ? PollResult::idle() : PollResult::data();
   }
 
-  // Gives up the slot, which stays for the next run (only stream_drop drops it).
-  void release_slot() {
-    if (slot_name_.empty()) return;
-    try {
-      pg::call([&] {
-        if (ctx_) FreeDecodingContext(ctx_);
-        if (MyReplicationSlot) ReplicationSlotRelease();
-      });
-    } catch (const pg::Error&) {
-      // The worker is exiting: its exit callbacks release the slot.
-    }
-    ctx_ = nullptr;
-    slot_name_.clear();
-  }
-
   Oid relid_;
   int natts_;
-  std::string slot_name_, pipeline_name_, table_name_;
-  MemoryContext memory_ = nullptr;
+  std::string pipeline_name_, table_name_;
+  std::shared_ptr<DecodingSession> session_;
   Relation rel_ = nullptr;
   TableScanDesc scan_ = nullptr;
   TupleTableSlot* slot_ = nullptr;
-  LogicalDecodingContext* ctx_ = nullptr;
-  ChangeBuffer* buffer_ = nullptr;
-  int drained_ = 0;
+  ChangeBuffer* buffer_ = nullptr;  // this table's, in the session
   bool restored_ = false;
   RowMirror mirror_;
   bool by_key_ = false, mirror_marked_ = false;
@@ -441,7 +299,6 @@ class CdcSource : public Source {
   XLogRecPtr written_done_ = InvalidXLogRecPtr, written_partial_end_ = InvalidXLogRecPtr;
   int64 written_partial_rows_ = -1;
   int64 uncheckpointed_ = 0;
-  XLogRecPtr confirmed_ = InvalidXLogRecPtr;  // what the slot was told last
 };
 
 class CdcConnector : public Connector {

@@ -1,6 +1,8 @@
 // Where the output plugin puts decoded changes for the CDC source. Filled by the plugin's
 // callbacks (plain C, inside PostgreSQL's decoding machinery: palloc only, no C++ throws) and
-// drained by the source into batches. One per decoding context (output_writer_private).
+// drained by the source into batches. One per table a pipeline reads; the pipeline's one
+// decoding context routes each change to its table's buffer (ChangeRouter, the context's
+// output_writer_private).
 //
 // Positions: decoding hands over whole transactions, in commit order, each with its commit's
 // end LSN; a row is identified by that LSN and its index among the transaction's rows of our
@@ -18,7 +20,7 @@ extern "C" {
 namespace arroyo {
 
 struct ChangeBuffer {
-  Oid relid;             // the table whose changes we want; others are skipped
+  Oid relid;             // the table whose changes go here
   int natts;             // its row width
   MemoryContext memory;  // holds the rows below; reset once they are drained
   int count, capacity;
@@ -42,11 +44,27 @@ struct ChangeBuffer {
   // What a restored checkpoint says was polled already (see above).
   XLogRecPtr skip_through, skip_partial_end;
   int64 skip_rows;
+
+  // Kept by the source: whether by_key and the skip fields are set (decoding waits for every
+  // table's buffer to be ready), how many rows it has drained, and the position its last
+  // committed checkpoint covers (the slot is told the minimum over the tables).
+  bool ready;
+  int drained;
+  XLogRecPtr confirmable;
+};
+
+// The buffers of the tables one decoding context feeds.
+struct ChangeRouter {
+  int count;
+  ChangeBuffer** buffers;
+  bool truncated;  // some buffer's table was truncated: decoding stops
 };
 
 // Creates an empty buffer in `parent` for a table of `natts` columns.
 ChangeBuffer* change_buffer_create(MemoryContext parent, Oid relid, int natts);
 // Forgets the buffered rows (after the source copied them into batches).
 void change_buffer_reset(ChangeBuffer* buf);
+// The buffer of table `relid`, or null when the pipeline does not read that table.
+ChangeBuffer* change_router_find(ChangeRouter* router, Oid relid);
 
 }  // namespace arroyo

@@ -1,9 +1,9 @@
 // Our logical decoding output plugin (the library is the plugin: slots are created with plugin
-// 'arroyo_stream'). It does not serialize anything: the CDC source drives decoding in its own
-// process, and the callbacks copy each committed change of the source table, as rows in the
-// table's layout, into the source's ChangeBuffer. An UPDATE becomes a delete of the old row
-// and an insert of the new one; columns left unchanged and TOASTed in the new row are taken
-// from the old one (REPLICA IDENTITY FULL logs it complete).
+// 'arroyo_stream'). It does not serialize anything: the pipeline's worker drives decoding in its
+// own process (decoding_session.hpp), and the callbacks copy each committed change of a table
+// the pipeline reads, as rows in the table's layout, into that table's ChangeBuffer. An UPDATE
+// becomes a delete of the old row and an insert of the new one; columns left unchanged and TOASTed
+// in the new row are taken from the old one (REPLICA IDENTITY FULL logs it complete).
 #include "connectors/cdc/change_buffer.hpp"
 
 extern "C" {
@@ -32,6 +32,13 @@ void change_buffer_reset(ChangeBuffer* buf) {
   buf->times = nullptr;
   buf->ends = nullptr;
   buf->unchanged = nullptr;
+  buf->drained = 0;
+}
+
+ChangeBuffer* change_router_find(ChangeRouter* router, Oid relid) {
+  for (int i = 0; router && i < router->count; i++)
+    if (router->buffers[i]->relid == relid) return router->buffers[i];
+  return nullptr;
 }
 
 namespace {
@@ -136,16 +143,18 @@ void on_startup(LogicalDecodingContext*, OutputPluginOptions* options, bool) {
 
 // A transaction starts being delivered (its commit is decoded: its end LSN is known).
 void on_begin(LogicalDecodingContext* ctx, ReorderBufferTXN* txn) {
-  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
-  if (!buf) return;
-  buf->txn_end = txn->end_lsn;
-  buf->txn_rows = 0;
+  ChangeRouter* router = (ChangeRouter*)ctx->output_writer_private;
+  for (int i = 0; router && i < router->count; i++) {
+    router->buffers[i]->txn_end = txn->end_lsn;
+    router->buffers[i]->txn_rows = 0;
+  }
 }
 
 void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
                ReorderBufferChange* change) {
-  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
-  if (!buf || RelationGetRelid(rel) != buf->relid) return;
+  ChangeBuffer* buf =
+      change_router_find((ChangeRouter*)ctx->output_writer_private, RelationGetRelid(rel));
+  if (!buf) return;
   TupleDesc desc = RelationGetDescr(rel);
   TimestampTz time = txn->xact_time.commit_time;
   // Read with whole old rows, the table must keep logging them (the catalog as of this change).
@@ -197,14 +206,17 @@ void on_change(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, Relation rel,
 
 void on_truncate(LogicalDecodingContext* ctx, ReorderBufferTXN*, int nrelations,
                  Relation relations[], ReorderBufferChange*) {
-  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
-  for (int i = 0; buf && i < nrelations; i++)
-    if (RelationGetRelid(relations[i]) == buf->relid) buf->truncated = true;
+  ChangeRouter* router = (ChangeRouter*)ctx->output_writer_private;
+  for (int i = 0; router && i < nrelations; i++) {
+    ChangeBuffer* buf = change_router_find(router, RelationGetRelid(relations[i]));
+    if (buf) buf->truncated = router->truncated = true;
+  }
 }
 
 void on_commit(LogicalDecodingContext* ctx, ReorderBufferTXN* txn, XLogRecPtr) {
-  ChangeBuffer* buf = (ChangeBuffer*)ctx->output_writer_private;
-  if (buf) buf->last_commit_end = txn->end_lsn;
+  ChangeRouter* router = (ChangeRouter*)ctx->output_writer_private;
+  for (int i = 0; router && i < router->count; i++)
+    router->buffers[i]->last_commit_end = txn->end_lsn;
 }
 
 }  // namespace

@@ -365,6 +365,13 @@ class NexmarkConnector : public Connector {
 
   TableRole role(const TableSpec&) const override { return TableRole::Source; }
 
+  // Every event's date_time is its event time.
+  int event_time_column(const TableSpec& spec) const override {
+    for (const auto& c : spec.columns)
+      if (c.name == "date_time" && !c.generated) return c.attnum - 1;
+    return -1;
+  }
+
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<NexmarkSource>(spec);
   }
