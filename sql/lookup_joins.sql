@@ -113,6 +113,35 @@ SELECT same('sub_l', $$SELECT o.id, agg.n, top.city, j.region FROM orders_b o
   LEFT JOIN LATERAL (SELECT c.region FROM customers c JOIN addresses a ON a.cust = c.id
                      WHERE c.id = o.cust AND a.city <> 'lyon' AND o.amount >= 5) j ON true$$) AS sub_l_matches;
 
+-- A lookup using the columns of the lookup before it.
+CREATE TABLE chain_l (id int, city text, name text);
+SELECT stream_create('chain_l', $$INSERT INTO chain_l SELECT o.id, a.city, c.name FROM orders o
+  JOIN LATERAL (SELECT cust, city FROM addresses a WHERE a.cust = o.cust) a ON true
+  LEFT JOIN LATERAL (SELECT name FROM customers c WHERE c.id = a.cust AND c.name <> 'bob') c ON true$$);
+SELECT stream_start('chain_l');
+SELECT stream_wait('chain_l');
+SELECT * FROM chain_l ORDER BY id, city;
+SELECT same('chain_l', $$SELECT o.id, a.city, c.name FROM orders_b o
+  JOIN LATERAL (SELECT cust, city FROM addresses a WHERE a.cust = o.cust) a ON true
+  LEFT JOIN LATERAL (SELECT name FROM customers c WHERE c.id = a.cust AND c.name <> 'bob') c ON true$$)
+  AS chain_l_matches;
+
+-- A versioned table looked up as of each event's time: row_time() inside the subquery is the
+-- event's time (the orders' ts).
+CREATE TABLE tiers (cust int, tier text, valid_from timestamptz, valid_to timestamptz);
+INSERT INTO tiers VALUES (1, 'basic', '-infinity', '2026-03-01 00:00:03+00'),
+  (1, 'gold', '2026-03-01 00:00:03+00', 'infinity'), (2, 'basic', '-infinity', 'infinity');
+CREATE TABLE tiered (id int, tier text);
+SELECT stream_create('tiered', $$INSERT INTO tiered SELECT o.id, t.tier FROM orders o
+  LEFT JOIN LATERAL (SELECT tier FROM tiers t WHERE t.cust = o.cust
+                     AND t.valid_from <= row_time() AND row_time() < t.valid_to) t ON true$$);
+SELECT stream_start('tiered');
+SELECT stream_wait('tiered');
+SELECT * FROM tiered ORDER BY id;
+SELECT same('tiered', $$SELECT o.id, t.tier FROM orders_b o
+  LEFT JOIN LATERAL (SELECT tier FROM tiers t WHERE t.cust = o.cust
+                     AND t.valid_from <= o.ts AND o.ts < t.valid_to) t ON true$$) AS tiered_matches;
+
 -- 6. An aggregate over a lookup (an updating result, keyed by region).
 CREATE TABLE by_region (region text UNIQUE NULLS NOT DISTINCT, orders bigint, total numeric);
 SELECT stream_create('by_region', $$INSERT INTO by_region SELECT c.region, count(*), sum(o.amount)
@@ -219,7 +248,7 @@ SELECT format('CREATE SERVER lookup_remote FOREIGN DATA WRAPPER postgres_fdw OPT
 CREATE USER MAPPING FOR CURRENT_USER SERVER lookup_remote;
 CREATE FOREIGN TABLE remote_rates (k int, rate text) SERVER lookup_remote
   OPTIONS (schema_name 'public', table_name 'rates');
--- The cache is keyed by the stream columns the subquery references: subtask_index, always 0.
+-- The cache is keyed by the values the subquery takes from the stream: subtask_index, always 0.
 CREATE TABLE rated (counter bigint, rate text, missing text);
 SELECT stream_create('rated', $$INSERT INTO rated SELECT t.counter, r.rate, m.rate FROM ticks t
   LEFT JOIN LATERAL (SELECT rate FROM remote_rates r WHERE r.k = t.subtask_index) r ON true
@@ -260,7 +289,8 @@ DROP EXTENSION postgres_fdw;
 DROP DATABASE regress_lookup_remote WITH (FORCE);
 
 SELECT count(stream_drop(name)) AS dropped FROM stream_pipelines
-WHERE name IN ('inner_l', 'left_l', 'many_l', 'cond_l', 'cross_l', 'sub_l', 'by_region', 'priced');
+WHERE name IN ('inner_l', 'left_l', 'many_l', 'cond_l', 'cross_l', 'sub_l', 'chain_l', 'tiered', 'by_region',
+               'priced');
 DROP OWNED BY regress_lookup_owner;
 DROP ROLE regress_lookup_owner;
 DROP SCHEMA lookup_test CASCADE;

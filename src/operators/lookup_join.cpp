@@ -168,8 +168,8 @@ void LookupJoinOperator::distinct_keys(const Batch& rows) {
   std::string key;
   for (int i = 0; i < n; i++) {
     key.clear();
-    const Datum* values = &pv_[size_t(i) * nparams_];
-    const char* nulls = &pn_[size_t(i) * nparams_];
+    const Datum* values = pv_.data() + size_t(i) * nparams_;
+    const char* nulls = pn_.data() + size_t(i) * nparams_;
     for (int p = 0; p < nparams_; p++) {
       if (nulls[p]) {
         key.push_back('\0');
@@ -187,7 +187,13 @@ void LookupJoinOperator::distinct_keys(const Batch& rows) {
       } else {
         // Equal keys found as different bytes (compressed or not) are only probed twice.
         struct varlena* v = (struct varlena*)DatumGetPointer(d);
-        if (VARATT_IS_EXTENDED(v)) v = pg::call([&] { return pg_detoast_datum_packed(v); });
+        if (VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(v))
+          v = pg::call([&] {
+            MemoryContext old = MemoryContextSwitchTo(row_memory_);
+            struct varlena* flat = pg_detoast_datum_packed(v);
+            MemoryContextSwitchTo(old);
+            return flat;
+          });
         uint32 len = VARSIZE_ANY_EXHDR(v);
         key.append((const char*)&len, sizeof(len));
         key.append(VARDATA_ANY(v), len);

@@ -12,6 +12,8 @@
 #include "pg/guard.hpp"
 
 extern "C" {
+#include "catalog/pg_language.h"
+#include "catalog/pg_proc.h"
 #include "nodes/plannodes.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteManip.h"
@@ -28,6 +30,28 @@ struct LookupWalk {
   List* relations = NIL;  // of RangeTblEntry: the relations it reads
 };
 
+// Whether `node` is a call of row_time(), the event time of the row being processed: inside a
+// lookup subquery it is the stream's value, computed per event. Inside pg::call.
+bool is_row_time(Node* node) {
+  if (!IsA(node, FuncExpr) || ((FuncExpr*)node)->args != NIL) return false;
+  HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(((FuncExpr*)node)->funcid));
+  if (!HeapTupleIsValid(tup)) return false;
+  bool isnull;
+  Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+  bool is = !isnull && ((Form_pg_proc)GETSTRUCT(tup))->prolang == ClanguageId &&
+            strcmp(TextDatumGetCString(src), "arroyo_stream_row_time") == 0;
+  ReleaseSysCache(tup);
+  return is;
+}
+
+// A copy of an expression with its row_time() calls replaced by constants, for the volatility
+// check (row_time() is volatile only in that it changes from row to row). Inside pg::call.
+Node* without_row_time(Node* node, void* context) {
+  if (!node) return nullptr;
+  if (is_row_time(node)) return (Node*)makeNullConst(TIMESTAMPTZOID, -1, InvalidOid);
+  return expression_tree_mutator(node, pg_walker<Node*>(without_row_time), context);
+}
+
 // Whether an expression uses the stream's columns (Vars of `level`) and nothing else of any
 // query level (inside pg::call).
 struct OuterOnly {
@@ -38,6 +62,10 @@ struct OuterOnly {
 bool outer_only_walker(Node* node, void* context) {
   if (!node) return false;
   OuterOnly* o = (OuterOnly*)context;
+  if (is_row_time(node)) {
+    o->outer = true;
+    return false;
+  }
   if (IsA(node, Var)) {
     Var* v = (Var*)node;
     if (v->varlevelsup == o->level && v->varattno > 0)
@@ -75,7 +103,8 @@ bool computed_from_stream(Node* node, Index level) {
   }
   OuterOnly o{level};
   outer_only_walker(node, &o);
-  return o.outer && !o.other && !contain_volatile_functions(node) && !expression_returns_set(node);
+  return o.outer && !o.other && !contain_volatile_functions(without_row_time(node, nullptr)) &&
+         !expression_returns_set(node);
 }
 
 // The reference to k's column for parameter `node` (an expression over the stream's columns of

@@ -1,7 +1,8 @@
--- After the pipeline: its index probes (scans of bench_people's primary key) per bid.
-SELECT format('index probes: %s for %s bids (%s per bid, %s per event); rows out: %s',
-              s.idx_scan, b.n, round(s.idx_scan::numeric / b.n, 3),
-              round(s.idx_scan::numeric / m.events, 3),
-              (SELECT rows_out FROM stream_pipelines WHERE name = 'bench'))
-FROM pg_stat_user_indexes s, (SELECT count(*) AS n FROM bench_bids) b, bench_meta m
-WHERE s.indexrelname = 'bench_people_pkey';
+-- After the pipeline and its baseline: the pipeline's index probes (scans of bench_people's
+-- primary key) per bid, and the baseline's CPU time (recorded by lookup_join.baseline.sql).
+SELECT format('index probes: %s for %s bids (%s per bid, %s per event)',
+              r.probes, b.n, round(r.probes::numeric / b.n, 3), round(r.probes::numeric / m.events, 3))
+FROM bench_report r, (SELECT count(*) AS n FROM bench_bids) b, bench_meta m;
+SELECT format('baseline (batch hash join, one core): %s s of CPU, %s bids/s per core',
+              round(r.cpu_after - r.cpu_before, 2), round(b.n / nullif(r.cpu_after - r.cpu_before, 0)))
+FROM bench_report r, (SELECT count(*) AS n FROM bench_bids) b;
