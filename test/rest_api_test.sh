@@ -158,6 +158,11 @@ api POST /pipelines "$ALICE" '{"name": "slow", "query": "INSERT INTO out_a SELEC
 expect_eq "create slow" "201 running" "$STATUS $(jp 'j["state"]')"
 api GET /pipelines "$ALICE"
 expect_eq "list" "200 div evens slow False" "$STATUS $(jp '" ".join(p["name"] for p in j["data"])') $(jp 'j["has_more"]')"
+api GET /pipelines/div "$BOB"
+expect_eq "another role sees the view's columns" "200 alice failed <insufficient privilege> <insufficient privilege>" \
+    "$STATUS $(jp 'j["owner"]') $(jp 'j["state"]') $(jp 'j["query"]') $(jp 'j["last_error"]')"
+api GET /pipelines/div/errors "$BOB"
+expect_eq "another role's errors" "200 <insufficient privilege>" "$STATUS $(jp 'j["data"][0]["message"]')"
 api PATCH /pipelines/slow "$BOB" '{"stop": "checkpoint"}'
 expect_eq "stop by another role" '403 42501 must be owner of pipeline "slow"' "$(err)"
 api PATCH /pipelines/slow "$ALICE" '{"stop": "checkpoint"}'
