@@ -91,8 +91,8 @@ SELECT stream_explain($$INSERT INTO ex_plain SELECT counter FROM ex_ticks$$, 'ya
 -- Errors are those of stream_create, and nothing was created.
 SELECT stream_explain($$INSERT INTO ex_plain SELECT nope FROM ex_ticks$$);
 SELECT stream_create('ex_bad', $$INSERT INTO ex_plain SELECT nope FROM ex_ticks$$);
-SELECT stream_explain($$INSERT INTO ex_plain SELECT counter FROM ex_ticks ORDER BY 1 LIMIT 3$$);
-SELECT stream_create('ex_bad', $$INSERT INTO ex_plain SELECT counter FROM ex_ticks ORDER BY 1 LIMIT 3$$);
+SELECT stream_explain($$INSERT INTO ex_plain SELECT counter FROM ex_ticks OFFSET 3$$);
+SELECT stream_create('ex_bad', $$INSERT INTO ex_plain SELECT counter FROM ex_ticks OFFSET 3$$);
 SELECT stream_explain('no_such_pipeline');
 SELECT count(*) AS pipelines FROM stream_pipelines WHERE name LIKE 'ex\_%';
 SELECT count(*) = :slots_before AS no_new_slot FROM pg_replication_slots;
