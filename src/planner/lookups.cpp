@@ -9,6 +9,7 @@
 // PostgreSQL plans it (an index probe per key where an index serves the conditions).
 #include "planner/plan_util.hpp"
 
+#include "core/plan_walk.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -410,27 +411,12 @@ namespace {
 
 // Whether the plan beneath `node` has a lookup join that may be cached (of foreign tables only).
 bool has_cacheable_lookup(const PlanNode* node) {
-  switch (node->kind) {
-    case PlanNode::Kind::LookupJoin: {
-      auto* l = static_cast<const LookupJoinNode*>(node);
-      return l->cacheable || has_cacheable_lookup(l->input.get());
-    }
-    case PlanNode::Kind::Project:
-      return has_cacheable_lookup(static_cast<const ProjectNode*>(node)->input.get());
-    case PlanNode::Kind::WindowAggregate:
-      return has_cacheable_lookup(static_cast<const WindowAggregateNode*>(node)->input.get());
-    case PlanNode::Kind::UpdatingAggregate:
-      return has_cacheable_lookup(static_cast<const UpdatingAggregateNode*>(node)->input.get());
-    case PlanNode::Kind::Join: {
-      auto* j = static_cast<const JoinNode*>(node);
-      return has_cacheable_lookup(j->left.get()) || has_cacheable_lookup(j->right.get());
-    }
-    case PlanNode::Kind::Union:
-      for (const auto& in : static_cast<const UnionNode*>(node)->inputs)
-        if (has_cacheable_lookup(in.get())) return true;
-      return false;
-    default: return false;
-  }
+  if (node->kind == PlanNode::Kind::LookupJoin &&
+      static_cast<const LookupJoinNode*>(node)->cacheable)
+    return true;
+  for (const PlanNode* in : plan_inputs(*node))
+    if (has_cacheable_lookup(in)) return true;
+  return false;
 }
 
 }  // namespace
