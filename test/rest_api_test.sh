@@ -192,8 +192,8 @@ expect_eq "no worker left" "0" "$(psql_q -c "SELECT count(*) FROM pg_stat_activi
 api POST /pipelines "$ALICE" '{"name": "bad", "query": "INSERT INTO out_a SELECT counter FROM missing"}'
 expect_eq "bad query" '400 42P01 relation "missing" does not exist' "$(err)"
 api POST /pipelines "$ALICE" '{"name": "bad", "query": "INSERT INTO out_a SELECT counter FROM ticks ORDER BY 1"}'
-expect_eq "unsupported query" '400 0A000 ORDER BY is not supported in a pipeline' "$(err)"
-expect_eq "unsupported query: hint" 'A stream has no end to sort by.' "$(jp 'j["hint"]')"
+expect_eq "unsupported query" '400 0A000 ORDER BY without LIMIT is not supported in a pipeline' "$(err)"
+expect_eq "unsupported query: hint" 'A stream has no end to sort by; ORDER BY … LIMIT n keeps the current top n.' "$(jp 'j["hint"]')"
 api POST /pipelines "$ALICE" '{"name": "evens", "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
 expect_eq "duplicate" '409 42710 pipeline "evens" already exists' "$(err)"
 api POST /pipelines "$BOB" '{"name": "bobs", "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
