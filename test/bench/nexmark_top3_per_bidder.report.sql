@@ -3,7 +3,7 @@
 SELECT state_bytes AS top3_state FROM stream_pipelines WHERE name = 'bench' \gset
 \o /dev/null
 DROP TABLE IF EXISTS bench_bidders;
-CREATE TABLE bench_bidders (bidder bigint PRIMARY KEY, bids bigint);
+CREATE TABLE bench_bidders (bidder bigint UNIQUE NULLS NOT DISTINCT, bids bigint);
 SELECT stream_create('bench_bidders', 'INSERT INTO bench_bidders SELECT bidder, count(*) FROM bid GROUP BY bidder');
 SELECT stream_start('bench_bidders');
 SELECT stream_wait('bench_bidders', '1 hour');
