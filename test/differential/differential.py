@@ -839,6 +839,71 @@ class Runner:
                 pass
         self.sql("DROP SCHEMA %s CASCADE" % s)
 
+    def start_queries(self, s, rendered, results, pipelines, settings=""):
+        """For the feature testers (joins.py, lookups.py, …): per (pipeline SELECT, batch SELECT,
+        nkeys) in `rendered`, a target table s.tN shaped like the batch query's result (unique
+        on its first column when nkeys) and a pipeline writing it, started. Queries whose batch
+        form does not run, or that stream_create refuses, get their entry in `results`; each
+        pipeline goes into `pipelines` (for cleanup); `settings` (SET lines) precede each
+        pipeline's INSERT. Returns (i, name, target, pq, bq) per started pipeline."""
+        started = []
+        for i, (pq, bq, nkeys) in enumerate(rendered):
+            tgt = "%s.t%d" % (s, i)
+            try:
+                self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
+            except psycopg.Error as e:
+                results[i] = ("generator", "batch query does not run: %s\n%s" % (e, bq))
+                continue
+            if nkeys:
+                self.sql("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (c0)" % tgt)
+            name = "%s_q%d" % (s, i)
+            try:
+                self.sql("SELECT stream_create(%s, %s)",
+                         (name, settings + "INSERT INTO %s %s" % (tgt, pq)))
+            except psycopg.Error as e:
+                results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
+                continue
+            pipelines.append(name)
+            started.append((i, name, tgt, pq, bq))
+        for st in started:
+            self.sql("SELECT stream_start(%s)", (st[1],))
+        return started
+
+    def finish_queries(self, started, results, stop):
+        """Lets each started pipeline end (bounded sources) or, with `stop` (CDC sources, which
+        never end: their changes are all read), stops it; compares its target with the batch
+        query as a multiset into `results`. Returns the number of batch rows compared."""
+        compared = 0
+        for i, name, tgt, pq, bq in started:
+            if stop:
+                self.sql("SELECT stream_stop(%s)", (name,))
+                state = self.sql("SELECT state FROM stream_pipelines WHERE name = %s",
+                                 (name,)).fetchone()[0]
+                state = "finished" if state == "stopped" else state
+            else:
+                state = self.sql("SELECT stream_wait(%s, '120 seconds')", (name,)).fetchone()[0]
+            if state != "finished":
+                err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s",
+                               (name,)).fetchone()[0]
+                results[i] = ("error", "pipeline ended %s: %s\n      %s" % (state, err, pq))
+                continue
+            got = self.sql("SELECT * FROM %s" % tgt).fetchall()
+            want = self.sql(bq).fetchall()
+            compared += len(want)
+            diff = compare([], want, got)
+            results[i] = ("pass", None) if diff is None else ("fail", diff + "\n      " + pq)
+        return compared
+
+    def end_round(self, s, pipelines, results, extra_schemas=()):
+        """Drops a round's pipelines and schemas, unless keep_failed and a query did not pass."""
+        schemas = [s] + list(extra_schemas)
+        if getattr(self, "keep_failed", False) and any(r and r[0] != "pass" for r in results):
+            print("kept schema(s) %s" % ", ".join(schemas), file=sys.stderr)
+            return
+        self.drop_schema(s, pipelines)
+        for x in extra_schemas:
+            self.sql("DROP SCHEMA IF EXISTS %s CASCADE" % x)
+
     def load_batch_table(self, rel, rows):
         self.sql("CREATE TABLE %s (%s)" % (rel, COLUMNS_SQL))
         with self.conn.cursor() as cur:
@@ -1174,6 +1239,62 @@ def query_simplifications(q):
     if q.shape == "stateless" and len(q.exprs) > 1:
         for i in range(len(q.exprs)):
             yield q.copy(exprs=q.exprs[:i] + q.exprs[i + 1:])
+
+
+# ------------------------------------------------------------------------------------------
+# Shared by the feature testers (joins.py, lookups.py, set_returning.py, …)
+
+
+def tester_args(rounds=12):
+    """The feature testers' command line: --conninfo, --data-dir, --seed, --rounds, --queries,
+    --keep-failed. Returns (args, seed)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--conninfo", required=True)
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--queries", type=int, default=8)
+    ap.add_argument("--keep-failed", action="store_true", help="leave a failing round's schemas")
+    args = ap.parse_args()
+    return args, (args.seed if args.seed is not None else random.randrange(1 << 30))
+
+
+class Tally:
+    """A feature tester's counts: per status, per query shape, refusal messages; prints the
+    failures as they come and a summary at the end."""
+
+    def __init__(self, name, seed, failing=("fail", "error", "generator")):
+        self.name, self.seed, self.failing = name, seed, failing
+        self.counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
+        self.refusals, self.by_shape = {}, {}
+        self.failures = 0
+        self.started = time.time()
+
+    def add(self, desc, status, detail, context):
+        """Counts one query's result; a failing one is printed with `context` (a function
+        returning the round's description)."""
+        self.counts[status] += 1
+        key = desc + " " + status
+        self.by_shape[key] = self.by_shape.get(key, 0) + 1
+        if status == "refused":
+            first = detail.split("\n")[0]
+            self.refusals[first] = self.refusals.get(first, 0) + 1
+        if status in self.failing:
+            self.failures += 1
+            print("FAIL seed %d %s: %s\n      %s" % (self.seed, context(), status, detail),
+                  file=sys.stderr)
+
+    def finish(self, rounds, extra_lines=()):
+        """Prints the summary and exits 1 if any query failed."""
+        print("%s: seed %d, %d rounds in %.0f s: %s" % (
+            self.name, self.seed, rounds, time.time() - self.started,
+            ", ".join("%s %d" % kv for kv in self.counts.items())))
+        print("  by shape: " + ", ".join("%s %d" % kv for kv in sorted(self.by_shape.items())))
+        for line in extra_lines:
+            print("  " + line)
+        for msg, n in sorted(self.refusals.items(), key=lambda kv: -kv[1]):
+            print("  refused %dx: %s" % (n, msg))
+        sys.exit(1 if self.failures else 0)
 
 
 # ------------------------------------------------------------------------------------------

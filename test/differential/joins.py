@@ -16,13 +16,10 @@ inputs then deletes by whole row), grouped ones into tables keyed on their group
 Exits 1 on any failure (each printed with its query and data sets).
 """
 
-import argparse
 import os
 import random
 import sys
-import time
 
-import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential as d  # noqa: E402
@@ -146,7 +143,6 @@ def gen_interval_query(rng):
     if rng.random() < 0.4:
         w = rng.choice([2, 5, 10])
         def text(a, b, batch):
-            t = "greatest(a.ts, b.ts)" if batch else None
             inner = "SELECT a.id AS aid, b.id AS bid%s FROM %s a %s %s b ON %s" % (
                 (", coalesce(greatest(a.ts, b.ts), a.ts, b.ts) AS t" if batch else ""),
                 until.replace('{rel}', a) if until else a, jt, b, on)
@@ -256,27 +252,9 @@ class JoinRunner(d.Runner):
         pipelines = []
         try:
             (pa, ba), (pb, bb) = self.setup_two(s, dsa, dsb)
-            started = []
-            for i, q in enumerate(queries):
-                pq, bq = q.render(pa, pb), q.render(ba, bb, True)
-                tgt = "%s.t%d" % (s, i)
-                try:
-                    self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
-                except psycopg.Error as e:
-                    results[i] = ("generator", "batch query does not run: %s\n%s" % (e, bq))
-                    continue
-                if q.nkeys:
-                    self.sql("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (c0)" % tgt)
-                name = "%s_q%d" % (s, i)
-                try:
-                    self.sql("SELECT stream_create(%s, %s)", (name, "INSERT INTO %s %s" % (tgt, pq)))
-                except psycopg.Error as e:
-                    results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
-                    continue
-                pipelines.append(name)
-                started.append((i, name, tgt, pq, bq))
-            for _, name, _, _, _ in started:
-                self.sql("SELECT stream_start(%s)", (name,))
+            started = self.start_queries(
+                s, [(q.render(pa, pb), q.render(ba, bb, True), q.nkeys) for q in queries],
+                results, pipelines)
             cdc = [(ds, p) for ds, p in ((dsa, pa), (dsb, pb)) if ds.kind == "cdc"]
             names = [st[1] for st in started]
             if len(cdc) == 2:
@@ -285,51 +263,20 @@ class JoinRunner(d.Runner):
                 self.run_cdc_workload(rel, ds, names if ds.flushes else None)
             if cdc:
                 self.wait_cdc(names)
-            for i, name, tgt, pq, bq in started:
-                if cdc:
-                    self.sql("SELECT stream_stop(%s)", (name,))
-                    state = self.sql("SELECT state FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
-                    state = "finished" if state == "stopped" else state
-                else:
-                    state = self.sql("SELECT stream_wait(%s, '120 seconds')", (name,)).fetchone()[0]
-                if state != "finished":
-                    err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
-                    results[i] = ("error", "pipeline ended %s: %s\n      %s" % (state, err, pq))
-                    continue
-                got = self.sql("SELECT * FROM %s" % tgt).fetchall()
-                want = self.sql(bq).fetchall()
-                diff = d.compare([], want, got)
-                results[i] = ("pass", None) if diff is None else ("fail", diff + "\n      " + pq)
+            self.finish_queries(started, results, stop=bool(cdc))
         finally:
-            if self.keep_failed and any(r and r[0] != "pass" for r in results):
-                print("kept schemas %s, %s_a, %s_b" % (s, s, s), file=sys.stderr)
-            else:
-                self.drop_schema(s, pipelines)
-                self.sql("DROP SCHEMA IF EXISTS %s_a CASCADE" % s)
-                self.sql("DROP SCHEMA IF EXISTS %s_b CASCADE" % s)
+            self.end_round(s, pipelines, results, [s + "_a", s + "_b"])
         return results
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--conninfo", required=True)
-    ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--keep-failed", action="store_true", help="leave a failing round's schemas")
-    args = ap.parse_args()
-    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    args, seed = d.tester_args(rounds=20)
     rng = random.Random(seed)
     runner = JoinRunner(args.conninfo, args.data_dir)
     runner.keep_failed = args.keep_failed
     kinds = ["file", "debezium"] + (["cdc"] if runner.wal_logical else [])
-    counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
-    refusals = {}
-    by_shape = {}
+    tally = d.Tally("joins", seed)
     by_sources = {}
-    failures = 0
-    started = time.time()
     for rnd in range(args.rounds):
         if rng.random() < 0.4:  # two append-only streams: windowed and interval joins too
             ka = kb = "file"
@@ -354,25 +301,12 @@ def main():
         results = runner.run_join_round(dsa, dsb, queries)
         pair = "+".join(sorted((ka, kb)))
         by_sources[pair] = by_sources.get(pair, 0) + 1
+        context = lambda: "round %d (%s a, %s b)\n    a:\n%s\n    b:\n%s" % (
+            rnd, ka, kb, dsa.describe(), dsb.describe())
         for q, (status, detail) in zip(queries, results):
-            counts[status] += 1
-            by_shape[q.desc + " " + status] = by_shape.get(q.desc + " " + status, 0) + 1
-            if status == "refused":
-                first = detail.split("\n")[0]
-                refusals[first] = refusals.get(first, 0) + 1
-            if status in ("fail", "error", "generator"):
-                failures += 1
-                print("FAIL seed %d round %d (%s a, %s b): %s\n      %s" % (
-                    seed, rnd, ka, kb, status, detail), file=sys.stderr)
-                print("    a:\n%s\n    b:\n%s" % (dsa.describe(), dsb.describe()), file=sys.stderr)
-    print("joins: seed %d, %d rounds in %.0f s: %s" % (
-        seed, args.rounds, time.time() - started,
-        ", ".join("%s %d" % kv for kv in counts.items())))
-    print("  by shape: " + ", ".join("%s %d" % kv for kv in sorted(by_shape.items())))
-    print("  rounds by sources: " + ", ".join("%s %d" % kv for kv in sorted(by_sources.items())))
-    for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
-        print("  refused %dx: %s" % (n, msg))
-    sys.exit(1 if failures else 0)
+            tally.add(q.desc, status, detail, context)
+    tally.finish(args.rounds, ["rounds by sources: " +
+                               ", ".join("%s %d" % kv for kv in sorted(by_sources.items()))])
 
 
 if __name__ == "__main__":

@@ -18,13 +18,10 @@ aggregate over a lookup — runs them to the end and compares each target with t
 Exits 1 on any failure (each printed with its query and data sets).
 """
 
-import argparse
 import os
 import random
 import sys
-import time
 
-import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential as d  # noqa: E402
@@ -111,64 +108,22 @@ class LookupRunner(d.Runner):
             for ix in indexes:
                 self.sql(ix.format(T=tbl))
             self.sql("ANALYZE %s" % tbl)
-            started = []
-            for i, q in enumerate(queries):
-                pq, bq = q.render(src, tbl), q.render(bsrc, tbl)
-                tgt = "%s.t%d" % (s, i)
-                try:
-                    self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
-                except psycopg.Error as e:
-                    results[i] = ("generator", "batch query does not run: %s\n%s" % (e, bq))
-                    continue
-                if q.nkeys:
-                    self.sql("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (c0)" % tgt)
-                name = "%s_q%d" % (s, i)
-                try:
-                    self.sql("SELECT stream_create(%s, %s)", (name, "INSERT INTO %s %s" % (tgt, pq)))
-                except psycopg.Error as e:
-                    results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
-                    continue
-                pipelines.append(name)
-                started.append((i, name, tgt, pq, bq))
-            for _, name, _, _, _ in started:
-                self.sql("SELECT stream_start(%s)", (name,))
-            for i, name, tgt, pq, bq in started:
-                state = self.sql("SELECT stream_wait(%s, '120 seconds')", (name,)).fetchone()[0]
-                if state != "finished":
-                    err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s",
-                                   (name,)).fetchone()[0]
-                    results[i] = ("error", "pipeline ended %s: %s\n      %s" % (state, err, pq))
-                    continue
-                got = self.sql("SELECT * FROM %s" % tgt).fetchall()
-                want = self.sql(bq).fetchall()
-                diff = d.compare([], want, got)
-                results[i] = ("pass", None) if diff is None else ("fail", diff + "\n      " + pq)
+            started = self.start_queries(
+                s, [(q.render(src, tbl), q.render(bsrc, tbl), q.nkeys) for q in queries],
+                results, pipelines)
+            self.finish_queries(started, results, stop=False)
         finally:
-            if self.keep_failed and any(r and r[0] != "pass" for r in results):
-                print("kept schema %s" % s, file=sys.stderr)
-            else:
-                self.drop_schema(s, pipelines)
+            self.end_round(s, pipelines, results)
         return results
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--conninfo", required=True)
-    ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--rounds", type=int, default=12)
-    ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--keep-failed", action="store_true", help="leave a failing round's schema")
-    args = ap.parse_args()
-    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    args, seed = d.tester_args(rounds=12)
     rng = random.Random(seed)
     runner = LookupRunner(args.conninfo, args.data_dir)
     runner.keep_failed = args.keep_failed
-    counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
-    refusals = {}
-    by_shape = {}
-    failures = 0
-    started = time.time()
+    # Every generated lookup is supported: a refusal is a failure too.
+    tally = d.Tally("lookups", seed, failing=("fail", "error", "generator", "refused"))
     on_time = frozenset(d.CLASSES) - {"late"}
     for rnd in range(args.rounds):
         ds = d.gen_dataset(rng, "file", on_time)
@@ -176,25 +131,11 @@ def main():
         indexes = rng.choice(INDEXES)
         queries = [LookupQuery(rng) for _ in range(args.queries)]
         results = runner.run_lookup_round(rng, ds, table, indexes, queries)
+        context = lambda: "round %d (indexes %s)\n    stream:\n%s\n    table rows: %d" % (
+            rnd, indexes, ds.describe(), len(table))
         for q, (status, detail) in zip(queries, results):
-            counts[status] += 1
-            by_shape[q.desc + " " + status] = by_shape.get(q.desc + " " + status, 0) + 1
-            if status == "refused":
-                first = detail.split("\n")[0]
-                refusals[first] = refusals.get(first, 0) + 1
-            if status in ("fail", "error", "generator", "refused"):
-                failures += 1
-                print("FAIL seed %d round %d (indexes %s): %s\n      %s" % (
-                    seed, rnd, indexes, status, detail), file=sys.stderr)
-                print("    stream:\n%s\n    table rows: %d" % (ds.describe(), len(table)),
-                      file=sys.stderr)
-    print("lookups: seed %d, %d rounds in %.0f s: %s" % (
-        seed, args.rounds, time.time() - started,
-        ", ".join("%s %d" % kv for kv in counts.items())))
-    print("  by shape: " + ", ".join("%s %d" % kv for kv in sorted(by_shape.items())))
-    for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
-        print("  refused %dx: %s" % (n, msg))
-    sys.exit(1 if failures else 0)
+            tally.add(q.desc, status, detail, context)
+    tally.finish(args.rounds)
 
 
 if __name__ == "__main__":

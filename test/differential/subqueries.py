@@ -15,11 +15,9 @@ table with the batch query.
 Exits 1 on any failure (each printed with its query and data sets).
 """
 
-import argparse
 import os
 import random
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential as d  # noqa: E402
@@ -165,30 +163,18 @@ def gen_grouping_sets(rng, windowed):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--conninfo", required=True)
-    ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--keep-failed", action="store_true", help="leave a failing round's schemas")
-    args = ap.parse_args()
-    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    args, seed = d.tester_args(rounds=20)
     rng = random.Random(seed)
     runner = joins.JoinRunner(args.conninfo, args.data_dir)
     runner.keep_failed = args.keep_failed
     kinds = ["file", "debezium"] + (["cdc"] if runner.wal_logical else [])
-    counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
-    refusals = {}
-    by_form = {}
-    failures = 0
-    started = time.time()
+    tally = d.Tally("subqueries", seed)
     for rnd in range(args.rounds):
         if rng.random() < 0.3:
             ka = kb = "file"
         else:
             ka = rng.choice(kinds)
-            kb = rng.choice([k for k in kinds if not (k == "cdc" and ka == "cdc")])
+            kb = rng.choice(kinds)
         on_time = frozenset(d.CLASSES) - {"late"}
         dsa = d.gen_dataset(rng, ka, on_time)
         dsb = d.gen_dataset(rng, kb, on_time)
@@ -203,24 +189,11 @@ def main():
             return gen_grouping_sets(rng, windowed)
         queries = [one() for _ in range(args.queries)]
         results = runner.run_join_round(dsa, dsb, queries)
+        context = lambda: "round %d (%s a, %s b)\n    a:\n%s\n    b:\n%s" % (
+            rnd, ka, kb, dsa.describe(), dsb.describe())
         for q, (status, detail) in zip(queries, results):
-            counts[status] += 1
-            by_form[q.desc + " " + status] = by_form.get(q.desc + " " + status, 0) + 1
-            if status == "refused":
-                first = detail.split("\n")[0]
-                refusals[first] = refusals.get(first, 0) + 1
-            if status in ("fail", "error", "generator"):
-                failures += 1
-                print("FAIL seed %d round %d (%s a, %s b): %s\n      %s" % (
-                    seed, rnd, ka, kb, status, detail), file=sys.stderr)
-                print("    a:\n%s\n    b:\n%s" % (dsa.describe(), dsb.describe()), file=sys.stderr)
-    print("subqueries: seed %d, %d rounds in %.0f s: %s" % (
-        seed, args.rounds, time.time() - started,
-        ", ".join("%s %d" % kv for kv in counts.items())))
-    print("  by form: " + ", ".join("%s %d" % kv for kv in sorted(by_form.items())))
-    for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
-        print("  refused %dx: %s" % (n, msg))
-    sys.exit(1 if failures else 0)
+            tally.add(q.desc, status, detail, context)
+    tally.finish(args.rounds)
 
 
 if __name__ == "__main__":

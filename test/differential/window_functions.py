@@ -26,14 +26,11 @@ answer is unique.
 Exits 1 on any failure (each printed with its query and data set).
 """
 
-import argparse
 import datetime as dt
 import os
 import random
 import sys
-import time
 
-import psycopg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential as d  # noqa: E402
@@ -205,73 +202,29 @@ class WindowRunner(d.Runner):
         pipelines = []
         try:
             prel, brel = self.setup_sources(s, ds)
-            started = []
-            for i, q in enumerate(queries):
-                pq, bq = q.render(prel), q.render(brel, True)
-                tgt = "%s.t%d" % (s, i)
-                try:
-                    self.sql("CREATE TABLE %s AS SELECT * FROM (%s) q WITH NO DATA" % (tgt, bq))
-                except psycopg.Error as e:
-                    results[i] = ("generator", "batch query does not run: %s\n%s" % (e, bq))
-                    continue
-                name = "%s_q%d" % (s, i)
-                settings = "SET update_aggregate_flush_interval = '%s'; " % (
-                    "1 millisecond" if ds.kind == "cdc" and ds.flushes else "100 milliseconds")
-                try:
-                    self.sql("SELECT stream_create(%s, %s)", (name, settings + "INSERT INTO %s %s" % (tgt, pq)))
-                except psycopg.Error as e:
-                    results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
-                    continue
-                pipelines.append(name)
-                started.append((i, name, tgt, pq, bq))
-            for _, name, _, _, _ in started:
-                self.sql("SELECT stream_start(%s)", (name,))
+            settings = "SET update_aggregate_flush_interval = '%s'; " % (
+                "1 millisecond" if ds.kind == "cdc" and ds.flushes else "100 milliseconds")
+            started = self.start_queries(
+                s, [(q.render(prel), q.render(brel, True), 0) for q in queries], results,
+                pipelines, settings)
             names = [st[1] for st in started]
             if ds.kind == "cdc":
                 self.run_cdc_workload(prel, ds, names if ds.flushes else None)
                 self.wait_cdc(names)
-            for i, name, tgt, pq, bq in started:
-                if ds.kind == "cdc":
-                    self.sql("SELECT stream_stop(%s)", (name,))
-                    state = self.sql("SELECT state FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
-                    state = "finished" if state == "stopped" else state
-                else:
-                    state = self.sql("SELECT stream_wait(%s, '120 seconds')", (name,)).fetchone()[0]
-                if state != "finished":
-                    err = self.sql("SELECT last_error FROM stream_pipelines WHERE name = %s", (name,)).fetchone()[0]
-                    results[i] = ("error", "pipeline ended %s: %s\n      %s" % (state, err, pq))
-                    continue
-                got = self.sql("SELECT * FROM %s" % tgt).fetchall()
-                want = self.sql(bq).fetchall()
-                diff = d.compare([], want, got)
-                results[i] = ("pass", None) if diff is None else ("fail", diff + "\n      " + pq)
+            self.finish_queries(started, results, stop=ds.kind == "cdc")
         finally:
-            if self.keep_failed and any(r and r[0] != "pass" for r in results):
-                print("kept schema %s" % s, file=sys.stderr)
-            else:
-                self.drop_schema(s, pipelines)
+            self.end_round(s, pipelines, results)
         return results
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--conninfo", required=True)
-    ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--rounds", type=int, default=12)
-    ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--keep-failed", action="store_true", help="leave a failing round's schema")
-    args = ap.parse_args()
-    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    args, seed = d.tester_args(rounds=12)
     rng = random.Random(seed)
     runner = WindowRunner(args.conninfo, args.data_dir)
     runner.keep_failed = args.keep_failed
     kinds = ["file", "file", "debezium"] + (["cdc"] if runner.wal_logical else [])
-    counts = {"pass": 0, "refused": 0, "fail": 0, "error": 0, "generator": 0}
-    by_shape = {}
-    refusals = {}
-    failures = 0
-    started = time.time()
+    # Every generated query is supported: a refusal is a failure too.
+    tally = d.Tally("window functions", seed, failing=("fail", "error", "generator", "refused"))
     for rnd in range(args.rounds):
         kind = rng.choice(kinds)
         # (no late data: the batch query cannot say which rows came too late)
@@ -284,23 +237,10 @@ def main():
             gens = [gen_topn_upd, gen_topn_join, gen_limit]
         queries = [rng.choice(gens)(rng) for _ in range(args.queries)]
         results = runner.run_window_round(ds, queries)
+        context = lambda: "round %d (%s)\n    data:\n%s" % (rnd, kind, ds.describe())
         for q, (status, detail) in zip(queries, results):
-            counts[status] += 1
-            by_shape[q.desc + " " + status] = by_shape.get(q.desc + " " + status, 0) + 1
-            if status == "refused":
-                first = detail.split("\n")[0]
-                refusals[first] = refusals.get(first, 0) + 1
-            if status in ("fail", "error", "generator", "refused"):
-                failures += 1
-                print("FAIL seed %d round %d (%s): %s\n      %s" % (seed, rnd, kind, status, detail),
-                      file=sys.stderr)
-                print("    data:\n%s" % ds.describe(), file=sys.stderr)
-    print("window functions: seed %d, %d rounds in %.0f s: %s" % (
-        seed, args.rounds, time.time() - started, ", ".join("%s %d" % kv for kv in counts.items())))
-    print("  by shape: " + ", ".join("%s %d" % kv for kv in sorted(by_shape.items())))
-    for msg, n in sorted(refusals.items(), key=lambda kv: -kv[1]):
-        print("  refused %dx: %s" % (n, msg))
-    sys.exit(1 if failures else 0)
+            tally.add(q.desc, status, detail, context)
+    tally.finish(args.rounds)
 
 
 if __name__ == "__main__":
