@@ -239,6 +239,9 @@ q "CREATE FOREIGN TABLE bad_drop (id int) SERVER ws
 # are rows; non-JSON text, binary garbage, the 2 MiB message, [1, 2] and {"id": "three"} are not.
 wait_for "bad_drop's counters" query_is \
     "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'bad_drop'" "running|4|5"
+# (The counters are published as rows are read; the rows are visible once their transaction
+# commits.)
+wait_for "bad_drop's rows to be committed" query_is "SELECT count(*) FROM bad_out" 4
 expect "bad_drop's rows" "1,2,4,5" "$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM bad_out")"
 q "SELECT stream_stop('bad_drop'); TRUNCATE bad_out; SELECT stream_start('bad_fail')" >/dev/null
 wait_for "bad_fail to fail" query_is "SELECT state FROM stream_pipelines WHERE name = 'bad_fail'" failed
@@ -250,6 +253,7 @@ q "SELECT stream_start('bad_raw')" >/dev/null
 # garbage (a NUL byte), the 2 MiB message and "this is not JSON" (16 characters) are not.
 wait_for "bad_raw's counters" query_is \
     "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'bad_raw'" "running|6|3"
+wait_for "bad_raw's rows to be committed" query_is "SELECT count(*) FROM raw_out" 6
 expect "bad_raw's rows" '[1, 2]
 {"id": "three"}
 {"id": 1}
