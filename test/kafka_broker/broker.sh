@@ -37,18 +37,35 @@ kafka_broker_wait_line() {
     done
 }
 
+# Starts the broker; if its fixed port is taken (by another process's ephemeral port: test
+# ports lie in the kernel's ephemeral range), tries again, up to 10 times a second apart.
 kafka_broker_start() {
     KAFKA_BROKER_DIR=$1
-    local port=$2
+    local port=$2 attempt
     shift 2
-    rm -f "$KAFKA_BROKER_DIR/ctl" "$KAFKA_BROKER_DIR/out"
-    mkfifo "$KAFKA_BROKER_DIR/ctl"
-    "$KAFKA_BROKER_DIR/kafka_broker" --port "$port" "$@" <"$KAFKA_BROKER_DIR/ctl" \
-        >"$KAFKA_BROKER_DIR/out" 2>&1 &
-    KAFKA_BROKER_PID=$!
     arroyo_on_exit kafka_broker_kill
-    exec {KAFKA_BROKER_FD}>"$KAFKA_BROKER_DIR/ctl"
-    kafka_broker_wait_line ready 0
+    for ((attempt = 1; ; attempt++)); do
+        rm -f "$KAFKA_BROKER_DIR/ctl" "$KAFKA_BROKER_DIR/out"
+        mkfifo "$KAFKA_BROKER_DIR/ctl"
+        "$KAFKA_BROKER_DIR/kafka_broker" --port "$port" "$@" <"$KAFKA_BROKER_DIR/ctl" \
+            >"$KAFKA_BROKER_DIR/out" 2>&1 &
+        KAFKA_BROKER_PID=$!
+        exec {KAFKA_BROKER_FD}>"$KAFKA_BROKER_DIR/ctl"
+        local deadline=$((SECONDS + ${KAFKA_BROKER_TIMEOUT:-60}))
+        while ! grep -qxF ready "$KAFKA_BROKER_DIR/out" && kill -0 "$KAFKA_BROKER_PID" 2>/dev/null; do
+            ((SECONDS < deadline)) || arroyo_die "timed out waiting for the broker to say 'ready'"
+            sleep 0.05
+        done
+        grep -qxF ready "$KAFKA_BROKER_DIR/out" && return 0
+        exec {KAFKA_BROKER_FD}>&-
+        wait "$KAFKA_BROKER_PID" 2>/dev/null || true
+        KAFKA_BROKER_PID=
+        if ((attempt >= 10)) || ! grep -q "Address already in use" "$KAFKA_BROKER_DIR/out"; then
+            arroyo_die "the Kafka broker exited: $(cat "$KAFKA_BROKER_DIR/out")"
+        fi
+        arroyo_log "port $port is in use; starting the Kafka broker again in 1 s"
+        sleep 1
+    done
 }
 
 kafka_broker_cmd() {
