@@ -116,7 +116,7 @@ ValueMultiset::Entry* ValueMultiset::find(const std::vector<ValueType>& types, c
 
 ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, const Datum* args,
                                          const bool* nulls, MemoryContext memory) {
-  int64 before = footprint();
+  int64 before = account_ ? footprint() : 0;
   std::vector<Entry>& bucket = entries_[hash(types, args, nulls)];
   for (Entry& e : bucket)
     if (same(types, e, args, nulls)) {
@@ -134,7 +134,7 @@ ValueMultiset::Entry* ValueMultiset::add(const std::vector<ValueType>& types, co
   MemoryContextSwitchTo(old);
   bucket.push_back(e);
   rows_++;
-  charge(footprint() - before);
+  if (account_) charge(footprint() - before);
   return &bucket.back();
 }
 
@@ -147,7 +147,7 @@ bool ValueMultiset::remove(const std::vector<ValueType>& types, const Datum* arg
     Entry& e = bucket[k];
     if (!same(types, e, args, nulls)) continue;
     if (--e.count == 0) {
-      int64 before = footprint();
+      int64 before = account_ ? footprint() : 0;
       for (size_t i = 0; i < types.size(); i++)
         if (!e.nulls[i] && !types[i].byval) pfree(DatumGetPointer(e.args[i]));
       pfree(e.args);
@@ -155,7 +155,7 @@ bool ValueMultiset::remove(const std::vector<ValueType>& types, const Datum* arg
       bucket.erase(bucket.begin() + k);
       if (bucket.empty()) entries_.erase(it);
       rows_--;
-      charge(footprint() - before);
+      if (account_) charge(footprint() - before);
     }
     return true;
   }

@@ -39,7 +39,9 @@ struct ValueMultiset {
   }
   ValueMultiset& operator=(ValueMultiset&&) = delete;
   ValueMultiset(const ValueMultiset&) = delete;
-  ~ValueMultiset() { charge(-footprint()); }
+  ~ValueMultiset() {
+    if (account_) charge(-footprint());
+  }
 
   // Adds the memory this multiset's C++ containers take (the rows' values are in the memory
   // context they were copied into) to *counter from now on: an operator's state_bytes.
