@@ -49,7 +49,11 @@ PreviewSession::PreviewSession(const std::string& query, const std::string& sear
     shm_toc_estimate_chunk(&e, kPreviewQueueBytes);
     shm_toc_estimate_keys(&e, 4);
     Size size = shm_toc_estimate(&e);
+    // The session may outlive the transaction (the REST API streams a preview across its
+    // requests): its segment and handles are the process's, released by the destructor.
+    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
     segment_ = dsm_create(size, 0);
+    dsm_pin_mapping(segment_);
     shm_toc* toc = shm_toc_create(kPreviewMagic, dsm_segment_address(segment_), size);
     shared_ = (PreviewShared*)shm_toc_allocate(toc, sizeof(PreviewShared));
     shared_->dboid = MyDatabaseId;
@@ -76,7 +80,9 @@ PreviewSession::PreviewSession(const std::string& query, const std::string& sear
     snprintf(w.bgw_name, BGW_MAXLEN, "arroyo_stream preview for PID %d", MyProcPid);
     w.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment_));
     w.bgw_notify_pid = MyProcPid;
-    if (!RegisterDynamicBackgroundWorker(&w, &worker_)) {
+    bool started = RegisterDynamicBackgroundWorker(&w, &worker_);
+    MemoryContextSwitchTo(old);
+    if (!started) {
       dsm_detach(segment_);
       segment_ = nullptr;
       ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -94,8 +100,12 @@ PreviewSession::~PreviewSession() {
     pg::call([&] {
       if (!segment_) return;
       shared_->stop = true;
-      dsm_detach(segment_);  // detaches the queue too, which wakes the worker
+      shm_mq_detach(queue_);  // wakes the worker, which sees the queue detached
+      queue_ = nullptr;
+      dsm_detach(segment_);
       segment_ = nullptr;
+      if (worker_) pfree(worker_);
+      worker_ = nullptr;
     });
   } catch (const std::exception&) {
     // Exiting or aborting: the resource owner releases the segment.
