@@ -671,8 +671,9 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings,
     }
   }
   if (!insert)
-    pg::fail(ERRCODE_SYNTAX_ERROR, preview ? "the query to preview has no SELECT statement"
-                                           : "pipeline query has no INSERT INTO … SELECT … statement");
+    pg::fail(ERRCODE_SYNTAX_ERROR, preview
+                                       ? "the query to preview has no SELECT statement"
+                                       : "pipeline query has no INSERT INTO … SELECT … statement");
   if (IsA(insert->stmt, SelectStmt)) return insert;
   InsertStmt* ins = (InsertStmt*)insert->stmt;
   if (ins->withClause)
@@ -772,15 +773,14 @@ PlanNodePtr plan_sink_projection(Query* ins, PlanNodePtr select) {
   return skip_if_identity(std::move(proj), false);
 }
 
-
 // Runs `plan` with search_path set to `search_path` (if given) for its duration.
 template <typename F>
 LogicalPlan with_search_path(const char* search_path, F&& plan) {
   if (!search_path) return plan();
   int level = pg::call([&] {
     int nest = NewGUCNestLevel();
-    set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                      true, 0, false);
+    set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                      0, false);
     return nest;
   });
   try {
@@ -805,8 +805,7 @@ Query* analyze_statement(RawStmt* raw, const std::string& query_text, CmdType ex
   });
   List* relations = NIL;
   pg::call([&] {
-    query_tree_walker(q, pg_walker<bool>(relation_rte_walker), &relations,
-                      QTW_EXAMINE_RTES_BEFORE);
+    query_tree_walker(q, pg_walker<bool>(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
     ExecCheckRTPerms(relations, true);
   });
   return q;

@@ -30,7 +30,8 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
     sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
-    auto s = plan.sink.preview ? std::move(preview_sink) : plan.sink.connector->make_sink(plan.sink.spec);
+    auto s = plan.sink.preview ? std::move(preview_sink)
+                               : plan.sink.connector->make_sink(plan.sink.spec);
     if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
     sink_ = s.get();

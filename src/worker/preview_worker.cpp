@@ -43,8 +43,8 @@ bool stop_requested() { return shared->stop; }
 
 // Sends one message; throws CallerGone if the caller has detached.
 void send(const std::string& message) {
-  shm_mq_result r = pg::call(
-      [&] { return shm_mq_send(queue, message.size(), message.data(), false, true); });
+  shm_mq_result r =
+      pg::call([&] { return shm_mq_send(queue, message.size(), message.data(), false, true); });
   if (r != SHM_MQ_SUCCESS) throw CallerGone{};
 }
 
@@ -60,8 +60,8 @@ class PreviewSink : public Sink {
         TupleDescCopyEntry(json_desc_, AttrNumber(c + 1), desc, AttrNumber(c + 1));
       json_desc_ = BlessTupleDesc(json_desc_);
       if (window_ >= 0)
-        window_type_ = lookup_type_cache(TupleDescAttr(desc, window_)->atttypid,
-                                         TYPECACHE_RANGE_INFO);
+        window_type_ =
+            lookup_type_cache(TupleDescAttr(desc, window_)->atttypid, TYPECACHE_RANGE_INFO);
     });
   }
 
@@ -82,8 +82,8 @@ class PreviewSink : public Sink {
         }
       }
       const char* json = pg::call([&] {
-        HeapTuple tuple = heap_form_tuple(json_desc_, const_cast<Datum*>(values),
-                                          const_cast<bool*>(nulls));
+        HeapTuple tuple =
+            heap_form_tuple(json_desc_, const_cast<Datum*>(values), const_cast<bool*>(nulls));
         return (const char*)text_to_cstring(
             DatumGetTextPP(DirectFunctionCall1(row_to_json, HeapTupleGetDatum(tuple))));
       });
@@ -153,8 +153,7 @@ void read_snapshot(Dataflow& flow) {
 void run_preview(const std::string& query, const std::string& search_path) {
   begin_transaction();
   MemoryContext preview_memory = pg::call([&] {
-    return AllocSetContextCreate(TopMemoryContext, "arroyo_stream preview",
-                                 ALLOCSET_DEFAULT_SIZES);
+    return AllocSetContextCreate(TopMemoryContext, "arroyo_stream preview", ALLOCSET_DEFAULT_SIZES);
   });
   MemoryContext round_memory = pg::call([&] {
     return AllocSetContextCreate(preview_memory, "arroyo_stream round", ALLOCSET_DEFAULT_SIZES);

@@ -64,9 +64,9 @@ struct HttpServer::Conn {
   HttpResponse response;
   bool headers_sent = false;
   size_t sent = 0;
-  uint64_t stream_id = 0;      // a streamed answer's request id
-  bool stream_ended = false;   // its last part has arrived
-  bool close_after = false;  // the request's body was not read: the connection cannot go on
+  uint64_t stream_id = 0;     // a streamed answer's request id
+  bool stream_ended = false;  // its last part has arrived
+  bool close_after = false;   // the request's body was not read: the connection cannot go on
 
   void reset() { *this = Conn(); }
 };

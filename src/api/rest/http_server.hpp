@@ -106,7 +106,7 @@ class HttpServer {
   };
   std::deque<Answer> responses_;
   std::set<uint64_t> gone_;  // streamed answers whose connection has closed
-  size_t in_flight_ = 0;  // queued or taken, not yet answered
+  size_t in_flight_ = 0;     // queued or taken, not yet answered
   std::string error_;
 
   // The server thread's own.

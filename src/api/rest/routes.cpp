@@ -184,7 +184,8 @@ int64 positive_integer(const std::map<std::string, Field>& f, const char* name) 
             v.find_first_not_of("0123456789") == std::string::npos &&
             v.find_first_not_of('0') != std::string::npos;
   if (!ok)
-    http_fail(400, "22023", std::string(name) + " must be a positive integer", "At most 15 digits.");
+    http_fail(400, "22023", std::string(name) + " must be a positive integer",
+              "At most 15 digits.");
   return std::stoll(v);
 }
 
