@@ -12,6 +12,7 @@
 #include "state/checkpoint_store.hpp"
 #include "runtime/recovery.hpp"
 #include "worker/launch.hpp"
+#include "worker/transactions.hpp"
 #include "worker/slots.hpp"
 
 extern "C" {
@@ -54,20 +55,6 @@ void on_worker_exit(int, Datum) {
   if (my_slot < 0) return;
   slots::mark_died(my_slot, got_sigterm ? "pipeline worker was terminated"
                                         : "pipeline worker exited unexpectedly");
-}
-
-void begin_transaction() {
-  pg::call([&] {
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-  });
-}
-
-void commit_transaction() {
-  pg::call([&] {
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  });
 }
 
 // Sleeps until the latch is set or `wake_at` (0: at most a second) passes.

@@ -7,6 +7,7 @@
 #include "planner/planner.hpp"
 #include "runtime/dataflow.hpp"
 #include "worker/launch.hpp"
+#include "worker/transactions.hpp"
 #include "worker/preview.hpp"
 
 extern "C" {
@@ -115,20 +116,6 @@ class PreviewSink : public Sink {
   int64 remaining_;
   std::string message_;
 };
-
-void begin_transaction() {
-  pg::call([&] {
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-  });
-}
-
-void commit_transaction() {
-  pg::call([&] {
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  });
-}
 
 // Reads a change-data-capture source's snapshot in one REPEATABLE READ transaction.
 void read_snapshot(Dataflow& flow) {
