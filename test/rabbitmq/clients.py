@@ -7,6 +7,10 @@
   clients.py publish_raw PORT QUEUE BODY        one message with that body, confirmed
   clients.py drain PORT QUEUE                   every message now in QUEUE (acked), one body a
                                                 line, sorted
+  clients.py bulk PORT EXCHANGE N               N JSON messages (benchmark rows) to a fanout
+                                                EXCHANGE, unconfirmed, as fast as pika goes;
+                                                then waits until QUEUES... hold them
+  clients.py consume_n PORT QUEUE N PREFETCH    takes N messages (acking every 100), prints N
   clients.py proxy LISTEN TARGET                a TCP proxy 127.0.0.1:LISTEN -> TARGET;
                                                 SIGUSR1: hold (stop forwarding client -> broker
                                                 bytes), SIGUSR2: cut every connection (held
@@ -31,7 +35,8 @@ def declare(port, queue, exchange=None, key=None):
     ch = conn.channel()
     ch.queue_declare(queue=queue, durable=True)
     if exchange:
-        ch.exchange_declare(exchange=exchange, exchange_type="direct", durable=True)
+        kind = "fanout" if key == "" else "direct"
+        ch.exchange_declare(exchange=exchange, exchange_type=kind, durable=True)
         ch.queue_bind(queue=queue, exchange=exchange, routing_key=key)
     conn.close()
 
@@ -59,6 +64,37 @@ def drain(port, queue):
     conn.close()
     for line in sorted(out):
         print(line)
+
+
+def bulk(port, exchange, n, queues):
+    conn = connect(port)
+    ch = conn.channel()
+    kinds = ("view", "click", "buy")
+    props = pika.BasicProperties(delivery_mode=1)  # transient: the broker keeps up with pika
+    for i in range(n):
+        body = ('{"id":%d,"user_name":"user-%d","kind":"%s","amount":%d.%02d}'
+                % (i, i % 1000, kinds[i % 3], i % 500, i % 100))
+        ch.basic_publish(exchange=exchange, routing_key="", body=body, properties=props)
+    for q in queues:
+        while ch.queue_declare(queue=q, passive=True).method.message_count < n:
+            conn.sleep(0.1)
+    conn.close()
+
+
+def consume_n(port, queue, n, prefetch):
+    conn = connect(port)
+    ch = conn.channel()
+    ch.basic_qos(prefetch_count=prefetch)
+    seen = 0
+    for method, _, _ in ch.consume(queue, auto_ack=False):
+        seen += 1
+        if seen % 100 == 0 or seen == n:
+            ch.basic_ack(method.delivery_tag, multiple=True)
+        if seen == n:
+            break
+    ch.cancel()
+    conn.close()
+    print(seen)
 
 
 def proxy(listen, target):
@@ -150,6 +186,12 @@ def main():
     elif cmd == "publish_raw":
         port, queue, body = args
         publish(port, queue, [(None, body)])
+    elif cmd == "bulk":
+        port, exchange, n = args[:3]
+        bulk(port, exchange, int(n), args[3:])
+    elif cmd == "consume_n":
+        port, queue, n, prefetch = args
+        consume_n(port, queue, int(n), int(prefetch))
     elif cmd == "drain":
         drain(*args)
     elif cmd == "proxy":
