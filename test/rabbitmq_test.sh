@@ -14,8 +14,10 @@
 #      worker skips exactly those 50 (source_status says so): 150 rows, 150 distinct, queue
 #      empty;
 #   d. a broker restart (stop_app / start_app): source_status says it is reconnecting; then 50
-#      more messages arrive exactly once: 200 rows, 200 distinct;
-#   e. bad_data 'fail' (the default): the pipeline fails with an error naming the queue;
+#      more messages arrive exactly once: 200 rows, 200 distinct; a queue -> exchange pipeline
+#      running through the restart publishes each of its 200 results at least once;
+#   e. refused credentials fail the pipeline (without showing the password); bad_data 'fail'
+#      (the default): the pipeline fails with an error naming the queue;
 #   f. impulse -> exchange sink with publisher confirms: the bound queue holds exactly the rows;
 #      a sink to a missing exchange fails its pipeline naming it.
 set -euo pipefail
@@ -83,6 +85,8 @@ wait_for "the proxy" proxy_ready
 "${CLIENTS[@]}" declare "$AMQP_PORT" rin
 "${CLIENTS[@]}" declare "$AMQP_PORT" rbad
 "${CLIENTS[@]}" declare "$AMQP_PORT" rout rx k
+"${CLIENTS[@]}" declare "$AMQP_PORT" rin2
+"${CLIENTS[@]}" declare "$AMQP_PORT" rout2 rx2 k2
 
 q "CREATE EXTENSION arroyo_stream"
 
@@ -154,18 +158,54 @@ expect "rows after the kill (count, distinct)" "150 150" \
     "$(q "SELECT count(*) || ' ' || count(DISTINCT id) FROM got")"
 
 # --- d. a broker restart ------------------------------------------------------------------------
+# Also a second pipeline, queue rin2 -> exchange rx2 (bound queue rout2), running through it.
+q "CREATE FOREIGN TABLE rin2 (id int, v int) SERVER rabbit_direct
+     OPTIONS (type 'source', queue 'rin2', format 'json');
+   CREATE FOREIGN TABLE rx2 (id int, v int) SERVER rabbit_direct
+     OPTIONS (type 'sink', exchange 'rx2', routing_key 'k2', format 'json');
+   SELECT stream_create('r2', \$q\$SET checkpoint_interval = '200 milliseconds';
+     INSERT INTO rx2 SELECT id, v + 1 FROM rin2\$q\$), stream_start('r2');" >/dev/null
+"${CLIENTS[@]}" publish "$AMQP_PORT" rin2 1 100
+wait_for "r2's first 100 messages in rout2" queue_is rout2 "100 0"
 rabbit_ctl stop_app >/dev/null
 wait_for "status reconnecting" status_matches rq '^(disconnected from|cannot reach) amqp://'
 echo "ok: source_status: $last"
 rabbit_ctl start_app >/dev/null
 "${CLIENTS[@]}" publish "$AMQP_PORT" rin 151 200
+"${CLIENTS[@]}" publish "$AMQP_PORT" rin2 101 200
 wait_for "200 rows" rows_are got 200
 wait_for "status consuming again" status_matches rq '^consuming queue "rin"'
 wait_for "the queue to be empty after the restart" queue_is rin "0 0"
 expect "rows after the broker restart (count, distinct, sum)" "200 200 201000" \
     "$(q "SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || sum(v) FROM got")"
+# The sink is at-least-once: every one of the 200 results at least once (a message published
+# but not confirmed when the broker went away is published again).
+rout2_has_all() {
+    last=$("${CLIENTS[@]}" drain "$AMQP_PORT" rout2 | tee -a "$WORK/rout2" | wc -l)
+    [[ $(sort -u "$WORK/rout2" | wc -l) == 200 ]]
+}
+: >"$WORK/rout2"
+wait_for "the 200 results of r2 in rout2" rout2_has_all
+want2=$(for ((i = 1; i <= 200; i++)); do printf '{"id":%d,"v":%d}\n' $i $((i * 10 + 1)); done | sort)
+expect "r2's distinct results after the broker restart" "$want2" "$(sort -u "$WORK/rout2")"
+echo "ok: r2 published $(wc -l <"$WORK/rout2") messages for its 200 results"
 
-# --- e. bad_data 'fail' -------------------------------------------------------------------------
+# --- e. refused credentials, bad_data 'fail' ---------------------------------------------------
+q "CREATE SERVER rabbit_badpw FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'rabbitmq', host '127.0.0.1', port '$AMQP_PORT');
+   CREATE USER MAPPING FOR CURRENT_USER SERVER rabbit_badpw
+     OPTIONS (username 'guest', password 'wrong-secret');
+   CREATE FOREIGN TABLE rpw (id int) SERVER rabbit_badpw OPTIONS (type 'source', queue 'rin');
+   CREATE TABLE got_pw (id int);
+   SELECT stream_create('rp', 'INSERT INTO got_pw SELECT id FROM rpw'), stream_start('rp');" \
+    >/dev/null
+wait_for "rp to fail" state_is rp failed
+expect "refused credentials" 'rabbitmq source public.rpw (queue "rin"): could not log in to amqp://127.0.0.1:'"$AMQP_PORT"'/ as "guest": the server closed the connection: ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.' \
+    "$(field rp last_error)"
+! grep -q wrong-secret "$PGTEST_DIR/server.log" || arroyo_die "the password is in the server log"
+echo "ok: the password appears neither in the error nor in the server log"
+
+# --- e2. bad_data 'fail' -------------------------------------------------------------------------
 q "CREATE FOREIGN TABLE rbad (id int, v int) SERVER rabbit_direct
      OPTIONS (type 'source', queue 'rbad', format 'json');
    CREATE TABLE got_bad (id int, v int);
