@@ -138,6 +138,14 @@ wait_for "the queue to be empty" queue_is rin "0 0"
 expect "sum of v" 50500 "$(q "SELECT sum(v) FROM got")"
 wait_for "bad_rows 1" eval '[[ $(field rq bad_rows) == 1 ]]'
 echo "ok: bad_rows 1"
+# The redelivery window empties once the broker has processed the acks (the qos-ok after each
+# ack comes back): the source keeps no state then.
+state_bytes_is() { # NAME N
+    last=$(field "$1" state_bytes)
+    [[ $last == "$2" ]]
+}
+wait_for "rq's window to empty" state_bytes_is rq 0
+echo "ok: state_bytes 0"
 wait_for "status consuming" status_matches rq '^consuming queue "rin" on amqp://127\.0\.0\.1:[0-9]+/$'
 echo "ok: source_status: $last"
 
@@ -147,6 +155,8 @@ kill -USR1 "$PROXY_PID" # hold: the worker's acks (and qos) do not reach the bro
 wait_for "150 rows committed" rows_are got 150
 wait_for "50 unacked" queue_is rin "0 50"
 echo "ok: 150 rows committed, 50 of them not acked"
+# Their identities (16 bytes each) stay in the window: the qos-ok confirming the ack never came.
+expect "rq's window while its acks are held (state_bytes)" 800 "$(field rq state_bytes)"
 old_pid=$(field rq pid)
 q "SELECT pg_terminate_backend($old_pid)" >/dev/null
 kill -USR2 "$PROXY_PID" # cut: the held acks are lost, the broker requeues the 50
