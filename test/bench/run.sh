@@ -54,7 +54,7 @@ cpu_seconds() {
 setup_pid=
 start_setup() {
     [[ -x test/bench/$1.setup ]] || return 0
-    local log=$ARROYO_WORK_ROOT/bench-sql/$1.setup.log deadline=$((SECONDS + 30))
+    local log=$ARROYO_WORK_ROOT/bench-sql/$1.setup.log deadline=$((SECONDS + 120))
     rm -f "$log"
     ARROYO_BENCH_AUX_PORT=$((port + 1)) ARROYO_BENCH_SETUP_LOG=$log "test/bench/$1.setup" \
         >"$log.out" 2>&1 &
