@@ -252,14 +252,14 @@ http -X POST "$HTTP/control/hook?fail=-1&status=500" >/dev/null
 q "SELECT stream_create('hook500', 'INSERT INTO hook_out SELECT counter, NULL FROM n1');
    SELECT stream_start('hook500');" >/dev/null
 expect "endless 500s fail the pipeline" failed "$(q "SELECT stream_wait('hook500', '60 seconds')")"
-expect "its error" "webhook POST to $HTTP/hook failed after 6 attempts: HTTP 500" \
-    "$(last_error hook500 | head -1)"
+expect "its error" "webhook POST to $HTTP/hook failed after 6 attempts: HTTP 500 (The last response: {\"error\": \"told to fail\"})" \
+    "$(last_error hook500)"
 http -X POST "$HTTP/control/hook?fail=1&status=400" >/dev/null
 q "SELECT stream_create('hook400', 'INSERT INTO hook_out SELECT counter, NULL FROM n1');
    SELECT stream_start('hook400');" >/dev/null
 expect "a 400 fails the pipeline at once" failed "$(q "SELECT stream_wait('hook400', '30 seconds')")"
-expect "its error" "webhook endpoint $HTTP/hook answered HTTP 400 to a batch of 1 rows" \
-    "$(last_error hook400 | head -1)"
+expect "its error" "webhook endpoint $HTTP/hook answered HTTP 400 to a batch of 1 rows (The response: {\"error\": \"told to fail\"})" \
+    "$(last_error hook400)"
 expect "no secret in pg_foreign_table" 0 \
     "$(q "SELECT count(*) FROM pg_foreign_table WHERE array_to_string(ftoptions, ' ') LIKE '%secret%'")"
 
