@@ -158,6 +158,13 @@ expect "the reconnections' Last-Event-IDs" "- 3 6 9" \
     "$(sed -n 's/^sse \/flaky last-event-id=//p' "$LOG" | head -5 | tr '\n' ' ' | sed 's/ $//')"
 wait_for "flaky connected (4th connection, kept open)" status_matches flaky '^connected \(connection 4\)$'
 q "SELECT stream_drop('flaky')" >/dev/null
+q "CREATE FOREIGN TABLE missing (id int) SERVER sse OPTIONS (endpoint '$HTTP/sse/missing');
+   CREATE TABLE missing_got (id int);
+   SELECT stream_create('missing', 'INSERT INTO missing_got SELECT id FROM missing');
+   SELECT stream_start('missing');" >/dev/null
+wait_for "the backoff after HTTP 404s" status_matches missing \
+    '^reconnecting \(attempt (4 in 2\.0|5 in 4\.0) s\): HTTP 404$'
+q "SELECT stream_drop('missing')" >/dev/null
 
 # --- d. sse: bad data --------------------------------------------------------------------------
 arroyo_log "d. sse: bad data dropped or failing"
@@ -220,6 +227,18 @@ q "CREATE FOREIGN TABLE polled_all (v int) SERVER poll
 wait_for "emit_behavior all: 3 rows of the same body" query_is \
     "SELECT count(*) >= 3 AND bool_and(v = 3) FROM polled_all_got" t
 q "SELECT stream_drop('polled_all')" >/dev/null
+q "CREATE FOREIGN TABLE polled_404 (v int) SERVER poll
+     OPTIONS (endpoint '$HTTP/poll404', poll_interval_ms '100');
+   CREATE TABLE polled_404_got (v int);
+   SELECT stream_create('polled_404', 'INSERT INTO polled_404_got SELECT v FROM polled_404');
+   SELECT stream_start('polled_404');" >/dev/null
+wait_for "polling_http's backoff after HTTP 404s" status_matches polled_404 \
+    '^retrying \(attempt (4 in 0\.4|5 in 0\.8|6 in 1\.6) s\): HTTP 404$'
+q "SELECT stream_drop('polled_404')" >/dev/null
+# A malformed header list in a user mapping: reported when the table is used, naming it.
+q "ALTER USER MAPPING FOR CURRENT_USER SERVER poll OPTIONS (SET headers 'Authorization Bearer');" >/dev/null
+expect "a malformed user mapping header list" 'invalid value for user mapping option "headers"' \
+    "$(error_of "SELECT stream_create('badmap', 'INSERT INTO polled_404_got SELECT v FROM polled_404')")"
 
 # --- f. webhook ---------------------------------------------------------------------------------
 arroyo_log "f. webhook: batches, headers, retries"

@@ -8,6 +8,8 @@
   GET  /sse/flaky    events 1..12 (all "tick"), closing the connection after every 3rd;
                      honours Last-Event-ID.
   GET  /sse/bad      event 1 valid, 2 not JSON, 3 with 300 bytes of data, 4 valid.
+  GET  /sse/bench?n=N[&close=1]  events 1..N as fast as it can (for test/bench/sse.sql),
+                     then holds the stream open (or closes it); honours Last-Event-ID.
   GET|POST /poll     the current poll body (POST /control/poll sets it).
   POST /hook         the webhook receiver: records each accepted body and its headers; answers
                      the status given by POST /control/hook?fail=N&status=S for the next N
@@ -138,6 +140,22 @@ class Handler(BaseHTTPRequestHandler):
                 for e in events[after:]:
                     self.send(e)
                 while True:
+                    time.sleep(0.5)
+                    self.send(b": idle\n")
+            elif path == "/sse/bench":
+                raw, after = self.last_id()
+                log("sse /bench last-event-id=%s" % (raw if raw is not None else "-"))
+                n = int(args.get("n", "0"))
+                self.start_stream()
+                i = after
+                while i < n:
+                    upto = min(i + 1000, n)
+                    self.wfile.write("".join(
+                        'id: %d\ndata: {"id": %d, "name": "b%d", "price": %d.25}\n\n' % (k, k, k, k % 1000)
+                        for k in range(i + 1, upto + 1)).encode())
+                    i = upto
+                self.wfile.flush()
+                while args.get("close") != "1":
                     time.sleep(0.5)
                     self.send(b": idle\n")
             elif path == "/poll":

@@ -1,6 +1,8 @@
 #include "connectors/http_common/http_client.hpp"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -224,7 +226,18 @@ HttpThread::~HttpThread() { stop(); }
 
 void HttpThread::start() {
   http_global_init();
-  thread_ = std::thread([this] { body(); });
+  // The thread starts with every signal blocked (it inherits this mask), so that PostgreSQL's
+  // handlers run only on the worker's own thread.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  try {
+    thread_ = std::thread([this] { body(); });
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw std::runtime_error("could not start the client thread");
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void HttpThread::body() noexcept {

@@ -42,6 +42,8 @@ bool http_has_header(const std::vector<HttpHeader>& headers, const char* name) {
 void validate_http_common(const TableSpec& spec, const std::string& where, bool with_max_size) {
   http_endpoint(spec);
   std::vector<HttpHeader> headers = parse_option(spec.table_options, "headers", "option");
+  // A user mapping's headers, when the spec carries them (a pipeline using the table).
+  parse_option(spec.user_options, "headers", "user mapping option");
   for (const char* secret : kSecretHeaders)
     if (http_has_header(headers, secret))
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
