@@ -8,6 +8,7 @@ void SseParser::reset() {
   line_.clear();
   line_oversized_ = line_is_data_ = after_cr_ = false;
   at_start_ = true;
+  bom_matched_ = 0;
   data_.clear();
   type_.clear();
   has_data_ = oversized_ = false;
@@ -16,10 +17,14 @@ void SseParser::reset() {
 
 void SseParser::feed(const char* data, size_t len, std::vector<HttpMessage>& out) {
   size_t i = 0;
-  if (at_start_ && len > 0) {
-    // A UTF-8 byte order mark may open the stream (assumed not split across chunks).
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) i = 3;
-    at_start_ = false;
+  // A UTF-8 byte order mark may open the stream, split across chunks or not.
+  while (at_start_ && i < len) {
+    if (data[i] != "\xEF\xBB\xBF"[bom_matched_]) {
+      at_start_ = false;  // (the bytes of a partial mark are dropped)
+      break;
+    }
+    i++;
+    if (++bom_matched_ == 3) at_start_ = false;
   }
   while (i < len) {
     char c = data[i];
@@ -46,6 +51,7 @@ void SseParser::feed(const char* data, size_t len, std::vector<HttpMessage>& out
       if (run > room) {
         line_oversized_ = true;
         line_is_data_ = line_.compare(0, 5, "data:") == 0;
+        value_start_ = line_.compare(0, 6, "data: ") == 0 ? 6 : 5;
         oversized_bytes_ = line_.size() + (run - room);
         line_.clear();
       }
@@ -61,7 +67,7 @@ void SseParser::line(std::vector<HttpMessage>& out) {
     // A data line that long makes its event oversized; another field that long is skipped.
     line_oversized_ = false;
     if (line_is_data_) {
-      size_ += oversized_bytes_ - 5;
+      size_ += oversized_bytes_ - value_start_ + (has_data_ ? 1 : 0);
       oversized_ = has_data_ = true;
       data_.clear();
     }

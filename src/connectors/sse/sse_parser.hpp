@@ -32,8 +32,10 @@ class SseParser {
   bool line_oversized_ = false;  // the line outgrew the limit: its bytes are skipped
   bool line_is_data_ = false;    // ... and it is a data: line
   size_t oversized_bytes_ = 0;   // ... of so many bytes so far
+  size_t value_start_ = 0;       // ... whose value starts after this many ("data: ")
   bool after_cr_ = false;        // the last byte was a CR (a LF right after it ends nothing)
   bool at_start_ = true;         // before the stream's first byte (a BOM is skipped)
+  int bom_matched_ = 0;          // bytes of a BOM seen so far
   std::string data_, type_;
   bool has_data_ = false;
   bool oversized_ = false;
