@@ -24,6 +24,7 @@ constexpr int64_t kFirstRetryUs = 200000;
 constexpr int64_t kMaxRetryUs = 10000000;
 constexpr long kRequestTimeoutMs = 30000;
 constexpr size_t kMaxResponseBytes = 1024;  // of a response body kept for an error's detail
+constexpr int kMaxInterruptions = 100;      // POSTs cut short by interrupts, per batch
 
 std::vector<OptionSpec> webhook_option_specs() {
   std::vector<OptionSpec> specs = {
@@ -81,6 +82,7 @@ class WebhookSink : public Sink {
     request_.body.swap(body_);
     Backoff backoff(kFirstRetryUs, kMaxRetryUs);
     std::string why, response;
+    int interruptions = 0;
     for (int attempt = 1;; attempt++) {
       response.clear();
       HttpResult r = http_perform(
@@ -91,7 +93,15 @@ class WebhookSink : public Sink {
             return true;
           },
           [] { return !InterruptPending; });
-      if (r.aborted) pg::call([] { CHECK_FOR_INTERRUPTS(); });
+      if (r.aborted) {
+        // An interrupt (a cancel or terminate request ends the pipeline here); one the worker
+        // only had to take note of does not use up an attempt, up to a bound.
+        pg::call([] { CHECK_FOR_INTERRUPTS(); });
+        if (++interruptions <= kMaxInterruptions) {
+          attempt--;
+          continue;
+        }
+      }
       if (r.ok && r.status >= 200 && r.status < 300) break;
       bool retry = !r.ok || r.status >= 500 || r.status == 429;
       why = r.ok ? "HTTP " + std::to_string(r.status) : (r.aborted ? "interrupted" : r.error);
