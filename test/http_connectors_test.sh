@@ -236,9 +236,13 @@ wait_for "polling_http's backoff after HTTP 404s" status_matches polled_404 \
     '^retrying \(attempt (4 in 0\.4|5 in 0\.8|6 in 1\.6) s\): HTTP 404$'
 q "SELECT stream_drop('polled_404')" >/dev/null
 # A malformed header list in a user mapping: reported when the table is used, naming it.
-q "ALTER USER MAPPING FOR CURRENT_USER SERVER poll OPTIONS (SET headers 'Authorization Bearer');" >/dev/null
+q "ALTER USER MAPPING FOR CURRENT_USER SERVER poll OPTIONS (SET headers 'Authorization Bearer mapsecret');" >/dev/null
+badmap_sql="SELECT stream_create('badmap', 'INSERT INTO polled_404_got SELECT v FROM polled_404')"
 expect "a malformed user mapping header list" 'invalid value for user mapping option "headers"' \
-    "$(error_of "SELECT stream_create('badmap', 'INSERT INTO polled_404_got SELECT v FROM polled_404')")"
+    "$(error_of "$badmap_sql")"
+expect "its detail does not show the secret" \
+    "DETAIL:  Expected 'Name: value' pairs separated by commas (the value is not shown: it may hold a secret)." \
+    "$(q "$badmap_sql" 2>&1 | grep -v '^ERROR:' || true)"
 
 # --- f. webhook ---------------------------------------------------------------------------------
 arroyo_log "f. webhook: batches, headers, retries"

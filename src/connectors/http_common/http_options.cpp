@@ -13,14 +13,21 @@ namespace {
 const char* const kSecretHeaders[] = {"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key",
                                       "X-Auth-Token"};
 
-std::vector<HttpHeader> parse_option(const Options& opts, const std::string& name,
-                                     const std::string& label) {
+// The header list of option `name` of a table, or of a user mapping (`secret`).
+std::vector<HttpHeader> parse_option(const Options& opts, const std::string& name, bool secret) {
+  std::string label = secret ? "user mapping option" : "option";
   std::vector<HttpHeader> out;
   auto text = get_option(opts, name);
   std::string why;
-  if (text && !parse_http_headers(*text, &out, &why))
+  if (text && !parse_http_headers(*text, &out, &why)) {
+    // The reason may quote a header; a user mapping's may hold a secret.
+    if (secret)
+      why =
+          "Expected 'Name: value' pairs separated by commas (the value is not shown: it may "
+          "hold a secret).";
     pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "invalid value for " + label + " \"" + name + "\"",
              why);
+  }
   return out;
 }
 
@@ -41,9 +48,9 @@ bool http_has_header(const std::vector<HttpHeader>& headers, const char* name) {
 
 void validate_http_common(const TableSpec& spec, const std::string& where, bool with_max_size) {
   http_endpoint(spec);
-  std::vector<HttpHeader> headers = parse_option(spec.table_options, "headers", "option");
+  std::vector<HttpHeader> headers = parse_option(spec.table_options, "headers", false);
   // A user mapping's headers, when the spec carries them (a pipeline using the table).
-  parse_option(spec.user_options, "headers", "user mapping option");
+  parse_option(spec.user_options, "headers", true);
   for (const char* secret : kSecretHeaders)
     if (http_has_header(headers, secret))
       pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -71,8 +78,8 @@ std::string http_endpoint(const TableSpec& spec) {
 }
 
 std::vector<HttpHeader> http_request_headers(const TableSpec& spec) {
-  std::vector<HttpHeader> out = parse_option(spec.table_options, "headers", "option");
-  for (HttpHeader& h : parse_option(spec.user_options, "headers", "user mapping option")) {
+  std::vector<HttpHeader> out = parse_option(spec.table_options, "headers", false);
+  for (HttpHeader& h : parse_option(spec.user_options, "headers", true)) {
     bool replaced = false;
     for (HttpHeader& t : out)
       if (strcasecmp(t.name.c_str(), h.name.c_str()) == 0) {
