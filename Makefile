@@ -72,6 +72,8 @@ ARROYO_UNIT_OBJS_nexmark = src/connectors/nexmark/generator.o
 ARROYO_UNIT_OBJS_ws_client = src/connectors/websocket/ws_client.o
 ARROYO_UNIT_OBJS_graph = src/runtime/graph.o
 ARROYO_UNIT_LIBS_ws_client = -lwebsockets -lcrypto
+ARROYO_UNIT_OBJS_sse_parser = src/connectors/sse/sse_parser.o src/connectors/http_common/http_client.o
+ARROYO_UNIT_LIBS_sse_parser = -lcurl
 ARROYO_UNIT_PROGRAMS = $(ARROYO_UNIT_TESTS:%=test/unit/%_test)
 
 .PHONY: unit
