@@ -302,15 +302,22 @@ void MqttClient::on_connect(int rc) {
   }
   connections_++;
   connected_at_us_ = clock_us(CLOCK_MONOTONIC);
+  bool subscribe = !config_.subscribe_topic.empty();
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    state_ = State::Connected;
+    // A source counts as connected once its subscription is acknowledged (on_subscribe).
+    if (subscribe) {
+      state_ = State::Connecting;
+      status_attempt_ = attempts_;
+    } else {
+      state_ = State::Connected;
+    }
     status_connection_ = connections_;
     status_error_.clear();
     last_log_error_.clear();
     session_up_ = true;
   }
-  if (!config_.subscribe_topic.empty()) {
+  if (subscribe) {
     int src = mosquitto_subscribe(mosq_, nullptr, config_.subscribe_topic.c_str(), config_.qos);
     if (src != MOSQ_ERR_SUCCESS) {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -358,8 +365,15 @@ void MqttClient::on_message(const mosquitto_message* m) {
 }
 
 void MqttClient::on_subscribe(int count, const int* granted) {
-  if (count >= 1 && granted[0] == 0x80)
+  if (count >= 1 && granted[0] == 0x80) {
     set_failed("the broker refused the subscription to topic \"" + config_.subscribe_topic + "\"");
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ == State::Connecting) state_ = State::Connected;
+  }
+  wake_();
 }
 
 void MqttClient::on_publish(int) {
@@ -431,6 +445,11 @@ int MqttClient::publish(const std::string& topic, const void* payload, size_t le
     unacknowledged_++;
   }
   int rc = mosquitto_publish(mosq_, nullptr, topic.c_str(), int(len), payload, config_.qos, retain);
+  // At QoS 1/2 libmosquitto keeps the message even when it could not send it now (no
+  // connection yet, a connection lost): it sends it after the next CONNACK.
+  if (config_.qos > 0 &&
+      (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO))
+    rc = MOSQ_ERR_SUCCESS;
   if (rc != MOSQ_ERR_SUCCESS) {
     std::lock_guard<std::mutex> lock(mutex_);
     unacknowledged_--;

@@ -52,6 +52,16 @@ MqttEndpoint endpoint(const Options& server) {
   return e;
 }
 
+// username and password belong in a user mapping, which only its user (and superusers) see.
+void refuse_credentials(const Options& opts) {
+  for (const char* name : {"username", "password"})
+    if (opts.count(name))
+      pg::fail(ERRCODE_FDW_INVALID_OPTION_NAME,
+               std::string("option \"") + name + "\" is a credential and belongs in a user mapping",
+               "Servers and tables are visible to every user; user mappings are not.",
+               std::string("Use CREATE USER MAPPING FOR … SERVER … OPTIONS (") + name + " '…').");
+}
+
 bool is_source_only(const std::string& name) {
   return name == "event_time_field" || name == "watermark_delay" || name == "idle_timeout";
 }
@@ -59,6 +69,7 @@ bool is_source_only(const std::string& name) {
 }  // namespace
 
 void mqtt_validate_server_options(const Options& options) {
+  refuse_credentials(options);
   validate_options(options, server_option_specs(), kServerWhere);
   MqttEndpoint e = endpoint(options);
   if (auto prefix = get_option(options, "client_prefix")) {
@@ -98,6 +109,7 @@ bool mqtt_reads_server_files(const TableSpec& spec) {
 
 void mqtt_validate_table(const TableSpec& spec) {
   const Options& opts = spec.table_options;
+  refuse_credentials(opts);
   validate_options(opts, table_option_specs(), kTableWhere);
   bool sink = mqtt_is_sink(spec);
   for (const auto& [name, value] : opts) {

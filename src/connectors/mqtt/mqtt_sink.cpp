@@ -49,6 +49,8 @@ class MqttSink : public Sink {
   void open(const RuntimeInfo& info) override {
     mqtt_check_tls_files(spec_);
     client_ = mqtt_start_client(mqtt_client_config(spec_, info), label_);
+    // Messages published before the first connection would be sent after later ones.
+    wait_until("accept a connection", [&] { return client_->connected(); });
   }
 
   void write(const Batch& rows) override {

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# The mqtt connector against a real mosquitto broker on loopback, checked with mosquitto's own
+# clients (mosquitto_pub, mosquitto_sub). Ports: ARROYO_MQTT_TEST_PORT (default 55575) for
+# PostgreSQL, +1 for the broker's plain listener (anonymous), +2 for its TLS listener (a test
+# CA, a password file).
+#
+#   a. options are checked at CREATE SERVER / USER MAPPING / FOREIGN TABLE, naming the option;
+#   b. a wildcard source (sensors/+/temp, QoS 1) with the topic as a metadata column;
+#   c. a # source (QoS 0), raw_string;
+#   d. sinks at QoS 0, 1 and 2 (an mqtt source into an mqtt sink, impulse into a sink), read
+#      back with mosquitto_sub; sink.retain;
+#   e. bad data: dropped and counted, or failing the pipeline naming the message; an oversized
+#      message;
+#   f. TLS and a user mapping's username/password; a wrong password fails; an untrusted
+#      certificate is retried, the reason in source_status;
+#   g. a persistent session (QoS 1): what is published while the pipeline is stopped arrives
+#      after it starts again;
+#   h. a broker restart mid-pipeline: reconnecting in source_status, then connected again, and
+#      messages flow again.
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_PORT=${ARROYO_MQTT_TEST_PORT:-55575}
+MQTT_PORT=$((PG_PORT + 1))
+TLS_PORT=$((PG_PORT + 2))
+POLL_TIMEOUT=40
+
+for tool in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd openssl; do
+    command -v "$tool" >/dev/null || arroyo_die "$tool is missing (scripts/install_deps.sh installs it)"
+done
+
+pg_test_instance mqtt "$PG_PORT"
+WORK=$ARROYO_WORK_ROOT/tests/mqtt_broker
+rm -rf "$WORK"
+arroyo_work_dir "$WORK"
+
+# A test CA and a certificate for 127.0.0.1 signed by it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=arroyo-test-ca \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$WORK/server.key" \
+    -out "$WORK/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$WORK/san.ext"
+openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+    -CAcreateserial -days 2 -extfile "$WORK/san.ext" -out "$WORK/server.pem" 2>/dev/null
+chmod 644 "$WORK"/*.pem "$WORK/server.key"
+mosquitto_passwd -c -b "$WORK/passwd" arroyo 's3cret pass' >/dev/null
+chmod 644 "$WORK/passwd"
+
+cat >"$WORK/mosquitto.conf" <<EOF
+per_listener_settings true
+persistence false
+log_dest stdout
+log_type error
+log_type warning
+log_type notice
+log_type information
+connection_messages true
+$(arroyo_is_root && echo "user root")
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+listener $TLS_PORT 127.0.0.1
+cafile $WORK/ca.pem
+certfile $WORK/server.pem
+keyfile $WORK/server.key
+allow_anonymous false
+password_file $WORK/passwd
+EOF
+
+BROKER_PID=
+# start_broker: starts mosquitto and waits until it accepts connections.
+start_broker() {
+    mosquitto -c "$WORK/mosquitto.conf" >>"$WORK/broker.log" 2>&1 &
+    BROKER_PID=$!
+    wait_for "the broker" broker_ready
+}
+broker_ready() {
+    last=$(mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t probe -m x 2>&1) && return 0
+    kill -0 "$BROKER_PID" 2>/dev/null || arroyo_die "mosquitto exited: $(tail -5 "$WORK/broker.log")"
+    return 1
+}
+stop_broker() {
+    if [[ -n $BROKER_PID ]]; then
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+        BROKER_PID=
+    fi
+}
+arroyo_on_exit stop_broker
+
+SUB_PIDS=()
+# subscribe NAME TOPIC QOS [mosquitto_sub args...]: collects TOPIC's messages as "topic payload"
+# lines in $WORK/NAME.out; returns once the subscription is acknowledged.
+subscribe() {
+    local name=$1 topic=$2 qos=$3
+    shift 3
+    stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t "$topic" -q "$qos" -d -F 'MSG %t %p' "$@" \
+        >"$WORK/$name.raw" 2>&1 &
+    SUB_PIDS+=($!)
+    wait_for "$name's subscription" has_suback "$WORK/$name.raw"
+}
+has_suback() { grep -q SUBACK "$1" 2>/dev/null; }
+kill_subscribers() {
+    local pid
+    for pid in "${SUB_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+arroyo_on_exit kill_subscribers
+# received NAME: the messages collected so far.
+received() { grep '^MSG ' "$WORK/$1.raw" | sed 's/^MSG //' || true; }
+received_count_is() {
+    last=$(received "$1" | wc -l)
+    [[ $last -eq $2 ]]
+}
+
+pub() { mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" "$@"; }
+
+q() {
+    pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"
+}
+# q_error SQL: the error message of SQL, which must fail.
+q_error() {
+    local out
+    if out=$(pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1" 2>&1); then
+        arroyo_die "expected an error from: $1"
+    fi
+    printf '%s\n' "$out" | sed -n 's/^.*ERROR:  //p'
+}
+expect() {
+    if [[ $3 != "$2" ]]; then
+        arroyo_die "$1: expected '$2', got '$3'"
+    fi
+    echo "ok: $1"
+}
+query_is() {
+    last=$(q "$1" 2>&1) || return 1
+    [[ $last == "$2" ]]
+}
+status_matches() {
+    last=$(q "SELECT coalesce(source_status, '<null>') FROM stream_pipelines WHERE name = '$1'" 2>&1) ||
+        return 1
+    [[ $last =~ $2 ]]
+}
+wait_connected() {
+    wait_for "$1 to connect" status_matches "$1" "^connected \\(connection ${2:-1}\\)$"
+}
+
+start_broker
+URL=tcp://127.0.0.1:$MQTT_PORT
+q "CREATE EXTENSION arroyo_stream;
+   CREATE SERVER mq FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'mqtt', url '$URL');" \
+    >/dev/null
+
+# --- a. options --------------------------------------------------------------------------------
+arroyo_log "a. options checked at DDL time"
+expect "url is required" 'missing required option "url" for connector "mqtt" servers' \
+    "$(q_error "CREATE SERVER m1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'mqtt')")"
+expect "a bad url" 'invalid value for option "url": "http://127.0.0.1"' \
+    "$(q_error "CREATE SERVER m1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'mqtt', url 'http://127.0.0.1')")"
+expect "tls.ca needs ssl://" 'option "tls.ca" applies only to ssl:// and mqtts:// urls' \
+    "$(q_error "CREATE SERVER m1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'mqtt', url '$URL', \"tls.ca\" '/x.pem')")"
+expect "no password on a server" 'option "password" is a credential and belongs in a user mapping' \
+    "$(q_error "CREATE SERVER m1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'mqtt', url '$URL', password 'x')" | head -1)"
+expect "user mappings take username and password only" 'unknown option "token" for connector "mqtt" user mappings' \
+    "$(q_error "CREATE USER MAPPING FOR CURRENT_USER SERVER mq OPTIONS (token 'x')" | head -1)"
+expect "topic is required" 'missing required option "topic" for connector "mqtt" tables' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'source')")"
+expect "a bad qos" 'invalid value for option "qos": "3"' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'source', topic 'a', qos '3')")"
+expect "no wildcard in a sink's topic" 'invalid value for option "topic": "a/+"' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'sink', topic 'a/+')")"
+expect "# only as the last level" 'invalid value for option "topic": "a/#/b"' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'source', topic 'a/#/b')")"
+expect "sink.retain on a source" 'option "sink.retain" applies only to sink tables' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'source', topic 'a', \"sink.retain\" 'true')")"
+expect "a metadata column's type" 'metadata column "t" must be of type text' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int, t int OPTIONS (metadata 'topic')) SERVER mq OPTIONS (type 'source', topic 'a')")"
+expect "unknown metadata" 'invalid value for option "metadata": "partition"' \
+    "$(q_error "CREATE FOREIGN TABLE t1 (v int, t text OPTIONS (metadata 'partition')) SERVER mq OPTIONS (type 'source', topic 'a')")"
+
+# --- b. a wildcard source with the topic column ------------------------------------------------
+arroyo_log "b. sensors/+/temp at QoS 1, the topic as a metadata column"
+q "CREATE FOREIGN TABLE temps (sensor_topic text OPTIONS (metadata 'topic'), v int)
+     SERVER mq OPTIONS (type 'source', topic 'sensors/+/temp', qos 'AtLeastOnce');
+   CREATE TABLE temps_out (topic text, v int);
+   SELECT stream_create('temps', 'INSERT INTO temps_out SELECT sensor_topic, v FROM temps');
+   SELECT stream_start('temps');" >/dev/null
+wait_connected temps
+pub -q 1 -t sensors/a/temp -m '{"v": 1}'
+pub -q 1 -t sensors/a/hum -m '{"v": 100}'
+pub -q 1 -t sensors/a/b/temp -m '{"v": 101}'
+pub -q 1 -t sensors/b/temp -m '{"v": 2}'
+wait_for "temps' rows" query_is "SELECT count(*) FROM temps_out" 2
+expect "temps' rows" "sensors/a/temp|1
+sensors/b/temp|2" "$(q "SELECT topic, v FROM temps_out ORDER BY v")"
+expect "temps' counters" "running|2|0" \
+    "$(q "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'temps'")"
+
+# --- c. a # source at QoS 0, raw_string --------------------------------------------------------
+arroyo_log "c. # at QoS 0, raw_string"
+q "CREATE FOREIGN TABLE everything (t text OPTIONS (metadata 'topic'), body text)
+     SERVER mq OPTIONS (type 'source', topic 'raw/#', qos '0', format 'raw_string');
+   CREATE TABLE everything_out (t text, body text);
+   SELECT stream_create('everything', 'INSERT INTO everything_out SELECT t, body FROM everything');
+   SELECT stream_start('everything');" >/dev/null
+wait_connected everything
+pub -t raw -m 'the parent level'
+pub -t raw/x/y -m 'hello'
+pub -t rawer -m 'not matched'
+pub -t raw/z -m 'wörld'
+wait_for "everything's rows" query_is "SELECT count(*) FROM everything_out" 3
+expect "everything's rows" "raw|the parent level
+raw/x/y|hello
+raw/z|wörld" "$(q "SELECT t, body FROM everything_out ORDER BY t")"
+q "SELECT stream_drop('everything')" >/dev/null
+
+# --- d. sinks at QoS 0, 1 and 2 ----------------------------------------------------------------
+arroyo_log "d. sinks: mqtt to mqtt at QoS 2, impulse to mqtt at QoS 1 and 0, retain"
+subscribe q2 'out/q2' 2
+subscribe q1 'out/q1' 1
+subscribe q0 'out/q0' 0
+q "CREATE FOREIGN TABLE orders (id int, item text)
+     SERVER mq OPTIONS (type 'source', topic 'orders/#', qos 'ExactlyOnce');
+   CREATE FOREIGN TABLE out_q2 (id int, item text, doubled int)
+     SERVER mq OPTIONS (type 'sink', topic 'out/q2', qos 'ExactlyOnce');
+   SELECT stream_create('relay', 'INSERT INTO out_q2 SELECT id, upper(item), id * 2 FROM orders');
+   SELECT stream_start('relay');" >/dev/null
+wait_connected relay
+for i in 1 2 3; do pub -q 2 -t "orders/$i" -m "{\"id\": $i, \"item\": \"thing $i\"}"; done
+wait_for "3 messages on out/q2" received_count_is q2 3
+expect "out/q2's messages" 'out/q2 {"id":1,"item":"THING 1","doubled":2}
+out/q2 {"id":2,"item":"THING 2","doubled":4}
+out/q2 {"id":3,"item":"THING 3","doubled":6}' "$(received q2)"
+q "SELECT stream_drop('relay')" >/dev/null
+
+q "CREATE SERVER imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+   CREATE FOREIGN TABLE ticks (counter bigint) SERVER imp
+     OPTIONS (event_rate '10000', message_count '500');
+   CREATE FOREIGN TABLE out_q1 (counter bigint) SERVER mq
+     OPTIONS (type 'sink', topic 'out/q1', qos '1', format 'json');
+   CREATE FOREIGN TABLE out_q0 (n text) SERVER mq
+     OPTIONS (type 'sink', topic 'out/q0', qos 'AtMostOnce', format 'raw_string', \"sink.retain\" 'true');
+   SELECT stream_create('to_q1', 'INSERT INTO out_q1 SELECT counter FROM ticks');
+   SELECT stream_create('to_q0', \$\$INSERT INTO out_q0 SELECT 'n' || counter FROM ticks\$\$);
+   SELECT stream_start('to_q1'); SELECT stream_start('to_q0');" >/dev/null
+wait_for "500 messages on out/q1" received_count_is q1 500
+wait_for "500 messages on out/q0" received_count_is q0 500
+expect "out/q1's messages, in order" "$(for i in $(seq 0 499); do echo "out/q1 {\"counter\":$i}"; done)" \
+    "$(received q1)"
+expect "out/q0's messages, in order" "$(for i in $(seq 0 499); do echo "out/q0 n$i"; done)" \
+    "$(received q0)"
+wait_for "to_q1 to finish" query_is "SELECT state, rows_out FROM stream_pipelines WHERE name = 'to_q1'" \
+    "finished|500"
+# sink.retain: a new subscriber gets the last message.
+expect "the retained message" "out/q0 n499" \
+    "$(mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t out/q0 -C 1 -W 10 -F '%t %p')"
+expect "out/q1 kept no retained message" "" \
+    "$(mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t out/q1 -W 1 -F '%t %p' 2>/dev/null || true)"
+q "SELECT stream_drop('to_q1'); SELECT stream_drop('to_q0')" >/dev/null
+
+# --- e. bad data -------------------------------------------------------------------------------
+arroyo_log "e. bad data: drop and count, or fail naming the message"
+q "CREATE SERVER mq_small FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'mqtt', url '$URL', max_packet_size '64');
+   CREATE FOREIGN TABLE bad_drop (id int) SERVER mq_small
+     OPTIONS (type 'source', topic 'bad', qos '1', bad_data 'drop');
+   CREATE FOREIGN TABLE bad_fail (id int) SERVER mq
+     OPTIONS (type 'source', topic 'bad', qos '1');
+   CREATE TABLE bad_out (id int);
+   CREATE TABLE bad_fail_out (id int);
+   SELECT stream_create('bad_drop', 'INSERT INTO bad_out SELECT id FROM bad_drop');
+   SELECT stream_create('bad_fail', 'INSERT INTO bad_fail_out SELECT id FROM bad_fail');
+   SELECT stream_start('bad_drop'); SELECT stream_start('bad_fail');" >/dev/null
+wait_connected bad_drop
+wait_connected bad_fail
+pub -q 1 -t bad -m '{"id": 1}'
+pub -q 1 -t bad -m 'not json'
+pub -q 1 -t bad -m "{\"id\": 3, \"pad\": \"$(printf 'x%.0s' $(seq 1 80))\"}"
+pub -q 1 -t bad -m '{"id": "four"}'
+pub -q 1 -t bad -m '{"id": 5}'
+wait_for "bad_drop's counters" query_is \
+    "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'bad_drop'" "running|2|3"
+wait_for "bad_fail to fail" query_is "SELECT state FROM stream_pipelines WHERE name = 'bad_fail'" failed
+expect "bad_fail's error" \
+    "bad data in message 2 on topic \"bad\" from $URL: JSON document is not an object" \
+    "$(q "SELECT last_error FROM stream_pipelines WHERE name = 'bad_fail'")"
+wait_for "bad_drop's rows" query_is "SELECT string_agg(id::text, ',' ORDER BY id) FROM bad_out" "1,5"
+q "SELECT stream_drop('bad_drop'); SELECT stream_drop('bad_fail')" >/dev/null
+
+echo "PASS (so far)"
