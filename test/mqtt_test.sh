@@ -287,4 +287,83 @@ expect "bad_fail's error" \
 wait_for "bad_drop's rows" query_is "SELECT string_agg(id::text, ',' ORDER BY id) FROM bad_out" "1,5"
 q "SELECT stream_drop('bad_drop'); SELECT stream_drop('bad_fail')" >/dev/null
 
-echo "PASS (so far)"
+# --- f. TLS and credentials from a user mapping -------------------------------------------------
+arroyo_log "f. TLS with a test CA, username and password from a user mapping"
+TLS_URL=ssl://127.0.0.1:$TLS_PORT
+q "CREATE SERVER mqs FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'mqtt', url '$TLS_URL', \"tls.ca\" '$WORK/ca.pem', client_prefix 'secure');
+   CREATE USER MAPPING FOR CURRENT_USER SERVER mqs
+     OPTIONS (username 'arroyo', password 's3cret pass');
+   CREATE SERVER mqs_wrong FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'mqtt', url '$TLS_URL', \"tls.ca\" '$WORK/ca.pem');
+   CREATE USER MAPPING FOR CURRENT_USER SERVER mqs_wrong
+     OPTIONS (username 'arroyo', password 'wrong');
+   CREATE SERVER mqs_untrusted FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'mqtt', url '$TLS_URL');
+   CREATE FOREIGN TABLE secure_in (id int) SERVER mqs
+     OPTIONS (type 'source', topic 'secure/#', qos '2');
+   CREATE FOREIGN TABLE wrong_in (id int) SERVER mqs_wrong
+     OPTIONS (type 'source', topic 'secure/#', qos '2');
+   CREATE FOREIGN TABLE untrusted_in (id int) SERVER mqs_untrusted
+     OPTIONS (type 'source', topic 'secure/#');
+   CREATE TABLE secure_out (src text, id int);
+   SELECT stream_create('secure', \$\$INSERT INTO secure_out SELECT 'ok', id FROM secure_in\$\$);
+   SELECT stream_create('wrong', \$\$INSERT INTO secure_out SELECT 'wrong', id FROM wrong_in\$\$);
+   SELECT stream_create('untrusted',
+     \$\$INSERT INTO secure_out SELECT 'untrusted', id FROM untrusted_in\$\$);
+   SELECT stream_start('secure'); SELECT stream_start('wrong'); SELECT stream_start('untrusted');" \
+    >/dev/null
+wait_connected secure
+mosquitto_pub -h 127.0.0.1 -p "$TLS_PORT" --cafile "$WORK/ca.pem" -u arroyo -P 's3cret pass' \
+    -q 2 -t secure/one -m '{"id": 7}'
+wait_for "secure's row" query_is "SELECT src, id FROM secure_out" "ok|7"
+wait_for "wrong to fail" query_is "SELECT state FROM stream_pipelines WHERE name = 'wrong'" failed
+expect "wrong's error" \
+    "MQTT client for $TLS_URL stopped: the broker refused the connection: Connection Refused: not authorised" \
+    "$(q "SELECT last_error FROM stream_pipelines WHERE name = 'wrong'")"
+wait_for "untrusted to retry" status_matches untrusted \
+    '^reconnecting \(attempt [0-9]+ in [0-9.]+ s\): A TLS error occurred \(.*certificate verify failed\)$'
+echo "ok: an untrusted certificate is retried: $last"
+expect "untrusted still runs, no rows" "running|0" \
+    "$(q "SELECT state, rows_in FROM stream_pipelines WHERE name = 'untrusted'")"
+if grep -q 's3cret' "$PGTEST_DIR/server.log"; then arroyo_die "the password is in the server log"; fi
+q "SELECT stream_drop('secure'); SELECT stream_drop('wrong'); SELECT stream_drop('untrusted')" \
+    >/dev/null
+
+# --- g. a persistent session -------------------------------------------------------------------
+arroyo_log "g. QoS 1: what is published while the pipeline is stopped arrives after its restart"
+q "SELECT stream_stop('temps')" >/dev/null
+pub -q 1 -t sensors/c/temp -m '{"v": 3}'
+q "SELECT stream_start('temps')" >/dev/null
+wait_for "the message sent while stopped" query_is "SELECT count(*) FROM temps_out" 3
+expect "temps' rows" "sensors/a/temp|1
+sensors/b/temp|2
+sensors/c/temp|3" "$(q "SELECT topic, v FROM temps_out ORDER BY v")"
+wait_connected temps
+
+# --- h. a broker restart, a worker terminated ---------------------------------------------------
+arroyo_log "h. a broker restart mid-pipeline: reconnect with backoff, status, messages flow again"
+stop_broker
+wait_for "temps to notice" status_matches temps '^reconnecting \(attempt [0-9]+ in [0-9.]+ s\): '
+echo "ok: while the broker is down: $last"
+start_broker
+wait_connected temps 2
+pub -q 1 -t sensors/d/temp -m '{"v": 4}'
+wait_for "the message after the restart" query_is "SELECT count(*) FROM temps_out" 4
+expect "temps after the broker restart" "running|sensors/d/temp|4" \
+    "$(q "SELECT state, topic, v FROM temps_out, stream_pipelines WHERE name = 'temps' AND v = 4")"
+temps_pid=$(q "SELECT pid FROM stream_pipelines WHERE name = 'temps'")
+q "SELECT pg_terminate_backend($temps_pid)" >/dev/null
+wait_for "temps to be resumed" query_is \
+    "SELECT state, pid IS NOT NULL AND pid <> $temps_pid FROM stream_pipelines WHERE name = 'temps'" \
+    "running|t"
+wait_connected temps
+pub -q 1 -t sensors/e/temp -m '{"v": 5}'
+wait_for "the message after the resume" query_is "SELECT count(*) FROM temps_out" 5
+q "SELECT stream_drop('temps')" >/dev/null
+if grep -qE 'terminated by signal|server process .* was terminated' "$PGTEST_DIR/server.log"; then
+    arroyo_die "a server process crashed: $(grep -E 'terminated by signal' "$PGTEST_DIR/server.log")"
+fi
+echo "ok: no server process crashed"
+
+echo "PASS"
