@@ -51,6 +51,7 @@ chmod 644 "$WORK/passwd"
 cat >"$WORK/mosquitto.conf" <<EOF
 per_listener_settings true
 persistence false
+max_queued_messages 0
 log_dest stdout
 log_type error
 log_type warning
@@ -365,5 +366,41 @@ if grep -qE 'terminated by signal|server process .* was terminated' "$PGTEST_DIR
     arroyo_die "a server process crashed: $(grep -E 'terminated by signal' "$PGTEST_DIR/server.log")"
 fi
 echo "ok: no server process crashed"
+
+# --- i. backpressure ---------------------------------------------------------------------------
+arroyo_log "i. backpressure: a blocked pipeline stops reading; nothing is lost (QoS 1)"
+# A trigger blocks the pipeline's inserts on an advisory lock this test holds; 20 000 messages
+# of 10 kB (200 MB) are published meanwhile. The worker holds at most its batch and the queue
+# (8192 messages, 16 MiB); the rest waits in the broker (max_queued_messages 0: no limit).
+q "CREATE FOREIGN TABLE flood (seq int, pad text) SERVER mq
+     OPTIONS (type 'source', topic 'flood', qos '1');
+   CREATE TABLE flood_out (seq int, len int);
+   CREATE FUNCTION wait_for_gate() RETURNS trigger LANGUAGE plpgsql AS
+     \$\$BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END\$\$;
+   CREATE TRIGGER gate BEFORE INSERT ON flood_out FOR EACH ROW EXECUTE FUNCTION wait_for_gate();
+   SELECT stream_create('flood', 'INSERT INTO flood_out SELECT seq, length(pad) FROM flood');
+   SELECT stream_start('flood');" >/dev/null
+wait_connected flood
+gate_fifo=$WORK/gate
+mkfifo "$gate_fifo"
+pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "SELECT pg_advisory_lock(4242)" \
+    -c "\\! read line < '$gate_fifo'" -c "SELECT pg_advisory_unlock(4242)" >/dev/null &
+gate_pid=$!
+arroyo_on_exit "echo go >'$gate_fifo' 2>/dev/null & kill $gate_pid 2>/dev/null || true"
+wait_for "the gate" query_is "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted" 1
+pad=$(printf 'x%.0s' $(seq 1 10000))
+seq 1 20000 | sed "s/.*/{\"seq\": &, \"pad\": \"$pad\"}/" | pub -q 1 -t flood -l
+worker_pid=$(q "SELECT pid FROM stream_pipelines WHERE name = 'flood'")
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$worker_pid/status")
+echo "all 20000 published to a blocked pipeline; its worker's RSS is ${rss_kb} kB"
+((rss_kb <= 120000)) || arroyo_die "the blocked worker grew to $rss_kb kB"
+echo go >"$gate_fifo"
+wait "$gate_pid"
+wait_for "all 20000 messages" query_is \
+    "SELECT count(*), count(DISTINCT seq), min(seq), max(seq), min(len), max(len) FROM flood_out" \
+    "20000|20000|1|20000|10000|10000"
+expect "flood's counters" "running|20000|0" \
+    "$(q "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'flood'")"
+q "SELECT stream_drop('flood')" >/dev/null
 
 echo "PASS"
