@@ -4,3 +4,6 @@
 # ARROYO_PACKAGES.
 SHLIB_LINK += -lmosquitto
 ARROYO_PACKAGES += libmosquitto-dev mosquitto mosquitto-clients
+# test/unit/mqtt_client_test.cpp: the PostgreSQL-free client, linked as the extension is.
+ARROYO_UNIT_OBJS_mqtt_client = src/connectors/mqtt/mqtt_client.o
+ARROYO_UNIT_LIBS_mqtt_client = -lmosquitto
