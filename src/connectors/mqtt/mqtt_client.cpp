@@ -261,6 +261,9 @@ void MqttClient::connection_ended(const std::string& error) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     session_up_ = false;
+    // QoS 0 publications not yet written are gone with the connection (at most once); QoS 1/2
+    // ones are resent after the next CONNACK.
+    if (config_.qos == 0 && unacknowledged_ > 0) unacknowledged_ = 0;
     if (state_ != State::Failed) {
       state_ = State::Reconnecting;
       status_attempt_ = attempts_ + 1;
@@ -459,7 +462,8 @@ int MqttClient::publish(const std::string& topic, const void* payload, size_t le
 
 int64_t MqttClient::unacknowledged() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return unacknowledged_;
+  // Below 0 only after a QoS 0 reset raced with a publication (connection_ended).
+  return unacknowledged_ > 0 ? unacknowledged_ : 0;
 }
 
 void MqttClient::wait_acknowledgements(int timeout_ms) {
