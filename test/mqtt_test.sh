@@ -178,6 +178,18 @@ expect "a metadata column's type" 'metadata column "t" must be of type text' \
     "$(q_error "CREATE FOREIGN TABLE t1 (v int, t int OPTIONS (metadata 'topic')) SERVER mq OPTIONS (type 'source', topic 'a')")"
 expect "unknown metadata" 'invalid value for option "metadata": "partition"' \
     "$(q_error "CREATE FOREIGN TABLE t1 (v int, t text OPTIONS (metadata 'partition')) SERVER mq OPTIONS (type 'source', topic 'a')")"
+q "CREATE SERVER mq_files FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'mqtt', url 'ssl://127.0.0.1:1', \"tls.ca\" '/etc/ssl/certs/ca-certificates.crt');
+   CREATE ROLE mqtt_user LOGIN;
+   GRANT USAGE ON FOREIGN SERVER mq_files, mq TO mqtt_user;
+   GRANT CREATE ON SCHEMA public TO mqtt_user;" >/dev/null
+expect "TLS files need pg_read_server_files" \
+    'must be superuser or have privileges of the pg_read_server_files role to use an mqtt server with options "tls.ca", "tls.cert" or "tls.key"' \
+    "$(q_error "SET ROLE mqtt_user; CREATE FOREIGN TABLE t1 (v int) SERVER mq_files OPTIONS (type 'source', topic 'a')")"
+expect "without TLS files a user's table is fine" "" \
+    "$(q "SET ROLE mqtt_user; CREATE FOREIGN TABLE t1 (v int) SERVER mq OPTIONS (type 'sink', topic 'a'); DROP FOREIGN TABLE t1")"
+q "REVOKE USAGE ON FOREIGN SERVER mq_files, mq FROM mqtt_user; REVOKE CREATE ON SCHEMA public FROM mqtt_user;
+   DROP ROLE mqtt_user; DROP SERVER mq_files" >/dev/null
 
 # --- b. a wildcard source with the topic column ------------------------------------------------
 arroyo_log "b. sensors/+/temp at QoS 1, the topic as a metadata column"
