@@ -7,7 +7,8 @@
 #      goes away mid-stream and comes back: nothing is lost or duplicated (source -> table and
 #      source -> filter/projection -> sink), offsets are committed to the consumer group
 #   b. json source with every metadata column, exact rows and event times; a keyed json sink
-#      read back by kcat; committed offsets; source.offset 'group' resumes after them
+#      read back by kcat; committed offsets; source.offset 'group' resumes after them, and
+#      stream_preview reads from them without committing any
 #   c. raw_string source (bytea key, a message without a value) written by kcat and python,
 #      raw_string sink read by kcat
 #   c4. schemaless json: a jsonb-only json source gets whole messages (written by kcat); an
@@ -199,6 +200,14 @@ produce orders <<'EOF'
 2|d||{"id": 6, "customer": "fay"}
 EOF
 q "ALTER FOREIGN TABLE orders OPTIONS (SET \"source.offset\" 'group')"
+# stream_preview reads from the group's offsets too, to the end, but commits none: b_group
+# below still starts at them.
+expect "preview of the topic" 'insert|{"id":5,"customer":"eve","part":1,"k":"c"}
+insert|{"id":6,"customer":"fay","part":2,"k":"d"}' \
+    "$(q "SELECT op || '|' || \"row\" FROM stream_preview('SELECT id, customer, part, k FROM orders', NULL, '60 s') ORDER BY 1")"
+expect "a preview commits no offsets" "0|2
+1|1
+2|1" "$("${CLIENTS[@]}" committed "$BOOT" orders-reader orders)"
 q "TRUNCATE orders_got"
 expect "b_group ends" finished "$(run_to_end b_group 'INSERT INTO orders_got SELECT *, row_time() FROM orders')"
 expect "rows read from the group's offsets" "5|eve|1|1|c

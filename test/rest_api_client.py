@@ -10,6 +10,10 @@ Scenarios (each prints one "ok ..." line per check and exits non-zero on the fir
                          wrong token
   concurrent TOKEN N     N requests at once on N threads: N/2 creates of bounded pipelines
                          u_0.. and N/2 lists; all answered with their exact statuses
+  preview TOKEN          Server-Sent Events of POST /pipelines/preview: a bounded query's rows
+                         then "end" (ended); max_rows; a runtime error event; and, while a
+                         long preview streams, another request answered at once, then the
+                         stream closed by the client
   get TOKEN PATH         prints the status and the body (for the shell test's own checks)
 """
 import json
@@ -121,6 +125,64 @@ def concurrent(token, n):
     expect(f"{n} concurrent requests", [201 if i % 2 == 0 else 200 for i in range(n)], results)
 
 
+def open_preview(token, body):
+    req = urllib.request.Request(BASE + "/pipelines/preview", data=json.dumps(body).encode(),
+                                 method="POST")
+    req.add_header("Authorization", "Bearer " + token)
+    req.add_header("Content-Type", "application/json")
+    return urllib.request.urlopen(req, context=CONTEXT, timeout=30)
+
+
+def sse_events(resp, limit=None):
+    """Yields (event, parsed data) from a Server-Sent Events response."""
+    name, data = None, []
+    for raw in resp:
+        line = raw.decode().rstrip("\n")
+        if line == "":
+            if name is not None:
+                yield name, json.loads("\n".join(data))
+            name, data = None, []
+        elif line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data.append(line[len("data: "):])
+
+
+def preview(token):
+    with open_preview(token, {"query": "SELECT counter, counter * 10 AS tenfold FROM ticks "
+                                       "WHERE counter < 4"}) as resp:
+        expect("preview content type", "text/event-stream", resp.headers["Content-Type"])
+        events = list(sse_events(resp))
+    expect("preview of a bounded query",
+           [("row", {"op": "insert", "row": {"counter": i, "tenfold": 10 * i}}) for i in range(4)]
+           + [("end", {"reason": "ended"})], events)
+    with open_preview(token, {"query": "SELECT tumble(interval '10 seconds') AS w, count(*) AS n "
+                                       "FROM ticks GROUP BY 1", "max_rows": 2}) as resp:
+        events = list(sse_events(resp))
+    expect("windowed preview, max_rows 2",
+           [("row", {"op": "insert", "window_start": "2026-01-01 00:00:00+00",
+                     "window_end": "2026-01-01 00:00:10+00",
+                     "row": {"w": '["2026-01-01 00:00:00+00","2026-01-01 00:00:10+00")', "n": 10}}),
+            ("row", {"op": "insert", "window_start": "2026-01-01 00:00:10+00",
+                     "window_end": "2026-01-01 00:00:20+00",
+                     "row": {"w": '["2026-01-01 00:00:10+00","2026-01-01 00:00:20+00")', "n": 10}}),
+            ("end", {"reason": "max_rows"})], events)
+    with open_preview(token, {"query": "SELECT 1 / (counter - 2) AS q FROM ticks"}) as resp:
+        events = list(sse_events(resp))
+    expect("a runtime error ends the stream with it",
+           ("error", {"error": "division by zero", "sqlstate": "22012"}), events[-1])
+    # A long preview streams while another request is answered; then the client leaves.
+    resp = open_preview(token, {"query": "SELECT counter FROM slow_ticks", "max_rows": 100000,
+                                "timeout_micros": 600000000})
+    first = next(sse_events(resp))
+    expect("long preview: first row", ("row", {"op": "insert", "row": {"counter": 0}}), first)
+    status, _, _ = call("GET", "/pipelines", token)
+    expect("another request answered while the preview streams", 200, status)
+    second = next(sse_events(resp))
+    expect("long preview: still streaming", "row", second[0])
+    resp.close()
+
+
 def main():
     scenario = ARGS[0]
     if scenario == "lifecycle":
@@ -129,6 +191,8 @@ def main():
         denied(ARGS[1])
     elif scenario == "concurrent":
         concurrent(ARGS[1], int(ARGS[2]))
+    elif scenario == "preview":
+        preview(ARGS[1])
     elif scenario == "get":
         status, body, _ = call("GET", ARGS[2], ARGS[1])
         print(status, json.dumps(body, sort_keys=True))

@@ -4,7 +4,7 @@
 # (default 55560) for PostgreSQL, ARROYO_REST_HTTP_PORT (default 55561) for the API.
 #
 #   a. the OpenAPI document parses and lists every route; unknown endpoints 404, wrong methods
-#      405, preview 501;
+#      405;
 #   b. tokens: none or a wrong one 401, a revoked one 401, a superuser's 403 (200 while
 #      api_allow_superuser is on, after a reload), a NOLOGIN role's 403; only hashes are stored;
 #   c. the life cycle as an ordinary role: create (201, started, with checkpoint_interval_micros
@@ -15,6 +15,10 @@
 #      malformed JSON (400); validate_query plans and creates nothing;
 #   e. a URL-encoded name, a 400 kB query, a body over 1 MiB (413), a chunked body (411), a
 #      body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
+#   g. preview as Server-Sent Events (curl and urllib): a bounded query's rows and end, max_rows,
+#      a timeout, a windowed query's bounds, a runtime error's event, planning errors as JSON
+#      (400, 403), another request answered while a preview streams, and no preview worker left
+#      after a client hangs up;
 #   f. the API worker, terminated, comes back; HTTPS with a self-signed certificate (api_tls_cert/api_tls_key), checked by both clients;
 #      plain HTTP to it gets no answer.
 set -euo pipefail
@@ -88,7 +92,7 @@ expect_eq "a path not in UTF-8: still JSON" "404 True" \
 api PUT /pipelines "$ALICE" '{}'
 expect_eq "wrong method" "405 0A000 method PUT is not allowed on /api/v1/pipelines" "$(err)"
 api POST /pipelines/preview "$ALICE" '{"query": "x"}'
-expect_eq "preview" "501 0A000 previews are not implemented yet" "$(err)"
+expect_eq "preview of a bad query" '400 42601 syntax error at or near "x"' "$(err)"
 
 # --- b. tokens --------------------------------------------------------------------------------
 api GET /pipelines ""
@@ -281,6 +285,35 @@ POLL_TIMEOUT=120 wait_for "the 20 concurrent pipelines to finish" all_finished
 expect_eq "each concurrent pipeline's rows" "20|1000" \
     "$(psql_q -c "SELECT count(DISTINCT pipeline), min(c) FROM (SELECT pipeline, count(*) c FROM conc GROUP BY 1) s")"
 expect_eq "exactly once" "20000" "$(psql_q -c 'SELECT count(*) FROM conc')"
+
+# --- g. preview as Server-Sent Events ---------------------------------------------------------
+# sse TOKEN BODY: the event names and data lines of a preview, one "name data" line per event.
+sse() {
+    curl -sS -N -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+        --data-binary "$2" "$BASE/pipelines/preview" |
+        "$PYTHON" -c 'import sys
+name = None
+for line in sys.stdin:
+    line = line.rstrip("\n")
+    if line.startswith("event: "): name = line[7:]
+    elif line.startswith("data: "): print(name, line[6:])'
+}
+expect_eq "curl: a bounded preview" 'row {"op": "insert", "row": {"counter":0}}
+row {"op": "insert", "row": {"counter":1}}
+end {"reason": "ended"}' "$(sse "$ALICE" '{"query": "SELECT counter FROM ticks WHERE counter < 2"}')"
+expect_eq "curl: max_rows" 'row row row end {"reason": "max_rows"}' \
+    "$(sse "$ALICE" '{"query": "SELECT counter FROM slow_ticks", "max_rows": 3}' | sed 's/^row .*/row/' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "curl: a timeout" 'end {"reason": "timeout"}' \
+    "$(sse "$ALICE" '{"query": "SELECT counter FROM slow_ticks", "max_rows": 1000000, "timeout_micros": 300000}' | tail -1)"
+api POST /pipelines/preview "$BOB" '{"query": "SELECT counter FROM ticks"}'
+expect_eq "preview without privilege" '403 42501 permission denied for foreign table ticks' "$(err)"
+api POST /pipelines/preview "$ALICE" '{"query": "SELECT counter FROM ticks", "max_rows": 0}'
+expect_eq "preview: max_rows 0" '400 22023 max_rows must be a positive integer' "$(err)"
+"${CLIENT[@]}" "$BASE" preview "$ALICE"
+no_preview_left() {
+    [[ $(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'arroyo_stream preview'") == 0 ]]
+}
+wait_for "no preview worker after the clients hung up" no_preview_left
 
 # --- the worker: an ordinary background worker, started again when terminated -----------------
 api_pid() { psql_q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'arroyo_stream api'"; }

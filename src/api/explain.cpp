@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "catalog/pg_authid.h"
+#include "parser/parser.h"
 }
 
 namespace arroyo {
@@ -52,6 +53,12 @@ LogicalPlan plan_for(const std::string& arg) {
     pg::fail(ERRCODE_UNDEFINED_OBJECT, "pipeline \"" + arg + "\" does not exist", {},
              "stream_explain takes a pipeline's name or a pipeline query "
              "(INSERT INTO … SELECT …).");
+  // A query to preview (ending with a SELECT) explains as stream_preview runs it.
+  bool select = pg::call([&] {
+    List* raw = raw_parser(arg.c_str(), RAW_PARSE_DEFAULT);
+    return raw != NIL && IsA(llast_node(RawStmt, raw)->stmt, SelectStmt);
+  });
+  if (select) return plan_preview(arg);
   return plan_pipeline(arg);  // as stream_create plans it: as the current user
 }
 

@@ -35,6 +35,9 @@ struct RuntimeInfo {
   int parallelism = 1;
   Oid dboid = InvalidOid;  // the pipeline's database and id (names of its resources)
   int32 pipeline_id = 0;
+  // A preview (stream_preview) runs the query with no side effects on its sources: no offsets
+  // committed, no replication slot kept.
+  bool preview = false;
 };
 
 // A running source. poll() appends rows (in the table's full row layout) to `out`, allocating

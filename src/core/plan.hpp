@@ -257,6 +257,12 @@ struct SinkTarget {
   // to column "k" of "t" (integer)"): a key out of the column's range then fails the pipeline
   // with "integer out of range", which this explains.
   std::string narrowed_keys;
+  // A preview (stream_preview): no target; rows go to the caller with their operation. The
+  // first `preview_columns` columns are the query's; `preview_window` (or -1) is the column
+  // holding the window (a tstzrange) of a windowed result, which may lie past them.
+  bool preview = false;
+  int preview_columns = 0;
+  int preview_window = -1;
 };
 
 // Pipeline-level settings given with SET before the INSERT.

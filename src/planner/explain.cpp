@@ -182,7 +182,9 @@ class Builder {
     ExplainNode n;
     n.id = 0;
     n.kind = "Sink";
-    if (s.is_table) {
+    if (s.preview) {
+      n.title = "preview";
+    } else if (s.is_table) {
       n.title = std::string(s.foreign       ? "foreign table "
                             : s.partitioned ? "partitioned table "
                                             : "table ") +
@@ -209,6 +211,9 @@ class Builder {
 
   // How the sink writes: append, upsert by key, whole rows, or change envelopes.
   std::string writes(const SinkTarget& s) {
+    if (s.preview)
+      return s.updating ? "rows to the caller, each with its operation (insert or delete)"
+                        : "rows to the caller (inserts)";
     if (!s.updating) return s.is_table ? "append (INSERT)" : "append";
     std::string keys;
     for (int k : s.key_columns) keys += (keys.empty() ? "" : ", ") + column_of_target(k);

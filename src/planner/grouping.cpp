@@ -14,8 +14,6 @@ extern "C" {
 
 namespace arroyo {
 
-namespace {
-
 // Which window function a call is, if any: "tumble", "hop", "session" of this extension.
 // Like every walker here it calls PostgreSQL directly, so it runs inside pg::call.
 const char* window_function_name(Node* node) {
@@ -29,6 +27,8 @@ const char* window_function_name(Node* node) {
   return OidIsValid(ext) && getExtensionOfObject(ProcedureRelationId, funcid) == ext ? name
                                                                                      : nullptr;
 }
+
+namespace {
 
 [[noreturn]] void misplaced_window(const char* fn) {
   ereport(ERROR,

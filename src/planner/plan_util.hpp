@@ -25,6 +25,9 @@ Expr* plan_expr(Expr* e);
 List* plan_targets(List* targets);
 // The row layout a target list produces: attribute k is the entry with resno k.
 TupleDesc desc_from_targets(List* targets);
+// Which window function a call is, if any: "tumble", "hop", "session" of this extension.
+// Calls PostgreSQL directly: run it inside pg::call.
+const char* window_function_name(Node* node);
 // A target list from expressions, numbered 1..n, named by `names` (or "?column?").
 List* targets_from_exprs(List* exprs);
 

@@ -14,6 +14,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_index.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/tlist.h"
 #include "utils/rls.h"
 }
 
@@ -643,8 +644,10 @@ void plan_updating_sink(LogicalPlan& plan) {
              "For example: ALTER TABLE " + sink.name + " ADD PRIMARY KEY (" + names + ");");
 }
 
-// Splits the text into its SET statements (applied to settings) and the one INSERT.
-RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
+// Splits the text into its SET statements (applied to settings) and the one INSERT (for a
+// preview, or the one SELECT).
+RawStmt* split_statements(const std::string& text, PipelineSettings& settings,
+                          bool preview = false) {
   List* raw = pg::call([&] { return raw_parser(text.c_str(), RAW_PARSE_DEFAULT); });
   RawStmt* insert = nullptr;
   ListCell* lc;
@@ -656,7 +659,7 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
                "Only SET statements may come before it, and nothing after it.");
     if (IsA(stmt, VariableSetStmt)) {
       apply_setting((VariableSetStmt*)stmt, settings);
-    } else if (IsA(stmt, InsertStmt)) {
+    } else if (IsA(stmt, InsertStmt) || (preview && IsA(stmt, SelectStmt))) {
       insert = rs;
     } else if (IsA(stmt, SelectStmt)) {
       pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "a pipeline query must be INSERT INTO … SELECT …", {},
@@ -668,7 +671,10 @@ RawStmt* split_statements(const std::string& text, PipelineSettings& settings) {
     }
   }
   if (!insert)
-    pg::fail(ERRCODE_SYNTAX_ERROR, "pipeline query has no INSERT INTO … SELECT … statement");
+    pg::fail(ERRCODE_SYNTAX_ERROR, preview
+                                       ? "the query to preview has no SELECT statement"
+                                       : "pipeline query has no INSERT INTO … SELECT … statement");
+  if (IsA(insert->stmt, SelectStmt)) return insert;
   InsertStmt* ins = (InsertStmt*)insert->stmt;
   if (ins->withClause)
     unsupported("WITH on the INSERT",
@@ -767,45 +773,47 @@ PlanNodePtr plan_sink_projection(Query* ins, PlanNodePtr select) {
   return skip_if_identity(std::move(proj), false);
 }
 
-}  // namespace
-
-LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path) {
-  if (search_path) {
-    int level = pg::call([&] {
-      int nest = NewGUCNestLevel();
-      set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                        true, 0, false);
-      return nest;
-    });
-    try {
-      LogicalPlan plan = plan_pipeline(query_text, nullptr);
-      pg::call([&] { AtEOXact_GUC(true, level); });
-      return plan;
-    } catch (...) {
-      pg::call([&] { AtEOXact_GUC(false, level); });
-      throw;
-    }
+// Runs `plan` with search_path set to `search_path` (if given) for its duration.
+template <typename F>
+LogicalPlan with_search_path(const char* search_path, F&& plan) {
+  if (!search_path) return plan();
+  int level = pg::call([&] {
+    int nest = NewGUCNestLevel();
+    set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                      0, false);
+    return nest;
+  });
+  try {
+    LogicalPlan result = plan();
+    pg::call([&] { AtEOXact_GUC(true, level); });
+    return result;
+  } catch (...) {
+    pg::call([&] { AtEOXact_GUC(false, level); });
+    throw;
   }
-  LogicalPlan plan;
-  RawStmt* raw = split_statements(query_text, plan.settings);
-  Query* ins = pg::call([&] {
+}
+
+// Analyzes the statement split_statements chose, rewritten, with the privileges it needs checked.
+Query* analyze_statement(RawStmt* raw, const std::string& query_text, CmdType expected) {
+  Query* q = pg::call([&] {
     Query* q = parse_analyze_fixedparams(raw, query_text.c_str(), nullptr, 0, nullptr);
     List* rewritten = QueryRewrite(q);
-    if (list_length(rewritten) != 1 || ((Query*)linitial(rewritten))->commandType != CMD_INSERT)
+    if (list_length(rewritten) != 1 || ((Query*)linitial(rewritten))->commandType != expected)
       ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                       errmsg("the target of a pipeline cannot have rewrite rules")));
     return (Query*)linitial(rewritten);
   });
   List* relations = NIL;
   pg::call([&] {
-    query_tree_walker(ins, pg_walker<bool>(relation_rte_walker), &relations,
-                      QTW_EXAMINE_RTES_BEFORE);
+    query_tree_walker(q, pg_walker<bool>(relation_rte_walker), &relations, QTW_EXAMINE_RTES_BEFORE);
     ExecCheckRTPerms(relations, true);
   });
+  return q;
+}
+
+// Plans an analyzed INSERT INTO … SELECT … into `plan` (root and sink).
+void plan_insert(Query* ins, LogicalPlan& plan) {
   plan.sink = plan_target(ins);
-  cdc_tables.clear();
-  planned_sources.clear();
-  reset_shared_subqueries();
   List* from = ins->jointree->fromlist;
   if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef))
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE, "INSERT … VALUES is not a pipeline", {},
@@ -822,13 +830,91 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
                    std::string(pg::call([&] { return (const char*)get_rel_name(t); })) +
                    "\", which it also reads",
                "Its own writes would come back as changes.");
+}
+
+// Makes the window of a windowed SELECT an output column, if the select list leaves it out (a
+// GROUP BY key that is only a junk entry): returns its column (0-based), or -1.
+int expose_window(Query* q) {
+  return pg::call([&] {
+    int visible = 0;
+    ListCell* lc;
+    foreach (lc, q->targetList)
+      if (!((TargetEntry*)lfirst(lc))->resjunk) visible++;
+    foreach (lc, q->groupClause) {
+      TargetEntry* te = get_sortgroupclause_tle((SortGroupClause*)lfirst(lc), q->targetList);
+      if (!window_function_name((Node*)te->expr)) continue;
+      if (!te->resjunk) return te->resno - 1;
+      // Junk entries follow the visible ones: move this one right after them.
+      q->targetList = list_delete_ptr(q->targetList, te);
+      q->targetList = list_insert_nth(q->targetList, visible, te);
+      te->resjunk = false;
+      te->resname = pstrdup("window");
+      int resno = 1;
+      foreach (lc, q->targetList) ((TargetEntry*)lfirst(lc))->resno = resno++;
+      return visible;
+    }
+    return -1;
+  });
+}
+
+// Number of visible (non-junk) entries of a target list; junk entries come after them.
+int visible_columns(List* targets) {
+  int n = 0;
+  ListCell* lc;
+  foreach (lc, targets)
+    if (!((TargetEntry*)lfirst(lc))->resjunk) n++;
+  return n;
+}
+
+// Plans a pipeline query, or (preview) a query to preview: a SELECT, or an INSERT whose target
+// is then replaced by the preview.
+LogicalPlan plan_text(const std::string& query_text, bool preview) {
+  LogicalPlan plan;
+  RawStmt* raw = split_statements(query_text, plan.settings, preview);
+  bool select = IsA(raw->stmt, SelectStmt);
+  Query* q = analyze_statement(raw, query_text, select ? CMD_SELECT : CMD_INSERT);
+  cdc_tables.clear();
+  planned_sources.clear();
+  reset_shared_subqueries();
+  if (select) {
+    int columns = visible_columns(q->targetList);
+    int window = expose_window(q);
+    plan.root = plan_select(q);
+    plan.sink.is_table = false;
+    plan.sink.name = "preview";
+    plan.sink.preview_columns = columns;
+    plan.sink.preview_window = window;
+  } else {
+    plan_insert(q, plan);
+  }
   check_lookup_settings(plan);
   plan.reads_table_changes = !cdc_tables.empty();
   cdc_tables.clear();
   planned_sources.clear();
   reset_shared_subqueries();
-  if (plan.root->updating) plan_updating_sink(plan);
+  if (preview) {
+    if (!select) {
+      plan.sink = SinkTarget();
+      plan.sink.is_table = false;
+      plan.sink.name = "preview";
+      plan.sink.preview_columns = plan.root->desc->natts;
+    }
+    plan.sink.preview = true;
+    plan.sink.updating = plan.root->updating;
+  } else if (plan.root->updating) {
+    plan_updating_sink(plan);
+  }
   return plan;
+}
+
+}  // namespace
+
+LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path) {
+  return with_search_path(search_path, [&] { return plan_text(query_text, false); });
+}
+
+LogicalPlan plan_preview(const std::string& query_text, const char* search_path) {
+  return with_search_path(search_path, [&] { return plan_text(query_text, true); });
 }
 
 }  // namespace arroyo

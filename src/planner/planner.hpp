@@ -12,5 +12,8 @@ namespace arroyo {
 // construct or missing privilege is an ERROR. Needs a transaction. With a search_path, names
 // resolve with it (for the duration of planning), as they did when the pipeline was created.
 LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
+// Plans a query to preview (stream_preview): a SELECT (after optional SET statements), or a
+// pipeline's INSERT INTO … SELECT …, whose target it leaves out. The sink is the preview.
+LogicalPlan plan_preview(const std::string& query_text, const char* search_path = nullptr);
 
 }  // namespace arroyo

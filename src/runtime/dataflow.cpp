@@ -21,7 +21,7 @@ extern "C" {
 namespace arroyo {
 
 Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info,
-                   int64 ttl_us, int64 flush_us)
+                   int64 ttl_us, int64 flush_us, std::unique_ptr<Sink> preview_sink)
     : round_memory_(round_memory), info_(info), ttl_us_(ttl_us), flush_us_(flush_us) {
   last_flush_ = GetCurrentTimestamp();
   settings_ = plan.settings;
@@ -30,12 +30,15 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
     sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
   } else {
-    auto s = plan.sink.connector->make_sink(plan.sink.spec);
+    auto s = plan.sink.preview ? std::move(preview_sink)
+                               : plan.sink.connector->make_sink(plan.sink.spec);
     if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
     sink_ = s.get();
     sink = add(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
-    describe("sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
+    describe(plan.sink.preview
+                 ? std::string("sink preview")
+                 : "sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
              plan.root->desc);
   }
   graph_.connect(build(plan.root.get()), sink, 0);

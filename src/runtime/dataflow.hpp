@@ -25,9 +25,10 @@ struct RoundResult {
 class Dataflow {
  public:
   // Builds operators for `plan`; memory for per-round values comes from `round_memory`.
-  // Updating aggregates keep state for ttl_us and flush every flush_us.
+  // Updating aggregates keep state for ttl_us and flush every flush_us. A preview's plan
+  // (SinkTarget::preview) writes its rows to `preview_sink`.
   Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info, int64 ttl_us,
-           int64 flush_us);
+           int64 flush_us, std::unique_ptr<Sink> preview_sink = nullptr);
   ~Dataflow();
 
   void begin_transaction();

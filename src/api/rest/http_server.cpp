@@ -64,7 +64,9 @@ struct HttpServer::Conn {
   HttpResponse response;
   bool headers_sent = false;
   size_t sent = 0;
-  bool close_after = false;  // the request's body was not read: the connection cannot go on
+  uint64_t stream_id = 0;     // a streamed answer's request id
+  bool stream_ended = false;  // its last part has arrived
+  bool close_after = false;   // the request's body was not read: the connection cannot go on
 
   void reset() { *this = Conn(); }
 };
@@ -153,10 +155,36 @@ std::vector<HttpRequest> HttpServer::take(size_t max) {
 void HttpServer::respond(uint64_t id, HttpResponse response) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    responses_.emplace_back(id, std::move(response));
+    responses_.push_back(Answer{id, std::move(response)});
     if (in_flight_ > 0) in_flight_--;
   }
   if (context_) lws_cancel_service(context_);
+}
+
+void HttpServer::stream(uint64_t id, std::string more, bool last) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    HttpResponse part;
+    part.body = std::move(more);
+    responses_.push_back(Answer{id, std::move(part), true, last});
+  }
+  if (context_) lws_cancel_service(context_);
+}
+
+bool HttpServer::gone(uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return gone_.count(id) > 0;
+}
+
+// Drops a closed connection, noting it if it was streaming an answer.
+void HttpServer::forget(lws* wsi) {
+  auto it = conns_.find(wsi);
+  if (it == conns_.end()) return;
+  if (it->second->stream_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    gone_.insert(it->second->stream_id);
+  }
+  conns_.erase(it);
 }
 
 bool HttpServer::failed(std::string* why) const {
@@ -177,7 +205,7 @@ int HttpServer::dispatch(lws* wsi, int reason, void* user, void* in, size_t len)
   } catch (...) {
   }
   try {
-    self->conns_.erase(wsi);
+    self->forget(wsi);
   } catch (...) {
   }
   return -1;
@@ -210,7 +238,7 @@ int HttpServer::callback(lws* wsi, int reason_code, void* in, size_t len) {
     case LWS_CALLBACK_HTTP_WRITEABLE: return on_writeable(wsi);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_WSI_DESTROY:
-      conns_.erase(wsi);
+      forget(wsi);
       return lws_callback_http_dummy(wsi, reason, nullptr, in, len);
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: on_wakeup(); return 0;
     default: return lws_callback_http_dummy(wsi, reason, nullptr, in, len);
@@ -301,14 +329,15 @@ int HttpServer::on_writeable(lws* wsi) {
   auto it = conns_.find(wsi);
   if (it == conns_.end() || !it->second->has_response) return 0;
   Conn& conn = *it->second;
-  const HttpResponse& r = conn.response;
+  HttpResponse& r = conn.response;
   if (!conn.headers_sent) {
     unsigned char buf[LWS_PRE + 2048];
     unsigned char* start = buf + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = buf + sizeof(buf) - 1;
-    if (lws_add_http_common_headers(wsi, unsigned(r.status), r.content_type.c_str(),
-                                    lws_filepos_t(r.body.size()), &p, end))
+    lws_filepos_t length = r.streamed ? LWS_ILLEGAL_HTTP_CONTENT_LEN : lws_filepos_t(r.body.size());
+    if (lws_add_http_common_headers(wsi, unsigned(r.status), r.content_type.c_str(), length, &p,
+                                    end))
       return -1;
     for (const auto& h : r.headers) {
       std::string name = h.first + ":";
@@ -323,21 +352,27 @@ int HttpServer::on_writeable(lws* wsi) {
       return -1;
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
     conn.headers_sent = true;
-    if (!r.body.empty()) {
-      lws_callback_on_writable(wsi);
-      return 0;
-    }
+    if (!r.body.empty() || (r.streamed && conn.stream_ended)) lws_callback_on_writable(wsi);
+    if (!r.body.empty() || r.streamed) return 0;
   } else {
     size_t n = std::min(kWriteChunk, r.body.size() - conn.sent);
-    bool last = conn.sent + n == r.body.size();
-    std::vector<unsigned char> buf(LWS_PRE + n);
-    memcpy(buf.data() + LWS_PRE, r.body.data() + conn.sent, n);
-    if (lws_write(wsi, buf.data() + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
-        int(n))
-      return -1;
-    conn.sent += n;
+    // A streamed answer ends with its last part; until then it waits for more.
+    bool last = conn.sent + n == r.body.size() && (!r.streamed || conn.stream_ended);
+    if (n == 0 && !last) return 0;
+    if (n > 0) {
+      std::vector<unsigned char> buf(LWS_PRE + n);
+      memcpy(buf.data() + LWS_PRE, r.body.data() + conn.sent, n);
+      if (lws_write(wsi, buf.data() + LWS_PRE, n,
+                    last && !r.streamed ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != int(n))
+        return -1;
+      conn.sent += n;
+    }
+    if (r.streamed) {  // what was written is not needed again
+      r.body.erase(0, conn.sent);
+      conn.sent = 0;
+    }
     if (!last) {
-      lws_callback_on_writable(wsi);
+      if (conn.sent < r.body.size()) lws_callback_on_writable(wsi);
       return 0;
     }
   }
@@ -349,19 +384,29 @@ int HttpServer::on_writeable(lws* wsi) {
 
 // The worker has answered: hand each answer to its connection, if it is still open.
 void HttpServer::on_wakeup() {
-  std::deque<std::pair<uint64_t, HttpResponse>> answers;
+  std::deque<Answer> answers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     answers.swap(responses_);
   }
-  for (auto& answer : answers)
+  for (Answer& answer : answers)
     for (auto& entry : conns_) {
       Conn& conn = *entry.second;
-      if (conn.pending_id != answer.first) continue;
-      conn.pending_id = 0;
-      conn.response = std::move(answer.second);
-      conn.has_response = true;
-      lws_callback_on_writable(entry.first);
+      if (answer.chunk) {
+        if (conn.stream_id != answer.id) continue;
+        conn.response.body += answer.response.body;
+        conn.stream_ended = conn.stream_ended || answer.last;
+      } else {
+        if (conn.pending_id != answer.id) continue;
+        conn.pending_id = 0;
+        conn.response = std::move(answer.response);
+        conn.has_response = true;
+        if (conn.response.streamed) {
+          conn.stream_id = answer.id;
+          conn.close_after = true;  // no length: the end of the answer is the end of the connection
+        }
+      }
+      if (conn.headers_sent || !answer.chunk) lws_callback_on_writable(entry.first);
       break;
     }
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -36,6 +37,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers ("name", "value")
+  // A streamed answer (Server-Sent Events): sent without a length, its body continued by
+  // HttpServer::stream(); the connection closes after its last part.
+  bool streamed = false;
 };
 
 struct HttpServerConfig {
@@ -62,6 +66,10 @@ class HttpServer {
   std::vector<HttpRequest> take(size_t max);
   // Answers request `id` (a request whose connection has closed is forgotten).
   void respond(uint64_t id, HttpResponse response);
+  // Continues the streamed answer to request `id` with `more` (`last`: and ends it).
+  void stream(uint64_t id, std::string more, bool last);
+  // Whether the client of streamed answer `id` has closed its connection.
+  bool gone(uint64_t id) const;
   // Whether the thread has stopped on an error, and why.
   bool failed(std::string* why) const;
 
@@ -75,6 +83,7 @@ class HttpServer {
   void queue_request(lws* wsi, Conn& conn);
   void answer_now(lws* wsi, Conn& conn, int status, const std::string& message, bool close_after);
   int on_writeable(lws* wsi);
+  void forget(lws* wsi);
   void on_wakeup();
   void run();
   void fail(const std::string& why) noexcept;
@@ -89,8 +98,15 @@ class HttpServer {
   // Shared with the worker, under mutex_.
   mutable std::mutex mutex_;
   std::deque<HttpRequest> requests_;
-  std::deque<std::pair<uint64_t, HttpResponse>> responses_;
-  size_t in_flight_ = 0;  // queued or taken, not yet answered
+  // Answers, and (chunk) continuations of streamed answers, to hand to their connections.
+  struct Answer {
+    uint64_t id;
+    HttpResponse response;
+    bool chunk = false, last = false;
+  };
+  std::deque<Answer> responses_;
+  std::set<uint64_t> gone_;  // streamed answers whose connection has closed
+  size_t in_flight_ = 0;     // queued or taken, not yet answered
   std::string error_;
 
   // The server thread's own.

@@ -52,9 +52,15 @@ const char* rest_openapi_document() {
     },
     "/pipelines/preview": {
       "post": {
-        "summary": "Preview a query's output as Server-Sent Events (not implemented yet)",
+        "summary": "Run a query as a temporary pipeline (stream_preview) and stream its rows as Server-Sent Events: events \"row\" ({op, window_start, window_end, row}), then one \"end\" ({reason: ended | max_rows | timeout}) or \"error\" ({error, sqlstate})",
         "operationId": "preview_pipeline",
-        "responses": {"501": {"$ref": "#/components/responses/Error"}}
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PreviewPost"}}}},
+        "responses": {
+          "200": {"description": "The rows, as they come", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
       }
     },
     "/pipelines/{name}": {
@@ -152,6 +158,16 @@ const char* rest_openapi_document() {
         "properties": {
           "stop": {"type": "string", "enum": ["none", "checkpoint", "immediate"]},
           "parallelism": {"type": "integer", "enum": [1]}
+        }
+      },
+      "PreviewPost": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+          "query": {"type": "string", "description": "SELECT ... (or a pipeline's INSERT INTO ... SELECT ...), optionally preceded by SET lines"},
+          "max_rows": {"type": "integer", "minimum": 1, "default": 100},
+          "timeout_micros": {"type": "integer", "minimum": 1, "default": 10000000},
+          "udfs": {"type": "array", "maxItems": 0}
         }
       },
       "ValidateQueryPost": {

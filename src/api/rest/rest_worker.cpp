@@ -1,5 +1,6 @@
 // The REST API's background worker: its GUCs, its registration at server start, and its main
 // loop, which takes the requests the HTTP thread queued and answers them one at a time.
+#include "api/rest/preview_stream.hpp"
 #include "api/rest/rest_api.hpp"
 #include "pg/guard.hpp"
 #include "pg/wait.hpp"
@@ -67,6 +68,7 @@ void serve() {
     ereport(LOG, (errmsg("arroyo_stream API listening on %s port %d (%s), database \"%s\"",
                          api_listen_addresses, api_port, scheme.c_str(), api_database)));
   });
+  std::vector<std::unique_ptr<RestPreview>> previews;  // streaming their rows
   while (!ShutdownRequestPending) {
     std::string why;
     if (server.failed(&why)) throw std::runtime_error("the HTTP server stopped: " + why);
@@ -76,10 +78,32 @@ void serve() {
         ConfigReloadPending = false;
         pg::call([&] { ProcessConfigFile(PGC_SIGHUP); });
       }
-      server.respond(request.id, handle_rest_request(request));
+      HttpResponse response = handle_rest_request(request);
+      std::unique_ptr<RestPreview> preview = take_started_preview();
+      if (preview && response.streamed) {
+        preview->attach(request.id);
+        previews.push_back(std::move(preview));
+      }
+      server.respond(request.id, std::move(response));
+    }
+    // Each preview's rows that have arrived; a finished one stops its worker.
+    TimestampTz wake = 0;
+    for (size_t i = 0; i < previews.size();) {
+      if (!previews[i]->pump(server)) {
+        previews.erase(previews.begin() + long(i));
+        continue;
+      }
+      TimestampTz d = previews[i]->deadline();
+      if (d && (!wake || d < wake)) wake = d;
+      i++;
     }
     if (batch.empty()) {
-      pg::wait_latch(1000);
+      long timeout_ms = 1000;
+      if (wake) {
+        TimestampTz now = GetCurrentTimestamp();
+        timeout_ms = std::min(1000L, wake > now ? long((wake - now + 999) / 1000) : 0L);
+      }
+      pg::wait_latch(timeout_ms);
       if (ConfigReloadPending) {
         ConfigReloadPending = false;
         pg::call([&] { ProcessConfigFile(PGC_SIGHUP); });

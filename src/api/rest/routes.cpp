@@ -2,6 +2,7 @@
 // of the SQL API (stream_create, stream_start, stream_stop, stream_drop, the stream_pipelines
 // and stream_checkpoints views) through SPI, in one transaction per request, as the token's
 // role. Errors are JSON with PostgreSQL's SQLSTATE and message.
+#include "api/rest/preview_stream.hpp"
 #include "api/rest/rest_api.hpp"
 #include "pg/guard.hpp"
 #include "planner/planner.hpp"
@@ -175,6 +176,19 @@ void check_parallelism(const std::map<std::string, Field>& f) {
               "A pipeline runs as one background worker; parallelism is not supported yet.");
 }
 
+// A field that must be a positive integer (of at most 15 digits).
+int64 positive_integer(const std::map<std::string, Field>& f, const char* name) {
+  const Field& c = f.at(name);
+  const std::string& v = *c.text;
+  bool ok = c.type == "number" && !v.empty() && v.size() <= 15 &&
+            v.find_first_not_of("0123456789") == std::string::npos &&
+            v.find_first_not_of('0') != std::string::npos;
+  if (!ok)
+    http_fail(400, "22023", std::string(name) + " must be a positive integer",
+              "At most 15 digits.");
+  return std::stoll(v);
+}
+
 // udfs (Arroyo's field): only empty; functions are created in the database with CREATE FUNCTION.
 void check_udfs(const std::map<std::string, Field>& f) {
   if (!present(f, "udfs")) return;
@@ -278,17 +292,12 @@ HttpResponse create_pipeline(const Context& cx, const HttpRequest& request) {
   check_parallelism(f);
   check_udfs(f);
   if (present(f, "preview") && !(f["preview"].type == "boolean" && *f["preview"].text == "false"))
-    http_fail(501, "0A000", "previews are not implemented yet");
+    http_fail(400, "22023", "a pipeline is not created as a preview",
+              "POST the query to /api/v1/pipelines/preview: its rows come back as Server-Sent "
+              "Events, and nothing is created.");
   if (present(f, "checkpoint_interval_micros")) {
-    const Field& c = f["checkpoint_interval_micros"];
-    const std::string& v = *c.text;
-    bool ok = c.type == "number" && !v.empty() && v.size() <= 15 &&
-              v.find_first_not_of("0123456789") == std::string::npos &&
-              v.find_first_not_of('0') != std::string::npos;
-    if (!ok)
-      http_fail(400, "22023", "checkpoint_interval_micros must be a positive integer",
-                "At most 15 digits.");
-    text = "SET checkpoint_interval = '" + v + " microseconds';\n" + text;
+    int64 v = positive_integer(f, "checkpoint_interval_micros");
+    text = "SET checkpoint_interval = '" + std::to_string(v) + " microseconds';\n" + text;
   }
   call_function(cx, "stream_create", {name, text});
   call_function(cx, "stream_start", {name});
@@ -358,6 +367,25 @@ HttpResponse validate_query(Context& cx, const HttpRequest& request) {
   return json_response(200, "{\"valid\": true}");
 }
 
+// POST /api/v1/pipelines/preview: plans the query (errors answer as usual), then starts the
+// preview; its rows follow as Server-Sent Events (preview_stream.hpp).
+HttpResponse start_preview(Context& cx, const HttpRequest& request) {
+  auto f = body_fields(request.body, {"query", "max_rows", "timeout_micros", "udfs"});
+  std::string text = required_string(f, "query");
+  check_udfs(f);
+  int64 max_rows = present(f, "max_rows") ? positive_integer(f, "max_rows") : 100;
+  int64 timeout_us =
+      present(f, "timeout_micros") ? positive_integer(f, "timeout_micros") : 10 * USECS_PER_SEC;
+  cx.commit = false;  // nothing to keep
+  plan_preview(text);
+  set_started_preview(std::make_unique<RestPreview>(text, max_rows, timeout_us));
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.streamed = true;
+  r.headers.emplace_back("cache-control", "no-cache");
+  return r;
+}
+
 // --- routing ----------------------------------------------------------------------------------
 
 enum class Route { List, Create, Validate, Preview, Get, Patch, Delete, Checkpoints, Errors };
@@ -409,9 +437,9 @@ HttpResponse run_route(Context& cx, Route route, const std::string& name,
     case Route::Delete: return delete_pipeline(cx, name);
     case Route::Checkpoints: return pipeline_checkpoints(cx, name);
     case Route::Errors: return pipeline_errors(cx, name);
-    case Route::Preview: break;
+    case Route::Preview: return start_preview(cx, request);
   }
-  http_fail(501, "0A000", "previews are not implemented yet");
+  http_fail(500, "XX000", "unknown route");
 }
 
 // Authenticates and runs one request in a transaction of its own, as the token's role.
@@ -536,9 +564,6 @@ HttpResponse handle_rest_request(const HttpRequest& request) {
     }
     std::string name;
     Route route = route_of(request, &name);
-    if (route == Route::Preview)
-      return error_response(501, "0A000", "previews are not implemented yet",
-                            "POST /api/v1/pipelines/preview (Server-Sent Events) is planned.");
     return run_in_transaction(route, name, request);
   } catch (const HttpError& e) {
     return error_response(e.status, e.sqlstate, e.message, e.detail);

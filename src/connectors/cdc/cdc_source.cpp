@@ -36,7 +36,10 @@ class CdcSource : public Source {
     const char* name = pg::call([&] { return (const char*)get_rel_name(relid_); });
     table_name_ = name ? name : "?";
     mirror_.init(relid_, natts_);
-    session_ = DecodingSession::attach(cdc_slot_name(info.dboid, info.pipeline_id), pipeline_name_);
+    // A preview reads on a temporary slot of its own process.
+    std::string slot = info.preview ? "arroyo_preview_" + std::to_string(MyProcPid)
+                                    : cdc_slot_name(info.dboid, info.pipeline_id);
+    session_ = DecodingSession::attach(slot, pipeline_name_, info.preview);
     buffer_ = session_->add_table(relid_, natts_, table_name_);
   }
 

@@ -88,10 +88,12 @@ std::weak_ptr<DecodingSession> current_session;
 }  // namespace
 
 std::shared_ptr<DecodingSession> DecodingSession::attach(const std::string& slot_name,
-                                                         const std::string& pipeline_name) {
+                                                         const std::string& pipeline_name,
+                                                         bool temporary) {
   std::shared_ptr<DecodingSession> s = current_session.lock();
   if (s && s->slot_name_ == slot_name) return s;
   s.reset(new DecodingSession(slot_name, pipeline_name));
+  s->temporary_ = temporary;
   current_session = s;
   return s;
 }
@@ -136,7 +138,8 @@ XLogRecPtr DecodingSession::begin_snapshot() {
   drop_cdc_slot_if_exists(slot_name_, true);
   pg::call([&] {
     CheckLogicalDecodingRequirements();
-    ReplicationSlotCreate(slot_name_.c_str(), true, RS_EPHEMERAL, false);
+    ReplicationSlotCreate(slot_name_.c_str(), true, temporary_ ? RS_TEMPORARY : RS_EPHEMERAL,
+                          false);
     XLogReaderRoutine reader = local_wal_reader();
     LogicalDecodingContext* ctx =
         CreateInitDecodingContext("arroyo_stream", NIL, true, InvalidXLogRecPtr, &reader,
@@ -153,6 +156,7 @@ XLogRecPtr DecodingSession::begin_snapshot() {
 }
 
 void DecodingSession::persist() {
+  if (temporary_) return;
   pg::call([&] {
     if (MyReplicationSlot->data.persistency != RS_PERSISTENT) ReplicationSlotPersist();
   });

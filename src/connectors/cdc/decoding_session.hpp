@@ -23,9 +23,11 @@ namespace arroyo {
 
 class DecodingSession {
  public:
-  // The session of this process's pipeline, created by its first CDC source.
+  // The session of this process's pipeline, created by its first CDC source. A temporary
+  // session (a preview's) has a temporary slot: never persisted, gone when the process exits.
   static std::shared_ptr<DecodingSession> attach(const std::string& slot_name,
-                                                 const std::string& pipeline_name);
+                                                 const std::string& pipeline_name,
+                                                 bool temporary = false);
   ~DecodingSession();
   DecodingSession(const DecodingSession&) = delete;
   DecodingSession& operator=(const DecodingSession&) = delete;
@@ -56,6 +58,7 @@ class DecodingSession {
   int buffered_rows() const;
 
   std::string slot_name_, pipeline_name_;
+  bool temporary_ = false;
   std::vector<std::string> table_names_;
   MemoryContext memory_ = nullptr;
   ChangeRouter* router_ = nullptr;

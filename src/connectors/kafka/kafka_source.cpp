@@ -61,6 +61,7 @@ KafkaSource::KafkaSource(const TableSpec& spec)
 KafkaSource::~KafkaSource() { shut_down(); }
 
 void KafkaSource::open(const RuntimeInfo& info) {
+  preview_ = info.preview;
   latch_ = MyLatch;
   if (group_id_.empty()) {
     const char* db = pg::call([] { return (const char*)get_database_name(MyDatabaseId); });
@@ -401,7 +402,7 @@ void KafkaSource::committed() {
 // Commits the positions to the consumer group: asynchronously (the outcome is reported at a
 // later poll), or waiting a little for the broker's answer.
 void KafkaSource::commit_positions(bool wait) {
-  if (positions_.empty()) return;
+  if (positions_.empty() || preview_) return;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(int(positions_.size()));
   for (const auto& [p, offset] : positions_)
     if (offset >= 0) rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = offset;

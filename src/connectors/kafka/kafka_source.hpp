@@ -71,6 +71,7 @@ class KafkaSource : public Source {
   StartMode start_mode_;
   std::string group_id_;  // empty: derived from the database and pipeline at open()
   bool read_committed_;
+  bool preview_ = false;  // a preview commits no offsets to the consumer group
   bool stop_at_latest_;
   int64 max_message_bytes_;
 
