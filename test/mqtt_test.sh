@@ -72,7 +72,7 @@ EOF
 BROKER_PID=
 # start_broker: starts mosquitto and waits until it accepts connections.
 start_broker() {
-    mosquitto -c "$WORK/mosquitto.conf" >>"$WORK/broker.log" 2>&1 &
+    stdbuf -oL mosquitto -c "$WORK/mosquitto.conf" >>"$WORK/broker.log" 2>&1 &
     BROKER_PID=$!
     wait_for "the broker" broker_ready
 }
@@ -208,6 +208,22 @@ expect "temps' rows" "sensors/a/temp|1
 sensors/b/temp|2" "$(q "SELECT topic, v FROM temps_out ORDER BY v")"
 expect "temps' counters" "running|2|0" \
     "$(q "SELECT state, rows_in, bad_rows FROM stream_pipelines WHERE name = 'temps'")"
+
+# stream_preview: its own client id and a clean session; a retained message arrives at once.
+pub -q 1 -r -t sensors/p/temp -m '{"v": 42}'
+expect "a preview of temps" 'insert|{"sensor_topic":"sensors/p/temp","v":42}' \
+    "$(q "SELECT op || '|' || \"row\" FROM stream_preview('SELECT sensor_topic, v FROM temps', 1, '30 s')")"
+# (mosquitto's log reaches the file when its stdout buffer is flushed: wait for it.)
+preview_logged() {
+    last=$(grep -oE 'as arroyo-mqtt_preview_[0-9]+_[0-9]+_[0-9]+ \(p2, c[01], k30\)' \
+        "$WORK/broker.log" | sed -E 's/preview_[0-9_]+ /preview /' || true)
+    [[ -n $last ]]
+}
+wait_for "the preview's connection in the broker's log" preview_logged
+expect "the preview's session was clean" "as arroyo-mqtt_preview (p2, c1, k30)" "$last"
+pub -q 1 -r -t sensors/p/temp -n # clears the retained message
+wait_for "temps to see the retained message" query_is "SELECT count(*) FROM temps_out" 3
+q "DELETE FROM temps_out WHERE v = 42" >/dev/null
 
 # --- c. a # source at QoS 0, raw_string --------------------------------------------------------
 arroyo_log "c. # at QoS 0, raw_string"

@@ -163,10 +163,17 @@ MqttClientConfig mqtt_client_config(const TableSpec& spec, const RuntimeInfo& in
   c.endpoint = endpoint(spec.server_options);
   bool sink = mqtt_is_sink(spec);
   // Stable across restarts of the pipeline, so that a persistent session is found again;
-  // distinct per table and worker, as a broker keeps one connection per client id.
-  c.client_id = get_option(spec.server_options, "client_prefix").value_or("arroyo-mqtt") + "_" +
-                std::to_string(info.dboid) + "_" + std::to_string(info.pipeline_id) + "_" +
-                std::to_string(spec.relid) + "_" + std::to_string(info.subtask_index);
+  // distinct per table and worker, as a broker keeps one connection per client id. A preview
+  // (stream_preview) gets an id of its own worker's, and a clean session: it takes nothing
+  // from a pipeline's session and leaves nothing on the broker.
+  std::string prefix = get_option(spec.server_options, "client_prefix").value_or("arroyo-mqtt");
+  if (info.preview)
+    c.client_id = prefix + "_preview_" + std::to_string(info.dboid) + "_" +
+                  std::to_string(MyProcPid) + "_" + std::to_string(spec.relid);
+  else
+    c.client_id = prefix + "_" + std::to_string(info.dboid) + "_" +
+                  std::to_string(info.pipeline_id) + "_" + std::to_string(spec.relid) + "_" +
+                  std::to_string(info.subtask_index);
   c.username = get_option(spec.user_options, "username").value_or("");
   c.password = get_option(spec.user_options, "password").value_or("");
   c.ca_file = get_option(spec.server_options, "tls.ca").value_or("");
@@ -175,7 +182,7 @@ MqttClientConfig mqtt_client_config(const TableSpec& spec, const RuntimeInfo& in
   c.qos = parse_mqtt_qos(get_option(spec.table_options, "qos").value_or("0"));
   // QoS 1/2: a persistent session, which keeps a source's subscription (and what arrives
   // while it is away) and a sink's unacknowledged publications across reconnections.
-  c.clean_session = c.qos == 0;
+  c.clean_session = c.qos == 0 || info.preview;
   if (!sink) c.subscribe_topic = get_option(spec.table_options, "topic").value_or("");
   c.max_payload_bytes = size_t(mqtt_max_packet_bytes(spec));
   c.queue_max_messages = kMqttQueueMaxMessages;
