@@ -89,15 +89,16 @@ void WatermarkOperator::recompute_splits_min() {
   splits_min_ = splits_.empty() ? DT_NOBEGIN : least;
 }
 
-void WatermarkOperator::set_splits(const std::vector<int32>& active, TimestampTz now) {
+void WatermarkOperator::set_splits(const std::vector<int32>& active, TimestampTz now,
+                                   bool remove_missing) {
   split_mode_ = true;
-  bool changed = active.size() != splits_.size();
+  bool changed = remove_missing && active.size() != splits_.size();
   for (int32 id : active) {
     auto [it, added] = splits_.try_emplace(id);
     if (added) it->second.last_data = now;
     changed = changed || added;
   }
-  if (changed)
+  if (changed && remove_missing)
     for (auto it = splits_.begin(); it != splits_.end();) {
       bool listed = false;
       for (int32 id : active) listed = listed || id == it->first;

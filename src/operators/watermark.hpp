@@ -28,7 +28,10 @@ class WatermarkOperator : public Operator {
   bool modifies_input() const override { return true; }
   // The source's splits that may still produce rows (see Source::active_splits); a split
   // that has had no rows for idle_timeout stops holding the watermark back.
-  void set_splits(const std::vector<int32>& active, TimestampTz now);
+  // With remove_missing false it only adds the splits it did not know (before a batch: its
+  // rows must be noted under their split); splits that ended are removed after the batch, so
+  // that the rows of a split's last batch still hold the watermark back while they pass.
+  void set_splits(const std::vector<int32>& active, TimestampTz now, bool remove_missing = true);
   // Called when the source had nothing to give: after idle_timeout, the source goes idle.
   void check_idle(TimestampTz now);
   // Checkpoints: the largest event time seen and the watermark emitted.

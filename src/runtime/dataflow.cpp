@@ -342,14 +342,17 @@ RoundResult Dataflow::run_round() {
       return run.source->poll(*run.batch);
     }();
     MemoryContextSwitchTo(old);
-    if (const std::vector<int32>* splits = run.source->active_splits())
-      run.watermark->set_splits(*splits, GetCurrentTimestamp());
+    // A split the poll finished (a Kafka partition at its end) leaves the watermark only after
+    // its last rows have passed: taken out before, the others' times would make them late.
+    const std::vector<int32>* splits = run.source->active_splits();
+    if (splits) run.watermark->set_splits(*splits, GetCurrentTimestamp(), false);
     if (!run.batch->empty()) {
       any_data = true;
       stats_.rows_in += run.batch->size();
       graph_.output(run.node).push(*run.batch);
       run.batch->clear();
     }
+    if (splits) run.watermark->set_splits(*splits, GetCurrentTimestamp());
     if (r.kind == PollResult::Ended) {
       run.ended = true;
       graph_.output(run.node).end();
