@@ -29,7 +29,9 @@ import avro.schema
 
 
 def plain(v):
-    if isinstance(v, (datetime.datetime, datetime.date)):
+    if isinstance(v, datetime.datetime):
+        return v.isoformat(timespec="microseconds")
+    if isinstance(v, datetime.date):
         return v.isoformat()
     if isinstance(v, bytes):
         return "\\x" + v.hex()

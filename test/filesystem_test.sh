@@ -132,3 +132,73 @@ expect "partition directories" \
 # Each file is rolled once it reaches 16kB: none is much larger, and there are many.
 expect "file names and sizes" "ok" \
     "$(awk '$1 !~ /\/j-0-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]\.json$/ || $2 > 16384 + 64 { bad = bad " " $0 } END { if (bad == "" && NR > 24) print "ok"; else print "bad:" bad " files: " NR }' "$PGTEST_DIR/j.files")"
+echo "ok: every file is named <pipeline>-<subtask>-<sequence>.json and rolled at 16kB"
+
+# --- c. CSV as COPY writes it ----------------------------------------------------------------
+q "CREATE FOREIGN TABLE c_out (id bigint, s text, n numeric, b boolean, t timestamptz) SERVER fs
+     OPTIONS (path '$OUT/c', type 'sink', format 'csv', \"csv.header\" 'true')"
+EXPECTED_C="SELECT counter AS id,
+       CASE counter % 7 WHEN 0 THEN '' WHEN 1 THEN NULL WHEN 2 THEN 'a,b' WHEN 3 THEN 'say \"hi\"'
+                        WHEN 4 THEN e'two\nlines' WHEN 5 THEN e'cr\rhere' ELSE ' padded ' END AS s,
+       counter / 8.0 AS n, counter % 2 = 0 AS b,
+       timestamptz '2026-01-01 00:00:00+00' + counter * interval '1.5 ms' AS t
+FROM generate_series(0, 19999) counter WHERE counter < 2000"
+run_to_end c "INSERT INTO c_out $(sed 's/generate_series(0, 19999) counter/ticks/' <<<"$EXPECTED_C")"
+mapfile -t c_files < <(find "$OUT/c" -type f | sort)
+expect "CSV files" 1 "${#c_files[@]}"
+q "COPY ($EXPECTED_C ORDER BY id) TO STDOUT (FORMAT csv, HEADER)" >"$PGTEST_DIR/c.expected"
+expect "CSV is byte for byte COPY's" "" "$(cmp "$PGTEST_DIR/c.expected" "${c_files[0]}" 2>&1)"
+q "CREATE TABLE c_back (id bigint, s text, n numeric, b boolean, t timestamptz);
+   COPY c_back FROM '${c_files[0]}' (FORMAT csv, HEADER)"
+same_rows "COPY FROM reads the CSV back" "SELECT * FROM c_back" "$EXPECTED_C"
+
+# --- d. Avro object container files ----------------------------------------------------------
+q "CREATE FOREIGN TABLE a_out (id bigint, i int, sm smallint, f real, d double precision,
+     t text, n numeric, b bytea, ts timestamptz, dt date, ok boolean) SERVER fs
+     OPTIONS (path '$OUT/a', type 'sink', format 'avro', \"rolling_policy.file_size\" '8kB')"
+EXPECTED_A="SELECT counter AS id, nullif(counter % 5, 0)::int AS i, (counter % 300)::smallint AS sm,
+       (counter / 4.0)::real AS f, counter / 8.0::float8 AS d,
+       CASE WHEN counter % 7 <> 0 THEN 'text ' || counter || ' é' END AS t,
+       counter / 3.0 AS n, CASE WHEN counter % 3 <> 0 THEN int8send(counter) END AS b,
+       timestamptz '2026-01-01 00:00:00+00' + counter * interval '1.5 ms' AS ts,
+       date '1960-01-01' + counter::int AS dt, counter % 2 = 0 AS ok
+FROM generate_series(0, 19999) counter WHERE counter < 3000"
+run_to_end a "INSERT INTO a_out $(sed 's/generate_series(0, 19999) counter/ticks/' <<<"$EXPECTED_A")"
+"${READ[@]}" rows avro "$OUT/a" >"$PGTEST_DIR/a.rows"
+load_json a_got "$PGTEST_DIR/a.rows"
+same_rows "Avro files (derived schema) hold every row exactly once" "SELECT j FROM a_got" \
+    "SELECT jsonb_build_object('id', id, 'i', i, 'sm', sm, 'f', f::float8, 'd', d, 't', t,
+        'n', n::text, 'b', '\\x' || encode(b, 'hex'),
+        'ts', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00',
+        'dt', dt::text, 'ok', ok) FROM ($EXPECTED_A) x"
+expect "Avro files rolled at 8kB" "ok" \
+    "$("${READ[@]}" files "$OUT/a" | awk '$2 > 8192 + 200 { bad = 1 } END { print (NR > 5 && !bad) ? "ok" : "bad" }')"
+SCHEMA='{"type":"record","name":"pair","fields":[{"name":"id","type":"long"},{"name":"name","type":["string","null"]}]}'
+q "CREATE FOREIGN TABLE a2_out (id bigint, name text) SERVER fs
+     OPTIONS (path '$OUT/a2', type 'sink', format 'avro', \"avro.schema\" '$SCHEMA')"
+run_to_end a2 "INSERT INTO a2_out SELECT counter, CASE WHEN counter % 2 = 0 THEN 'n' || counter END
+               FROM ticks WHERE counter < 100"
+"${READ[@]}" rows avro "$OUT/a2" >"$PGTEST_DIR/a2.rows"
+load_json a2_got "$PGTEST_DIR/a2.rows"
+same_rows "Avro files (given schema, a [string, null] union)" "SELECT j FROM a2_got" \
+    "SELECT jsonb_build_object('id', c, 'name', CASE WHEN c % 2 = 0 THEN 'n' || c END)
+     FROM generate_series(0, 99) c"
+q "SELECT stream_create('a3', 'INSERT INTO a2_out SELECT NULL::bigint, ''x'' FROM ticks')" >/dev/null
+q "SELECT stream_start('a3')" >/dev/null
+expect "NULL in a non-nullable field fails the pipeline" failed "$(q "SELECT stream_wait('a3', '60 seconds')")"
+expect "its error" 'column "id" is NULL, but its field in option "avro.schema" is not nullable' \
+    "$(q "SELECT last_error FROM stream_pipelines WHERE name = 'a3'")"
+
+# --- e. rolling by age -----------------------------------------------------------------------
+q "CREATE FOREIGN TABLE slow (counter bigint) SERVER imp
+     OPTIONS (event_rate '400', message_count '1200');
+   CREATE FOREIGN TABLE e_out (id bigint) SERVER fs
+     OPTIONS (path '$OUT/e', type 'sink', \"rolling_policy.interval\" '1 second')"
+run_to_end e "INSERT INTO e_out SELECT counter FROM slow"
+"${READ[@]}" rows json "$OUT/e" >"$PGTEST_DIR/e.rows"
+load_json e_got "$PGTEST_DIR/e.rows"
+same_rows "files rolled by age hold every row once" "SELECT (j->>'id')::bigint FROM e_got" \
+    "SELECT generate_series(0, 1199)"
+# The source takes at least 3 seconds: at least 2 files, each younger than a second or so.
+expect "several files rolled by age" "ok" \
+    "$(find "$OUT/e" -type f | wc -l | awk '{ print ($1 >= 2) ? "ok" : "only " $1 }')"
