@@ -19,7 +19,7 @@ namespace arroyo {
 namespace {
 
 // Framed bytes of a file are written once they pass this size (and at every commit).
-constexpr size_t kWriteBytes = size_t(1) << 20;
+constexpr size_t kWriteBytes = kFileBlockBytes;
 // Open files (partitions) at most; one more rolls the oldest.
 constexpr size_t kMaxOpenFiles = 64;
 // An escaped `column=value` directory name may take this many bytes.
@@ -385,6 +385,7 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
   recovered_ = true;
   for (const Rolled& r : rolled) rename_into_place(r, true);
   std::set<std::pair<std::string, int64>> kept;
+  int64 cut = 0, removed = 0;
   for (const Part& saved : open) {
     std::string path = full(saved.dir, temp_name(saved.seq));
     int fd;
@@ -408,8 +409,10 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
       pg::fail(ERRCODE_DATA_CORRUPTED,
                "file \"" + path + "\" is shorter than the pipeline's checkpoint records (" +
                    std::to_string(st.st_size) + " < " + std::to_string(saved.size) + " bytes)");
-    if (int64(st.st_size) > saved.size && ::ftruncate(fd, off_t(saved.size)) != 0)
-      fail_file("truncate", path, errno);
+    if (int64(st.st_size) > saved.size) {
+      if (::ftruncate(fd, off_t(saved.size)) != 0) fail_file("truncate", path, errno);
+      cut++;
+    }
     if (::lseek(fd, off_t(saved.size), SEEK_SET) < 0) fail_file("seek in", path, errno);
     part->opened = pg::call([] { return GetCurrentTimestamp(); });
     part->dirty = true;
@@ -452,11 +455,18 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
       for (const std::string& path : remove) {
         if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail_file("remove", path, errno);
         dirs_to_sync_.push_back(dirpath);
+        removed++;
       }
     }
     level = std::move(next);
   }
   sync_dirs();
+  if (cut > 0 || removed > 0)
+    pg::call([&] {
+      ereport(LOG, (errmsg("arroyo_stream: filesystem sink in \"%s\": cut %lld file(s) back to "
+                           "the checkpoint and removed %lld uncommitted file(s)",
+                           options_.path.c_str(), (long long)cut, (long long)removed)));
+    });
 }
 
 // Rolls every open file and renames every rolled one: all they hold is committed (close()
