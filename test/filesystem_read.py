@@ -11,7 +11,8 @@ Kafka (python3-confluent-kafka, python3-avro) in Confluent's wire format.
       (col=value directories)
   filesystem_read.py produce BOOTSTRAP TOPIC SCHEMA_ID SCHEMA_JSON
       JSON records on stdin -> one Avro message each (magic 0, the id, the record); a line
-      "RAW <hex>" is sent as those bytes
+      "RAW <hex>" is sent as those bytes, a line "RANDOM <count> <seed>" as that many messages
+      of random bytes after the prefix
   filesystem_read.py consume BOOTSTRAP TOPIC SCHEMA_ID SCHEMA_JSON
       every message of the topic, checked for the wire format's prefix, decoded, one JSON line
 """
@@ -20,6 +21,7 @@ import datetime
 import io
 import json
 import os
+import random
 import sys
 import urllib.parse
 
@@ -88,6 +90,15 @@ def produce(bootstrap, topic, schema_id, schema_json):
     p = Producer({"bootstrap.servers": bootstrap})
     for line in sys.stdin:
         line = line.rstrip("\n")
+        if line.startswith("RANDOM "):
+            # RANDOM COUNT SEED: random bodies (0 to 64 bytes) after the wire format's prefix
+            count, seed = (int(x) for x in line.split()[1:])
+            rng = random.Random(seed)
+            for _ in range(count):
+                body = bytes(rng.randrange(256) for _ in range(rng.randrange(65)))
+                p.produce(topic, value=b"\0" + int(schema_id).to_bytes(4, "big") + body,
+                          partition=0)
+            continue
         if line.startswith("RAW "):
             payload = bytes.fromhex(line[4:])
         else:

@@ -333,5 +333,27 @@ same_rows "Avro messages written to Kafka, read by python3-avro" "SELECT j FROM 
                           'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00',
             'raw', '\\x' || encode(int4send(c::int), 'hex'))
      FROM generate_series(0, 49) c"
+# Hostile records: random bytes after the prefix, lengths far past the message, varints of
+# more than 64 bits. Each is a row or a bad row; no worker dies, the server does not restart.
+started=$(q "SELECT pg_postmaster_start_time()")
+kafka_broker_cmd "topic avro_fuzz 1"
+{
+    echo "RAW 000000002a02feffffffffffffff7f"      # id, then a name of 2^62 bytes
+    echo "RAW 000000002affffffffffffffffffff01"    # an id of 11 bytes
+    echo "RAW 000000002a80808080808080808002"      # a long of 65 bits
+    echo "RANDOM 2000 7"
+} | "${READ[@]}" produce "$BOOT" avro_fuzz 42 "$IN_SCHEMA"
+q "CREATE FOREIGN TABLE k_fuzz (id bigint, name text, amount numeric, ts timestamptz) SERVER k
+     OPTIONS (type 'source', topic 'avro_fuzz', format 'avro', \"avro.schema\" '$IN_SCHEMA',
+              \"avro.confluent_schema_id\" '42', \"source.offset\" 'earliest',
+              \"source.stop_at\" 'latest', bad_data 'drop');
+   CREATE TABLE k_fuzz_got (LIKE k_got)"
+run_to_end kfuzz "INSERT INTO k_fuzz_got SELECT * FROM k_fuzz"
+expect "hostile records: each one a row or a bad row" 2003 \
+    "$(q "SELECT rows_in + bad_rows FROM stream_pipelines WHERE name = 'kfuzz'")"
+expect "hostile records: the three crafted ones are bad" ok \
+    "$(q "SELECT CASE WHEN bad_rows >= 3 THEN 'ok' ELSE bad_rows::text END
+          FROM stream_pipelines WHERE name = 'kfuzz'")"
+expect "the server did not restart" "$started" "$(q "SELECT pg_postmaster_start_time()")"
 kafka_broker_stop
 echo "ok: filesystem_test passed"
