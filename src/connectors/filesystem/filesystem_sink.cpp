@@ -119,7 +119,7 @@ bool parse_seq(const std::string& name, const std::string& prefix, const std::st
 
 FilesystemSink::FilesystemSink(const TableSpec& spec)
     : spec_(spec), options_(filesystem_options(spec)), format_(make_file_format(spec)) {
-  scratch_ = pg::call([] {
+  functions_ = pg::call([] {
     return AllocSetContextCreate(TopMemoryContext, "arroyo_stream filesystem sink",
                                  ALLOCSET_SMALL_SIZES);
   });
@@ -131,7 +131,7 @@ FilesystemSink::FilesystemSink(const TableSpec& spec)
       Oid func;
       bool varlena;
       getTypeOutputInfo(col->type, &func, &varlena);
-      fmgr_info_cxt(func, &pc.output, scratch_);
+      fmgr_info_cxt(func, &pc.output, functions_);
     });
   }
 }
@@ -141,7 +141,7 @@ FilesystemSink::FilesystemSink(const TableSpec& spec)
 FilesystemSink::~FilesystemSink() {
   for (auto& [dir, part] : open_)
     if (part->fd >= 0) ::close(part->fd);
-  if (scratch_) MemoryContextDelete(scratch_);
+  if (functions_) MemoryContextDelete(functions_);
 }
 
 void FilesystemSink::open(const RuntimeInfo& info) {
@@ -221,7 +221,10 @@ FilesystemSink::Part& FilesystemSink::part_for(const std::string& dir) {
   if (part->fd < 0) fail_file("create", path, err);
   part->out = format_->header(part->id);
   part->dirty = true;
-  dirs_to_sync_.push_back(dirpath);
+  // The new file's directory, and every directory up to the root, which may be new too.
+  dirs_to_sync_.push_back(options_.path);
+  for (size_t i = 0; i < dir.size(); i++)
+    if (dir[i] == '/') dirs_to_sync_.push_back(options_.path + "/" + dir.substr(0, i));
   Part& ref = *part;
   open_[dir] = std::move(part);
   return ref;
@@ -268,7 +271,6 @@ void FilesystemSink::write(const Batch& rows) {
     if (p.out.size() >= kWriteBytes) flush(p, false);
     if (p.size + int64(p.out.size() + p.block.size()) >= options_.file_size) roll(p);
   }
-  pg::call([&] { MemoryContextReset(scratch_); });
 }
 
 // Rolls files past their age, then writes and fsyncs what every open file holds.

@@ -84,8 +84,8 @@ class FilesystemSink : public Sink {
   std::vector<Rolled> rolled_;                         // rolled, not yet renamed
   size_t recorded_ = 0;  // rolled_[0, recorded_) are in the last checkpoint
   std::vector<std::string> dirs_to_sync_;
-  std::string last_state_;  // the entry of the last checkpoint
-  MemoryContext scratch_ = nullptr;
+  std::string last_state_;             // the entry of the last checkpoint
+  MemoryContext functions_ = nullptr;  // owns the partition columns' FmgrInfo caches
 };
 
 }  // namespace arroyo
