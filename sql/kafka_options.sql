@@ -44,7 +44,7 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER k OPTIONS (ADD "ssl.truststore.passwo
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (topic 'orders');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source');
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'no spaces');
-CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders', format 'avro');
+CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders', format 'protobuf');
 CREATE FOREIGN TABLE k_dbz (id int) SERVER k OPTIONS (type 'source', topic 'orders', format 'debezium_json', primary_key 'id');
 DROP FOREIGN TABLE k_dbz;
 CREATE FOREIGN TABLE k_t (id int) SERVER k OPTIONS (type 'source', topic 'orders', primary_key 'id');

@@ -1,5 +1,6 @@
 #include "formats/format.hpp"
 
+#include "formats/avro.hpp"
 #include "formats/debezium.hpp"
 #include "formats/json.hpp"
 #include "formats/json_unstructured.hpp"
@@ -73,6 +74,63 @@ class DebeziumRowEncoder : public RowEncoder {
   DebeziumEncoder encoder_;
 };
 
+// avro: one Avro binary record per message (formats/avro.hpp), optionally in Confluent's wire
+// format (magic byte 0, the 4-byte big-endian schema id, the record).
+int64 confluent_schema_id(const TableSpec& spec) {
+  return option_int(spec.table_options, "avro.confluent_schema_id", -1);
+}
+
+class AvroRowDecoder : public RowDecoder {
+ public:
+  explicit AvroRowDecoder(const TableSpec& spec)
+      : codec_(spec, false), schema_id_(confluent_schema_id(spec)) {}
+  void decode(const char* data, size_t len, Batch& out, TimestampTz time) override {
+    if (!data) pg::fail(ERRCODE_INVALID_TEXT_REPRESENTATION, "message has no value");
+    if (schema_id_ >= 0) {
+      if (len < 5 || data[0] != 0)
+        pg::fail(ERRCODE_INVALID_BINARY_REPRESENTATION,
+                 "message is not in Confluent's wire format (magic byte 0 and a schema id)");
+      int64 id = 0;
+      for (int i = 1; i < 5; i++) id = (id << 8) | uint8(data[i]);
+      if (id != schema_id_)
+        pg::fail(ERRCODE_INVALID_BINARY_REPRESENTATION,
+                 "message has schema id " + std::to_string(id) + ", not " +
+                     std::to_string(schema_id_) + " (option \"avro.confluent_schema_id\")");
+      data += 5;
+      len -= 5;
+    }
+    int row = out.append(time);
+    codec_.decode(data, len, out, row);
+  }
+
+ private:
+  AvroCodec codec_;
+  int64 schema_id_;
+};
+
+class AvroRowEncoder : public PerRowEncoder {
+ public:
+  explicit AvroRowEncoder(const TableSpec& spec) : codec_(spec, true) {
+    int64 id = confluent_schema_id(spec);
+    if (id >= 0) {
+      prefix_.push_back('\0');
+      for (int i = 3; i >= 0; i--) prefix_.push_back(char((uint64(id) >> (8 * i)) & 0xff));
+    }
+  }
+
+ protected:
+  std::string_view encode_row(const Datum* values, const bool* nulls) override {
+    buf_ = prefix_;
+    codec_.encode(values, nulls, buf_);
+    return buf_;
+  }
+  const char* format_name() const override { return "avro"; }
+
+ private:
+  AvroCodec codec_;
+  std::string prefix_, buf_;
+};
+
 [[noreturn]] void unknown_format(const std::string& format) {
   pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "unknown format \"" + format + "\"");
 }
@@ -90,7 +148,9 @@ void PerRowEncoder::encode(const Batch& rows, const MessageEmitter& emit) {
   }
 }
 
-std::vector<std::string> message_format_names() { return {"json", "raw_string", "debezium_json"}; }
+std::vector<std::string> message_format_names() {
+  return {"json", "raw_string", "debezium_json", "avro"};
+}
 
 namespace {
 
@@ -113,6 +173,8 @@ std::vector<OptionSpec> format_option_specs(const std::vector<std::string>& form
   if (contains(formats, "json"))
     specs.push_back({"json.unstructured", OptionKind::Choice, false, {"true", "false"}});
   if (contains(formats, "debezium_json")) specs.push_back({"primary_key", OptionKind::Text});
+  if (contains(formats, "avro"))
+    for (OptionSpec& s : avro_format_option_specs()) specs.push_back(s);
   return specs;
 }
 
@@ -142,6 +204,17 @@ void validate_table_format(const TableSpec& spec, TableRole role) {
   if (opts.count("json.unstructured") && format != "json")
     pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
              "option \"json.unstructured\" applies only to format \"json\"");
+  if (format != "avro")
+    for (const OptionSpec& option : avro_format_option_specs())
+      if (opts.count(option.name))
+        pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+                 "option \"" + option.name + "\" applies only to format \"avro\"");
+  if (opts.count("avro.confluent_schema_id") &&
+      option_int(opts, "avro.confluent_schema_id", 0) > PG_INT32_MAX)
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             "invalid value for option \"avro.confluent_schema_id\": \"" +
+                 *get_option(opts, "avro.confluent_schema_id") + "\"",
+             "A schema id fits in 4 bytes: at most 2147483647.");
   if (format == "json") validate_json_unstructured(spec);
   if (opts.count("primary_key")) {
     if (format != "debezium_json")
@@ -167,6 +240,7 @@ std::unique_ptr<RowDecoder> make_row_decoder(const TableSpec& spec) {
   if (format == "json") return std::make_unique<JsonRowDecoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringDecoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowDecoder>(spec);
+  if (format == "avro") return std::make_unique<AvroRowDecoder>(spec);
   unknown_format(format);
 }
 
@@ -177,6 +251,7 @@ std::unique_ptr<RowEncoder> make_row_encoder(const TableSpec& spec) {
   if (format == "json") return std::make_unique<JsonRowEncoder>(spec);
   if (format == "raw_string") return std::make_unique<RawStringEncoder>(spec);
   if (format == "debezium_json") return std::make_unique<DebeziumRowEncoder>(spec);
+  if (format == "avro") return std::make_unique<AvroRowEncoder>(spec);
   unknown_format(format);
 }
 

@@ -1,16 +1,18 @@
 // The format layer: how a message (a Kafka message, a websocket message, a line of a file)
 // becomes rows and rows become messages, for every connector that moves payloads (kafka,
 // websocket, single_file). A table's `format` option picks a RowDecoder (payload -> rows) and a
-// RowEncoder (rows -> payloads). Formats: json, raw_string and debezium_json, a changelog format:
+// RowEncoder (rows -> payloads). Formats: json, raw_string, avro (formats/avro.hpp) and
+// debezium_json, a changelog format:
 // its decoder may append a delete and an insert for one message, and its encoder sees whole
 // batches with each row's op, may hold a row back until the next batch (a delete followed by an
 // insert of the same key is one update message) and learns the key columns from the sink.
 //
 // The options that select and configure a format are declared and checked here, once for all
 // those connectors: `format`, `bad_data` (sources), `json.timestamp_format`, `json.max_depth`
-// and debezium_json's `primary_key` (sources). A connector lists the formats it supports, adds
-// format_option_specs() to its own specs, calls validate_table_format() from validate_table(),
-// builds its codec with make_row_decoder() / make_row_encoder() and decodes under BadData.
+// debezium_json's `primary_key` (sources), `avro.schema` and `avro.confluent_schema_id`. A
+// connector lists the formats it supports, adds format_option_specs() to its own specs, calls
+// validate_table_format() from validate_table(), builds its codec with make_row_decoder() /
+// make_row_encoder() and decodes under BadData.
 #pragma once
 
 #include "core/batch.hpp"

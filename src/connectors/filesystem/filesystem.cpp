@@ -1,0 +1,39 @@
+// filesystem: a sink writing rolling files (JSON lines, CSV, Avro) into a server directory,
+// exactly once (filesystem_sink.hpp). Server file access needs pg_write_server_files, as
+// COPY TO a file does.
+#include "connectors/filesystem/filesystem_options.hpp"
+#include "connectors/filesystem/filesystem_sink.hpp"
+#include "core/connector.hpp"
+#include "pg/guard.hpp"
+
+namespace arroyo {
+namespace {
+
+class FilesystemConnector : public Connector {
+ public:
+  const char* name() const override { return "filesystem"; }
+
+  void validate_table(const TableSpec& spec) const override { validate_filesystem_table(spec); }
+
+  TableRole role(const TableSpec&) const override { return TableRole::Sink; }
+
+  void check_privileges(const TableSpec&, TableRole) const override {
+    if (!pg::call([&] { return has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES); }))
+      pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,
+               "must be superuser or have privileges of the pg_write_server_files role to "
+               "write files with filesystem");
+  }
+
+  std::unique_ptr<Sink> make_sink(const TableSpec& spec) const override {
+    return std::make_unique<FilesystemSink>(spec);
+  }
+};
+
+}  // namespace
+
+const Connector& filesystem_connector() {
+  static const FilesystemConnector connector;
+  return connector;
+}
+
+}  // namespace arroyo
