@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# The redis connector against real redis-server instances on loopback, checked with redis-cli
+# and python3-redis. Ports: ARROYO_REDIS_TEST_PORT (default 55570) for PostgreSQL, the next
+# three for Redis: +1 plain, +2 with --requirepass, +3 with an append-only file (restarted).
+#
+#   a. options: errors at CREATE SERVER / USER MAPPING / FOREIGN TABLE name the option;
+#   b. string target: SET of the row's JSON under key_prefix + key_column, with EX ttl_secs;
+#   c. hash target: HSET on field_column; list append with max_length, list prepend; stream XADD;
+#   d. updating results: SET and DEL keep Redis equal to PostgreSQL's batch query, through
+#      inserts, updates and deletes of the regular table read by change data capture;
+#   e. a password (and username) in a user mapping; without it the pipeline fails with NOAUTH;
+#   f. lookup joins (JOIN LATERAL, inner and LEFT) on string (MGET, json) and hash (HMGET)
+#      lookup tables give exactly the rows of the same query against a regular table;
+#      bad values under bad_data 'fail' and 'drop'; unsupported subquery forms are refused;
+#   g. Redis restarted mid-pipeline: the sink reconnects (status shown while it waits) and
+#      every row arrives (at least once; string keys exactly once).
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_PORT=${ARROYO_REDIS_TEST_PORT:-55570}
+REDIS_PORT=$((PG_PORT + 1))
+AUTH_PORT=$((PG_PORT + 2))
+AOF_PORT=$((PG_PORT + 3))
+POLL_TIMEOUT=40
+
+pg_test_instance redis "$PG_PORT"
+WORK=$ARROYO_WORK_ROOT/tests/redis_server
+rm -rf "$WORK"
+arroyo_work_dir "$WORK"
+
+# start_redis PORT [ARG...]: a redis-server on 127.0.0.1:PORT (no persistence unless ARGs say
+# so), stopped when the test exits; waits until it answers PING.
+start_redis() {
+    local port=$1
+    shift
+    mkdir -p "$WORK/$port"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK/$port" \
+        --logfile "$WORK/$port/redis.log" "$@" &
+    local pid=$!
+    eval "REDIS_PID_$port=$pid"
+    arroyo_on_exit "kill $pid 2>/dev/null || true"
+    wait_for "redis-server on port $port" redis_up "$port" "$@"
+}
+redis_up() { # PORT [ARGS]: whether it answers PING (with the password of --requirepass)
+    local port=$1
+    shift
+    local auth=()
+    [[ ${1:-} == --requirepass ]] && auth=(--no-auth-warning -a "$2")
+    last=$(redis-cli -p "$port" "${auth[@]}" ping 2>&1) && [[ $last == PONG ]]
+}
+stop_redis() { # PORT: stops it (SIGTERM) and waits until it has exited
+    local var=REDIS_PID_$1
+    kill "${!var}" 2>/dev/null || true
+    wait "${!var}" 2>/dev/null || true
+}
+rc() { redis-cli -p "$REDIS_PORT" "$@"; }
+py() { "$PYTHON" -c "$1"; }
+
+q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
+q_err() { # Q: runs Q, which must fail; prints psql's ERROR line
+    local out
+    if out=$(pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1" 2>&1); then
+        arroyo_die "expected an error from: $1"
+    fi
+    printf '%s\n' "$out" | grep -m1 '^ERROR' || printf '%s\n' "$out"
+}
+expect() {
+    if [[ $3 != "$2" ]]; then
+        arroyo_die "$1: expected '$2', got '$3'"
+    fi
+    echo "ok: $1"
+}
+query_is() {
+    last=$(q "$1" 2>&1) || return 1
+    [[ $last == "$2" ]]
+}
+cmd_is() { # WANT CMD...: the command's output is exactly WANT
+    local want=$1
+    shift
+    last=$("$@" 2>&1) || return 1
+    [[ $last == "$want" ]]
+}
+start_pipeline() { # NAME QUERY
+    q "SELECT stream_create('$1', \$q\$$2\$q\$)" >/dev/null
+    q "SELECT stream_start('$1')" >/dev/null
+}
+run_to_end() { # NAME QUERY: prints the end state
+    start_pipeline "$1" "$2"
+    q "SELECT stream_wait('$1', '60 seconds')"
+}
+last_error() { q "SELECT last_error FROM stream_pipelines WHERE name = '$1'"; }
+status_matches() { # NAME RE
+    last=$(q "SELECT coalesce(source_status, '<null>') FROM stream_pipelines WHERE name = '$1'" 2>&1) ||
+        return 1
+    [[ $last =~ $2 ]]
+}
+
+start_redis "$REDIS_PORT"
+q "CREATE EXTENSION arroyo_stream;
+   CREATE SERVER redis FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'redis', address 'redis://127.0.0.1:$REDIS_PORT');
+   CREATE SERVER ticks FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+   CREATE FOREIGN TABLE ticks (counter bigint)
+     SERVER ticks OPTIONS (event_rate '0', message_count '100');" >/dev/null
+
+# --- a. options ----------------------------------------------------------------------------------
+arroyo_log "a. options are checked when they are given"
+expect "server without address" \
+    'ERROR:  missing required option "address" for connector "redis" servers' \
+    "$(q_err "CREATE SERVER r1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'redis')")"
+expect "bad address" \
+    'ERROR:  invalid value for option "address": "localhost:6379"' \
+    "$(q_err "CREATE SERVER r1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'redis', address 'localhost:6379')")"
+expect "bad port" \
+    'ERROR:  invalid value for option "address": "redis://h:99999"' \
+    "$(q_err "CREATE SERVER r1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'redis', address 'redis://h:99999')")"
+expect "credentials in the address" \
+    'ERROR:  invalid value for option "address": "redis://u:p@h:1"' \
+    "$(q_err "CREATE SERVER r1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'redis', address 'redis://u:p@h:1')")"
+expect "password on a server" \
+    'ERROR:  option "password" is a credential and belongs in a user mapping' \
+    "$(q_err "CREATE SERVER r1 FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'redis', address 'redis://h', password 'x')")"
+expect "unknown user mapping option" \
+    'ERROR:  unknown option "token" for connector "redis" user mappings' \
+    "$(q_err "CREATE USER MAPPING FOR CURRENT_USER SERVER redis OPTIONS (token 'x')")"
+expect "missing type" \
+    'ERROR:  missing required option "type" for connector "redis" tables' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (target 'string')")"
+expect "missing target" \
+    "ERROR:  missing required option \"target\" for connector \"redis\" tables of type 'sink'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink')")"
+expect "bad target" \
+    'ERROR:  invalid value for option "target": "set"' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'set')")"
+expect "no key" \
+    'ERROR:  missing option "target.key_column" or "target.key_prefix" for connector "redis" tables' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string')")"
+expect "key column missing" \
+    'ERROR:  option "target.key_column" names column "nope", which does not exist' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_column\" 'nope')")"
+expect "hash without field" \
+    "ERROR:  missing required option \"target.field_column\" for connector \"redis\" tables of target 'hash'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'hash', \"target.key_prefix\" 'h')")"
+expect "field on a string" \
+    "ERROR:  option \"target.field_column\" applies only to target 'hash'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'h', \"target.field_column\" 'k')")"
+expect "operation on a hash" \
+    "ERROR:  option \"target.operation\" applies only to target 'list'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'hash', \"target.key_prefix\" 'h', \"target.field_column\" 'k', \"target.operation\" 'append')")"
+expect "bad ttl" \
+    'ERROR:  invalid value for option "target.ttl_secs": "0"' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'h', \"target.ttl_secs\" '0')")"
+expect "bad operation" \
+    'ERROR:  invalid value for option "target.operation": "insert"' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'list', \"target.key_prefix\" 'h', \"target.operation\" 'insert')")"
+expect "password on a table" \
+    'ERROR:  option "password" is a credential and belongs in a user mapping' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'h', password 'x')")"
+expect "bad_data on a sink" \
+    'ERROR:  option "bad_data" applies only to source tables' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'h', bad_data 'drop')")"
+expect "lookup of a list" \
+    "ERROR:  lookup tables take target 'string' (MGET) or 'hash' (HMGET), not 'list'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k text OPTIONS (metadata 'key')) SERVER redis OPTIONS (type 'lookup', target 'list')")"
+expect "lookup without key" \
+    'ERROR:  a redis lookup table needs a key column' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k text, v text) SERVER redis OPTIONS (type 'lookup')")"
+expect "lookup with two keys" \
+    'ERROR:  a redis lookup table has one key column, and "v" is a second one' \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k text OPTIONS (metadata 'key'), v text OPTIONS (metadata 'key')) SERVER redis OPTIONS (type 'lookup')")"
+expect "key_column on a lookup" \
+    "ERROR:  option \"target.key_column\" applies only to tables of type 'sink'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k text OPTIONS (metadata 'key')) SERVER redis OPTIONS (type 'lookup', \"target.key_column\" 'k')")"
+expect "format on a hash lookup" \
+    "ERROR:  option \"format\" does not apply to lookup tables of target 'hash'" \
+    "$(q_err "CREATE FOREIGN TABLE t1 (k text OPTIONS (metadata 'key')) SERVER redis OPTIONS (type 'lookup', target 'hash', format 'json')")"
+q "CREATE FOREIGN TABLE sink_ok (k int) SERVER redis OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'x')" >/dev/null
+expect "ALTER checks too" \
+    "ERROR:  option \"target.operation\" applies only to target 'list'" \
+    "$(q_err "ALTER FOREIGN TABLE sink_ok OPTIONS (ADD \"target.operation\" 'append')")"
+expect "a sink cannot be queried" \
+    'ERROR:  foreign table "sink_ok" is a sink and cannot be queried' \
+    "$(q_err "SELECT * FROM sink_ok")"
+
+# --- b. string target ------------------------------------------------------------------------------
+arroyo_log "b. string target: SET key_prefix + key_column, EX ttl_secs"
+q "CREATE FOREIGN TABLE kv (id bigint, sq bigint, label text) SERVER redis
+     OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'kv:', \"target.key_column\" 'id',
+              \"target.ttl_secs\" '3600')" >/dev/null
+expect "b_string finished" finished \
+    "$(run_to_end b_string "INSERT INTO kv SELECT counter, counter * counter, 'n' || counter FROM ticks")"
+expect "100 string keys" 100 "$(rc --scan --pattern 'kv:*' | wc -l)"
+expect "GET kv:7" '{"id":7,"sq":49,"label":"n7"}' "$(rc get kv:7)"
+ttl=$(rc ttl kv:99)
+((ttl > 0 && ttl <= 3600)) || arroyo_die "TTL of kv:99: expected 1..3600, got $ttl"
+echo "ok: kv:99 expires (TTL $ttl)"
+expect "every value (python3-redis)" 100 "$(py "
+import json, redis
+r = redis.Redis(port=$REDIS_PORT)
+ok = 0
+for i in range(100):
+    v = json.loads(r.get('kv:%d' % i))
+    ok += v == {'id': i, 'sq': i * i, 'label': 'n%d' % i}
+print(ok)")"
+
+# --- c. hash, list, stream targets ------------------------------------------------------------------
+arroyo_log "c. hash, list (append, prepend, max_length) and stream targets"
+q "CREATE FOREIGN TABLE hs (grp bigint, id bigint, v text) SERVER redis
+     OPTIONS (type 'sink', target 'hash', \"target.key_prefix\" 'h:', \"target.key_column\" 'grp',
+              \"target.field_column\" 'id');
+   CREATE FOREIGN TABLE lst (payload text) SERVER redis
+     OPTIONS (type 'sink', target 'list', \"target.key_prefix\" 'events', format 'raw_string',
+              \"target.operation\" 'append', \"target.max_length\" '10');
+   CREATE FOREIGN TABLE lst_rev (payload text) SERVER redis
+     OPTIONS (type 'sink', target 'list', \"target.key_prefix\" 'events_rev', format 'raw_string',
+              \"target.operation\" 'prepend', \"target.max_length\" '5');
+   CREATE FOREIGN TABLE strm (id bigint) SERVER redis
+     OPTIONS (type 'sink', target 'stream', \"target.key_prefix\" 'stream:', \"target.key_column\" 'id');
+   CREATE FOREIGN TABLE strm_one (id bigint) SERVER redis
+     OPTIONS (type 'sink', target 'stream', \"target.key_prefix\" 'allstream', \"target.max_length\" '1000')" >/dev/null
+expect "c_hash" finished "$(run_to_end c_hash "INSERT INTO hs SELECT counter % 3, counter, 'v' || counter FROM ticks")"
+expect "HLEN h:0 h:1 h:2" "34 33 33" "$(echo $(rc hlen h:0) $(rc hlen h:1) $(rc hlen h:2))"
+expect "HGET h:1 4" '{"grp":1,"id":4,"v":"v4"}' "$(rc hget h:1 4)"
+expect "c_list" finished "$(run_to_end c_list "INSERT INTO lst SELECT 'e' || counter FROM ticks")"
+expect "list append, last 10" "e90 e91 e92 e93 e94 e95 e96 e97 e98 e99" "$(echo $(rc lrange events 0 -1))"
+expect "c_list_rev" finished "$(run_to_end c_list_rev "INSERT INTO lst_rev SELECT 'e' || counter FROM ticks")"
+expect "list prepend, newest 5" "e99 e98 e97 e96 e95" "$(echo $(rc lrange events_rev 0 -1))"
+expect "c_stream" finished "$(run_to_end c_stream "INSERT INTO strm_one SELECT counter FROM ticks")"
+expect "stream entries (python3-redis)" "100 [0, 1, 2, 98, 99]" "$(py "
+import json, redis
+r = redis.Redis(port=$REDIS_PORT)
+entries = r.xrange('allstream')
+ids = [json.loads(fields[b'value'])['id'] for _, fields in entries]
+print(len(entries), ids[:3] + ids[-2:])")"
+expect "c_stream per key" finished "$(run_to_end c_stream_keys "INSERT INTO strm SELECT counter % 2 FROM ticks")"
+expect "XLEN stream:0 stream:1" "50 50" "$(echo $(rc xlen stream:0) $(rc xlen stream:1))"
+expect "a list is no target for updating results" \
+    'ERROR:  the result of this pipeline is updating, but "lst" can only append rows' \
+    "$(q_err "SELECT stream_create('c_bad', \$\$INSERT INTO lst SELECT count(*)::text FROM ticks GROUP BY counter % 2\$\$)")"
