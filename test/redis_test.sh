@@ -239,3 +239,75 @@ expect "XLEN stream:0 stream:1" "50 50" "$(echo $(rc xlen stream:0) $(rc xlen st
 expect "a list is no target for updating results" \
     'ERROR:  the result of this pipeline is updating, but "lst" can only append rows' \
     "$(q_err "SELECT stream_create('c_bad', \$\$INSERT INTO lst SELECT count(*)::text FROM ticks GROUP BY counter % 2\$\$)")"
+
+# --- d. updating results: SET / DEL, HSET / HDEL ------------------------------------------------------
+arroyo_log "d. updating results: Redis follows the batch query through inserts, updates, deletes"
+q "CREATE TABLE orders (id int PRIMARY KEY, k int, v int);
+   INSERT INTO orders SELECT i, i % 5, i FROM generate_series(1, 50) i;
+   CREATE FOREIGN TABLE totals (k int, total bigint, n bigint) SERVER redis
+     OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'tot:', \"target.key_column\" 'k');
+   CREATE FOREIGN TABLE totals_h (k int, total bigint, n bigint) SERVER redis
+     OPTIONS (type 'sink', target 'hash', \"target.key_prefix\" 'totals', \"target.field_column\" 'k')" >/dev/null
+start_pipeline d_upd 'INSERT INTO totals SELECT k, sum(v), count(*) FROM orders GROUP BY k'
+start_pipeline d_upd_h 'INSERT INTO totals_h SELECT k, sum(v), count(*) FROM orders GROUP BY k'
+batch() { q "SELECT string_agg(k || '|' || total || '|' || n, ' ' ORDER BY k) FROM (SELECT k, sum(v) AS total, count(*) AS n FROM orders GROUP BY k) b"; }
+redis_strings() {
+    py "
+import json, redis
+r = redis.Redis(port=$REDIS_PORT)
+rows = [json.loads(r.get(k)) for k in r.scan_iter('tot:*')]
+rows = sorted((v['k'], v['total'], v['n']) for v in rows)
+print(' '.join('%d|%d|%d' % t for t in rows))"
+}
+redis_hash() {
+    py "
+import json, redis
+r = redis.Redis(port=$REDIS_PORT)
+rows = sorted((int(f), json.loads(v)) for f, v in r.hgetall('totals').items())
+print(' '.join('%d|%d|%d' % (f, v['total'], v['n']) for f, v in rows if v['k'] == f))"
+}
+both_follow() { # WANT: both sinks hold the batch query's result WANT
+    last="strings: $(redis_strings); hash: $(redis_hash)"
+    [[ $last == "strings: $1; hash: $1" ]]
+}
+want=$(batch)
+expect "the batch query (5 groups)" "0|275|10 1|235|10 2|245|10 3|255|10 4|265|10" "$want"
+wait_for "the initial totals in Redis" both_follow "$want"
+echo "ok: initial totals"
+q "UPDATE orders SET v = v + 100 WHERE k = 1;
+   DELETE FROM orders WHERE k = 2;
+   INSERT INTO orders VALUES (51, 7, 1), (52, 7, 2);
+   UPDATE orders SET k = 3 WHERE id = 4" >/dev/null
+want=$(batch)
+expect "the batch query after the changes" "0|275|10 1|1235|10 3|259|11 4|261|9 7|3|2" "$want"
+wait_for "the changed totals in Redis" both_follow "$want"
+expect "group 2 deleted (DEL)" 0 "$(rc exists tot:2)"
+expect "group 2 deleted (HDEL)" 0 "$(rc hexists totals 2)"
+q "DELETE FROM orders" >/dev/null
+wait_for "every group deleted" both_follow ""
+expect "no totals left" "0 0" "$(echo $(rc --scan --pattern 'tot:*' | wc -l) $(rc exists totals))"
+q "SELECT stream_drop('d_upd'); SELECT stream_drop('d_upd_h')" >/dev/null
+
+# --- e. credentials in a user mapping -------------------------------------------------------------------
+arroyo_log "e. a password (and username) in a user mapping"
+start_redis "$AUTH_PORT" --requirepass 's3cret pass'
+q "CREATE SERVER rauth FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'redis', address 'redis://127.0.0.1:$AUTH_PORT');
+   CREATE FOREIGN TABLE auth_kv (id bigint) SERVER rauth
+     OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'a:', \"target.key_column\" 'id')" >/dev/null
+expect "no password: failed" failed "$(run_to_end e_none 'INSERT INTO auth_kv SELECT counter FROM ticks')"
+expect "no password: NOAUTH" \
+    "redis sink public.auth_kv: Redis at redis://127.0.0.1:$AUTH_PORT refused the connection: NOAUTH Authentication required." \
+    "$(last_error e_none)"
+q "CREATE USER MAPPING FOR CURRENT_USER SERVER rauth OPTIONS (password 'wrong')" >/dev/null
+expect "wrong password: failed" failed "$(run_to_end e_wrong 'INSERT INTO auth_kv SELECT counter FROM ticks')"
+expect "wrong password: WRONGPASS" \
+    "redis sink public.auth_kv: Redis at redis://127.0.0.1:$AUTH_PORT refused the connection: WRONGPASS invalid username-password pair or user is disabled." \
+    "$(last_error e_wrong)"
+q "ALTER USER MAPPING FOR CURRENT_USER SERVER rauth OPTIONS (SET password 's3cret pass', ADD username 'default')" >/dev/null
+expect "right password" finished "$(run_to_end e_right 'INSERT INTO auth_kv SELECT counter FROM ticks')"
+expect "100 keys behind the password" 100 \
+    "$(redis-cli -p "$AUTH_PORT" --no-auth-warning -a 's3cret pass' dbsize)"
+expect "the password is in no server or table option" 0 \
+    "$(q "SELECT count(*) FROM pg_foreign_server s, pg_foreign_table t
+          WHERE array_to_string(s.srvoptions || t.ftoptions, ',') LIKE '%s3cret%'")"
