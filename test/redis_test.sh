@@ -311,3 +311,69 @@ expect "100 keys behind the password" 100 \
 expect "the password is in no server or table option" 0 \
     "$(q "SELECT count(*) FROM pg_foreign_server s, pg_foreign_table t
           WHERE array_to_string(s.srvoptions || t.ftoptions, ',') LIKE '%s3cret%'")"
+
+# --- f. lookup joins --------------------------------------------------------------------------------
+arroyo_log "f. lookup joins against Redis give the rows of the same query against a regular table"
+# Customers 0..9 but 5; the stream looks up counter % 13, so 5, 10, 11 and 12 are not found.
+q "CREATE TABLE customers (id int PRIMARY KEY, name text, tier int);
+   INSERT INTO customers SELECT i, 'cust ' || i, i % 4 FROM generate_series(0, 9) i WHERE i <> 5;
+   CREATE FOREIGN TABLE cust_r (id int OPTIONS (metadata 'key'), name text, tier int) SERVER redis
+     OPTIONS (type 'lookup', \"target.key_prefix\" 'cust:');
+   CREATE FOREIGN TABLE cust_h (id int OPTIONS (metadata 'key'), name text, tier int) SERVER redis
+     OPTIONS (type 'lookup', target 'hash', \"target.key_prefix\" 'custh:');
+   CREATE FOREIGN TABLE cust_drop (id int OPTIONS (metadata 'key'), name text, tier int) SERVER redis
+     OPTIONS (type 'lookup', \"target.key_prefix\" 'cust:', bad_data 'drop');
+   CREATE TABLE got_table (counter bigint, id int, name text, tier int);
+   CREATE TABLE got_r (LIKE got_table); CREATE TABLE got_h (LIKE got_table);
+   CREATE TABLE got_left_table (LIKE got_table); CREATE TABLE got_left_r (LIKE got_table);
+   CREATE TABLE got_drop (LIKE got_table); CREATE TABLE got_fail (LIKE got_table)" >/dev/null
+# The same rows in Redis, written by python3-redis: JSON strings and hashes.
+py "
+import psycopg, redis
+r = redis.Redis(port=$REDIS_PORT)
+with psycopg.connect('$(pg_conninfo "$PGTEST_DIR" "$PGTEST_PORT")') as c:
+    for id, name, tier in c.execute('SELECT id, name, tier FROM customers'):
+        r.set('cust:%d' % id, '{\"name\": \"%s\", \"tier\": %d}' % (name, tier))
+        r.hset('custh:%d' % id, mapping={'name': name, 'tier': str(tier)})
+"
+lookup_query() { # TARGET TABLE [LEFT]
+    echo "INSERT INTO $1 SELECT t.counter, c.id, c.name, c.tier FROM ticks t
+          ${3:-} JOIN LATERAL (SELECT x.id, x.name, x.tier FROM $2 x WHERE x.id = t.counter % 13) c ON true"
+}
+rows_of() { q "SELECT count(*) || ': ' || coalesce(md5(string_agg(g::text, ',' ORDER BY counter)), '') FROM $1 g"; }
+expect "f_table" finished "$(run_to_end f_table "$(lookup_query got_table customers)")"
+expect "f_r (MGET)" finished "$(run_to_end f_r "$(lookup_query got_r cust_r)")"
+expect "f_h (HMGET)" finished "$(run_to_end f_h "$(lookup_query got_h cust_h)")"
+expect "f_left_table" finished "$(run_to_end f_left_table "$(lookup_query got_left_table customers LEFT)")"
+expect "f_left_r" finished "$(run_to_end f_left_r "$(lookup_query got_left_r cust_r LEFT)")"
+table_rows=$(rows_of got_table)
+expect "rows found in the regular table (8 keys x 8 + key 9 x 7)" 71 "${table_rows%%:*}"
+expect "string lookup = table lookup" "$table_rows" "$(rows_of got_r)"
+expect "hash lookup = table lookup" "$table_rows" "$(rows_of got_h)"
+expect "left joins: 100 rows" 100 "$(q "SELECT count(*) FROM got_left_r")"
+expect "LEFT string lookup = LEFT table lookup" "$(rows_of got_left_table)" "$(rows_of got_left_r)"
+expect "one row looked up" "22|9|cust 9|1" "$(q "SELECT * FROM got_r WHERE counter = 22")"
+expect "EXPLAIN of a Redis lookup" \
+    "1 key per event, one round trip per batch of distinct keys" \
+    "$(q "SELECT stream_explain('f_r')" | sed -n 's/.*Looks up: //p')"
+# Bad values: a key whose value is not JSON, and a hash field that is not an integer.
+rc set cust:5 'not json' >/dev/null
+expect "f_fail" failed "$(run_to_end f_fail "$(lookup_query got_fail cust_r)")"
+expect "f_fail's error" \
+    'bad data in the value of key "cust:5": ' \
+    "$(last_error f_fail | grep -o '^bad data in the value of key "cust:5": ')"
+expect "f_drop" finished "$(run_to_end f_drop "$(lookup_query got_drop cust_drop)")"
+expect "bad values dropped: as not found" "$table_rows" "$(rows_of got_drop)"
+# What a lookup table is not.
+expect "a lookup table is no stream" \
+    'ERROR:  foreign table "cust_r" is a lookup table and cannot be read as a stream' \
+    "$(q_err "SELECT stream_create('f_bad', \$\$INSERT INTO got_r SELECT 0, * FROM cust_r\$\$)")"
+expect "a lookup table is no sink" \
+    'ERROR:  foreign table "cust_r" is a lookup table and cannot be written to' \
+    "$(q_err "SELECT stream_create('f_bad', \$\$INSERT INTO cust_r SELECT 1, 'a', 1 FROM ticks\$\$)")"
+expect "only by key" \
+    'ERROR:  this LATERAL subquery over the lookup table "cust_r" is not supported in a pipeline' \
+    "$(q_err "SELECT stream_create('f_bad', \$\$INSERT INTO got_r SELECT t.counter, c.* FROM ticks t JOIN LATERAL (SELECT x.id, x.name, x.tier FROM cust_r x WHERE x.tier = t.counter) c ON true\$\$)")"
+expect "columns only" \
+    'ERROR:  an expression in the select list of a LATERAL subquery over the lookup table "cust_r" is not supported in a pipeline' \
+    "$(q_err "SELECT stream_create('f_bad', \$\$INSERT INTO got_r SELECT t.counter, c.* FROM ticks t JOIN LATERAL (SELECT x.id, upper(x.name), x.tier FROM cust_r x WHERE x.id = t.counter) c ON true\$\$)")"
