@@ -377,3 +377,43 @@ expect "only by key" \
 expect "columns only" \
     'ERROR:  an expression in the select list of a LATERAL subquery over the lookup table "cust_r" is not supported in a pipeline' \
     "$(q_err "SELECT stream_create('f_bad', \$\$INSERT INTO got_r SELECT t.counter, c.* FROM ticks t JOIN LATERAL (SELECT x.id, upper(x.name), x.tier FROM cust_r x WHERE x.id = t.counter) c ON true\$\$)")"
+
+# --- g. Redis restarted mid-pipeline -----------------------------------------------------------------
+arroyo_log "g. Redis restarted mid-pipeline: the sink reconnects and every row arrives"
+# This Redis keeps an append-only file synced at every write, so that what it acknowledged
+# before the restart is still there after it.
+AOF_ARGS=(--appendonly yes --appendfsync always)
+start_redis "$AOF_PORT" "${AOF_ARGS[@]}"
+q "CREATE SERVER raof FOREIGN DATA WRAPPER arroyo_stream
+     OPTIONS (connector 'redis', address 'redis://127.0.0.1:$AOF_PORT');
+   CREATE FOREIGN TABLE aof_kv (id bigint) SERVER raof
+     OPTIONS (type 'sink', target 'string', \"target.key_prefix\" 'r:', \"target.key_column\" 'id');
+   CREATE FOREIGN TABLE aof_list (id bigint) SERVER raof
+     OPTIONS (type 'sink', target 'list', \"target.key_prefix\" 'rlist');
+   CREATE FOREIGN TABLE slow_ticks (counter bigint)
+     SERVER ticks OPTIONS (event_rate '400', message_count '4000')" >/dev/null
+start_pipeline g_kv 'INSERT INTO aof_kv SELECT counter FROM slow_ticks'
+start_pipeline g_list 'INSERT INTO aof_list SELECT counter FROM slow_ticks'
+dbsize_over() { last=$(redis-cli -p "$AOF_PORT" dbsize 2>&1) && ((last > $1)); }
+wait_for "some rows in Redis" dbsize_over 100
+wait_for "g_kv to be connected" status_matches g_kv "^redis sink public.aof_kv: connected to redis://127.0.0.1:$AOF_PORT\$"
+stop_redis "$AOF_PORT"
+reconnecting="^redis sink public.aof_[a-z]+: reconnecting to redis://127.0.0.1:$AOF_PORT \(attempt [0-9]+\): "
+wait_for "g_kv to report its reconnecting" status_matches g_kv "$reconnecting"
+wait_for "g_list to report its reconnecting" status_matches g_list "$reconnecting"
+echo "ok: reconnecting shown: $last"
+expect "g_kv still running" running "$(q "SELECT state FROM stream_pipelines WHERE name = 'g_kv'")"
+start_redis "$AOF_PORT" "${AOF_ARGS[@]}"
+wait_for "g_kv to reconnect" status_matches g_kv "^redis sink public.aof_kv: connected to redis://127.0.0.1:$AOF_PORT \(reconnected [0-9]+ times\)\$|^<null>\$"
+expect "g_kv finished" finished "$(q "SELECT stream_wait('g_kv', '60 seconds')")"
+expect "g_list finished" finished "$(q "SELECT stream_wait('g_list', '60 seconds')")"
+expect "every key once (string target)" 4000 "$(redis-cli -p "$AOF_PORT" --scan --pattern 'r:*' | wc -l)"
+expect "every row at least once (list target)" "4000 0 3999" "$(py "
+import json, redis
+r = redis.Redis(port=$AOF_PORT)
+items = [json.loads(x)['id'] for x in r.lrange('rlist', 0, -1)]
+print(len(set(items)), min(items), max(items))")"
+echo "ok: the list holds $(redis-cli -p "$AOF_PORT" llen rlist) items for 4000 rows (repeats: rows whose replies were lost)"
+grep -q "reconnected to Redis at redis://127.0.0.1:$AOF_PORT" "$PGTEST_DIR/server.log" ||
+    arroyo_die "no 'reconnected' line in the server log"
+echo "ok: the reconnect is logged"
