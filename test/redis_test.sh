@@ -360,8 +360,19 @@ expect "EXPLAIN of a Redis lookup" \
 rc set cust:5 'not json' >/dev/null
 expect "f_fail" failed "$(run_to_end f_fail "$(lookup_query got_fail cust_r)")"
 expect "f_fail's error" \
-    'bad data in the value of key "cust:5": ' \
-    "$(last_error f_fail | grep -o '^bad data in the value of key "cust:5": ')"
+    'bad data in the value of key "cust:5": JSON document is not an object' \
+    "$(last_error f_fail)"
+rc hset custh:5 name 'five' tier 'many' >/dev/null
+expect "f_fail_h" failed "$(run_to_end f_fail_h "$(lookup_query got_fail cust_h)")"
+expect "f_fail_h's error" \
+    'bad data in hash "custh:5": column "tier": invalid input syntax for type integer: "many"' \
+    "$(last_error f_fail_h)"
+printf 'HSET custh:5 name "\xff\xfe" tier 1\r\n' | rc >/dev/null
+expect "f_fail_utf8" failed "$(run_to_end f_fail_utf8 "$(lookup_query got_fail cust_h)")"
+expect "f_fail_utf8's error" \
+    'bad data in hash "custh:5": column "name": invalid byte sequence for encoding "UTF8": 0xff' \
+    "$(last_error f_fail_utf8)"
+rc del custh:5 >/dev/null
 expect "f_drop" finished "$(run_to_end f_drop "$(lookup_query got_drop cust_drop)")"
 expect "bad values dropped: as not found" "$table_rows" "$(rows_of got_drop)"
 # What a lookup table is not.

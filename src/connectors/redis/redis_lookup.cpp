@@ -8,7 +8,13 @@
 
 #include "pg/guard.hpp"
 
+extern "C" {
+#include "mb/pg_wchar.h"
+}
+
 #include <hiredis/hiredis.h>
+
+#include <cstring>
 
 namespace arroyo {
 
@@ -89,8 +95,19 @@ void RedisLookup::lookup(const std::vector<std::string>& keys, Batch& out,
             for (size_t f = 0; f < reply->elements; f++) {
               const redisReply* v = reply->element[f];
               if (v->type != REDIS_REPLY_STRING) continue;
+              const std::string& name = fields_[f]->name;
+              if (memchr(v->str, '\0', v->len))
+                pg::fail(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                         "column \"" + name + "\": the value contains a NUL byte");
               std::string text(v->str, v->len);
-              set_column(out, row, fields_[f]->attnum - 1, text.c_str());
+              // Text from Redis is any bytes: it must be valid in the database encoding.
+              try {
+                pg::call([&] { pg_verifymbstr(text.data(), int(text.size()), false); });
+                set_column(out, row, fields_[f]->attnum - 1, text.c_str());
+              } catch (const pg::Error& e) {
+                throw pg::Error(e.sqlerrcode(), "column \"" + name + "\": " + e.message(),
+                                e.detail(), e.hint());
+              }
             }
             if (config_.lookup_key >= 0) set_column(out, row, config_.lookup_key, keys[k].c_str());
           },
