@@ -375,6 +375,18 @@ expect "f_fail_utf8's error" \
 rc del custh:5 >/dev/null
 expect "f_drop" finished "$(run_to_end f_drop "$(lookup_query got_drop cust_drop)")"
 expect "bad values dropped: as not found" "$table_rows" "$(rows_of got_drop)"
+# lookup.cache.ttl: each distinct key is read from Redis once (13 keys: 10 found, 3 missing),
+# though the 300 events arrive in many batches.
+q "CREATE FOREIGN TABLE slow_300 (counter bigint) SERVER ticks OPTIONS (event_rate '300', message_count '300');
+   CREATE TABLE got_cache (LIKE got_table); CREATE TABLE got_cache_table (LIKE got_table)" >/dev/null
+rc config resetstat >/dev/null
+expect "f_cache" finished "$(run_to_end f_cache "SET lookup.cache.ttl = '1 hour';
+    $(lookup_query got_cache cust_drop | sed 's/FROM ticks/FROM slow_300/')")"
+expect "keys read from Redis with the cache" "keyspace_hits:10 keyspace_misses:3" \
+    "$(echo $(rc info stats | tr -d '\r' | grep -E '^keyspace_(hits|misses):'))"
+expect "f_cache_table" finished \
+    "$(run_to_end f_cache_table "$(lookup_query got_cache_table customers | sed 's/FROM ticks/FROM slow_300/')")"
+expect "cached lookup = table lookup" "$(rows_of got_cache_table)" "$(rows_of got_cache)"
 # What a lookup table is not.
 expect "a lookup table is no stream" \
     'ERROR:  foreign table "cust_r" is a lookup table and cannot be read as a stream' \
