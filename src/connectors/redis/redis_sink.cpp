@@ -142,7 +142,9 @@ void RedisSink::write(const Batch& rows) {
 // Sends the queued commands and waits for every reply (reconnecting as needed).
 void RedisSink::send() {
   if (queue_.empty()) return;
+  failed_ = true;  // until every reply has been read
   client_->run(queue_, [](size_t, const redisReply*) {});
+  failed_ = false;
   queue_.clear();
   queued_bytes_ = 0;
 }
@@ -156,7 +158,7 @@ void RedisSink::commit() {
 
 void RedisSink::close() {
   if (!client_) return;
-  commit();
+  if (!failed_) commit();  // after a failed send, the pipeline is failing: nothing more is sent
   client_.reset();
 }
 

@@ -49,6 +49,7 @@ class RedisSink : public Sink {
   std::unique_ptr<Batch> inserts_;
   std::vector<std::string> queue_;
   size_t queued_bytes_ = 0;
+  bool failed_ = false;  // a send threw (a Redis error, an interrupt)
 };
 
 }  // namespace arroyo
