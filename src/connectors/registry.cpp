@@ -16,13 +16,15 @@ const Connector& polling_http_connector();
 const Connector& webhook_connector();
 const Connector& mqtt_connector();
 const Connector& filesystem_connector();
+const Connector& redis_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
   return {&impulse_connector(),   &single_file_connector(), &nexmark_connector(),
           &blackhole_connector(), &websocket_connector(),   &kafka_connector(),
           &rabbitmq_connector(),  &sse_connector(),         &polling_http_connector(),
-          &webhook_connector(),   &mqtt_connector(),        &filesystem_connector()};
+          &webhook_connector(),   &mqtt_connector(),        &filesystem_connector(),
+          &redis_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {

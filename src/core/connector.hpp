@@ -7,6 +7,7 @@
 #include "core/batch.hpp"
 #include "core/table_spec.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct RuntimeInfo {
   // A preview (stream_preview) runs the query with no side effects on its sources: no offsets
   // committed, no replication slot kept.
   bool preview = false;
+  // Publishes a status line in stream_pipelines.source_status at once, for a sink that waits
+  // inside commit() (reconnecting); empty when the runtime offers none.
+  std::function<void(const std::string&)> report_status;
 };
 
 // A running source. poll() appends rows (in the table's full row layout) to `out`, allocating
@@ -102,7 +106,23 @@ class Sink {
   virtual void restore(const StateEntry&) {}
   // Called after the pipeline's transaction, with its checkpoint, has committed.
   virtual void committed() {}
+  // A one-line live status, shown in stream_pipelines.source_status with the sources'.
+  virtual std::string status() const { return {}; }
   virtual void close() {}
+};
+
+// A table read by key when a lookup join processes a batch (a Redis lookup table): the
+// connector side of `JOIN LATERAL (SELECT … FROM t WHERE t.key = stream.col)`.
+class LookupTable {
+ public:
+  virtual ~LookupTable() = default;
+  // Looks up `keys` (the key column's text) in one round trip. For each key found, appends its
+  // row (the table's full row layout; by-reference values palloc'd in CurrentMemoryContext) to
+  // `out`, sized for every key, and sets row_of_key[i] to the row's index; -1 when not found.
+  virtual void lookup(const std::vector<std::string>& keys, Batch& out,
+                      std::vector<int>& row_of_key) = 0;
+  // A one-line live status, shown in stream_pipelines.source_status.
+  virtual std::string status() const { return {}; }
 };
 
 class Connector {
@@ -146,6 +166,10 @@ class Connector {
 
   virtual std::unique_ptr<Source> make_source(const TableSpec& spec) const;
   virtual std::unique_ptr<Sink> make_sink(const TableSpec& spec) const;
+  // Lookup tables (role Lookup): the column (0-based) a lookup join's subquery must compare
+  // with the stream (`WHERE t.key = o.k`), and the table's reader.
+  virtual int lookup_key_column(const TableSpec&) const { return -1; }
+  virtual std::unique_ptr<LookupTable> make_lookup(const TableSpec& spec) const;
 };
 
 // The registry (src/connectors/registry.cpp): the one place connectors are listed.

@@ -80,6 +80,8 @@ class Operator {
   virtual void flush() {}
   // Bytes of memory this operator's state holds.
   virtual int64 state_bytes() const { return 0; }
+  // A one-line live status (a lookup's connection), for stream_pipelines.source_status.
+  virtual std::string status() const { return {}; }
   // Keys (groups) this operator keeps state for, for stream_operators; -1: it keeps none.
   virtual int64 state_keys() const { return -1; }
   // Checkpoints (src/state/): writes what changed in this operator's state since the last

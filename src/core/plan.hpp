@@ -166,6 +166,12 @@ struct LookupJoinNode : PlanNode {
   std::string tables;                 // the relations it reads, for messages ("customers")
   bool scans = false;                 // no index serves its conditions: each batch scans a table
   bool cacheable = false;             // reads only foreign tables (of other wrappers)
+  // A lookup table of a connector (Redis; Connector::make_lookup) instead of `lookup`: one
+  // parameter, the key; per subquery column, the table column (0-based) it reads.
+  Oid lookup_table = InvalidOid;
+  TableSpec lookup_spec;
+  const Connector* lookup_connector = nullptr;
+  std::vector<int> lookup_columns;
 };
 
 // Window functions (OVER) evaluated by PostgreSQL's own executor (a WindowAgg over the buffered

@@ -149,4 +149,9 @@ std::unique_ptr<Sink> Connector::make_sink(const TableSpec& spec) const {
            std::string("connector \"") + name() + "\" cannot write " + spec.name);
 }
 
+std::unique_ptr<LookupTable> Connector::make_lookup(const TableSpec& spec) const {
+  pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+           std::string("connector \"") + name() + "\" cannot look up keys in " + spec.name);
+}
+
 }  // namespace arroyo

@@ -35,7 +35,8 @@ struct TableSpec {
   }
 };
 
-enum class TableRole { Source, Sink };
+// Lookup: read only by key, in a lookup join's subquery (Connector::make_lookup).
+enum class TableRole { Source, Sink, Lookup };
 
 // Reads a foreign table's spec (options of table, server and user mapping; columns) from the
 // catalogs. Throws if it is not a foreign table of the arroyo_stream wrapper.

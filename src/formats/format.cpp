@@ -227,10 +227,10 @@ void validate_table_format(const TableSpec& spec, TableRole role) {
     if (raw_string_columns_deferred(spec)) return;  // no payload column yet: no codec
   }
   // Building the codec looks up every column type's input or output function.
-  if (role == TableRole::Source)
-    make_row_decoder(spec);
-  else
+  if (role == TableRole::Sink)
     make_row_encoder(spec);
+  else
+    make_row_decoder(spec);
 }
 
 std::unique_ptr<RowDecoder> make_row_decoder(const TableSpec& spec) {

@@ -20,6 +20,7 @@ class ConnectorSinkOperator : public Operator {
   void checkpoint(StateWriter& w) override { sink_->checkpoint(w); }
   void restore(const StateEntry& e) override { sink_->restore(e); }
   void watermark(TimestampTz wm) override { stats_.watermark = wm; }
+  std::string status() const override { return sink_->status(); }
   Sink& sink() { return *sink_; }
 
  private:

@@ -70,6 +70,15 @@ LookupJoinOperator::LookupJoinOperator(const LookupJoinNode& node, const Pipelin
                                     : nullptr);
       }
     });
+  if (OidIsValid(node.lookup_table)) {
+    table_ = node.lookup_connector->make_lookup(node.lookup_spec);
+    pg::call([&] {
+      Oid function;
+      bool varlena;
+      getTypeOutputInfo(key_type_[0], &function, &varlena);
+      fmgr_info_cxt(function, &key_output_, CurrentMemoryContext);
+    });
+  }
   if (node.cacheable && settings.lookup_cache_ttl_us > 0) {
     ttl_us_ = settings.lookup_cache_ttl_us;
     max_rows_ = settings.lookup_cache_max_rows;
@@ -223,46 +232,86 @@ void LookupJoinOperator::receive(TupleTableSlot* slot) {
   MemoryContextSwitchTo(old);
 }
 
+void LookupJoinOperator::run_table_lookup(const std::vector<int>& probe) {
+  table_keys_.clear();
+  table_key_probe_.clear();
+  pg::call([&] {
+    MemoryContextReset(batch_memory_);
+    MemoryContext old = MemoryContextSwitchTo(batch_memory_);
+    for (size_t k = 0; k < probe.size(); k++) {
+      size_t at = size_t(key_rows_[probe[k]]) * nparams_;
+      if (pn_[at]) continue;  // NULL = anything is never true
+      table_keys_.emplace_back(OutputFunctionCall(&key_output_, pv_[at]));
+      table_key_probe_.push_back(int(k));
+    }
+    MemoryContextSwitchTo(old);
+  });
+  if (table_keys_.empty()) return;
+  Batch rows(node_.lookup_spec.natts, int(table_keys_.size()));
+  row_of_key_.assign(table_keys_.size(), -1);
+  // The rows' values live as long as the output rows (row_memory_).
+  MemoryContext old = MemoryContextSwitchTo(row_memory_);
+  try {
+    table_->lookup(table_keys_, rows, row_of_key_);
+  } catch (...) {
+    MemoryContextSwitchTo(old);
+    throw;
+  }
+  MemoryContextSwitchTo(old);
+  for (size_t i = 0; i < table_keys_.size(); i++) {
+    int row = i < row_of_key_.size() ? row_of_key_[i] : -1;
+    if (row < 0) continue;
+    res_key_.push_back(table_key_probe_[i]);
+    for (int col : node_.lookup_columns) {
+      res_values_.push_back(rows.nulls(row)[col] ? Datum(0) : rows.values(row)[col]);
+      res_nulls_.push_back(rows.nulls(row)[col]);
+    }
+  }
+}
+
 void LookupJoinOperator::run_lookup(const std::vector<int>& probe) {
   res_values_.clear();
   res_nulls_.clear();
   res_key_.clear();
   if (probe.empty()) return;
-  if (!plan_) plan();
   const int nparams = nparams_;
   const int nkeys = int(probe.size());
-  pg::call([&] {
-    MemoryContextReset(batch_memory_);
-    MemoryContext old = MemoryContextSwitchTo(batch_memory_);
-    ParamListInfo params = makeParamList(nparams);
-    Datum* elems = (Datum*)palloc(sizeof(Datum) * nkeys);
-    bool* nulls = (bool*)palloc(sizeof(bool) * nkeys);
-    int dims[1] = {nkeys}, lbs[1] = {1};
-    for (int p = 0; p < nparams; p++) {
-      for (int k = 0; k < nkeys; k++) {
-        size_t at = size_t(key_rows_[probe[k]]) * nparams + p;
-        elems[k] = pv_[at];
-        nulls[k] = pn_[at];
+  if (!table_ && !plan_) plan();
+  if (table_) {
+    run_table_lookup(probe);
+  } else
+    pg::call([&] {
+      MemoryContextReset(batch_memory_);
+      MemoryContext old = MemoryContextSwitchTo(batch_memory_);
+      ParamListInfo params = makeParamList(nparams);
+      Datum* elems = (Datum*)palloc(sizeof(Datum) * nkeys);
+      bool* nulls = (bool*)palloc(sizeof(bool) * nkeys);
+      int dims[1] = {nkeys}, lbs[1] = {1};
+      for (int p = 0; p < nparams; p++) {
+        for (int k = 0; k < nkeys; k++) {
+          size_t at = size_t(key_rows_[probe[k]]) * nparams + p;
+          elems[k] = pv_[at];
+          nulls[k] = pn_[at];
+        }
+        ArrayType* array = construct_md_array(elems, nulls, 1, dims, lbs, key_type_[p], key_len_[p],
+                                              key_byval_[p], key_align_[p]);
+        params->params[p].value = PointerGetDatum(array);
+        params->params[p].isnull = false;
+        params->params[p].pflags = PARAM_FLAG_CONST;
+        params->params[p].ptype = node_.param_array_types[p];
       }
-      ArrayType* array = construct_md_array(elems, nulls, 1, dims, lbs, key_type_[p], key_len_[p],
-                                            key_byval_[p], key_align_[p]);
-      params->params[p].value = PointerGetDatum(array);
-      params->params[p].isnull = false;
-      params->params[p].pflags = PARAM_FLAG_CONST;
-      params->params[p].ptype = node_.param_array_types[p];
-    }
-    // Each batch sees the rows committed before it (READ COMMITTED: a fresh snapshot).
-    PushActiveSnapshot(GetTransactionSnapshot());
-    QueryDesc* qd = CreateQueryDesc(plan_, "lookup join", GetActiveSnapshot(), InvalidSnapshot,
-                                    receiver_, params, nullptr, 0);
-    ExecutorStart(qd, 0);
-    ExecutorRun(qd, ForwardScanDirection, 0, true);
-    ExecutorFinish(qd);
-    ExecutorEnd(qd);
-    FreeQueryDesc(qd);
-    PopActiveSnapshot();
-    MemoryContextSwitchTo(old);
-  });
+      // Each batch sees the rows committed before it (READ COMMITTED: a fresh snapshot).
+      PushActiveSnapshot(GetTransactionSnapshot());
+      QueryDesc* qd = CreateQueryDesc(plan_, "lookup join", GetActiveSnapshot(), InvalidSnapshot,
+                                      receiver_, params, nullptr, 0);
+      ExecutorStart(qd, 0);
+      ExecutorRun(qd, ForwardScanDirection, 0, true);
+      ExecutorFinish(qd);
+      ExecutorEnd(qd);
+      FreeQueryDesc(qd);
+      PopActiveSnapshot();
+      MemoryContextSwitchTo(old);
+    });
   // The result rows of each probed key, in the order they came.
   const int nres = int(res_key_.size());
   for (int r = 0; r < nres; r++) {

@@ -11,6 +11,7 @@
 #include "pg/postgres.hpp"
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +27,7 @@ class LookupJoinOperator : public Operator {
   void begin_transaction() override;
   void push(int port, Batch& rows) override;
   int64 state_bytes() const override { return cache_bytes_; }
+  std::string status() const override { return table_ ? table_->status() : std::string(); }
 
   // Called by the executor's receiver for each row of the lookup query (inside pg::call).
   void receive(TupleTableSlot* slot);
@@ -49,6 +51,8 @@ class LookupJoinOperator : public Operator {
   void distinct_keys(const Batch& rows);
   // Looks up the keys in `probe` (indexes into key_rows_) with one query.
   void run_lookup(const std::vector<int>& probe);
+  // run_lookup's query, for a connector's lookup table: one round trip for the probed keys.
+  void run_table_lookup(const std::vector<int>& probe);
   void emit_rows(const Batch& rows);
   // Keeps the rows of a key just probed.
   void cache_store(int key);
@@ -85,6 +89,12 @@ class LookupJoinOperator : public Operator {
   std::vector<int> res_key_;               // per result row, its key (receive order)
   std::vector<int> sorted_;                // result rows grouped by key (Found::first indexes it)
   std::vector<const CacheEntry*> cached_;  // per key: its cache entry, or nullptr
+  // A connector's lookup table (node_.lookup_table), and the key's output function.
+  std::unique_ptr<LookupTable> table_;
+  FmgrInfo key_output_;
+  std::vector<std::string> table_keys_;
+  std::vector<int> table_key_probe_;  // per key in table_keys_, its index in `probe`
+  std::vector<int> row_of_key_;
   // The cache (foreign tables only).
   int64 ttl_us_ = 0, max_rows_ = -1;
   std::unordered_map<std::string, CacheEntry> cache_;

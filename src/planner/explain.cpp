@@ -261,9 +261,12 @@ class Builder {
       case PlanNode::Kind::LookupJoin: {
         auto& l = static_cast<const LookupJoinNode&>(*p);
         n.title = std::string(l.left ? "left" : "inner") + ", " + l.tables;
-        n.add("Looks up", std::to_string(l.param_columns.size()) +
-                              " values per event, one query per batch of distinct values" +
-                              (l.scans ? " (scans: no index serves its conditions)" : ""));
+        if (OidIsValid(l.lookup_table))
+          n.add("Looks up", "1 key per event, one round trip per batch of distinct keys");
+        else
+          n.add("Looks up", std::to_string(l.param_columns.size()) +
+                                " values per event, one query per batch of distinct values" +
+                                (l.scans ? " (scans: no index serves its conditions)" : ""));
         n.add("State", "none");
         break;
       }

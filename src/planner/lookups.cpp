@@ -259,6 +259,77 @@ std::string wrapper_name(Oid relid) {
   });
 }
 
+// Whether a foreign table of arroyo_stream is a lookup table of its connector (Redis).
+bool is_lookup_table(Oid relid) {
+  TableSpec spec = load_table_spec(relid, false);
+  return connector_of(relid).role(spec) == TableRole::Lookup;
+}
+
+// The subquery over a connector's lookup table, `SELECT t.a, t.b FROM t WHERE t.key = <the
+// stream's value>` (after outer_ref_mutator: the value is k's column 1): fills the node's
+// lookup_columns; anything else is refused, naming the form that works.
+void plan_connector_lookup(Query* sub, int nparams, LookupJoinNode& node) {
+  node.lookup_spec = load_table_spec(node.lookup_table, true);
+  node.lookup_connector = &connector_of(node.lookup_table);
+  const TableSpec& spec = node.lookup_spec;
+  const Connector& c = *node.lookup_connector;
+  c.validate_table(spec);
+  c.check_privileges(spec, TableRole::Lookup);
+  int key = c.lookup_key_column(spec);
+  std::string table = node.tables, key_name = "key";
+  for (const ColumnInfo& col : spec.columns)
+    if (col.attnum - 1 == key) key_name = col.name;
+  std::string hint =
+      "A lookup table is read by its key alone: JOIN LATERAL (SELECT t.col, … "
+      "FROM " +
+      table + " t WHERE t." + key_name + " = stream.column) x ON true.";
+  bool plain = pg::call([&] {
+    return sub->commandType == CMD_SELECT && list_length(sub->rtable) == 1 && sub->jointree &&
+           list_length(sub->jointree->fromlist) == 1 &&
+           IsA(linitial(sub->jointree->fromlist), RangeTblRef) && !sub->hasAggs &&
+           !sub->hasWindowFuncs && !sub->hasTargetSRFs && !sub->hasSubLinks &&
+           sub->groupClause == NIL && sub->groupingSets == NIL && !sub->havingQual &&
+           sub->sortClause == NIL && sub->distinctClause == NIL && !sub->limitCount &&
+           !sub->limitOffset && !sub->setOperations && sub->cteList == NIL;
+  });
+  if (!plain || nparams != 1)
+    unsupported("this LATERAL subquery over the lookup table " + table, hint);
+  // WHERE: <table's key column> = <k's column 1>, either way round.
+  bool keyed = pg::call([&] {
+    Node* q = sub->jointree->quals;
+    if (q && IsA(q, List) && list_length((List*)q) == 1) q = (Node*)linitial((List*)q);
+    if (!q || !IsA(q, OpExpr) || list_length(((OpExpr*)q)->args) != 2) return false;
+    char* opname = get_opname(((OpExpr*)q)->opno);
+    if (!opname || strcmp(opname, "=") != 0) return false;
+    bool table_side = false, stream_side = false;
+    ListCell* lc;
+    foreach (lc, ((OpExpr*)q)->args) {
+      Node* arg = (Node*)lfirst(lc);
+      while (IsA(arg, RelabelType)) arg = (Node*)((RelabelType*)arg)->arg;
+      if (!IsA(arg, Var)) return false;
+      Var* v = (Var*)arg;
+      if (v->varlevelsup == 0 && v->varno == 1 && v->varattno == key + 1) table_side = true;
+      if (v->varlevelsup == 1 && v->varno == 1 && v->varattno == 1) stream_side = true;
+    }
+    return table_side && stream_side;
+  });
+  if (!keyed) unsupported("this LATERAL subquery over the lookup table " + table, hint);
+  List* targets = sub->targetList;
+  ListCell* lc;
+  foreach (lc, targets) {
+    TargetEntry* te = (TargetEntry*)lfirst(lc);
+    if (te->resjunk) continue;
+    Node* e = (Node*)te->expr;
+    if (!IsA(e, Var) || ((Var*)e)->varlevelsup != 0 || ((Var*)e)->varattno <= 0)
+      unsupported(
+          "an expression in the select list of a LATERAL subquery over the lookup "
+          "table " +
+              table,
+          "Select the table's columns; compute over them outside the subquery.");
+    node.lookup_columns.push_back(((Var*)e)->varattno - 1);
+  }
+}
+
 // Checks every relation the subquery reads can be looked up by the pipeline's worker; fills the
 // node's `tables` and `cacheable`.
 void check_lookup_relations(List* relations, LookupJoinNode& node) {
@@ -272,6 +343,15 @@ void check_lookup_relations(List* relations, LookupJoinNode& node) {
       node.tables += (node.tables.empty() ? "\"" : ", \"") + name + "\"";
     if (rte->relkind == RELKIND_FOREIGN_TABLE) {
       std::string wrapper = wrapper_name(rte->relid);
+      if (wrapper == "arroyo_stream" && is_lookup_table(rte->relid)) {
+        if (list_length(relations) > 1)
+          unsupported("a LATERAL subquery reading the lookup table \"" + name +
+                          "\" together with other relations",
+                      "Look the lookup table up in a subquery of its own.");
+        node.lookup_table = rte->relid;
+        foreign = true;
+        continue;
+      }
       if (wrapper == "arroyo_stream")
         unsupported("looking up the stream table \"" + name + "\" in a LATERAL subquery",
                     "A LATERAL subquery looks rows up in regular tables or foreign tables of "
@@ -309,6 +389,7 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
     return (Query*)query_tree_mutator(flat, pg_walker<Node*>(outer_ref_mutator), &walk, 0);
   });
   check_lookup_relations(walk.relations, *node);
+  if (OidIsValid(node->lookup_table)) plan_connector_lookup(sub, list_length(walk.params), *node);
   // The parameters: per stream column or expression the subquery uses, an array of its
   // distinct values.
   int nparams = list_length(walk.params);
@@ -338,34 +419,36 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
   node->param_array_types = array_types;
   // The wrapper, analyzed as text with a placeholder subquery, which is then replaced.
   std::string text = "SELECT FROM unnest(" + args + ") WITH ORDINALITY k, LATERAL (SELECT) s";
-  node->lookup = pg::call([&] {
-    RawStmt* raw = linitial_node(RawStmt, raw_parser(text.c_str(), RAW_PARSE_DEFAULT));
-    Query* wrapper =
-        parse_analyze_fixedparams(raw, text.c_str(), array_types.data(), nparams, nullptr);
-    RangeTblEntry* k = rt_fetch(1, wrapper->rtable);
-    RangeTblEntry* s = rt_fetch(2, wrapper->rtable);
-    s->subquery = sub;
-    List* names = NIL;
-    List* targets = NIL;
-    int ncols = list_length(k->eref->colnames);  // the parameters, then the ordinality
-    targets = lappend(
-        targets, makeTargetEntry((Expr*)makeVar(1, AttrNumber(ncols), INT8OID, -1, InvalidOid, 0),
-                                 1, pstrdup("ordinality"), false));
-    ListCell* tc;
-    foreach (tc, sub->targetList) {
-      TargetEntry* te = (TargetEntry*)lfirst(tc);
-      if (te->resjunk) continue;
-      names = lappend(names, makeString(pstrdup(te->resname ? te->resname : "?column?")));
-      Var* v = makeVar(2, te->resno, exprType((Node*)te->expr), exprTypmod((Node*)te->expr),
-                       exprCollation((Node*)te->expr), 0);
-      targets =
-          lappend(targets, makeTargetEntry((Expr*)v, AttrNumber(list_length(targets) + 1),
-                                           pstrdup(te->resname ? te->resname : "?column?"), false));
-    }
-    s->eref = makeAlias("s", names);
-    wrapper->targetList = targets;
-    return wrapper;
-  });
+  // A connector's lookup table is read by the connector, not by a query.
+  if (!OidIsValid(node->lookup_table))
+    node->lookup = pg::call([&] {
+      RawStmt* raw = linitial_node(RawStmt, raw_parser(text.c_str(), RAW_PARSE_DEFAULT));
+      Query* wrapper =
+          parse_analyze_fixedparams(raw, text.c_str(), array_types.data(), nparams, nullptr);
+      RangeTblEntry* k = rt_fetch(1, wrapper->rtable);
+      RangeTblEntry* s = rt_fetch(2, wrapper->rtable);
+      s->subquery = sub;
+      List* names = NIL;
+      List* targets = NIL;
+      int ncols = list_length(k->eref->colnames);  // the parameters, then the ordinality
+      targets = lappend(
+          targets, makeTargetEntry((Expr*)makeVar(1, AttrNumber(ncols), INT8OID, -1, InvalidOid, 0),
+                                   1, pstrdup("ordinality"), false));
+      ListCell* tc;
+      foreach (tc, sub->targetList) {
+        TargetEntry* te = (TargetEntry*)lfirst(tc);
+        if (te->resjunk) continue;
+        names = lappend(names, makeString(pstrdup(te->resname ? te->resname : "?column?")));
+        Var* v = makeVar(2, te->resno, exprType((Node*)te->expr), exprTypmod((Node*)te->expr),
+                         exprCollation((Node*)te->expr), 0);
+        targets = lappend(targets,
+                          makeTargetEntry((Expr*)v, AttrNumber(list_length(targets) + 1),
+                                          pstrdup(te->resname ? te->resname : "?column?"), false));
+      }
+      s->eref = makeAlias("s", names);
+      wrapper->targetList = targets;
+      return wrapper;
+    });
   // The rows: the stream's columns, then the subquery's (NULL-padded for LEFT).
   List* sub_targets = pg::call([&] {
     List* out = NIL;
@@ -389,7 +472,7 @@ PlanNodePtr plan_lookup_join(Query* q, bool left, PlanNodePtr input,
     return d;
   });
   node->input = std::move(input);
-  std::string scans = scanned_tables(node->lookup);
+  std::string scans = node->lookup ? scanned_tables(node->lookup) : std::string();
   node->scans = !scans.empty();
   // Said once per transaction (stream_create plans the query as written, then as stored).
   static LocalTransactionId noticed_in = InvalidLocalTransactionId;

@@ -214,6 +214,11 @@ PlanNodePtr plan_source(RangeTblEntry* rte) {
   // Validated again as the DDL hook does: DDL run with check_function_bodies off (a restore)
   // may have left a check that needs the whole table to its use.
   node->connector->validate_table(node->spec);
+  if (node->connector->role(node->spec) == TableRole::Lookup)
+    pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
+             "foreign table \"" + name + "\" is a lookup table and cannot be read as a stream", {},
+             "Look keys up in it: JOIN LATERAL (SELECT t.col, … FROM " + name +
+                 " t WHERE t.key = stream.column) x ON true.");
   if (node->connector->role(node->spec) != TableRole::Source)
     pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
              "foreign table \"" + name + "\" is a sink and cannot be read from", {},
@@ -734,9 +739,12 @@ SinkTarget plan_target(Query* ins) {
   sink.connector = &connector_of(rte->relid);
   sink.connector->validate_table(sink.spec);  // as for a source (plan_source)
   if (sink.connector->role(sink.spec) != TableRole::Sink)
-    pg::fail(ERRCODE_WRONG_OBJECT_TYPE,
-             "foreign table \"" + relname + "\" is a source and cannot be written to", {},
-             "Create a table with type 'sink' to write.");
+    pg::fail(
+        ERRCODE_WRONG_OBJECT_TYPE,
+        "foreign table \"" + relname + "\" is a " +
+            (sink.connector->role(sink.spec) == TableRole::Lookup ? "lookup table" : "source") +
+            " and cannot be written to",
+        {}, "Create a table with type 'sink' to write.");
   sink.connector->check_privileges(sink.spec, TableRole::Sink);
   return sink;
 }

@@ -409,10 +409,16 @@ void Dataflow::collect_source_status() {
     std::string line = run.source->status();
     if (!line.empty()) lines.emplace_back(&run.name, std::move(line));
   }
+  // Sinks and lookups report their connections too (their lines name themselves).
+  static const std::string unnamed;
+  for (Operator* op : operators_) {
+    std::string line = op->status();
+    if (!line.empty()) lines.emplace_back(&unnamed, std::move(line));
+  }
   std::string out;
   for (auto& [name, line] : lines) {
     if (!out.empty()) out += "; ";
-    if (lines.size() > 1) out += *name + ": ";
+    if (lines.size() > 1 && !name->empty()) out += *name + ": ";
     out += line;
   }
   stats_.source_status = std::move(out);

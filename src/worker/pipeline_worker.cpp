@@ -261,6 +261,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
     narrowed_keys = plan.sink.narrowed_keys;
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
+    info.report_status = [](const std::string& status) { slots::publish_status(my_slot, status); };
     const PipelineSettings& set = plan.settings;
     int64 ttl =
         set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;

@@ -280,6 +280,11 @@ void publish(int index, const EngineStats& stats) {
   });
 }
 
+void publish_status(int index, const std::string& status) {
+  locked(slot_at(index),
+         [&](PipelineSlot& s) { strlcpy(s.source_status, status.c_str(), kSlotSourceStatusLen); });
+}
+
 int read_nodes(int index, Oid dboid, int32* pipeline_id, NodeStats* out) {
   return locked(slot_at(index), [&](PipelineSlot& s) {
     if (s.state == SlotState::Free || s.dboid != dboid) return -1;

@@ -87,6 +87,8 @@ void attach_worker(int index);
 bool stop_requested(int index);
 // Publishes the counters, watermark and source status.
 void publish(int index, const EngineStats& stats);
+// Sets only the slot's source_status (a sink reporting while it waits inside a commit).
+void publish_status(int index, const std::string& status);
 void set_state(int index, SlotState state, const std::string& error = {});
 // At exit: unless the worker recorded its end, marks the slot Died with `why` and wakes the
 // supervisor.
