@@ -76,6 +76,10 @@ class GroupBuckets {
       restored(g);
     }
     in.expect_end();
+    // The groups' average encoded size, for wanted_count() at the next checkpoint.
+    restored_bytes_ += e.value.size();
+    restored_groups_ += size_t(n);
+    if (restored_groups_ > 0) group_bytes_ = double(restored_bytes_) / double(restored_groups_);
   }
 
   // Writes the buckets holding changed groups into `w` (every group, into a new generation of
@@ -202,6 +206,7 @@ class GroupBuckets {
   bool any_stored_ = false;
   bool legacy_ = false;       // entries of one group each were read: replace them
   double group_bytes_ = 128;  // average encoded size of a group, from the last write
+  size_t restored_bytes_ = 0, restored_groups_ = 0;
 };
 
 }  // namespace arroyo
