@@ -41,14 +41,15 @@ void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
   unsaved.clear();
 }
 
-// Creates the group a checkpoint entry's key names and has decode_value(group, decoder) read
-// its state from the entry's value, inside pg::call, temporaries in `scratch` (reset after).
-// The group is marked saved, where the entry is stored. `what` names the operator in errors.
+// Creates the group whose encoded key values are key[0, key_len) and has
+// decode_value(group, decoder) read its state from value[0, value_len), inside pg::call,
+// temporaries in `scratch` (reset after). `what` names the operator in errors.
 template <typename DecodeValue>
-Group* restore_group(GroupTable& table, const StateEntry& e, MemoryContext scratch,
-                     const std::string& what, DecodeValue&& decode_value) {
-  StateDecoder key(e.key.data(), e.key.size(), "a group key of " + what);
-  StateDecoder value(e.value.data(), e.value.size(), "a group of " + what);
+Group* restore_group_bytes(GroupTable& table, const char* key_data, size_t key_len,
+                           const char* value_data, size_t value_len, MemoryContext scratch,
+                           const std::string& what, DecodeValue&& decode_value) {
+  StateDecoder key(key_data, key_len, "a group key of " + what);
+  StateDecoder value(value_data, value_len, "a group of " + what);
   std::vector<Datum> keys(table.key_count() + 1);
   std::unique_ptr<bool[]> nulls(new bool[table.key_count() + 1]);
   bool created = false;
@@ -67,9 +68,20 @@ Group* restore_group(GroupTable& table, const StateEntry& e, MemoryContext scrat
     MemoryContextSwitchTo(old);
   });
   value.expect_end();
+  pg::call([&] { MemoryContextReset(scratch); });
+  return g;
+}
+
+// Creates the group a checkpoint entry's key names and has decode_value(group, decoder) read
+// its state from the entry's value (see restore_group_bytes). The group is marked saved, where
+// the entry is stored.
+template <typename DecodeValue>
+Group* restore_group(GroupTable& table, const StateEntry& e, MemoryContext scratch,
+                     const std::string& what, DecodeValue&& decode_value) {
+  Group* g = restore_group_bytes(table, e.key.data(), e.key.size(), e.value.data(), e.value.size(),
+                                 scratch, what, decode_value);
   g->persisted = true;
   g->saved_tid = e.tid;
-  pg::call([&] { MemoryContextReset(scratch); });
   return g;
 }
 

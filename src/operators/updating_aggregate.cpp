@@ -95,7 +95,7 @@ void UpdatingAggregateOperator::ensure_global_group() {
     init_group(g, watermark_);
     g->dirty = true;
     dirty_.push_back(g);
-    unsaved_.mark(g);
+    buckets_.touch(g);
   });
 }
 
@@ -139,7 +139,7 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
     g->dirty = true;
     dirty_.push_back(g);
   }
-  unsaved_.mark(g);
+  buckets_.touch(g);
 }
 
 void UpdatingAggregateOperator::push(int, Batch& rows) {
@@ -189,7 +189,7 @@ void UpdatingAggregateOperator::emit_changes() {
   std::vector<Group*> dead;
   for (Group* g : dirty) {
     g->dirty = false;
-    unsaved_.mark(g);
+    buckets_.touch(g);
     bool alive = g->rows > 0 || num_keys_ == 0;
     if (alive) compute_row(g, values.data(), nulls.get());
     bool same = alive && g->emitted;
@@ -258,12 +258,7 @@ void UpdatingAggregateOperator::remember_row(Group* g, const Datum* values, cons
 
 // Drops a group's state (its materialized row, if any, stays where it was written).
 void UpdatingAggregateOperator::forget(Group* g) {
-  unsaved_.unmark(g);
-  if (g->persisted) {
-    StateEncoder key;
-    pg::call([&] { table_->encode_keys(g, key); });
-    removed_.push_back(key.bytes());
-  }
+  buckets_.touch(g);  // its bucket is written again without it
   delete[] g->multisets;
   g->multisets = nullptr;
   pg::call([&] {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/operator.hpp"
+#include "operators/group_buckets.hpp"
 #include "operators/group_table.hpp"
 #include "operators/sorted_aggregate.hpp"
 #include "operators/value_multiset.hpp"
@@ -75,10 +76,9 @@ class UpdatingAggregateOperator : public Operator {
   std::vector<Datum*> retired_;  // old output rows still referenced by the pending batch
   TimestampTz watermark_ = DT_NOBEGIN, last_sweep_ = DT_NOBEGIN;
   Batch out_;
-  // Checkpoints: groups changed since the last one, keys of checkpointed groups since
-  // forgotten, and the watermark last checkpointed.
-  UnsavedGroups unsaved_;
-  std::vector<std::string> removed_;
+  // Checkpoints: the groups in buckets (those with a group changed or forgotten since the
+  // last one are written again), and the watermark last checkpointed.
+  GroupBuckets buckets_;
   TimestampTz saved_watermark_ = DT_NOBEGIN;
 };
 

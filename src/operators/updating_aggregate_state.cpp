@@ -1,5 +1,5 @@
-// Checkpoints of the updating aggregate: one entry per group and one for the watermark
-// (see updating_aggregate.hpp).
+// Checkpoints of the updating aggregate: its groups in buckets of about 1 KiB each
+// (operators/group_buckets.hpp) and one entry for the watermark.
 #include "operators/updating_aggregate.hpp"
 
 #include "operators/group_checkpoint.hpp"
@@ -9,15 +9,12 @@ namespace arroyo {
 
 namespace {
 constexpr int64 kMetaPart = PG_INT64_MIN;  // the operator's own entry (watermark)
-constexpr int64 kGroupPart = 0;
 }  // namespace
 
-// Entries: one per group (part 0, key = its key values) and one for the watermark.
+// Entries: the groups in buckets (see group_buckets.hpp) and one for the watermark.
 void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
-  for (const std::string& key : removed_) w.remove(kGroupPart, key);
-  removed_.clear();
-  write_changed_groups(w, kGroupPart, *table_, unsaved_, round_memory_,
-                       [&](Group* g, StateEncoder& out) { encode_group(g, out); });
+  buckets_.write(w, *table_, round_memory_,
+                 [&](Group* g, StateEncoder& out) { encode_group(g, out); });
   if (watermark_ != saved_watermark_) {
     w.put(kMetaPart, "m", encode_ints({watermark_, last_sweep_}));
     saved_watermark_ = watermark_;
@@ -75,9 +72,15 @@ void UpdatingAggregateOperator::restore(const StateEntry& e) {
     last_sweep_ = v[1];
     return;
   }
-  Group* g = restore_group(*table_, e, round_memory_, "an updating aggregate",
-                           [&](Group* group, StateDecoder& in) { decode_group(group, in); });
-  if (g->dirty) dirty_.push_back(g);
+  if (!GroupBuckets::owns(e.part))
+    pg::fail(ERRCODE_DATA_CORRUPTED,
+             "checkpoint is corrupt: an updating aggregate has an entry it did not write");
+  buckets_.restore(
+      *table_, e, round_memory_, "an updating aggregate",
+      [&](Group* group, StateDecoder& in) { decode_group(group, in); },
+      [&](Group* g) {
+        if (g->dirty) dirty_.push_back(g);
+      });
 }
 
 }  // namespace arroyo

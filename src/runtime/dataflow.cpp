@@ -364,9 +364,10 @@ RoundResult Dataflow::run_round() {
       if (r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
     }
   }
-  if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_us_) {
+  if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_interval()) {
     last_flush_ = GetCurrentTimestamp();
     graph_.flush();
+    flush_cost_us_ = GetCurrentTimestamp() - last_flush_;
   }
   int64 bad = 0;
   for (auto& run : sources_) bad += run.source->bad_rows();

@@ -8,6 +8,7 @@
 #include "core/plan.hpp"
 #include "runtime/graph.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -47,7 +48,17 @@ class Dataflow {
   // Emits what updating aggregates have buffered (also done every flush interval).
   void flush();
   // When the next flush is due (0: no updating aggregate, nothing to flush).
-  TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_us_ : 0; }
+  TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_interval() : 0; }
+  // The flush interval in effect: the configured one, stretched to kSlowFactor times what the
+  // last periodic flush and the last checkpoint took together when they take longer than that
+  // allows — so that flushes and checkpoints that cannot keep up coalesce more changes each
+  // instead of taking all the time. Results are then fresh within about that interval.
+  int64 flush_interval() const { return std::max(flush_us_, slow_interval()); }
+  // The same for epochs: the commit interval `configured`, stretched likewise.
+  int64 epoch_interval(int64 configured) const { return std::max(configured, slow_interval()); }
+  void checkpoint_took(int64 us) { checkpoint_cost_us_ = us; }
+  // Flushing and checkpointing take at most about 1 / (1 + kSlowFactor) of the time.
+  static constexpr int64 kSlowFactor = 3;
   void close();
 
   // The dataflow's shape, one line per node: kinds, column types, aggregates, source and sink
@@ -112,6 +123,9 @@ class Dataflow {
   int64 ttl_us_, flush_us_;
   bool has_updating_ = false;
   TimestampTz last_flush_ = 0;
+  int64 flush_cost_us_ = 0;       // how long the last periodic flush took
+  int64 checkpoint_cost_us_ = 0;  // how long the last checkpoint took
+  int64 slow_interval() const { return kSlowFactor * (flush_cost_us_ + checkpoint_cost_us_); }
   TimestampTz last_measure_ = 0;
   EngineStats stats_;
   Graph graph_;

@@ -67,6 +67,7 @@ void checkpoint(Dataflow& flow, CheckpointStore& store) {
   store.begin();
   flow.checkpoint(store);
   store.finish(flow.fingerprint(), started);
+  flow.checkpoint_took(GetCurrentTimestamp() - started);
 }
 
 }  // namespace arroyo

@@ -170,7 +170,9 @@ SlotState run(Dataflow& flow, CheckpointStore& store, int64 commit_interval_us,
       publish(flow.stats());
       if (r.all_ended || stop_requested()) break;
       TimestampTz now = GetCurrentTimestamp();
-      if (now - epoch_start >= commit_interval_us) break;
+      // An epoch lasts at least kSlowFactor times as long as the last flush and checkpoint
+      // took (Dataflow::epoch_interval), so that they never take all the time.
+      if (now - epoch_start >= flow.epoch_interval(commit_interval_us)) break;
       if (!r.idle) continue;
       // Nothing new: commit, but not before the epoch has lasted kMinIdleEpochUs, so that a
       // trickling source commits (and checkpoints) every 10 ms instead of after every few

@@ -46,7 +46,7 @@ def main():
     cur.execute("DROP TABLE IF EXISTS ckpt_out")
     cur.execute("CREATE SERVER ckpt_files FOREIGN DATA WRAPPER arroyo_stream "
                 "OPTIONS (connector 'single_file')")
-    cur.execute(f"CREATE FOREIGN TABLE ckpt_src (k bigint) SERVER ckpt_files "
+    cur.execute(f"CREATE FOREIGN TABLE ckpt_src (k bigint NOT NULL) SERVER ckpt_files "
                 f"OPTIONS (path '{path}', type 'source', format 'json')")
     cur.execute("CREATE TABLE ckpt_out (k bigint PRIMARY KEY, n bigint)")
     cur.execute("""SELECT stream_create('ckpt_bench', $$SET checkpoint_interval = '1 minute';
