@@ -127,7 +127,7 @@ for name in "${names[@]}"; do
     pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
         -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
     start_setup "$name"
-    cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
+    cp test/bench/*.sql "$ARROYO_WORK_ROOT/bench-sql/" # NAME.sql may include others (\ir)
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
     pg_psql "$dir" "$port" -q -o /dev/null -v aux_port=$((port + 1)) \
         -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 | grep -v NOTICE || true
