@@ -6,6 +6,7 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_clause.h"
+#include "utils/fmgroids.h"
 #include "utils/sortsupport.h"
 }
 
@@ -19,7 +20,9 @@ bool SortedAggregate::needed(const Aggref* a) {
 
 SortedAggregate::SortedAggregate(Aggref* aggref)
     : fn_(std::make_unique<AggregateFunction>(aggref, false)),
-      distinct_(aggref->aggdistinct != NIL) {
+      distinct_(aggref->aggdistinct != NIL),
+      count_distinct_(distinct_ && aggref->aggfnoid == F_COUNT_ANY &&
+                      list_length(aggref->args) == 1 && aggref->aggorder == NIL) {
   ListCell* lc;
   pg::call([&] {
     foreach (lc, aggref->args) {
@@ -40,6 +43,9 @@ SortedAggregate::SortedAggregate(Aggref* aggref)
       col.support.ssup_collation = exprCollation((Node*)te->expr);
       col.support.ssup_nulls_first = sgc->nulls_first;
       PrepareSortSupportFromOrderingOp(sgc->sortop, &col.support);
+      col.plain = !col.support.abbreviate && (col.support.comparator == ssup_datum_signed_cmp ||
+                                              col.support.comparator == ssup_datum_unsigned_cmp ||
+                                              col.support.comparator == ssup_datum_int32_cmp);
       sort_.push_back(col);
     }
     // Direct arguments (percentile_cont(0.9)): constants, evaluated once.
@@ -57,9 +63,17 @@ SortedAggregate::SortedAggregate(Aggref* aggref)
 
 SortedAggregate::~SortedAggregate() = default;
 
-// Orders two kept rows as the aggregate's sort clauses do (0 when they are equal).
+// Orders two kept rows as the aggregate's sort clauses do (0 when they are equal). Integer
+// comparators (bigint, int, timestamps, date, ...) are called directly: they cannot raise an
+// error, and a guarded call per comparison (a sigsetjmp) cost more than the sort itself.
 int SortedAggregate::compare(const ValueMultiset::Entry* a, const ValueMultiset::Entry* b) const {
   for (const SortColumn& c : sort_) {
+    if (c.plain) {
+      int r = ApplySortComparator(a->args[c.arg], a->nulls[c.arg], b->args[c.arg], b->nulls[c.arg],
+                                  const_cast<SortSupportData*>(&c.support));
+      if (r != 0) return r;
+      continue;
+    }
     int r = pg::call([&] {
       return ApplySortComparator(a->args[c.arg], a->nulls[c.arg], b->args[c.arg], b->nulls[c.arg],
                                  const_cast<SortSupportData*>(&c.support));
@@ -70,6 +84,17 @@ int SortedAggregate::compare(const ValueMultiset::Entry* a, const ValueMultiset:
 }
 
 Datum SortedAggregate::compute(const ValueMultiset& rows, MemoryContext scratch, bool* isnull) {
+  // count(DISTINCT x) of an integer-like x: the multiset's entries are distinct by image, which
+  // for these types is equality, so the result is the number of entries, less the NULL one if
+  // any; no sort. (Sorting every kept value at each flush made Nexmark q15 quadratic.)
+  if (count_distinct_ && sort_.size() == 1 && sort_[0].plain) {
+    Datum null_value = 0;
+    bool null_flag = true;
+    bool has_null =
+        const_cast<ValueMultiset&>(rows).find(row_types_, &null_value, &null_flag) != nullptr;
+    *isnull = false;
+    return Int64GetDatum(rows.distinct_rows() - (has_null ? 1 : 0));
+  }
   std::vector<const ValueMultiset::Entry*> sorted;
   rows.for_each([&](const ValueMultiset::Entry& e) {
     if (e.count > 0) sorted.push_back(&e);

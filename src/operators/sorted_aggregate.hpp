@@ -33,6 +33,7 @@ class SortedAggregate {
   struct SortColumn {
     int arg;  // 0-based position among the kept columns
     SortSupportData support;
+    bool plain;  // its comparator is one of PostgreSQL's integer ones, which cannot fail
   };
   int compare(const ValueMultiset::Entry* a, const ValueMultiset::Entry* b) const;
 
@@ -40,6 +41,7 @@ class SortedAggregate {
   std::vector<ValueType> row_types_;
   std::vector<SortColumn> sort_;
   bool distinct_;
+  bool count_distinct_;  // count(DISTINCT x) of one argument, without ORDER BY
 };
 
 }  // namespace arroyo

@@ -57,6 +57,8 @@ struct ValueMultiset {
   // The entry of a row, or nullptr (valid until the next change).
   Entry* find(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   bool empty() const { return entries_.empty(); }
+  // The number of distinct rows (entries).
+  int64 distinct_rows() const { return rows_; }
   // Removes one occurrence; false if the row was never added.
   bool remove(const std::vector<ValueType>& types, const Datum* args, const bool* nulls);
   // Writes the entries into a checkpoint / adds those a checkpoint holds (inside pg::call).

@@ -169,7 +169,14 @@ void WindowAggregateOperator::accumulate_session(const Datum* values, const bool
     row.values[c] = nulls[c] ? 0 : datumCopy(values[c], in_byval_[c], in_len_[c]);
   }
   MemoryContextSwitchTo(old);
+  if (!sk.rows.empty() && t < sk.rows.back().time) sk.sorted = false;
   sk.rows.push_back(row);
+  // A session holding this row ends at window_end(t) or later.
+  TimestampTz bound = window_end(t, window_.gap_us);
+  if (sk.rows.size() == 1 || bound < sk.due) {
+    sk.due = bound;
+    session_due_.emplace(bound, g);
+  }
   unsaved_sessions_.mark(g);
 }
 
@@ -319,16 +326,28 @@ void WindowAggregateOperator::fire_panes(TimestampTz wm) {
 void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
   const int64 gap = window_.gap_us;
   std::vector<Group*> finished_keys;
-  for (auto& [key, sk] : sessions_) {
-    std::sort(sk.rows.begin(), sk.rows.end(),
-              [](const SessionRow& a, const SessionRow& b) { return a.time < b.time; });
+  // Only the keys whose earliest possible session end the watermark has reached.
+  while (!session_due_.empty() && session_due_.begin()->first <= wm) {
+    auto [due, key] = *session_due_.begin();
+    session_due_.erase(session_due_.begin());
+    auto found = sessions_.find(key);
+    if (found == sessions_.end() || found->second.due != due) continue;  // stale
+    SessionKey& sk = found->second;
+    if (!sk.sorted)
+      std::sort(sk.rows.begin(), sk.rows.end(),
+                [](const SessionRow& a, const SessionRow& b) { return a.time < b.time; });
+    sk.sorted = true;
     size_t begin = 0;
     while (begin < sk.rows.size()) {
       size_t end = begin + 1;
       while (end < sk.rows.size() && sk.rows[end].time < window_end(sk.rows[end - 1].time, gap))
         end++;
       TimestampTz start = sk.rows[begin].time, stop = window_end(sk.rows[end - 1].time, gap);
-      if (stop > wm) break;
+      if (stop > wm) {
+        sk.due = stop;  // the first open session ends there at the earliest
+        session_due_.emplace(stop, key);
+        break;
+      }
       MemoryContext scratch = new_context(memory_, "arroyo_stream session window");
       {
         Bucket b;

@@ -65,6 +65,8 @@ class WindowAggregateOperator : public Operator {
   struct SessionKey {
     MemoryContext memory = nullptr;
     std::vector<SessionRow> rows;
+    bool sorted = true;          // rows are in time order
+    TimestampTz due = DT_NOEND;  // no session of the key ends before this (in session_due_)
   };
 
   Bucket& bucket(TimestampTz start);
@@ -107,6 +109,9 @@ class WindowAggregateOperator : public Operator {
   size_t last_bucket_groups_ = 0;             // groups of the last bucket dropped
   std::unique_ptr<GroupTable> session_keys_;  // the keys with pending session rows
   std::unordered_map<Group*, SessionKey> sessions_;
+  // Keys by the time before which none of their sessions can end, so that a watermark visits
+  // only the keys it may close; an entry whose time is no longer its key's `due` is stale.
+  std::multimap<TimestampTz, Group*> session_due_;
   TimestampTz watermark_ = DT_NOBEGIN;
   TimestampTz fired_until_ = DT_NOBEGIN;  // hop with panes: windows ending <= this are out
   TypeCacheEntry* range_type_;

@@ -1,15 +1,30 @@
--- Nexmark q0 (passthrough): every bid of 50 million events -> blackhole.
+-- Nexmark q0 (passthrough): every bid -> blackhole.
+-- psql variables (test/nexmark_test.sh sets them): events, the length of the event sequence;
+-- start_time; validate, to write into a table (the batch query's twin in nexmark_q0.batch.sql)
+-- instead of the blackhole.
+\if :{?events}
+\else
+\set events 50000000
+\endif
+\if :{?start_time}
+\else
+\set start_time '2026-01-01 00:00:00+00'
+\endif
 SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
 DROP SERVER IF EXISTS bench_nexmark CASCADE;
 DROP SERVER IF EXISTS bench_blackhole CASCADE;
+DROP SERVER IF EXISTS bench_files CASCADE;
 DROP TABLE IF EXISTS bench_out, bench_meta;
-CREATE TABLE bench_meta AS SELECT 50000000 AS events;
+CREATE TABLE bench_meta AS SELECT :events::bigint AS events;
 CREATE SERVER bench_nexmark FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'nexmark');
 CREATE SERVER bench_blackhole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
-CREATE FOREIGN TABLE bid (auction bigint, bidder bigint, price bigint, channel text, url text,
-                          date_time timestamptz, extra text) SERVER bench_nexmark
-  OPTIONS (event_type 'bid', event_rate '0', message_count '50000000', start_time '2026-01-01 00:00:00+00');
-CREATE FOREIGN TABLE bench_out (auction bigint, bidder bigint, price bigint, channel text, url text,
-                                date_time timestamptz, extra text) SERVER bench_blackhole;
+CREATE FOREIGN TABLE bid (auction bigint, bidder bigint, price bigint, channel text, url text, date_time timestamptz, extra text)
+  SERVER bench_nexmark OPTIONS (event_type 'bid', event_rate '0', message_count :'events',
+                                start_time :'start_time');
+\if :{?validate}
+CREATE TABLE bench_out (auction bigint, bidder bigint, price bigint, channel text, url text, date_time timestamptz, extra text);
+\else
+CREATE FOREIGN TABLE bench_out (auction bigint, bidder bigint, price bigint, channel text, url text, date_time timestamptz, extra text) SERVER bench_blackhole;
+\endif
 SELECT stream_create('bench', $$INSERT INTO bench_out
   SELECT auction, bidder, price, channel, url, date_time, extra FROM bid$$);

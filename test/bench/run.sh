@@ -3,6 +3,8 @@
 # CPU-second of the pipeline's worker). Not a test: nothing here passes or fails on speed.
 #
 # Usage: test/bench/run.sh [NAME...]     (names: the test/bench/*.sql files, default all)
+#        test/bench/run.sh nexmark       (the group: every Nexmark query nexmark_qN*, in query
+#                                         order, then its Kafka-sourced variants nexmark_kafka_*)
 # Each NAME.sql defines a pipeline called `bench` and a table bench_meta(events) holding the
 # number of source events; this script starts it, samples the worker's CPU time from /proc until it
 # ends, and reports. Runs against a private instance in /var/tmp/arroyo_stream/bench.
@@ -17,6 +19,8 @@
 #     if any, runs untimed before it (e.g. loads the same events into tables).
 #   * a true bench_meta.stop_at_events says the source never ends: the runner stops the
 #     pipeline once its rows_in reaches events, and the time runs until then.
+#   * test/bench/nexmark_anchors.tsv: published per-core figures of other engines for a
+#     benchmark (NAME<TAB>text), printed in a last column beside its row.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$ARROYO_ROOT"
@@ -32,8 +36,29 @@ arroyo_work_dir "$dir" "$ARROYO_WORK_ROOT/bench-sql"
 pg_instance_start "$dir" "$port" "${ARROYO_SERVER_SETTINGS[@]}" >/dev/null
 arroyo_on_exit "pg_instance_stop '$dir' >/dev/null"
 
-names=("$@")
-if ((${#names[@]} == 0)); then
+# nexmark_group: the Nexmark queries' benchmarks in query order (q0, q1, ..., q5, q5_count, ...,
+# q22), then the Kafka-sourced variants.
+nexmark_group() {
+    local f
+    for f in test/bench/nexmark_q*.sql; do
+        f=$(basename "$f" .sql)
+        [[ $f == *.* ]] || printf '%s %s\n' "${f#nexmark_q}" "$f"
+    done | sort -n -k1,1 | awk '{ print $2 }'
+    for f in test/bench/nexmark_kafka_*.sql; do
+        f=$(basename "$f" .sql)
+        [[ $f == *.* ]] || printf '%s\n' "$f"
+    done
+}
+
+names=()
+for n in "$@"; do
+    if [[ $n == nexmark ]]; then
+        mapfile -t -O "${#names[@]}" names < <(nexmark_group)
+    else
+        names+=("$n")
+    fi
+done
+if (($# == 0)); then
     for f in test/bench/*.sql; do
         n=$(basename "$f" .sql)
         [[ $n == *.* ]] || names+=("$n") # NAME.baseline(_setup).sql belong to NAME
@@ -66,8 +91,14 @@ start_setup() {
     done
 }
 
-printf '%-24s %10s %10s %8s %8s %12s %14s %10s\n' benchmark events rows_out wall_s cpu_s \
-    events/s events/s/core state_MiB
+# anchor NAME: the published per-core figures for benchmark NAME, if any.
+anchor() {
+    [[ -f test/bench/nexmark_anchors.tsv ]] || return 0
+    awk -F '\t' -v n="$1" '$1 == n { print $2 }' test/bench/nexmark_anchors.tsv
+}
+
+printf '%-24s %10s %10s %8s %8s %12s %14s %10s   %s\n' benchmark events rows_out wall_s cpu_s \
+    events/s events/s/core state_MiB "published per core (test/bench/nexmark_anchors.tsv)"
 for name in "${names[@]}"; do
     if [[ $name == cdc ]]; then
         # Change data capture: latency and throughput, next to a trigger and a materialized view.
@@ -96,7 +127,7 @@ for name in "${names[@]}"; do
     pg_psql "$dir" "$port" -q -c "DROP EXTENSION IF EXISTS arroyo_stream CASCADE" \
         -c "CREATE EXTENSION arroyo_stream" >/dev/null 2>&1
     start_setup "$name"
-    cp "test/bench/$name.sql" "$ARROYO_WORK_ROOT/bench-sql/$name.sql"
+    cp test/bench/*.sql "$ARROYO_WORK_ROOT/bench-sql/" # NAME.sql may include others (\ir)
     chown -R "$ARROYO_PG_USER:" "$ARROYO_WORK_ROOT/bench-sql" 2>/dev/null || true
     pg_psql "$dir" "$port" -q -o /dev/null -v aux_port=$((port + 1)) \
         -f "$ARROYO_WORK_ROOT/bench-sql/$name.sql" 2>&1 | grep -v NOTICE || true
@@ -128,10 +159,10 @@ for name in "${names[@]}"; do
     hz=$(getconf CLK_TCK)
     bytes=$(pg_psql "$dir" "$port" -Atq -c "SELECT state_bytes FROM stream_pipelines WHERE name = 'bench'")
     awk -v n="$name" -v e="$events" -v o="$rows_out" -v s="$start" -v t="$end" -v c="$ticks" \
-        -v hz="$hz" -v b="$bytes" 'BEGIN {
+        -v hz="$hz" -v b="$bytes" -v a="$(anchor "$name")" 'BEGIN {
         wall = t - s; cpu = c / hz; if (cpu <= 0) cpu = wall;
-        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f %10.1f\n", n, e, o, wall, cpu, e / wall,
-            e / cpu, b / 1048576 }'
+        printf "%-24s %10d %10d %8.2f %8.2f %12.0f %14.0f %10.1f   %s\n", n, e, o, wall, cpu, e / wall,
+            e / cpu, b / 1048576, a }'
     # A baseline doing the same work without a pipeline (e.g. with triggers), timed as a whole.
     if [[ -f test/bench/$name.baseline.sql ]]; then
         cp "test/bench/$name.baseline.sql" "$ARROYO_WORK_ROOT/bench-sql/"

@@ -1,0 +1,42 @@
+-- Nexmark q6 (average selling price by seller), adapted: each auction's highest bid within its
+-- lifetime (as in q4), then per seller the average of those of its 10 auctions that expire last
+-- (a top-10 per seller over the updating aggregate, under an aggregate) -> keyed table. Flink's
+-- form (AVG OVER ... ROWS 10 PRECEDING over the winning bids, an OVER over updating rows) runs
+-- neither in Flink nor here.
+-- psql variables (test/nexmark_test.sh sets them): events, the length of the event sequence;
+-- start_time; validate, to write into a table (the batch query's twin in nexmark_q6.batch.sql)
+-- instead of the blackhole.
+\if :{?events}
+\else
+\set events 2000000
+\endif
+\if :{?start_time}
+\else
+\set start_time '2026-01-01 00:00:00+00'
+\endif
+SELECT stream_drop(name) FROM stream_pipelines WHERE name = 'bench';
+DROP SERVER IF EXISTS bench_nexmark CASCADE;
+DROP SERVER IF EXISTS bench_blackhole CASCADE;
+DROP SERVER IF EXISTS bench_files CASCADE;
+DROP TABLE IF EXISTS bench_out, bench_meta;
+CREATE TABLE bench_meta AS SELECT :events::bigint AS events;
+CREATE SERVER bench_nexmark FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'nexmark');
+CREATE SERVER bench_blackhole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
+CREATE FOREIGN TABLE auction (id bigint, seller bigint, date_time timestamptz, expires timestamptz)
+  SERVER bench_nexmark OPTIONS (event_type 'auction', event_rate '0', message_count :'events',
+                                start_time :'start_time');
+CREATE FOREIGN TABLE bid (auction bigint, price bigint, date_time timestamptz)
+  SERVER bench_nexmark OPTIONS (event_type 'bid', event_rate '0', message_count :'events',
+                                start_time :'start_time');
+CREATE TABLE bench_out (seller bigint, avg_price numeric, UNIQUE NULLS NOT DISTINCT (seller));
+SELECT stream_create('bench', $$SET update_aggregate_flush_interval = '100 milliseconds';
+  INSERT INTO bench_out
+  SELECT seller, avg(final) FROM (
+    SELECT seller, final,
+           row_number() OVER (PARTITION BY seller ORDER BY expires DESC, id DESC) AS rn
+    FROM (SELECT a.id, a.seller, a.expires, max(b.price) AS final
+          FROM auction a JOIN bid b ON a.id = b.auction
+           AND b.date_time BETWEEN a.date_time AND a.expires
+          GROUP BY a.id, a.seller, a.expires) w) x
+  WHERE rn <= 10
+  GROUP BY seller$$);
