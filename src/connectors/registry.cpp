@@ -10,11 +10,13 @@ const Connector& blackhole_connector();
 const Connector& websocket_connector();
 const Connector& kafka_connector();
 const Connector& cdc_connector();
+const Connector& nats_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
   return {&impulse_connector(),   &single_file_connector(), &nexmark_connector(),
-          &blackhole_connector(), &websocket_connector(),   &kafka_connector()};
+          &blackhole_connector(), &websocket_connector(),   &kafka_connector(),
+          &nats_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {
