@@ -123,7 +123,7 @@ class NatsReader {
   bool failed_ = false;
   bool at_end_ = false;
   std::string failure_;
-  std::string status_ = "connecting";
+  std::string status_;  // empty while reading normally
   int64_t dropped_ = 0;
   uint64_t resolved_start_ = 0;
 
