@@ -26,6 +26,8 @@ import time
 class Nats:
     def __init__(self, port, user=None, password=None, token=None, host="127.0.0.1"):
         self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.inbox = None
         self.buf = b""
         self.sid = 0
         line = self._line()
@@ -100,8 +102,10 @@ class Nats:
             raise RuntimeError("unexpected line %r" % line)
 
     def request(self, subject, payload, timeout=10):
-        inbox = "_INBOX.test.%d" % time.monotonic_ns()
-        self.subscribe(inbox)
+        if self.inbox is None:  # one subscription for every reply
+            self.inbox = "_INBOX.test.%d" % time.monotonic_ns()
+            self.subscribe(self.inbox + ".*")
+        inbox = "%s.%d" % (self.inbox, time.monotonic_ns())
         self.sock.sendall(self.publish(subject, payload, reply=inbox))
         self.sock.settimeout(timeout)
         while True:

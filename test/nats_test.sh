@@ -215,8 +215,8 @@ start_pipeline jswrite "INSERT INTO js_out SELECT id FROM js_all WHERE id % 3 = 
 expect "jswrite ends at the stream's end" finished "$(q "SELECT stream_wait('jswrite', '60 seconds')")"
 expect "stream OUT's messages and last sequence" "1000 1000" "$(nc_ stream-info OUT)"
 prefix=$(q "SELECT 'arroyo_stream-' || (SELECT system_identifier FROM pg_control_system()) || '-' ||
-                   (SELECT oid FROM pg_database WHERE datname = current_database()) || '-' || id || '-'
-            FROM stream_pipelines WHERE name = 'jswrite'")
+                   (SELECT oid FROM pg_database WHERE datname = current_database()) || '-' || p.id || '-'
+            FROM _arroyo_stream.pipelines p WHERE p.name = 'jswrite'")
 expect "stream OUT's payloads and message ids" \
     "$(seq 3 3 3000 | awk -v p="$prefix" '{printf "{\"id\":%d}|%s%d\n", $1, p, NR - 1}')" \
     "$(nc_ stream-read OUT --ids)"
@@ -242,7 +242,7 @@ expect "dropped bad data" "1,3|3|2|1" \
 start_pipeline badfail "INSERT INTO bad_rows SELECT id FROM bad_fail"
 expect "badfail fails" failed "$(q "SELECT stream_wait('badfail', '60 seconds')")"
 expect "badfail's error" \
-    'bad data in stream "BAD" sequence 2 (subject "bad.x"): invalid JSON: not json' "$(last_error badfail)"
+    'bad data in stream "BAD" sequence 2 (subject "bad.x"): JSON document is not an object' "$(last_error badfail)"
 start_pipeline nope "INSERT INTO bad_rows SELECT id FROM nope"
 expect "nope fails" failed "$(q "SELECT stream_wait('nope', '60 seconds')")"
 expect "nope's error" 'nats source public.nope (stream "NOPE"): JetStream stream "NOPE" does not exist' \

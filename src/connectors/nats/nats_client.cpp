@@ -35,12 +35,28 @@ std::string seconds_text(int64_t ms) {
   return buf;
 }
 
+// An error text of libnats without its "(conn.c:1905): " source location.
+std::string without_location(const char* text) {
+  std::string t = text;
+  if (!t.empty() && t[0] == '(') {
+    size_t end = t.find("): ");
+    if (end != std::string::npos) t = t.substr(end + 3);
+  }
+  return t;
+}
+
 // libnats' last error of this thread, or the status's text.
 std::string error_text(natsStatus s) {
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
-  if (text && *text) return text;
+  if (text && *text) return without_location(text);
   return natsStatus_GetText(s);
+}
+
+// Whether `text` only says that no server could be used, which hides the reason a server gave
+// before (an authorization violation, say).
+bool is_generic_error(const std::string& text) {
+  return text.find("No server available") != std::string::npos;
 }
 
 // A JSON string literal of `s`.
@@ -133,7 +149,6 @@ bool NatsConnection::open() {
     if (st == NATS_OK) st = natsOptions_SetMaxPingsOut(options_, 3);
     if (st == NATS_OK) st = natsOptions_SetMaxReconnect(options_, -1);
     if (st == NATS_OK) st = natsOptions_SetCustomReconnectDelay(options_, reconnect_delay, this);
-    if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(options_, true, on_connected, this);
     if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(options_, on_disconnected, this);
     if (st == NATS_OK) st = natsOptions_SetReconnectedCB(options_, on_reconnected, this);
     if (st == NATS_OK) st = natsOptions_SetClosedCB(options_, on_closed, this);
@@ -152,11 +167,8 @@ bool NatsConnection::open() {
     last_error_.clear();
     return true;
   }
-  if (s == NATS_NOT_YET_CONNECTED) {
-    failed_opens_ = 0;
-    return true;  // libnats keeps trying; on_connected tells when it got there
-  }
-  last_error_ = error_text(s);
+  std::string error = error_text(s);
+  if (!is_generic_error(error) || last_error_.empty()) last_error_ = error;
   failed_opens_++;
   attempts_++;
   state_ = "connecting";
@@ -196,13 +208,9 @@ void NatsConnection::note(const char* state, natsConnection* nc) {
     connections_++;
     attempts_ = 0;
     last_error_.clear();
-  } else if (text && *text) {
-    last_error_ = text;
+  } else if (text && *text && (!is_generic_error(text) || last_error_.empty())) {
+    last_error_ = without_location(text);
   }
-}
-
-void NatsConnection::on_connected(natsConnection* nc, void* self) {
-  static_cast<NatsConnection*>(self)->note("connected", nc);
 }
 
 void NatsConnection::on_disconnected(natsConnection* nc, void* self) {
@@ -216,10 +224,10 @@ void NatsConnection::on_reconnected(natsConnection* nc, void* self) {
   static_cast<NatsConnection*>(self)->note("connected", nc);
 }
 
-void NatsConnection::on_closed(natsConnection*, void* self) {
+void NatsConnection::on_closed(natsConnection* nc, void* self) {
   auto* c = static_cast<NatsConnection*>(self);
+  c->note("closed", nc);
   std::lock_guard<std::mutex> lock(c->mutex_);
-  c->state_ = "closed";
   c->closed_ = true;
   c->closed_cv_.notify_all();
 }
@@ -350,19 +358,30 @@ void NatsReader::backoff(const std::string& what, const std::string& error) {
 }
 
 void NatsReader::run() {
-  // Connect from this thread, so a refused connection is retried without the worker.
-  while (!connection_.handle()) {
-    if (connection_.open()) break;
-    std::unique_lock<std::mutex> lock(mutex_);
-    status_.clear();  // the connection's status says it
-    if (room_.wait_for(lock, std::chrono::milliseconds(connection_.retry_delay_ms()),
-                       [&] { return stopping_; }))
-      return;
+  for (;;) {
+    // Connects from this thread, so a refused connection is retried without the worker.
+    while (!connection_.handle()) {
+      if (connection_.open()) break;
+      std::unique_lock<std::mutex> lock(mutex_);
+      status_.clear();  // the connection's status says why
+      if (room_.wait_for(lock, std::chrono::milliseconds(connection_.retry_delay_ms()),
+                         [&] { return stopping_; }))
+        return;
+    }
+    if (config_.jetstream)
+      run_jetstream();
+    else
+      run_core();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_ || failed_) return;
+    }
+    // libnats closed the connection for good (the server refused the credentials, say):
+    // a new one after the backoff.
+    std::string why = connection_.status();
+    connection_.close();
+    backoff("the connection was closed", why);
   }
-  if (config_.jetstream)
-    run_jetstream();
-  else
-    run_core();
 }
 
 // Core NATS: a subscription; what is published while the source lags by more than libnats'
@@ -377,6 +396,7 @@ void NatsReader::run_core() {
     return;
   }
   natsSubscription_SetPendingLimits(sub, kCoreMaxPending, kCorePendingBytes);
+  if (connection_.connected()) failures_ = 0;
   while (wait_for_room()) {
     natsMsg* msg = nullptr;
     s = natsSubscription_NextMsg(&msg, sub, kPollMs);
@@ -387,10 +407,7 @@ void NatsReader::run_core() {
     }
     if (s == NATS_TIMEOUT || s == NATS_SLOW_CONSUMER) continue;
     if (s != NATS_OK) {
-      if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) {
-        fail("subscription to subject \"" + config_.subject + "\" ended: " + error_text(s));
-        break;
-      }
+      if (s == NATS_CONNECTION_CLOSED || s == NATS_INVALID_SUBSCRIPTION) break;
       continue;
     }
     NatsMessage m;
@@ -614,6 +631,7 @@ void NatsReader::run_jetstream() {
       if (at_end_) room_.wait(lock, [&] { return stopping_; });
       if (stopping_) break;
     }
+    if (natsConnection_IsClosed(connection_.handle())) break;
     if (!connection_.connected()) {
       std::unique_lock<std::mutex> lock(mutex_);
       room_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });

@@ -19,9 +19,9 @@
 
 namespace arroyo {
 
-// One connection to the NATS servers. The first connection is attempted in the background
-// too: open() does not wait for a reachable server. Reconnection is libnats', with the
-// connector's backoff (0.5 s doubling to 30 s); status() tells where it stands.
+// One connection to the NATS servers. open() connects (or fails, and the caller tries again
+// after retry_delay_ms()); once connected, libnats reconnects by itself after an outage, with
+// the connector's backoff (0.5 s doubling to 30 s). status() tells where it stands.
 class NatsConnection {
  public:
   explicit NatsConnection(NatsConnectionConfig config);
@@ -29,9 +29,8 @@ class NatsConnection {
   NatsConnection(const NatsConnection&) = delete;
   NatsConnection& operator=(const NatsConnection&) = delete;
 
-  // Connects, or starts connecting in the background (libnats retries then by itself); false
-  // when libnats gave up at once (authorization refused, say): status() says why, and the
-  // caller tries again later, after retry_delay_ms().
+  // Connects; false when no server could be reached or one refused (authorization, say):
+  // status() says why, and the caller tries again after retry_delay_ms().
   bool open();
   int64_t retry_delay_ms() const;
   natsConnection* handle() const { return nc_; }
@@ -43,7 +42,6 @@ class NatsConnection {
   void close();
 
  private:
-  static void on_connected(natsConnection* nc, void* self);
   static void on_disconnected(natsConnection* nc, void* self);
   static void on_reconnected(natsConnection* nc, void* self);
   static void on_closed(natsConnection* nc, void* self);

@@ -68,10 +68,10 @@ class NatsSource : public Source {
 
   std::string status() const override {
     if (!connection_ || !started_) return "connecting";
-    std::string c = connection_->status();
-    if (c != "connected") return c;
     std::string r = reader_->status();
     if (!r.empty()) return r;
+    std::string c = connection_->status();
+    if (c != "connected") return c;
     if (!config_.jetstream) {
       std::string s = "reading subject \"" + config_.subject + "\"";
       if (int64_t d = reader_->dropped())
