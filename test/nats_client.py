@@ -12,6 +12,8 @@ only, and JetStream through its JSON API subjects. It shares no code with the co
         until N arrived (exit 0) or S seconds passed (exit 1)
   nats_client.py --port P stream-create NAME SUBJECT [--duplicate-window SECONDS]
   nats_client.py --port P stream-info NAME                  prints "messages last_seq"
+  nats_client.py --port P consume NAME N                    reads the stream's first N messages
+                                                            through a pull consumer; prints N
   nats_client.py --port P stream-read NAME [--ids]          prints every stored payload (and
                                                             its Nats-Msg-Id header), in order
 """
@@ -143,6 +145,9 @@ def main():
     c.add_argument("--duplicate-window", type=float, default=120)
     i = sub.add_parser("stream-info")
     i.add_argument("name")
+    k = sub.add_parser("consume")
+    k.add_argument("name")
+    k.add_argument("n", type=int)
     r = sub.add_parser("stream-read")
     r.add_argument("name")
     r.add_argument("--ids", action="store_true")
@@ -167,22 +172,29 @@ def main():
         if a.js:
             nc.subscribe(inbox + ".*")
         out = []
+        acked = 0
+        nc.sock.settimeout(30)
+
+        def read_acks(until):
+            nonlocal acked
+            while acked < until:
+                _, _, _, data = nc.next_message()
+                reply = json.loads(data)
+                if "error" in reply:
+                    raise RuntimeError("publish refused: %s" % reply["error"])
+                acked += 1
+
         for k, payload in enumerate(payloads):
             out.append(nc.publish(a.subject, payload, reply=inbox + ".%d" % k if a.js else None))
             if len(out) >= 1000:
                 nc.sock.sendall(b"".join(out))
                 out = []
+                if a.js:  # at most 2000 acknowledgements outstanding
+                    read_acks(k + 1 - 1000)
         out.append(b"PING\r\n")
         nc.sock.sendall(b"".join(out))
-        acked = 0
-        nc.sock.settimeout(30)
-        while a.js and acked < len(payloads):
-            _, _, _, data = nc.next_message()
-            reply = json.loads(data)
-            if "error" in reply:
-                print("publish refused: %s" % reply["error"], file=sys.stderr)
-                return 1
-            acked += 1
+        if a.js:
+            read_acks(len(payloads))
         if not a.js:  # the PONG after our PUBs: the server has them all
             while nc._line() != b"PONG":
                 pass
@@ -221,6 +233,35 @@ def main():
             print(reply["error"], file=sys.stderr)
             return 1
         print(reply["state"]["messages"], reply["state"]["last_seq"])
+        return 0
+    if a.cmd == "consume":
+        config = {"stream_name": a.name,
+                  "config": {"deliver_policy": "all", "ack_policy": "all",
+                             "max_ack_pending": -1, "inactive_threshold": 60 * 10**9}}
+        reply = json.loads(nc.request("$JS.API.CONSUMER.CREATE." + a.name,
+                                      json.dumps(config).encode()))
+        if "error" in reply:
+            print(reply["error"], file=sys.stderr)
+            return 1
+        nxt = "$JS.API.CONSUMER.MSG.NEXT.%s.%s" % (a.name, reply["name"])
+        inbox = "_INBOX.consume.%d" % time.monotonic_ns()
+        nc.subscribe(inbox)
+        got = 0
+        nc.sock.settimeout(30)
+        while got < a.n:
+            want = min(1000, a.n - got)
+            nc.sock.sendall(nc.publish(nxt, json.dumps({"batch": want, "expires": 10**9}).encode(),
+                                       reply=inbox))
+            last = None
+            for _ in range(want):
+                _, reply_to, headers, _ = nc.next_message()
+                if not reply_to:  # a status (408 request timeout, ...): ask again
+                    break
+                last = reply_to
+                got += 1
+            if last:
+                nc.sock.sendall(nc.publish(last, b"+ACK"))
+        print(got)
         return 0
     if a.cmd == "stream-read":
         info = json.loads(nc.request("$JS.API.STREAM.INFO." + a.name, b""))

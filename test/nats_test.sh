@@ -11,7 +11,8 @@
 #   c. a JetStream stream source into a table, with a worker terminated and the nats-server
 #      restarted in the middle: exact counts, no loss, no duplicate; source_status follows;
 #   d. a JetStream sink: source.stop_at 'latest' ends the pipeline; the stream holds exactly the
-#      rows, in order, with their Nats-Msg-Id headers;
+#      rows, in order, with their Nats-Msg-Id headers; across a terminated worker and a
+#      nats-server restart, the stream still holds every row once, in order;
 #   e. bad_data 'drop' and 'fail'; a missing stream fails the pipeline naming it;
 #   f. credentials from a user mapping; without them the source retries and says why.
 set -euo pipefail
@@ -221,6 +222,35 @@ expect "stream OUT's payloads and message ids" \
     "$(seq 3 3 3000 | awk -v p="$prefix" '{printf "{\"id\":%d}|%s%d\n", $1, p, NR - 1}')" \
     "$(nc_ stream-read OUT --ids)"
 q "SELECT stream_drop('jswrite')" >/dev/null
+
+# --- d2. JetStream sink across a terminated worker and a nats-server restart ---------------------
+arroyo_log "d2. a JetStream sink across a terminated worker and a nats-server restart"
+stream_count_at_least() { # STREAM N
+    last=$(nc_ stream-info "$1" 2>&1) && ((${last%% *} >= $2))
+}
+stream_count_is() { # STREAM N
+    last=$(nc_ stream-info "$1" 2>&1) && [[ ${last%% *} == "$2" ]]
+}
+nc_ stream-create COPY 'copy.>'
+q "CREATE FOREIGN TABLE js_copy (id int) SERVER n OPTIONS (type 'sink', subject 'copy.rows', stream 'COPY');" \
+    >/dev/null
+start_pipeline jscopy "INSERT INTO js_copy SELECT id FROM js_in"
+wait_for "the first copies" stream_count_at_least COPY 1
+worker=$(q "SELECT pid FROM stream_pipelines WHERE name = 'jscopy'")
+expect "pg_terminate_backend" t "$(q "SELECT pg_terminate_backend($worker)")"
+wait_for "a new worker" query_is \
+    "SELECT state, pid IS NOT NULL AND pid <> $worker FROM stream_pipelines WHERE name = 'jscopy'" \
+    "running|t"
+wait_for "3000 copies" stream_count_is COPY 3000
+stop_nats "$MAIN_NATS_PID"
+start_nats "$NATS_PORT"
+MAIN_NATS_PID=$NATS_PID
+nc_ pub orders.new 100 --start 3001 --js
+wait_for "3100 copies" stream_count_is COPY 3100
+expect "stream COPY holds every row once, in order" \
+    "$(seq 1 3100 | awk '{printf "{\"id\":%d}\n", $1}')" "$(nc_ stream-read COPY)"
+expect "jscopy still running" running "$(q "SELECT state FROM stream_pipelines WHERE name = 'jscopy'")"
+q "SELECT stream_drop('jscopy')" >/dev/null
 
 # --- e. bad data, a missing stream ---------------------------------------------------------------
 arroyo_log "e. bad_data and a missing stream"
