@@ -12,7 +12,7 @@ namespace {
 constexpr int64_t kFirstDelayMs = 500;
 constexpr int64_t kMaxDelayMs = 30000;
 constexpr int64_t kPollMs = 200;            // how long a wait for a core message lasts
-constexpr int kPullBatch = 256;             // messages one JetStream pull asks for at most
+constexpr int kPullBatch = 1024;            // messages one JetStream pull asks for at most
 constexpr int64_t kPullExpiresMs = 1000;    // how long the server holds a pull open
 constexpr int64_t kPullReplyWaitMs = 5000;  // a pull without any answer by then is lost
 constexpr int64_t kApiTimeoutMs = 5000;
@@ -550,18 +550,22 @@ bool NatsReader::pull_batch() {
   }
   std::string last_reply;
   int got = 0;
+  int64_t waited_ms = 0;  // since the last message, in slices that let stop() be quick
   while (got < want) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_ || at_end_) break;
     }
     natsMsg* msg = nullptr;
-    s = natsSubscription_NextMsg(&msg, inbox_sub_, kPullReplyWaitMs);
+    s = natsSubscription_NextMsg(&msg, inbox_sub_, kPollMs);
     if (s == NATS_TIMEOUT) {
+      waited_ms += kPollMs;
+      if (waited_ms < kPullReplyWaitMs) continue;
       // The pull was lost (a reconnection, a server restart): start over with a new consumer.
       consumer_.clear();
       break;
     }
+    waited_ms = 0;
     if (s != NATS_OK) continue;
     const char* reply = natsMsg_GetReply(msg);
     if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0) {
