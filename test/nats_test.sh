@@ -14,7 +14,8 @@
 #      rows, in order, with their Nats-Msg-Id headers; across a terminated worker and a
 #      nats-server restart, the stream still holds every row once, in order;
 #   e. bad_data 'drop' and 'fail'; a missing stream fails the pipeline naming it;
-#   f. credentials from a user mapping; without them the source retries and says why.
+#   f. credentials from a user mapping; without them the source retries and says why; a
+#      subscription the server's permissions refuse shows in source_status.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -39,8 +40,11 @@ nc_() { "$PYTHON" "$ARROYO_ROOT/test/nats_client.py" --port "$NATS_PORT" "$@"; }
 # across restarts), requiring USER and PASSWORD if given; sets NATS_PID (killed at exit).
 start_nats() {
     local port=$1 auth=()
-    if (($# == 3)); then
-        auth=(--user "$2" --pass "$3")
+    if (($# == 3)); then # the user may not subscribe to secret.>
+        printf 'authorization { users = [ { user: "%s", password: "%s",
+                   permissions: { subscribe: { deny: "secret.>" } } } ] }\n' "$2" "$3" \
+            >"$WORK/auth-$port.conf"
+        auth=(-c "$WORK/auth-$port.conf")
     fi
     nats-server -js -a 127.0.0.1 -p "$port" -sd "$WORK/js-$port" "${auth[@]}" \
         >>"$WORK/nats-$port.log" 2>&1 &
@@ -297,6 +301,11 @@ wait_for "the authenticated subscription" status_matches auth '^reading subject 
 "$PYTHON" "$ARROYO_ROOT/test/nats_client.py" --port "$AUTH_PORT" --user u --password sekrit \
     pub auth.x 10
 wait_for "10 authenticated rows" count_is auth_rows 10
+q "CREATE FOREIGN TABLE secret_in (id int) SERVER na OPTIONS (type 'source', subject 'secret.x')" >/dev/null
+start_pipeline secret "INSERT INTO auth_rows SELECT id FROM secret_in"
+wait_for "the permissions violation in source_status" status_matches secret \
+    '^reading subject "secret\.x"; the server reported: Permissions Violation for Subscription to "secret\.x"$'
+q "SELECT stream_drop('secret')" >/dev/null
 if grep -F sekrit "$LOG" "$WORK"/nats-*.log; then
     arroyo_die "the password appears in a log"
 fi

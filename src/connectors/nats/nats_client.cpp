@@ -152,6 +152,7 @@ bool NatsConnection::open() {
     if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(options_, on_disconnected, this);
     if (st == NATS_OK) st = natsOptions_SetReconnectedCB(options_, on_reconnected, this);
     if (st == NATS_OK) st = natsOptions_SetClosedCB(options_, on_closed, this);
+    if (st == NATS_OK) st = natsOptions_SetErrorHandler(options_, on_async_error, this);
     if (st == NATS_OK && !config_.username.empty())
       st = natsOptions_SetUserInfo(options_, config_.username.c_str(), config_.password.c_str());
     if (st == NATS_OK && !config_.token.empty())
@@ -230,6 +231,21 @@ void NatsConnection::on_closed(natsConnection* nc, void* self) {
   std::lock_guard<std::mutex> lock(c->mutex_);
   c->closed_ = true;
   c->closed_cv_.notify_all();
+}
+
+void NatsConnection::on_async_error(natsConnection* nc, natsSubscription*, natsStatus err,
+                                    void* self) {
+  auto* c = static_cast<NatsConnection*>(self);
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::string error = text && *text ? without_location(text) : natsStatus_GetText(err);
+  std::lock_guard<std::mutex> lock(c->mutex_);
+  c->async_error_ = error.substr(0, 200);
+}
+
+std::string NatsConnection::async_error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return async_error_;
 }
 
 // libnats asks how long to wait before the next pass over the servers.

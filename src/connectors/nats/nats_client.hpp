@@ -35,8 +35,11 @@ class NatsConnection {
   int64_t retry_delay_ms() const;
   natsConnection* handle() const { return nc_; }
   bool connected() const;
-  // "connected to nats://127.0.0.1:4222", "connecting (attempt 3): <error>", ...
+  // "connected", "connecting (attempt 3): <error>", "reconnecting (attempt 2): <error>", ...
   std::string status() const;
+  // The last error the server reported on a working connection (a permissions violation,
+  // say), or "".
+  std::string async_error() const;
   const std::string& label() const { return config_.label; }
   // Closes the connection and waits for libnats' threads of it to stop calling back.
   void close();
@@ -45,6 +48,7 @@ class NatsConnection {
   static void on_disconnected(natsConnection* nc, void* self);
   static void on_reconnected(natsConnection* nc, void* self);
   static void on_closed(natsConnection* nc, void* self);
+  static void on_async_error(natsConnection* nc, natsSubscription* sub, natsStatus err, void* self);
   static int64_t reconnect_delay(natsConnection* nc, int attempts, void* self);
   void note(const char* state, natsConnection* nc);
 
@@ -54,6 +58,7 @@ class NatsConnection {
   mutable std::mutex mutex_;
   std::string state_ = "connecting";  // guarded by mutex_
   std::string last_error_;
+  std::string async_error_;
   int attempts_ = 0;
   int connections_ = 0;
   int failed_opens_ = 0;

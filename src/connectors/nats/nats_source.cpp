@@ -72,15 +72,18 @@ class NatsSource : public Source {
     if (!r.empty()) return r;
     std::string c = connection_->status();
     if (c != "connected") return c;
+    std::string s;
     if (!config_.jetstream) {
-      std::string s = "reading subject \"" + config_.subject + "\"";
+      s = "reading subject \"" + config_.subject + "\"";
       if (int64_t d = reader_->dropped())
         s += ", " + std::to_string(d) + " messages dropped (the source fell behind)";
-      return s;
+    } else {
+      s = "reading stream \"" + config_.stream + "\"";
+      if (next_seq_) s += ", next sequence " + std::to_string(next_seq_);
+      if (config_.stop_at_latest && reader_->reached_end()) s += ", at its end";
     }
-    std::string s = "reading stream \"" + config_.stream + "\"";
-    if (next_seq_) s += ", next sequence " + std::to_string(next_seq_);
-    if (config_.stop_at_latest && reader_->reached_end()) s += ", at its end";
+    std::string error = connection_->async_error();
+    if (!error.empty()) s += "; the server reported: " + error;
     return s;
   }
 
