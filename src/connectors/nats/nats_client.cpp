@@ -554,9 +554,13 @@ bool NatsReader::pull_batch() {
     std::lock_guard<std::mutex> lock(mutex_);
     want = int(std::min<size_t>(kPullBatch, kQueueMaxMessages - queue_.size()));
   }
+  // A pull brings at most kQueueMaxBytes, except a pull for one message larger than that.
+  if (single_next_) want = 1;
   std::string next = "$JS.API.CONSUMER.MSG.NEXT." + config_.stream + "." + consumer_;
   std::string body = "{\"batch\":" + std::to_string(want) +
-                     ",\"expires\":" + std::to_string(kPullExpiresMs * 1000000) + "}";
+                     ",\"expires\":" + std::to_string(kPullExpiresMs * 1000000) +
+                     (single_next_ ? "" : ",\"max_bytes\":" + std::to_string(kQueueMaxBytes)) + "}";
+  single_next_ = false;
   natsStatus s = natsConnection_PublishRequest(connection_.handle(), next.c_str(), inbox_.c_str(),
                                                body.data(), int(body.size()));
   if (s != NATS_OK) {
@@ -590,8 +594,18 @@ bool NatsReader::pull_batch() {
       const char* status = nullptr;
       natsMsgHeader_Get(msg, "Status", &status);
       std::string code = status ? status : "";
+      if (code == "100") {
+        natsMsg_Destroy(msg);
+        continue;
+      }
+      const char* description = nullptr;
+      natsMsgHeader_Get(msg, "Description", &description);
+      bool too_big = code == "409" && description && strstr(description, "MaxBytes");
       natsMsg_Destroy(msg);
-      if (code == "100") continue;
+      if (too_big) {
+        single_next_ = true;  // the next message alone exceeds max_bytes
+        break;
+      }
       if (code != "404" && code != "408") consumer_.clear();
       break;
     }

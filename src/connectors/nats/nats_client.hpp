@@ -136,7 +136,8 @@ class NatsReader {
   std::string consumer_;   // the current ephemeral consumer's name
   natsSubscription* inbox_sub_ = nullptr;
   std::string inbox_;
-  int failures_ = 0;  // consecutive, for the backoff
+  int failures_ = 0;          // consecutive, for the backoff
+  bool single_next_ = false;  // the next pull asks for one message without a byte limit
 };
 
 // Starts a thread that blocks every signal (PostgreSQL's are the worker's).
