@@ -17,6 +17,7 @@ const Connector& webhook_connector();
 const Connector& mqtt_connector();
 const Connector& filesystem_connector();
 const Connector& redis_connector();
+const Connector& nats_connector();
 
 // Every connector, in the order the README documents them.
 static std::vector<const Connector*> all_connectors() {
@@ -24,7 +25,7 @@ static std::vector<const Connector*> all_connectors() {
           &blackhole_connector(), &websocket_connector(),   &kafka_connector(),
           &rabbitmq_connector(),  &sse_connector(),         &polling_http_connector(),
           &webhook_connector(),   &mqtt_connector(),        &filesystem_connector(),
-          &redis_connector()};
+          &redis_connector(),     &nats_connector()};
 }
 
 const Connector* find_connector(const std::string& name) {
