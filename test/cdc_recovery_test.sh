@@ -54,14 +54,25 @@ matches() {
     [[ $last == 0 ]]
 }
 
-# kill_worker NAME: terminates the pipeline's worker and waits until it runs again.
+# The pipeline's last committed checkpoint epoch.
+epoch_of() { q "SELECT checkpoint_epoch FROM _arroyo_stream.pipelines WHERE name = '$1'"; }
+# Condition: pipeline $1 has committed a checkpoint after epoch $2. A worker that dies 5 times
+# in a row before any progress is not started again (a crash loop): each kill waits for this,
+# so that a slow machine does not turn the faults into one.
+progressed() { last=$(epoch_of "$1") && ((last > $2)); }
+
+# kill_worker NAME: terminates the pipeline's worker and waits until it runs again and has
+# checkpointed.
 kill_worker() {
     wait_for "pipeline $1 to run" running_not none "$1"
     local pid=${last#running|}
     pid=${pid%%|*}
+    local epoch
+    epoch=$(epoch_of "$1")
     [[ $(q "SELECT pg_terminate_backend($pid)") == t ]] || arroyo_die "could not kill worker $pid"
     kills=$((kills + 1))
     wait_for "pipeline $1 to resume after its worker $pid was killed" running_not "$pid" "$1"
+    wait_for "pipeline $1 to checkpoint after its restart" progressed "$1" "$epoch"
 }
 
 # The workload: transactions of ten random changes each, every fifth rolled back, until
@@ -182,10 +193,14 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
     kill_worker keyed
     kill_worker joined
     sleep 1
+    epochs=("$(epoch_of totals)" "$(epoch_of keyed)" "$(epoch_of joined)")
     as_pg_user "$(pg_bindir)/pg_ctl" -D "$PGTEST_DIR" -m immediate -w stop >/dev/null
     crashes=$((crashes + 1))
     pg_instance_start "$PGTEST_DIR" "$PGTEST_PORT" "${settings[@]}" 2>/dev/null
     wait_for "the pipelines to resume after a crash (cycle $cycle)" all_running
+    wait_for "totals to checkpoint after the crash" progressed totals "${epochs[0]}"
+    wait_for "keyed to checkpoint after the crash" progressed keyed "${epochs[1]}"
+    wait_for "joined to checkpoint after the crash" progressed joined "${epochs[2]}"
 done
 touch "$stop_file"
 wait "$writer_pid"

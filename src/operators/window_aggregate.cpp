@@ -333,6 +333,9 @@ void WindowAggregateOperator::fire_sessions(TimestampTz wm) {
     auto found = sessions_.find(key);
     if (found == sessions_.end() || found->second.due != due) continue;  // stale
     SessionKey& sk = found->second;
+    // Taken: any other entry of the key at this time is stale now (two entries may share a
+    // time, one left stale and one added again; both valid would fire, and free, the key twice).
+    sk.due = DT_NOEND;
     if (!sk.sorted)
       std::sort(sk.rows.begin(), sk.rows.end(),
                 [](const SessionRow& a, const SessionRow& b) { return a.time < b.time; });
