@@ -156,7 +156,9 @@ wait_for "150 rows committed" rows_are got 150
 wait_for "50 unacked" queue_is rin "0 50"
 echo "ok: 150 rows committed, 50 of them not acked"
 # Their identities (16 bytes each) stay in the window: the qos-ok confirming the ack never came.
-expect "rq's window while its acks are held (state_bytes)" 800 "$(field rq state_bytes)"
+# (state_bytes is measured about once a second: wait for it rather than read it once.)
+wait_for "rq's window while its acks are held (state_bytes 800)" state_bytes_is rq 800
+echo "ok: rq's window while its acks are held (state_bytes 800)"
 old_pid=$(field rq pid)
 q "SELECT pg_terminate_backend($old_pid)" >/dev/null
 kill -USR2 "$PROXY_PID" # cut: the held acks are lost, the broker requeues the 50
