@@ -5,5 +5,5 @@
 SHLIB_LINK += -lmosquitto
 ARROYO_PACKAGES += libmosquitto-dev mosquitto mosquitto-clients
 # test/unit/mqtt_client_test.cpp: the PostgreSQL-free client, linked as the extension is.
-ARROYO_UNIT_OBJS_mqtt_client = src/connectors/mqtt/mqtt_client.o
+ARROYO_UNIT_OBJS_mqtt_client = src/connectors/mqtt/mqtt_client.o src/core/url_authority.o
 ARROYO_UNIT_LIBS_mqtt_client = -lmosquitto

@@ -3,6 +3,8 @@
 // take(), status(), publish() and the acknowledgement counters.
 #include "connectors/mqtt/mqtt_client.hpp"
 
+#include "core/url_authority.hpp"
+
 #include <mosquitto.h>
 
 #include <algorithm>
@@ -87,30 +89,7 @@ bool parse_mqtt_url(const std::string& url, MqttEndpoint* out, std::string* why)
   }
   std::string port_text;
   bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      *why = "The url's IPv6 address lacks its closing \"]\".";
-      return false;
-    }
-    e.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty() && after[0] != ':') {
-      *why = "Unexpected text after the url's IPv6 address.";
-      return false;
-    }
-    has_port = !after.empty();
-    if (has_port) port_text = after.substr(1);
-  } else {
-    size_t colon = authority.find(':');
-    e.host = authority.substr(0, colon);
-    has_port = colon != std::string::npos;
-    if (has_port) port_text = authority.substr(colon + 1);
-  }
-  if (e.host.empty()) {
-    *why = "The url has no host.";
-    return false;
-  }
+  if (!split_url_authority(authority, "url", &e.host, &port_text, &has_port, why)) return false;
   for (char c : e.host)
     if ((unsigned char)c <= 0x20 || (unsigned char)c >= 0x7f || strchr("[]<>\"\\", c)) {
       *why = "The url's host contains characters a host name cannot have.";

@@ -2,6 +2,8 @@
 // the client thread only talks to libwebsockets, the queue and the wake callback.
 #include "connectors/websocket/ws_client.hpp"
 
+#include "core/url_authority.hpp"
+
 #include <libwebsockets.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -116,30 +118,8 @@ bool parse_ws_endpoint(const std::string& url, WsEndpoint* out, std::string* why
   }
   std::string port_text;
   bool has_port = false;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      *why = "The endpoint's IPv6 address lacks its closing \"]\".";
-      return false;
-    }
-    e.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty() && after[0] != ':') {
-      *why = "Unexpected text after the endpoint's IPv6 address.";
-      return false;
-    }
-    has_port = !after.empty();
-    if (has_port) port_text = after.substr(1);
-  } else {
-    size_t colon = authority.find(':');
-    e.host = authority.substr(0, colon);
-    has_port = colon != std::string::npos;
-    if (has_port) port_text = authority.substr(colon + 1);
-  }
-  if (e.host.empty()) {
-    *why = "The endpoint has no host.";
+  if (!split_url_authority(authority, "endpoint", &e.host, &port_text, &has_port, why))
     return false;
-  }
   if (!std::all_of(e.host.begin(), e.host.end(), is_url_char) ||
       e.host.find_first_of("/?#[]") != std::string::npos) {
     *why = "The endpoint's host contains characters a host name cannot have.";
