@@ -55,7 +55,7 @@ for t in "${targets[@]}"; do
             mapfile -t kernels < <(json_kernel_objects)
             build json_scan test/fuzz/json_scan_fuzz.cpp src/formats/json_scan.cpp "${kernels[@]}" \
                 -lsimdjson ;;
-        websocket) build websocket test/fuzz/websocket_fuzz.cpp src/connectors/websocket/ws_client.cpp -lwebsockets -lcrypto ;;
+        websocket) build websocket test/fuzz/websocket_fuzz.cpp src/connectors/websocket/ws_client.cpp src/core/url_authority.cpp -lwebsockets -lcrypto ;;
         nexmark) build nexmark test/fuzz/nexmark_fuzz.cpp src/connectors/nexmark/generator.cpp ;;
         *) arroyo_die "unknown fuzz target $t (json_scan, websocket, nexmark)" ;;
     esac
