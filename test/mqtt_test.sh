@@ -446,7 +446,8 @@ mkfifo "$gate_fifo"
 pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "SELECT pg_advisory_lock(4242)" \
     -c "\\! read line < '$gate_fifo'" -c "SELECT pg_advisory_unlock(4242)" >/dev/null &
 gate_pid=$!
-arroyo_on_exit "echo go >'$gate_fifo' 2>/dev/null & kill $gate_pid 2>/dev/null || true"
+# (Opened read-write, the fifo never blocks: after the gate was released, nobody reads it.)
+arroyo_on_exit "{ exec 3<>'$gate_fifo' && echo go >&3; } 2>/dev/null; kill $gate_pid 2>/dev/null || true"
 wait_for "the gate" query_is "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted" 1
 pad=$(printf 'x%.0s' $(seq 1 10000))
 seq 1 20000 | sed "s/.*/{\"seq\": &, \"pad\": \"$pad\"}/" | pub -q 1 -t flood -l
