@@ -1,5 +1,9 @@
 #include "core/url_authority.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
 namespace arroyo {
 
 bool split_url_authority(const std::string& authority, const std::string& what, std::string* host,
@@ -30,6 +34,18 @@ bool split_url_authority(const std::string& authority, const std::string& what, 
     *why = "The " + what + " has no host.";
     return false;
   }
+  return true;
+}
+
+bool parse_url_port(const std::string& text, const std::string& what, int* port, std::string* why) {
+  bool digits =
+      !text.empty() && text.size() <= 5 && std::all_of(text.begin(), text.end(), ::isdigit);
+  int n = digits ? atoi(text.c_str()) : 0;
+  if (n < 1 || n > 65535) {
+    *why = "The " + what + "'s port must be a number from 1 to 65535.";
+    return false;
+  }
+  *port = n;
   return true;
 }
 

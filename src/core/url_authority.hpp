@@ -11,5 +11,7 @@ namespace arroyo {
 // "endpoint"). False, with *why set, when it is malformed or has no host.
 bool split_url_authority(const std::string& authority, const std::string& what, std::string* host,
                          std::string* port_text, bool* has_port, std::string* why);
+// Reads a URL's port (1 to 65535) from its text; false, with *why set, for anything else.
+bool parse_url_port(const std::string& text, const std::string& what, int* port, std::string* why);
 
 }  // namespace arroyo

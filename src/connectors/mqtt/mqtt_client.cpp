@@ -96,14 +96,7 @@ bool parse_mqtt_url(const std::string& url, MqttEndpoint* out, std::string* why)
       return false;
     }
   if (has_port) {
-    bool digits = !port_text.empty() && port_text.size() <= 5 &&
-                  std::all_of(port_text.begin(), port_text.end(), ::isdigit);
-    int port = digits ? atoi(port_text.c_str()) : 0;
-    if (port < 1 || port > 65535) {
-      *why = "The url's port must be a number from 1 to 65535.";
-      return false;
-    }
-    e.port = port;
+    if (!parse_url_port(port_text, "url", &e.port, why)) return false;
   } else {
     e.port = e.tls ? 8883 : 1883;
   }
