@@ -143,6 +143,12 @@ class Connector {
   virtual void validate_table(const TableSpec& spec) const = 0;
   // Whether a sink table can take updating results (deletes as well as inserts).
   virtual bool accepts_updates(const TableSpec&) const { return false; }
+  // A pipeline running as several workers (SET parallelism): whether every worker reads its
+  // own share of the source (Kafka partitions, a generator's events; RuntimeInfo says which),
+  // else only worker 0 reads it; whether every worker writes through its own sink, else rows
+  // are gathered into worker 0's.
+  virtual bool splits_source(const TableSpec&) const { return false; }
+  virtual bool splits_sink(const TableSpec&) const { return false; }
   // Whether a source table's rows are updating (e.g. Debezium change events).
   virtual bool produces_updates(const TableSpec&) const { return false; }
   // A source column (0-based) that always holds the event time the connector gives each row

@@ -42,13 +42,6 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
 
 namespace {
 
-// A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
-inline uint32 mix_bits(uint64 x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return uint32(x ^ (x >> 31));
-}
-
 }  // namespace
 
 GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)

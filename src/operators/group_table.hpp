@@ -25,6 +25,13 @@ inline uint64 datum_bits(Datum d, int16 len) {
   }
 }
 
+// A 64-bit finalizer (splitmix64's): every input bit affects every output bit.
+inline uint32 mix_bits(uint64 x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return uint32(x ^ (x >> 31));
+}
+
 // How to hash and compare one column type.
 struct KeyType {
   explicit KeyType(Oid type, Oid collation);

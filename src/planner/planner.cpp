@@ -912,6 +912,10 @@ LogicalPlan plan_text(const std::string& query_text, bool preview) {
   } else if (plan.root->updating) {
     plan_updating_sink(plan);
   }
+  if (preview)
+    plan.settings.parallelism = 1;  // a preview runs as one worker
+  else
+    check_parallelism(plan);
   return plan;
 }
 

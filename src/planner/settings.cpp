@@ -2,13 +2,34 @@
 
 #include "pg/guard.hpp"
 
+extern "C" {
+#include "access/twophase.h"
+}
+
 namespace arroyo {
 
 namespace {
 
 const char* const kSupported =
-    "checkpoint_interval, lookup.cache.max_rows, lookup.cache.ttl, "
+    "checkpoint_interval, lookup.cache.max_rows, lookup.cache.ttl, parallelism, "
     "update_aggregate_flush_interval, updating_ttl";
+
+// The most workers one pipeline can run as (worker/worker_group.hpp's kMaxParallelism).
+constexpr int kMostWorkers = 32;
+
+// A positive integer setting (setting_value would read a bare number as milliseconds).
+int64 integer_setting(VariableSetStmt* stmt, const char* name, int64 most) {
+  Node* arg = stmt->kind == VAR_SET_VALUE && list_length(stmt->args) == 1
+                  ? (Node*)linitial(stmt->args)
+                  : nullptr;
+  if (!arg || !IsA(arg, A_Const) || ((A_Const*)arg)->isnull ||
+      !IsA(&((A_Const*)arg)->val, Integer) || intVal(&((A_Const*)arg)->val) <= 0 ||
+      intVal(&((A_Const*)arg)->val) > most)
+    pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
+             std::string("pipeline setting \"") + name + "\" must be an integer from 1 to " +
+                 std::to_string(most));
+  return intVal(&((A_Const*)arg)->val);
+}
 
 // The value of `SET name = value` as text (a string or a number).
 std::string setting_value(VariableSetStmt* stmt) {
@@ -70,19 +91,39 @@ void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings) {
     return;
   }
   if (name == "lookup.cache.max_rows") {
-    // A positive integer (setting_value would read a bare number as milliseconds).
-    Node* arg = stmt->kind == VAR_SET_VALUE && list_length(stmt->args) == 1
-                    ? (Node*)linitial(stmt->args)
-                    : nullptr;
-    if (!arg || !IsA(arg, A_Const) || ((A_Const*)arg)->isnull ||
-        !IsA(&((A_Const*)arg)->val, Integer) || intVal(&((A_Const*)arg)->val) <= 0)
-      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-               "pipeline setting \"lookup.cache.max_rows\" must be a positive integer");
-    settings.lookup_cache_max_rows = intVal(&((A_Const*)arg)->val);
+    settings.lookup_cache_max_rows = integer_setting(stmt, "lookup.cache.max_rows", PG_INT32_MAX);
+    return;
+  }
+  if (name == "parallelism") {
+    settings.parallelism = int(integer_setting(stmt, "parallelism", kMostWorkers));
     return;
   }
   pg::fail(ERRCODE_UNDEFINED_OBJECT, "unknown pipeline setting \"" + name + "\"",
            std::string("Supported settings: ") + kSupported + ".");
+}
+
+void check_parallelism(const LogicalPlan& plan) {
+  int n = plan.settings.parallelism;
+  if (n <= 1) return;
+  if (plan.reads_table_changes)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "a pipeline that reads a regular table's changes runs as one worker",
+             "It sets parallelism " + std::to_string(n) + ".",
+             "Remove SET parallelism, or read the changes in a pipeline of their own.");
+  if (plan.sink.is_table && plan.sink.foreign)
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "a pipeline writing into a foreign table of another wrapper runs as one worker",
+             "Its workers commit together with two-phase commit, which " + plan.sink.name +
+                 "'s wrapper does not take part in.",
+             "Remove SET parallelism.");
+  if (max_prepared_xacts < n)
+    pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+             "parallelism " + std::to_string(n) + " needs max_prepared_transactions >= " +
+                 std::to_string(n) + " (it is " + std::to_string(max_prepared_xacts) + ")",
+             "The workers of a pipeline commit each epoch together with two-phase commit: each "
+             "prepares one transaction.",
+             "Set max_prepared_transactions in postgresql.conf (needs a restart): at least the "
+             "sum of the running pipelines' parallelism.");
 }
 
 }  // namespace arroyo

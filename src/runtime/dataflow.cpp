@@ -20,18 +20,61 @@ extern "C" {
 
 namespace arroyo {
 
+namespace {
+
+// A sink in a worker other than worker 0 for a connector whose sink does not split: the
+// exchange before it gathers every row into worker 0, so it never gets any.
+class GatheredSink : public Sink {
+ public:
+  void write(const Batch&) override {}
+};
+
+// A source in a worker other than worker 0 for a connector that does not split its reading:
+// worker 0 reads it all.
+class NoShareSource : public Source {
+ public:
+  PollResult poll(Batch&) override { return PollResult::ended(); }
+};
+
+// Columns 0 .. n - 1.
+std::vector<int> first_columns(int n) {
+  std::vector<int> out;
+  for (int i = 0; i < n; i++) out.push_back(i);
+  return out;
+}
+
+}  // namespace
+
 Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info,
-                   int64 ttl_us, int64 flush_us, std::unique_ptr<Sink> preview_sink)
+                   int64 ttl_us, int64 flush_us, std::unique_ptr<Sink> preview_sink,
+                   WorkerLinks* links)
     : round_memory_(round_memory), info_(info), ttl_us_(ttl_us), flush_us_(flush_us) {
   last_flush_ = GetCurrentTimestamp();
   settings_ = plan.settings;
+  if (links && info.parallelism > 1) {
+    links_ = links;
+    subtask_ = info.subtask_index;
+    parallelism_ = info.parallelism;
+  }
   int sink;
+  // Several workers: rows of an updating target are routed by its key (by the whole row
+  // without one), so that no two workers ever write the same key; a sink that does not split
+  // gets every row in worker 0.
+  std::vector<int> sink_keys;
+  bool sink_exchange = false;
   if (plan.sink.is_table) {
     sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
+    sink_exchange = plan.sink.updating;
   } else {
-    auto s = plan.sink.preview ? std::move(preview_sink)
-                               : plan.sink.connector->make_sink(plan.sink.spec);
+    bool splits = plan.sink.preview || plan.sink.connector->splits_sink(plan.sink.spec);
+    std::unique_ptr<Sink> s;
+    if (plan.sink.preview)
+      s = std::move(preview_sink);
+    else if (!splits && subtask_ > 0)
+      s = std::make_unique<GatheredSink>();
+    else
+      s = plan.sink.connector->make_sink(plan.sink.spec);
     if (plan.sink.updating) s->set_key_columns(plan.sink.key_columns);
     s->open(info_);
     sink_ = s.get();
@@ -40,15 +83,52 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
                  ? std::string("sink preview")
                  : "sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
              plan.root->desc);
+    sink_exchange = !splits || plan.sink.updating;
+    if (splits) sink_keys = plan.sink.key_columns;
   }
-  graph_.connect(build(plan.root.get()), sink, 0);
+  if (sink_exchange && plan.sink.updating && sink_keys.empty() && plan.sink.is_table)
+    sink_keys = plan.sink.key_columns.empty() ? first_columns(plan.root->desc->natts)
+                                              : plan.sink.key_columns;
+  if (plan.sink.updating && !plan.sink.is_table && sink_keys.empty() && sink_exchange &&
+      plan.sink.connector->splits_sink(plan.sink.spec))
+    sink_keys = first_columns(plan.root->desc->natts);
+  int root = build(plan.root.get());
+  if (sink_exchange) root = exchanged(root, plan.root->desc, sink_keys);
+  graph_.connect(root, sink, 0);
   graph_.seal();
+  sink_node_ = sink;
+  if (links_) {
+    // Barriers go upstream first: an exchange's barrier follows every row its upstream
+    // exchanges delivered.
+    std::vector<int> position(size_t(graph_.size()));
+    for (size_t i = 0; i < graph_.upstream_first().size(); i++)
+      position[size_t(graph_.upstream_first()[i])] = int(i);
+    for (size_t x = 0; x < exchanges_.size(); x++) barrier_order_.push_back(int(x));
+    std::sort(barrier_order_.begin(), barrier_order_.end(), [&](int a, int b) {
+      return position[size_t(exchanges_[size_t(a)].merge)] <
+             position[size_t(exchanges_[size_t(b)].merge)];
+    });
+    describe("parallelism " + std::to_string(parallelism_), nullptr);
+  }
   plan_metering(plan, sink);
 }
 
 Dataflow::~Dataflow() = default;
 
 namespace {
+
+// The input columns (0-based) of key expressions that are all plain columns; fewer when one
+// is an expression.
+std::vector<int> key_columns_of(List* keys) {
+  std::vector<int> out;
+  ListCell* lc;
+  foreach (lc, keys) {
+    Node* k = (Node*)lfirst(lc);
+    while (k && IsA(k, RelabelType)) k = (Node*)((RelabelType*)k)->arg;
+    if (k && IsA(k, Var)) out.push_back(((Var*)k)->varattno - 1);
+  }
+  return out;
+}
 
 // " keys N, aggregates f(types), ..." for the fingerprint.
 std::string aggregates_of(int num_keys, const std::vector<AggregateSpec>& aggs) {
@@ -72,6 +152,10 @@ std::string window_of(const WindowSpec& w) {
 
 // Appends one node's line to the fingerprint: what it is and the types of its rows.
 void Dataflow::describe(const std::string& what, TupleDesc desc) {
+  if (!desc) {
+    fingerprint_ += what + "\n";
+    return;
+  }
   std::string line = what + " (";
   pg::call([&] {
     for (int i = 0; i < desc->natts; i++) {
@@ -117,7 +201,10 @@ int Dataflow::build(PlanNode* node) {
       graph_.connect(run.node, first, 0);
       source_nodes_[node] =
           first == self ? std::vector<int>{run.node} : std::vector<int>{run.node, first};
-      run.source = src->connector->make_source(src->spec);
+      if (subtask_ > 0 && !src->connector->splits_source(src->spec))
+        run.source = std::make_unique<NoShareSource>();
+      else
+        run.source = src->connector->make_source(src->spec);
       run.name = src->spec.name;
       run.source->open(info_);
       run.batch = std::make_unique<Batch>(src->desc->natts);
@@ -129,14 +216,16 @@ int Dataflow::build(PlanNode* node) {
       describe("updating aggregate" + aggregates_of(u->num_keys, u->aggregates), u->desc);
       self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, memory));
       has_updating_ = true;
-      graph_.connect(build(u->input.get()), self, 0);
+      graph_.connect(exchanged(build(u->input.get()), u->input->desc, first_columns(u->num_keys)),
+                     self, 0);
       break;
     }
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
       self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, memory));
-      graph_.connect(build(w->input.get()), self, 0);
+      graph_.connect(exchanged(build(w->input.get()), w->input->desc, first_columns(w->num_keys)),
+                     self, 0);
       break;
     }
     case PlanNode::Kind::Project: {
@@ -156,8 +245,13 @@ int Dataflow::build(PlanNode* node) {
                    (j->interval() ? ", interval" : ""),
                j->desc);
       self = add(std::make_unique<JoinOperator>(*j, ttl_us_, memory));
-      graph_.connect(build(j->left.get()), self, 0);
-      graph_.connect(build(j->right.get()), self, 1);
+      // Both sides by their keys when every key is a column (else both gathered in worker 0).
+      std::vector<int> lk = key_columns_of(j->left_keys), rk = key_columns_of(j->right_keys);
+      if (lk.size() != size_t(list_length(j->left_keys)) ||
+          rk.size() != size_t(list_length(j->right_keys)))
+        lk.clear(), rk.clear();
+      graph_.connect(exchanged(build(j->left.get()), j->left->desc, lk), self, 0);
+      graph_.connect(exchanged(build(j->right.get()), j->right->desc, rk), self, 1);
       break;
     }
     case PlanNode::Kind::LookupJoin: {
@@ -178,7 +272,9 @@ int Dataflow::build(PlanNode* node) {
                    std::to_string(w->lookahead_rows),
                w->desc);
       self = add(std::make_unique<WindowFunctionOperator>(*w, stats_, round_memory_));
-      graph_.connect(build(w->input.get()), self, 0);
+      graph_.connect(exchanged(build(w->input.get()), w->input->desc,
+                               w->per_key ? w->partition_cols : std::vector<int>{}),
+                     self, 0);
       break;
     }
     case PlanNode::Kind::TopN: {
@@ -191,7 +287,7 @@ int Dataflow::build(PlanNode* node) {
                t->desc);
       self = add(std::make_unique<TopNOperator>(*t, stats_, round_memory_));
       if (!t->windowed) has_updating_ = true;
-      graph_.connect(build(t->input.get()), self, 0);
+      graph_.connect(exchanged(build(t->input.get()), t->input->desc, t->partition_cols), self, 0);
       break;
     }
     case PlanNode::Kind::ProjectSet: {
@@ -280,20 +376,31 @@ bool Dataflow::changed() const {
 // Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources
 // -1, -2, … in the order build() met them, which depends only on the plan (whose shape the
 // fingerprint guards).
+//
+// Several workers keep their entries apart: worker w's node ids are shifted by w times
+// kWorkerNodeStride (worker 0's are those of a pipeline with one worker).
 void Dataflow::checkpoint(CheckpointStore& store) {
+  int32 shift = int32(subtask_) * kWorkerNodeStride;
   for (size_t i = 0; i < operators_.size(); i++) {
-    StateWriter w = store.writer(int32(i));
+    StateWriter w = store.writer(int32(i) + shift);
     operators_[i]->checkpoint(w);
   }
   for (size_t i = 0; i < sources_.size(); i++) {
-    StateWriter w = store.writer(-1 - int32(i));
+    StateWriter w = store.writer(-1 - int32(i) - shift);
     sources_[i].source->checkpoint(w);
   }
   checkpointed_ = stats_;
 }
 
 void Dataflow::restore(CheckpointStore& store) {
-  store.load([&](const StateEntry& e) {
+  store.load([&](const StateEntry& stored) {
+    if (stored.node == kGroupStateNode) return;  // the leader's record of committed epochs
+    int32 worker = stored.node >= 0 ? stored.node / kWorkerNodeStride
+                                    : (-1 - stored.node) / kWorkerNodeStride;
+    if (worker != subtask_) return;  // another worker's
+    StateEntry e = stored;
+    int32 shift = worker * kWorkerNodeStride;
+    e.node = e.node >= 0 ? e.node - shift : e.node + shift;
     if (e.node >= 0 && size_t(e.node) < operators_.size())
       operators_[e.node]->restore(e);
     else if (e.node < 0 && size_t(-1 - e.node) < sources_.size())
@@ -334,8 +441,19 @@ RoundResult Dataflow::run_round() {
   RoundResult result;
   bool any_data = false, all_ended = true;
   TimestampTz wake = 0;
+  // Several workers: what the others sent first; no source is read while a barrier is under
+  // way or while too many frames wait to be sent (backpressure).
+  bool read_sources = true;
+  if (links_) {
+    if (receive_frames() > 0) any_data = true;
+    read_sources = !in_barrier_ && links_->queued_bytes() < kMaxQueuedBytes;
+  }
   for (auto& run : sources_) {
     if (run.ended) continue;
+    if (!read_sources) {
+      all_ended = false;
+      continue;
+    }
     MemoryContext old = MemoryContextSwitchTo(round_memory_);
     PollResult r = [&] {
       Graph::Busy busy(graph_, run.node);
@@ -364,7 +482,13 @@ RoundResult Dataflow::run_round() {
       if (r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
     }
   }
-  if (has_updating_ && !all_ended && GetCurrentTimestamp() >= last_flush_ + flush_interval()) {
+  if (links_) {
+    links_->flush();
+    // The sink ends only once every other worker's rows have ended too.
+    all_ended = all_ended && graph_.ended(sink_node_);
+  }
+  if (has_updating_ && !all_ended && !in_barrier_ &&
+      GetCurrentTimestamp() >= last_flush_ + flush_interval()) {
     last_flush_ = GetCurrentTimestamp();
     graph_.flush();
     flush_cost_us_ = GetCurrentTimestamp() - last_flush_;

@@ -6,6 +6,7 @@
 #include "core/operator.hpp"
 #include "operators/watermark.hpp"
 #include "core/plan.hpp"
+#include "runtime/exchange.hpp"
 #include "runtime/graph.hpp"
 
 #include <algorithm>
@@ -16,6 +17,13 @@
 namespace arroyo {
 
 class CheckpointStore;
+
+// Several workers' checkpoint entries: worker w's node ids are shifted by w times this.
+constexpr int32 kWorkerNodeStride = 1 << 20;
+// The node of the leader's record of the epochs it committed (worker/group_run.cpp).
+constexpr int32 kGroupStateNode = INT32_MIN;
+// Frames waiting to be sent past which a worker stops reading its sources.
+constexpr size_t kMaxQueuedBytes = 8 * 1024 * 1024;
 
 struct RoundResult {
   bool all_ended = false;   // every source ended and the end has flowed to the sink
@@ -28,8 +36,11 @@ class Dataflow {
   // Builds operators for `plan`; memory for per-round values comes from `round_memory`.
   // Updating aggregates keep state for ttl_us and flush every flush_us. A preview's plan
   // (SinkTarget::preview) writes its rows to `preview_sink`.
+  // A pipeline running as several workers (info.parallelism > 1) gives this worker's `links`
+  // to the others: the dataflow then exchanges rows by key before each keyed operator.
   Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeInfo& info, int64 ttl_us,
-           int64 flush_us, std::unique_ptr<Sink> preview_sink = nullptr);
+           int64 flush_us, std::unique_ptr<Sink> preview_sink = nullptr,
+           WorkerLinks* links = nullptr);
   ~Dataflow();
 
   void begin_transaction();
@@ -47,6 +58,16 @@ class Dataflow {
   void snapshot_committed();
   // Emits what updating aggregates have buffered (also done every flush interval).
   void flush();
+
+  // --- several workers (runtime/dataflow_exchange.cpp) ---
+  // Ends epoch `seq` in this worker: stops reading sources and, exchange by exchange upstream
+  // first, sends the epoch's barrier to every other worker after the rows before it, then
+  // processes what arrives until every other worker's barrier has too. Once the last exchange
+  // has all of them, no row of the epoch is in flight. `flush_stages`: flush after each
+  // exchange (a stop: what updating operators buffered reaches the target before it ends).
+  void begin_barrier(int64 seq, bool flush_stages);
+  // Makes progress on the barrier; true when it is complete (then sources are read again).
+  bool barrier_round();
   // When the next flush is due (0: no updating aggregate, nothing to flush).
   TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_interval() : 0; }
   // The flush interval in effect: the configured one, stretched to kSlowFactor times what the
@@ -95,6 +116,13 @@ class Dataflow {
   // Adds an operator node; its checkpoint id is the next one (see checkpoint()).
   int add(std::unique_ptr<Operator> op);
   void describe(const std::string& what, TupleDesc desc);
+  // Inserts an exchange after graph node `producer` (rows of `desc`), routing by `keys`
+  // (gathering into worker 0 with none); returns the node giving the rows this worker owns.
+  // Without other workers, `producer` itself.
+  int exchanged(int producer, TupleDesc desc, std::vector<int> keys);
+  // Hands every frame that arrived from other workers to the graph; returns how many.
+  int receive_frames();
+  void on_frame(int from, char* data, size_t len);
   void collect_source_status();
   // The context an operator of `node` computes its rows in: the round's, or, downstream of a
   // set-returning function (which may turn one row into any number), that function's, which it
@@ -137,6 +165,25 @@ class Dataflow {
   Sink* sink_ = nullptr;                      // the connector sink, if the target is not a table
   std::string fingerprint_;
   EngineStats checkpointed_;  // the counters at the last checkpoint
+  int sink_node_ = -1;
+
+  // Several workers: this worker's index and their number, its links, and its exchanges (by
+  // id, the order build() added them), their barrier order (upstream first) and progress.
+  int subtask_ = 0, parallelism_ = 1;
+  WorkerLinks* links_ = nullptr;
+  struct ExchangeRun {
+    ExchangeOperator* op;
+    TupleDesc desc;
+    int merge;                 // its merge node
+    std::vector<int> remote;   // by worker: the node other workers' rows enter by (-1: this one)
+    int barriers = 0;          // barriers received for the epoch being ended
+    std::unique_ptr<Batch> batch;
+  };
+  std::vector<ExchangeRun> exchanges_;
+  std::vector<int> barrier_order_;
+  bool in_barrier_ = false, barrier_sent_ = false, flush_stages_ = false;
+  int64 barrier_seq_ = 0;
+  size_t barrier_stage_ = 0;
 };
 
 }  // namespace arroyo

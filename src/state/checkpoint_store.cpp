@@ -297,6 +297,11 @@ void CheckpointStore::delete_part(int32 node, int64 part) {
 }
 
 void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {
+  finish_entries();
+  record(fingerprint, started);
+}
+
+void CheckpointStore::finish_entries() {
   write_pending();
   pg::call([&] {
     for (TupleTableSlot* slot : insert_slots_) ExecDropSingleTupleTableSlot(slot);
@@ -308,6 +313,9 @@ void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started
   found_ = nullptr;
   bulk_ = nullptr;
   insert_slots_.clear();
+}
+
+void CheckpointStore::record(const std::string& fingerprint, TimestampTz started) {
   TimestampTz now = GetCurrentTimestamp();
   Oid types[] = {INT4OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID, INT8OID, TEXTOID};
   Datum values[] = {Int32GetDatum(pipeline_id_),
@@ -338,6 +346,28 @@ void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started
         elog(ERROR, "arroyo_stream: could not record checkpoint %lld", (long long)epoch_);
     });
   });
+}
+
+std::optional<std::string> CheckpointStore::read_entry(int32 pipeline_id, int32 node) {
+  std::optional<std::string> out;
+  as_catalog_owner([&] {
+    pg::call([&] {
+      Oid types[] = {INT4OID, INT4OID};
+      Datum values[] = {Int32GetDatum(pipeline_id), Int32GetDatum(node)};
+      int rc = SPI_execute_with_args(
+          "SELECT value FROM _arroyo_stream.state WHERE pipeline_id = $1 AND node = $2 "
+          "AND part = 0 AND key = ''::bytea",
+          2, types, values, nullptr, true, 0);
+      if (rc != SPI_OK_SELECT) elog(ERROR, "arroyo_stream: could not read the state table");
+      if (SPI_processed == 1) {
+        bool isnull;
+        bytea* v = DatumGetByteaPP(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        out.emplace(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+      }
+    });
+  });
+  return out;
 }
 
 void CheckpointStore::remove_all(int32 pipeline_id) {

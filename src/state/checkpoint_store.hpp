@@ -71,14 +71,20 @@ class CheckpointStore {
   StateWriter writer(int32 node) { return StateWriter(*this, node); }
   // Writes what is pending and records the checkpoint (its row and the catalog's epoch).
   void finish(const std::string& fingerprint, TimestampTz started);
+  // A pipeline's worker other than its leader (several workers): writes what is pending, and
+  // records nothing (the leader records the checkpoint, in the same two-phase commit).
+  void finish_entries();
   int64 epoch() const { return epoch_; }
   int64 last_bytes() const { return bytes_; }
 
+  // The value of the pipeline's entry (node, 0, ""), if it has one. Needs a transaction.
+  static std::optional<std::string> read_entry(int32 pipeline_id, int32 node);
   // Removes every entry and checkpoint of a pipeline (stream_drop). Needs a transaction.
   static void remove_all(int32 pipeline_id);
 
  private:
   friend class StateWriter;
+  void record(const std::string& fingerprint, TimestampTz started);
   void add(Batch& batch, int32 node, int64 part, const std::string& key, const std::string* value);
   void delete_part(int32 node, int64 part);
   void write_pending();

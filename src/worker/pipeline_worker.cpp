@@ -9,8 +9,10 @@
 #include "pg/guard.hpp"
 #include "pg/wait.hpp"
 #include "planner/planner.hpp"
+#include "planner/settings.hpp"
 #include "state/checkpoint_store.hpp"
 #include "runtime/recovery.hpp"
+#include "worker/group_run.hpp"
 #include "worker/launch.hpp"
 #include "worker/transactions.hpp"
 #include "worker/slots.hpp"
@@ -34,6 +36,9 @@ constexpr int64 kMinIdleEpochUs = 10 * 1000;
 constexpr int kMaxUnprogressedStarts = 5;
 constexpr int64 kProgressUs = 60 * USECS_PER_SEC;
 volatile sig_atomic_t got_sigterm = false;
+// Several workers: the group and its followers, which stop when this worker exits.
+WorkerGroup* my_group = nullptr;
+std::vector<BackgroundWorkerHandle*>* my_followers = nullptr;
 
 // SIGTERM: remember that we were told to exit (die() clears ProcDiePending before exit
 // callbacks run), then let PostgreSQL's handler do the rest.
@@ -52,6 +57,10 @@ void set_slot_state(SlotState state, const std::string& error = {}) {
 
 // Marks the slot of a worker that exits without having recorded its end (before_shmem_exit).
 void on_worker_exit(int, Datum) {
+  if (my_group) {
+    my_group->fail("the pipeline's leader worker exited");
+    for (BackgroundWorkerHandle* h : *my_followers) TerminateBackgroundWorker(h);
+  }
   if (my_slot < 0) return;
   slots::mark_died(my_slot, got_sigterm ? "pipeline worker was terminated"
                                         : "pipeline worker exited unexpectedly");
@@ -235,6 +244,9 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                    "stream_start resumes from the last checkpoint)");
     return;
   }
+  // Prepared transactions an earlier run of several workers left behind (a crash in an
+  // epoch's two-phase commit) are committed or rolled back before anything runs.
+  resolve_prepared(args.dboid, args.pipeline_id);
   begin_transaction();
   pg::call([&] {
     pgstat_report_appname(psprintf("arroyo_stream: %s", row->name.c_str()));
@@ -249,6 +261,8 @@ void run_pipeline(const PipelineWorkerArgs& args) {
   std::string narrowed_keys;  // see SinkTarget::narrowed_keys
   std::unique_ptr<Dataflow> flow;
   std::unique_ptr<CheckpointStore> store;
+  std::unique_ptr<WorkerGroup> group;
+  std::vector<BackgroundWorkerHandle*> followers;
   try {
     MemoryContext pipeline_memory = pg::call([&] {
       return AllocSetContextCreate(TopMemoryContext, "arroyo_stream pipeline",
@@ -269,21 +283,45 @@ void run_pipeline(const PipelineWorkerArgs& args) {
         set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
     int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
                                                    : int64(update_flush_interval_ms) * 1000;
-    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush);
+    if (plan.settings.parallelism > 1) {
+      check_parallelism(plan);  // max_prepared_transactions may have changed since the create
+      group = WorkerGroup::create(plan.settings.parallelism, args.pipeline_id,
+                                  uint64(GetCurrentTimestamp()));
+      my_group = group.get();
+      my_followers = &followers;
+      info.parallelism = plan.settings.parallelism;
+      followers = launch_followers(*group, args.dboid, args.owner, args.pipeline_id, row->name);
+      group->attach_queues(followers);
+    }
+    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush, nullptr, group.get());
     store = std::make_unique<CheckpointStore>(args.pipeline_id);
     bool rebuild = plan.reads_table_changes && needs_rebuild(*store, args, row->name);
     if (!rebuild) resume(*flow, *store);
     MemoryContextSwitchTo(old);
     commit_transaction();
+    if (group) group->wait_ready(fingerprint_hash(flow->fingerprint()), followers);
     set_slot_state(SlotState::Running);
     int64 interval = plan.settings.checkpoint_interval_us > 0
                          ? plan.settings.checkpoint_interval_us
                          : int64(checkpoint_interval_ms) * 1000;
-    SlotState end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id,
-                        rebuild ? &plan.sink : nullptr);
+    SlotState end;
+    if (group) {
+      GroupHooks hooks{stop_requested, publish};
+      end = run_in_group(*flow, *store, *group, interval, hooks, followers);
+    } else {
+      end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id,
+                rebuild ? &plan.sink : nullptr);
+    }
     flow->measure_state();
     flow->close();
-    record_end(args.pipeline_id, end, flow->stats(), {});
+    EngineStats final_stats = flow->stats();
+    if (group) {
+      group->publish(final_stats);
+      stop_followers(nullptr, followers);  // they end with the group's last epoch
+      final_stats = sum_stats(group->stats());
+      my_group = nullptr;
+    }
+    record_end(args.pipeline_id, end, final_stats, {});
   } catch (const std::exception& e) {
     std::string message = e.what();
     if (auto* pe = dynamic_cast<const pg::Error*>(&e)) {
@@ -298,6 +336,26 @@ void run_pipeline(const PipelineWorkerArgs& args) {
       last_stats = flow->stats();
     }
     pg::call([&] { AbortOutOfAnyTransaction(); });
+    if (group) {
+      // Every follower stops; the epoch they prepared, if any, is rolled back (or committed,
+      // when the leader had committed its part) before the pipeline ends.
+      last_stats = sum_stats(group->stats());
+      stop_followers(group.get(), followers);
+      my_group = nullptr;
+      resolve_prepared(args.dboid, args.pipeline_id);
+      auto* failed = dynamic_cast<const GroupFailed*>(&e);
+      if (failed && failed->died) {
+        // Not the query's failure: the supervisor resumes the pipeline from its checkpoint.
+        pg::call([&] {
+          ereport(LOG, (errmsg("arroyo_stream pipeline \"%s\": %s; it resumes from its last "
+                               "checkpoint",
+                               row->name.c_str(), message.c_str())));
+        });
+        slots::mark_died(my_slot, message.c_str());
+        my_slot = -1;
+        proc_exit(1);
+      }
+    }
     // Dropped meanwhile (DROP … CASCADE of something it used): what failed is the rest of a
     // run that no longer has a pipeline, not the pipeline.
     bool dropped = false;
