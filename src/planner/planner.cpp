@@ -925,6 +925,12 @@ LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path
   return with_search_path(search_path, [&] { return plan_text(query_text, false); });
 }
 
+PipelineSettings pipeline_settings(const std::string& query_text) {
+  PipelineSettings settings;
+  split_statements(query_text, settings);
+  return settings;
+}
+
 LogicalPlan plan_preview(const std::string& query_text, const char* search_path) {
   return with_search_path(search_path, [&] { return plan_text(query_text, true); });
 }

@@ -14,6 +14,8 @@ namespace arroyo {
 LogicalPlan plan_pipeline(const std::string& query_text, const char* search_path = nullptr);
 // Plans a query to preview (stream_preview): a SELECT (after optional SET statements), or a
 // pipeline's INSERT INTO … SELECT …, whose target it leaves out. The sink is the preview.
+// The SET statements of a pipeline's query (parsed, not analyzed).
+PipelineSettings pipeline_settings(const std::string& query_text);
 LogicalPlan plan_preview(const std::string& query_text, const char* search_path = nullptr);
 
 }  // namespace arroyo

@@ -201,7 +201,8 @@ int Dataflow::build(PlanNode* node) {
       graph_.connect(run.node, first, 0);
       source_nodes_[node] =
           first == self ? std::vector<int>{run.node} : std::vector<int>{run.node, first};
-      if (subtask_ > 0 && !src->connector->splits_source(src->spec))
+      run.unshared = subtask_ > 0 && !src->connector->splits_source(src->spec);
+      if (run.unshared)
         run.source = std::make_unique<NoShareSource>();
       else
         run.source = src->connector->make_source(src->spec);
@@ -308,6 +309,33 @@ int Dataflow::build(PlanNode* node) {
       break;
     }
   }
+  // A keyed operator whose rows all went to worker 0 emits nothing elsewhere.
+  bool gathered = false;
+  switch (node->kind) {
+    case PlanNode::Kind::UpdatingAggregate:
+      gathered = static_cast<UpdatingAggregateNode*>(node)->num_keys == 0;
+      break;
+    case PlanNode::Kind::WindowAggregate:
+      gathered = static_cast<WindowAggregateNode*>(node)->num_keys == 0;
+      break;
+    case PlanNode::Kind::TopN:
+      gathered = static_cast<TopNNode*>(node)->partition_cols.empty();
+      break;
+    case PlanNode::Kind::WindowFunction: {
+      auto* w = static_cast<WindowFunctionNode*>(node);
+      gathered = !w->per_key || w->partition_cols.empty();
+      break;
+    }
+    case PlanNode::Kind::Join: {
+      auto* j = static_cast<JoinNode*>(node);
+      gathered = key_columns_of(j->left_keys).size() != size_t(list_length(j->left_keys)) ||
+                 key_columns_of(j->right_keys).size() != size_t(list_length(j->right_keys)) ||
+                 list_length(j->left_keys) == 0;
+      break;
+    }
+    default: break;
+  }
+  self = gathered_output(self, gathered);
   built_[node] = self;
   return self;
 }

@@ -68,6 +68,11 @@ class Dataflow {
   void begin_barrier(int64 seq, bool flush_stages);
   // Makes progress on the barrier; true when it is complete (then sources are read again).
   bool barrier_round();
+  // Before anything flows: ends the sources this worker has no share of, so that every other
+  // worker knows those inputs are empty (after a barrier) before it reads its own. Otherwise
+  // they would hold its watermark back until their end arrived, and a window would close later
+  // than with one worker, taking rows that one worker would have dropped as late.
+  void end_unshared_sources();
   // When the next flush is due (0: no updating aggregate, nothing to flush).
   TimestampTz next_flush() const { return has_updating_ ? last_flush_ + flush_interval() : 0; }
   // The flush interval in effect: the configured one, stretched to kSlowFactor times what the
@@ -108,6 +113,7 @@ class Dataflow {
     int node;  // its node in graph_ (no operator: rows go into its output)
     WatermarkOperator* watermark = nullptr;
     bool ended = false;
+    bool unshared = false;  // another worker reads the source (NoShareSource)
   };
 
   // Adds the nodes for `node` and its inputs (once for a node the plan reaches twice);
@@ -120,6 +126,10 @@ class Dataflow {
   // (gathering into worker 0 with none); returns the node giving the rows this worker owns.
   // Without other workers, `producer` itself.
   int exchanged(int producer, TupleDesc desc, std::vector<int> keys);
+  // After a keyed operator whose input was gathered into worker 0 (no keys): in the other
+  // workers, which get none of its rows, a node dropping what the operator emits anyway (a
+  // global aggregate's row over no input); returns the node giving the operator's rows.
+  int gathered_output(int op_node, bool gathered);
   // Hands every frame that arrived from other workers to the graph; returns how many.
   int receive_frames();
   void on_frame(int from, char* data, size_t len);

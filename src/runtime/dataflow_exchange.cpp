@@ -42,6 +42,23 @@ int Dataflow::exchanged(int producer, TupleDesc desc, std::vector<int> keys) {
   return exchanges_.back().merge;
 }
 
+namespace {
+
+// Drops rows; passes watermarks, idleness and the end on.
+class DiscardRows : public Operator {
+ public:
+  void push(int, Batch&) override {}
+};
+
+}  // namespace
+
+int Dataflow::gathered_output(int op_node, bool gathered) {
+  if (!links_ || !gathered || subtask_ == 0) return op_node;
+  int discard = graph_.add(std::make_unique<DiscardRows>());
+  graph_.connect(op_node, discard, 0);
+  return discard;
+}
+
 int Dataflow::receive_frames() {
   return links_->receive([&](int from, char* data, size_t len) { on_frame(from, data, len); },
                          kFramesPerRound);
@@ -97,6 +114,16 @@ void Dataflow::on_frame(int from, char* data, size_t len) {
       break;
     default: pg::fail(ERRCODE_INTERNAL_ERROR, "arroyo_stream: a frame of an unknown kind");
   }
+}
+
+void Dataflow::end_unshared_sources() {
+  for (auto& run : sources_) {
+    if (!run.unshared || run.ended) continue;
+    run.ended = true;
+    Graph::Busy busy(graph_, run.node);
+    graph_.output(run.node).end();
+  }
+  links_->flush();
 }
 
 void Dataflow::begin_barrier(int64 seq, bool flush_stages) {

@@ -42,11 +42,40 @@ std::string without_relation_names(const std::string& fingerprint) {
   return out;
 }
 
+// The "parallelism N" line of a fingerprint (1 when it has none), and the rest without it.
+std::pair<int, std::string> split_parallelism(const std::string& fingerprint) {
+  std::string rest;
+  int n = 1;
+  size_t i = 0;
+  while (i < fingerprint.size()) {
+    size_t e = fingerprint.find('\n', i);
+    std::string line = fingerprint.substr(i, e == std::string::npos ? std::string::npos : e - i);
+    i = e == std::string::npos ? fingerprint.size() : e + 1;
+    if (line.rfind("parallelism ", 0) == 0)
+      n = atoi(line.c_str() + strlen("parallelism "));
+    else
+      rest += line + "\n";
+  }
+  return {n, rest};
+}
+
 }  // namespace
 
 void resume(Dataflow& flow, CheckpointStore& store) {
   CheckpointStore::Last last = store.last();
   if (last.epoch == 0) return;
+  auto [was_n, was_rest] = split_parallelism(last.fingerprint);
+  auto [now_n, now_rest] = split_parallelism(flow.fingerprint());
+  if (was_n != now_n && without_relation_names(was_rest) == without_relation_names(now_rest))
+    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+             "pipeline's checkpoint " + std::to_string(last.epoch) + " was taken by " +
+                 std::to_string(was_n) + (was_n == 1 ? " worker" : " workers") +
+                 "; it cannot resume as " + std::to_string(now_n),
+             "Each worker's state is checkpointed apart; moving it to another number of "
+             "workers (rescaling) is not supported yet.",
+             "Set parallelism back to " + std::to_string(was_n) +
+                 " to resume, or drop the pipeline (stream_drop) and create it again to start "
+                 "from scratch with the new parallelism.");
   if (last.fingerprint != flow.fingerprint() &&
       without_relation_names(last.fingerprint) != without_relation_names(flow.fingerprint())) {
     auto [was, now] = first_difference(last.fingerprint, flow.fingerprint());

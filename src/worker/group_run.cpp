@@ -65,9 +65,21 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
                        int64 commit_interval_us, const GroupHooks& hooks,
                        const std::vector<BackgroundWorkerHandle*>& followers) {
   bool leader = group.leader();
+  TimestampTz published = 0;
   for (uint64 seq = 1;; seq++) {
     begin_transaction();
     flow.begin_transaction();
+    if (seq == 1) {
+      // Every worker ends the sources it has no share of, and barrier 0 makes sure every
+      // other worker has seen those ends before any source is read.
+      flow.end_unshared_sources();
+      flow.begin_barrier(0, false);
+      while (!flow.barrier_round()) {
+        pg::call([&] { CHECK_FOR_INTERRUPTS(); });
+        group.check(followers);
+        wait_a_little(0, 10);
+      }
+    }
     TimestampTz epoch_start = GetCurrentTimestamp();
     while (!group.end_requested(seq)) {
       pg::call([&] { CHECK_FOR_INTERRUPTS(); });
@@ -77,7 +89,10 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       group.set_done(r.all_ended);
       TimestampTz epoch_end = epoch_start + flow.epoch_interval(commit_interval_us);
       if (leader) {
-        hooks.publish(sum_stats(group.stats()));
+        if (GetCurrentTimestamp() - published >= 50 * 1000) {
+          hooks.publish(group.stats());
+          published = GetCurrentTimestamp();
+        }
         if (hooks.stop_requested())
           group.request_end(seq, EpochEnd::Stop);
         else if (group.all_done())
@@ -138,6 +153,7 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       }
       group.decide(seq);
       if (changed) flow.checkpoint_took(GetCurrentTimestamp() - started);
+      hooks.publish(group.stats());
     }
     flow.committed();
     if (why == EpochEnd::Stop) return SlotState::Stopped;
@@ -219,7 +235,7 @@ std::vector<BackgroundWorkerHandle*> launch_followers(const WorkerGroup& group, 
       return registered;
     });
     if (!ok) {
-      stop_followers(nullptr, handles);
+      for (BackgroundWorkerHandle* h : handles) TerminateBackgroundWorker(h);
       pg::fail(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
                "could not start worker " + std::to_string(s) + " of pipeline \"" + name +
                    "\" (parallelism " + std::to_string(group.size()) + ")",
@@ -231,8 +247,10 @@ std::vector<BackgroundWorkerHandle*> launch_followers(const WorkerGroup& group, 
 }
 
 void stop_followers(WorkerGroup* group, const std::vector<BackgroundWorkerHandle*>& followers) {
-  if (group) group->fail("the pipeline's leader worker stopped");
-  for (BackgroundWorkerHandle* h : followers) TerminateBackgroundWorker(h);
+  if (group) {
+    group->fail("the pipeline's leader worker stopped");
+    for (BackgroundWorkerHandle* h : followers) TerminateBackgroundWorker(h);
+  }
   for (BackgroundWorkerHandle* h : followers) {
     try {
       pg::call([&] { (void)WaitForBackgroundWorkerShutdown(h); });

@@ -28,7 +28,8 @@ namespace arroyo {
 // What the leader does besides running its share (the followers pass empty functions).
 struct GroupHooks {
   std::function<bool()> stop_requested;
-  std::function<void(const EngineStats&)> publish;  // the counters summed over the workers
+  // The workers' counters (index: worker), about every 50 ms and at the end of each epoch.
+  std::function<void(const std::vector<EngineStats>&)> publish;
 };
 
 // Runs this worker's dataflow epoch by epoch until the group finishes or stops; returns how.
@@ -44,7 +45,8 @@ void resolve_prepared(Oid dboid, int32 pipeline_id);
 std::vector<BackgroundWorkerHandle*> launch_followers(const WorkerGroup& group, Oid dboid,
                                                       Oid owner, int32 pipeline_id,
                                                       const std::string& name);
-// The leader, on any exit: the followers stop, and it waits until they have.
+// The leader, on any exit: waits until the followers have exited; `group` given, they are
+// first told the group fails and terminated (else they end with the group's last epoch).
 void stop_followers(WorkerGroup* group, const std::vector<BackgroundWorkerHandle*>& followers);
 
 // A follower takes, for its whole life, a lock that resolve_prepared waits for.

@@ -306,7 +306,19 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                          : int64(checkpoint_interval_ms) * 1000;
     SlotState end;
     if (group) {
-      GroupHooks hooks{stop_requested, publish};
+      GroupHooks hooks{stop_requested, [&](const std::vector<EngineStats>& workers) {
+                         publish(sum_stats(workers));
+                         std::vector<pid_t> pids = group->pids();
+                         std::vector<WorkerStatus> each;
+                         for (size_t w = 0; w < workers.size(); w++) {
+                           const EngineStats& s = workers[w];
+                           int64 busy = 0;
+                           for (const NodeStats& n : s.nodes) busy += n.busy_us;
+                           each.push_back({int32(w), pids[w], s.rows_in, s.rows_out,
+                                           s.state_bytes, busy, s.watermark});
+                         }
+                         slots::publish_workers(my_slot, each);
+                       }};
       end = run_in_group(*flow, *store, *group, interval, hooks, followers);
     } else {
       end = run(*flow, *store, interval, plan.reads_table_changes, args.pipeline_id,

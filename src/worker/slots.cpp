@@ -29,6 +29,8 @@ struct PipelineSlot {
   char source_status[kSlotSourceStatusLen];  // Source::status() of the sources, while running
   int nnodes;                                // per plan node counters (stream_operators)
   NodeStats nodes[kSlotMaxNodes];
+  int nworkers;  // several workers: each one's counters (stream_workers)
+  WorkerStatus workers[kSlotMaxWorkers];
 };
 
 struct SharedState {
@@ -162,6 +164,7 @@ int claim(Oid dboid, int32 pipeline_id, const char* name) {
           s.last_error[0] = '\0';
           s.source_status[0] = '\0';
           s.nnodes = 0;
+          s.nworkers = 0;
           found = i;
         });
       }
@@ -277,6 +280,22 @@ void publish(int index, const EngineStats& stats) {
     strlcpy(s.source_status, stats.source_status.c_str(), kSlotSourceStatusLen);
     s.nnodes = std::min(int(stats.nodes.size()), kSlotMaxNodes);
     if (s.nnodes > 0) memcpy(s.nodes, stats.nodes.data(), sizeof(NodeStats) * s.nnodes);
+  });
+}
+
+void publish_workers(int index, const std::vector<WorkerStatus>& workers) {
+  locked(slot_at(index), [&](PipelineSlot& s) {
+    s.nworkers = std::min(int(workers.size()), kSlotMaxWorkers);
+    if (s.nworkers > 0) memcpy(s.workers, workers.data(), sizeof(WorkerStatus) * s.nworkers);
+  });
+}
+
+int read_workers(int index, Oid dboid, int32* pipeline_id, WorkerStatus* out) {
+  return locked(slot_at(index), [&](PipelineSlot& s) {
+    if (s.state == SlotState::Free || s.dboid != dboid) return -1;
+    *pipeline_id = s.pipeline_id;
+    memcpy(out, s.workers, sizeof(WorkerStatus) * s.nworkers);
+    return s.nworkers;
   });
 }
 

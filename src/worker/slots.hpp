@@ -42,6 +42,15 @@ constexpr int kSlotSourceStatusLen = 512;
 // are not shown while it runs.
 constexpr int kSlotMaxNodes = 64;
 
+// One worker of a pipeline running as several (SET parallelism), for stream_workers.
+constexpr int kSlotMaxWorkers = 32;
+struct WorkerStatus {
+  int32 worker;  // 0: the leader
+  pid_t pid;
+  int64 rows_in, rows_out, state_bytes, busy_us;
+  TimestampTz watermark;  // DT_NOBEGIN until known
+};
+
 // A copy of one slot, for the stream_pipelines view (plain data: it is filled without
 // allocating, in a function that is no pg::entry).
 struct SlotStatus {
@@ -87,6 +96,11 @@ void attach_worker(int index);
 bool stop_requested(int index);
 // Publishes the counters, watermark and source status.
 void publish(int index, const EngineStats& stats);
+// Publishes the counters of each of the pipeline's workers (several workers).
+void publish_workers(int index, const std::vector<WorkerStatus>& workers);
+// The workers of slot `index` if a pipeline of database `dboid` holds it: copies at most
+// kSlotMaxWorkers into `out` and returns how many (0: it runs as one worker), or -1.
+int read_workers(int index, Oid dboid, int32* pipeline_id, WorkerStatus* out);
 // Sets only the slot's source_status (a sink reporting while it waits inside a commit).
 void publish_status(int index, const std::string& status);
 void set_state(int index, SlotState state, const std::string& error = {});

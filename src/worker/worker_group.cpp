@@ -405,6 +405,12 @@ std::vector<EngineStats> WorkerGroup::stats() const {
   return out;
 }
 
+std::vector<pid_t> WorkerGroup::pids() const {
+  std::vector<pid_t> out;
+  for (int w = 0; w < n_; w++) out.push_back(pid_t(pg_atomic_read_u32(&shared_->members[w].pid)));
+  return out;
+}
+
 void WorkerGroup::wake(int worker) const {
   PGPROC* proc = shared_->members[worker].proc;
   if (proc && pg_atomic_read_u32(&shared_->members[worker].pid)) SetLatch(&proc->procLatch);

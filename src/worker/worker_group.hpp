@@ -118,6 +118,8 @@ class WorkerGroup : public WorkerLinks {
   void publish(const EngineStats& stats);
   // Every worker's counters (index = subtask), as last published.
   std::vector<EngineStats> stats() const;
+  // Every worker's process id (0 until it has attached).
+  std::vector<pid_t> pids() const;
   // Wakes every other worker.
   void wake_all() const;
 

@@ -41,6 +41,12 @@ import random
 import re
 import sys
 import time
+
+# Pipelines run as several workers too (SET parallelism): query i of a round at
+# PARALLELISM[i % len(PARALLELISM)] workers, so every round compares results at each of them
+# with PostgreSQL's batch answer. A pipeline that cannot run in parallel (it reads table
+# changes) runs as one worker. ARROYO_DIFF_PARALLELISM=1 turns it off.
+PARALLELISM = [int(p) for p in os.environ.get("ARROYO_DIFF_PARALLELISM", "1,2,3").split(",")]
 import traceback
 
 import psycopg
@@ -839,6 +845,19 @@ class Runner:
                 pass
         self.sql("DROP SCHEMA %s CASCADE" % s)
 
+    def create_pipeline(self, name, text, i):
+        """stream_create of query i of a round, at its parallelism (see PARALLELISM)."""
+        workers = PARALLELISM[i % len(PARALLELISM)]
+        if workers > 1:
+            try:
+                self.sql("SELECT stream_create(%s, %s)",
+                         (name, "SET parallelism = %d; %s" % (workers, text)))
+                return
+            except psycopg.Error as e:
+                if "runs as one worker" not in str(e):
+                    raise
+        self.sql("SELECT stream_create(%s, %s)", (name, text))
+
     def start_queries(self, s, rendered, results, pipelines, settings=""):
         """For the feature testers (joins.py, lookups.py, …): per (pipeline SELECT, batch SELECT,
         nkeys) in `rendered`, a target table s.tN shaped like the batch query's result (unique
@@ -858,8 +877,7 @@ class Runner:
                 self.sql("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (c0)" % tgt)
             name = "%s_q%d" % (s, i)
             try:
-                self.sql("SELECT stream_create(%s, %s)",
-                         (name, settings + "INSERT INTO %s %s" % (tgt, pq)))
+                self.create_pipeline(name, settings + "INSERT INTO %s %s" % (tgt, pq), i)
             except psycopg.Error as e:
                 results[i] = ("refused", str(e).split("\n")[0] + "\n      " + pq)
                 continue
@@ -1037,7 +1055,7 @@ class Runner:
                         ", ".join("c%d" % j for j in range(nk))))
                 name = "%s_q%d" % (s, i)
                 try:
-                    self.sql("SELECT stream_create(%s, %s)", (name, q.settings() + "INSERT INTO %s %s" % (tgt, pq)))
+                    self.create_pipeline(name, q.settings() + "INSERT INTO %s %s" % (tgt, pq), i)
                 except psycopg.Error as e:
                     results[i] = ("refused", str(e).split("\n")[0])
                     continue
