@@ -119,14 +119,14 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
     flow.end_transaction();
     TimestampTz started = GetCurrentTimestamp();
     bool changed = flow.changed();
-    if (changed) {
-      store.begin();
-      flow.checkpoint(store);
-      if (!leader) store.finish_entries();
-    }
-    bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
     Oid dboid = MyDatabaseId;
     if (!leader) {
+      if (changed) {
+        store.begin();
+        flow.checkpoint(store);
+        store.finish_entries();
+      }
+      bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
       if (wrote) {
         prepare_transaction(
             prepared_gid(dboid, group.pipeline_id(), group.run_id(), seq, group.subtask()));
@@ -137,9 +137,13 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       }
       group.wait_decided(seq);
     } else {
+      // The leader writes its entries once every follower has reported (nothing of the
+      // checkpoint is open while it waits).
       std::vector<int> prepared = group.wait_reports(seq, followers);
-      if (wrote || !prepared.empty()) {
-        if (!changed) store.begin();
+      bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
+      if (changed || wrote || !prepared.empty()) {
+        store.begin();
+        if (changed) flow.checkpoint(store);
         StateWriter w = store.writer(kGroupStateNode);
         w.put(0, "", group_record(group.run_id(), seq));
         store.finish(flow.fingerprint(), started);

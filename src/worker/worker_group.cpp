@@ -196,11 +196,7 @@ void WorkerGroup::flush() {
         return shm_mq_send(out_[size_t(w)], f.size(), f.data(), true, true);
       });
       if (r == SHM_MQ_WOULD_BLOCK) break;
-      if (r == SHM_MQ_DETACHED) {
-        check();
-        pg::fail(ERRCODE_CONNECTION_FAILURE,
-                 "arroyo_stream: worker " + std::to_string(w) + " of the pipeline exited");
-      }
+      if (r == SHM_MQ_DETACHED) gone(w);
       queued_bytes_ -= f.size();
       q.pop_front();
     }
@@ -225,16 +221,18 @@ int WorkerGroup::receive(const std::function<void(int, char*, size_t)>& f, int m
       quiet++;
       continue;
     }
-    if (r == SHM_MQ_DETACHED) {
-      check();
-      pg::fail(ERRCODE_CONNECTION_FAILURE,
-               "arroyo_stream: worker " + std::to_string(w) + " of the pipeline exited");
-    }
+    if (r == SHM_MQ_DETACHED) gone(w);
     quiet = 0;
     got++;
     f(w, static_cast<char*>(data), len);
   }
   return got;
+}
+
+void WorkerGroup::gone(int worker) const {
+  check();  // the group's error, if one failed and said why
+  if (worker == 0) throw GroupFailed("the pipeline's leader worker exited");
+  throw GroupFailed("worker " + std::to_string(worker) + " of the pipeline exited", true);
 }
 
 void WorkerGroup::report_ready(uint32 fingerprint) {

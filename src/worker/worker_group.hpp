@@ -126,6 +126,8 @@ class WorkerGroup : public WorkerLinks {
  private:
   WorkerGroup(dsm_segment* seg, int subtask);
   void wake(int worker) const;
+  // A queue to or from `worker` was detached: it exited. Throws GroupFailed.
+  [[noreturn]] void gone(int worker) const;
 
   dsm_segment* seg_;
   GroupShared* shared_;
