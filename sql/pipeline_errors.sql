@@ -51,7 +51,7 @@ SELECT stream_create('p', 'INSERT INTO target SELECT n FROM lookup');
 SELECT stream_create('p', 'INSERT INTO target SELECT n FROM out_file');
 SELECT stream_create('p', 'INSERT INTO src2 SELECT counter FROM src');
 -- Settings.
-SELECT stream_create('p', 'SET parallelism = 4; INSERT INTO target SELECT counter FROM src');
+SELECT stream_create('p', 'SET batch_size = 4; INSERT INTO target SELECT counter FROM src');
 SELECT stream_create('p', 'SET checkpoint_interval = ''soon''; INSERT INTO target SELECT counter FROM src');
 SELECT stream_create('p', 'SET checkpoint_interval = ''-1 s''; INSERT INTO target SELECT counter FROM src');
 -- Nothing was created by any of the above.

@@ -53,7 +53,7 @@ SELECT stream_create('bad', $$INSERT INTO totals (k)
 -- Settings.
 SELECT stream_create('bad', 'SET updating_ttl = ''soon''; INSERT INTO grand SELECT count(*), 0 FROM thousand');
 SELECT stream_create('bad', 'SET update_aggregate_flush_interval = ''0 s''; INSERT INTO grand SELECT count(*), 0 FROM thousand');
-SELECT stream_create('bad', 'SET parallelism = 2; INSERT INTO grand SELECT count(*), 0 FROM thousand');
+SELECT stream_create('bad', 'SET batch_size = 2; INSERT INTO grand SELECT count(*), 0 FROM thousand');
 SELECT count(*) FROM stream_pipelines WHERE name = 'bad';
 
 -- Aggregates over an updating input: how many keys have each count. Retractions go through

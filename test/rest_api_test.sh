@@ -11,7 +11,7 @@
 #      as a SET line) -> finished with its exact rows, list, get, stop, start, drop (204) -> 404,
 #      checkpoints and errors endpoints (a runtime failure's message);
 #   d. refusals with PostgreSQL's message and SQLSTATE: a bad query (400), a duplicate (409),
-#      no privilege on the source (403), not the owner (403), parallelism 2, unknown fields,
+#      no privilege on the source (403), not the owner (403), parallelism 2 (created; rescaling refused), unknown fields,
 #      malformed JSON (400); validate_query plans and creates nothing;
 #   e. a URL-encoded name, a 400 kB query, a body over 1 MiB (413), a chunked body (411), a
 #      body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
@@ -202,8 +202,16 @@ api POST /pipelines "$ALICE" '{"name": "evens", "query": "INSERT INTO out_a SELE
 expect_eq "duplicate" '409 42710 pipeline "evens" already exists' "$(err)"
 api POST /pipelines "$BOB" '{"name": "bobs", "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
 expect_eq "no privilege on the source" '403 42501 permission denied for foreign table ticks' "$(err)"
-api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 2, "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
-expect_eq "parallelism" '400 0A000 parallelism must be 1' "$(err)"
+api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 2, "query": "INSERT INTO out_a SELECT counter FROM ticks WHERE counter < 0"}'
+expect_eq "create with parallelism 2" "201 2" "$STATUS $(jp 'j["parallelism"]')"
+api PATCH /pipelines/par "$ALICE" '{"parallelism": 3}'
+expect_eq "rescaling" '400 0A000 the pipeline runs as 2 worker(s); changing its parallelism (rescaling) is not supported yet' "$(err)"
+api PATCH /pipelines/par "$ALICE" '{"parallelism": 2}'
+expect_eq "the same parallelism" "200 2" "$STATUS $(jp 'j["parallelism"]')"
+api DELETE /pipelines/par "$ALICE"
+expect_eq "drop par" "204 " "$STATUS $BODY"
+api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 33, "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
+expect_eq "parallelism out of range" '400 22023 parallelism must be an integer from 1 to 32' "$(err)"
 api POST /pipelines "$ALICE" '{"name": "x", "query": "INSERT INTO out_a SELECT counter FROM ticks", "colour": "red"}'
 expect_eq "unknown field" '400 22023 unknown field "colour"' "$(err)"
 api POST /pipelines "$ALICE" '{"name": "x", "query": 5}'

@@ -26,8 +26,9 @@ int64 integer_setting(VariableSetStmt* stmt, const char* name, int64 most) {
       !IsA(&((A_Const*)arg)->val, Integer) || intVal(&((A_Const*)arg)->val) <= 0 ||
       intVal(&((A_Const*)arg)->val) > most)
     pg::fail(ERRCODE_INVALID_PARAMETER_VALUE,
-             std::string("pipeline setting \"") + name + "\" must be an integer from 1 to " +
-                 std::to_string(most));
+             std::string("pipeline setting \"") + name + "\" must be " +
+                 (most == PG_INT32_MAX ? std::string("a positive integer")
+                                       : "an integer from 1 to " + std::to_string(most)));
   return intVal(&((A_Const*)arg)->val);
 }
 

@@ -84,16 +84,18 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
                  : "sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
              plan.root->desc);
     sink_exchange = !splits || plan.sink.updating;
-    if (splits) sink_keys = plan.sink.key_columns;
+    // An updating stream into a sink of several writers: each key's changes by one of them.
+    if (splits && plan.sink.updating)
+      sink_keys = plan.sink.key_columns.empty() ? first_columns(plan.root->desc->natts)
+                                                : plan.sink.key_columns;
   }
-  if (sink_exchange && plan.sink.updating && sink_keys.empty() && plan.sink.is_table)
-    sink_keys = plan.sink.key_columns.empty() ? first_columns(plan.root->desc->natts)
-                                              : plan.sink.key_columns;
-  if (plan.sink.updating && !plan.sink.is_table && sink_keys.empty() && sink_exchange &&
-      plan.sink.connector->splits_sink(plan.sink.spec))
-    sink_keys = first_columns(plan.root->desc->natts);
+  // A global result's row (no key, not whole rows) is one row: replaced by one worker.
+  if (plan.sink.is_table && plan.sink.updating)
+    sink_keys = !plan.sink.key_columns.empty() ? plan.sink.key_columns
+                : plan.sink.whole_rows         ? first_columns(plan.root->desc->natts)
+                                               : std::vector<int>{};
   int root = build(plan.root.get());
-  if (sink_exchange) root = exchanged(root, plan.root->desc, sink_keys);
+  if (sink_exchange && links_) root = exchanged(root, plan.root->desc, sink_keys);
   graph_.connect(root, sink, 0);
   graph_.seal();
   sink_node_ = sink;

@@ -235,6 +235,9 @@ void run_pipeline(const PipelineWorkerArgs& args) {
   // Counted (and committed) before anything that might crash.
   int starts = catalog_count_start(args.pipeline_id);
   commit_transaction();
+  // Prepared transactions an earlier run of several workers left behind (a crash in an
+  // epoch's two-phase commit) are committed or rolled back before anything else.
+  resolve_prepared(args.dboid, args.pipeline_id);
   if (starts > kMaxUnprogressedStarts) {
     record_end(args.pipeline_id, SlotState::Failed, {},
                "pipeline worker died " + std::to_string(kMaxUnprogressedStarts) +
@@ -244,9 +247,6 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                    "stream_start resumes from the last checkpoint)");
     return;
   }
-  // Prepared transactions an earlier run of several workers left behind (a crash in an
-  // epoch's two-phase commit) are committed or rolled back before anything runs.
-  resolve_prepared(args.dboid, args.pipeline_id);
   begin_transaction();
   pg::call([&] {
     pgstat_report_appname(psprintf("arroyo_stream: %s", row->name.c_str()));

@@ -147,7 +147,7 @@ const char* rest_openapi_document() {
         "properties": {
           "name": {"type": "string"},
           "query": {"type": "string", "description": "INSERT INTO target SELECT ..., optionally preceded by SET lines"},
-          "parallelism": {"type": "integer", "enum": [1]},
+          "parallelism": {"type": "integer", "minimum": 1, "maximum": 32, "description": "Workers running the pipeline (becomes a SET parallelism line before the query)"},
           "checkpoint_interval_micros": {"type": "integer", "minimum": 1, "description": "Becomes a SET checkpoint_interval line before the query"},
           "udfs": {"type": "array", "maxItems": 0},
           "preview": {"type": "boolean", "enum": [false]}
@@ -157,7 +157,7 @@ const char* rest_openapi_document() {
         "type": "object",
         "properties": {
           "stop": {"type": "string", "enum": ["none", "checkpoint", "immediate"]},
-          "parallelism": {"type": "integer", "enum": [1]}
+          "parallelism": {"type": "integer", "minimum": 1, "maximum": 32, "description": "Only the pipeline's own parallelism: rescaling is not supported yet"}
         }
       },
       "PreviewPost": {

@@ -167,13 +167,16 @@ std::string required_string(const std::map<std::string, Field>& f, const char* n
   return *it->second.text;
 }
 
-// parallelism: a pipeline runs as one worker, so only 1 (or nothing) is accepted.
-void check_parallelism(const std::map<std::string, Field>& f) {
-  if (!present(f, "parallelism")) return;
+// parallelism: the number of workers, an integer from 1 to 32 (0: absent).
+int parallelism_field(const std::map<std::string, Field>& f) {
+  if (!present(f, "parallelism")) return 0;
   const Field& p = f.at("parallelism");
-  if (p.type != "number" || strtod(p.text->c_str(), nullptr) != 1.0)
-    http_fail(400, "0A000", "parallelism must be 1",
-              "A pipeline runs as one background worker; parallelism is not supported yet.");
+  const std::string& v = *p.text;
+  if (p.type != "number" || v.empty() || v.size() > 2 ||
+      v.find_first_not_of("0123456789") != std::string::npos || atoi(v.c_str()) < 1 ||
+      atoi(v.c_str()) > 32)
+    http_fail(400, "22023", "parallelism must be an integer from 1 to 32");
+  return atoi(v.c_str());
 }
 
 // A field that must be a positive integer (of at most 15 digits).
@@ -289,7 +292,7 @@ HttpResponse create_pipeline(const Context& cx, const HttpRequest& request) {
                                       "udfs", "preview"});
   std::string name = required_string(f, "name");
   std::string text = required_string(f, "query");
-  check_parallelism(f);
+  int parallelism = parallelism_field(f);
   check_udfs(f);
   if (present(f, "preview") && !(f["preview"].type == "boolean" && *f["preview"].text == "false"))
     http_fail(400, "22023", "a pipeline is not created as a preview",
@@ -299,6 +302,7 @@ HttpResponse create_pipeline(const Context& cx, const HttpRequest& request) {
     int64 v = positive_integer(f, "checkpoint_interval_micros");
     text = "SET checkpoint_interval = '" + std::to_string(v) + " microseconds';\n" + text;
   }
+  if (parallelism > 1) text = "SET parallelism = " + std::to_string(parallelism) + ";\n" + text;
   call_function(cx, "stream_create", {name, text});
   call_function(cx, "stream_start", {name});
   return json_response(201, pipeline_json(cx, name));
@@ -310,7 +314,17 @@ HttpResponse patch_pipeline(const Context& cx, const std::string& name,
                             const HttpRequest& request) {
   auto f = body_fields(request.body, {"stop", "parallelism", "checkpoint_interval_micros"});
   std::string state = pipeline_state(cx, name);
-  check_parallelism(f);
+  if (int parallelism = parallelism_field(f)) {
+    std::optional<std::string> now = query_value(
+        "SELECT p.parallelism::text FROM " + cx.schema + ".stream_pipelines p WHERE p.name = $1",
+        {name});
+    if (!now || *now != std::to_string(parallelism))
+      http_fail(400, "0A000",
+                "the pipeline runs as " + now.value_or("?") + " worker(s); changing its "
+                "parallelism (rescaling) is not supported yet",
+                "Each worker's state is checkpointed apart. Drop the pipeline and create it again "
+                "with the new parallelism to start over.");
+  }
   if (present(f, "checkpoint_interval_micros"))
     http_fail(400, "0A000", "checkpoint_interval_micros cannot be changed",
               "A pipeline's settings are part of its query: drop the pipeline and create it "

@@ -1,0 +1,79 @@
+-- Pipelines running as several workers (SET parallelism, issue 21): results equal the batch
+-- query and the same pipeline run as one worker; settings that cannot run in parallel are
+-- refused at stream_create naming why.
+\set VERBOSITY default
+SET timezone = 'UTC';
+CREATE SERVER par_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+CREATE FOREIGN TABLE par_ticks (counter bigint) SERVER par_imp
+  OPTIONS (event_rate '0', message_count '20000', start_time '2026-01-01 00:00:00+00',
+           event_time_interval '10 milliseconds');
+CREATE TABLE par_batch AS
+  SELECT counter, timestamptz '2026-01-01 00:00:00+00' + counter * interval '10 milliseconds' AS ts
+  FROM generate_series(0::bigint, 19999) counter;
+CREATE FUNCTION par_same(target text, batch text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE differ bigint; n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM ((TABLE %s EXCEPT ALL (%s)) UNION ALL ((%s) EXCEPT ALL TABLE %s)) d',
+                 target, batch, batch, target) INTO differ;
+  EXECUTE format('SELECT count(*) FROM %s', target) INTO n;
+  RETURN format('%s rows, %s differing', n, differ);
+END $$;
+
+-- The setting's values.
+SELECT stream_create('par_bad', 'SET parallelism = 0; INSERT INTO par_batch SELECT counter, now() FROM par_ticks');
+SELECT stream_create('par_bad', 'SET parallelism = 33; INSERT INTO par_batch SELECT counter, now() FROM par_ticks');
+SELECT stream_create('par_bad', $$SET parallelism = 'two'; INSERT INTO par_batch SELECT counter, now() FROM par_ticks$$);
+-- Reading a regular table's changes runs as one worker.
+CREATE TABLE par_changes (id int PRIMARY KEY, v int);
+CREATE TABLE par_changes_out (id int PRIMARY KEY, v int);
+SELECT stream_create('par_bad', 'SET parallelism = 2; INSERT INTO par_changes_out SELECT id, v FROM par_changes');
+
+-- An updating aggregate by key, a global aggregate, a tumbling window, a join under an
+-- aggregate and a top-N, each at 2 or 3 workers; k_one is the keyed aggregate at one worker.
+CREATE TABLE k_two (k bigint PRIMARY KEY, n bigint, s numeric, lo bigint, hi bigint);
+CREATE TABLE k_one (LIKE k_two INCLUDING ALL);
+CREATE TABLE g_three (n bigint, s numeric, d bigint);
+CREATE TABLE w_three (w tstzrange, k bigint, n bigint, s numeric, PRIMARY KEY (w, k));
+CREATE TABLE j_two (k bigint PRIMARY KEY, n bigint, m bigint);
+CREATE TABLE t_two (k bigint, n bigint, rn bigint);
+SELECT stream_create('k_two', $$SET parallelism = 2; INSERT INTO k_two
+  SELECT counter % 97, count(*), sum(counter), min(counter), max(counter) FROM par_ticks GROUP BY 1$$);
+SELECT stream_create('k_one', $$INSERT INTO k_one
+  SELECT counter % 97, count(*), sum(counter), min(counter), max(counter) FROM par_ticks GROUP BY 1$$);
+SELECT stream_create('g_three', $$SET parallelism = 3; INSERT INTO g_three
+  SELECT count(*), sum(counter), count(DISTINCT counter % 10) FROM par_ticks$$);
+SELECT stream_create('w_three', $$SET parallelism = 3; INSERT INTO w_three
+  SELECT tumble(interval '10 seconds'), counter % 4, count(*), sum(counter) FROM par_ticks GROUP BY 1, 2$$);
+SELECT stream_create('j_two', $$SET parallelism = 2; INSERT INTO j_two
+  SELECT a.counter % 5, count(*), count(b.counter)
+  FROM par_ticks a LEFT JOIN par_ticks b ON b.counter = a.counter * 2 GROUP BY 1$$);
+SELECT stream_create('t_two', $$SET parallelism = 2; INSERT INTO t_two SELECT k, n, rn FROM (
+  SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
+  FROM (SELECT counter % 11 AS k, count(*) AS n FROM par_ticks WHERE counter % 3 <> 0 GROUP BY 1) c) x
+  WHERE rn <= 3$$);
+SELECT name, parallelism FROM stream_pipelines WHERE name IN ('k_two', 'k_one', 'g_three', 'w_three', 'j_two', 't_two') ORDER BY name;
+SELECT stream_start(n) FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;
+SELECT n, stream_wait(n, '120 seconds') FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;
+SELECT name, rows_in, last_error FROM stream_pipelines WHERE name IN ('k_two', 'k_one', 'g_three', 'w_three', 'j_two', 't_two') ORDER BY name;
+SELECT par_same('k_two', $$SELECT counter % 97, count(*), sum(counter), min(counter), max(counter) FROM par_batch GROUP BY 1$$) AS k_two;
+SELECT par_same('k_two', 'TABLE k_one') AS k_two_equals_one_worker;
+SELECT par_same('g_three', $$SELECT count(*), sum(counter), count(DISTINCT counter % 10) FROM par_batch$$) AS g_three;
+SELECT par_same('w_three', $$SELECT tstzrange(date_bin('10 seconds', ts, timestamptz '2026-01-01 00:00:00+00'),
+                                              date_bin('10 seconds', ts, timestamptz '2026-01-01 00:00:00+00') + interval '10 seconds'),
+                                    counter % 4, count(*), sum(counter) FROM par_batch GROUP BY 1, 2$$) AS w_three;
+SELECT par_same('j_two', $$SELECT a.counter % 5, count(*), count(b.counter)
+  FROM par_batch a LEFT JOIN par_batch b ON b.counter = a.counter * 2 GROUP BY 1$$) AS j_two;
+SELECT par_same('t_two', $$SELECT k, n, rn FROM (SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
+  FROM (SELECT counter % 11 AS k, count(*) AS n FROM par_batch WHERE counter % 3 <> 0 GROUP BY 1) c) x
+  WHERE rn <= 3$$) AS t_two;
+-- Every worker's checkpoint entries are kept apart, and the two-phase commits left nothing.
+SELECT count(DISTINCT s.node / 1048576) AS workers_with_state
+FROM _arroyo_stream.state s JOIN _arroyo_stream.pipelines p ON p.id = s.pipeline_id
+WHERE p.name = 'k_two' AND s.node >= 0;
+SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
+-- No worker is left once they finished.
+SELECT count(*) AS workers_left FROM stream_workers;
+SELECT stream_drop(n) FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;
+DROP TABLE k_two, k_one, g_three, w_three, j_two, t_two, par_changes, par_changes_out, par_batch;
+DROP FUNCTION par_same;
+DROP SERVER par_imp CASCADE;
