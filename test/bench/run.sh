@@ -137,11 +137,27 @@ for name in "${names[@]}"; do
     start=$(date +%s.%N)
     pg_psql "$dir" "$port" -Atq -c "SELECT stream_start('bench')" >/dev/null
     pid=$(pg_psql "$dir" "$port" -Atq -c "SELECT pid FROM stream_pipelines WHERE name = 'bench'")
+    # A pipeline of several workers (SET parallelism): the CPU time of all of them.
+    pids=$pid
+    workers=$(pg_psql "$dir" "$port" -Atq -c "SELECT parallelism FROM stream_pipelines WHERE name = 'bench'")
+    if ((workers > 1)); then
+        for ((try = 0; try < 500; try++)); do
+            pids=$(pg_psql "$dir" "$port" -Atq -c "SELECT string_agg(pid::text, ' ') FROM stream_workers
+                                                    WHERE pipeline = 'bench' AND pid IS NOT NULL")
+            (($(wc -w <<<"$pids") >= workers)) && break
+            sleep 0.01
+        done
+    fi
+    declare -A cpu_of=()
     ticks=0
     end=
     round=0
     while [[ -n $pid ]] && t=$(cpu_seconds "$pid"); do
-        ticks=$t
+        ticks=0
+        for p in $pids; do
+            c=$(cpu_seconds "$p") && cpu_of[$p]=$c
+            ticks=$((ticks + ${cpu_of[$p]:-0}))
+        done
         if [[ $stop_at_events == t && -z $end ]] && ((++round % 5 == 0)) &&
             (($(pg_psql "$dir" "$port" -Atq -c "SELECT rows_in FROM stream_pipelines
                                                 WHERE name = 'bench'") >= events)); then
