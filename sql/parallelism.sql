@@ -1,6 +1,5 @@
 -- Pipelines running as several workers (SET parallelism, issue 21): results equal the batch
--- query and the same pipeline run as one worker; settings that cannot run in parallel are
--- refused at stream_create naming why.
+-- query and the same pipeline run as one worker.
 \set VERBOSITY default
 SET timezone = 'UTC';
 CREATE SERVER par_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
@@ -23,10 +22,33 @@ END $$;
 SELECT stream_create('par_bad', 'SET parallelism = 0; INSERT INTO par_batch SELECT counter, now() FROM par_ticks');
 SELECT stream_create('par_bad', 'SET parallelism = 33; INSERT INTO par_batch SELECT counter, now() FROM par_ticks');
 SELECT stream_create('par_bad', $$SET parallelism = 'two'; INSERT INTO par_batch SELECT counter, now() FROM par_ticks$$);
--- Reading a regular table's changes runs as one worker.
-CREATE TABLE par_changes (id int PRIMARY KEY, v int);
-CREATE TABLE par_changes_out (id int PRIMARY KEY, v int);
-SELECT stream_create('par_bad', 'SET parallelism = 2; INSERT INTO par_changes_out SELECT id, v FROM par_changes');
+
+-- A regular table's changes: decoded by worker 0, aggregated by key in both workers.
+CREATE TABLE par_changes (id int PRIMARY KEY, k int NOT NULL, v int);
+INSERT INTO par_changes SELECT i, i % 50, i FROM generate_series(1, 3000) i;
+CREATE TABLE par_changes_out (k int PRIMARY KEY, n bigint, s bigint);
+SELECT stream_create('par_cdc', $$SET parallelism = 2;
+  INSERT INTO par_changes_out SELECT k, count(*), sum(v) FROM par_changes GROUP BY k$$);
+SELECT stream_start('par_cdc');
+-- Waits until the target equals the batch query (at most 60 s); returns par_same's answer.
+CREATE FUNCTION par_wait_same(target text, batch text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE answer text;
+BEGIN
+  FOR i IN 1 .. 1200 LOOP
+    answer := par_same(target, batch);
+    EXIT WHEN answer LIKE '% 0 differing';
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN answer;
+END $$;
+SELECT par_wait_same('par_changes_out', 'SELECT k, count(*), sum(v) FROM par_changes GROUP BY k') AS snapshot;
+UPDATE par_changes SET v = v + 1 WHERE id % 7 = 0;
+DELETE FROM par_changes WHERE id % 11 = 0;
+INSERT INTO par_changes SELECT i, i % 53, i FROM generate_series(3001, 5000) i;
+UPDATE par_changes SET k = k + 1 WHERE id % 13 = 0;
+SELECT par_wait_same('par_changes_out', 'SELECT k, count(*), sum(v) FROM par_changes GROUP BY k') AS changes;
+SELECT name, state, parallelism FROM stream_pipelines WHERE name = 'par_cdc';
+SELECT stream_drop('par_cdc');
 
 -- An updating aggregate by key, a global aggregate, a tumbling window, a join under an
 -- aggregate and a top-N, each at 2 or 3 workers; k_one is the keyed aggregate at one worker.
@@ -75,5 +97,5 @@ SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 SELECT count(*) AS workers_left FROM stream_workers;
 SELECT stream_drop(n) FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;
 DROP TABLE k_two, k_one, g_three, w_three, j_two, t_two, par_changes, par_changes_out, par_batch;
-DROP FUNCTION par_same;
+DROP FUNCTION par_wait_same, par_same;
 DROP SERVER par_imp CASCADE;

@@ -106,11 +106,6 @@ void apply_setting(VariableSetStmt* stmt, PipelineSettings& settings) {
 void check_parallelism(const LogicalPlan& plan) {
   int n = plan.settings.parallelism;
   if (n <= 1) return;
-  if (plan.reads_table_changes)
-    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-             "a pipeline that reads a regular table's changes runs as one worker",
-             "It sets parallelism " + std::to_string(n) + ".",
-             "Remove SET parallelism, or read the changes in a pipeline of their own.");
   if (plan.sink.is_table && plan.sink.foreign)
     pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
              "a pipeline writing into a foreign table of another wrapper runs as one worker",

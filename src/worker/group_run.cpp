@@ -66,8 +66,23 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
                        const std::vector<BackgroundWorkerHandle*>& followers) {
   bool leader = group.leader();
   TimestampTz published = 0;
+  bool idle_after = false;  // the leader ended an epoch for lack of changes to decode
+  TimestampTz idle_wake = 0;
   for (uint64 seq = 1;; seq++) {
-    begin_transaction();
+    // A change-data-capture source first reads its snapshot, in the first epoch, in one
+    // REPEATABLE READ transaction whose snapshot its replication slot starts after.
+    bool snapshot = seq == 1 && flow.wants_snapshot();
+    if (snapshot) {
+      pg::call([&] {
+        StartTransactionCommand();
+        XactIsoLevel = XACT_REPEATABLE_READ;
+      });
+      flow.begin_snapshot();
+      pg::call([&] { PushActiveSnapshot(GetTransactionSnapshot()); });
+    } else {
+      flow.prefetch();
+      begin_transaction();
+    }
     flow.begin_transaction();
     if (seq == 1) {
       // Every worker ends the sources it has no share of, and barrier 0 makes sure every
@@ -93,12 +108,20 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
           hooks.publish(group.stats());
           published = GetCurrentTimestamp();
         }
-        if (hooks.stop_requested())
+        if (snapshot) {
+          if (flow.snapshot_done()) group.request_end(seq, EpochEnd::Normal);
+        } else if (hooks.stop_requested()) {
           group.request_end(seq, EpochEnd::Stop);
-        else if (group.all_done())
+        } else if (group.all_done()) {
           group.request_end(seq, EpochEnd::Finish);
-        else if (GetCurrentTimestamp() >= epoch_end)
+        } else if (GetCurrentTimestamp() >= epoch_end) {
           group.request_end(seq, EpochEnd::Normal);
+        } else if (hooks.decodes_between_transactions && r.idle) {
+          // Changes are decoded between transactions: commit now, and wait for more after.
+          group.request_end(seq, EpochEnd::Normal);
+          idle_after = true;
+          idle_wake = r.wake_at;
+        }
         if (group.end_requested(seq)) break;
       }
       if (r.idle || r.all_ended) {
@@ -159,7 +182,14 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       if (changed) flow.checkpoint_took(GetCurrentTimestamp() - started);
       hooks.publish(group.stats());
     }
+    if (snapshot) flow.snapshot_committed();
     flow.committed();
+    if (idle_after) {
+      TimestampTz wake = idle_wake, flush_at = flow.next_flush();
+      if (flush_at && (!wake || flush_at < wake)) wake = flush_at;
+      wait_a_little(wake, 1000);
+      idle_after = false;
+    }
     if (why == EpochEnd::Stop) return SlotState::Stopped;
     if (why == EpochEnd::Finish) return SlotState::Finished;
   }

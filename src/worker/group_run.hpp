@@ -27,6 +27,9 @@ namespace arroyo {
 
 // What the leader does besides running its share (the followers pass empty functions).
 struct GroupHooks {
+  // The leader's dataflow reads table changes (change data capture, in the leader only): it
+  // decodes between transactions, so an epoch ends as soon as nothing new comes.
+  bool decodes_between_transactions = false;
   std::function<bool()> stop_requested;
   // The workers' counters (index: worker), about every 50 ms and at the end of each epoch.
   std::function<void(const std::vector<EngineStats>&)> publish;

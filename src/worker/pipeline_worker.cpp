@@ -306,7 +306,14 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                          : int64(checkpoint_interval_ms) * 1000;
     SlotState end;
     if (group) {
-      GroupHooks hooks{stop_requested, [&](const std::vector<EngineStats>& workers) {
+      if (rebuild)
+        pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 "pipeline \"" + row->name + "\" must rebuild its results from the tables' "
+                 "current rows (its replication slot is gone), which a pipeline of several "
+                 "workers cannot do",
+                 {}, "Drop the pipeline and create it again.");
+      GroupHooks hooks{plan.reads_table_changes, stop_requested,
+                       [&](const std::vector<EngineStats>& workers) {
                          publish(sum_stats(workers));
                          std::vector<pid_t> pids = group->pids();
                          std::vector<WorkerStatus> each;
