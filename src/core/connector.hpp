@@ -155,6 +155,18 @@ class Connector {
   // Checks that the current user may use the table this way (e.g. server file access).
   virtual void check_privileges(const TableSpec&, TableRole) const {}
 
+  // Parallel pipelines (SET parallelism = N): every worker builds the whole dataflow, with
+  // RuntimeInfo::subtask_index and parallelism filled in.
+  // Whether the source reads its own share in every worker (Kafka partitions p with
+  // p % N == subtask, generators' numbers i with i % N == subtask; src/core/subtask_share.hpp),
+  // the union over the workers being what parallelism 1 reads. False: only worker 0 makes
+  // the source, and its rows are distributed downstream.
+  virtual bool splits_source(const TableSpec&) const { return false; }
+  // Whether every worker may write its share of the rows through a sink of its own (without
+  // colliding with the other workers' output or their checkpoints). False: the runtime gathers
+  // the rows into worker 0, whose sink alone writes.
+  virtual bool splits_sink(const TableSpec&) const { return false; }
+
   // The table or server options a source's checkpointed position refers to (a topic, a file):
   // after a change, the position would point into something else, so ALTER refuses to change
   // them while a pipeline reading the table has a checkpoint.
