@@ -106,8 +106,8 @@ TEST(union_of_workers_is_parallelism_1) {
   for (int n = 1; n <= 5; n++) {
     std::vector<int> seen(message_count, 0);
     for (int s = 0; s < n; s++) {
-      std::vector<int64_t> all = run_worker(s, n, SubtaskShare(s, n).first_at_or_after(0),
-                                            message_count, 37);
+      std::vector<int64_t> all =
+          run_worker(s, n, SubtaskShare(s, n).first_at_or_after(0), message_count, 37);
       for (int64_t i : all) {
         CHECK(SubtaskShare(s, n).owns(i));
         seen[size_t(i)]++;
@@ -115,8 +115,8 @@ TEST(union_of_workers_is_parallelism_1) {
       // Restart after its 100th number (the checkpoint holds the next one).
       if (all.size() > 100) {
         int64_t position = all[100];
-        std::vector<int64_t> rest = run_worker(s, n, SubtaskShare(s, n).first_at_or_after(position),
-                                               message_count, 11);
+        std::vector<int64_t> rest =
+            run_worker(s, n, SubtaskShare(s, n).first_at_or_after(position), message_count, 11);
         CHECK(rest == std::vector<int64_t>(all.begin() + 100, all.end()));
       }
     }
@@ -136,7 +136,12 @@ TEST(nexmark_bids_of_three_workers_are_parallelism_1s) {
   auto row = [&](int64_t e) {
     nexmark::Bid b;
     g.bid(e, b);
-    return Row{e, b.auction, b.bidder, b.price, b.channel, b.date_time,
+    return Row{e,
+               b.auction,
+               b.bidder,
+               b.price,
+               b.channel,
+               b.date_time,
                std::string(b.extra.data, size_t(b.extra.len))};
   };
   const int64_t stop = 5000;

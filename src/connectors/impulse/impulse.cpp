@@ -95,8 +95,8 @@ class ImpulseSource : public Source {
   int64 event_rate_, message_count_, interval_us_;
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, first_event_time_ = 0;
-  SubtaskShare share_;  // this worker's counters
-  int64 next_ = 0;      // this worker's next counter
+  SubtaskShare share_;   // this worker's counters
+  int64 next_ = 0;       // this worker's next counter
   int64 run_first_ = 0;  // the counter due when the run started (the rate counts from it)
   int64 checkpointed_ = 0;
   int counter_idx_ = -1, subtask_idx_ = -1, subtask_ = 0;

@@ -170,8 +170,8 @@ void KafkaSource::update_assignment() {
   }
 }
 
-// Where our partitions of [from, to) start, as concrete offsets where source.offset needs the cluster
-// (latest: the end now; group: the group's committed offset), so that a checkpoint taken
+// Where our partitions of [from, to) start, as concrete offsets where source.offset needs the
+// cluster (latest: the end now; group: the group's committed offset), so that a checkpoint taken
 // before any message arrives records where reading began. False if the cluster did not answer.
 bool KafkaSource::resolve_starts(int from, int to, std::map<int32, int64>& starts) {
   bool initial = from == 0;
@@ -401,9 +401,9 @@ std::string KafkaSource::reading_status() const {
   if (share_.parallelism == 1)
     s = "reading " + std::to_string(owned_) + " partition" + (owned_ > 1 ? "s" : "");
   else
-    s = "subtask " + std::to_string(share_.subtask) + " of " +
-        std::to_string(share_.parallelism) + ": reading " + std::to_string(owned_) + " of " +
-        std::to_string(assigned_) + " partition" + (assigned_ > 1 ? "s" : "");
+    s = "subtask " + std::to_string(share_.subtask) + " of " + std::to_string(share_.parallelism) +
+        ": reading " + std::to_string(owned_) + " of " + std::to_string(assigned_) + " partition" +
+        (assigned_ > 1 ? "s" : "");
   if (stop_at_latest_) s += ", " + std::to_string(done_count_) + " at their end";
   return s;
 }
@@ -445,8 +445,9 @@ void KafkaSource::commit_positions(bool wait) {
   committed_ = positions_;
 }
 
-// Writes the next offset of every partition of ours whose position moved since the last checkpoint:
-// part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING: nothing read yet).
+// Writes the next offset of every partition of ours whose position moved since the last
+// checkpoint: part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING:
+// nothing read yet).
 void KafkaSource::checkpoint(StateWriter& w) {
   StateEncoder key, value;
   for (const auto& [p, offset] : positions_) {

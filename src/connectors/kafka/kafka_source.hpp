@@ -85,13 +85,13 @@ class KafkaSource : public Source {
   rd_kafka_queue_t* queue_ = nullptr;
   std::unique_ptr<TopicWatcher> watcher_;
   uint64 seen_version_ = 0;
-  bool assign_pending_ = false;     // an assignment could not resolve its starts: retry
-  SubtaskShare share_;              // which partitions are this worker's
-  int assigned_ = 0;                // partitions 0 .. assigned_-1 are known (ours assigned)
-  int owned_ = 0;                   // how many of those are this worker's
-  std::vector<int64> end_offsets_;  // source.stop_at 'latest': where each partition ends
-  std::vector<bool> done_;          // ... and whether it got there (ours only)
-  int done_count_ = 0;              // our partitions at their end
+  bool assign_pending_ = false;       // an assignment could not resolve its starts: retry
+  SubtaskShare share_;                // which partitions are this worker's
+  int assigned_ = 0;                  // partitions 0 .. assigned_-1 are known (ours assigned)
+  int owned_ = 0;                     // how many of those are this worker's
+  std::vector<int64> end_offsets_;    // source.stop_at 'latest': where each partition ends
+  std::vector<bool> done_;            // ... and whether it got there (ours only)
+  int done_count_ = 0;                // our partitions at their end
   std::vector<int32> active_splits_;  // our assigned partitions not at their end
   bool ended_ = false;
   ClusterReachability reachability_;

@@ -332,7 +332,7 @@ class NexmarkSource : public Source {
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, start_ = 0;
   int64 checkpointed_ = 0;
-  SubtaskShare share_;     // this worker's event numbers
+  SubtaskShare share_;    // this worker's event numbers
   bool has_kind_ = true;  // whether any of them is of the table's kind
   int64 next_ = 0;        // this worker's next event number of the whole sequence
   std::vector<Column> columns_;
