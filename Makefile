@@ -70,6 +70,7 @@ ARROYO_UNIT_OBJS_json_scan = src/formats/json_scan.o src/formats/json_scan_built
                              $(ARROYO_JSON_KERNEL_OBJS)
 ARROYO_UNIT_LIBS_json_scan = -lsimdjson
 ARROYO_UNIT_OBJS_nexmark = src/connectors/nexmark/generator.o
+ARROYO_UNIT_OBJS_subtask_share = src/connectors/nexmark/generator.o
 ARROYO_UNIT_OBJS_ws_client = src/connectors/websocket/ws_client.o src/core/url_authority.o
 ARROYO_UNIT_OBJS_graph = src/runtime/graph.o
 ARROYO_UNIT_LIBS_ws_client = -lwebsockets -lcrypto

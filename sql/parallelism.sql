@@ -73,6 +73,7 @@ SELECT stream_create('t_two', $$SET parallelism = 2; INSERT INTO t_two SELECT k,
   SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
   FROM (SELECT counter % 11 AS k, count(*) AS n FROM par_ticks WHERE counter % 3 <> 0 GROUP BY 1) c) x
   WHERE rn <= 3$$);
+SELECT line FROM stream_explain('k_two') line WHERE line LIKE 'Settings%' OR line LIKE 'Workers%';
 SELECT name, parallelism FROM stream_pipelines WHERE name IN ('k_two', 'k_one', 'g_three', 'w_three', 'j_two', 't_two') ORDER BY name;
 SELECT stream_start(n) FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;
 SELECT n, stream_wait(n, '120 seconds') FROM unnest('{k_two,k_one,g_three,w_three,j_two,t_two}'::text[]) n;

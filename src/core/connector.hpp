@@ -58,6 +58,10 @@ class Source {
   // set_split) and lists here the splits that may still produce rows: each holds the
   // watermark back until it has rows (or goes idle), as in Flink. nullptr: one split.
   virtual const std::vector<int32>* active_splits() const { return nullptr; }
+  // False while this worker's share of the source is empty (a Kafka worker of a parallel
+  // pipeline without a partition): when it polls idle, its watermark stops holding the others
+  // back at once instead of after idle_timeout.
+  virtual bool has_share() const { return true; }
   // Memory the source keeps as state (counted in stream_pipelines.state_bytes).
   virtual int64 state_bytes() const { return 0; }
   // A one-line live status for stream_pipelines.source_status (e.g. a connection's state and
@@ -143,12 +147,6 @@ class Connector {
   virtual void validate_table(const TableSpec& spec) const = 0;
   // Whether a sink table can take updating results (deletes as well as inserts).
   virtual bool accepts_updates(const TableSpec&) const { return false; }
-  // A pipeline running as several workers (SET parallelism): whether every worker reads its
-  // own share of the source (Kafka partitions, a generator's events; RuntimeInfo says which),
-  // else only worker 0 reads it; whether every worker writes through its own sink, else rows
-  // are gathered into worker 0's.
-  virtual bool splits_source(const TableSpec&) const { return false; }
-  virtual bool splits_sink(const TableSpec&) const { return false; }
   // Whether a source table's rows are updating (e.g. Debezium change events).
   virtual bool produces_updates(const TableSpec&) const { return false; }
   // A source column (0-based) that always holds the event time the connector gives each row
@@ -160,6 +158,18 @@ class Connector {
   virtual TableRole role(const TableSpec& spec) const = 0;
   // Checks that the current user may use the table this way (e.g. server file access).
   virtual void check_privileges(const TableSpec&, TableRole) const {}
+
+  // Parallel pipelines (SET parallelism = N): every worker builds the whole dataflow, with
+  // RuntimeInfo::subtask_index and parallelism filled in.
+  // Whether the source reads its own share in every worker (Kafka partitions p with
+  // p % N == subtask, generators' numbers i with i % N == subtask; src/core/subtask_share.hpp),
+  // the union over the workers being what parallelism 1 reads. False: only worker 0 makes
+  // the source, and its rows are distributed downstream.
+  virtual bool splits_source(const TableSpec&) const { return false; }
+  // Whether every worker may write its share of the rows through a sink of its own (without
+  // colliding with the other workers' output or their checkpoints). False: the runtime gathers
+  // the rows into worker 0, whose sink alone writes.
+  virtual bool splits_sink(const TableSpec&) const { return false; }
 
   // The table or server options a source's checkpointed position refers to (a topic, a file):
   // after a change, the position would point into something else, so ALTER refuses to change

@@ -139,4 +139,10 @@ void WatermarkOperator::check_idle(TimestampTz now) {
   emit_idle();
 }
 
+void WatermarkOperator::go_idle() {
+  if (idle_) return;
+  idle_ = true;
+  emit_idle();
+}
+
 }  // namespace arroyo

@@ -34,6 +34,8 @@ class WatermarkOperator : public Operator {
   void set_splits(const std::vector<int32>& active, TimestampTz now, bool remove_missing = true);
   // Called when the source had nothing to give: after idle_timeout, the source goes idle.
   void check_idle(TimestampTz now);
+  // The source has nothing to read in this worker (Source::has_share): idle at once.
+  void go_idle();
   // Checkpoints: the largest event time seen and the watermark emitted.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;

@@ -508,6 +508,7 @@ std::vector<std::string> explain_plan(const LogicalPlan& plan, const ExplainDefa
       setting(s.update_flush_interval_us, defaults.update_flush_interval_us,
               "update_aggregate_flush_interval"),
       setting(s.updating_ttl_us, defaults.updating_ttl_us, "updating_ttl")};
+  if (s.parallelism > 1) settings.push_back("parallelism = " + std::to_string(s.parallelism));
   const char* note =
       "filters, outputs, join keys, residual conditions and generated columns are evaluated by "
       "PostgreSQL's executor";
@@ -525,6 +526,11 @@ std::vector<std::string> explain_plan(const LogicalPlan& plan, const ExplainDefa
   for (size_t i = 0; i < settings.size(); i++) line += (i ? ", " : "") + settings[i];
   out.push_back(line);
   if (plan.reads_table_changes) out.push_back("Reads table changes through a replication slot");
+  if (s.parallelism > 1)
+    out.push_back("Workers: " + std::to_string(s.parallelism) +
+                  "; rows are exchanged by their key before each aggregate, join, top-N and window "
+                  "functions and an updating table target (gathered into worker 0 without a key, "
+                  "and before a sink that does not split)");
   out.push_back(std::string("Note: ") + note);
   return out;
 }

@@ -508,7 +508,10 @@ RoundResult Dataflow::run_round() {
     }
     all_ended = false;
     if (r.kind == PollResult::Idle) {
-      run.watermark->check_idle(GetCurrentTimestamp());
+      if (!run.source->has_share())
+        run.watermark->go_idle();
+      else
+        run.watermark->check_idle(GetCurrentTimestamp());
       if (r.wake_at && (!wake || r.wake_at < wake)) wake = r.wake_at;
     }
   }

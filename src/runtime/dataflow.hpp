@@ -186,7 +186,7 @@ class Dataflow {
     TupleDesc desc;
     int merge;                 // its merge node
     std::vector<int> remote;   // by worker: the node other workers' rows enter by (-1: this one)
-    int barriers = 0;          // barriers received for the epoch being ended
+    std::vector<int64> barrier_seen;  // by worker: the last epoch whose barrier it sent here
     std::unique_ptr<Batch> batch;
   };
   std::vector<ExchangeRun> exchanges_;

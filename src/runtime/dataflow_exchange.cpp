@@ -38,6 +38,7 @@ int Dataflow::exchanged(int producer, TupleDesc desc, std::vector<int> keys) {
     run.remote.push_back(node);
   }
   run.batch = std::make_unique<Batch>(desc->natts);
+  run.barrier_seen.assign(size_t(parallelism_), -1);
   exchanges_.push_back(std::move(run));
   return exchanges_.back().merge;
 }
@@ -104,14 +105,20 @@ void Dataflow::on_frame(int from, char* data, size_t len) {
       out.end();
       break;
     }
-    case FrameKind::Barrier:
-      if (h.value != barrier_seq_ && in_barrier_)
+    case FrameKind::Barrier: {
+      // Each worker's barriers come in order on its queue: the last one it sent on this
+      // exchange says how far it has ended epochs. (After the startup barrier 0 no commit
+      // separates it from epoch 1, so a worker may already send epoch 1's barrier on an
+      // exchange while another still ends epoch 0.)
+      int64& seen = x.barrier_seen[size_t(from)];
+      if (h.value != seen + 1)
         pg::fail(ERRCODE_INTERNAL_ERROR, "arroyo_stream: worker " + std::to_string(from) +
                                              " sent the barrier of epoch " +
-                                             std::to_string(h.value) + " during epoch " +
-                                             std::to_string(barrier_seq_));
-      x.barriers++;
+                                             std::to_string(h.value) + " after that of epoch " +
+                                             std::to_string(seen));
+      seen = h.value;
       break;
+    }
     default: pg::fail(ERRCODE_INTERNAL_ERROR, "arroyo_stream: a frame of an unknown kind");
   }
 }
@@ -143,8 +150,10 @@ bool Dataflow::barrier_round() {
     }
     receive_frames();
     links_->flush();
-    if (x.barriers < parallelism_ - 1) break;
-    x.barriers -= parallelism_ - 1;
+    bool all = true;
+    for (int w = 0; w < parallelism_; w++)
+      if (w != subtask_ && x.barrier_seen[size_t(w)] < barrier_seq_) all = false;
+    if (!all) break;
     barrier_stage_++;
     barrier_sent_ = false;
     // What the stage delivered may make the next stage's operators emit (a stop's flush).

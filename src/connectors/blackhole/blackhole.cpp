@@ -25,6 +25,8 @@ class BlackholeConnector : public Connector {
 
   TableRole role(const TableSpec&) const override { return TableRole::Sink; }
   bool accepts_updates(const TableSpec&) const override { return true; }
+  // Each worker of a parallel pipeline discards its own share.
+  bool splits_sink(const TableSpec&) const override { return true; }
 
   std::unique_ptr<Sink> make_sink(const TableSpec&) const override {
     return std::make_unique<BlackholeSink>();

@@ -17,6 +17,13 @@ class FilesystemConnector : public Connector {
 
   TableRole role(const TableSpec&) const override { return TableRole::Sink; }
 
+  // Each worker of a parallel pipeline writes files of its own: their names carry its subtask
+  // (`<pipeline>-<subtask>-<sequence>`, a sequence per subtask), a restart cuts back and deletes
+  // only files with its own prefix (the digits-only sequence keeps prefix "p-1-" from matching
+  // "p-10-…" or another pipeline's "p-1-0-…"), and partition directories tolerate being
+  // created by two workers at once.
+  bool splits_sink(const TableSpec&) const override { return true; }
+
   void check_privileges(const TableSpec&, TableRole) const override {
     if (!pg::call([&] { return has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES); }))
       pg::fail(ERRCODE_INSUFFICIENT_PRIVILEGE,

@@ -1,6 +1,10 @@
 // impulse: a generator source emitting counter = 0, 1, 2, ... at a given rate, like Arroyo's.
+// In a parallel pipeline worker s of N emits the counters c with c % N == s (below
+// message_count), each when parallelism 1 would (so each worker runs at event_rate / N), with
+// subtask_index = s: the union over the workers is parallelism 1's counters.
 #include "core/connector.hpp"
 #include "core/event_time.hpp"
+#include "core/subtask_share.hpp"
 
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
@@ -29,9 +33,13 @@ class ImpulseSource : public Source {
     run_start_ = GetCurrentTimestamp();
     first_event_time_ = start_time_ ? *start_time_ : info.pipeline_start;
     subtask_ = info.subtask_index;
+    share_ = SubtaskShare(info.subtask_index, info.parallelism);
+    next_ = share_.first_at_or_after(0);
+    run_first_ = 0;
   }
 
-  // Position: the next counter, and the event time of counter 0 (the first run's start).
+  // Position: the next counter (of this worker's), and the event time of counter 0 (the first
+  // run's start).
   void checkpoint(StateWriter& w) override {
     if (next_ == checkpointed_) return;
     w.put(0, "", encode_ints({next_, first_event_time_}));
@@ -40,24 +48,29 @@ class ImpulseSource : public Source {
 
   void restore(const StateEntry& entry) override {
     std::vector<int64> v = decode_ints(entry.value, 2, "the impulse source's position");
-    next_ = checkpointed_ = v[0];
+    next_ = checkpointed_ = share_.first_at_or_after(std::max<int64>(v[0], 0));
     first_event_time_ = v[1];
+    // The rate applies from here on, as if this run's counters began at this worker's round.
+    run_first_ = next_ - share_.subtask;
   }
 
   PollResult poll(Batch& out) override {
     if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
     int64 n = out.capacity() - out.size();
-    if (message_count_ >= 0) n = std::min<int64>(n, message_count_ - next_);
+    if (message_count_ >= 0) n = std::min<int64>(n, share_.count(next_, message_count_));
     TimestampTz now = GetCurrentTimestamp();
     if (event_rate_ > 0) {
-      // Events due by now at event_rate per second since the run started.
+      // Counters due by now at event_rate per second since the run started (all workers'):
+      // this worker's among them.
       int64 due = int64(double(now - run_start_) * double(event_rate_) / 1e6) + 1;
-      n = std::min<int64>(n, due - emitted_);
+      n = std::min<int64>(n, share_.count(next_, run_first_ + due));
       if (n <= 0)
-        return PollResult::idle(run_start_ + int64(double(emitted_) * 1e6 / double(event_rate_)));
+        return PollResult::idle(run_start_ +
+                                int64(double(next_ - run_first_) * 1e6 / double(event_rate_)));
     }
     for (int64 i = 0; i < n; i++) {
-      int64 counter = next_++;
+      int64 counter = next_;
+      next_ += share_.parallelism;
       TimestampTz t = now;
       if (interval_us_ > 0 &&
           (__builtin_mul_overflow(counter, interval_us_, &t) ||
@@ -75,7 +88,6 @@ class ImpulseSource : public Source {
         out.nulls(row)[subtask_idx_] = false;
       }
     }
-    emitted_ += n;
     return PollResult::data();
   }
 
@@ -83,7 +95,9 @@ class ImpulseSource : public Source {
   int64 event_rate_, message_count_, interval_us_;
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, first_event_time_ = 0;
-  int64 next_ = 0, emitted_ = 0;  // next counter; events emitted by this run
+  SubtaskShare share_;   // this worker's counters
+  int64 next_ = 0;       // this worker's next counter
+  int64 run_first_ = 0;  // the counter due when the run started (the rate counts from it)
   int64 checkpointed_ = 0;
   int counter_idx_ = -1, subtask_idx_ = -1, subtask_ = 0;
 };
@@ -130,6 +144,9 @@ class ImpulseConnector : public Connector {
   bool never_null(const TableSpec&, const std::string& column) const override {
     return column == "counter" || column == "subtask_index";
   }
+
+  // Each worker of a parallel pipeline emits its share of the counters.
+  bool splits_source(const TableSpec&) const override { return true; }
 
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<ImpulseSource>(spec);

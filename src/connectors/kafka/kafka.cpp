@@ -44,6 +44,11 @@ class KafkaConnector : public Connector {
                "kafka server whose client properties name files");
   }
 
+  // Parallel pipelines: worker s of N reads the partitions p with p % N == s, and writes
+  // through a producer of its own (exactly_once: a transactional id of its own).
+  bool splits_source(const TableSpec&) const override { return true; }
+  bool splits_sink(const TableSpec&) const override { return true; }
+
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<KafkaSource>(spec);
   }

@@ -61,10 +61,14 @@ void KafkaSink::open(const RuntimeInfo& info) {
     own.emplace_back("message.timeout.ms", kDefaultMessageTimeoutMs);
   if (exactly_once_) {
     // One transactional id per pipeline of this cluster and database: a restarted pipeline
-    // fences its previous incarnation. The system identifier tells clusters apart.
+    // fences its previous incarnation. The system identifier tells clusters apart. In a
+    // parallel pipeline each worker has its own ("-<subtask>" added), fencing its own
+    // previous incarnation and recovering its own epochs; at parallelism 1 the id is the one
+    // of a pipeline that has never been parallel, so its checkpoints still match it.
     uint64 sysid = pg::call([] { return (uint64)GetSystemIdentifier(); });
     txn_id_ = "arroyo_stream-" + std::to_string(sysid) + "-" + std::to_string(info.dboid) + "-" +
               std::to_string(info.pipeline_id);
+    if (info.parallelism > 1) txn_id_ += "-" + std::to_string(info.subtask_index);
     own.emplace_back("transactional.id", txn_id_);
     // Watermark queries through this client (end_offsets) then give each partition's high
     // watermark, not its last stable offset. (A consumer property: the producer ignores it.)

@@ -16,6 +16,11 @@
 // committed); the others are produced again, in a new transaction. So the outbox entry is
 // what makes the window between the PostgreSQL commit and the Kafka commit safe, and the
 // topic itself, as a read_committed reader sees it, records what was delivered.
+//
+// In a parallel pipeline every worker runs this with its own transactional id (the
+// pipeline's, plus "-<subtask>"; kafka_sink.cpp): its own epochs, outbox and bookkeeping in its
+// own checkpoint entries, and a restart fences and recovers only its own id, recognizing its
+// own messages by their header's prefix "<its id>/".
 #include "connectors/kafka/kafka_sink.hpp"
 
 #include "pg/guard.hpp"

@@ -63,6 +63,7 @@ KafkaSource::~KafkaSource() { shut_down(); }
 void KafkaSource::open(const RuntimeInfo& info) {
   preview_ = info.preview;
   latch_ = MyLatch;
+  share_ = SubtaskShare(info.subtask_index, info.parallelism);
   if (group_id_.empty()) {
     const char* db = pg::call([] { return (const char*)get_database_name(MyDatabaseId); });
     group_id_ = std::string("arroyo_stream-") + db + "-" + info.pipeline_name;
@@ -97,7 +98,8 @@ PollResult KafkaSource::poll(Batch& out) {
   client_->report_logs();
   check_client_errors();
   update_assignment();
-  if (stop_at_latest_ && assigned_ > 0 && done_count_ == assigned_) {
+  // Bounded: every partition of ours is at its end (at once for a worker that has none).
+  if (stop_at_latest_ && assigned_ > 0 && done_count_ == owned_) {
     ended_ = true;
     return PollResult::ended();
   }
@@ -125,10 +127,12 @@ PollResult KafkaSource::poll(Batch& out) {
   if (!drained) SetLatch(latch_);
   client_->report_logs();
   check_client_errors();
-  if (stop_at_latest_ && assigned_ > 0 && done_count_ == assigned_ && out.empty()) {
+  if (stop_at_latest_ && assigned_ > 0 && done_count_ == owned_ && out.empty()) {
     ended_ = true;
     return PollResult::ended();
   }
+  // A worker with no partition of an unbounded topic stays idle (no split holds its watermark
+  // back) until the topic gets one of its partitions.
   return any ? PollResult::data() : PollResult::idle();
 }
 
@@ -166,13 +170,14 @@ void KafkaSource::update_assignment() {
   }
 }
 
-// Where partitions [from, to) start, as concrete offsets where source.offset needs the cluster
-// (latest: the end now; group: the group's committed offset), so that a checkpoint taken
+// Where our partitions of [from, to) start, as concrete offsets where source.offset needs the
+// cluster (latest: the end now; group: the group's committed offset), so that a checkpoint taken
 // before any message arrives records where reading began. False if the cluster did not answer.
 bool KafkaSource::resolve_starts(int from, int to, std::map<int32, int64>& starts) {
   bool initial = from == 0;
   std::vector<int32> ask;
   for (int p = from; p < to; p++) {
+    if (!share_.owns(p)) continue;
     auto given = start_positions_.find(p);
     if (given != start_positions_.end())
       starts[p] = given->second;
@@ -210,17 +215,21 @@ bool KafkaSource::resolve_starts(int from, int to, std::map<int32, int64>& start
   return !err;
 }
 
-// Adds partitions [from, to) to the consumer's assignment; false if it must be retried.
+// Adds our partitions of [from, to) to the consumer's assignment (the others are known, not
+// read); false if it must be retried.
 bool KafkaSource::assign(int from, int to, const TopicState& state) {
   bool initial = from == 0;
   std::map<int32, int64> starts;
   if (!resolve_starts(from, to, starts)) return false;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(to - from);
+  int added = int(share_.count(from, to));
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(std::max(added, 1));
   for (int p = from; p < to; p++) {
+    if (!share_.owns(p)) continue;
     rd_kafka_topic_partition_list_add(list, topic_.c_str(), p)->offset = starts[p];
     positions_[p] = starts[p];
   }
-  rd_kafka_error_t* error = rd_kafka_incremental_assign(client_->handle(), list);
+  rd_kafka_error_t* error =
+      added > 0 ? rd_kafka_incremental_assign(client_->handle(), list) : nullptr;
   rd_kafka_topic_partition_list_destroy(list);
   if (error) {
     std::string text = client_->redact(rd_kafka_error_string(error));
@@ -232,15 +241,22 @@ bool KafkaSource::assign(int from, int to, const TopicState& state) {
     end_offsets_.resize(size_t(to), 0);
     done_.assign(size_t(to), false);
   }
-  if (!initial)
+  if (!initial && added > 0)
     pg::call([&] {
-      ereport(LOG, (errmsg("arroyo_stream: %s: reading new partitions %d to %d", label_.c_str(),
-                           from, to - 1)));
+      if (share_.parallelism == 1)
+        ereport(LOG, (errmsg("arroyo_stream: %s: reading new partitions %d to %d", label_.c_str(),
+                             from, to - 1)));
+      else
+        ereport(LOG, (errmsg("arroyo_stream: %s: new partitions %d to %d, subtask %d of %d "
+                             "reads %d of them",
+                             label_.c_str(), from, to - 1, int(share_.subtask),
+                             int(share_.parallelism), added)));
     });
   assigned_ = to;
+  owned_ += added;
   active_splits_.clear();
   for (int32 p = 0; p < to; p++)
-    if (!stop_at_latest_ || !done_[size_t(p)]) active_splits_.push_back(p);
+    if (share_.owns(p) && (!stop_at_latest_ || !done_[size_t(p)])) active_splits_.push_back(p);
   if (reachability_.reachable()) status_ = reading_status();
   return true;
 }
@@ -377,11 +393,17 @@ void KafkaSource::mark_done(int32 partition) {
 
 std::string KafkaSource::status() const { return status_; }
 
-// The status while the cluster is reachable.
+// The status while the cluster is reachable; in a parallel pipeline, of this worker's
+// partitions ("subtask 1 of 2: reading 4 of 8 partitions, 1 at their end").
 std::string KafkaSource::reading_status() const {
   if (assigned_ == 0) return "connecting";
-  std::string s =
-      "reading " + std::to_string(assigned_) + " partition" + (assigned_ > 1 ? "s" : "");
+  std::string s;
+  if (share_.parallelism == 1)
+    s = "reading " + std::to_string(owned_) + " partition" + (owned_ > 1 ? "s" : "");
+  else
+    s = "subtask " + std::to_string(share_.subtask) + " of " + std::to_string(share_.parallelism) +
+        ": reading " + std::to_string(owned_) + " of " + std::to_string(assigned_) + " partition" +
+        (assigned_ > 1 ? "s" : "");
   if (stop_at_latest_) s += ", " + std::to_string(done_count_) + " at their end";
   return s;
 }
@@ -423,8 +445,9 @@ void KafkaSource::commit_positions(bool wait) {
   committed_ = positions_;
 }
 
-// Writes the next offset of every partition whose position moved since the last checkpoint:
-// part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING: nothing read yet).
+// Writes the next offset of every partition of ours whose position moved since the last
+// checkpoint: part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING:
+// nothing read yet).
 void KafkaSource::checkpoint(StateWriter& w) {
   StateEncoder key, value;
   for (const auto& [p, offset] : positions_) {
@@ -451,6 +474,9 @@ void KafkaSource::restore(const StateEntry& e) {
   if (e.part != 0 || p < 0 || p > PG_INT32_MAX ||
       (offset < 0 && offset != RD_KAFKA_OFFSET_BEGINNING))
     key.corrupt("partition " + std::to_string(p) + " at offset " + std::to_string(offset));
+  // Another worker's partition (the runtime gives each worker the entries it wrote; this
+  // keeps a worker to its own partitions whatever it is given).
+  if (!share_.owns(p)) return;
   start_positions_[int32(p)] = offset;
   checkpointed_[int32(p)] = offset;
 }

@@ -1,5 +1,8 @@
 // The kafka source: reads every partition of one topic, including partitions added while it
-// runs, decodes each message with the table's format and fills metadata columns.
+// runs, decodes each message with the table's format and fills metadata columns. In a parallel
+// pipeline (Connector::splits_source), worker s of N reads only the partitions p with
+// p % N == s, new ones included; everything below (assignment, end detection, status,
+// checkpoints, group commits) concerns the worker's own partitions only.
 //
 // Partitions are assigned by the source itself (no consumer-group membership): a TopicWatcher
 // thread re-reads the topic's metadata every 10 seconds and new partitions are added to the
@@ -13,6 +16,7 @@
 #pragma once
 
 #include "connectors/kafka/kafka_client.hpp"
+#include "core/subtask_share.hpp"
 #include "formats/format.hpp"
 
 #include <map>
@@ -30,6 +34,8 @@ class KafkaSource : public Source {
   int64 bad_rows() const override { return bad_data_.bad_rows(); }
   // Partitions are the splits: each holds the watermark back (see Source::active_splits).
   const std::vector<int32>* active_splits() const override { return &active_splits_; }
+  // Connected, and none of the topic's partitions is this worker's.
+  bool has_share() const override { return assigned_ == 0 || owned_ > 0; }
   void committed() override;
   std::string status() const override;
   void close() override;
@@ -81,12 +87,14 @@ class KafkaSource : public Source {
   rd_kafka_queue_t* queue_ = nullptr;
   std::unique_ptr<TopicWatcher> watcher_;
   uint64 seen_version_ = 0;
-  bool assign_pending_ = false;     // an assignment could not resolve its starts: retry
-  int assigned_ = 0;                // partitions 0 .. assigned_-1 are assigned
-  std::vector<int64> end_offsets_;  // source.stop_at 'latest': where each partition ends
-  std::vector<bool> done_;          // ... and whether it got there
-  int done_count_ = 0;
-  std::vector<int32> active_splits_;  // assigned partitions not at their end
+  bool assign_pending_ = false;       // an assignment could not resolve its starts: retry
+  SubtaskShare share_;                // which partitions are this worker's
+  int assigned_ = 0;                  // partitions 0 .. assigned_-1 are known (ours assigned)
+  int owned_ = 0;                     // how many of those are this worker's
+  std::vector<int64> end_offsets_;    // source.stop_at 'latest': where each partition ends
+  std::vector<bool> done_;            // ... and whether it got there (ours only)
+  int done_count_ = 0;                // our partitions at their end
+  std::vector<int32> active_splits_;  // our assigned partitions not at their end
   bool ended_ = false;
   ClusterReachability reachability_;
   std::string status_ = "connecting";  // for stream_pipelines.source_status

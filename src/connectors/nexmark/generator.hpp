@@ -49,6 +49,17 @@ inline EventKind event_kind(int64_t event) {
   return EventKind::Bid;
 }
 
+// Whether the events first, first + step, first + 2 * step, ... (a parallel worker's share:
+// step = parallelism) include any of `kind`; the kinds repeat every kTotalProportion events,
+// so the first kTotalProportion of them tell. False when step shares a factor with 50 that
+// keeps the share off the kind's positions: at step 2 the odd events hold no person (persons
+// are events 50k), at step 50 worker 0 sees only persons.
+inline bool any_event_of_kind(int64_t first, int64_t step, EventKind kind) {
+  for (int64_t j = 0; j < kTotalProportion; j++)
+    if (event_kind(first + j * step) == kind) return true;
+  return false;
+}
+
 // A string owned by the generator's pools or by the event being built.
 struct Text {
   const char* data = nullptr;

@@ -1,8 +1,12 @@
 // nexmark: the Nexmark benchmark's event generator as a source. One foreign table per event kind
 // (option event_type 'person' | 'auction' | 'bid'); every table reads the same deterministic
-// event sequence (seed, start_time, rate) and emits only the events of its kind.
+// event sequence (seed, start_time, rate) and emits only the events of its kind. In a parallel
+// pipeline worker s of N generates the events whose number i has i % N == s, each with the
+// same contents and time as at parallelism 1 and when parallelism 1 would: the union over the
+// workers is parallelism 1's sequence.
 #include "core/connector.hpp"
 #include "core/event_time.hpp"
+#include "core/subtask_share.hpp"
 #include "connectors/nexmark/generator.hpp"
 
 #include "pg/guard.hpp"
@@ -160,6 +164,9 @@ class NexmarkSource : public Source {
 
   void open(const RuntimeInfo& info) override {
     run_start_ = GetCurrentTimestamp();
+    share_ = SubtaskShare(info.subtask_index, info.parallelism);
+    next_ = share_.first_at_or_after(0);
+    has_kind_ = nexmark::any_event_of_kind(next_, share_.parallelism, kind_);
     start_ = start_time_ ? *start_time_ : info.pipeline_start;
     generator_ = std::make_unique<Generator>(
         uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
@@ -175,8 +182,8 @@ class NexmarkSource : public Source {
     }
   }
 
-  // Position: the next event number and the sequence's start time (events are a pure function
-  // of seed, number and start).
+  // Position: the next event number (of this worker's) and the sequence's start time (events
+  // are a pure function of seed, number and start).
   void checkpoint(StateWriter& w) override {
     if (next_ == checkpointed_) return;
     w.put(0, "", encode_ints({next_, start_}));
@@ -185,7 +192,7 @@ class NexmarkSource : public Source {
 
   void restore(const StateEntry& entry) override {
     std::vector<int64> v = decode_ints(entry.value, 2, "the nexmark source's position");
-    next_ = checkpointed_ = v[0];
+    next_ = checkpointed_ = share_.first_at_or_after(std::max<int64>(v[0], 0));
     TimestampTz start = v[1];
     if (start != start_) {
       start_ = start;
@@ -197,9 +204,18 @@ class NexmarkSource : public Source {
     if (event_rate_ > 0) run_start_ -= int64((__int128)next_ * USECS_PER_SEC / event_rate_);
   }
 
+  bool has_share() const override { return has_kind_; }
+
   PollResult poll(Batch& out) override {
     if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
     if (next_ >= event_limit_) return PollResult::ended();  // event times would leave the range
+    if (!has_kind_) {
+      // This worker's share holds no event of the table's kind (N sharing a factor with 50:
+      // at N = 2 the odd worker has no person, persons being events 50k): it ends where the
+      // sequence is bounded, else stays idle (has_share: its watermark goes idle at once).
+      if (message_count_ >= 0) return PollResult::ended();
+      return PollResult::idle();
+    }
     // Event numbers [next_, stop) may be generated now.
     int64 stop = std::min(message_count_ >= 0 ? message_count_ : PG_INT64_MAX, event_limit_);
     if (event_rate_ > 0) {
@@ -213,9 +229,10 @@ class NexmarkSource : public Source {
     pg::call([&] { fill(out, stop); });
     if (!out.empty() || event_rate_ == 0) return PollResult::data();
     if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
-    // None of the events due so far was of this table's kind: sleep until the next one is due.
+    // None of the events due so far was of this table's kind: sleep until the next one is due
+    // (has_kind_: one of this worker's next 50 events is of the kind).
     int64 next = next_;
-    while (nexmark::event_kind(next) != kind_) next++;
+    while (nexmark::event_kind(next) != kind_) next += share_.parallelism;
     return PollResult::idle(run_start_ + int64((__int128)next * USECS_PER_SEC / event_rate_));
   }
 
@@ -225,11 +242,12 @@ class NexmarkSource : public Source {
     int column;  // 0-based position in the row
   };
 
-  // Generates events next_, next_ + 1, ... below `stop` until the batch is full, keeping those
-  // of this table's kind. Runs inside pg::call: plain values only.
+  // Generates this worker's events next_, next_ + N, ... below `stop` until the batch is full,
+  // keeping those of this table's kind. Runs inside pg::call: plain values only.
   void fill(Batch& out, int64 stop) {
     while (next_ < stop && !out.full()) {
-      int64 event = next_++;
+      int64 event = next_;
+      next_ += share_.parallelism;
       if (nexmark::event_kind(event) != kind_) continue;
       switch (kind_) {
         case EventKind::Person: add_person(out, event); break;
@@ -316,7 +334,9 @@ class NexmarkSource : public Source {
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, start_ = 0;
   int64 checkpointed_ = 0;
-  int64 next_ = 0;  // the next event number of the whole sequence
+  SubtaskShare share_;    // this worker's event numbers
+  bool has_kind_ = true;  // whether any of them is of the table's kind
+  int64 next_ = 0;        // this worker's next event number of the whole sequence
   std::vector<Column> columns_;
   std::unique_ptr<Generator> generator_;
   TextArena arena_;
@@ -371,6 +391,9 @@ class NexmarkConnector : public Connector {
       if (c.name == "date_time" && !c.generated) return c.attnum - 1;
     return -1;
   }
+
+  // Each worker of a parallel pipeline generates its share of the event numbers.
+  bool splits_source(const TableSpec&) const override { return true; }
 
   std::unique_ptr<Source> make_source(const TableSpec& spec) const override {
     return std::make_unique<NexmarkSource>(spec);
