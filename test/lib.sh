@@ -179,6 +179,31 @@ arroyo_server_settings_load() {
 }
 arroyo_server_settings_load
 
+# The fault cycles of a recovery test: `cycles` rounds, each after a random pause of 0.5 to 2.4
+# seconds, of the fault faults[(cycle - 1) % n], which the test's function inject_fault NAME
+# injects; no more once the condition `finished` holds; after each, waits for the condition
+# `resumed`. Prints the faults injected ("ok: faults injected: term=4 sigkill=3 ...").
+recovery_fault_cycles() {
+    local cycles=$1 finished=$2 resumed=$3
+    shift 3
+    local faults=("$@") cycle fault summary="" f
+    local -A done_faults=()
+    for ((cycle = 1; cycle <= cycles; cycle++)); do
+        sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.1f", 0.5 + (r % 20) / 10 }')"
+        fault=${faults[$(((cycle - 1) % ${#faults[@]}))]}
+        if "$finished"; then
+            arroyo_log "cycle $cycle: the pipelines have already finished; no more faults"
+            break
+        fi
+        arroyo_log "cycle $cycle: $fault"
+        inject_fault "$fault"
+        done_faults[$fault]=$((${done_faults[$fault]:-0} + 1))
+        wait_for "the pipelines to resume after $fault" "$resumed"
+    done
+    for f in "${!done_faults[@]}"; do summary+="$f=${done_faults[$f]} "; done
+    echo "ok: faults injected: ${summary:-none}"
+}
+
 # wait_for DESCRIPTION CMD...: for tests; runs CMD (a function that may set $last to what it
 # saw) every 0.1 s until it succeeds; dies after POLL_TIMEOUT seconds (default 30), showing the
 # last observed value.

@@ -142,17 +142,9 @@ SELECT stream_start('w'), stream_start('u'), stream_start('f'), stream_start('h'
 wait_for "the pipelines to run" all_resumed
 echo "ok: pipelines w, u, f, h, s, d, j, i, e, r and t running"
 
-faults=(term sigkill term immediate term immediate sigkill term immediate term immediate term)
-declare -A done_faults=()
-for ((cycle = 1; cycle <= CYCLES; cycle++)); do
-    sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.1f", 0.5 + (r % 20) / 10 }')"
-    fault=${faults[$(((cycle - 1) % ${#faults[@]}))]}
-    if all_finished; then
-        arroyo_log "cycle $cycle: the pipelines have already finished; no more faults"
-        break
-    fi
-    arroyo_log "cycle $cycle: $fault"
-    case $fault in
+# One fault (see the header).
+inject_fault() {
+    case $1 in
         term)
             q "SELECT count(pg_terminate_backend(pid)) FROM stream_pipelines WHERE pid IS NOT NULL" \
                 >/dev/null
@@ -168,12 +160,9 @@ for ((cycle = 1; cycle <= CYCLES; cycle++)); do
             pg_test_ctl start
             ;;
     esac
-    done_faults[$fault]=$((${done_faults[$fault]:-0} + 1))
-    wait_for "the pipelines to resume after $fault" all_resumed
-done
-summary=""
-for f in "${!done_faults[@]}"; do summary+="$f=${done_faults[$f]} "; done
-echo "ok: faults injected: ${summary:-none}"
+}
+recovery_fault_cycles "$CYCLES" all_finished all_resumed \
+    term sigkill term immediate term immediate sigkill term immediate term immediate term
 
 POLL_TIMEOUT=$((EVENTS / RATE * 3 + 120))
 wait_for "the pipelines to finish" all_finished

@@ -8,6 +8,7 @@
 #include "planner/planner.hpp"
 #include "state/checkpoint_store.hpp"
 #include "worker/launch.hpp"
+#include "worker/group_run.hpp"
 #include "worker/slots.hpp"
 
 namespace arroyo {
@@ -186,6 +187,7 @@ Datum arroyo_stream_drop(PG_FUNCTION_ARGS) {
     check_owner(row);
     stop_worker(row);
     drop_pipeline_resources(MyDatabaseId, row.id);
+    resolve_prepared_at_drop(MyDatabaseId, row.id, row.owner);
     CheckpointStore::remove_all(row.id);
     catalog_delete(row.id);
     pipeline_objects_drop(row.name);

@@ -195,17 +195,12 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
   }
 }
 
-void resolve_prepared(Oid dboid, int32 pipeline_id) {
-  begin_transaction();
-  // A follower of an earlier run may still be exiting: wait until each has.
-  pg::call([&] {
-    for (int s = 1; s < kMaxParallelism; s++) {
-      LOCKTAG tag;
-      follower_lock_tag(&tag, pipeline_id, s);
-      (void)LockAcquire(&tag, ExclusiveLock, true, false);
-      LockRelease(&tag, ExclusiveLock, true);
-    }
-  });
+namespace {
+
+// The pipeline's prepared transactions and, for each, whether to commit it: those of an epoch
+// its leader recorded as committed (the leader commits its own part first). Needs a
+// transaction.
+std::vector<std::pair<std::string, bool>> prepared_decisions(Oid dboid, int32 pipeline_id) {
   std::vector<std::string> gids;
   std::string prefix = prepared_gid_prefix(dboid, pipeline_id);
   pg::call([&] {
@@ -220,9 +215,9 @@ void resolve_prepared(Oid dboid, int32 pipeline_id) {
       gids.emplace_back(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
     SPI_finish();
   });
-  std::optional<std::string> record =
-      gids.empty() ? std::nullopt : CheckpointStore::read_entry(pipeline_id, kGroupStateNode);
-  commit_transaction();
+  std::vector<std::pair<std::string, bool>> out;
+  if (gids.empty()) return out;
+  std::optional<std::string> record = CheckpointStore::read_entry(pipeline_id, kGroupStateNode);
   int64 run = -1, last = -1;
   if (record) {
     std::vector<int64> v = decode_ints(*record, 2, "the record of a pipeline's committed epochs");
@@ -235,12 +230,50 @@ void resolve_prepared(Oid dboid, int32 pipeline_id) {
     int g_worker = 0;
     bool parsed = sscanf(gid.c_str() + prefix.size(), "%llu:%llu:%d", &g_run, &g_seq,
                          &g_worker) == 3;
-    bool commit = parsed && int64(g_run) == run && int64(g_seq) <= last;
+    out.emplace_back(gid, parsed && int64(g_run) == run && int64(g_seq) <= last);
+  }
+  return out;
+}
+
+void log_resolved(const std::string& gid, bool commit) {
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s prepared transaction %s left by an earlier run",
+                         commit ? "committed" : "rolled back", gid.c_str())));
+  });
+}
+
+}  // namespace
+
+void resolve_prepared(Oid dboid, int32 pipeline_id) {
+  begin_transaction();
+  // A follower of an earlier run may still be exiting: wait until each has.
+  pg::call([&] {
+    for (int s = 1; s < kMaxParallelism; s++) {
+      LOCKTAG tag;
+      follower_lock_tag(&tag, pipeline_id, s);
+      (void)LockAcquire(&tag, ExclusiveLock, true, false);
+      LockRelease(&tag, ExclusiveLock, true);
+    }
+  });
+  std::vector<std::pair<std::string, bool>> decisions = prepared_decisions(dboid, pipeline_id);
+  commit_transaction();
+  for (const auto& [gid, commit] : decisions) {
     finish_prepared(gid, commit);
+    log_resolved(gid, commit);
+  }
+}
+
+void resolve_prepared_at_drop(Oid dboid, int32 pipeline_id, Oid owner) {
+  for (const auto& [gid, commit] : prepared_decisions(dboid, pipeline_id)) {
     pg::call([&] {
-      ereport(LOG, (errmsg("arroyo_stream: %s prepared transaction %s left by an earlier run",
-                           commit ? "committed" : "rolled back", gid.c_str())));
+      Oid saved_user;
+      int saved_sec;
+      GetUserIdAndSecContext(&saved_user, &saved_sec);
+      SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+      FinishPreparedTransaction(gid.c_str(), commit);
+      SetUserIdAndSecContext(saved_user, saved_sec);
     });
+    log_resolved(gid, commit);
   }
 }
 

@@ -43,6 +43,9 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
 // Commits or rolls back the prepared transactions that earlier runs of the pipeline left,
 // after waiting for any follower of an earlier run still exiting. Outside a transaction.
 void resolve_prepared(Oid dboid, int32 pipeline_id);
+// The same inside stream_drop's transaction (its worker stopped), as the pipeline's owner: a
+// crash's leftovers would otherwise hold their locks on the state and target rows forever.
+void resolve_prepared_at_drop(Oid dboid, int32 pipeline_id, Oid owner);
 
 // The leader starts workers 1..N-1 of its group; a follower that cannot start fails the start.
 std::vector<BackgroundWorkerHandle*> launch_followers(const WorkerGroup& group, Oid dboid,

@@ -16,6 +16,11 @@ CREATE FOREIGN TABLE kafka_in (id bigint, user_name text, kind text, amount nume
 CREATE FOREIGN TABLE kafka_out (user_name text, id bigint, amount numeric, minute timestamptz)
   SERVER bench_kafka OPTIONS (type 'sink', topic 'bench_out', format 'json',
                               "sink.key_field" 'user_name');
-SELECT stream_create('bench', $$INSERT INTO kafka_out
+-- At :parallelism workers (kafka_json_p2 sets 2; default 1).
+\if :{?parallelism}
+\else
+\set parallelism 1
+\endif
+SELECT stream_create('bench', format($$SET parallelism = %s; INSERT INTO kafka_out
   SELECT user_name, id, amount * 1.1, date_trunc('minute', ts)
-  FROM kafka_in WHERE kind = 'buy'$$);
+  FROM kafka_in WHERE kind = 'buy'$$, :parallelism));
