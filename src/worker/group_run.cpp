@@ -59,12 +59,34 @@ void follower_lock_tag(LOCKTAG* tag, int32 pipeline_id, int subtask) {
   SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, uint32(pipeline_id), uint32(subtask), 0x4152);
 }
 
+// Where a worker's time went besides its rows, logged when the run ends (for benchmarks).
+struct EpochCost {
+  int64 epochs = 0;
+  int64 barrier_us = 0;      // ending epochs: barriers through the exchanges
+  int64 commit_us = 0;       // checkpoint entries, PREPARE and COMMIT PREPARED
+  int64 commit_wait_us = 0;  // waiting for the other workers' votes or the leader's decision
+};
+
+void log_cost(const WorkerGroup& group, const EpochCost& cost, int64 run_us) {
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: worker %d of %d ran %.3f s: %lld epochs; barriers "
+                         "%.3f s, checkpoints and commits %.3f s, waiting for the other workers "
+                         "%.3f s; %lld frames (%lld bytes) sent to them",
+                         group.subtask(), group.size(), double(run_us) / 1e6,
+                         (long long)cost.epochs, double(cost.barrier_us) / 1e6,
+                         double(cost.commit_us) / 1e6, double(cost.commit_wait_us) / 1e6,
+                         (long long)group.frames_sent(), (long long)group.bytes_sent())));
+  });
+}
+
 }  // namespace
 
 SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& group,
                        int64 commit_interval_us, const GroupHooks& hooks,
                        const std::vector<BackgroundWorkerHandle*>& followers) {
   bool leader = group.leader();
+  TimestampTz run_start = GetCurrentTimestamp();
+  EpochCost cost;
   TimestampTz published = 0;
   bool idle_after = false;  // the leader ended an epoch for lack of changes to decode
   TimestampTz idle_wake = 0;
@@ -132,6 +154,7 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       }
     }
     EpochEnd why = group.end_reason();
+    TimestampTz barrier_start = GetCurrentTimestamp();
     if (why == EpochEnd::Stop) flow.flush();
     flow.begin_barrier(int64(seq), why == EpochEnd::Stop);
     while (!flow.barrier_round()) {
@@ -141,6 +164,8 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
     }
     flow.end_transaction();
     TimestampTz started = GetCurrentTimestamp();
+    cost.epochs++;
+    cost.barrier_us += started - barrier_start;
     bool changed = flow.changed();
     Oid dboid = MyDatabaseId;
     if (!leader) {
@@ -158,11 +183,15 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
         commit_transaction();
         group.report(seq, EpochOutcome::Committed);
       }
+      TimestampTz waited = GetCurrentTimestamp();
       group.wait_decided(seq);
+      cost.commit_wait_us += GetCurrentTimestamp() - waited;
     } else {
       // The leader writes its entries once every follower has reported (nothing of the
       // checkpoint is open while it waits).
+      TimestampTz waited = GetCurrentTimestamp();
       std::vector<int> prepared = group.wait_reports(seq, followers);
+      cost.commit_wait_us += GetCurrentTimestamp() - waited;
       bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
       if (changed || wrote || !prepared.empty()) {
         store.begin();
@@ -190,8 +219,11 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       wait_a_little(wake, 1000);
       idle_after = false;
     }
-    if (why == EpochEnd::Stop) return SlotState::Stopped;
-    if (why == EpochEnd::Finish) return SlotState::Finished;
+    cost.commit_us += GetCurrentTimestamp() - started;
+    if (why == EpochEnd::Stop || why == EpochEnd::Finish) {
+      log_cost(group, cost, GetCurrentTimestamp() - run_start);
+      return why == EpochEnd::Stop ? SlotState::Stopped : SlotState::Finished;
+    }
   }
 }
 

@@ -182,6 +182,8 @@ void WorkerGroup::attach_queues(const std::vector<BackgroundWorkerHandle*>& foll
 
 void WorkerGroup::send(int worker, std::string&& frame) {
   queued_bytes_ += frame.size();
+  frames_sent_++;
+  bytes_sent_ += int64(frame.size());
   pending_[size_t(worker)].push_back(std::move(frame));
   // Frames go out at once when the queue has room: the receiver works on them meanwhile.
   flush();

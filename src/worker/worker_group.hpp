@@ -79,6 +79,9 @@ class WorkerGroup : public WorkerLinks {
   void flush() override;
   int receive(const std::function<void(int, char*, size_t)>& f, int max) override;
   size_t queued_bytes() const override { return queued_bytes_; }
+  // Frames, and their bytes, this worker has handed to the others so far.
+  int64 frames_sent() const { return frames_sent_; }
+  int64 bytes_sent() const { return bytes_sent_; }
 
   // --- start ---
   // A follower has built its dataflow (whose fingerprint hashes to `fingerprint`).
@@ -135,6 +138,7 @@ class WorkerGroup : public WorkerLinks {
   std::vector<shm_mq_handle*> out_, in_;  // by worker (nullptr for this one)
   std::vector<std::deque<std::string>> pending_;
   size_t queued_bytes_ = 0;
+  int64 frames_sent_ = 0, bytes_sent_ = 0;
   int next_in_ = 0;
 };
 
