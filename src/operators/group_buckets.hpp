@@ -11,6 +11,11 @@
 // count, >= 1); the key is the bucket's number. Part 0 holds entries of one group each, as
 // checkpoints before buckets wrote them: they are read, and replaced by buckets at the next
 // checkpoint.
+//
+// A bucket's value is its group count, then each group's key and value (byte strings). An
+// operator may write its groups' values in another format than before: write() then puts the
+// format's number, negated, before the count (-1: format 1), and restore() hands it to the
+// decoding function (0: no number, as before; legacy entries are format 0 too).
 #pragma once
 
 #include "operators/group_checkpoint.hpp"
@@ -18,6 +23,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace arroyo {
@@ -28,7 +34,8 @@ class GroupBuckets {
 
   // Records that a group changed (or is about to be forgotten): its bucket is rewritten at the
   // next checkpoint. Cheap enough to call for every row.
-  void touch(const Group* g) {
+  template <typename G>
+  void touch(const G* g) {
     if (count_ == 0) return;  // the next checkpoint writes everything anyway
     mark(g->hash & (count_ - 1));
   }
@@ -37,14 +44,18 @@ class GroupBuckets {
   static bool owns(int64 part) { return part >= 0; }
 
   // Takes back one entry write() stored (or a legacy one-group entry): creates its groups in
-  // `table` through restore_group(), decode_value reading each group's value. `what` names the
-  // operator in errors. Calls restored(group) for every group created.
-  template <typename DecodeValue, typename Restored>
-  void restore(GroupTable& table, const StateEntry& e, MemoryContext scratch,
-               const std::string& what, DecodeValue&& decode_value, Restored&& restored) {
+  // `table` through restore_group_bytes(), decode_value(group, decoder, format) reading each
+  // group's value. `what` names the operator in errors. Calls restored(group) for every group
+  // created.
+  template <typename Table, typename DecodeValue, typename Restored>
+  void restore(Table& table, const StateEntry& e, MemoryContext scratch, const std::string& what,
+               DecodeValue&& decode_value, Restored&& restored) {
+    int64 format = 0;
+    auto decode = [&](auto* g, StateDecoder& in) { decode_value(g, in, format); };
     if (e.part == kLegacyPart) {
       legacy_ = true;
-      restored(restore_group(table, e, scratch, what, decode_value));
+      restored(restore_group_bytes(table, e.key.data(), e.key.size(), e.value.data(),
+                                   e.value.size(), scratch, what, decode));
       return;
     }
     uint64 gen = uint64(e.part);
@@ -62,11 +73,15 @@ class GroupBuckets {
     tids_[b] = e.tid;
     StateDecoder in(e.value.data(), e.value.size(), "a bucket of " + what);
     int64 n = in.get_int();
+    if (n < 0) {
+      format = -n;
+      n = in.get_int();
+    }
     if (n < 0 || uint64(n) > e.value.size()) in.corrupt("its group count is wrong");
     for (int64 i = 0; i < n; i++) {
       auto [kp, kn] = in.get_bytes();
       auto [vp, vn] = in.get_bytes();
-      Group* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode_value);
+      auto* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode);
       // A group hashed elsewhere than the bucket that held it (its type's hash function
       // changed): both buckets are rewritten, so it ends up in one.
       if ((g->hash & (gen - 1)) != uint64(b)) {
@@ -85,9 +100,11 @@ class GroupBuckets {
   // Writes the buckets holding changed groups into `w` (every group, into a new generation of
   // buckets, when the bucket count no longer suits the state's size, or legacy entries are to
   // be replaced). encode_value(group, encoder) writes a group's value, inside pg::call; what it
-  // allocates goes into `scratch`, reset after each group.
-  template <typename EncodeValue>
-  void write(StateWriter& w, GroupTable& table, MemoryContext scratch, EncodeValue&& encode_value) {
+  // allocates goes into `scratch`, reset after each group. `format` (> 0) is written into each
+  // bucket for restore() (0: none).
+  template <typename Table, typename EncodeValue>
+  void write(StateWriter& w, Table& table, MemoryContext scratch, EncodeValue&& encode_value,
+             int64 format = 0) {
     uint64 want = wanted_count(table.size());
     bool all = legacy_ || count_ == 0 || want != count_;
     if (all) {
@@ -103,7 +120,7 @@ class GroupBuckets {
     const uint64 mask = count_ - 1;
     std::vector<uint32> start(count_ + 1, 0);
     size_t n = 0;
-    table.for_each([&](Group* g) {
+    table.for_each([&](auto* g) {
       uint64 b = g->hash & mask;
       if (all || dirty_[b]) {
         start[b + 1]++;
@@ -111,10 +128,11 @@ class GroupBuckets {
       }
     });
     for (uint64 b = 0; b < count_; b++) start[b + 1] += start[b];
-    std::vector<Group*> order(n);
+    using G = std::remove_pointer_t<decltype(table.find_or_create(nullptr, nullptr, nullptr))>;
+    std::vector<G*> order(n);
     {
       std::vector<uint32> next(start.begin(), start.end() - 1);
-      table.for_each([&](Group* g) {
+      table.for_each([&](G* g) {
         uint64 b = g->hash & mask;
         if (all || dirty_[b]) order[next[b]++] = g;
       });
@@ -131,9 +149,10 @@ class GroupBuckets {
         return;
       }
       value.clear();
+      if (format > 0) value.put_int(-format);
       value.put_int(int64(last - first));
       for (uint32 i = first; i < last; i++) {
-        Group* g = order[i];
+        G* g = order[i];
         group_key.clear();
         group_value.clear();
         pg::call([&] {
