@@ -15,7 +15,8 @@
 // A bucket's value is its group count, then each group's key and value (byte strings). An
 // operator may write its groups' values in another format than before: write() then puts the
 // format's number, negated, before the count (-1: format 1), and restore() hands it to the
-// decoding function (0: no number, as before; legacy entries are format 0 too).
+// decoding function (0: no number, as before; legacy entries are format 0 too). In a bucket
+// with a format number, the groups' key and value lengths are variable-length integers.
 #pragma once
 
 #include "operators/group_checkpoint.hpp"
@@ -79,8 +80,8 @@ class GroupBuckets {
     }
     if (n < 0 || uint64(n) > e.value.size()) in.corrupt("its group count is wrong");
     for (int64 i = 0; i < n; i++) {
-      auto [kp, kn] = in.get_bytes();
-      auto [vp, vn] = in.get_bytes();
+      auto [kp, kn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
+      auto [vp, vn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
       auto* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode);
       // A group hashed elsewhere than the bucket that held it (its type's hash function
       // changed): both buckets are rewritten, so it ends up in one.
@@ -162,8 +163,13 @@ class GroupBuckets {
           MemoryContextSwitchTo(old);
           MemoryContextReset(scratch);
         });
-        value.put_string(group_key.bytes());
-        value.put_string(group_value.bytes());
+        if (format > 0) {  // lengths as variable-length integers
+          value.put_short_bytes(group_key.bytes().data(), group_key.size());
+          value.put_short_bytes(group_value.bytes().data(), group_value.size());
+        } else {
+          value.put_string(group_key.bytes());
+          value.put_string(group_value.bytes());
+        }
       }
       bytes += value.size();
       groups += last - first;

@@ -337,15 +337,25 @@ void UpdatingAggregateOperator::native_evict_expired() {
   for (NativeGroup* g : expired) native_forget(g);
 }
 
-// A group's entry in format 1: counters, flags, the states' words, and the words of the states
-// last emitted if a row was. Inside pg::call.
+// A group's entry in format 1, in variable-length integers: rows, last event time, flags, the
+// states' words, and the words of the states last emitted if a row was and they differ from
+// the current ones (kSame otherwise: a group flushed and unchanged since). Inside pg::call.
+namespace {
+constexpr int64 kSame = 4;
+}
+
 void UpdatingAggregateOperator::native_encode(NativeGroup* g, StateEncoder& out) {
-  out.put_int(g->rows);
-  out.put_int(g->last_seen);
-  out.put_int(g->bits & (NativeGroup::kDirty | NativeGroup::kEmitted));
   const int words = ntable_->words();
-  out.put_raw(ntable_->states(g), sizeof(int64) * words);
-  if (g->emitted()) out.put_raw(ntable_->emitted(g), sizeof(int64) * words);
+  const int64 *now = ntable_->states(g), *then = ntable_->emitted(g);
+  int64 flags = g->bits & (NativeGroup::kDirty | NativeGroup::kEmitted);
+  bool same = g->emitted() && memcmp(now, then, sizeof(int64) * words) == 0;
+  if (same) flags |= kSame;
+  out.put_zigzag(g->rows);
+  out.put_zigzag(g->last_seen);
+  out.put_varint(uint64(flags));
+  for (int i = 0; i < words; i++) out.put_zigzag(now[i]);
+  if (g->emitted() && !same)
+    for (int i = 0; i < words; i++) out.put_zigzag(then[i]);
 }
 
 void UpdatingAggregateOperator::native_decode(NativeGroup* g, StateDecoder& in, int64 format) {
@@ -355,18 +365,20 @@ void UpdatingAggregateOperator::native_decode(NativeGroup* g, StateDecoder& in, 
   }
   if (format != kNativeFormatNumber)
     in.corrupt("its groups are in a format this operator does not read");
-  g->rows = in.get_int();
-  g->last_seen = in.get_int();
-  int64 flags = in.get_int();
-  if (flags & ~int64(NativeGroup::kDirty | NativeGroup::kEmitted)) in.corrupt("unknown flags");
-  g->bits |= uint32(flags);
+  g->rows = in.get_zigzag();
+  g->last_seen = in.get_zigzag();
+  uint64 flags = in.get_varint();
+  if (flags & ~uint64(NativeGroup::kDirty | NativeGroup::kEmitted | kSame) ||
+      ((flags & kSame) && !(flags & NativeGroup::kEmitted)))
+    in.corrupt("unknown flags");
+  g->bits |= uint32(flags & (NativeGroup::kDirty | NativeGroup::kEmitted));
   const int words = ntable_->words();
-  int64* s = ntable_->states(g);
-  for (int i = 0; i < words; i++) s[i] = in.get_int();
-  if (g->emitted()) {
-    int64* e = ntable_->emitted(g);
-    for (int i = 0; i < words; i++) e[i] = in.get_int();
-  }
+  int64 *now = ntable_->states(g), *then = ntable_->emitted(g);
+  for (int i = 0; i < words; i++) now[i] = in.get_zigzag();
+  if (flags & kSame)
+    memcpy(then, now, sizeof(int64) * words);
+  else if (g->emitted())
+    for (int i = 0; i < words; i++) then[i] = in.get_zigzag();
 }
 
 // Reads a group the generic state wrote (encode_group(), before the compact state existed)
