@@ -154,6 +154,9 @@ class GroupBuckets {
       value.put_int(int64(last - first));
       for (uint32 i = first; i < last; i++) {
         G* g = order[i];
+        // The groups are scattered in memory: asking for the next ones early overlaps their
+        // cache misses.
+        if (i + 8 < n) __builtin_prefetch(order[i + 8]);
         group_key.clear();
         group_value.clear();
         pg::call([&] {

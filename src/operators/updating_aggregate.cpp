@@ -175,10 +175,19 @@ void UpdatingAggregateOperator::apply(Group* g, bool created, const Datum* value
 void UpdatingAggregateOperator::push(int, Batch& rows) {
   const int n = rows.size();
   if (ntable_) {
+    // Hashes first, then the slots' and groups' cache lines requested for the whole batch
+    // (see NativeGroupTable::prefetch_slot), then the lookups.
+    hashes_.resize(size_t(n));
     pg::call([&] {
       for (int i = 0; i < n; i++) {
+        hashes_[i] = ntable_->hash(rows.values(i), rows.nulls(i));
+        ntable_->prefetch_slot(hashes_[i]);
+      }
+      for (int i = 0; i < n; i++) ntable_->prefetch_group(hashes_[i]);
+      for (int i = 0; i < n; i++) {
         bool created;
-        NativeGroup* g = ntable_->find_or_create(rows.values(i), rows.nulls(i), &created);
+        NativeGroup* g =
+            ntable_->find_or_create(hashes_[i], rows.values(i), rows.nulls(i), &created);
         native_apply(g, created, rows.values(i), rows.nulls(i), rows.op(i), rows.time(i));
       }
     });

@@ -100,6 +100,7 @@ class UpdatingAggregateOperator : public Operator {
   std::vector<NativeAggregate> native_;
   std::unique_ptr<NativeGroupTable> ntable_;
   std::vector<NativeGroup*> ndirty_;
+  std::vector<uint32> hashes_;  // of the batch being pushed
   TimestampTz saved_watermark_ = DT_NOBEGIN;
 };
 

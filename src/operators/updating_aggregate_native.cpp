@@ -88,9 +88,8 @@ void NativeGroupTable::rehash(size_t capacity) {
   used_ = count_;
 }
 
-NativeGroup* NativeGroupTable::find_or_create(const Datum* keys, const bool* nulls,
+NativeGroup* NativeGroupTable::find_or_create(uint32 h, const Datum* keys, const bool* nulls,
                                               bool* created) {
-  uint32 h = hash_keys(*types_, keys, nulls);
   size_t mask = slots_.size() - 1;
   size_t i = h & mask, free_slot = SIZE_MAX;
   for (;; i = (i + 1) & mask) {
@@ -297,7 +296,9 @@ void UpdatingAggregateOperator::native_emit_changes() {
   std::unique_ptr<bool[]> nulls(new bool[out_cols_]);
   std::vector<NativeGroup*> dead;
   const size_t words = size_t(ntable_->words());
-  for (NativeGroup* g : dirty) {
+  for (size_t i = 0; i < dirty.size(); i++) {
+    NativeGroup* g = dirty[i];
+    if (i + 8 < dirty.size()) __builtin_prefetch(dirty[i + 8]);  // overlaps the cache misses
     g->set(NativeGroup::kDirty, false);
     buckets_.touch(g);
     bool alive = g->rows > 0 || num_keys_ == 0;

@@ -34,8 +34,9 @@ struct NativeAggregate {
   static bool of(const AggregateSpec& spec, NativeAggregate* out);
 };
 
-// A group's record: this header, then the aggregate states (words), then the states as they
-// were when the group's row was last emitted (words), then the key Datums.
+// A group's record: this header, then the key Datums, then the aggregate states (words), then
+// the states as they were when the group's row was last emitted (words): what a row touches
+// (header, keys, states) first, together.
 struct NativeGroup {
   static constexpr uint32 kDirty = 1, kEmitted = 2;
   uint32 hash;
@@ -55,7 +56,25 @@ class NativeGroupTable {
   NativeGroupTable(const std::vector<KeyType>* types, int state_words, MemoryContext memory);
 
   // As GroupTable's (inside pg::call); a new group's states, rows and flags are zero.
-  NativeGroup* find_or_create(const Datum* keys, const bool* nulls, bool* created);
+  NativeGroup* find_or_create(const Datum* keys, const bool* nulls, bool* created) {
+    return find_or_create(hash(keys, nulls), keys, nulls, created);
+  }
+  // The same with the keys' hash already computed.
+  NativeGroup* find_or_create(uint32 hash, const Datum* keys, const bool* nulls, bool* created);
+  uint32 hash(const Datum* keys, const bool* nulls) const {
+    return hash_keys(*types_, keys, nulls);
+  }
+  // Hints that the group of this hash will be looked up soon: first its slot, then (once the
+  // slot is likely in cache) the group the slot points to. For a batch of rows, calling
+  // prefetch_slot for each, then prefetch_group for each, before looking them up overlaps
+  // their cache misses instead of taking them one after the other.
+  void prefetch_slot(uint32 hash) const {
+    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
+  void prefetch_group(uint32 hash) const {
+    const NativeGroup* g = slots_[hash & (slots_.size() - 1)];
+    if (live(g)) __builtin_prefetch(g);
+  }
   template <typename F>
   void for_each(F&& f) {
     for (NativeGroup* g : slots_)
@@ -68,12 +87,12 @@ class NativeGroupTable {
   // Bytes held: the records' blocks (in the memory context) and the slot array.
   int64 slot_bytes() const { return int64(slots_.capacity() * sizeof(NativeGroup*)); }
 
-  int64* states(NativeGroup* g) const { return reinterpret_cast<int64*>(g + 1); }
-  int64* emitted(NativeGroup* g) const { return states(g) + words_; }
-  Datum* keys(NativeGroup* g) const { return reinterpret_cast<Datum*>(emitted(g) + words_); }
-  const Datum* keys(const NativeGroup* g) const {
-    return reinterpret_cast<const Datum*>(reinterpret_cast<const int64*>(g + 1) + 2 * words_);
+  Datum* keys(NativeGroup* g) const { return reinterpret_cast<Datum*>(g + 1); }
+  const Datum* keys(const NativeGroup* g) const { return reinterpret_cast<const Datum*>(g + 1); }
+  int64* states(NativeGroup* g) const {
+    return reinterpret_cast<int64*>(keys(g) + types_->size());
   }
+  int64* emitted(NativeGroup* g) const { return states(g) + words_; }
   int words() const { return words_; }
 
   void encode_keys(const NativeGroup* g, StateEncoder& out) const;
