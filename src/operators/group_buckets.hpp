@@ -41,6 +41,13 @@ class GroupBuckets {
     mark(g->hash & (count_ - 1));
   }
 
+  // Sets the bucket size wanted (bytes) and the expected size of a group's entry until one is
+  // written or read (default: 1 KiB and 128 bytes).
+  void configure(double target_bytes, double group_bytes) {
+    target_bytes_ = target_bytes;
+    group_bytes_ = group_bytes;
+  }
+
   // Whether `part` is one of this scheme's (a bucket generation or the legacy groups).
   static bool owns(int64 part) { return part >= 0; }
 
@@ -195,7 +202,9 @@ class GroupBuckets {
 
  private:
   static constexpr uint64 kMaxBuckets = uint64(1) << 24;
-  static constexpr double kTargetBytes = 1024, kMinBytes = 256, kMaxBytes = 2048;
+  // Bucket sizes: target_bytes_ when a new generation is made, kept while buckets average
+  // between a quarter and twice that.
+  double target_bytes_ = 1024;
 
   void mark(uint64 b) {
     if (dirty_[b]) return;
@@ -203,17 +212,18 @@ class GroupBuckets {
     dirty_list_.push_back(uint32(b));
   }
 
-  // The bucket count for `groups` groups: the current one while buckets average between
-  // kMinBytes and kMaxBytes, else the power of two nearest kTargetBytes per bucket.
+  // The bucket count for `groups` groups: the current one while buckets average between a
+  // quarter and twice target_bytes_, else the power of two nearest target_bytes_ per bucket.
   uint64 wanted_count(size_t groups) const {
     double total = double(groups) * group_bytes_;
     if (count_ != 0) {
       double per = total / double(count_);
-      if ((per <= kMaxBytes || count_ == kMaxBuckets) && (per >= kMinBytes || count_ == 1))
+      if ((per <= 2 * target_bytes_ || count_ == kMaxBuckets) &&
+          (per >= target_bytes_ / 4 || count_ == 1))
         return count_;
     }
     uint64 c = 1;
-    while (c < kMaxBuckets && double(c) * kTargetBytes < total) c <<= 1;
+    while (c < kMaxBuckets && double(c) * target_bytes_ < total) c <<= 1;
     return c;
   }
 

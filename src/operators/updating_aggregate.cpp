@@ -75,10 +75,14 @@ UpdatingAggregateOperator::UpdatingAggregateOperator(const UpdatingAggregateNode
     words += a.words();
     native_.push_back(a);
   }
-  if (native)
+  if (native) {
     ntable_ = std::make_unique<NativeGroupTable>(&key_types_, words, memory_);
-  else
+    // A group's entry in format 1 (native_encode()): about 10 bytes a key, 3 a state word,
+    // 12 more; buckets of kNativeBucketBytes.
+    buckets_.configure(kNativeBucketBytes, 12.0 + 10.0 * num_keys_ + 3.0 * words);
+  } else {
     native_.clear();
+  }
 }
 
 UpdatingAggregateOperator::~UpdatingAggregateOperator() {

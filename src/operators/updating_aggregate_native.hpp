@@ -21,6 +21,10 @@ struct AggregateSpec;
 
 // The number of the compact state's format in checkpoint buckets (GroupBuckets::write()).
 constexpr int64 kNativeFormatNumber = 1;
+// The size of the compact state's checkpoint buckets (GroupBuckets::configure()): about 20
+// groups of count/sum. Measured with checkpoint_cost (1M keys; all of them, and 1% changed):
+// 1024 bytes 230 / 80 ms, 512 bytes 290 / 60 ms, 256 bytes 410 / 55 ms.
+constexpr double kNativeBucketBytes = 512;
 
 enum class NativeKind : uint8 { Count, SumInt2, SumInt4, SumInt8 };
 
