@@ -157,6 +157,17 @@ SELECT stream_start('cb_old');
 SELECT stream_wait('cb_old');
 :cb_old_check;
 :cb_old_compare;
+-- And on from the compact state's own checkpoint (sums beyond bigint's range included).
+ALTER FOREIGN TABLE cb_old_ticks OPTIONS (SET message_count '9000');
+CREATE OR REPLACE VIEW cb_old_batch AS
+  SELECT counter % 200 AS k, count(*) AS n, count(nullif(counter % 3, 0)) AS nx,
+         sum(nullif(counter % 200, 5)) AS s, sum((counter % 2000 + 1) * 4000000000000000) AS big,
+         sum((counter % 100)::int) AS s4,
+         sum((counter % 10)::smallint) FILTER (WHERE counter % 4 = 0) AS s2
+  FROM generate_series(0::bigint, 8999) counter GROUP BY 1;
+SELECT stream_start('cb_old');
+SELECT stream_wait('cb_old');
+:cb_old_compare;
 SELECT stream_drop('cb_old');
 DROP VIEW cb_buckets, cb_old_state, cb_old_batch;
 DROP FUNCTION cb_load_generic(text, int, bool), cb_int8(bytea, int);
