@@ -36,9 +36,7 @@ class UpdatingAggregateOperator : public Operator {
   void idle() override {}
 
   int64 state_bytes() const override;
-  int64 state_keys() const override {
-    return int64(ntable_ ? ntable_->size() : table_->size());
-  }
+  int64 state_keys() const override { return int64(ntable_ ? ntable_->size() : table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
 
@@ -61,8 +59,8 @@ class UpdatingAggregateOperator : public Operator {
 
   // The compact state (updating_aggregate_native.hpp), used when every aggregate has a native
   // form: the same steps on NativeGroup records.
-  void native_apply(NativeGroup* g, bool created, const Datum* values, const bool* nulls,
-                    RowOp op, TimestampTz t);
+  void native_apply(NativeGroup* g, bool created, const Datum* values, const bool* nulls, RowOp op,
+                    TimestampTz t);
   void native_emit_changes();
   void native_row(NativeGroup* g, const int64* states, Datum* values, bool* nulls);
   bool native_same(const int64* a, const int64* b) const;

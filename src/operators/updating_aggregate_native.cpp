@@ -41,7 +41,8 @@ NativeGroupTable::NativeGroupTable(const std::vector<KeyType>* types, int state_
                                    MemoryContext memory)
     : types_(types),
       words_(state_words),
-      record_(sizeof(NativeGroup) + sizeof(int64) * 2 * state_words + sizeof(Datum) * types->size()),
+      record_(sizeof(NativeGroup) + sizeof(int64) * 2 * state_words +
+              sizeof(Datum) * types->size()),
       memory_(memory),
       slots_(16, nullptr) {}
 
@@ -219,8 +220,7 @@ void UpdatingAggregateOperator::native_apply(NativeGroup* g, bool created, const
   if (t > g->last_seen) g->last_seen = t;
   int64* s = ntable_->states(g);
   for (const NativeAggregate& a : native_) {
-    if (a.filter_col >= 0 && (nulls[a.filter_col] || !DatumGetBool(values[a.filter_col])))
-      continue;
+    if (a.filter_col >= 0 && (nulls[a.filter_col] || !DatumGetBool(values[a.filter_col]))) continue;
     if (a.arg >= 0 && nulls[a.arg]) continue;
     int64* w = s + a.word;
     w[0] += d;

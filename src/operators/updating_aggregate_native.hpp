@@ -72,9 +72,7 @@ class NativeGroupTable {
   // slot is likely in cache) the group the slot points to. For a batch of rows, calling
   // prefetch_slot for each, then prefetch_group for each, before looking them up overlaps
   // their cache misses instead of taking them one after the other.
-  void prefetch_slot(uint32 hash) const {
-    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
-  }
+  void prefetch_slot(uint32 hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
   void prefetch_group(uint32 hash) const {
     const NativeGroup* g = slots_[hash & (slots_.size() - 1)];
     if (live(g)) __builtin_prefetch(g);
@@ -93,9 +91,7 @@ class NativeGroupTable {
 
   Datum* keys(NativeGroup* g) const { return reinterpret_cast<Datum*>(g + 1); }
   const Datum* keys(const NativeGroup* g) const { return reinterpret_cast<const Datum*>(g + 1); }
-  int64* states(NativeGroup* g) const {
-    return reinterpret_cast<int64*>(keys(g) + types_->size());
-  }
+  int64* states(NativeGroup* g) const { return reinterpret_cast<int64*>(keys(g) + types_->size()); }
   int64* emitted(NativeGroup* g) const { return states(g) + words_; }
   int words() const { return words_; }
 

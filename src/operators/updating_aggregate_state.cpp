@@ -83,7 +83,9 @@ void UpdatingAggregateOperator::restore(const StateEntry& e) {
   if (ntable_) {
     buckets_.restore(
         *ntable_, e, round_memory_, "an updating aggregate",
-        [&](NativeGroup* group, StateDecoder& in, int64 format) { native_decode(group, in, format); },
+        [&](NativeGroup* group, StateDecoder& in, int64 format) {
+          native_decode(group, in, format);
+        },
         [&](NativeGroup* g) {
           if (g->dirty()) ndirty_.push_back(g);
         });
