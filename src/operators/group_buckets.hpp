@@ -11,6 +11,12 @@
 // count, >= 1); the key is the bucket's number. Part 0 holds entries of one group each, as
 // checkpoints before buckets wrote them: they are read, and replaced by buckets at the next
 // checkpoint.
+//
+// A bucket's value is its group count, then each group's key and value (byte strings). An
+// operator may write its groups' values in another format than before: write() then puts the
+// format's number, negated, before the count (-1: format 1), and restore() hands it to the
+// decoding function (0: no number, as before; legacy entries are format 0 too). In a bucket
+// with a format number, the groups' key and value lengths are variable-length integers.
 #pragma once
 
 #include "operators/group_checkpoint.hpp"
@@ -18,6 +24,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace arroyo {
@@ -28,23 +35,35 @@ class GroupBuckets {
 
   // Records that a group changed (or is about to be forgotten): its bucket is rewritten at the
   // next checkpoint. Cheap enough to call for every row.
-  void touch(const Group* g) {
+  template <typename G>
+  void touch(const G* g) {
     if (count_ == 0) return;  // the next checkpoint writes everything anyway
     mark(g->hash & (count_ - 1));
+  }
+
+  // Sets the bucket size wanted (bytes) and the expected size of a group's entry until one is
+  // written or read (default: 1 KiB and 128 bytes).
+  void configure(double target_bytes, double group_bytes) {
+    target_bytes_ = target_bytes;
+    group_bytes_ = group_bytes;
   }
 
   // Whether `part` is one of this scheme's (a bucket generation or the legacy groups).
   static bool owns(int64 part) { return part >= 0; }
 
   // Takes back one entry write() stored (or a legacy one-group entry): creates its groups in
-  // `table` through restore_group(), decode_value reading each group's value. `what` names the
-  // operator in errors. Calls restored(group) for every group created.
-  template <typename DecodeValue, typename Restored>
-  void restore(GroupTable& table, const StateEntry& e, MemoryContext scratch,
-               const std::string& what, DecodeValue&& decode_value, Restored&& restored) {
+  // `table` through restore_group_bytes(), decode_value(group, decoder, format) reading each
+  // group's value. `what` names the operator in errors. Calls restored(group) for every group
+  // created.
+  template <typename Table, typename DecodeValue, typename Restored>
+  void restore(Table& table, const StateEntry& e, MemoryContext scratch, const std::string& what,
+               DecodeValue&& decode_value, Restored&& restored) {
+    int64 format = 0;
+    auto decode = [&](auto* g, StateDecoder& in) { decode_value(g, in, format); };
     if (e.part == kLegacyPart) {
       legacy_ = true;
-      restored(restore_group(table, e, scratch, what, decode_value));
+      restored(restore_group_bytes(table, e.key.data(), e.key.size(), e.value.data(),
+                                   e.value.size(), scratch, what, decode));
       return;
     }
     uint64 gen = uint64(e.part);
@@ -62,11 +81,15 @@ class GroupBuckets {
     tids_[b] = e.tid;
     StateDecoder in(e.value.data(), e.value.size(), "a bucket of " + what);
     int64 n = in.get_int();
+    if (n < 0) {
+      format = -n;
+      n = in.get_int();
+    }
     if (n < 0 || uint64(n) > e.value.size()) in.corrupt("its group count is wrong");
     for (int64 i = 0; i < n; i++) {
-      auto [kp, kn] = in.get_bytes();
-      auto [vp, vn] = in.get_bytes();
-      Group* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode_value);
+      auto [kp, kn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
+      auto [vp, vn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
+      auto* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode);
       // A group hashed elsewhere than the bucket that held it (its type's hash function
       // changed): both buckets are rewritten, so it ends up in one.
       if ((g->hash & (gen - 1)) != uint64(b)) {
@@ -85,9 +108,11 @@ class GroupBuckets {
   // Writes the buckets holding changed groups into `w` (every group, into a new generation of
   // buckets, when the bucket count no longer suits the state's size, or legacy entries are to
   // be replaced). encode_value(group, encoder) writes a group's value, inside pg::call; what it
-  // allocates goes into `scratch`, reset after each group.
-  template <typename EncodeValue>
-  void write(StateWriter& w, GroupTable& table, MemoryContext scratch, EncodeValue&& encode_value) {
+  // allocates goes into `scratch`, reset after each group. `format` (> 0) is written into each
+  // bucket for restore() (0: none).
+  template <typename Table, typename EncodeValue>
+  void write(StateWriter& w, Table& table, MemoryContext scratch, EncodeValue&& encode_value,
+             int64 format = 0) {
     uint64 want = wanted_count(table.size());
     bool all = legacy_ || count_ == 0 || want != count_;
     if (all) {
@@ -103,7 +128,7 @@ class GroupBuckets {
     const uint64 mask = count_ - 1;
     std::vector<uint32> start(count_ + 1, 0);
     size_t n = 0;
-    table.for_each([&](Group* g) {
+    table.for_each([&](auto* g) {
       uint64 b = g->hash & mask;
       if (all || dirty_[b]) {
         start[b + 1]++;
@@ -111,10 +136,11 @@ class GroupBuckets {
       }
     });
     for (uint64 b = 0; b < count_; b++) start[b + 1] += start[b];
-    std::vector<Group*> order(n);
+    using G = std::remove_pointer_t<decltype(table.find_or_create(nullptr, nullptr, nullptr))>;
+    std::vector<G*> order(n);
     {
       std::vector<uint32> next(start.begin(), start.end() - 1);
-      table.for_each([&](Group* g) {
+      table.for_each([&](G* g) {
         uint64 b = g->hash & mask;
         if (all || dirty_[b]) order[next[b]++] = g;
       });
@@ -131,9 +157,13 @@ class GroupBuckets {
         return;
       }
       value.clear();
+      if (format > 0) value.put_int(-format);
       value.put_int(int64(last - first));
       for (uint32 i = first; i < last; i++) {
-        Group* g = order[i];
+        G* g = order[i];
+        // The groups are scattered in memory: asking for the next ones early overlaps their
+        // cache misses.
+        if (i + 8 < n) __builtin_prefetch(order[i + 8]);
         group_key.clear();
         group_value.clear();
         pg::call([&] {
@@ -143,8 +173,13 @@ class GroupBuckets {
           MemoryContextSwitchTo(old);
           MemoryContextReset(scratch);
         });
-        value.put_string(group_key.bytes());
-        value.put_string(group_value.bytes());
+        if (format > 0) {  // lengths as variable-length integers
+          value.put_short_bytes(group_key.bytes().data(), group_key.size());
+          value.put_short_bytes(group_value.bytes().data(), group_value.size());
+        } else {
+          value.put_string(group_key.bytes());
+          value.put_string(group_value.bytes());
+        }
       }
       bytes += value.size();
       groups += last - first;
@@ -167,7 +202,9 @@ class GroupBuckets {
 
  private:
   static constexpr uint64 kMaxBuckets = uint64(1) << 24;
-  static constexpr double kTargetBytes = 1024, kMinBytes = 256, kMaxBytes = 2048;
+  // Bucket sizes: target_bytes_ when a new generation is made, kept while buckets average
+  // between a quarter and twice that.
+  double target_bytes_ = 1024;
 
   void mark(uint64 b) {
     if (dirty_[b]) return;
@@ -175,17 +212,18 @@ class GroupBuckets {
     dirty_list_.push_back(uint32(b));
   }
 
-  // The bucket count for `groups` groups: the current one while buckets average between
-  // kMinBytes and kMaxBytes, else the power of two nearest kTargetBytes per bucket.
+  // The bucket count for `groups` groups: the current one while buckets average between a
+  // quarter and twice target_bytes_, else the power of two nearest target_bytes_ per bucket.
   uint64 wanted_count(size_t groups) const {
     double total = double(groups) * group_bytes_;
     if (count_ != 0) {
       double per = total / double(count_);
-      if ((per <= kMaxBytes || count_ == kMaxBuckets) && (per >= kMinBytes || count_ == 1))
+      if ((per <= 2 * target_bytes_ || count_ == kMaxBuckets) &&
+          (per >= target_bytes_ / 4 || count_ == 1))
         return count_;
     }
     uint64 c = 1;
-    while (c < kMaxBuckets && double(c) * kTargetBytes < total) c <<= 1;
+    while (c < kMaxBuckets && double(c) * target_bytes_ < total) c <<= 1;
     return c;
   }
 

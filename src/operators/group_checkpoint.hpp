@@ -44,16 +44,18 @@ void write_changed_groups(StateWriter& w, int64 part, const GroupTable& table,
 // Creates the group whose encoded key values are key[0, key_len) and has
 // decode_value(group, decoder) read its state from value[0, value_len), inside pg::call,
 // temporaries in `scratch` (reset after). `what` names the operator in errors.
-template <typename DecodeValue>
-Group* restore_group_bytes(GroupTable& table, const char* key_data, size_t key_len,
-                           const char* value_data, size_t value_len, MemoryContext scratch,
-                           const std::string& what, DecodeValue&& decode_value) {
+// (`Table`: a GroupTable, or any table with the same find_or_create, key_count and
+// decode_keys.)
+template <typename Table, typename DecodeValue>
+auto* restore_group_bytes(Table& table, const char* key_data, size_t key_len,
+                          const char* value_data, size_t value_len, MemoryContext scratch,
+                          const std::string& what, DecodeValue&& decode_value) {
   StateDecoder key(key_data, key_len, "a group key of " + what);
   StateDecoder value(value_data, value_len, "a group of " + what);
   std::vector<Datum> keys(table.key_count() + 1);
   std::unique_ptr<bool[]> nulls(new bool[table.key_count() + 1]);
   bool created = false;
-  Group* g = nullptr;
+  decltype(table.find_or_create(nullptr, nullptr, &created)) g = nullptr;
   pg::call([&] {
     MemoryContext old = MemoryContextSwitchTo(scratch);
     table.decode_keys(key, keys.data(), nulls.get());

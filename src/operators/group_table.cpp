@@ -57,16 +57,25 @@ GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryCo
 }
 
 // Called inside pg::call (hash functions are PostgreSQL functions).
-uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
+uint32 hash_keys(const std::vector<KeyType>& types, const Datum* keys, const bool* nulls) {
   uint32 h = 0;
-  for (size_t i = 0; i < types_->size(); i++) {
-    const KeyType& t = (*types_)[i];
+  for (size_t i = 0; i < types.size(); i++) {
+    const KeyType& t = types[i];
     uint32 k = nulls[i]    ? 0x9e3779b9u
                : t.bitwise ? mix_bits(datum_bits(keys[i], t.len))
                            : DatumGetUInt32(FunctionCall1Coll(t.hash, t.collation, keys[i]));
     h = hash_combine(h, k);
   }
   return murmurhash32(h);
+}
+
+bool key_equal(const KeyType& t, Datum a, Datum b) {
+  if (t.bitwise) return datum_bits(a, t.len) == datum_bits(b, t.len);
+  return DatumGetBool(FunctionCall2Coll(t.eq, t.collation, a, b));
+}
+
+uint32 GroupTable::hash(const Datum* keys, const bool* nulls) const {
+  return hash_keys(*types_, keys, nulls);
 }
 
 bool GroupTable::same(const Group* g, const Datum* keys, const bool* nulls) const {

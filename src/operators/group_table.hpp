@@ -45,6 +45,11 @@ struct KeyType {
   bool bitwise;
 };
 
+// The hash of a row's key values (inside pg::call: a type's hash function may run), and
+// whether two non-null values of a key type are equal.
+uint32 hash_keys(const std::vector<KeyType>& types, const Datum* keys, const bool* nulls);
+bool key_equal(const KeyType& t, Datum a, Datum b);
+
 // One group: its key values and aggregate states, in one allocation.
 struct Group {
   Datum* keys;

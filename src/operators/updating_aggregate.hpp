@@ -9,6 +9,7 @@
 #include "operators/group_buckets.hpp"
 #include "operators/group_table.hpp"
 #include "operators/sorted_aggregate.hpp"
+#include "operators/updating_aggregate_native.hpp"
 #include "operators/value_multiset.hpp"
 #include "core/plan.hpp"
 
@@ -35,7 +36,7 @@ class UpdatingAggregateOperator : public Operator {
   void idle() override {}
 
   int64 state_bytes() const override;
-  int64 state_keys() const override { return int64(table_->size()); }
+  int64 state_keys() const override { return int64(ntable_ ? ntable_->size() : table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
 
@@ -53,7 +54,21 @@ class UpdatingAggregateOperator : public Operator {
   void send();
   void free_row(Datum* row);
   void encode_group(Group* g, StateEncoder& out);
-  void decode_group(Group* g, StateDecoder& in);
+  // (`memory`: where the group's states and emitted row go.)
+  void decode_group(Group* g, StateDecoder& in, MemoryContext memory);
+
+  // The compact state (updating_aggregate_native.hpp), used when every aggregate has a native
+  // form: the same steps on NativeGroup records.
+  void native_apply(NativeGroup* g, bool created, const Datum* values, const bool* nulls, RowOp op,
+                    TimestampTz t);
+  void native_emit_changes();
+  void native_row(NativeGroup* g, const int64* states, Datum* values, bool* nulls);
+  bool native_same(const int64* a, const int64* b) const;
+  void native_forget(NativeGroup* g);
+  void native_evict_expired();
+  void native_encode(NativeGroup* g, StateEncoder& out);
+  void native_decode(NativeGroup* g, StateDecoder& in, int64 format);
+  void native_from_generic(NativeGroup* g, StateDecoder& in);
 
   int num_keys_, out_cols_;
   std::vector<AggregateSpec> specs_;
@@ -79,6 +94,11 @@ class UpdatingAggregateOperator : public Operator {
   // Checkpoints: the groups in buckets (those with a group changed or forgotten since the
   // last one are written again), and the watermark last checkpointed.
   GroupBuckets buckets_;
+  // Compact state: set when every aggregate has a native form (table_ then stays empty).
+  std::vector<NativeAggregate> native_;
+  std::unique_ptr<NativeGroupTable> ntable_;
+  std::vector<NativeGroup*> ndirty_;
+  std::vector<uint32> hashes_;  // of the batch being pushed
   TimestampTz saved_watermark_ = DT_NOBEGIN;
 };
 

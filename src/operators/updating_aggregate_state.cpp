@@ -13,8 +13,13 @@ constexpr int64 kMetaPart = PG_INT64_MIN;  // the operator's own entry (watermar
 
 // Entries: the groups in buckets (see group_buckets.hpp) and one for the watermark.
 void UpdatingAggregateOperator::checkpoint(StateWriter& w) {
-  buckets_.write(w, *table_, round_memory_,
-                 [&](Group* g, StateEncoder& out) { encode_group(g, out); });
+  if (ntable_)
+    buckets_.write(
+        w, *ntable_, round_memory_,
+        [&](NativeGroup* g, StateEncoder& out) { native_encode(g, out); }, kNativeFormatNumber);
+  else
+    buckets_.write(w, *table_, round_memory_,
+                   [&](Group* g, StateEncoder& out) { encode_group(g, out); });
   if (watermark_ != saved_watermark_) {
     w.put(kMetaPart, "m", encode_ints({watermark_, last_sweep_}));
     saved_watermark_ = watermark_;
@@ -39,7 +44,7 @@ void UpdatingAggregateOperator::encode_group(Group* g, StateEncoder& out) {
 
 // Reads encode_group()'s entry into a new group: what the group keeps goes into the operator's
 // memory, temporaries into CurrentMemoryContext. Runs inside pg::call.
-void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
+void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in, MemoryContext memory) {
   g->rows = in.get_int();
   g->last_seen = in.get_int();
   g->dirty = in.get_bool();
@@ -47,14 +52,14 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
   g->multisets = any_recomputed_ ? new_value_multisets(aggs_.size(), &multiset_bytes_) : nullptr;
   for (size_t j = 0; j < aggs_.size(); j++) {
     if (recomputed_[j])
-      aggs_[j]->init(g->states[j], memory_);
+      aggs_[j]->init(g->states[j], memory);
     else
-      aggs_[j]->deserialize(g->states[j], in, memory_);
+      aggs_[j]->deserialize(g->states[j], in, memory);
   }
   g->emitted = nullptr;
   g->emitted_nulls = nullptr;
   if (in.get_bool()) {
-    MemoryContext old = MemoryContextSwitchTo(memory_);
+    MemoryContext old = MemoryContextSwitchTo(memory);
     g->emitted = (Datum*)palloc(sizeof(Datum) * out_cols_ + sizeof(bool) * out_cols_);
     g->emitted_nulls = (bool*)(g->emitted + out_cols_);
     for (int c = 0; c < out_cols_; c++)
@@ -62,7 +67,7 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in) {
     MemoryContextSwitchTo(old);
   }
   for (size_t j = 0; j < aggs_.size(); j++)
-    if (recomputed_[j] || backed_[j]) g->multisets[j].decode(arg_types_[j], in, memory_);
+    if (recomputed_[j] || backed_[j]) g->multisets[j].decode(arg_types_[j], in, memory);
 }
 
 void UpdatingAggregateOperator::restore(const StateEntry& e) {
@@ -75,9 +80,23 @@ void UpdatingAggregateOperator::restore(const StateEntry& e) {
   if (!GroupBuckets::owns(e.part))
     pg::fail(ERRCODE_DATA_CORRUPTED,
              "checkpoint is corrupt: an updating aggregate has an entry it did not write");
+  if (ntable_) {
+    buckets_.restore(
+        *ntable_, e, round_memory_, "an updating aggregate",
+        [&](NativeGroup* group, StateDecoder& in, int64 format) {
+          native_decode(group, in, format);
+        },
+        [&](NativeGroup* g) {
+          if (g->dirty()) ndirty_.push_back(g);
+        });
+    return;
+  }
   buckets_.restore(
       *table_, e, round_memory_, "an updating aggregate",
-      [&](Group* group, StateDecoder& in) { decode_group(group, in); },
+      [&](Group* group, StateDecoder& in, int64 format) {
+        if (format != 0) in.corrupt("its groups are in a format this operator does not read");
+        decode_group(group, in, memory_);
+      },
       [&](Group* g) {
         if (g->dirty) dirty_.push_back(g);
       });

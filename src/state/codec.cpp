@@ -39,6 +39,25 @@ int64 StateDecoder::get_int() {
   return v;
 }
 
+uint64 StateDecoder::get_varint() {
+  uint64 v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    uint8 c = uint8(*take(1));
+    v |= uint64(c & 0x7f) << shift;
+    if (!(c & 0x80)) {
+      if (shift == 63 && c > 1) break;
+      return v;
+    }
+  }
+  corrupt("a variable-length integer is too long");
+}
+
+std::pair<const char*, size_t> StateDecoder::get_short_bytes() {
+  uint64 n = get_varint();
+  if (n > uint64(end_ - p_)) corrupt("it ends early");
+  return {take(size_t(n)), size_t(n)};
+}
+
 bool StateDecoder::get_bool() {
   char c = *take(1);
   if (c != 0 && c != 1) corrupt("a flag holds " + std::to_string(int(c)));

@@ -30,6 +30,24 @@ class StateEncoder {
     put_raw(data, len);
   }
   void put_string(const std::string& s) { put_bytes(s.data(), s.size()); }
+  // Variable-length integers (7 bits a byte, low first): small values take one byte. Signed
+  // ones zigzag-encoded (0, -1, 1, -2, ... as 0, 1, 2, 3, ...).
+  void put_varint(uint64 v) {
+    char buf[10];
+    int n = 0;
+    while (v >= 0x80) {
+      buf[n++] = char(v | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = char(v);
+    bytes_.append(buf, n);
+  }
+  void put_zigzag(int64 v) { put_varint((uint64(v) << 1) ^ uint64(v >> 63)); }
+  // A byte string with a variable-length length.
+  void put_short_bytes(const void* data, size_t len) {
+    put_varint(len);
+    put_raw(data, len);
+  }
   // One value of a type with the given length and passing convention; NULL allowed.
   // Runs PostgreSQL code (detoasting): call inside pg::call.
   void put_datum(Datum value, bool isnull, bool byval, int16 len);
@@ -49,6 +67,12 @@ class StateDecoder {
   bool get_bool();
   // A byte string, pointing into the entry (valid as long as the entry is).
   std::pair<const char*, size_t> get_bytes();
+  uint64 get_varint();
+  int64 get_zigzag() {
+    uint64 u = get_varint();
+    return int64(u >> 1) ^ -int64(u & 1);
+  }
+  std::pair<const char*, size_t> get_short_bytes();
   std::string get_string() {
     auto [p, n] = get_bytes();
     return std::string(p, n);
