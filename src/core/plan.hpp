@@ -273,7 +273,7 @@ struct SinkTarget {
 
 // Pipeline-level settings given with SET before the INSERT.
 struct PipelineSettings {
-  int parallelism = 1;  // workers running the pipeline (SET parallelism)
+  int parallelism = 1;                  // workers running the pipeline (SET parallelism)
   int64 checkpoint_interval_us = -1;    // -1: the GUC's value
   int64 updating_ttl_us = -1;           // -1: the GUC's value
   int64 update_flush_interval_us = -1;  // -1: the GUC's value

@@ -40,9 +40,7 @@ KeyType::KeyType(Oid type, Oid coll) : collation(coll) {
   }
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 GroupTable::GroupTable(const std::vector<KeyType>* types, int num_aggs, MemoryContext memory)
     : types_(types), num_aggs_(num_aggs), memory_(memory), slots_(16, nullptr) {

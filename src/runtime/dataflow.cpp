@@ -425,8 +425,8 @@ void Dataflow::checkpoint(CheckpointStore& store) {
 void Dataflow::restore(CheckpointStore& store) {
   store.load([&](const StateEntry& stored) {
     if (stored.node == kGroupStateNode) return;  // the leader's record of committed epochs
-    int32 worker = stored.node >= 0 ? stored.node / kWorkerNodeStride
-                                    : (-1 - stored.node) / kWorkerNodeStride;
+    int32 worker =
+        stored.node >= 0 ? stored.node / kWorkerNodeStride : (-1 - stored.node) / kWorkerNodeStride;
     if (worker != subtask_) return;  // another worker's
     StateEntry e = stored;
     int32 shift = worker * kWorkerNodeStride;

@@ -184,8 +184,8 @@ class Dataflow {
   struct ExchangeRun {
     ExchangeOperator* op;
     TupleDesc desc;
-    int merge;                 // its merge node
-    std::vector<int> remote;   // by worker: the node other workers' rows enter by (-1: this one)
+    int merge;                // its merge node
+    std::vector<int> remote;  // by worker: the node other workers' rows enter by (-1: this one)
     std::vector<int64> barrier_seen;  // by worker: the last epoch whose barrier it sent here
     std::unique_ptr<Batch> batch;
   };

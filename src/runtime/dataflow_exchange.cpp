@@ -112,10 +112,9 @@ void Dataflow::on_frame(int from, char* data, size_t len) {
       // exchange while another still ends epoch 0.)
       int64& seen = x.barrier_seen[size_t(from)];
       if (h.value != seen + 1)
-        pg::fail(ERRCODE_INTERNAL_ERROR, "arroyo_stream: worker " + std::to_string(from) +
-                                             " sent the barrier of epoch " +
-                                             std::to_string(h.value) + " after that of epoch " +
-                                             std::to_string(seen));
+        pg::fail(ERRCODE_INTERNAL_ERROR,
+                 "arroyo_stream: worker " + std::to_string(from) + " sent the barrier of epoch " +
+                     std::to_string(h.value) + " after that of epoch " + std::to_string(seen));
       seen = h.value;
       break;
     }

@@ -32,8 +32,8 @@ void run_follower(const FollowerArgs& args) {
     std::optional<PipelineRow> row = catalog_get(args.pipeline_id);
     if (!row) pg::fail(ERRCODE_UNDEFINED_OBJECT, "the pipeline was dropped");
     pg::call([&] {
-      pgstat_report_appname(psprintf("arroyo_stream: %s worker %d", row->name.c_str(),
-                                     args.subtask));
+      pgstat_report_appname(
+          psprintf("arroyo_stream: %s worker %d", row->name.c_str(), args.subtask));
       set_ps_display(psprintf("%s worker %d", row->name.c_str(), args.subtask));
       if (synchronous_commit == SYNCHRONOUS_COMMIT_OFF)
         SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
@@ -48,8 +48,8 @@ void run_follower(const FollowerArgs& args) {
     MemoryContext old = MemoryContextSwitchTo(pipeline_memory);
     std::string query = pipeline_query_now(*row).value_or(row->query);
     LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
-    RuntimeInfo info{GetCurrentTimestamp(), row->name,   args.subtask, group->size(),
-                     args.dboid,            args.pipeline_id};
+    RuntimeInfo info{GetCurrentTimestamp(), row->name,  args.subtask,
+                     group->size(),         args.dboid, args.pipeline_id};
     const PipelineSettings& set = plan.settings;
     int64 ttl =
         set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;

@@ -260,8 +260,8 @@ std::vector<std::pair<std::string, bool>> prepared_decisions(Oid dboid, int32 pi
     // <prefix><run>:<epoch>:<worker>
     unsigned long long g_run = 0, g_seq = 0;
     int g_worker = 0;
-    bool parsed = sscanf(gid.c_str() + prefix.size(), "%llu:%llu:%d", &g_run, &g_seq,
-                         &g_worker) == 3;
+    bool parsed =
+        sscanf(gid.c_str() + prefix.size(), "%llu:%llu:%d", &g_run, &g_seq, &g_worker) == 3;
     out.emplace_back(gid, parsed && int64(g_run) == run && int64(g_seq) <= last);
   }
   return out;
@@ -374,8 +374,8 @@ EngineStats sum_stats(const std::vector<EngineStats>& workers) {
       out.watermark = s.watermark;
     if (!s.source_status.empty()) {
       if (!out.source_status.empty()) out.source_status += "; ";
-      out.source_status += (workers.size() > 1 ? "worker " + std::to_string(w) + ": " : "") +
-                           s.source_status;
+      out.source_status +=
+          (workers.size() > 1 ? "worker " + std::to_string(w) + ": " : "") + s.source_status;
     }
     if (first) {
       out.nodes = s.nodes;

@@ -308,9 +308,10 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     if (group) {
       if (rebuild)
         pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-                 "pipeline \"" + row->name + "\" must rebuild its results from the tables' "
-                 "current rows (its replication slot is gone), which a pipeline of several "
-                 "workers cannot do",
+                 "pipeline \"" + row->name +
+                     "\" must rebuild its results from the tables' "
+                     "current rows (its replication slot is gone), which a pipeline of several "
+                     "workers cannot do",
                  {}, "Drop the pipeline and create it again.");
       GroupHooks hooks{plan.reads_table_changes, stop_requested,
                        [&](const std::vector<EngineStats>& workers) {
@@ -321,8 +322,8 @@ void run_pipeline(const PipelineWorkerArgs& args) {
                            const EngineStats& s = workers[w];
                            int64 busy = 0;
                            for (const NodeStats& n : s.nodes) busy += n.busy_us;
-                           each.push_back({int32(w), pids[w], s.rows_in, s.rows_out,
-                                           s.state_bytes, busy, s.watermark});
+                           each.push_back({int32(w), pids[w], s.rows_in, s.rows_out, s.state_bytes,
+                                           busy, s.watermark});
                          }
                          slots::publish_workers(my_slot, each);
                        }};

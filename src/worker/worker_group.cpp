@@ -194,9 +194,8 @@ void WorkerGroup::flush() {
     auto& q = pending_[size_t(w)];
     while (!q.empty()) {
       const std::string& f = q.front();
-      shm_mq_result r = pg::call([&] {
-        return shm_mq_send(out_[size_t(w)], f.size(), f.data(), true, true);
-      });
+      shm_mq_result r =
+          pg::call([&] { return shm_mq_send(out_[size_t(w)], f.size(), f.data(), true, true); });
       if (r == SHM_MQ_WOULD_BLOCK) break;
       if (r == SHM_MQ_DETACHED) gone(w);
       queued_bytes_ -= f.size();
@@ -217,8 +216,7 @@ int WorkerGroup::receive(const std::function<void(int, char*, size_t)>& f, int m
     }
     Size len = 0;
     void* data = nullptr;
-    shm_mq_result r =
-        pg::call([&] { return shm_mq_receive(in_[size_t(w)], &len, &data, true); });
+    shm_mq_result r = pg::call([&] { return shm_mq_receive(in_[size_t(w)], &len, &data, true); });
     if (r == SHM_MQ_WOULD_BLOCK) {
       quiet++;
       continue;

@@ -315,13 +315,14 @@ HttpResponse patch_pipeline(const Context& cx, const std::string& name,
   auto f = body_fields(request.body, {"stop", "parallelism", "checkpoint_interval_micros"});
   std::string state = pipeline_state(cx, name);
   if (int parallelism = parallelism_field(f)) {
-    std::optional<std::string> now = query_value(
-        "SELECT p.parallelism::text FROM " + cx.schema + ".stream_pipelines p WHERE p.name = $1",
-        {name});
+    std::optional<std::string> now = query_value("SELECT p.parallelism::text FROM " + cx.schema +
+                                                     ".stream_pipelines p WHERE p.name = $1",
+                                                 {name});
     if (!now || *now != std::to_string(parallelism))
       http_fail(400, "0A000",
-                "the pipeline runs as " + now.value_or("?") + " worker(s); changing its "
-                "parallelism (rescaling) is not supported yet",
+                "the pipeline runs as " + now.value_or("?") +
+                    " worker(s); changing its "
+                    "parallelism (rescaling) is not supported yet",
                 "Each worker's state is checkpointed apart. Drop the pipeline and create it again "
                 "with the new parallelism to start over.");
   }
