@@ -22,6 +22,9 @@ struct EngineStats {
   int64 rows_in = 0, rows_out = 0, bad_rows = 0, late_rows = 0;
   int64 bad_rows_engine = 0;  // dropped by the engine (e.g. no event time); in bad_rows
   int64 state_bytes = 0;      // memory held by stateful operators (windows, aggregates)
+  // Several workers: frames (rows, watermarks, ends) received from the other workers, which
+  // change this worker's state without counting in rows_in.
+  int64 frames_in = 0;
   TimestampTz watermark = DT_NOBEGIN;
   std::string source_status;  // the sources' Source::status(), joined; empty if none report
   // Per plan node (stream_operators), by node number.

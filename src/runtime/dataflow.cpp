@@ -400,7 +400,8 @@ void Dataflow::committed() {
 
 bool Dataflow::changed() const {
   return stats_.rows_in != checkpointed_.rows_in || stats_.rows_out != checkpointed_.rows_out ||
-         stats_.watermark != checkpointed_.watermark || stats_.bad_rows != checkpointed_.bad_rows;
+         stats_.watermark != checkpointed_.watermark || stats_.bad_rows != checkpointed_.bad_rows ||
+         stats_.frames_in != checkpointed_.frames_in;
 }
 
 // Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources

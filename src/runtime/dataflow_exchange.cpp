@@ -73,6 +73,7 @@ void Dataflow::on_frame(int from, char* data, size_t len) {
     pg::fail(ERRCODE_INTERNAL_ERROR, "arroyo_stream: a frame names no exchange of this worker");
   ExchangeRun& x = exchanges_[h.exchange];
   int node = x.remote[size_t(from)];
+  if (FrameKind(h.kind) != FrameKind::Barrier) stats_.frames_in++;
   Output& out = graph_.output(node);
   switch (FrameKind(h.kind)) {
     case FrameKind::Rows: {
