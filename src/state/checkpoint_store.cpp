@@ -157,9 +157,11 @@ void CheckpointStore::load(const std::function<void(const StateEntry&)>& f) {
   });
 }
 
-void CheckpointStore::begin() {
-  epoch_++;
-  bytes_ = 0;
+void CheckpointStore::begin(bool next_epoch) {
+  if (next_epoch) {
+    epoch_++;
+    bytes_ = 0;
+  }
   pg::call([&] {
     rel_ = table_open(relid_, RowExclusiveLock);
     index_ = index_open(key_index_, RowExclusiveLock);

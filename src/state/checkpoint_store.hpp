@@ -66,8 +66,9 @@ class CheckpointStore {
   // Hands every stored entry to `f`, ordered by node, part and key.
   void load(const std::function<void(const StateEntry&)>& f);
 
-  // Starts checkpoint last().epoch + 1 in the current transaction.
-  void begin();
+  // Starts checkpoint last().epoch + 1 in the current transaction. `next_epoch` false: goes on
+  // writing the checkpoint that finish_entries() paused (the leader of several workers).
+  void begin(bool next_epoch = true);
   StateWriter writer(int32 node) { return StateWriter(*this, node); }
   // Writes what is pending and records the checkpoint (its row and the catalog's epoch).
   void finish(const std::string& fingerprint, TimestampTz started);

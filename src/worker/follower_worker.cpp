@@ -68,6 +68,8 @@ void run_follower(const FollowerArgs& args) {
     flow->measure_state();
     group->publish(flow->stats());
     flow->close();
+    // The leader records the run's end now; freeing the state may take a while.
+    group->report_finished();
   } catch (const GroupFailed& e) {
     // Another worker failed, or the leader is gone: it reports why.
     pg::call([&] { AbortOutOfAnyTransaction(); });

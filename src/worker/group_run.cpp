@@ -187,15 +187,19 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       group.wait_decided(seq);
       cost.commit_wait_us += GetCurrentTimestamp() - waited;
     } else {
-      // The leader writes its entries once every follower has reported (nothing of the
-      // checkpoint is open while it waits).
+      // The leader writes its entries while the followers write theirs (closing the state
+      // table again before it waits), then the record that commits them all.
+      if (changed) {
+        store.begin();
+        flow.checkpoint(store);
+        store.finish_entries();
+      }
       TimestampTz waited = GetCurrentTimestamp();
       std::vector<int> prepared = group.wait_reports(seq, followers);
       cost.commit_wait_us += GetCurrentTimestamp() - waited;
       bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
       if (changed || wrote || !prepared.empty()) {
-        store.begin();
-        if (changed) flow.checkpoint(store);
+        store.begin(!changed);
         StateWriter w = store.writer(kGroupStateNode);
         w.put(0, "", group_record(group.run_id(), seq));
         store.finish(flow.fingerprint(), started);

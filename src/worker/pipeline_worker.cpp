@@ -337,7 +337,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     EngineStats final_stats = flow->stats();
     if (group) {
       group->publish(final_stats);
-      stop_followers(nullptr, followers);  // they end with the group's last epoch
+      group->wait_finished(followers);  // their last counters (they exit on their own)
       final_stats = sum_stats(group->stats());
       my_group = nullptr;
     }

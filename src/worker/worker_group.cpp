@@ -39,6 +39,7 @@ struct MemberShared {
   pg_atomic_uint64 reported_seq;
   pg_atomic_uint32 outcome;  // EpochOutcome of reported_seq
   pg_atomic_uint32 done;
+  pg_atomic_uint32 finished;
   slock_t stats_lock;
   StatsShared stats;
 };
@@ -126,6 +127,7 @@ std::unique_ptr<WorkerGroup> WorkerGroup::create(int n, int32 pipeline_id, uint6
     pg_atomic_init_u64(&m.reported_seq, 0);
     pg_atomic_init_u32(&m.outcome, 0);
     pg_atomic_init_u32(&m.done, 0);
+    pg_atomic_init_u32(&m.finished, 0);
     SpinLockInit(&m.stats_lock);
   }
   pg::call([&] {
@@ -319,6 +321,22 @@ void WorkerGroup::wait_decided(uint64 seq) {
     check();
     pg::call([&] { pg::wait_latch(100); });
   }
+}
+
+void WorkerGroup::report_finished() {
+  pg_write_barrier();
+  pg_atomic_write_u32(&shared_->members[subtask_].finished, 1);
+  wake(0);
+}
+
+void WorkerGroup::wait_finished(const std::vector<BackgroundWorkerHandle*>& followers) {
+  for (int w = 1; w < n_; w++) {
+    while (!pg_atomic_read_u32(&shared_->members[w].finished)) {
+      if (size_t(w - 1) < followers.size() && !alive(followers[size_t(w - 1)])) break;
+      pg::call([&] { pg::wait_latch(100); });
+    }
+  }
+  pg_read_barrier();
 }
 
 void WorkerGroup::set_done(bool done) {

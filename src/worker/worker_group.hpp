@@ -106,6 +106,11 @@ class WorkerGroup : public WorkerLinks {
   // A follower waits until the leader has committed epoch `seq`.
   void wait_decided(uint64 seq);
 
+  // A follower's run is over and its last counters are published (it then frees its state).
+  void report_finished();
+  // The leader waits for that from every follower (or until one is gone).
+  void wait_finished(const std::vector<BackgroundWorkerHandle*>& followers);
+
   // Whether this worker's dataflow has ended (the leader finishes the group when all have).
   void set_done(bool done);
   bool all_done() const;
