@@ -13,7 +13,7 @@ SELECT stream_drop(name) FROM stream_pipelines WHERE name IN ('bench', 'load_bid
 DROP SERVER IF EXISTS bench_nexmark CASCADE;
 DROP SERVER IF EXISTS bench_blackhole CASCADE;
 DROP SERVER IF EXISTS bench_kafka CASCADE;
-DROP TABLE IF EXISTS bench_meta;
+DROP TABLE IF EXISTS bench_meta, bench_out;
 CREATE TABLE bench_meta AS SELECT :events::bigint AS events;
 CREATE SERVER bench_nexmark FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'nexmark');
 CREATE SERVER bench_blackhole FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'blackhole');
