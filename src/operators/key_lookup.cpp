@@ -40,13 +40,12 @@ int build_key(Relation idx, TupleTableSlot* search, ScanKeyData* skey) {
 
 }  // namespace
 
-bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found) {
-  Relation idx = index_open(index, RowExclusiveLock);
-  ScanKeyData skey[INDEX_MAX_KEYS];
-  int nkeys = build_key(idx, search, skey);
-  SnapshotData snap;
-  InitDirtySnapshot(snap);
-  IndexScanDesc scan = index_beginscan(rel, idx, &snap, nkeys, 0);
+namespace {
+
+// Looks up `search`'s row in an open index scan (see find_row_by_key); `snap` is the scan's
+// dirty snapshot.
+bool find_in_scan(Relation rel, IndexScanDesc scan, SnapshotData& snap, ScanKeyData* skey,
+                  int nkeys, TupleTableSlot* found) {
   bool result = false;
   for (;;) {
     index_rescan(scan, skey, nkeys, nullptr, 0);
@@ -69,9 +68,62 @@ bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTable
     if (res == TM_Invisible) elog(ERROR, "attempted to lock invisible tuple");
     elog(ERROR, "unexpected table_tuple_lock status: %u", res);
   }
+  return result;
+}
+
+}  // namespace
+
+bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found) {
+  Relation idx = index_open(index, RowExclusiveLock);
+  ScanKeyData skey[INDEX_MAX_KEYS];
+  int nkeys = build_key(idx, search, skey);
+  SnapshotData snap;
+  InitDirtySnapshot(snap);
+  IndexScanDesc scan = index_beginscan(rel, idx, &snap, nkeys, 0);
+  bool result = find_in_scan(rel, scan, snap, skey, nkeys, found);
   index_endscan(scan);
   index_close(idx, NoLock);
   return result;
+}
+
+void KeyLookup::open(Relation rel, Oid index) {
+  rel_ = rel;
+  idx_ = index_open(index, RowExclusiveLock);
+  nkeys_ = IndexRelationGetNumberOfKeyAttributes(idx_);
+  for (int i = 0; i < nkeys_; i++) {
+    Oid optype = idx_->rd_opcintype[i];
+    Oid op = get_opfamily_member(idx_->rd_opfamily[i], optype, optype, BTEqualStrategyNumber);
+    if (!OidIsValid(op))
+      elog(ERROR, "missing equality operator for type %u in operator family %u", optype,
+           idx_->rd_opfamily[i]);
+    fmgr_info(get_opcode(op), &eq_[i]);
+  }
+  InitDirtySnapshot(snap_);
+  scan_ = index_beginscan(rel_, idx_, &snap_, nkeys_, 0);
+}
+
+bool KeyLookup::find(TupleTableSlot* search, TupleTableSlot* found) {
+  ScanKeyData skey[INDEX_MAX_KEYS];
+  for (int i = 0; i < nkeys_; i++) {
+    AttrNumber col = idx_->rd_index->indkey.values[i];
+    if (search->tts_isnull[col - 1]) {
+      ScanKeyEntryInitialize(&skey[i], SK_ISNULL | SK_SEARCHNULL, AttrNumber(i + 1),
+                             InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum)0);
+      continue;
+    }
+    ScanKeyEntryInitializeWithInfo(&skey[i], 0, AttrNumber(i + 1), BTEqualStrategyNumber,
+                                   InvalidOid, idx_->rd_indcollation[i], &eq_[i],
+                                   search->tts_values[col - 1]);
+  }
+  return find_in_scan(rel_, scan_, snap_, skey, nkeys_, found);
+}
+
+void KeyLookup::close() {
+  if (!idx_) return;
+  index_endscan(scan_);
+  index_close(idx_, NoLock);
+  idx_ = nullptr;
+  scan_ = nullptr;
 }
 
 }  // namespace arroyo

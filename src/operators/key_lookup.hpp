@@ -4,6 +4,11 @@
 #include "pg/postgres.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "utils/snapshot.h"
+}
+
+extern "C" {
 #include "executor/tuptable.h"
 #include "utils/rel.h"
 }
@@ -16,5 +21,26 @@ namespace arroyo {
 // GROUP BY is one group, with one row. Waits for concurrent writers of the row. Plain C frames
 // only: call inside pg::call.
 bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found);
+
+// The same for many rows of one transaction: the index stays open, its scan is reused and
+// each key column's equality function is looked up once. open() before the first find(),
+// close() before the transaction ends (an abort releases them with the transaction). Plain C
+// frames only: call inside pg::call.
+class KeyLookup {
+ public:
+  void open(Relation rel, Oid index);
+  bool is_open() const { return idx_ != nullptr; }
+  bool find(TupleTableSlot* search, TupleTableSlot* found);
+  void close();
+  // After an abort: forgets what the transaction released.
+  void forget() { idx_ = nullptr; }
+
+ private:
+  Relation rel_ = nullptr, idx_ = nullptr;
+  IndexScanDesc scan_ = nullptr;
+  SnapshotData snap_;
+  int nkeys_ = 0;
+  FmgrInfo eq_[INDEX_MAX_KEYS];  // each key column's equality function
+};
 
 }  // namespace arroyo

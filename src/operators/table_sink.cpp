@@ -167,7 +167,8 @@ void TableSinkOperator::insert_foreign() {
 // grouping keys).
 bool TableSinkOperator::find_existing() {
   Relation rel = result_rel_->ri_RelationDesc;
-  if (OidIsValid(key_index_) && find_row_by_key(rel, key_index_, slot_, existing_) &&
+  if (OidIsValid(key_index_) && !lookup_.is_open()) lookup_.open(rel, key_index_);
+  if (OidIsValid(key_index_) && lookup_.find(slot_, existing_) &&
       (!whole_rows_ || existing_is_slot()))
     return true;
   if (OidIsValid(key_index_) && !whole_rows_) return false;
@@ -262,6 +263,7 @@ void TableSinkOperator::end_transaction() {
     if (routing_) ExecCleanupTupleRouting(mtstate_, routing_);
     if (bulk_) FreeBulkInsertState(bulk_);
     if (epq_) EvalPlanQualEnd(epq_);
+    lookup_.close();
     ExecCloseIndices(result_rel_);
     ExecCloseResultRelations(estate_);
     ExecResetTupleTable(estate_->es_tupleTable, false);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "core/operator.hpp"
+#include "operators/key_lookup.hpp"
 #include "core/plan.hpp"
 #include "pg/postgres.hpp"
 
@@ -64,6 +65,7 @@ class TableSinkOperator : public Operator {
   EPQState* epq_ = nullptr;
   TupleTableSlot* slot_ = nullptr;      // the row to write
   TupleTableSlot* existing_ = nullptr;  // the row found by key
+  KeyLookup lookup_;                    // finds it (open while a transaction writes)
   bool statement_open_[3] = {false, false, false};
   // Append-only results into a target without BEFORE/INSTEAD OF row triggers go in with one
   // table_multi_insert per batch (as COPY does) through these slots; otherwise row by row.
