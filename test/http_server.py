@@ -21,6 +21,7 @@
 Every request is logged to --log, one line each; "ready" once listening.
 """
 import argparse
+import errno
 import json
 import threading
 import time
@@ -222,7 +223,16 @@ def main():
     p.add_argument("--log", required=True)
     a = p.parse_args()
     log_file = open(a.log, "a")
-    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    # The test ports lie in the kernel's ephemeral range: another program's client socket may
+    # hold this one for a while on a busy machine, so the bind is retried for up to 20 s.
+    for attempt in range(40):
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+            break
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or attempt == 39:
+                raise
+            time.sleep(0.5)
     server.daemon_threads = True
     log("ready")
     server.serve_forever()

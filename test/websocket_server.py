@@ -30,6 +30,7 @@ connections and never answers.
 
 import argparse
 import asyncio
+import errno
 import json
 import ssl
 import struct
@@ -277,6 +278,19 @@ async def silent(reader, writer):
     writer.close()
 
 
+async def bound(start):
+    """Awaits start() (a server's bind), retrying for up to 20 s while its port is in use: the
+    test ports lie in the kernel's ephemeral range, so another program's client socket can hold
+    one for a while (a busy machine running two suites)."""
+    for attempt in range(40):
+        try:
+            return await start()
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or attempt == 39:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def main():
     global log_file
     p = argparse.ArgumentParser()
@@ -288,15 +302,18 @@ async def main():
     p.add_argument("--log", required=True)
     args = p.parse_args()
     log_file = open(args.log, "a")
-    servers = [await websockets.serve(make_handler(args, "ws"), "127.0.0.1", args.port,
-                                      max_size=2 ** 20, ping_interval=None)]
+    servers = [await bound(lambda: websockets.serve(make_handler(args, "ws"), "127.0.0.1",
+                                                    args.port, max_size=2 ** 20,
+                                                    ping_interval=None))]
     if args.tls_port:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
-        servers.append(await websockets.serve(make_handler(args, "wss"), "127.0.0.1",
-                                              args.tls_port, ssl=ctx, ping_interval=None))
+        servers.append(await bound(lambda: websockets.serve(make_handler(args, "wss"),
+                                                            "127.0.0.1", args.tls_port, ssl=ctx,
+                                                            ping_interval=None)))
     if args.silent_port:
-        servers.append(await asyncio.start_server(silent, "127.0.0.1", args.silent_port))
+        servers.append(await bound(lambda: asyncio.start_server(silent, "127.0.0.1",
+                                                                args.silent_port)))
     log("ready")
     await asyncio.Future()
 
