@@ -16,34 +16,8 @@ namespace arroyo {
 
 namespace {
 
-// One scan key per index column: equality with the search row's value, or IS NULL.
-int build_key(Relation idx, TupleTableSlot* search, ScanKeyData* skey) {
-  int nkeys = IndexRelationGetNumberOfKeyAttributes(idx);
-  for (int i = 0; i < nkeys; i++) {
-    AttrNumber col = idx->rd_index->indkey.values[i];
-    if (search->tts_isnull[col - 1]) {
-      ScanKeyEntryInitialize(&skey[i], SK_ISNULL | SK_SEARCHNULL, AttrNumber(i + 1),
-                             InvalidStrategy, InvalidOid, InvalidOid, InvalidOid, (Datum)0);
-      continue;
-    }
-    Oid optype = idx->rd_opcintype[i];
-    Oid op = get_opfamily_member(idx->rd_opfamily[i], optype, optype, BTEqualStrategyNumber);
-    if (!OidIsValid(op))
-      elog(ERROR, "missing equality operator for type %u in operator family %u", optype,
-           idx->rd_opfamily[i]);
-    ScanKeyInit(&skey[i], AttrNumber(i + 1), BTEqualStrategyNumber, get_opcode(op),
-                search->tts_values[col - 1]);
-    skey[i].sk_collation = idx->rd_indcollation[i];
-  }
-  return nkeys;
-}
-
-}  // namespace
-
-namespace {
-
-// Looks up `search`'s row in an open index scan (see find_row_by_key); `snap` is the scan's
-// dirty snapshot.
+// Finds the row the scan keys `skey` name through an open index scan and locks it into
+// `found` (see KeyLookup); `snap` is the scan's dirty snapshot.
 bool find_in_scan(Relation rel, IndexScanDesc scan, SnapshotData& snap, ScanKeyData* skey,
                   int nkeys, TupleTableSlot* found) {
   bool result = false;
@@ -72,19 +46,6 @@ bool find_in_scan(Relation rel, IndexScanDesc scan, SnapshotData& snap, ScanKeyD
 }
 
 }  // namespace
-
-bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found) {
-  Relation idx = index_open(index, RowExclusiveLock);
-  ScanKeyData skey[INDEX_MAX_KEYS];
-  int nkeys = build_key(idx, search, skey);
-  SnapshotData snap;
-  InitDirtySnapshot(snap);
-  IndexScanDesc scan = index_beginscan(rel, idx, &snap, nkeys, 0);
-  bool result = find_in_scan(rel, scan, snap, skey, nkeys, found);
-  index_endscan(scan);
-  index_close(idx, NoLock);
-  return result;
-}
 
 void KeyLookup::open(Relation rel, Oid index) {
   rel_ = rel;

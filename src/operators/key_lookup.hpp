@@ -5,35 +5,27 @@
 
 extern "C" {
 #include "access/genam.h"
-#include "utils/snapshot.h"
-}
-
-extern "C" {
 #include "executor/tuptable.h"
 #include "utils/rel.h"
+#include "utils/snapshot.h"
 }
 
 namespace arroyo {
 
-// Finds the row of `rel` whose columns in unique index `index` equal those of `search` and
-// locks it (exclusively) into `found`, as logical replication's RelationFindReplTupleByIndex
-// does, except that a NULL key value finds the row holding NULL there: the NULL group of a
-// GROUP BY is one group, with one row. Waits for concurrent writers of the row. Plain C frames
-// only: call inside pg::call.
-bool find_row_by_key(Relation rel, Oid index, TupleTableSlot* search, TupleTableSlot* found);
-
-// The same for many rows of one transaction: the index stays open, its scan is reused and
-// each key column's equality function is looked up once. open() before the first find(),
-// close() before the transaction ends (an abort releases them with the transaction). Plain C
-// frames only: call inside pg::call.
+// Finds the row of a table whose columns in a unique index equal those of a search row and
+// locks it (exclusively), as logical replication's RelationFindReplTupleByIndex does, except
+// that a NULL key value finds the row holding NULL there: the NULL group of a GROUP BY is one
+// group, with one row. Waits for concurrent writers of the row. For the many rows of one
+// transaction the index stays open, its scan is reused and each key column's equality
+// function is looked up once: open() before the first find(), close() before the transaction
+// ends (an abort releases them with the transaction). Plain C frames only: call inside
+// pg::call.
 class KeyLookup {
  public:
   void open(Relation rel, Oid index);
   bool is_open() const { return idx_ != nullptr; }
   bool find(TupleTableSlot* search, TupleTableSlot* found);
   void close();
-  // After an abort: forgets what the transaction released.
-  void forget() { idx_ = nullptr; }
 
  private:
   Relation rel_ = nullptr, idx_ = nullptr;

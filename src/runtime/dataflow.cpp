@@ -66,6 +66,11 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
     sink = add(std::make_unique<TableSinkOperator>(plan.sink, stats_, info.pipeline_name));
     describe("sink table " + plan.sink.name, plan.root->desc);
     sink_exchange = plan.sink.updating;
+    // A global result (no key, not whole rows) is one row, replaced by worker 0.
+    if (plan.sink.updating)
+      sink_keys = !plan.sink.key_columns.empty() ? plan.sink.key_columns
+                  : plan.sink.whole_rows         ? first_columns(plan.root->desc->natts)
+                                                 : std::vector<int>{};
   } else {
     bool splits = plan.sink.preview || plan.sink.connector->splits_sink(plan.sink.spec);
     std::unique_ptr<Sink> s;
@@ -89,11 +94,6 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
       sink_keys = plan.sink.key_columns.empty() ? first_columns(plan.root->desc->natts)
                                                 : plan.sink.key_columns;
   }
-  // A global result's row (no key, not whole rows) is one row: replaced by one worker.
-  if (plan.sink.is_table && plan.sink.updating)
-    sink_keys = !plan.sink.key_columns.empty() ? plan.sink.key_columns
-                : plan.sink.whole_rows         ? first_columns(plan.root->desc->natts)
-                                               : std::vector<int>{};
   int root = build(plan.root.get());
   if (sink_exchange && links_) root = exchanged(root, plan.root->desc, sink_keys);
   graph_.connect(root, sink, 0);
@@ -181,6 +181,7 @@ int Dataflow::add(std::unique_ptr<Operator> op) {
 int Dataflow::build(PlanNode* node) {
   if (auto it = built_.find(node); it != built_.end()) return it->second;
   int self = -1;
+  bool gathered = false;  // a keyed operator without keys: its rows all go to worker 0
   MemoryContext memory = rows_memory(node);
   switch (node->kind) {
     case PlanNode::Kind::Source: {
@@ -219,6 +220,7 @@ int Dataflow::build(PlanNode* node) {
       describe("updating aggregate" + aggregates_of(u->num_keys, u->aggregates), u->desc);
       self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, memory));
       has_updating_ = true;
+      gathered = u->num_keys == 0;
       graph_.connect(exchanged(build(u->input.get()), u->input->desc, first_columns(u->num_keys)),
                      self, 0);
       break;
@@ -227,6 +229,7 @@ int Dataflow::build(PlanNode* node) {
       auto* w = static_cast<WindowAggregateNode*>(node);
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
       self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, memory));
+      gathered = w->num_keys == 0;
       graph_.connect(exchanged(build(w->input.get()), w->input->desc, first_columns(w->num_keys)),
                      self, 0);
       break;
@@ -253,6 +256,7 @@ int Dataflow::build(PlanNode* node) {
       if (lk.size() != size_t(list_length(j->left_keys)) ||
           rk.size() != size_t(list_length(j->right_keys)))
         lk.clear(), rk.clear();
+      gathered = lk.empty();
       graph_.connect(exchanged(build(j->left.get()), j->left->desc, lk), self, 0);
       graph_.connect(exchanged(build(j->right.get()), j->right->desc, rk), self, 1);
       break;
@@ -275,9 +279,9 @@ int Dataflow::build(PlanNode* node) {
                    std::to_string(w->lookahead_rows),
                w->desc);
       self = add(std::make_unique<WindowFunctionOperator>(*w, stats_, round_memory_));
-      graph_.connect(exchanged(build(w->input.get()), w->input->desc,
-                               w->per_key ? w->partition_cols : std::vector<int>{}),
-                     self, 0);
+      std::vector<int> keys = w->per_key ? w->partition_cols : std::vector<int>{};
+      gathered = keys.empty();
+      graph_.connect(exchanged(build(w->input.get()), w->input->desc, keys), self, 0);
       break;
     }
     case PlanNode::Kind::TopN: {
@@ -290,6 +294,7 @@ int Dataflow::build(PlanNode* node) {
                t->desc);
       self = add(std::make_unique<TopNOperator>(*t, stats_, round_memory_));
       if (!t->windowed) has_updating_ = true;
+      gathered = t->partition_cols.empty();
       graph_.connect(exchanged(build(t->input.get()), t->input->desc, t->partition_cols), self, 0);
       break;
     }
@@ -312,31 +317,6 @@ int Dataflow::build(PlanNode* node) {
     }
   }
   // A keyed operator whose rows all went to worker 0 emits nothing elsewhere.
-  bool gathered = false;
-  switch (node->kind) {
-    case PlanNode::Kind::UpdatingAggregate:
-      gathered = static_cast<UpdatingAggregateNode*>(node)->num_keys == 0;
-      break;
-    case PlanNode::Kind::WindowAggregate:
-      gathered = static_cast<WindowAggregateNode*>(node)->num_keys == 0;
-      break;
-    case PlanNode::Kind::TopN:
-      gathered = static_cast<TopNNode*>(node)->partition_cols.empty();
-      break;
-    case PlanNode::Kind::WindowFunction: {
-      auto* w = static_cast<WindowFunctionNode*>(node);
-      gathered = !w->per_key || w->partition_cols.empty();
-      break;
-    }
-    case PlanNode::Kind::Join: {
-      auto* j = static_cast<JoinNode*>(node);
-      gathered = key_columns_of(j->left_keys).size() != size_t(list_length(j->left_keys)) ||
-                 key_columns_of(j->right_keys).size() != size_t(list_length(j->right_keys)) ||
-                 list_length(j->left_keys) == 0;
-      break;
-    }
-    default: break;
-  }
   self = gathered_output(self, gathered);
   built_[node] = self;
   return self;

@@ -50,21 +50,15 @@ void run_follower(const FollowerArgs& args) {
     LogicalPlan plan = plan_pipeline(query, row->search_path.c_str());
     RuntimeInfo info{GetCurrentTimestamp(), row->name,  args.subtask,
                      group->size(),         args.dboid, args.pipeline_id};
-    const PipelineSettings& set = plan.settings;
-    int64 ttl =
-        set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
-    int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
-                                                   : int64(update_flush_interval_ms) * 1000;
-    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush, nullptr, group.get());
+    flow = std::make_unique<Dataflow>(plan, round_memory, info, pipeline_ttl_us(plan.settings),
+                                      pipeline_flush_us(plan.settings), nullptr, group.get());
     store = std::make_unique<CheckpointStore>(args.pipeline_id);
     resume(*flow, *store);
     MemoryContextSwitchTo(old);
     commit_transaction();
     group->attach_queues();
     group->report_ready(fingerprint_hash(flow->fingerprint()));
-    int64 interval = set.checkpoint_interval_us > 0 ? set.checkpoint_interval_us
-                                                    : int64(checkpoint_interval_ms) * 1000;
-    run_in_group(*flow, *store, *group, interval, GroupHooks{}, {});
+    run_in_group(*flow, *store, *group, pipeline_checkpoint_us(plan.settings), GroupHooks{}, {});
     flow->measure_state();
     group->publish(flow->stats());
     flow->close();

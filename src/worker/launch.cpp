@@ -9,6 +9,20 @@ int checkpoint_interval_ms = 1000;
 int updating_ttl_s = 0;  // 0: keys never expire
 int update_flush_interval_ms = 1000;
 
+int64 pipeline_ttl_us(const PipelineSettings& set) {
+  return set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
+}
+
+int64 pipeline_flush_us(const PipelineSettings& set) {
+  return set.update_flush_interval_us > 0 ? set.update_flush_interval_us
+                                          : int64(update_flush_interval_ms) * 1000;
+}
+
+int64 pipeline_checkpoint_us(const PipelineSettings& set) {
+  return set.checkpoint_interval_us > 0 ? set.checkpoint_interval_us
+                                        : int64(checkpoint_interval_ms) * 1000;
+}
+
 namespace {
 
 // Fills the common fields of a worker registration.

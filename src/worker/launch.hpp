@@ -1,6 +1,7 @@
 // Starting background workers: the supervisor, per-database launchers and pipeline workers.
 #pragma once
 
+#include "core/plan.hpp"
 #include "pg/postgres.hpp"
 
 namespace arroyo {
@@ -29,5 +30,11 @@ extern int checkpoint_interval_ms;
 // The GUCs arroyo_stream.updating_ttl (seconds) and .update_aggregate_flush_interval (ms).
 extern int updating_ttl_s;
 extern int update_flush_interval_ms;
+
+// A pipeline's updating TTL, flush interval and checkpoint (commit) interval in microseconds:
+// its SET value, else the GUC's.
+int64 pipeline_ttl_us(const PipelineSettings& set);
+int64 pipeline_flush_us(const PipelineSettings& set);
+int64 pipeline_checkpoint_us(const PipelineSettings& set);
 
 }  // namespace arroyo

@@ -278,11 +278,6 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     narrowed_keys = plan.sink.narrowed_keys;
     RuntimeInfo info{GetCurrentTimestamp(), row->name, 0, 1, args.dboid, args.pipeline_id};
     info.report_status = [](const std::string& status) { slots::publish_status(my_slot, status); };
-    const PipelineSettings& set = plan.settings;
-    int64 ttl =
-        set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
-    int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
-                                                   : int64(update_flush_interval_ms) * 1000;
     if (plan.settings.parallelism > 1) {
       check_parallelism(plan);  // max_prepared_transactions may have changed since the create
       group = WorkerGroup::create(plan.settings.parallelism, args.pipeline_id,
@@ -293,7 +288,8 @@ void run_pipeline(const PipelineWorkerArgs& args) {
       followers = launch_followers(*group, args.dboid, args.owner, args.pipeline_id, row->name);
       group->attach_queues(followers);
     }
-    flow = std::make_unique<Dataflow>(plan, round_memory, info, ttl, flush, nullptr, group.get());
+    flow = std::make_unique<Dataflow>(plan, round_memory, info, pipeline_ttl_us(plan.settings),
+                                      pipeline_flush_us(plan.settings), nullptr, group.get());
     store = std::make_unique<CheckpointStore>(args.pipeline_id);
     bool rebuild = plan.reads_table_changes && needs_rebuild(*store, args, row->name);
     if (!rebuild) resume(*flow, *store);
@@ -301,9 +297,7 @@ void run_pipeline(const PipelineWorkerArgs& args) {
     commit_transaction();
     if (group) group->wait_ready(fingerprint_hash(flow->fingerprint()), followers);
     set_slot_state(SlotState::Running);
-    int64 interval = plan.settings.checkpoint_interval_us > 0
-                         ? plan.settings.checkpoint_interval_us
-                         : int64(checkpoint_interval_ms) * 1000;
+    int64 interval = pipeline_checkpoint_us(plan.settings);
     SlotState end;
     if (group) {
       if (rebuild)

@@ -149,10 +149,8 @@ void run_preview(const std::string& query, const std::string& search_path) {
   LogicalPlan plan = plan_preview(query, search_path.c_str());
   RuntimeInfo info{GetCurrentTimestamp(), "preview", 0, 1, MyDatabaseId, 0};
   info.preview = true;
-  const PipelineSettings& set = plan.settings;
-  int64 ttl = set.updating_ttl_us > 0 ? set.updating_ttl_us : int64(updating_ttl_s) * USECS_PER_SEC;
-  int64 flush = set.update_flush_interval_us > 0 ? set.update_flush_interval_us
-                                                 : int64(update_flush_interval_ms) * 1000;
+  int64 ttl = pipeline_ttl_us(plan.settings);
+  int64 flush = pipeline_flush_us(plan.settings);
   auto sink = std::make_unique<PreviewSink>(plan.root->desc, plan.sink.preview_columns,
                                             plan.sink.preview_window, shared->max_rows);
   PreviewSink* preview = sink.get();
