@@ -89,6 +89,14 @@ class Source {
   // Takes back an entry its checkpoint() wrote, after open() and before the first poll; the
   // source then continues right after the position it recorded.
   virtual void restore(const StateEntry&) {}
+  // Rescaling (a source that splits, resumed from a checkpoint its pipeline took with
+  // `old_parallelism` workers, now RuntimeInfo::parallelism): called after open() and before
+  // restore(), which then receives the entries of every old worker (StateEntry::worker says
+  // whose). The source continues after what all of them recorded, in its new share, and its
+  // next checkpoint() writes its whole position (the runtime deletes the old entries in the
+  // same transaction). A source that does not split never gets this call: old worker 0's
+  // entries go to worker 0 as usual.
+  virtual void rescale(int old_parallelism);
 };
 
 // A running sink. write() receives rows in the table's full row layout; commit() is called
@@ -108,6 +116,13 @@ class Sink {
   virtual void checkpoint(StateWriter&) {}
   // Takes back an entry its checkpoint() wrote, after open() and before the first write.
   virtual void restore(const StateEntry&) {}
+  // Rescaling (a sink that splits, resumed from a checkpoint taken with `old_parallelism`
+  // workers): called after open() and before restore(), which then receives the entries of
+  // the old workers w with w % parallelism == subtask_index (StateEntry::worker says whose);
+  // the sink finishes or takes over what they left, and its next checkpoint() writes all of
+  // its state (the runtime deletes the old entries in the same transaction). A sink that does
+  // not split (gathered into worker 0) never gets this call.
+  virtual void rescale(int old_parallelism);
   // Called after the pipeline's transaction, with its checkpoint, has committed.
   virtual void committed() {}
   // A one-line live status, shown in stream_pipelines.source_status with the sources'.

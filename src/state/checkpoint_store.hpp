@@ -25,6 +25,7 @@ struct StateEntry {
   std::string key;
   std::string value;
   ItemPointerData tid;  // where the entry is stored (a hint for StateWriter::put)
+  int32 worker = 0;      // the worker of a parallel pipeline that wrote it (0: the only one)
 };
 
 class CheckpointStore;
