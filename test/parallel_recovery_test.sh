@@ -18,6 +18,11 @@
 #                worker that died, and the supervisor resumes the pipeline)
 #     sigkill    kill -9 of one worker, leader or follower (crash recovery of the server)
 #     immediate  pg_ctl stop -m immediate, then start
+#     rescale    stream_rescale of every running pipeline between 2 and 3 workers (stop with a
+#                final checkpoint, start again, state redistributed by key group)
+#     rescale_kill  the same, then kill -9 of a worker within the first second: usually before
+#                the first checkpoint of the new workers, so the next start rescales again from
+#                the old workers' checkpoint
 # At the end: no prepared transaction is left, and each table equals the batch query.
 set -euo pipefail
 
@@ -115,10 +120,20 @@ inject_fault() {
             pg_test_ctl -m immediate stop
             pg_test_ctl start
             ;;
+        rescale | rescale_kill)
+            q "SELECT count(stream_rescale(name, 5 - parallelism)) FROM stream_pipelines
+               WHERE state = 'running' AND parallelism IN (2, 3)" >/dev/null
+            if [[ $1 == rescale_kill ]]; then
+                sleep "0.$((RANDOM % 9))"
+                pid=$(q "SELECT pid FROM stream_workers WHERE pid IS NOT NULL ORDER BY random() LIMIT 1")
+                [[ -n $pid ]] && kill -9 "$pid"
+                sleep 1
+            fi
+            ;;
     esac
 }
 recovery_fault_cycles "$CYCLES" all_finished all_resumed \
-    follower leader sigkill immediate follower sigkill leader immediate follower sigkill
+    rescale follower rescale_kill leader sigkill rescale immediate rescale_kill follower sigkill
 
 POLL_TIMEOUT=$((EVENTS / RATE * 3 + 120))
 wait_for "the pipelines to finish" all_finished

@@ -102,8 +102,8 @@ class Operator {
   // whose key hash `keep` keeps, merges its own entries (the least watermark of them), and its
   // next checkpoint() writes its whole state (the runtime deletes the old entries in the same
   // transaction). Called only on keyed operators with keys, the watermarks of sources that
-  // split and the sinks that split; by default it refuses.
-  virtual void rescale(int old_parallelism, const KeyGroupFilter& keep);
+  // split and the sinks that split. False: it cannot (the default), and the resume fails.
+  virtual bool rescale(int /*old_parallelism*/, const KeyGroupFilter& /*keep*/) { return false; }
 
  protected:
   void emit(Batch& rows) {

@@ -1,8 +1,7 @@
 // The default answers to rescaling (a pipeline resumed with another number of workers than
-// its checkpoint's): an operator, source or sink that does not say how its state moves
+// its checkpoint's): a source or sink that does not say how its state moves
 // refuses, rather than losing or duplicating it.
 #include "core/connector.hpp"
-#include "core/operator.hpp"
 #include "pg/guard.hpp"
 
 namespace arroyo {
@@ -17,10 +16,6 @@ namespace {
 }
 
 }  // namespace
-
-void Operator::rescale(int old_parallelism, const KeyGroupFilter&) {
-  refuse("operator", old_parallelism);
-}
 
 void Source::rescale(int old_parallelism) { refuse("source", old_parallelism); }
 

@@ -42,7 +42,7 @@ class JoinOperator : public Operator {
   int64 state_keys() const override { return int64(table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
   void restored() override;
 
  private:

@@ -63,8 +63,9 @@ void JoinOperator::decode_group(Group* g, StateDecoder& in) {
   }
 }
 
-void JoinOperator::rescale(int, const KeyGroupFilter& keep) {
+bool JoinOperator::rescale(int, const KeyGroupFilter& keep) {
   rescale_ = RescaleGroups{keep, &unsaved_};
+  return true;
 }
 
 void JoinOperator::restore(const StateEntry& e) {

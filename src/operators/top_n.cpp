@@ -340,8 +340,9 @@ void TopNOperator::checkpoint(StateWriter& w) {
   }
 }
 
-void TopNOperator::rescale(int, const KeyGroupFilter& keep) {
+bool TopNOperator::rescale(int, const KeyGroupFilter& keep) {
   rescale_ = RescaleGroups{keep, &unsaved_};
+  return true;
 }
 
 void TopNOperator::restore(const StateEntry& e) {

@@ -47,7 +47,7 @@ class TopNOperator : public Operator {
   // emitted), and the watermark.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   // The ORDER BY as a strict weak order of kept rows (used inside pg::call only).

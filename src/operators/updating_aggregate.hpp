@@ -39,7 +39,7 @@ class UpdatingAggregateOperator : public Operator {
   int64 state_keys() const override { return int64(ntable_ ? ntable_->size() : table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   void init_group(Group* g, TimestampTz t);

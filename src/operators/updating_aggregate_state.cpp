@@ -70,9 +70,10 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in, MemoryC
     if (recomputed_[j] || backed_[j]) g->multisets[j].decode(arg_types_[j], in, memory);
 }
 
-void UpdatingAggregateOperator::rescale(int, const KeyGroupFilter& keep) {
+bool UpdatingAggregateOperator::rescale(int, const KeyGroupFilter& keep) {
   buckets_.begin_rescale(keep);
   rescaling_ = true;
+  return true;
 }
 
 void UpdatingAggregateOperator::restore(const StateEntry& e) {

@@ -126,7 +126,10 @@ void WatermarkOperator::checkpoint(StateWriter& w) {
   saved_max_time_ = max_time_;
 }
 
-void WatermarkOperator::rescale(int, const KeyGroupFilter&) { rescaling_ = true; }
+bool WatermarkOperator::rescale(int, const KeyGroupFilter&) {
+  rescaling_ = true;
+  return true;
+}
 
 void WatermarkOperator::restore(const StateEntry& entry) {
   std::vector<int64> v = decode_ints(entry.value, 2, "a source's watermark");

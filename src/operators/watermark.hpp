@@ -39,7 +39,7 @@ class WatermarkOperator : public Operator {
   // Checkpoints: the largest event time seen and the watermark emitted.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   void advance(TimestampTz wm);

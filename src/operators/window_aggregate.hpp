@@ -45,7 +45,7 @@ class WindowAggregateOperator : public Operator {
   // when it fires.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   // The groups of one pane or window, with their memory.

@@ -128,7 +128,10 @@ void WindowAggregateOperator::restore_session(const StateEntry& e) {
   pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
-void WindowAggregateOperator::rescale(int, const KeyGroupFilter& keep) { rescale_keep_ = keep; }
+bool WindowAggregateOperator::rescale(int, const KeyGroupFilter& keep) {
+  rescale_keep_ = keep;
+  return true;
+}
 
 void WindowAggregateOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {

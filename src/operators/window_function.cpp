@@ -306,8 +306,9 @@ void WindowFunctionOperator::checkpoint(StateWriter& w) {
   }
 }
 
-void WindowFunctionOperator::rescale(int, const KeyGroupFilter& keep) {
+bool WindowFunctionOperator::rescale(int, const KeyGroupFilter& keep) {
   rescale_ = RescaleGroups{keep, &unsaved_};
+  return true;
 }
 
 void WindowFunctionOperator::restore(const StateEntry& e) {

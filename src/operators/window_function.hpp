@@ -45,7 +45,7 @@ class WindowFunctionOperator : public Operator {
   // watermark.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
-  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
+  bool rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   struct KeyRows {

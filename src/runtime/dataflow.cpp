@@ -389,7 +389,14 @@ void Dataflow::committed() {
 bool Dataflow::changed() const {
   return stats_.rows_in != checkpointed_.rows_in || stats_.rows_out != checkpointed_.rows_out ||
          stats_.watermark != checkpointed_.watermark || stats_.bad_rows != checkpointed_.bad_rows ||
-         stats_.frames_in != checkpointed_.frames_in || rescaled_from_ != 0;
+         stats_.frames_in != checkpointed_.frames_in || rows_sent() != checkpointed_rows_sent_ ||
+         rescaled_from_ != 0;
+}
+
+int64 Dataflow::rows_sent() const {
+  int64 n = 0;
+  for (const ExchangeRun& x : exchanges_) n += x.op->rows_sent();
+  return n;
 }
 
 // Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources
@@ -420,6 +427,7 @@ void Dataflow::checkpoint(CheckpointStore& store) {
     sources_[i].source->checkpoint(w);
   }
   checkpointed_ = stats_;
+  checkpointed_rows_sent_ = rows_sent();
   rescaled_from_ = 0;
 }
 
@@ -441,7 +449,11 @@ void Dataflow::restore(CheckpointStore& store, int old_parallelism) {
   if (rescaled_from_) {
     KeyGroupFilter keep{subtask_, parallelism_};
     for (size_t i = 0; i < operators_.size(); i++)
-      if (moves_[i] != StateMove::Stay) operators_[i]->rescale(old_parallelism, keep);
+      if (moves_[i] != StateMove::Stay && !operators_[i]->rescale(old_parallelism, keep))
+        pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
+                 "operator " + std::to_string(i) +
+                     " cannot resume with another parallelism than its checkpoint's (" +
+                     std::to_string(old_parallelism) + ")");
     for (SourceRun& run : sources_)
       if (run.move != StateMove::Stay) run.source->rescale(old_parallelism);
   }

@@ -197,6 +197,11 @@ class Dataflow {
   Sink* sink_ = nullptr;                      // the connector sink, if the target is not a table
   std::string fingerprint_;
   EngineStats checkpointed_;  // the counters at the last checkpoint
+  // Rows this worker's exchanges sent to other workers (in all, and at the last checkpoint):
+  // an operator's state can change by emitting rows that leave the worker (a flush), with
+  // none of its own counters moving.
+  int64 rows_sent() const;
+  int64 checkpointed_rows_sent_ = 0;
   int sink_node_ = -1;
 
   // Several workers: this worker's index and their number, its links, and its exchanges (by

@@ -161,6 +161,7 @@ void ExchangeOperator::push(int, Batch& rows) {
       std::string& f = frames_[size_t(to)];
       if (f.empty()) f = header(FrameKind::Rows, id_, 0);
       counts_[size_t(to)]++;
+      rows_sent_++;
       // Encoding runs PostgreSQL code only to detoast, under this pg::call: no C++ object
       // with a destructor is created in between.
       codec_.encode(rows, i, f);

@@ -114,6 +114,8 @@ class ExchangeOperator : public Operator {
   // Sends a barrier for epoch `seq` to every other worker (after all rows sent before it).
   void send_barrier(int64 seq);
   const RowCodec& codec() const { return codec_; }
+  // Rows framed for other workers so far.
+  int64 rows_sent() const { return rows_sent_; }
 
  private:
   void broadcast(FrameKind kind, int64 value);
@@ -126,6 +128,7 @@ class ExchangeOperator : public Operator {
   std::unique_ptr<Batch> own_;
   std::vector<std::string> frames_;  // per worker: the frame being filled
   std::vector<uint32> counts_;       // rows in it
+  int64 rows_sent_ = 0;
 };
 
 }  // namespace arroyo

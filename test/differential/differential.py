@@ -47,6 +47,10 @@ import time
 # with PostgreSQL's batch answer. A pipeline that cannot run in parallel (it reads table
 # changes) runs as one worker. ARROYO_DIFF_PARALLELISM=1 turns it off.
 PARALLELISM = [int(p) for p in os.environ.get("ARROYO_DIFF_PARALLELISM", "1,2,3").split(",")]
+# Every other round over a regular table's changes rescales its running pipelines halfway
+# through the workload (stream_rescale: 1 -> 2 -> 3 -> 1 workers), so that their state is
+# redistributed by key group while changes keep coming. ARROYO_DIFF_RESCALE=0 turns it off.
+RESCALE = os.environ.get("ARROYO_DIFF_RESCALE", "1") != "0" and max(PARALLELISM) > 1
 import traceback
 
 import psycopg
@@ -791,7 +795,8 @@ class Runner:
         self.wal_logical = self.conn.execute("SHOW wal_level").fetchone()[0] == "logical"
         self.counting = True  # off while shrinking
         self.stats = dict.fromkeys(["late_queries", "late_queries_with_late_rows", "late_rows",
-                                    "flush_queries", "flush_rows_out", "flush_final_rows"], 0)
+                                    "flush_queries", "flush_rows_out", "flush_final_rows",
+                                    "rescaled_pipelines"], 0)
 
     def reconnect(self):
         """Waits (up to 60 s) until the server accepts connections again."""
@@ -999,20 +1004,43 @@ class Runner:
             else:
                 self.sql("DELETE FROM %s WHERE id = %%s" % rel, (before["id"],))
 
-    def run_cdc_workload(self, rel, ds, wait_names=None):
+    def run_cdc_workload(self, rel, ds, wait_names=None, rescale_names=None):
         """Applies the transactions; with wait_names (class flushes), waits three times, after
         a quarter, a half and three quarters of the committed ones, until those pipelines have
         read them (and, with a 1 ms flush interval, flushed them). Not after each: an idle CDC
-        source looks for changes every 100 ms, so each wait costs about that much."""
+        source looks for changes every 100 ms, so each wait costs about that much. With
+        rescale_names, rescales those pipelines after half of them (see RESCALE)."""
         total = sum(1 for _, committed in ds.txns if committed)
         waits = {max(1, total * j // 4) for j in (1, 2, 3)} if total >= 4 else set()
         ncommitted = 0
+        rescaled = not rescale_names
         for ops, committed in ds.txns:
             with self.conn.transaction(force_rollback=not committed):
                 self.apply_ops(rel, ops)
             ncommitted += committed
             if wait_names and committed and ncommitted in waits:
                 self.wait_cdc(wait_names, 0.002)
+            if not rescaled and ncommitted * 2 >= total:
+                self.rescale(rescale_names)
+                rescaled = True
+        if not rescaled:
+            self.rescale(rescale_names)
+
+    def rescale(self, names):
+        """stream_rescale of each running pipeline to the next parallelism (1 -> 2 -> 3 -> 1);
+        one that must run as one worker stays as it is."""
+        for name in names:
+            row = self.sql("SELECT parallelism FROM stream_pipelines WHERE name = %s AND "
+                           "state = 'running'", (name,)).fetchone()
+            if not row:
+                continue
+            try:
+                self.sql("SELECT stream_rescale(%s, %s)", (name, row[0] % 3 + 1))
+            except psycopg.Error as e:
+                if "runs as one worker" not in str(e):
+                    raise
+            if self.counting:
+                self.stats["rescaled_pipelines"] += 1
 
     def run_round(self, ds, queries):
         """Runs the queries over the data set. Returns per query: ('pass'|'refused'|'fail'|
@@ -1065,7 +1093,8 @@ class Runner:
                 self.sql("SELECT stream_start(%s)", (name,))
             if ds.kind == "cdc":
                 names = [st[1] for st in started]
-                self.run_cdc_workload(src, ds, names if ds.flushes else None)
+                self.run_cdc_workload(src, ds, names if ds.flushes else None,
+                                      names if RESCALE and len(ds.txns) % 2 == 0 else None)
                 self.wait_cdc(names)
             for i, name, tgt, pq, bq, late_ids, oracle in started:
                 if ds.kind == "cdc":  # a table never ends: stop it once it has read everything
@@ -1471,6 +1500,9 @@ def main():
         print("  flushes: %d queries with a 1 ms flush interval over CDC (those that ran): %d rows "
               "written for %d final rows" % (rs["flush_queries"], rs["flush_rows_out"],
                                              rs["flush_final_rows"]))
+    if RESCALE and "cdc" in per_kind:
+        print("  rescaled: %d running pipelines over CDC, halfway through their workload"
+              % rs["rescaled_pipelines"])
     for c, n in sorted(refusals.items(), key=lambda x: -x[1]):
         print("  refused %4d  %s" % (n, c))
     if failures:
