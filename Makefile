@@ -4,7 +4,7 @@ MODULE_big = arroyo_stream
 DATA = sql/arroyo_stream--0.1.0.sql sql/arroyo_stream--0.2.0.sql sql/arroyo_stream--0.3.0.sql \
        sql/arroyo_stream--0.1.0--0.2.0.sql sql/arroyo_stream--0.2.0--0.3.0.sql \
        sql/arroyo_stream--0.3.0--0.4.0.sql sql/arroyo_stream--0.4.0--0.5.0.sql \
-       sql/arroyo_stream--0.5.0--0.6.0.sql
+       sql/arroyo_stream--0.5.0--0.6.0.sql sql/arroyo_stream--0.6.0--0.7.0.sql
 
 SRCS := $(sort $(shell find src -name '*.cpp'))
 OBJS = $(SRCS:.cpp=.o)

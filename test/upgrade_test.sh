@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION arroyo_stream UPDATE from 0.1.0 (no checkpoints) to 0.6.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0): a
+# ALTER EXTENSION arroyo_stream UPDATE from 0.1.0 (no checkpoints) to 0.7.0 (through 0.2.0 ... 0.6.0): a
 # pipeline created
 # under 0.1.0 keeps its catalog row, gains the checkpoint tables and views, runs, checkpoints,
 # and resumes after a stop. Uses its own instance (port 55445, ARROYO_UPGRADE_PORT overrides).
@@ -23,11 +23,13 @@ expect_eq "version before" 0.1.0 "$(q "SELECT extversion FROM pg_extension WHERE
 expect_eq "stream_checkpoints before" "" "$(q "SELECT to_regclass('stream_checkpoints')")"
 
 q "ALTER EXTENSION arroyo_stream UPDATE" >/dev/null
-expect_eq "version after" 0.6.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
+expect_eq "version after" 0.7.0 "$(q "SELECT extversion FROM pg_extension WHERE extname = 'arroyo_stream'")"
 expect_eq "pipeline kept" "p|created|0" \
     "$(q "SELECT name || '|' || state || '|' || checkpoint_epoch FROM _arroyo_stream.pipelines")"
 expect_eq "0.6.0's parallelism column and stream_workers view" "1|0" \
     "$(q "SELECT parallelism || '|' || (SELECT count(*) FROM stream_workers) FROM stream_pipelines")"
+expect_eq "0.7.0's stream_rescale" "stream_rescale(text,integer)" \
+    "$(q "SELECT 'stream_rescale(text,integer)'::regprocedure")"
 expect_eq "config dump of the new tables" "_arroyo_stream.checkpoints _arroyo_stream.state" \
     "$(q "SELECT string_agg(c::regclass::text, ' ' ORDER BY c::regclass::text)
           FROM pg_extension, unnest(extconfig) c

@@ -87,6 +87,7 @@ PG_FUNCTION_INFO_V1(arroyo_stream_check_preload);
 PG_FUNCTION_INFO_V1(arroyo_stream_create);
 PG_FUNCTION_INFO_V1(arroyo_stream_start);
 PG_FUNCTION_INFO_V1(arroyo_stream_stop);
+PG_FUNCTION_INFO_V1(arroyo_stream_rescale);
 PG_FUNCTION_INFO_V1(arroyo_stream_drop);
 PG_FUNCTION_INFO_V1(arroyo_stream_wait);
 PG_FUNCTION_INFO_V1(arroyo_stream_pipeline_query);
@@ -143,28 +144,64 @@ Datum arroyo_stream_create(PG_FUNCTION_ARGS) {
   });
 }
 
+namespace {
+
+// Marks the pipeline running and starts its worker (which waits for this transaction).
+void start_pipeline(const PipelineRow& row) {
+  check_owner_can_login(row.owner);
+  validate_as(row.owner, pipeline_query_now(row).value_or(row.query), row.search_path);
+  // A worker that has just recorded its end may not have given its slot back yet.
+  TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
+  for (std::optional<SlotState> st; (st = slots::find_state(MyDatabaseId, row.id)) &&
+                                    is_terminal(*st) && GetCurrentTimestamp() < deadline;)
+    pg::wait_latch(10);
+  int index = slots::claim(MyDatabaseId, row.id, row.name.c_str());
+  try {
+    catalog_mark_started(row.id);
+  } catch (...) {
+    slots::release(index);
+    throw;
+  }
+  TransactionId xid = pg::call([&] { return GetTopTransactionId(); });
+  PipelineWorkerArgs args{MyDatabaseId, row.owner, row.id, index, xid};
+  launch_pipeline_worker(args, row.name.c_str(), true);
+}
+
+}  // namespace
+
 // stream_start(name): marks the pipeline running and starts its worker.
 Datum arroyo_stream_start(PG_FUNCTION_ARGS) {
   return pg::entry([&] {
     PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
     check_owner(row);
-    check_owner_can_login(row.owner);
-    validate_as(row.owner, pipeline_query_now(row).value_or(row.query), row.search_path);
-    // A worker that has just recorded its end may not have given its slot back yet.
-    TimestampTz deadline = GetCurrentTimestamp() + 10 * USECS_PER_SEC;
-    for (std::optional<SlotState> st; (st = slots::find_state(MyDatabaseId, row.id)) &&
-                                      is_terminal(*st) && GetCurrentTimestamp() < deadline;)
-      pg::wait_latch(10);
-    int index = slots::claim(MyDatabaseId, row.id, row.name.c_str());
-    try {
-      catalog_mark_started(row.id);
-    } catch (...) {
-      slots::release(index);
-      throw;
+    start_pipeline(row);
+    return (Datum)0;
+  });
+}
+
+// stream_rescale(name, parallelism): the pipeline runs as `parallelism` workers from now on
+// (its text's SET parallelism is replaced). A running pipeline stops, with a final
+// checkpoint, and starts again; its state is redistributed by key group as it resumes.
+Datum arroyo_stream_rescale(PG_FUNCTION_ARGS) {
+  return pg::entry([&] {
+    PipelineRow row = find_pipeline(text_arg(fcinfo, 0));
+    check_owner(row);
+    int32 n = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+    if (n < 1 || n > 32)
+      pg::fail(ERRCODE_INVALID_PARAMETER_VALUE, "parallelism must be an integer from 1 to 32");
+    row.query = with_parallelism(row.query, n);
+    std::optional<std::string> now;
+    if (catalog_has_definitions()) now = pipeline_query_now(row);
+    // The new text must plan (max_prepared_transactions, a target several workers can write).
+    validate_as(row.owner, now.value_or(row.query), row.search_path);
+    bool running = row.state == "running";
+    if (running) {
+      stop_worker(row);
+      catalog_mark_ended(row.id, "stopped", {}, {}, false);
     }
-    TransactionId xid = pg::call([&] { return GetTopTransactionId(); });
-    PipelineWorkerArgs args{MyDatabaseId, row.owner, row.id, index, xid};
-    launch_pipeline_worker(args, row.name.c_str(), true);
+    catalog_set_query(row.id, row.query);
+    if (now) catalog_set_definition(row.id, *now);
+    if (running) start_pipeline(row);
     return (Datum)0;
   });
 }

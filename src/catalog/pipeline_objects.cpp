@@ -80,6 +80,32 @@ SplitText split_text(const std::string& text) {
   return out;
 }
 
+}  // namespace
+
+std::string with_parallelism(const std::string& text, int n) {
+  List* raw = pg::call([&] { return raw_parser(text.c_str(), RAW_PARSE_DEFAULT); });
+  std::string out = n > 1 ? "SET parallelism = " + std::to_string(n) + ";\n" : "";
+  size_t from = 0;
+  ListCell* lc;
+  foreach (lc, raw) {
+    RawStmt* rs = lfirst_node(RawStmt, lc);
+    if (!IsA(rs->stmt, VariableSetStmt) ||
+        pg_strcasecmp(castNode(VariableSetStmt, rs->stmt)->name, "parallelism") != 0)
+      continue;
+    // The statement and its semicolon (a statement's length leaves the semicolon out).
+    size_t at = size_t(rs->stmt_location);
+    size_t end = rs->stmt_len > 0 ? at + size_t(rs->stmt_len) : text.size();
+    size_t semi = text.find(';', end);
+    end = semi == std::string::npos ? text.size() : semi + 1;
+    out += text.substr(from, at - from);
+    from = end;
+    while (from < text.size() && (text[from] == '\n' || text[from] == ' ')) from++;
+  }
+  return out + text.substr(from);
+}
+
+namespace {
+
 // The relation name as the deparse writes it: qualified unless the search_path finds it.
 std::string relation_name(Oid relid) {
   return pg::call([&] {

@@ -41,6 +41,10 @@ void pipeline_objects_drop(const std::string& name);
 // without a view (created before 0.3.0: its text as written is all there is).
 std::optional<std::string> pipeline_query_now(const PipelineRow& row);
 
+// The pipeline text with its SET parallelism statements replaced by one setting `n` (none for
+// 1), the rest as written.
+std::string with_parallelism(const std::string& text, int n);
+
 // What stream_pipelines shows: the text as written while nothing it uses was renamed (its
 // deparse equals the one taken at stream_create), else the deparse of now.
 std::string pipeline_query_shown(const PipelineRow& row);

@@ -163,6 +163,15 @@ void catalog_set_definition(int32 id, const std::string& definition) {
   });
 }
 
+void catalog_set_query(int32 id, const std::string& query) {
+  Oid types[] = {INT4OID, TEXTOID};
+  Datum values[] = {Int32GetDatum(id), text_datum(query)};
+  as_catalog_owner([&] {
+    exec("UPDATE _arroyo_stream.pipelines SET query = $2 WHERE id = $1", 2, types, values,
+         SPI_OK_UPDATE);
+  });
+}
+
 void catalog_mark_started(int32 id) {
   Oid types[] = {INT4OID};
   Datum values[] = {Int32GetDatum(id)};

@@ -43,6 +43,8 @@ int32 catalog_insert(const std::string& name, const std::string& query, Oid owne
                      const std::string& search_path);
 void catalog_delete(int32 id);
 void catalog_set_definition(int32 id, const std::string& definition);
+// Replaces the pipeline's text as written (stream_rescale's new settings).
+void catalog_set_query(int32 id, const std::string& query);
 // Whether the installed extension script (0.3.0 on) records definitions: before it, pipelines
 // own no view and run from their text as written.
 bool catalog_has_definitions();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/batch.hpp"
+#include "core/key_groups.hpp"
 #include "core/node_stats.hpp"
 
 #include <string>
@@ -95,6 +96,14 @@ class Operator {
   virtual void restore(const StateEntry&) {}
   // Every entry has been restored.
   virtual void restored() {}
+  // Rescaling: the checkpoint being restored was taken by `old_parallelism` workers, and this
+  // worker is one of another number. Called before restore(), which then receives this node's
+  // entries of every old worker (StateEntry::worker says whose): the operator keeps the groups
+  // whose key hash `keep` keeps, merges its own entries (the least watermark of them), and its
+  // next checkpoint() writes its whole state (the runtime deletes the old entries in the same
+  // transaction). Called only on keyed operators with keys, the watermarks of sources that
+  // split and the sinks that split; by default it refuses.
+  virtual void rescale(int old_parallelism, const KeyGroupFilter& keep);
 
  protected:
   void emit(Batch& rows) {

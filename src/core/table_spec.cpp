@@ -149,19 +149,6 @@ std::unique_ptr<Sink> Connector::make_sink(const TableSpec& spec) const {
            std::string("connector \"") + name() + "\" cannot write " + spec.name);
 }
 
-// A source or sink that splits but cannot move its state to another number of workers.
-void Source::rescale(int old_parallelism) {
-  pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-           "this source cannot resume with another parallelism than its checkpoint's (" +
-               std::to_string(old_parallelism) + ")");
-}
-
-void Sink::rescale(int old_parallelism) {
-  pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-           "this sink cannot resume with another parallelism than its checkpoint's (" +
-               std::to_string(old_parallelism) + ")");
-}
-
 std::unique_ptr<LookupTable> Connector::make_lookup(const TableSpec& spec) const {
   pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
            std::string("connector \"") + name() + "\" cannot look up keys in " + spec.name);

@@ -19,6 +19,9 @@ class ConnectorSinkOperator : public Operator {
   void end_transaction() override { sink_->commit(); }
   void checkpoint(StateWriter& w) override { sink_->checkpoint(w); }
   void restore(const StateEntry& e) override { sink_->restore(e); }
+  void rescale(int old_parallelism, const KeyGroupFilter&) override {
+    sink_->rescale(old_parallelism);
+  }
   void watermark(TimestampTz wm) override { stats_.watermark = wm; }
   std::string status() const override { return sink_->status(); }
   Sink& sink() { return *sink_; }

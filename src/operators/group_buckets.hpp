@@ -48,6 +48,14 @@ class GroupBuckets {
     group_bytes_ = group_bytes;
   }
 
+  // Rescaling: restore() then reads entries of several old workers (buckets of any
+  // generation, numbers repeated), keeps only the groups `keep` keeps, and the next write()
+  // writes every group into a new generation (the old entries are deleted by the runtime).
+  void begin_rescale(const KeyGroupFilter& keep) {
+    rescale_ = true;
+    keep_ = keep;
+  }
+
   // Whether `part` is one of this scheme's (a bucket generation or the legacy groups).
   static bool owns(int64 part) { return part >= 0; }
 
@@ -60,10 +68,12 @@ class GroupBuckets {
                DecodeValue&& decode_value, Restored&& restored) {
     int64 format = 0;
     auto decode = [&](auto* g, StateDecoder& in) { decode_value(g, in, format); };
+    const KeyGroupFilter* keep = rescale_ ? &keep_ : nullptr;
     if (e.part == kLegacyPart) {
-      legacy_ = true;
-      restored(restore_group_bytes(table, e.key.data(), e.key.size(), e.value.data(),
-                                   e.value.size(), scratch, what, decode));
+      legacy_ = !rescale_;
+      auto* g = restore_group_bytes(table, e.key.data(), e.key.size(), e.value.data(),
+                                    e.value.size(), scratch, what, decode, keep);
+      if (g) restored(g);
       return;
     }
     uint64 gen = uint64(e.part);
@@ -71,14 +81,16 @@ class GroupBuckets {
     int64 b = key.get_int();
     key.expect_end();
     if ((gen & (gen - 1)) != 0 || gen > kMaxBuckets || b < 0 || uint64(b) >= gen ||
-        (count_ != 0 && count_ != gen))
+        (!rescale_ && count_ != 0 && count_ != gen))
       key.corrupt("bucket " + std::to_string(b) + " of " + std::to_string(gen) +
                   " does not fit the other buckets");
-    if (count_ == 0) resize(gen);
-    if (stored_[b]) key.corrupt("the bucket appears twice");
-    stored_[b] = 1;
-    any_stored_ = true;
-    tids_[b] = e.tid;
+    if (!rescale_) {
+      if (count_ == 0) resize(gen);
+      if (stored_[b]) key.corrupt("the bucket appears twice");
+      stored_[b] = 1;
+      any_stored_ = true;
+      tids_[b] = e.tid;
+    }
     StateDecoder in(e.value.data(), e.value.size(), "a bucket of " + what);
     int64 n = in.get_int();
     if (n < 0) {
@@ -89,10 +101,11 @@ class GroupBuckets {
     for (int64 i = 0; i < n; i++) {
       auto [kp, kn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
       auto [vp, vn] = format > 0 ? in.get_short_bytes() : in.get_bytes();
-      auto* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode);
+      auto* g = restore_group_bytes(table, kp, kn, vp, vn, scratch, what, decode, keep);
+      if (!g) continue;
       // A group hashed elsewhere than the bucket that held it (its type's hash function
       // changed): both buckets are rewritten, so it ends up in one.
-      if ((g->hash & (gen - 1)) != uint64(b)) {
+      if (!rescale_ && (g->hash & (gen - 1)) != uint64(b)) {
         mark(uint64(b));
         mark(g->hash & (gen - 1));
       }
@@ -113,6 +126,7 @@ class GroupBuckets {
   template <typename Table, typename EncodeValue>
   void write(StateWriter& w, Table& table, MemoryContext scratch, EncodeValue&& encode_value,
              int64 format = 0) {
+    rescale_ = false;
     uint64 want = wanted_count(table.size());
     bool all = legacy_ || count_ == 0 || want != count_;
     if (all) {
@@ -244,6 +258,8 @@ class GroupBuckets {
   bool any_stored_ = false;
   bool legacy_ = false;       // entries of one group each were read: replace them
   double group_bytes_ = 128;  // average encoded size of a group, from the last write
+  bool rescale_ = false;      // restoring the entries of another number of workers
+  KeyGroupFilter keep_;
   size_t restored_bytes_ = 0, restored_groups_ = 0;
 };
 

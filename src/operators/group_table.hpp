@@ -125,11 +125,12 @@ class GroupTable {
   void encode_keys(const Group* g, StateEncoder& out) const;
   // Reads key values encode_keys() wrote, allocated in CurrentMemoryContext (inside pg::call).
   void decode_keys(StateDecoder& in, Datum* keys, bool* nulls) const;
+  // The hash of these key values, as a group of them has (inside pg::call).
+  uint32 hash(const Datum* keys, const bool* nulls) const;
 
  private:
   static Group* tombstone() { return reinterpret_cast<Group*>(uintptr_t(1)); }
   static bool live(const Group* g) { return g != nullptr && g != tombstone(); }
-  uint32 hash(const Datum* keys, const bool* nulls) const;
   bool same(const Group* g, const Datum* keys, const bool* nulls) const;
   void grow();
   void rehash(size_t capacity);

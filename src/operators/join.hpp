@@ -12,12 +12,14 @@
 
 #include "core/operator.hpp"
 #include "core/plan.hpp"
+#include "operators/group_checkpoint.hpp"
 #include "operators/group_table.hpp"
 #include "operators/value_multiset.hpp"
 
 #include <map>
 #include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,7 @@ class JoinOperator : public Operator {
   int64 state_keys() const override { return int64(table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
   void restored() override;
 
  private:
@@ -98,6 +101,7 @@ class JoinOperator : public Operator {
   TimestampTz emitted_watermark_ = DT_NOBEGIN;
   int64 ttl_us_ = 0;
   TimestampTz last_sweep_ = DT_NOBEGIN;
+  std::optional<RescaleGroups> rescale_;  // rescaling: the groups kept (see rescale())
   // A windowed join: which key is the window, and the keys kept per window end.
   int window_key_ = -1;
   std::map<TimestampTz, std::vector<Group*>> windows_;

@@ -63,13 +63,19 @@ void JoinOperator::decode_group(Group* g, StateDecoder& in) {
   }
 }
 
+void JoinOperator::rescale(int, const KeyGroupFilter& keep) {
+  rescale_ = RescaleGroups{keep, &unsaved_};
+}
+
 void JoinOperator::restore(const StateEntry& e) {
   if (e.part != kKeyPart) {
     StateDecoder(e.value.data(), e.value.size(), "a join entry").corrupt("unknown entry");
   }
-  Group* g = restore_group(*table_, e, round_memory_, "a join",
-                           [&](Group* group, StateDecoder& in) { decode_group(group, in); });
-  pg::call([&] { track_window(g); });
+  Group* g = restore_group(
+      *table_, e, round_memory_, "a join",
+      [&](Group* group, StateDecoder& in) { decode_group(group, in); },
+      rescale_ ? &*rescale_ : nullptr);
+  if (g) pg::call([&] { track_window(g); });
 }
 
 void JoinOperator::restored() {

@@ -339,28 +339,42 @@ void TopNOperator::checkpoint(StateWriter& w) {
   }
 }
 
+void TopNOperator::rescale(int, const KeyGroupFilter& keep) {
+  rescale_ = RescaleGroups{keep, &unsaved_};
+}
+
 void TopNOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
-    watermark_ = saved_watermark_ = decode_ints(e.value, 1, "the top-N's watermark")[0];
+    int64 wm = decode_ints(e.value, 1, "the top-N's watermark")[0];
+    if (rescale_) {  // several old workers' (the same, at an aligned checkpoint): the least
+      merge_least(watermark_, wm, !meta_restored_);
+      meta_restored_ = true;
+      return;
+    }
+    watermark_ = saved_watermark_ = wm;
     return;
   }
-  Group* g = restore_group(*keys_, e, scratch_, "a top-N", [&](Group* group, StateDecoder& in) {
-    Partition& p = part(group);
-    MemoryContext old = MemoryContextSwitchTo(memory_);
-    p.time = in.get_int();
-    p.dirty = in.get_bool();
-    for (int list = 0; list < 2; list++) {
-      int64 n = in.get_int();
-      if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
-      for (int64 i = 0; i < n; i++)
-        if (list == 0)
-          p.rows.insert(p.rows.end(), layout_.decode(in));  // in order: each goes last
-        else
-          p.emitted.push_back(out_layout_.decode(in));
-    }
-    MemoryContextSwitchTo(old);
-  });
-  if (part(g).dirty) dirty_.push_back(g);
+  const RescaleGroups* rescale = rescale_ ? &*rescale_ : nullptr;
+  Group* g = restore_group(
+      *keys_, e, scratch_, "a top-N",
+      [&](Group* group, StateDecoder& in) {
+        Partition& p = part(group);
+        MemoryContext old = MemoryContextSwitchTo(memory_);
+        p.time = in.get_int();
+        p.dirty = in.get_bool();
+        for (int list = 0; list < 2; list++) {
+          int64 n = in.get_int();
+          if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
+          for (int64 i = 0; i < n; i++)
+            if (list == 0)
+              p.rows.insert(p.rows.end(), layout_.decode(in));  // in order: each goes last
+            else
+              p.emitted.push_back(out_layout_.decode(in));
+        }
+        MemoryContextSwitchTo(old);
+      },
+      rescale);
+  if (g && part(g).dirty) dirty_.push_back(g);
 }
 
 }  // namespace arroyo

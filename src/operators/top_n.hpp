@@ -17,10 +17,12 @@
 
 #include "core/operator.hpp"
 #include "core/plan.hpp"
+#include "operators/group_checkpoint.hpp"
 #include "operators/group_table.hpp"
 #include "operators/stored_row.hpp"
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -45,6 +47,7 @@ class TopNOperator : public Operator {
   // emitted), and the watermark.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   // The ORDER BY as a strict weak order of kept rows (used inside pg::call only).
@@ -92,6 +95,8 @@ class TopNOperator : public Operator {
   UnsavedGroups unsaved_;
   std::vector<std::string> removed_;
   TimestampTz watermark_ = DT_NOBEGIN, saved_watermark_ = DT_NOBEGIN;
+  std::optional<RescaleGroups> rescale_;  // rescaling: the groups kept (see rescale())
+  bool meta_restored_ = false;
   Batch out_;
 };
 

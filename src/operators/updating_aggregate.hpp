@@ -39,6 +39,7 @@ class UpdatingAggregateOperator : public Operator {
   int64 state_keys() const override { return int64(ntable_ ? ntable_->size() : table_->size()); }
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   void init_group(Group* g, TimestampTz t);
@@ -94,6 +95,7 @@ class UpdatingAggregateOperator : public Operator {
   // Checkpoints: the groups in buckets (those with a group changed or forgotten since the
   // last one are written again), and the watermark last checkpointed.
   GroupBuckets buckets_;
+  bool rescaling_ = false, meta_restored_ = false;  // see rescale()
   // Compact state: set when every aggregate has a native form (table_ then stays empty).
   std::vector<NativeAggregate> native_;
   std::unique_ptr<NativeGroupTable> ntable_;

@@ -70,9 +70,20 @@ void UpdatingAggregateOperator::decode_group(Group* g, StateDecoder& in, MemoryC
     if (recomputed_[j] || backed_[j]) g->multisets[j].decode(arg_types_[j], in, memory);
 }
 
+void UpdatingAggregateOperator::rescale(int, const KeyGroupFilter& keep) {
+  buckets_.begin_rescale(keep);
+  rescaling_ = true;
+}
+
 void UpdatingAggregateOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
     std::vector<int64> v = decode_ints(e.value, 2, "the updating aggregate's watermark");
+    if (rescaling_) {  // several old workers' (the same, at an aligned checkpoint): the least
+      merge_least(watermark_, v[0], !meta_restored_);
+      merge_least(last_sweep_, v[1], !meta_restored_);
+      meta_restored_ = true;
+      return;
+    }
     watermark_ = saved_watermark_ = v[0];
     last_sweep_ = v[1];
     return;

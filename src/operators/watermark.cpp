@@ -126,8 +126,16 @@ void WatermarkOperator::checkpoint(StateWriter& w) {
   saved_max_time_ = max_time_;
 }
 
+void WatermarkOperator::rescale(int, const KeyGroupFilter&) { rescaling_ = true; }
+
 void WatermarkOperator::restore(const StateEntry& entry) {
   std::vector<int64> v = decode_ints(entry.value, 2, "a source's watermark");
+  if (rescaling_) {  // the old workers' shares of the source now read by others: the least
+    merge_least(max_time_, v[0], !restored_any_);
+    merge_least(emitted_, v[1], !restored_any_);
+    restored_any_ = true;
+    return;
+  }
   max_time_ = saved_max_time_ = v[0];
   emitted_ = v[1];
 }

@@ -39,6 +39,7 @@ class WatermarkOperator : public Operator {
   // Checkpoints: the largest event time seen and the watermark emitted.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   void advance(TimestampTz wm);
@@ -65,6 +66,7 @@ class WatermarkOperator : public Operator {
   bool idle_ = false;
   std::unique_ptr<Batch> split_;  // for the rare batch split before a late row
   TimestampTz saved_max_time_ = DT_NOBEGIN;
+  bool rescaling_ = false, restored_any_ = false;  // see rescale()
 };
 
 }  // namespace arroyo

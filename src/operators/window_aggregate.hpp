@@ -19,6 +19,7 @@
 #include "state/codec.hpp"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -44,6 +45,7 @@ class WindowAggregateOperator : public Operator {
   // when it fires.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   // The groups of one pane or window, with their memory.
@@ -125,6 +127,9 @@ class WindowAggregateOperator : public Operator {
   UnsavedGroups unsaved_sessions_;
   std::vector<std::string> removed_sessions_;
   TimestampTz saved_watermark_ = DT_NOBEGIN, saved_fired_until_ = DT_NOBEGIN;
+  // Rescaling (see rescale()): the groups kept; whether a meta entry was merged yet.
+  std::optional<KeyGroupFilter> rescale_keep_;
+  bool meta_restored_ = false;
 };
 
 }  // namespace arroyo

@@ -102,6 +102,9 @@ void WindowAggregateOperator::encode_session(const SessionKey& sk, StateEncoder&
 }
 
 void WindowAggregateOperator::restore_session(const StateEntry& e) {
+  if (rescale_keep_ &&
+      !group_kept(*session_keys_, e.key, *rescale_keep_, round_memory_, "a window aggregate"))
+    return;
   StateDecoder in(e.value.data(), e.value.size(), "a session of a window aggregate");
   pg::call([&] {
     MemoryContext old = MemoryContextSwitchTo(round_memory_);
@@ -117,15 +120,26 @@ void WindowAggregateOperator::restore_session(const StateEntry& e) {
     MemoryContextSwitchTo(old);
   });
   in.expect_end();
-  // accumulate_session() marked the key changed; it is exactly as checkpointed.
+  // accumulate_session() marked the key changed; it is exactly as checkpointed (rescaling:
+  // it is written afresh).
+  if (rescale_keep_) return pg::call([&] { MemoryContextReset(round_memory_); });
   for (Group* g : std::vector<Group*>(unsaved_sessions_.groups())) g->persisted = true;
   unsaved_sessions_.clear();
   pg::call([&] { MemoryContextReset(round_memory_); });
 }
 
+void WindowAggregateOperator::rescale(int, const KeyGroupFilter& keep) { rescale_keep_ = keep; }
+
 void WindowAggregateOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
     std::vector<int64> v = decode_ints(e.value, 3, "the window aggregate's watermark");
+    if (rescale_keep_) {  // several old workers' (the same, at an aligned checkpoint): the least
+      merge_least(watermark_, v[0], !meta_restored_);
+      merge_least(fired_until_, v[1], !meta_restored_);
+      last_bucket_groups_ = std::max(last_bucket_groups_, size_t(v[2]));
+      meta_restored_ = true;
+      return;
+    }
     watermark_ = saved_watermark_ = v[0];
     fired_until_ = saved_fired_until_ = v[1];
     last_bucket_groups_ = size_t(v[2]);
@@ -136,9 +150,14 @@ void WindowAggregateOperator::restore(const StateEntry& e) {
     return;
   }
   Bucket& b = bucket(e.part);
-  b.persisted = true;
-  restore_group(*b.groups, e, round_memory_, "a window aggregate",
-                [&](Group* g, StateDecoder& in) { decode_group(b, g, in); });
+  std::optional<RescaleGroups> rescale;
+  if (rescale_keep_)
+    rescale = RescaleGroups{*rescale_keep_, &b.unsaved};
+  else
+    b.persisted = true;
+  restore_group(
+      *b.groups, e, round_memory_, "a window aggregate",
+      [&](Group* g, StateDecoder& in) { decode_group(b, g, in); }, rescale ? &*rescale : nullptr);
 }
 
 }  // namespace arroyo

@@ -306,28 +306,42 @@ void WindowFunctionOperator::checkpoint(StateWriter& w) {
   }
 }
 
+void WindowFunctionOperator::rescale(int, const KeyGroupFilter& keep) {
+  rescale_ = RescaleGroups{keep, &unsaved_};
+}
+
 void WindowFunctionOperator::restore(const StateEntry& e) {
   if (e.part == kMetaPart) {
     std::vector<int64> v = decode_ints(e.value, 2, "the window functions' watermark");
+    if (rescale_) {  // several old workers' (the same, at an aligned checkpoint): the least
+      merge_least(watermark_, v[0], !meta_restored_);
+      merge_least(emitted_watermark_, v[1], !meta_restored_);
+      meta_restored_ = true;
+      return;
+    }
     watermark_ = saved_watermark_ = v[0];
     emitted_watermark_ = v[1];
     return;
   }
-  restore_group(*keys_, e, eval_memory_, "window functions", [&](Group* g, StateDecoder& in) {
-    KeyRows& k = rows_[g];
-    MemoryContext old = MemoryContextSwitchTo(memory_);
-    for (int list = 0; list < 2; list++) {
-      std::vector<StoredRow>& rows = list == 0 ? k.history : k.pending;
-      int64 n = in.get_int();
-      if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
-      for (int64 i = 0; i < n; i++) rows.push_back(layout_.decode(in));
-    }
-    if (!k.pending.empty()) {
-      k.active = true;
-      active_.push_back(g);
-    }
-    MemoryContextSwitchTo(old);
-  });
+  const RescaleGroups* rescale = rescale_ ? &*rescale_ : nullptr;
+  restore_group(
+      *keys_, e, eval_memory_, "window functions",
+      [&](Group* g, StateDecoder& in) {
+        KeyRows& k = rows_[g];
+        MemoryContext old = MemoryContextSwitchTo(memory_);
+        for (int list = 0; list < 2; list++) {
+          std::vector<StoredRow>& rows = list == 0 ? k.history : k.pending;
+          int64 n = in.get_int();
+          if (n < 0 || n > int64(e.value.size())) in.corrupt("a row count is damaged");
+          for (int64 i = 0; i < n; i++) rows.push_back(layout_.decode(in));
+        }
+        if (!k.pending.empty()) {
+          k.active = true;
+          active_.push_back(g);
+        }
+        MemoryContextSwitchTo(old);
+      },
+      rescale);
 }
 
 }  // namespace arroyo

@@ -18,10 +18,12 @@
 
 #include "core/operator.hpp"
 #include "core/plan.hpp"
+#include "operators/group_checkpoint.hpp"
 #include "operators/group_table.hpp"
 #include "operators/stored_row.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +45,7 @@ class WindowFunctionOperator : public Operator {
   // watermark.
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism, const KeyGroupFilter& keep) override;
 
  private:
   struct KeyRows {
@@ -76,6 +79,8 @@ class WindowFunctionOperator : public Operator {
   std::vector<std::string> removed_;
   TimestampTz watermark_ = DT_NOBEGIN, emitted_watermark_ = DT_NOBEGIN;
   TimestampTz saved_watermark_ = DT_NOBEGIN;
+  std::optional<RescaleGroups> rescale_;  // rescaling: the groups kept (see rescale())
+  bool meta_restored_ = false;
   Batch out_;
 };
 

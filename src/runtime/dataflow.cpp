@@ -84,6 +84,7 @@ Dataflow::Dataflow(LogicalPlan& plan, MemoryContext round_memory, const RuntimeI
     s->open(info_);
     sink_ = s.get();
     sink = add(std::make_unique<ConnectorSinkOperator>(std::move(s), stats_));
+    if (splits && !plan.sink.preview) moves_.back() = StateMove::Inherit;
     describe(plan.sink.preview
                  ? std::string("sink preview")
                  : "sink " + std::string(plan.sink.connector->name()) + " " + plan.sink.name,
@@ -173,6 +174,7 @@ void Dataflow::describe(const std::string& what, TupleDesc desc) {
 
 int Dataflow::add(std::unique_ptr<Operator> op) {
   operators_.push_back(op.get());
+  moves_.push_back(StateMove::Stay);
   return graph_.add(std::move(op));
 }
 
@@ -194,6 +196,7 @@ int Dataflow::build(PlanNode* node) {
       wm->set_not_null_columns(src->not_null_columns);
       run.watermark = wm.get();
       self = add(std::move(wm));
+      if (src->connector->splits_source(src->spec)) moves_.back() = run.move = StateMove::Split;
       int first = self;
       if (src->generated) {
         first = add(std::make_unique<ProjectOperator>(src->desc, src->desc, nullptr, src->generated,
@@ -221,6 +224,7 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::make_unique<UpdatingAggregateOperator>(*u, ttl_us_, memory));
       has_updating_ = true;
       gathered = u->num_keys == 0;
+      keyed(gathered);
       graph_.connect(exchanged(build(u->input.get()), u->input->desc, first_columns(u->num_keys)),
                      self, 0);
       break;
@@ -230,6 +234,7 @@ int Dataflow::build(PlanNode* node) {
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
       self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, memory));
       gathered = w->num_keys == 0;
+      keyed(gathered);
       graph_.connect(exchanged(build(w->input.get()), w->input->desc, first_columns(w->num_keys)),
                      self, 0);
       break;
@@ -257,6 +262,7 @@ int Dataflow::build(PlanNode* node) {
           rk.size() != size_t(list_length(j->right_keys)))
         lk.clear(), rk.clear();
       gathered = lk.empty();
+      keyed(gathered);
       graph_.connect(exchanged(build(j->left.get()), j->left->desc, lk), self, 0);
       graph_.connect(exchanged(build(j->right.get()), j->right->desc, rk), self, 1);
       break;
@@ -281,6 +287,7 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::make_unique<WindowFunctionOperator>(*w, stats_, round_memory_));
       std::vector<int> keys = w->per_key ? w->partition_cols : std::vector<int>{};
       gathered = keys.empty();
+      keyed(gathered);
       graph_.connect(exchanged(build(w->input.get()), w->input->desc, keys), self, 0);
       break;
     }
@@ -295,6 +302,7 @@ int Dataflow::build(PlanNode* node) {
       self = add(std::make_unique<TopNOperator>(*t, stats_, round_memory_));
       if (!t->windowed) has_updating_ = true;
       gathered = t->partition_cols.empty();
+      keyed(gathered);
       graph_.connect(exchanged(build(t->input.get()), t->input->desc, t->partition_cols), self, 0);
       break;
     }
@@ -381,7 +389,7 @@ void Dataflow::committed() {
 bool Dataflow::changed() const {
   return stats_.rows_in != checkpointed_.rows_in || stats_.rows_out != checkpointed_.rows_out ||
          stats_.watermark != checkpointed_.watermark || stats_.bad_rows != checkpointed_.bad_rows ||
-         stats_.frames_in != checkpointed_.frames_in;
+         stats_.frames_in != checkpointed_.frames_in || rescaled_from_ != 0;
 }
 
 // Every node that keeps state writes under its checkpoint id: operators 0, 1, … and sources
@@ -390,8 +398,19 @@ bool Dataflow::changed() const {
 //
 // Several workers keep their entries apart: worker w's node ids are shifted by w times
 // kWorkerNodeStride (worker 0's are those of a pipeline with one worker).
+//
+// The first checkpoint after a rescaled restore rewrites the state that moved: it deletes
+// this worker's old entries of those nodes first (and worker 0 every entry of the old workers
+// the pipeline no longer has), in the same transaction as the new ones.
 void Dataflow::checkpoint(CheckpointStore& store) {
   int32 shift = int32(subtask_) * kWorkerNodeStride;
+  if (rescaled_from_) {
+    for (size_t i = 0; i < operators_.size(); i++)
+      if (moves_[i] != StateMove::Stay) store.writer(int32(i) + shift).remove_node();
+    for (size_t i = 0; i < sources_.size(); i++)
+      if (sources_[i].move != StateMove::Stay) store.writer(-1 - int32(i) - shift).remove_node();
+    if (subtask_ == 0) store.remove_workers(parallelism_, rescaled_from_, kWorkerNodeStride);
+  }
   for (size_t i = 0; i < operators_.size(); i++) {
     StateWriter w = store.writer(int32(i) + shift);
     operators_[i]->checkpoint(w);
@@ -401,25 +420,49 @@ void Dataflow::checkpoint(CheckpointStore& store) {
     sources_[i].source->checkpoint(w);
   }
   checkpointed_ = stats_;
+  rescaled_from_ = 0;
 }
 
-void Dataflow::restore(CheckpointStore& store) {
+bool Dataflow::takes_entry(StateMove move, int worker) const {
+  if (!rescaled_from_) return worker == subtask_;
+  switch (move) {
+    case StateMove::Stay: return worker == subtask_;
+    case StateMove::Split: return true;
+    case StateMove::Inherit: return worker % parallelism_ == subtask_;
+  }
+  return false;
+}
+
+// Rescaling (old_parallelism differs from this run's): the nodes whose state moves are told
+// first (Operator::rescale, Source::rescale), then get the entries takes_entry() routes to
+// this worker.
+void Dataflow::restore(CheckpointStore& store, int old_parallelism) {
+  rescaled_from_ = old_parallelism != parallelism_ ? old_parallelism : 0;
+  if (rescaled_from_) {
+    KeyGroupFilter keep{subtask_, parallelism_};
+    for (size_t i = 0; i < operators_.size(); i++)
+      if (moves_[i] != StateMove::Stay) operators_[i]->rescale(old_parallelism, keep);
+    for (SourceRun& run : sources_)
+      if (run.move != StateMove::Stay) run.source->rescale(old_parallelism);
+  }
   store.load([&](const StateEntry& stored) {
     if (stored.node == kGroupStateNode) return;  // the leader's record of committed epochs
     int32 worker =
         stored.node >= 0 ? stored.node / kWorkerNodeStride : (-1 - stored.node) / kWorkerNodeStride;
-    if (worker != subtask_) return;  // another worker's
     StateEntry e = stored;
     int32 shift = worker * kWorkerNodeStride;
     e.node = e.node >= 0 ? e.node - shift : e.node + shift;
-    if (e.node >= 0 && size_t(e.node) < operators_.size())
-      operators_[e.node]->restore(e);
-    else if (e.node < 0 && size_t(-1 - e.node) < sources_.size())
-      sources_[-1 - e.node].source->restore(e);
-    else
+    e.worker = worker;
+    if (e.node >= 0 && size_t(e.node) < operators_.size()) {
+      if (takes_entry(moves_[size_t(e.node)], worker)) operators_[size_t(e.node)]->restore(e);
+    } else if (e.node < 0 && size_t(-1 - e.node) < sources_.size()) {
+      SourceRun& run = sources_[size_t(-1 - e.node)];
+      if (takes_entry(run.move, worker)) run.source->restore(e);
+    } else {
       pg::fail(ERRCODE_DATA_CORRUPTED, "checkpoint is corrupt: it has state for node " +
                                            std::to_string(e.node) +
                                            ", which this pipeline does not have");
+    }
   });
   for (Operator* op : operators_) op->restored();
 }

@@ -92,8 +92,9 @@ class Dataflow {
   const std::string& fingerprint() const { return fingerprint_; }
   // Writes what changed in every node since the last checkpoint into `store`.
   void checkpoint(CheckpointStore& store);
-  // Loads the last checkpoint from `store` into the nodes (before anything runs).
-  void restore(CheckpointStore& store);
+  // Loads the last checkpoint from `store` into the nodes (before anything runs), taken by
+  // `old_parallelism` workers: another number than this run's rescales (see StateMove).
+  void restore(CheckpointStore& store, int old_parallelism);
   // Whether anything happened since the last checkpoint (rows in or out, watermarks).
   bool changed() const;
 
@@ -106,6 +107,19 @@ class Dataflow {
   void measure_state();
 
  private:
+  // How a node's checkpoint entries move when the pipeline resumes with another number of
+  // workers than its checkpoint's (rescaling).
+  enum class StateMove : uint8 {
+    Stay,     // worker w's entries stay worker w's (state only worker 0 has: gathered
+              // operators, sources and sinks that do not split; stateless nodes)
+    Split,    // every old worker's entries to every worker, which keeps its own share: its
+              // key groups (keyed operators), its sources' splits (a source that splits and
+              // its watermark)
+    Inherit,  // old worker w's entries to worker w % parallelism (a sink that splits)
+  };
+  // Whether stored entry `e` (of old worker `worker`) goes to this worker, and how.
+  bool takes_entry(StateMove move, int worker) const;
+
   struct SourceRun {
     std::unique_ptr<Source> source;
     std::string name;  // the source table, for source_status
@@ -114,6 +128,7 @@ class Dataflow {
     WatermarkOperator* watermark = nullptr;
     bool ended = false;
     bool unshared = false;  // another worker reads the source (NoShareSource)
+    StateMove move = StateMove::Stay;
   };
 
   // Adds the nodes for `node` and its inputs (once for a node the plan reaches twice);
@@ -121,6 +136,9 @@ class Dataflow {
   int build(PlanNode* node);
   // Adds an operator node; its checkpoint id is the next one (see checkpoint()).
   int add(std::unique_ptr<Operator> op);
+  // Records that the operator last added is keyed: its state splits by key group unless
+  // `gathered` (no keys: all of it in worker 0).
+  void keyed(bool gathered) { moves_.back() = gathered ? StateMove::Stay : StateMove::Split; }
   void describe(const std::string& what, TupleDesc desc);
   // Inserts an exchange after graph node `producer` (rows of `desc`), routing by `keys`
   // (gathering into worker 0 with none); returns the node giving the rows this worker owns.
@@ -170,6 +188,10 @@ class Dataflow {
   // Checkpoint ids: operator k (0, 1, … in the order build() adds them: the sink, then each
   // plan node before its inputs, depth first) is node k; source k is node -1 - k.
   std::vector<Operator*> operators_;
+  std::vector<StateMove> moves_;  // by operator (see StateMove)
+  // Rescaling: the old checkpoint's number of workers until the first checkpoint has
+  // rewritten this worker's moved state (0: not rescaling).
+  int rescaled_from_ = 0;
   std::vector<SourceRun> sources_;
   std::unordered_map<PlanNode*, int> built_;  // plan node -> graph node producing its rows
   Sink* sink_ = nullptr;                      // the connector sink, if the target is not a table

@@ -129,7 +129,7 @@ int KeyRouter::key_group(const Batch& rows, int row) const {
                               : DatumGetUInt32(FunctionCall1Coll(c.hash, c.collation, v));
     h = hash_combine(h, k);
   }
-  return int(murmurhash32(h) & (kKeyGroups - 1));
+  return key_group_of(murmurhash32(h));
 }
 
 ExchangeOperator::ExchangeOperator(int id, TupleDesc desc, std::vector<int> key_columns,

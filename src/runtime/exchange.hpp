@@ -4,8 +4,8 @@
 // dataflow puts an exchange, which sends each row to the worker that owns its key:
 //
 //  * a row's key (its key columns, hashed with their types' own hash functions) falls in one
-//    of kKeyGroups key groups, and worker w owns the contiguous range of key groups
-//    [w * kKeyGroups / N, (w + 1) * kKeyGroups / N), as Flink assigns its max parallelism;
+//    of kKeyGroups key groups, and worker w owns a contiguous range of them
+//    (core/key_groups.hpp);
 //  * an exchange with no key columns (a global aggregate, a target that cannot be written by
 //    several workers) gathers every row into worker 0;
 //  * rows a worker owns go straight on; the others are encoded into frames (below) which the
@@ -17,6 +17,7 @@
 // Frames also carry epoch barriers (see Dataflow::end_epoch).
 #pragma once
 
+#include "core/key_groups.hpp"
 #include "core/operator.hpp"
 
 #include <functional>
@@ -25,14 +26,6 @@
 #include <vector>
 
 namespace arroyo {
-
-// The most workers a pipeline can have; the unit in which keyed state would be redistributed.
-constexpr int kKeyGroups = 128;
-
-// The worker that owns `key_group` among `parallelism` workers.
-inline int key_group_owner(int key_group, int parallelism) {
-  return int(int64(key_group) * parallelism / kKeyGroups);
-}
 
 // What a frame between workers carries.
 enum class FrameKind : uint8 { Rows = 1, Watermark, Idle, End, Barrier };

@@ -64,21 +64,12 @@ std::pair<int, std::string> split_parallelism(const std::string& fingerprint) {
 void resume(Dataflow& flow, CheckpointStore& store) {
   CheckpointStore::Last last = store.last();
   if (last.epoch == 0) return;
+  // Another parallelism than the checkpoint's rescales: the rest must match.
   auto [was_n, was_rest] = split_parallelism(last.fingerprint);
   auto [now_n, now_rest] = split_parallelism(flow.fingerprint());
-  if (was_n != now_n && without_relation_names(was_rest) == without_relation_names(now_rest))
-    pg::fail(ERRCODE_FEATURE_NOT_SUPPORTED,
-             "pipeline's checkpoint " + std::to_string(last.epoch) + " was taken by " +
-                 std::to_string(was_n) + (was_n == 1 ? " worker" : " workers") +
-                 "; it cannot resume as " + std::to_string(now_n),
-             "Each worker's state is checkpointed apart; moving it to another number of "
-             "workers (rescaling) is not supported yet.",
-             "Set parallelism back to " + std::to_string(was_n) +
-                 " to resume, or drop the pipeline (stream_drop) and create it again to start "
-                 "from scratch with the new parallelism.");
-  if (last.fingerprint != flow.fingerprint() &&
-      without_relation_names(last.fingerprint) != without_relation_names(flow.fingerprint())) {
-    auto [was, now] = first_difference(last.fingerprint, flow.fingerprint());
+  if (was_rest != now_rest &&
+      without_relation_names(was_rest) != without_relation_names(now_rest)) {
+    auto [was, now] = first_difference(was_rest, now_rest);
     pg::fail(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
              "pipeline no longer matches its checkpoint " + std::to_string(last.epoch),
              "Its query now plans to a different dataflow (a source or the target was altered, "
@@ -87,7 +78,7 @@ void resume(Dataflow& flow, CheckpointStore& store) {
              "Undo the change to resume where the pipeline stopped, or drop the pipeline "
              "(stream_drop) and create it again to start from scratch.");
   }
-  flow.restore(store);
+  flow.restore(store, was_n);
 }
 
 void checkpoint(Dataflow& flow, CheckpointStore& store) {

@@ -62,6 +62,8 @@ void StateWriter::remove(int64 part, const std::string& key) {
 
 void StateWriter::remove_part(int64 part) { store_.delete_part(node_, part); }
 
+void StateWriter::remove_node() { store_.delete_node(node_); }
+
 CheckpointStore::CheckpointStore(int32 pipeline_id) : pipeline_id_(pipeline_id) {
   pg::call([&] {
     Oid nsp = get_namespace_oid("_arroyo_stream", false);
@@ -296,6 +298,27 @@ void CheckpointStore::delete_part(int32 node, int64 part) {
   Datum values[] = {Int32GetDatum(pipeline_id_), Int32GetDatum(node), Int64GetDatum(part)};
   run("DELETE FROM _arroyo_stream.state WHERE pipeline_id = $1 AND node = $2 AND part = $3", 3,
       types, values, SPI_OK_DELETE);
+}
+
+void CheckpointStore::delete_node(int32 node) {
+  write_pending();
+  Oid types[] = {INT4OID, INT4OID};
+  Datum values[] = {Int32GetDatum(pipeline_id_), Int32GetDatum(node)};
+  run("DELETE FROM _arroyo_stream.state WHERE pipeline_id = $1 AND node = $2", 2, types, values,
+      SPI_OK_DELETE);
+}
+
+// Operator nodes of worker w are w * stride .. (w + 1) * stride - 1; source nodes
+// -1 - w * stride down to -(w + 1) * stride.
+void CheckpointStore::remove_workers(int first_worker, int last_worker, int32 node_stride) {
+  if (first_worker >= last_worker) return;
+  write_pending();
+  int32 lo = int32(first_worker) * node_stride, hi = int32(last_worker) * node_stride;
+  Oid types[] = {INT4OID, INT4OID, INT4OID};
+  Datum values[] = {Int32GetDatum(pipeline_id_), Int32GetDatum(lo), Int32GetDatum(hi)};
+  run("DELETE FROM _arroyo_stream.state WHERE pipeline_id = $1 AND "
+      "((node >= $2 AND node < $3) OR (node <= -1 - $2 AND node >= -$3))",
+      3, types, values, SPI_OK_DELETE);
 }
 
 void CheckpointStore::finish(const std::string& fingerprint, TimestampTz started) {

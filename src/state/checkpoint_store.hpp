@@ -25,7 +25,7 @@ struct StateEntry {
   std::string key;
   std::string value;
   ItemPointerData tid;  // where the entry is stored (a hint for StateWriter::put)
-  int32 worker = 0;      // the worker of a parallel pipeline that wrote it (0: the only one)
+  int32 worker = 0;     // the worker of a parallel pipeline that wrote it (0: the only one)
 };
 
 class CheckpointStore;
@@ -46,6 +46,8 @@ class StateWriter {
   void remove(int64 part, const std::string& key);
   // Deletes every entry of a part, at once (before any later put into it).
   void remove_part(int64 part);
+  // Deletes every entry of the node, at once (before any later put into it).
+  void remove_node();
 
  private:
   CheckpointStore& store_;
@@ -81,6 +83,10 @@ class CheckpointStore {
 
   // The value of the pipeline's entry (node, 0, ""), if it has one. Needs a transaction.
   static std::optional<std::string> read_entry(int32 pipeline_id, int32 node);
+  // Deletes, in the checkpoint being written, every entry of the pipeline's workers
+  // first_worker .. last_worker - 1 (node numbers shifted by worker * node_stride): the
+  // workers a pipeline rescaled to fewer no longer has.
+  void remove_workers(int first_worker, int last_worker, int32 node_stride);
   // Removes every entry and checkpoint of a pipeline (stream_drop). Needs a transaction.
   static void remove_all(int32 pipeline_id);
 
@@ -89,6 +95,7 @@ class CheckpointStore {
   void record(const std::string& fingerprint, TimestampTz started);
   void add(Batch& batch, int32 node, int64 part, const std::string& key, const std::string* value);
   void delete_part(int32 node, int64 part);
+  void delete_node(int32 node);
   void write_pending();
   void apply_pending();
   void insert_new();
