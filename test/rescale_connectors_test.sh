@@ -9,11 +9,14 @@
 #      by subtasks 0, 1 and 2
 #   b. nexmark bids at a rate, rescaled 2 -> 3 -> 1 while running: row for row the bids
 #      parallelism 1 generates for the same message_count
-#   c. an aggregate over an 8-partition topic at 2 workers, stopped, rescaled to 3, more
-#      messages, rescaled (running) to 1, more messages: the table equals the batch query over
-#      every message
+#   c. an aggregate over an 8-partition topic at 2 workers, stopped, rescaled to 3 (started,
+#      restarted without new messages: no message read twice), more messages, rescaled
+#      (running) to 1, more messages: the table equals the batch query over every message
 #   d. Kafka -> Kafka exactly once, rescaled 2 -> 3 -> 1 while messages keep arriving: a
 #      read_committed kcat sees every message exactly once
+#   f. Kafka -> Kafka exactly once at 3 workers whose epochs cannot be delivered (the broker
+#      refuses AddPartitionsToTxn): the pipeline fails with them in its checkpoint; rescaled to
+#      1, its worker fences the old transactional ids and delivers them: every message once
 #   e. impulse -> filesystem (JSON lines, rolled by size) rescaled 2 -> 3 -> 1 while running:
 #      the finished files hold every counter exactly once, none is left in progress, and the
 #      files of workers 0, 1 and 2 are there
@@ -58,10 +61,13 @@ equals() {
     last=$(q "$1")
     [[ $last == "$2" ]]
 }
-# rescale NAME N: stream_rescale, then checks that the pipeline's text says so.
+# rescale NAME N: stream_rescale, then checks that the pipeline's text says so (at 1, no SET
+# parallelism).
 rescale() {
     q "SELECT stream_rescale('$1', $2)" >/dev/null
-    [[ $(q "SELECT query FROM stream_pipelines WHERE name = '$1'") == *"parallelism = $2"* ]] ||
+    local text
+    text=$(q "SELECT query FROM stream_pipelines WHERE name = '$1'")
+    [[ ($2 -gt 1 && $text == *"parallelism = $2"*) || ($2 -eq 1 && $text != *parallelism*) ]] ||
         arroyo_die "stream_rescale('$1', $2) did not change the pipeline's text: \
 $(q "SELECT query FROM stream_pipelines WHERE name = '$1'")"
     echo "ok: $1 rescaled to $2"
@@ -174,8 +180,17 @@ q "SELECT stream_stop('agg_rs')" >/dev/null
 rescale agg_rs 3
 expect "a stopped pipeline stays stopped when rescaled" stopped \
     "$(q "SELECT state FROM stream_pipelines WHERE name = 'agg_rs'")"
-produce_rows agg_in 8001 16000
+# At 3 workers without new messages: the first checkpoint must write every partition's position
+# (the old workers' entries are deleted with it), or the restart that follows reads the topic
+# again from its start.
 q "SELECT stream_start('agg_rs')" >/dev/null
+sleep 1.5
+running agg_rs
+q "SELECT stream_stop('agg_rs')" >/dev/null
+q "SELECT stream_start('agg_rs')" >/dev/null
+sleep 1.5
+expect "rows after a restart at 3 workers without new messages" 8000 "$(q "SELECT sum(n) FROM agg")"
+produce_rows agg_in 8001 16000
 wait_for "16000 rows at 3 workers" equals "SELECT sum(n) FROM agg" 16000
 running agg_rs
 rescale agg_rs 1
@@ -253,6 +268,48 @@ ids=$(cut -f1 "$WORK/out.txt" | sed -n 's/.*arroyo_stream_txn=\(arroyo_stream-[^
     awk -F- '{ print (NF == 5 ? "-" $5 : "none") }' | LC_ALL=C sort -u | tr '\n' ' ')
 expect "worker suffixes of the transactional ids in the headers" "-0 -1 -2 none " "$ids"
 q "SELECT stream_stop('copy_rs')" >/dev/null
+
+# --- f. undelivered exactly-once epochs taken over ---------------------------------------------
+arroyo_log "f. epochs of 3 workers left undelivered, taken over by 1"
+# The broker answers AddPartitionsToTxn (API key 24) with TOPIC_AUTHORIZATION_FAILED (29): the
+# epochs checkpointed meanwhile cannot be delivered and the pipeline fails with them in its
+# outboxes. Rescaled to 1 and started without the fault, its worker (transactional id: the
+# pipeline's) fences the three old ids and delivers their epochs.
+q "CREATE FOREIGN TABLE eo_in (id int, k int, v int) SERVER kafka
+     OPTIONS (type 'source', topic 'copy_in', \"source.offset\" 'earliest');
+   CREATE FOREIGN TABLE eo_out (id int, k int, v int) SERVER kafka
+     OPTIONS (type 'sink', topic 'eo_out', \"sink.key_field\" 'id',
+              \"sink.commit_mode\" 'exactly_once');"
+kafka_broker_cmd "topic eo_out 3"
+kafka_broker_cmd "fail 24 100000 29"
+q "SELECT stream_create('eo_rs', \$q\$SET parallelism = 3; $CP
+     INSERT INTO eo_out SELECT id, k, v FROM eo_in\$q\$), stream_start('eo_rs')" >/dev/null
+expect "the pipeline fails while its epochs cannot be delivered" failed \
+    "$(q "SELECT stream_wait('eo_rs', '60 seconds')")"
+echo "eo_rs failed: $(q "SELECT last_error FROM stream_pipelines WHERE name = 'eo_rs'")"
+kafka_broker_cmd "clear 24"
+rescale eo_rs 1
+q "SELECT stream_start('eo_rs')" >/dev/null
+eo_out() {
+    kcat -C -b "$BOOT" -t eo_out -X isolation.level=read_committed -e -q -f '%h\t%s\n' \
+        >"$WORK/eo.txt"
+    last=$(wc -l <"$WORK/eo.txt")
+    ((last >= $1))
+}
+wait_for "all $COPY_ROWS messages in eo_out" eo_out $COPY_ROWS
+sleep 2
+running eo_rs
+eo_out 0
+expect "eo_out: messages, distinct ids" "$COPY_ROWS $COPY_ROWS" \
+    "$(wc -l <"$WORK/eo.txt") $(cut -f2 "$WORK/eo.txt" | sed 's/.*"id": *\([0-9]*\).*/\1/' |
+        sort -u | wc -l)"
+took=$(grep -oE 'rescaled from 3 worker\(s\): took over [0-9]+ undelivered epoch\(s\) .* [0-9]+ sent' \
+    "$PGTEST_DIR/server.log" | tail -n 1 || true)
+echo "$took"
+[[ $took =~ took\ over\ [1-9][0-9]*\ undelivered.*\ [1-9][0-9]*\ sent ]] ||
+    arroyo_die "the rescaled worker did not deliver the old workers' epochs: '$took'"
+echo "ok: the old workers' undelivered epochs were delivered by the rescaled worker"
+q "SELECT stream_stop('eo_rs')" >/dev/null
 
 # --- e. filesystem sink ----------------------------------------------------------------------
 arroyo_log "e. impulse -> filesystem, 2 -> 3 -> 1 while running"
