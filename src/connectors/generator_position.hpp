@@ -26,9 +26,8 @@ inline std::string encode_generator_position(const SharePosition& p, int64 time)
 
 // Reads an entry back. A two-integer entry is the share of worker `residue` of `stride` (the
 // parallelism its writer ran with).
-inline SharePosition decode_generator_position(const StateEntry& entry, int64 stride,
-                                               int64 residue, int64* time,
-                                               const std::string& what) {
+inline SharePosition decode_generator_position(const StateEntry& entry, int64 stride, int64 residue,
+                                               int64* time, const std::string& what) {
   StateDecoder d(entry.value.data(), entry.value.size(), what);
   std::vector<int64_t> v;
   while (!d.at_end()) v.push_back(d.get_int());

@@ -115,7 +115,7 @@ class EmittedSet {
         }
       if (!in) return i;
       i = share.parallelism % in->stride == 0 ? share.first_at_or_after(in->end)
-                                               : i + share.parallelism;
+                                              : i + share.parallelism;
     }
   }
 

@@ -243,7 +243,8 @@ TEST(rescale_two_workers_to_three) {
 
 TEST(rescale_keeps_the_position_small) {
   // Scaling 4 -> 2: worker 0 of 2 takes the even numbers, those of old workers 0 and 2 (0..36
-  // and 2..998 emitted): it jumps past what they emitted, and once past every old span its position is its own span only.
+  // and 2..998 emitted): it jumps past what they emitted, and once past every old span its position
+  // is its own span only.
   std::vector<SharePosition> old = {{4, 0, 40, {}}, {4, 1, 9, {}}, {4, 2, 1002, {}}, {4, 3, 7, {}}};
   ShareCursor c(SubtaskShare(0, 2));
   for (const auto& p : old) c.add(p);

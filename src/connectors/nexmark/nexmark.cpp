@@ -363,9 +363,9 @@ class NexmarkSource : public Source {
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, start_ = 0;
   int64 checkpointed_ = 0;
-  SubtaskShare share_;    // this worker's event numbers
-  bool has_kind_ = true;  // whether any of them is of the table's kind
-  ShareCursor cursor_;    // this worker's next event number of the whole sequence
+  SubtaskShare share_;     // this worker's event numbers
+  bool has_kind_ = true;   // whether any of them is of the table's kind
+  ShareCursor cursor_;     // this worker's next event number of the whole sequence
   int rescaled_from_ = 0;  // the checkpoint's parallelism, when it was another
   bool restored_ = false;  // entries were given: settle() before polling
   std::vector<Column> columns_;
