@@ -11,7 +11,7 @@
 #      as a SET line) -> finished with its exact rows, list, get, stop, start, drop (204) -> 404,
 #      checkpoints and errors endpoints (a runtime failure's message);
 #   d. refusals with PostgreSQL's message and SQLSTATE: a bad query (400), a duplicate (409),
-#      no privilege on the source (403), not the owner (403), parallelism 2 (created; rescaling refused), unknown fields,
+#      no privilege on the source (403), not the owner (403), parallelism 2 (created; rescaled to 3 by PATCH), unknown fields,
 #      malformed JSON (400); validate_query plans and creates nothing;
 #   e. a URL-encoded name, a 400 kB query, a body over 1 MiB (413), a chunked body (411), a
 #      body not in UTF-8, keep-alive; 20 concurrent curls and 20 concurrent urllib requests, each answered exactly;
@@ -202,12 +202,17 @@ api POST /pipelines "$ALICE" '{"name": "evens", "query": "INSERT INTO out_a SELE
 expect_eq "duplicate" '409 42710 pipeline "evens" already exists' "$(err)"
 api POST /pipelines "$BOB" '{"name": "bobs", "query": "INSERT INTO out_a SELECT counter FROM ticks"}'
 expect_eq "no privilege on the source" '403 42501 permission denied for foreign table ticks' "$(err)"
-api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 2, "query": "INSERT INTO out_a SELECT counter FROM ticks WHERE counter < 0"}'
+api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 2, "query": "INSERT INTO out_a SELECT counter FROM slow_ticks WHERE counter < 0"}'
 expect_eq "create with parallelism 2" "201 2" "$STATUS $(jp 'j["parallelism"]')"
+sleep 1.5
 api PATCH /pipelines/par "$ALICE" '{"parallelism": 3}'
-expect_eq "rescaling" '400 0A000 the pipeline runs as 2 worker(s); changing its parallelism (rescaling) is not supported yet' "$(err)"
-api PATCH /pipelines/par "$ALICE" '{"parallelism": 2}'
-expect_eq "the same parallelism" "200 2" "$STATUS $(jp 'j["parallelism"]')"
+expect_eq "rescaling" "200 3 running" "$STATUS $(jp 'j["parallelism"]') $(jp 'j["state"]')"
+sleep 1.5
+api GET /pipelines/par "$ALICE"
+expect_eq "rescaled and still running" "200 3 running None" \
+    "$STATUS $(jp 'j["parallelism"]') $(jp 'j["state"]') $(jp 'j["last_error"]')"
+api PATCH /pipelines/par "$ALICE" '{"parallelism": 3}'
+expect_eq "the same parallelism" "200 3" "$STATUS $(jp 'j["parallelism"]')"
 api DELETE /pipelines/par "$ALICE"
 expect_eq "drop par" "204 " "$STATUS $BODY"
 api POST /pipelines "$ALICE" '{"name": "par", "parallelism": 33, "query": "INSERT INTO out_a SELECT counter FROM ticks"}'

@@ -31,7 +31,8 @@ struct KeyGroupFilter {
   }
 };
 
-// Rescaling merges an operator's own entries (watermarks) of several old workers: the least value of each
+// Rescaling merges an operator's own entries (watermarks) of several old workers: the least value
+// of each
 // (`first`: the first such entry).
 inline void merge_least(int64& into, int64 value, bool first) {
   into = first ? value : std::min(into, value);

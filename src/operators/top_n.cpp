@@ -252,6 +252,7 @@ void TopNOperator::flush() {
   for (Group* g : dirty_) {
     Partition& p = part(g);
     p.dirty = false;
+    unsaved_.mark(g);  // its emitted rows change: the next checkpoint must hold them
     pg::call([&] { rank_top(p, top, ranks); });
     kept.assign(p.emitted.size(), 0);
     fresh.assign(ranks.size(), 1);

@@ -157,7 +157,7 @@ const char* rest_openapi_document() {
         "type": "object",
         "properties": {
           "stop": {"type": "string", "enum": ["none", "checkpoint", "immediate"]},
-          "parallelism": {"type": "integer", "minimum": 1, "maximum": 32, "description": "Only the pipeline's own parallelism: rescaling is not supported yet"}
+          "parallelism": {"type": "integer", "minimum": 1, "maximum": 32, "description": "Another parallelism rescales the pipeline (stream_rescale): it stops with a final checkpoint and starts again as that many workers, its state redistributed by key group"}
         }
       },
       "PreviewPost": {

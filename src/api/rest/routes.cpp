@@ -314,17 +314,15 @@ HttpResponse patch_pipeline(const Context& cx, const std::string& name,
                             const HttpRequest& request) {
   auto f = body_fields(request.body, {"stop", "parallelism", "checkpoint_interval_micros"});
   std::string state = pipeline_state(cx, name);
+  // Another parallelism rescales (stream_rescale: a running pipeline stops with a final
+  // checkpoint and starts again as that many workers).
   if (int parallelism = parallelism_field(f)) {
     std::optional<std::string> now = query_value("SELECT p.parallelism::text FROM " + cx.schema +
                                                      ".stream_pipelines p WHERE p.name = $1",
                                                  {name});
     if (!now || *now != std::to_string(parallelism))
-      http_fail(400, "0A000",
-                "the pipeline runs as " + now.value_or("?") +
-                    " worker(s); changing its "
-                    "parallelism (rescaling) is not supported yet",
-                "Each worker's state is checkpointed apart. Drop the pipeline and create it again "
-                "with the new parallelism to start over.");
+      query("SELECT " + cx.schema + ".stream_rescale($1, $2::int)",
+            {name, std::to_string(parallelism)});
   }
   if (present(f, "checkpoint_interval_micros"))
     http_fail(400, "0A000", "checkpoint_interval_micros cannot be changed",
