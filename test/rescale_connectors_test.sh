@@ -20,6 +20,8 @@
 #   e. impulse -> filesystem (JSON lines, rolled by size) rescaled 2 -> 3 -> 1 while running:
 #      the finished files hold every counter exactly once, none is left in progress, and the
 #      files of workers 0, 1 and 2 are there
+#   g. impulse -> filesystem at 3 workers failing mid-run (files left in progress), rescaled to
+#      1: worker 0 finishes the files of workers 1 and 2; every counter once, none in progress
 #
 # Ports: the broker on ARROYO_RESCALE_TEST_PORT (55616), PostgreSQL on the next one (55617).
 set -euo pipefail
@@ -342,5 +344,49 @@ expect "counters in the files (rows, distinct, min, max)" "6000|6000|0|5999" \
     "$(q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')::bigint) || '|' ||
                  min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint)
           FROM files_got")"
+
+# --- g. files left open by a failed run -------------------------------------------------------
+arroyo_log "g. impulse -> filesystem at 3 workers failing, rescaled to 1"
+# Counter 3000 fails the pipeline while the flag is set: its workers' open (and rolled, not yet
+# renamed) files stay in progress, the checkpoint recording their committed lengths. Rescaled
+# to 1, worker 0 takes its own back and finishes those of workers 1 and 2.
+q "CREATE TABLE boom_flag (armed boolean);
+   INSERT INTO boom_flag VALUES (true);
+   CREATE FUNCTION boom(c bigint) RETURNS bigint LANGUAGE sql STABLE
+     AS \$f\$ SELECT CASE WHEN c = 3000 AND (SELECT armed FROM boom_flag) THEN c / 0 ELSE c END \$f\$;
+   CREATE FOREIGN TABLE ticks2 (counter bigint, subtask_index int) SERVER impulse
+     OPTIONS (event_rate '1500', message_count '6000');
+   CREATE FOREIGN TABLE files2_out (counter bigint, subtask_index int) SERVER fs
+     OPTIONS (path '$OUT/files2', type 'sink', format 'json',
+              \"rolling_policy.file_size\" '2kB');
+   CREATE TABLE files2_got (j jsonb);"
+q "SELECT stream_create('files2_rs', \$q\$SET parallelism = 3; $CP
+     INSERT INTO files2_out SELECT boom(counter), subtask_index FROM ticks2\$q\$),
+          stream_start('files2_rs')" >/dev/null
+expect "the pipeline fails at counter 3000" "failed" \
+    "$(q "SELECT stream_wait('files2_rs', '60 seconds')")"
+echo "files2_rs failed: $(q "SELECT last_error FROM stream_pipelines WHERE name = 'files2_rs'")"
+inprogress=$(find "$OUT/files2" -name '.files2_rs-[12]-*.inprogress' | wc -l)
+((inprogress > 0)) || arroyo_die "no file of workers 1 and 2 was left in progress"
+echo "ok: $inprogress file(s) of workers 1 and 2 left in progress"
+q "UPDATE boom_flag SET armed = false"
+rescale files2_rs 1
+q "SELECT stream_start('files2_rs')" >/dev/null
+finished files2_rs
+expect "files2 left in progress" "" "$(find "$OUT/files2" -name '.*' -type f | sort)"
+find "$OUT/files2" -name 'files2_rs-*.json' -exec cat {} + >"$WORK/files2.json"
+pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -q \
+    -c "COPY files2_got FROM STDIN (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" \
+    <"$WORK/files2.json"
+expect "counters in files2 (rows, distinct, min, max)" "6000|6000|0|5999" \
+    "$(q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')::bigint) || '|' ||
+                 min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint)
+          FROM files2_got")"
+finished_log=$(grep -oE 'finished [0-9]+ open and [0-9]+ rolled file\(s\) of "files2_rs-[12]-\*"' \
+    "$PGTEST_DIR/server.log" | sort -u | tr '\n' ';' || true)
+echo "$finished_log"
+[[ $finished_log == *files2_rs-1-* && $finished_log == *files2_rs-2-* ]] ||
+    arroyo_die "worker 0 did not finish the files of workers 1 and 2: '$finished_log'"
+echo "ok: worker 0 finished the files of workers 1 and 2"
 
 echo "rescale_connectors_test: all passed"
