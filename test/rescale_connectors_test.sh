@@ -17,6 +17,8 @@
 #   f. Kafka -> Kafka exactly once at 3 workers whose epochs cannot be delivered (the broker
 #      refuses AddPartitionsToTxn): the pipeline fails with them in its checkpoint; rescaled to
 #      1, its worker fences the old transactional ids and delivers them: every message once
+#   h. impulse -> Kafka at least once (no state), rescaled 2 -> 3 while running: every counter
+#      once (clean stops), from subtasks 0, 1 and 2
 #   e. impulse -> filesystem (JSON lines, rolled by size) rescaled 2 -> 3 -> 1 while running:
 #      the finished files hold every counter exactly once, none is left in progress, and the
 #      files of workers 0, 1 and 2 are there
@@ -312,6 +314,25 @@ echo "$took"
     arroyo_die "the rescaled worker did not deliver the old workers' epochs: '$took'"
 echo "ok: the old workers' undelivered epochs were delivered by the rescaled worker"
 q "SELECT stream_stop('eo_rs')" >/dev/null
+
+# --- h. at-least-once Kafka sink ---------------------------------------------------------------
+arroyo_log "h. impulse -> Kafka at least once, 2 -> 3 while running"
+kafka_broker_cmd "topic alo_out 4"
+q "CREATE FOREIGN TABLE ticks3 (counter bigint, subtask_index int) SERVER impulse
+     OPTIONS (event_rate '1000', message_count '3000');
+   CREATE FOREIGN TABLE alo_out (counter bigint, subtask_index int) SERVER kafka
+     OPTIONS (type 'sink', topic 'alo_out', format 'json');"
+q "SELECT stream_create('alo_rs', \$q\$SET parallelism = 2; $CP
+     INSERT INTO alo_out SELECT counter, subtask_index FROM ticks3\$q\$),
+          stream_start('alo_rs')" >/dev/null
+sleep 1
+rescale alo_rs 3
+finished alo_rs
+kcat -C -b "$BOOT" -t alo_out -e -q -f '%s\n' >"$WORK/alo.txt"
+expect "alo_out: messages, distinct counters, subtasks" "3000 3000 0,1,2" \
+    "$(wc -l <"$WORK/alo.txt") $(sed 's/.*"counter": *\([0-9]*\).*/\1/' "$WORK/alo.txt" |
+        sort -u | wc -l) $(sed 's/.*"subtask_index": *\([0-9]*\).*/\1/' "$WORK/alo.txt" |
+        sort -u | tr '\n' ',' | sed 's/,$//')"
 
 # --- e. filesystem sink ----------------------------------------------------------------------
 arroyo_log "e. impulse -> filesystem, 2 -> 3 -> 1 while running"
