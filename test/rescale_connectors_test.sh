@@ -14,15 +14,15 @@
 #      (running) to 1, more messages: the table equals the batch query over every message
 #   d. Kafka -> Kafka exactly once, rescaled 2 -> 3 -> 1 while messages keep arriving: a
 #      read_committed kcat sees every message exactly once
-#   f. Kafka -> Kafka exactly once at 3 workers whose epochs cannot be delivered (the broker
+#   e. Kafka -> Kafka exactly once at 3 workers whose epochs cannot be delivered (the broker
 #      refuses AddPartitionsToTxn): the pipeline fails with them in its checkpoint; rescaled to
 #      1, its worker fences the old transactional ids and delivers them: every message once
-#   h. impulse -> Kafka at least once (no state), rescaled 2 -> 3 while running: every counter
+#   f. impulse -> Kafka at least once (no state), rescaled 2 -> 3 while running: every counter
 #      once (clean stops), from subtasks 0, 1 and 2
-#   e. impulse -> filesystem (JSON lines, rolled by size) rescaled 2 -> 3 -> 1 while running:
+#   g. impulse -> filesystem (JSON lines, rolled by size) rescaled 2 -> 3 -> 1 while running:
 #      the finished files hold every counter exactly once, none is left in progress, and the
 #      files of workers 0, 1 and 2 are there
-#   g. impulse -> filesystem at 3 workers failing mid-run (files left in progress), rescaled to
+#   h. impulse -> filesystem at 3 workers failing mid-run (files left in progress), rescaled to
 #      1: worker 0 finishes the files of workers 1 and 2; every counter once, none in progress
 #
 # Ports: the broker on ARROYO_RESCALE_TEST_PORT (55616), PostgreSQL on the next one (55617).
@@ -273,8 +273,8 @@ ids=$(cut -f1 "$WORK/out.txt" | sed -n 's/.*arroyo_stream_txn=\(arroyo_stream-[^
 expect "worker suffixes of the transactional ids in the headers" "-0 -1 -2 none " "$ids"
 q "SELECT stream_stop('copy_rs')" >/dev/null
 
-# --- f. undelivered exactly-once epochs taken over ---------------------------------------------
-arroyo_log "f. epochs of 3 workers left undelivered, taken over by 1"
+# --- e. undelivered exactly-once epochs taken over -------------------------------------------
+arroyo_log "e. epochs of 3 workers left undelivered, taken over by 1"
 # The broker answers AddPartitionsToTxn (API key 24) with TOPIC_AUTHORIZATION_FAILED (29): the
 # epochs checkpointed meanwhile cannot be delivered and the pipeline fails with them in its
 # outboxes. Rescaled to 1 and started without the fault, its worker (transactional id: the
@@ -315,8 +315,8 @@ echo "$took"
 echo "ok: the old workers' undelivered epochs were delivered by the rescaled worker"
 q "SELECT stream_stop('eo_rs')" >/dev/null
 
-# --- h. at-least-once Kafka sink ---------------------------------------------------------------
-arroyo_log "h. impulse -> Kafka at least once, 2 -> 3 while running"
+# --- f. at-least-once Kafka sink -------------------------------------------------------------
+arroyo_log "f. impulse -> Kafka at least once, 2 -> 3 while running"
 kafka_broker_cmd "topic alo_out 4"
 q "CREATE FOREIGN TABLE ticks3 (counter bigint, subtask_index int) SERVER impulse
      OPTIONS (event_rate '1000', message_count '3000');
@@ -334,8 +334,8 @@ expect "alo_out: messages, distinct counters, subtasks" "3000 3000 0,1,2" \
         sort -u | wc -l) $(sed 's/.*"subtask_index": *\([0-9]*\).*/\1/' "$WORK/alo.txt" |
         sort -u | tr '\n' ',' | sed 's/,$//')"
 
-# --- e. filesystem sink ----------------------------------------------------------------------
-arroyo_log "e. impulse -> filesystem, 2 -> 3 -> 1 while running"
+# --- g. filesystem sink ----------------------------------------------------------------------
+arroyo_log "g. impulse -> filesystem, 2 -> 3 -> 1 while running"
 q "CREATE SERVER fs FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'filesystem');
    CREATE FOREIGN TABLE ticks (counter bigint, subtask_index int) SERVER impulse
      OPTIONS (event_rate '800', message_count '6000');
@@ -366,8 +366,8 @@ expect "counters in the files (rows, distinct, min, max)" "6000|6000|0|5999" \
                  min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint)
           FROM files_got")"
 
-# --- g. files left open by a failed run -------------------------------------------------------
-arroyo_log "g. impulse -> filesystem at 3 workers failing, rescaled to 1"
+# --- h. files left open by a failed run ------------------------------------------------------
+arroyo_log "h. impulse -> filesystem at 3 workers failing, rescaled to 1"
 # Counter 3000 fails the pipeline while the flag is set: its workers' open (and rolled, not yet
 # renamed) files stay in progress, the checkpoint recording their committed lengths. Rescaled
 # to 1, worker 0 takes its own back and finishes those of workers 1 and 2.
