@@ -228,11 +228,11 @@ q "CREATE FOREIGN TABLE copy_in (id int, k int, v int) SERVER kafka
    CREATE TABLE copy_rows (id int, k int, v int);"
 q "SELECT stream_create('copy_rs', \$q\$SET parallelism = 2; $CP
      INSERT INTO copy_out SELECT id, k, v FROM copy_in\$q\$), stream_start('copy_rs')" >/dev/null
-# The producer: 12 batches of 2000, one every 0.5 s, while the pipeline is rescaled.
+# The producer: 16 batches of 1500, one every 0.6 s or more, while the pipeline is rescaled.
 (
-    for ((b = 0; b < 12; b++)); do
-        produce_rows copy_in $((b * 2000 + 1)) $((b * 2000 + 2000))
-        sleep 0.5
+    for ((b = 0; b < 16; b++)); do
+        produce_rows copy_in $((b * 1500 + 1)) $((b * 1500 + 1500))
+        sleep 0.6
     done
 ) &
 producer=$!
@@ -244,9 +244,11 @@ committed_out() {
     last=$(wc -l <"$WORK/out.txt")
     ((last >= $1))
 }
-wait_for "output at 2 workers" committed_out 2000
+wait_for "output at 2 workers" committed_out 1500
 rescale copy_rs 3
-wait_for "output at 3 workers" committed_out 8000
+committed_out 0
+# Two more batches at 3 workers (each worker has partitions of them).
+wait_for "output at 3 workers" committed_out $((last + 3000))
 running copy_rs
 rescale copy_rs 1
 wait "$producer" || arroyo_die "the producer failed"
