@@ -145,20 +145,22 @@ FilesystemSink::~FilesystemSink() {
 }
 
 void FilesystemSink::open(const RuntimeInfo& info) {
-  std::string name;
+  name_.clear();
   for (char c : info.pipeline_name)
-    name.push_back(isalnum(uint8(c)) || c == '_' || c == '-' ? c : '_');
-  prefix_ = name + "-" + std::to_string(info.subtask_index) + "-";
+    name_.push_back(isalnum(uint8(c)) || c == '_' || c == '-' ? c : '_');
+  subtask_ = info.subtask_index;
+  parallelism_ = std::max(info.parallelism, 1);
+  prefix_ = name_ + "-" + std::to_string(info.subtask_index) + "-";
 }
 
-std::string FilesystemSink::final_name(int64 seq) const {
+std::string FilesystemSink::final_name(const std::string& prefix, int64 seq) const {
   char digits[24];
   snprintf(digits, sizeof digits, "%08lld", (long long)seq);
-  return prefix_ + digits + "." + format_->extension();
+  return prefix + digits + "." + format_->extension();
 }
 
-std::string FilesystemSink::temp_name(int64 seq) const {
-  return "." + final_name(seq) + kTempSuffix;
+std::string FilesystemSink::temp_name(const std::string& prefix, int64 seq) const {
+  return "." + final_name(prefix, seq) + kTempSuffix;
 }
 
 std::string FilesystemSink::full(const std::string& dir, const std::string& name) const {
@@ -258,6 +260,7 @@ void FilesystemSink::roll(Part& p) {
 }
 
 void FilesystemSink::write(const Batch& rows) {
+  if (rescale_pending_) finish_rescale();
   if (!recovered_) recover({}, {});
   for (int r = 0; r < rows.size(); r++) {
     if (rows.op(r) != RowOp::Insert)
@@ -275,6 +278,7 @@ void FilesystemSink::write(const Batch& rows) {
 
 // Rolls files past their age, then writes and fsyncs what every open file holds.
 void FilesystemSink::commit() {
+  if (rescale_pending_) finish_rescale();
   if (!recovered_) recover({}, {});
   if (options_.interval_us > 0) {
     TimestampTz now = pg::call([] { return GetCurrentTimestamp(); });
@@ -320,6 +324,7 @@ std::string FilesystemSink::encode_state() const {
 }
 
 void FilesystemSink::checkpoint(StateWriter& w) {
+  if (rescale_pending_) finish_rescale();
   if (!recovered_) recover({}, {});
   std::string state = encode_state();
   recorded_ = rolled_.size();
@@ -336,8 +341,10 @@ void FilesystemSink::committed() {
   sync_dirs();
 }
 
-void FilesystemSink::rename_into_place(const Rolled& r, bool may_be_done) {
-  std::string from = full(r.dir, temp_name(r.seq)), to = full(r.dir, final_name(r.seq));
+void FilesystemSink::rename_into_place(const std::string& prefix, const Rolled& r,
+                                       bool may_be_done) {
+  std::string from = full(r.dir, temp_name(prefix, r.seq));
+  std::string to = full(r.dir, final_name(prefix, r.seq));
   if (::rename(from.c_str(), to.c_str()) == 0) {
     dirs_to_sync_.push_back(options_.path + "/" + r.dir);
     return;
@@ -375,9 +382,95 @@ void FilesystemSink::restore(const StateEntry& entry) {
     open.push_back(std::move(p));
   }
   d.expect_end();
+  if (rescaled_from_ && entry.worker != subtask_) {
+    // An old worker this one inherits (entry.worker % parallelism == subtask_index).
+    finish_inherited(name_ + "-" + std::to_string(entry.worker) + "-", rolled, open);
+    finished_.insert(entry.worker);
+    return;
+  }
   next_seq_ = next;
   recover(rolled, open);
-  last_state_ = entry.value;
+  // Rescaled: the runtime deletes the old entries with the first checkpoint, which must
+  // therefore write this one again.
+  if (!rescaled_from_) last_state_ = entry.value;
+}
+
+void FilesystemSink::rescale(int old_parallelism) {
+  rescaled_from_ = old_parallelism;
+  rescale_pending_ = true;
+}
+
+// Once the checkpoint's entries are in: the inherited old workers that left none may still
+// have left in-progress files (uncommitted rows only), which go.
+void FilesystemSink::finish_rescale() {
+  rescale_pending_ = false;
+  for (int w = subtask_ + parallelism_; w < rescaled_from_; w += parallelism_)
+    if (!finished_.count(w)) finish_inherited(name_ + "-" + std::to_string(w) + "-", {}, {});
+  finished_.clear();
+}
+
+// Finishes the files of an inherited old worker (file names starting with `prefix`): renames its
+// rolled files, cuts each open file back to its recorded length, ends it (trailer, fsync) and
+// renames it, and deletes that worker's in-progress files the checkpoint does not cover.
+void FilesystemSink::finish_inherited(const std::string& prefix, const std::vector<Rolled>& rolled,
+                                      const std::vector<Part>& open) {
+  int64 finished = 0;
+  for (const Rolled& r : rolled) rename_into_place(prefix, r, true);
+  std::set<std::pair<std::string, int64>> kept;
+  for (const Part& saved : open) {
+    kept.insert({saved.dir, saved.seq});
+    std::string path = full(saved.dir, temp_name(prefix, saved.seq));
+    int fd;
+    do fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == ENOENT && exists(full(saved.dir, final_name(prefix, saved.seq))))
+      continue;  // finished before (the pipeline stopped, or an earlier try of this rescale)
+    if (fd < 0) {
+      if (errno == ENOENT)
+        pg::fail(ERRCODE_DATA_CORRUPTED,
+                 "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
+                 "Rows the pipeline committed to it are lost.",
+                 "Drop the pipeline (stream_drop) and create it again.");
+      fail_file("open", path, errno);
+    }
+    struct stat st;
+    int err = 0;
+    if (::fstat(fd, &st) != 0) err = errno;
+    if (!err && int64(st.st_size) < saved.size) {
+      ::close(fd);
+      pg::fail(ERRCODE_DATA_CORRUPTED,
+               "file \"" + path + "\" is shorter than the pipeline's checkpoint records (" +
+                   std::to_string(st.st_size) + " < " + std::to_string(saved.size) + " bytes)");
+    }
+    if (!err && ::ftruncate(fd, off_t(saved.size)) != 0) err = errno;
+    if (!err && ::lseek(fd, off_t(saved.size), SEEK_SET) < 0) err = errno;
+    if (err) {
+      ::close(fd);
+      fail_file("cut back", path, err);
+    }
+    std::string trailer = format_->trailer();
+    try {
+      write_all(fd, trailer, path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && !err) err = errno;
+    if (err) fail_file("fsync", path, err);
+    rename_into_place(prefix, {saved.dir, saved.seq}, false);
+    finished++;
+  }
+  int64 ignored = 0;
+  int64 removed = remove_uncovered(prefix, kept, &ignored);
+  sync_dirs();
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: filesystem sink in \"%s\": finished %lld open and %lld "
+                         "rolled file(s) of \"%s*\" left by an old worker, removed %lld "
+                         "uncommitted file(s)",
+                         options_.path.c_str(), (long long)finished, (long long)rolled.size(),
+                         prefix.c_str(), (long long)removed)));
+  });
 }
 
 // Brings the directory to the checkpoint's state: finishes its renames, cuts its open files
@@ -421,6 +514,22 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
     kept.insert({saved.dir, saved.seq});
     open_[saved.dir] = std::move(part);
   }
+  removed = remove_uncovered(prefix_, kept, &next_seq_);
+  sync_dirs();
+  if (cut > 0 || removed > 0)
+    pg::call([&] {
+      ereport(LOG, (errmsg("arroyo_stream: filesystem sink in \"%s\": cut %lld file(s) back to "
+                           "the checkpoint and removed %lld uncommitted file(s)",
+                           options_.path.c_str(), (long long)cut, (long long)removed)));
+    });
+}
+
+// Deletes the in-progress files named `prefix`<seq> that `kept` does not hold, in every partition
+// directory; moves *next_seq past every file of that prefix. Returns how many it deleted.
+int64 FilesystemSink::remove_uncovered(const std::string& prefix,
+                                       const std::set<std::pair<std::string, int64>>& kept,
+                                       int64* next_seq) {
+  int64 removed = 0;
   // Walk the partition directories (as deep as there are partition columns), breadth first.
   std::vector<std::string> level = {""};
   for (size_t depth = 0; depth <= partition_columns_.size(); depth++) {
@@ -446,11 +555,11 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
         }
         int64 seq;
         std::string ext = std::string(".") + format_->extension();
-        if (parse_seq(name, "." + prefix_, ext + kTempSuffix, &seq)) {
-          next_seq_ = std::max(next_seq_, seq + 1);
+        if (parse_seq(name, "." + prefix, ext + kTempSuffix, &seq)) {
+          *next_seq = std::max(*next_seq, seq + 1);
           if (!kept.count({dir, seq})) remove.push_back(dirpath + name);
-        } else if (parse_seq(name, prefix_, ext, &seq)) {
-          next_seq_ = std::max(next_seq_, seq + 1);
+        } else if (parse_seq(name, prefix, ext, &seq)) {
+          *next_seq = std::max(*next_seq, seq + 1);
         }
       }
       ::closedir(dh);
@@ -462,13 +571,7 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
     }
     level = std::move(next);
   }
-  sync_dirs();
-  if (cut > 0 || removed > 0)
-    pg::call([&] {
-      ereport(LOG, (errmsg("arroyo_stream: filesystem sink in \"%s\": cut %lld file(s) back to "
-                           "the checkpoint and removed %lld uncommitted file(s)",
-                           options_.path.c_str(), (long long)cut, (long long)removed)));
-    });
+  return removed;
 }
 
 // Rolls every open file and renames every rolled one: all they hold is committed (close()

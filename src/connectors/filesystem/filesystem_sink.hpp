@@ -12,6 +12,15 @@
 // file back to its recorded length and keeps appending to it, and deletes this pipeline's
 // in-progress files the checkpoint does not cover (they hold only rows the restart produces
 // again). Stopping or finishing the pipeline (close) rolls and renames every file.
+//
+// Rescaled (a checkpoint of N workers resumed by N'), worker s inherits the old workers w with
+// w % N' == s. Its own old entry (w == s) it restores as above; every other inherited worker's
+// files it finishes under their names: the recorded renames, each open file cut back to its
+// recorded length, given its trailer and renamed into place, that worker's other in-progress
+// files deleted (also for an inherited worker without an entry). Such a worker's index is at
+// least N', so no new worker writes files of its prefix: names cannot collide. All of this is
+// repeatable (a crash before the first checkpoint after the rescale finds it done), and that
+// checkpoint writes the worker's whole state.
 #pragma once
 
 #include "connectors/filesystem/file_format.hpp"
@@ -19,6 +28,7 @@
 #include "core/connector.hpp"
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +45,7 @@ class FilesystemSink : public Sink {
   void commit() override;
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& entry) override;
+  void rescale(int old_parallelism) override;
   void committed() override;
   void close() override;
 
@@ -56,15 +67,25 @@ class FilesystemSink : public Sink {
     int64 seq;
   };
 
-  std::string final_name(int64 seq) const;
-  std::string temp_name(int64 seq) const;
+  std::string final_name(int64 seq) const { return final_name(prefix_, seq); }
+  std::string temp_name(int64 seq) const { return temp_name(prefix_, seq); }
+  std::string final_name(const std::string& prefix, int64 seq) const;
+  std::string temp_name(const std::string& prefix, int64 seq) const;
   std::string full(const std::string& dir, const std::string& name) const;
   std::string partition_dir(const TableSpec& spec, const Datum* values, const bool* nulls);
   Part& part_for(const std::string& dir);
   void roll(Part& p);
   void flush(Part& p, bool frame);
   void recover(const std::vector<Rolled>& rolled, const std::vector<Part>& open);
-  void rename_into_place(const Rolled& r, bool may_be_done);
+  void finish_inherited(const std::string& prefix, const std::vector<Rolled>& rolled,
+                        const std::vector<Part>& open);
+  void finish_rescale();
+  int64 remove_uncovered(const std::string& prefix,
+                         const std::set<std::pair<std::string, int64>>& kept, int64* next_seq);
+  void rename_into_place(const Rolled& r, bool may_be_done) {
+    rename_into_place(prefix_, r, may_be_done);
+  }
+  void rename_into_place(const std::string& prefix, const Rolled& r, bool may_be_done);
   void sync_dirs();
   std::string encode_state() const;
 
@@ -77,7 +98,12 @@ class FilesystemSink : public Sink {
     FmgrInfo output;
   };
   std::vector<PartitionColumn> partition_columns_;
+  std::string name_;    // the pipeline's name, as file names hold it
   std::string prefix_;  // "<pipeline>-<subtask>-"
+  int subtask_ = 0, parallelism_ = 1;
+  int rescaled_from_ = 0;         // the checkpoint's parallelism, when it was another
+  std::set<int> finished_;        // inherited old workers whose files are finished
+  bool rescale_pending_ = false;  // inherited old workers without an entry are still to clean
   bool recovered_ = false;
   int64 next_seq_ = 1;
   std::map<std::string, std::unique_ptr<Part>> open_;  // by relative directory

@@ -1,7 +1,10 @@
 // impulse: a generator source emitting counter = 0, 1, 2, ... at a given rate, like Arroyo's.
 // In a parallel pipeline worker s of N emits the counters c with c % N == s (below
 // message_count), each when parallelism 1 would (so each worker runs at event_rate / N), with
-// subtask_index = s: the union over the workers is parallelism 1's counters.
+// subtask_index = s: the union over the workers is parallelism 1's counters. Rescaled (a
+// checkpoint of N workers resumed by N'), each new worker takes its share of the counters no
+// old worker emitted (ShareCursor), the rate counting from the least of them.
+#include "connectors/generator_position.hpp"
 #include "core/connector.hpp"
 #include "core/event_time.hpp"
 #include "core/subtask_share.hpp"
@@ -34,43 +37,55 @@ class ImpulseSource : public Source {
     first_event_time_ = start_time_ ? *start_time_ : info.pipeline_start;
     subtask_ = info.subtask_index;
     share_ = SubtaskShare(info.subtask_index, info.parallelism);
-    next_ = share_.first_at_or_after(0);
+    cursor_ = ShareCursor(share_);
     run_first_ = 0;
   }
 
-  // Position: the next counter (of this worker's), and the event time of counter 0 (the first
-  // run's start).
+  // Position: the counters emitted (this worker's share below its next counter, and after a
+  // rescale the old workers' counters still ahead of it), and the event time of counter 0 (the
+  // first run's start).
   void checkpoint(StateWriter& w) override {
-    if (next_ == checkpointed_) return;
-    w.put(0, "", encode_ints({next_, first_event_time_}));
-    checkpointed_ = next_;
+    settle();
+    if (cursor_.next() == checkpointed_) return;
+    w.put(0, "", encode_generator_position(cursor_.position(), first_event_time_));
+    checkpointed_ = cursor_.next();
+  }
+
+  // Resuming a checkpoint of `old_parallelism` workers: restore() gets every old worker's
+  // position; the first checkpoint writes this worker's whole position.
+  void rescale(int old_parallelism) override {
+    rescaled_from_ = old_parallelism;
+    checkpointed_ = -1;
+    restored_ = true;
   }
 
   void restore(const StateEntry& entry) override {
-    std::vector<int64> v = decode_ints(entry.value, 2, "the impulse source's position");
-    next_ = checkpointed_ = share_.first_at_or_after(std::max<int64>(v[0], 0));
-    first_event_time_ = v[1];
-    // The rate applies from here on, as if this run's counters began at this worker's round.
-    run_first_ = next_ - share_.subtask;
+    int64 time = 0;
+    SharePosition p = decode_generator_position(
+        entry, rescaled_from_ ? rescaled_from_ : share_.parallelism,
+        rescaled_from_ ? entry.worker : share_.subtask, &time, "the impulse source's position");
+    cursor_.add(p);
+    first_event_time_ = time;
+    restored_ = true;
   }
 
   PollResult poll(Batch& out) override {
-    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
-    int64 n = out.capacity() - out.size();
-    if (message_count_ >= 0) n = std::min<int64>(n, share_.count(next_, message_count_));
+    settle();
+    if (message_count_ >= 0 && cursor_.next() >= message_count_) return PollResult::ended();
+    int64 stop = message_count_ >= 0 ? message_count_ : PG_INT64_MAX;
     TimestampTz now = GetCurrentTimestamp();
     if (event_rate_ > 0) {
       // Counters due by now at event_rate per second since the run started (all workers'):
       // this worker's among them.
       int64 due = int64(double(now - run_start_) * double(event_rate_) / 1e6) + 1;
-      n = std::min<int64>(n, share_.count(next_, run_first_ + due));
-      if (n <= 0)
-        return PollResult::idle(run_start_ +
-                                int64(double(next_ - run_first_) * 1e6 / double(event_rate_)));
+      stop = std::min(stop, run_first_ + due);
+      if (cursor_.next() >= stop)
+        return PollResult::idle(
+            run_start_ + int64(double(cursor_.next() - run_first_) * 1e6 / double(event_rate_)));
     }
-    for (int64 i = 0; i < n; i++) {
-      int64 counter = next_;
-      next_ += share_.parallelism;
+    while (!out.full() && cursor_.next() < stop) {
+      int64 counter = cursor_.next();
+      cursor_.advance();
       TimestampTz t = now;
       if (interval_us_ > 0 &&
           (__builtin_mul_overflow(counter, interval_us_, &t) ||
@@ -92,13 +107,26 @@ class ImpulseSource : public Source {
   }
 
  private:
+  // After the checkpoint's entries: where this worker continues. The rate applies from there,
+  // as if this run's counters began at this worker's round (at the least counter nobody
+  // emitted after a rescale).
+  void settle() {
+    if (!restored_) return;
+    restored_ = false;
+    cursor_.resume();
+    run_first_ = rescaled_from_ ? cursor_.frontier() : cursor_.next() - share_.subtask;
+    if (!rescaled_from_) checkpointed_ = cursor_.next();
+  }
+
   int64 event_rate_, message_count_, interval_us_;
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, first_event_time_ = 0;
   SubtaskShare share_;   // this worker's counters
-  int64 next_ = 0;       // this worker's next counter
+  ShareCursor cursor_;   // this worker's next counter
   int64 run_first_ = 0;  // the counter due when the run started (the rate counts from it)
   int64 checkpointed_ = 0;
+  int rescaled_from_ = 0;  // the checkpoint's parallelism, when it was another
+  bool restored_ = false;  // entries were given: settle() before polling
   int counter_idx_ = -1, subtask_idx_ = -1, subtask_ = 0;
 };
 

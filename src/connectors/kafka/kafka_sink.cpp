@@ -66,9 +66,10 @@ void KafkaSink::open(const RuntimeInfo& info) {
     // previous incarnation and recovering its own epochs; at parallelism 1 the id is the one
     // of a pipeline that has never been parallel, so its checkpoints still match it.
     uint64 sysid = pg::call([] { return (uint64)GetSystemIdentifier(); });
-    txn_id_ = "arroyo_stream-" + std::to_string(sysid) + "-" + std::to_string(info.dboid) + "-" +
-              std::to_string(info.pipeline_id);
-    if (info.parallelism > 1) txn_id_ += "-" + std::to_string(info.subtask_index);
+    txn_base_ = "arroyo_stream-" + std::to_string(sysid) + "-" + std::to_string(info.dboid) + "-" +
+                std::to_string(info.pipeline_id);
+    txn_id_ = txn_id_of(info.subtask_index, info.parallelism);
+    header_id_ = txn_id_;
     own.emplace_back("transactional.id", txn_id_);
     // Watermark queries through this client (end_offsets) then give each partition's high
     // watermark, not its last stable offset. (A consumer property: the producer ignores it.)

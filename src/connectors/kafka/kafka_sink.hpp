@@ -22,6 +22,8 @@
 
 namespace arroyo {
 
+class StateDecoder;
+
 class KafkaSink : public Sink {
  public:
   explicit KafkaSink(const TableSpec& spec);
@@ -33,6 +35,7 @@ class KafkaSink : public Sink {
   void commit() override;
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism) override;
   void committed() override;
   void close() override;
 
@@ -52,6 +55,10 @@ class KafkaSink : public Sink {
   // exactly_once (kafka_sink_exactly_once.cpp)
   void init_transactions();
   void recover();
+  void take_over_inherited();
+  void fence(const std::string& transactional_id);
+  std::string txn_id_of(int worker, int parallelism) const;
+  static void read_outbox_chunk(StateDecoder& d, std::vector<HeldMessage>& messages);
   std::set<std::pair<int64, int64>> scan_delivered();
   int topic_partitions();
   std::map<int32, int64> end_offsets(int partitions);
@@ -99,6 +106,20 @@ class KafkaSink : public Sink {
   std::map<int32, int64> scan_from_;    // per partition: our undelivered messages lie after
   bool meta_dirty_ = false;
   bool recovered_ = false;
+  // The transactional id in the headers being written or looked for: txn_id_, but an
+  // inherited old worker's while its outbox is recovered after a rescale.
+  std::string header_id_;
+  std::string txn_base_;  // the pipeline's id, without the worker's "-<subtask>"
+
+  // Rescaling (exactly_once): the checkpoint's state of each old worker this one inherits
+  // (w % parallelism == subtask_index), taken over before anything is delivered.
+  struct Inherited {
+    int64 next_seq = 1, delivered_seq = 0;
+    std::map<int32, int64> scan_from;
+    std::map<int64, std::vector<HeldMessage>> outbox;  // by epoch
+  };
+  int rescaled_from_ = 0;  // the checkpoint's parallelism, when it was another
+  std::map<int32, Inherited> inherited_;
 };
 
 }  // namespace arroyo

@@ -21,6 +21,19 @@
 // pipeline's, plus "-<subtask>"; kafka_sink.cpp): its own epochs, outbox and bookkeeping in its
 // own checkpoint entries, and a restart fences and recovers only its own id, recognizing its
 // own messages by their header's prefix "<its id>/".
+//
+// Rescaled (a checkpoint of N workers resumed by N'), worker s inherits the old workers w with
+// w % N' == s (rescale(), then restore() with their entries). Before it delivers anything it
+// takes over what they left: it fences each inherited transactional id that is not its own
+// (a producer of that id initializes transactions, which aborts the open transaction of any
+// incarnation still around), reads the topic back for the headers of that id from where that
+// worker's bookkeeping says, and delivers the outbox messages the topic does not show, still
+// under that worker's header "<its id>/<epoch>/<index>", in a transaction of its own producer.
+// So a crash before the first checkpoint after the rescale (which deletes the old entries)
+// repeats this and finds those messages delivered. Every inherited outbox is then delivered:
+// the worker starts its own epochs after the highest inherited one, with fresh bookkeeping
+// (scan_from_ empty: the next outbox records the partitions' ends, past everything delivered
+// so far), written whole by its first checkpoint.
 #include "connectors/kafka/kafka_sink.hpp"
 
 #include "pg/guard.hpp"
@@ -50,7 +63,13 @@ void check_interrupts() {
 }  // namespace
 
 std::string KafkaSink::header_for(int64 seq, size_t index) const {
-  return txn_id_ + "/" + std::to_string(seq) + "/" + std::to_string(index);
+  return header_id_ + "/" + std::to_string(seq) + "/" + std::to_string(index);
+}
+
+// The transactional id of worker `worker` of `parallelism`: the pipeline's at parallelism 1
+// (as a pipeline that has never been parallel), else the pipeline's plus "-<worker>".
+std::string KafkaSink::txn_id_of(int worker, int parallelism) const {
+  return parallelism > 1 ? txn_base_ + "-" + std::to_string(worker) : txn_base_;
 }
 
 // Runs one step of the transactional API until it succeeds: retriable errors (the cluster not
@@ -134,7 +153,7 @@ std::set<std::pair<int64, int64>> KafkaSink::scan_delivered() {
   int partitions = topic_partitions();
   std::map<int32, int64> ends = end_offsets(partitions);
   std::vector<std::pair<std::string, std::string>> own = {
-      {"group.id", txn_id_},
+      {"group.id", header_id_},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"isolation.level", "read_committed"},
@@ -162,7 +181,7 @@ std::set<std::pair<int64, int64>> KafkaSink::scan_delivered() {
     pg::fail(ERRCODE_FDW_ERROR, label_ + ": could not read the topic back: " + text);
   }
   std::set<std::pair<int64, int64>> seen;
-  std::string prefix = txn_id_ + "/";
+  std::string prefix = header_id_ + "/";
   int64 scanned = 0;
   while (!remaining.empty()) {
     reader.report_logs();
@@ -213,6 +232,10 @@ std::set<std::pair<int64, int64>> KafkaSink::scan_delivered() {
 void KafkaSink::recover() {
   if (recovered_) return;
   recovered_ = true;
+  if (rescaled_from_) {
+    take_over_inherited();
+    return;
+  }
   if (outbox_.empty()) return;
   std::set<std::pair<int64, int64>> seen = scan_delivered();
   int64 resent = 0, present = 0;
@@ -268,6 +291,79 @@ void KafkaSink::deliver_outbox(const std::set<std::pair<int64, int64>>& skip) {
   meta_dirty_ = true;
 }
 
+// Aborts the open transaction of another transactional id (an inherited old worker's) and
+// fences its producers: initializes transactions with that id in a producer of our own.
+void KafkaSink::fence(const std::string& transactional_id) {
+  std::vector<std::pair<std::string, std::string>> own = {{"allow.auto.create.topics", "false"},
+                                                          {"transactional.id", transactional_id}};
+  KafkaClient fencer(RD_KAFKA_PRODUCER, config_, own, label_ + " (fencing)");
+  TimestampTz last_log = GetCurrentTimestamp();
+  for (;;) {
+    rd_kafka_error_t* error = rd_kafka_init_transactions(fencer.handle(), kTxnSliceMs);
+    fencer.report_logs();
+    if (!error) return;
+    std::string text = fencer.redact(rd_kafka_error_string(error));
+    bool retriable = rd_kafka_error_is_retriable(error);
+    rd_kafka_error_destroy(error);
+    if (!retriable)
+      pg::fail(ERRCODE_FDW_ERROR,
+               label_ + ": could not fence transactional id \"" + transactional_id + "\": " + text);
+    check_client();
+    check_interrupts();
+    TimestampTz now = GetCurrentTimestamp();
+    if (now - last_log >= kTxnLogIntervalUs) {
+      last_log = now;
+      pg::call([&] {
+        ereport(LOG, (errmsg("arroyo_stream: %s: waiting for the Kafka cluster to fence "
+                             "transactional id \"%s\": %s",
+                             label_.c_str(), transactional_id.c_str(), text.c_str())));
+      });
+    }
+  }
+}
+
+// After a rescale: delivers what every inherited old worker left undelivered (see the top of
+// this file), then starts this worker's own epochs afresh.
+void KafkaSink::take_over_inherited() {
+  int64 next = std::max<int64>(next_seq_, 1);
+  int64 present = 0, resent = 0, epochs = 0;
+  for (auto& [w, inh] : inherited_) {
+    next = std::max(next, inh.next_seq);
+    std::string id = txn_id_of(w, rescaled_from_);
+    if (id != txn_id_) fence(id);  // our own id was fenced by open()
+    for (auto it = inh.outbox.begin(); it != inh.outbox.end();)
+      it = it->first <= inh.delivered_seq ? inh.outbox.erase(it) : std::next(it);
+    if (inh.outbox.empty()) continue;
+    header_id_ = id;
+    outbox_ = std::move(inh.outbox);
+    scan_from_ = inh.scan_from;
+    std::set<std::pair<int64, int64>> seen = scan_delivered();
+    for (const auto& [seq, messages] : outbox_) {
+      epochs++;
+      for (size_t i = 0; i < messages.size(); i++)
+        (seen.count({seq, int64(i)}) ? present : resent)++;
+    }
+    deliver_outbox(seen);
+  }
+  header_id_ = txn_id_;
+  inherited_.clear();
+  outbox_.clear();
+  scan_from_.clear();
+  delivered_parts_.clear();  // the runtime deletes the old workers' entries
+  next_seq_ = next;
+  delivered_seq_ = next - 1;
+  meta_dirty_ = true;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: rescaled from %d worker(s): took over %lld "
+                         "undelivered epoch(s) of the old workers this one inherits: %lld "
+                         "message(s) were in the topic, %lld sent; own epochs go on at %lld",
+                         label_.c_str(), rescaled_from_, (long long)epochs, (long long)present,
+                         (long long)resent, (long long)next)));
+  });
+}
+
+void KafkaSink::rescale(int old_parallelism) { rescaled_from_ = old_parallelism; }
+
 void KafkaSink::committed() {
   if (!exactly_once_ || !client_) return;
   recover();
@@ -296,6 +392,7 @@ void KafkaSink::write_outbox(StateWriter& w, int64 seq, const std::vector<HeldMe
 // bookkeeping if it changed.
 void KafkaSink::checkpoint(StateWriter& w) {
   if (!exactly_once_) return;
+  if (client_) recover();  // a rescale's takeover comes before anything is written
   for (int64 seq : delivered_parts_) w.remove_part(seq);
   delivered_parts_.clear();
   if (!pending_.empty()) {
@@ -337,6 +434,23 @@ void KafkaSink::restore(const StateEntry& e) {
                {}, "Set \"sink.commit_mode\" back to 'exactly_once' to deliver it.");
     return;
   }
+  if (rescaled_from_) {
+    Inherited& inh = inherited_[e.worker];
+    if (e.part == 0) {
+      if (e.key != kMetaKey) d.corrupt("unexpected key");
+      inh.next_seq = d.get_int();
+      inh.delivered_seq = d.get_int();
+      int64 n = d.get_int();
+      for (int64 i = 0; i < n; i++) {
+        int64 p = d.get_int();
+        inh.scan_from[int32(p)] = d.get_int();
+      }
+      d.expect_end();
+    } else {
+      read_outbox_chunk(d, inh.outbox[e.part]);
+    }
+    return;
+  }
   if (e.part == 0) {
     if (e.key != kMetaKey) d.corrupt("unexpected key");
     next_seq_ = std::max(next_seq_, d.get_int());
@@ -355,7 +469,11 @@ void KafkaSink::restore(const StateEntry& e) {
     return;
   }
   if (e.part >= next_seq_) d.corrupt("epoch " + std::to_string(e.part) + " was never started");
-  std::vector<HeldMessage>& messages = outbox_[e.part];
+  read_outbox_chunk(d, outbox_[e.part]);
+}
+
+// Appends the messages of one outbox chunk (write_outbox) to `messages`.
+void KafkaSink::read_outbox_chunk(StateDecoder& d, std::vector<HeldMessage>& messages) {
   while (!d.at_end()) {
     HeldMessage& h = messages.emplace_back();
     h.has_key = d.get_bool();

@@ -447,10 +447,13 @@ void KafkaSource::commit_positions(bool wait) {
 
 // Writes the next offset of every partition of ours whose position moved since the last
 // checkpoint: part 0, key = the partition, value = the offset (RD_KAFKA_OFFSET_BEGINNING:
-// nothing read yet).
+// nothing read yet). A partition restored but not assigned yet (the cluster has not answered)
+// keeps its restored offset.
 void KafkaSource::checkpoint(StateWriter& w) {
   StateEncoder key, value;
-  for (const auto& [p, offset] : positions_) {
+  std::map<int32, int64> all = positions_;
+  all.insert(start_positions_.begin(), start_positions_.end());  // positions_ first
+  for (const auto& [p, offset] : all) {
     auto old = checkpointed_.find(p);
     if (old != checkpointed_.end() && old->second == offset) continue;
     key.clear();
@@ -474,11 +477,26 @@ void KafkaSource::restore(const StateEntry& e) {
   if (e.part != 0 || p < 0 || p > PG_INT32_MAX ||
       (offset < 0 && offset != RD_KAFKA_OFFSET_BEGINNING))
     key.corrupt("partition " + std::to_string(p) + " at offset " + std::to_string(offset));
-  // Another worker's partition (the runtime gives each worker the entries it wrote; this
-  // keeps a worker to its own partitions whatever it is given).
+  // Another worker's partition (the runtime gives each worker the entries it wrote, or after a
+  // rescale every old worker's: this keeps a worker to its own partitions).
   if (!share_.owns(p)) return;
   start_positions_[int32(p)] = offset;
-  checkpointed_[int32(p)] = offset;
+  // Rescaled: the runtime deletes the old workers' entries with the first checkpoint, which
+  // therefore writes every position of ours again.
+  if (!rescaled_) checkpointed_[int32(p)] = offset;
+}
+
+// Resuming a checkpoint of another parallelism: every old worker's partition positions come to
+// restore(), which keeps this worker's partitions (p % parallelism == subtask_index). Each
+// partition was read by exactly one old worker, so its entry is its position.
+void KafkaSource::rescale(int old_parallelism) {
+  rescaled_ = true;
+  pg::call([&] {
+    ereport(LOG, (errmsg("arroyo_stream: %s: resuming the partition positions of %d worker(s) "
+                         "as subtask %d of %d",
+                         label_.c_str(), old_parallelism, int(share_.subtask),
+                         int(share_.parallelism))));
+  });
 }
 
 void KafkaSource::close() {

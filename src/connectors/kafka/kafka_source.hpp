@@ -13,6 +13,9 @@
 // Checkpoints hold the truth: every assigned partition's next offset (the start source.offset
 // chose, resolved to a concrete offset when assigned, until a message is read), written when it
 // changed since the previous checkpoint. A restored checkpoint overrides source.offset.
+// Rescaled (a checkpoint of N workers resumed by N'), each worker takes the positions of its
+// partitions from whichever old worker read them and writes all of them in its first
+// checkpoint.
 #pragma once
 
 #include "connectors/kafka/kafka_client.hpp"
@@ -41,6 +44,7 @@ class KafkaSource : public Source {
   void close() override;
   void checkpoint(StateWriter& w) override;
   void restore(const StateEntry& e) override;
+  void rescale(int old_parallelism) override;
 
   // The next offset to read in each partition read so far: what a checkpoint would store.
   std::map<int32, int64> positions() const { return positions_; }
@@ -96,6 +100,7 @@ class KafkaSource : public Source {
   int done_count_ = 0;                // our partitions at their end
   std::vector<int32> active_splits_;  // our assigned partitions not at their end
   bool ended_ = false;
+  bool rescaled_ = false;  // resumed from a checkpoint of another parallelism
   ClusterReachability reachability_;
   std::string status_ = "connecting";  // for stream_pipelines.source_status
   // positions_: next offset per assigned partition (RD_KAFKA_OFFSET_BEGINNING until known);

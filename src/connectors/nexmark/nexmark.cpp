@@ -3,7 +3,10 @@
 // event sequence (seed, start_time, rate) and emits only the events of its kind. In a parallel
 // pipeline worker s of N generates the events whose number i has i % N == s, each with the
 // same contents and time as at parallelism 1 and when parallelism 1 would: the union over the
-// workers is parallelism 1's sequence.
+// workers is parallelism 1's sequence. Rescaled (a checkpoint of N workers resumed by N'), each
+// new worker generates its share of the events no old worker generated (ShareCursor), the rate
+// counting from the least of them.
+#include "connectors/generator_position.hpp"
 #include "core/connector.hpp"
 #include "core/event_time.hpp"
 #include "core/subtask_share.hpp"
@@ -165,8 +168,8 @@ class NexmarkSource : public Source {
   void open(const RuntimeInfo& info) override {
     run_start_ = GetCurrentTimestamp();
     share_ = SubtaskShare(info.subtask_index, info.parallelism);
-    next_ = share_.first_at_or_after(0);
-    has_kind_ = nexmark::any_event_of_kind(next_, share_.parallelism, kind_);
+    cursor_ = ShareCursor(share_);
+    has_kind_ = nexmark::any_event_of_kind(cursor_.next(), share_.parallelism, kind_);
     start_ = start_time_ ? *start_time_ : info.pipeline_start;
     generator_ = std::make_unique<Generator>(
         uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
@@ -182,33 +185,46 @@ class NexmarkSource : public Source {
     }
   }
 
-  // Position: the next event number (of this worker's) and the sequence's start time (events
+  // Position: the events generated (this worker's share below its next event number, and after
+  // a rescale the old workers' events still ahead of it) and the sequence's start time (events
   // are a pure function of seed, number and start).
   void checkpoint(StateWriter& w) override {
-    if (next_ == checkpointed_) return;
-    w.put(0, "", encode_ints({next_, start_}));
-    checkpointed_ = next_;
+    settle();
+    if (cursor_.next() == checkpointed_) return;
+    w.put(0, "", encode_generator_position(cursor_.position(), start_));
+    checkpointed_ = cursor_.next();
+  }
+
+  // Resuming a checkpoint of `old_parallelism` workers: restore() gets every old worker's
+  // position; the first checkpoint writes this worker's whole position.
+  void rescale(int old_parallelism) override {
+    rescaled_from_ = old_parallelism;
+    checkpointed_ = -1;
+    restored_ = true;
   }
 
   void restore(const StateEntry& entry) override {
-    std::vector<int64> v = decode_ints(entry.value, 2, "the nexmark source's position");
-    next_ = checkpointed_ = share_.first_at_or_after(std::max<int64>(v[0], 0));
-    TimestampTz start = v[1];
+    TimestampTz start = 0;
+    SharePosition p = decode_generator_position(
+        entry, rescaled_from_ ? rescaled_from_ : share_.parallelism,
+        rescaled_from_ ? entry.worker : share_.subtask, &start, "the nexmark source's position");
+    cursor_.add(p);
+    restored_ = true;
     if (start != start_) {
       start_ = start;
       generator_ = std::make_unique<Generator>(
           uint64(seed_), start_, event_rate_ > 0 ? event_rate_ : nexmark::kDefaultEventsPerSecond);
       set_event_limit();
     }
-    // The rate applies from here on: events before next_ count as already due.
-    if (event_rate_ > 0) run_start_ -= int64((__int128)next_ * USECS_PER_SEC / event_rate_);
   }
 
   bool has_share() const override { return has_kind_; }
 
   PollResult poll(Batch& out) override {
-    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
-    if (next_ >= event_limit_) return PollResult::ended();  // event times would leave the range
+    settle();
+    int64 first = cursor_.next();
+    if (message_count_ >= 0 && first >= message_count_) return PollResult::ended();
+    if (first >= event_limit_) return PollResult::ended();  // event times would leave the range
     if (!has_kind_) {
       // This worker's share holds no event of the table's kind (N sharing a factor with 50:
       // at N = 2 the odd worker has no person, persons being events 50k): it ends where the
@@ -216,22 +232,23 @@ class NexmarkSource : public Source {
       if (message_count_ >= 0) return PollResult::ended();
       return PollResult::idle();
     }
-    // Event numbers [next_, stop) may be generated now.
+    // Event numbers [first, stop) may be generated now.
     int64 stop = std::min(message_count_ >= 0 ? message_count_ : PG_INT64_MAX, event_limit_);
     if (event_rate_ > 0) {
       TimestampTz now = GetCurrentTimestamp();
       int64 due = int64((__int128)(now - run_start_) * event_rate_ / USECS_PER_SEC) + 1;
-      if (due <= next_)
-        return PollResult::idle(run_start_ + int64((__int128)next_ * USECS_PER_SEC / event_rate_));
+      if (due <= first)
+        return PollResult::idle(run_start_ + int64((__int128)first * USECS_PER_SEC / event_rate_));
       stop = std::min(stop, due);
     }
     arena_.reset();
     pg::call([&] { fill(out, stop); });
     if (!out.empty() || event_rate_ == 0) return PollResult::data();
-    if (message_count_ >= 0 && next_ >= message_count_) return PollResult::ended();
+    first = cursor_.next();
+    if (message_count_ >= 0 && first >= message_count_) return PollResult::ended();
     // None of the events due so far was of this table's kind: sleep until the next one is due
     // (has_kind_: one of this worker's next 50 events is of the kind).
-    int64 next = next_;
+    int64 next = first;
     while (nexmark::event_kind(next) != kind_) next += share_.parallelism;
     return PollResult::idle(run_start_ + int64((__int128)next * USECS_PER_SEC / event_rate_));
   }
@@ -245,9 +262,9 @@ class NexmarkSource : public Source {
   // Generates this worker's events next_, next_ + N, ... below `stop` until the batch is full,
   // keeping those of this table's kind. Runs inside pg::call: plain values only.
   void fill(Batch& out, int64 stop) {
-    while (next_ < stop && !out.full()) {
-      int64 event = next_;
-      next_ += share_.parallelism;
+    while (cursor_.next() < stop && !out.full()) {
+      int64 event = cursor_.next();
+      cursor_.advance();
       if (nexmark::event_kind(event) != kind_) continue;
       switch (kind_) {
         case EventKind::Person: add_person(out, event); break;
@@ -323,6 +340,18 @@ class NexmarkSource : public Source {
     }
   }
 
+  // After the checkpoint's entries: where this worker continues. The rate applies from there:
+  // events before it (before the least event nobody generated, after a rescale) count as
+  // already due.
+  void settle() {
+    if (!restored_) return;
+    restored_ = false;
+    cursor_.resume();
+    int64 from = rescaled_from_ ? cursor_.frontier() : cursor_.next();
+    if (!rescaled_from_) checkpointed_ = cursor_.next();
+    if (event_rate_ > 0) run_start_ -= int64((__int128)from * USECS_PER_SEC / event_rate_);
+  }
+
   void set_event_limit() {
     event_limit_ = nexmark::event_limit(start_, event_rate_ > 0 ? event_rate_
                                                                 : nexmark::kDefaultEventsPerSecond);
@@ -334,9 +363,11 @@ class NexmarkSource : public Source {
   std::optional<TimestampTz> start_time_;
   TimestampTz run_start_ = 0, start_ = 0;
   int64 checkpointed_ = 0;
-  SubtaskShare share_;    // this worker's event numbers
-  bool has_kind_ = true;  // whether any of them is of the table's kind
-  int64 next_ = 0;        // this worker's next event number of the whole sequence
+  SubtaskShare share_;     // this worker's event numbers
+  bool has_kind_ = true;   // whether any of them is of the table's kind
+  ShareCursor cursor_;     // this worker's next event number of the whole sequence
+  int rescaled_from_ = 0;  // the checkpoint's parallelism, when it was another
+  bool restored_ = false;  // entries were given: settle() before polling
   std::vector<Column> columns_;
   std::unique_ptr<Generator> generator_;
   TextArena arena_;
