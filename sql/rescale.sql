@@ -80,6 +80,49 @@ SELECT n, rs_wait_same(n) FROM unnest('{rs_agg,rs_gen,rs_join,rs_top}'::text[]) 
 SELECT * FROM rs_status;
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 
+-- Event time over a generator that splits: window functions per key and a tumbling window,
+-- rescaled 2 -> 3 -> 1 workers while the impulse source runs (each counter once, the windows
+-- and the rows before each row moved with their keys).
+CREATE SERVER rs_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+CREATE FOREIGN TABLE rs_ticks (counter bigint, k bigint GENERATED ALWAYS AS (counter % 7) STORED,
+  ts timestamptz GENERATED ALWAYS AS (to_timestamp(1767225600 + counter / 1000.0)) STORED)
+  SERVER rs_imp OPTIONS (event_rate '2000', message_count '8000', event_time_field 'ts');
+CREATE TABLE rs_over (k bigint, counter bigint, prev bigint, s numeric);
+CREATE TABLE rs_win (w tstzrange, k bigint, n bigint, s numeric, PRIMARY KEY (w, k));
+SELECT stream_create('rs_over', $$SET parallelism = 2; INSERT INTO rs_over
+  SELECT k, counter, lag(counter) OVER (PARTITION BY k ORDER BY ts),
+         sum(counter) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+  FROM rs_ticks$$);
+SELECT stream_create('rs_win', $$SET parallelism = 2; INSERT INTO rs_win
+  SELECT tumble(interval '1 second'), k, count(*), sum(counter) FROM rs_ticks GROUP BY 1, 2$$);
+SELECT stream_start('rs_over'), stream_start('rs_win');
+SELECT pg_sleep(1.2);
+SELECT stream_rescale('rs_over', 3), stream_rescale('rs_win', 3);
+SELECT pg_sleep(1.2);
+SELECT stream_rescale('rs_over', 1), stream_rescale('rs_win', 1);
+SELECT stream_wait('rs_over', '120 s') AS rs_over, stream_wait('rs_win', '120 s') AS rs_win;
+SELECT name, state, parallelism, last_error FROM rs_status WHERE name IN ('rs_over', 'rs_win');
+SELECT count(*) AS differing FROM (
+  (TABLE rs_over EXCEPT ALL
+   SELECT k, c, lag(c) OVER w, sum(c) OVER (w ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+   FROM (SELECT c, c % 7 AS k FROM generate_series(0::bigint, 7999) c) x
+   WINDOW w AS (PARTITION BY k ORDER BY c))
+  UNION ALL
+  (SELECT k, c, lag(c) OVER w, sum(c) OVER (w ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+   FROM (SELECT c, c % 7 AS k FROM generate_series(0::bigint, 7999) c) x
+   WINDOW w AS (PARTITION BY k ORDER BY c)
+   EXCEPT ALL TABLE rs_over)) d;
+SELECT count(*) AS differing FROM (
+  (TABLE rs_win EXCEPT ALL
+   SELECT tstzrange(to_timestamp(1767225600 + c / 1000), to_timestamp(1767225600 + c / 1000 + 1)),
+          c % 7, count(*), sum(c)
+   FROM generate_series(0::bigint, 7999) c GROUP BY 1, 2)
+  UNION ALL
+  (SELECT tstzrange(to_timestamp(1767225600 + c / 1000), to_timestamp(1767225600 + c / 1000 + 1)),
+          c % 7, count(*), sum(c)
+   FROM generate_series(0::bigint, 7999) c GROUP BY 1, 2
+   EXCEPT ALL TABLE rs_win)) d;
+
 -- Refusals.
 SELECT stream_rescale('rs_nope', 2);
 SELECT stream_rescale('rs_agg', 0);
@@ -91,7 +134,8 @@ RESET ROLE;
 DROP ROLE rs_other;
 SELECT name, state, parallelism FROM rs_status WHERE name = 'rs_agg';
 
-SELECT stream_drop(n) FROM unnest('{rs_agg,rs_gen,rs_join,rs_top}'::text[]) n;
+SELECT stream_drop(n) FROM unnest('{rs_agg,rs_gen,rs_join,rs_top,rs_over,rs_win}'::text[]) n;
+DROP SERVER rs_imp CASCADE;
 DROP VIEW rs_status, rs_batch;
 DROP FUNCTION rs_wait_same;
 DROP TABLE rs_src, rs_dim, rs_agg, rs_gen, rs_join, rs_top;
