@@ -52,6 +52,15 @@ prelude() {
                 OPTIONS (event_rate '0', message_count '100');
               CREATE TABLE evens (n bigint);"
     fi
+    if grep -q "stream_rescale('par_counts'" "$b"; then
+        echo "CREATE SERVER par_gen FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
+              CREATE FOREIGN TABLE par_events (counter bigint) SERVER par_gen
+                OPTIONS (event_rate '20000', message_count '100000');
+              CREATE TABLE par_counts (k bigint PRIMARY KEY, n bigint, s numeric);
+              SELECT stream_create('par_counts', \$\$SET parallelism = 2; INSERT INTO par_counts
+                SELECT counter % 1000, count(*), sum(counter) FROM par_events GROUP BY 1\$\$);
+              SELECT stream_start('par_counts');"
+    fi
     if grep -q 'SERVER files' "$b" && ! grep -q 'CREATE SERVER files' "$b"; then
         echo "CREATE SERVER files FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'single_file');"
     fi
