@@ -51,6 +51,15 @@ arroyo_on_exit "rm -rf '$OUT'"
 CLIENTS=("$PYTHON" "$ARROYO_ROOT/test/kafka_broker/kafka_clients.py")
 
 q() { pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -Atq -c "$1"; }
+# file_counters DIR PIPELINE TABLE: loads the JSON lines of PIPELINE's finished files under DIR
+# into TABLE (j jsonb) and prints their counters' "rows|distinct|min|max".
+file_counters() {
+    find "$1" -name "$2-*.json" -exec cat {} + >"$WORK/$2.json"
+    pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -q \
+        -c "COPY $3 FROM STDIN (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" <"$WORK/$2.json"
+    q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')::bigint) || '|' ||
+              min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint) FROM $3"
+}
 expect() {
     expect_eq "$@"
     echo "ok: $1"
@@ -359,14 +368,8 @@ expect "files left in progress" "" "$(find "$OUT/files" -name '.*' -type f | sor
 expect "the workers whose files are there" "files_rs-0 files_rs-1 files_rs-2 " \
     "$(find "$OUT/files" -name 'files_rs-*.json' -printf '%f\n' | cut -d- -f1,2 | LC_ALL=C sort -u |
         tr '\n' ' ')"
-find "$OUT/files" -name 'files_rs-*.json' -exec cat {} + >"$WORK/files.json"
-pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -q \
-    -c "COPY files_got FROM STDIN (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" \
-    <"$WORK/files.json"
 expect "counters in the files (rows, distinct, min, max)" "6000|6000|0|5999" \
-    "$(q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')::bigint) || '|' ||
-                 min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint)
-          FROM files_got")"
+    "$(file_counters "$OUT/files" files_rs files_got)"
 
 # --- h. files left open by a failed run ------------------------------------------------------
 arroyo_log "h. impulse -> filesystem at 3 workers failing, rescaled to 1"
@@ -397,14 +400,8 @@ rescale files2_rs 1
 q "SELECT stream_start('files2_rs')" >/dev/null
 finished files2_rs
 expect "files2 left in progress" "" "$(find "$OUT/files2" -name '.*' -type f | sort)"
-find "$OUT/files2" -name 'files2_rs-*.json' -exec cat {} + >"$WORK/files2.json"
-pg_psql "$PGTEST_DIR" "$PGTEST_PORT" -q \
-    -c "COPY files2_got FROM STDIN (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" \
-    <"$WORK/files2.json"
 expect "counters in files2 (rows, distinct, min, max)" "6000|6000|0|5999" \
-    "$(q "SELECT count(*) || '|' || count(DISTINCT (j->>'counter')::bigint) || '|' ||
-                 min((j->>'counter')::bigint) || '|' || max((j->>'counter')::bigint)
-          FROM files2_got")"
+    "$(file_counters "$OUT/files2" files2_rs files2_got)"
 finished_log=$(grep -oE 'finished [0-9]+ open and [0-9]+ rolled file\(s\) of "files2_rs-[12]-\*"' \
     "$PGTEST_DIR/server.log" | sort -u | tr '\n' ';' || true)
 echo "$finished_log"

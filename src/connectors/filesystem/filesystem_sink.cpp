@@ -409,6 +409,45 @@ void FilesystemSink::finish_rescale() {
   finished_.clear();
 }
 
+// Opens the in-progress file a checkpoint recorded (`saved`, its name starting with `prefix`)
+// to go on from there: cut back to the recorded length (*cut: it was longer) and positioned at
+// its end. -1: it is finished already (renamed when the pipeline stopped, or by an earlier
+// try of a rescale). A missing or shorter file fails: committed rows would be lost.
+int FilesystemSink::reopen_at_checkpoint(const std::string& prefix, const Part& saved, bool* cut) {
+  std::string path = full(saved.dir, temp_name(prefix, saved.seq));
+  int fd;
+  do fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0 && errno == ENOENT && exists(full(saved.dir, final_name(prefix, saved.seq))))
+    return -1;
+  if (fd < 0) {
+    if (errno == ENOENT)
+      pg::fail(ERRCODE_DATA_CORRUPTED,
+               "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
+               "Rows the pipeline committed to it are lost.",
+               "Drop the pipeline (stream_drop) and create it again.");
+    fail_file("open", path, errno);
+  }
+  struct stat st;
+  const char* failed = nullptr;
+  int err = 0;
+  if (::fstat(fd, &st) != 0) failed = "stat", err = errno;
+  if (!failed && int64(st.st_size) < saved.size) {
+    ::close(fd);
+    pg::fail(ERRCODE_DATA_CORRUPTED,
+             "file \"" + path + "\" is shorter than the pipeline's checkpoint records (" +
+                 std::to_string(st.st_size) + " < " + std::to_string(saved.size) + " bytes)");
+  }
+  *cut = !failed && int64(st.st_size) > saved.size;
+  if (*cut && ::ftruncate(fd, off_t(saved.size)) != 0) failed = "truncate", err = errno;
+  if (!failed && ::lseek(fd, off_t(saved.size), SEEK_SET) < 0) failed = "seek in", err = errno;
+  if (failed) {
+    ::close(fd);
+    fail_file(failed, path, err);
+  }
+  return fd;
+}
+
 // Finishes the files of an inherited old worker (file names starting with `prefix`): renames its
 // rolled files, cuts each open file back to its recorded length, ends it (trailer, fsync) and
 // renames it, and deletes that worker's in-progress files the checkpoint does not cover.
@@ -419,35 +458,11 @@ void FilesystemSink::finish_inherited(const std::string& prefix, const std::vect
   std::set<std::pair<std::string, int64>> kept;
   for (const Part& saved : open) {
     kept.insert({saved.dir, saved.seq});
+    bool cut;
+    int fd = reopen_at_checkpoint(prefix, saved, &cut);
+    if (fd < 0) continue;  // finished before (the pipeline stopped, or an earlier try)
     std::string path = full(saved.dir, temp_name(prefix, saved.seq));
-    int fd;
-    do fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0 && errno == ENOENT && exists(full(saved.dir, final_name(prefix, saved.seq))))
-      continue;  // finished before (the pipeline stopped, or an earlier try of this rescale)
-    if (fd < 0) {
-      if (errno == ENOENT)
-        pg::fail(ERRCODE_DATA_CORRUPTED,
-                 "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
-                 "Rows the pipeline committed to it are lost.",
-                 "Drop the pipeline (stream_drop) and create it again.");
-      fail_file("open", path, errno);
-    }
-    struct stat st;
     int err = 0;
-    if (::fstat(fd, &st) != 0) err = errno;
-    if (!err && int64(st.st_size) < saved.size) {
-      ::close(fd);
-      pg::fail(ERRCODE_DATA_CORRUPTED,
-               "file \"" + path + "\" is shorter than the pipeline's checkpoint records (" +
-                   std::to_string(st.st_size) + " < " + std::to_string(saved.size) + " bytes)");
-    }
-    if (!err && ::ftruncate(fd, off_t(saved.size)) != 0) err = errno;
-    if (!err && ::lseek(fd, off_t(saved.size), SEEK_SET) < 0) err = errno;
-    if (err) {
-      ::close(fd);
-      fail_file("cut back", path, err);
-    }
     std::string trailer = format_->trailer();
     try {
       write_all(fd, trailer, path);
@@ -482,33 +497,12 @@ void FilesystemSink::recover(const std::vector<Rolled>& rolled, const std::vecto
   std::set<std::pair<std::string, int64>> kept;
   int64 cut = 0, removed = 0;
   for (const Part& saved : open) {
-    std::string path = full(saved.dir, temp_name(saved.seq));
-    int fd;
-    do fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0 && errno == ENOENT && exists(full(saved.dir, final_name(saved.seq))))
-      continue;  // rolled and renamed when the pipeline stopped
-    if (fd < 0) {
-      if (errno == ENOENT)
-        pg::fail(ERRCODE_DATA_CORRUPTED,
-                 "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
-                 "Rows the pipeline committed to it are lost.",
-                 "Drop the pipeline (stream_drop) and create it again.");
-      fail_file("open", path, errno);
-    }
+    bool was_cut;
+    int fd = reopen_at_checkpoint(prefix_, saved, &was_cut);
+    if (fd < 0) continue;  // rolled and renamed when the pipeline stopped
+    cut += was_cut;
     auto part = std::make_unique<Part>(saved);
     part->fd = fd;
-    struct stat st;
-    if (::fstat(fd, &st) != 0) fail_file("stat", path, errno);
-    if (int64(st.st_size) < saved.size)
-      pg::fail(ERRCODE_DATA_CORRUPTED,
-               "file \"" + path + "\" is shorter than the pipeline's checkpoint records (" +
-                   std::to_string(st.st_size) + " < " + std::to_string(saved.size) + " bytes)");
-    if (int64(st.st_size) > saved.size) {
-      if (::ftruncate(fd, off_t(saved.size)) != 0) fail_file("truncate", path, errno);
-      cut++;
-    }
-    if (::lseek(fd, off_t(saved.size), SEEK_SET) < 0) fail_file("seek in", path, errno);
     part->opened = pg::call([] { return GetCurrentTimestamp(); });
     part->dirty = true;
     kept.insert({saved.dir, saved.seq});

@@ -77,6 +77,7 @@ class FilesystemSink : public Sink {
   void roll(Part& p);
   void flush(Part& p, bool frame);
   void recover(const std::vector<Rolled>& rolled, const std::vector<Part>& open);
+  int reopen_at_checkpoint(const std::string& prefix, const Part& saved, bool* cut);
   void finish_inherited(const std::string& prefix, const std::vector<Rolled>& rolled,
                         const std::vector<Part>& open);
   void finish_rescale();
