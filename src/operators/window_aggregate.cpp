@@ -1,7 +1,7 @@
 #include "operators/window_aggregate.hpp"
 
 #include "pg/guard.hpp"
-#include "pg/time.hpp"
+#include "operators/window_time.hpp"
 
 extern "C" {
 #include "utils/rangetypes.h"
@@ -12,24 +12,6 @@ extern "C" {
 namespace arroyo {
 
 namespace {
-
-// PostgreSQL counts time from 2000-01-01; windows are aligned to the Unix epoch (1970-01-01
-// 00:00 UTC), as in Flink and Arroyo, which is pg::kUnixToPostgresUs before PostgreSQL's.
-//
-// The start of the step-aligned interval holding t: the largest multiple of `step` since the
-// Unix epoch not after t (floor division; no overflow anywhere in the timestamp range).
-TimestampTz align(TimestampTz t, int64 step) {
-  int64 r = (t % step + pg::kUnixToPostgresUs % step) % step;
-  if (r < 0) r += step;
-  return t - r;
-}
-
-// start + width, or infinity where that is past the end of time.
-TimestampTz window_end(TimestampTz start, int64 width) {
-  TimestampTz end;
-  if (__builtin_add_overflow(start, width, &end) || end > END_TIMESTAMP) return DT_NOEND;
-  return end;
-}
 
 MemoryContext new_context(MemoryContext parent, const char* name) {
   // `name` is always a string literal (AllocSetContextCreate insists on seeing one).
@@ -181,6 +163,7 @@ void WindowAggregateOperator::accumulate_session(const Datum* values, const bool
 }
 
 void WindowAggregateOperator::push(int, Batch& rows) {
+  if (partials_) return combine_partials(rows);
   const int n = rows.size();
   pg::call([&] {
     for (int i = 0; i < n; i++) {
@@ -194,14 +177,14 @@ void WindowAggregateOperator::push(int, Batch& rows) {
       switch (window_.kind) {
         case WindowSpec::Kind::Session: accumulate_session(values, nulls, t); break;
         case WindowSpec::Kind::Tumble:
-          accumulate(bucket(align(t, window_.width_us)), values, nulls);
+          accumulate(bucket(window_align(t, window_.width_us)), values, nulls);
           break;
         case WindowSpec::Kind::Hop:
           if (combine_panes_) {
-            accumulate(bucket(align(t, window_.slide_us)), values, nulls);
+            accumulate(bucket(window_align(t, window_.slide_us)), values, nulls);
           } else {
             // Every window holding t that has not been emitted yet.
-            TimestampTz last = align(t, window_.slide_us);
+            TimestampTz last = window_align(t, window_.slide_us);
             for (TimestampTz s = last; s > t - window_.width_us; s -= window_.slide_us) {
               if (window_end(s, window_.width_us) <= watermark_) break;
               accumulate(bucket(s), values, nulls);
@@ -213,6 +196,46 @@ void WindowAggregateOperator::push(int, Batch& rows) {
   });
 }
 
+// Rows of WindowPartialOperator: (pane start, keys..., rows, serialized states...). A partial is
+// late exactly when its rows would be (they share their pane, and so their windows).
+void WindowAggregateOperator::combine_partials(Batch& rows) {
+  const int n = rows.size();
+  const int state_col = 2 + num_keys_;
+  for (int i = 0; i < n; i++) {
+    const Datum* values = rows.values(i);
+    const bool* nulls = rows.nulls(i);
+    TimestampTz start = DatumGetTimestampTz(values[0]);
+    Bucket* b = nullptr;
+    Group* g = pg::call([&] {
+      if (is_late(start, values + 1, nulls + 1)) return (Group*)nullptr;
+      b = &bucket(start);
+      bool created;
+      Group* found = b->groups->find_or_create(values + 1, nulls + 1, &created);
+      if (created)
+        for (size_t j = 0; j < aggs_.size(); j++) aggs_[j]->init(found->states[j], b->memory);
+      return found;
+    });
+    if (!g) {
+      stats_.late_rows += DatumGetInt64(values[1 + num_keys_]);
+      continue;
+    }
+    for (size_t j = 0; j < aggs_.size(); j++) {
+      // Partial states come from this pipeline's own workers, uncompressed.
+      const auto* state =
+          reinterpret_cast<const bytea*>(DatumGetPointer(values[state_col + int(j)]));
+      StateDecoder in(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state), "partial state");
+      pg::call([&] {
+        MemoryContext old = MemoryContextSwitchTo(round_memory_);
+        AggValue partial;
+        aggs_[j]->deserialize(partial, in, round_memory_);
+        aggs_[j]->combine(g->states[j], partial, b->memory);
+        MemoryContextSwitchTo(old);
+      });
+    }
+    b->unsaved.mark(g);
+  }
+}
+
 // Flink's rule: a row is late only when every window it would belong to has been emitted
 // (its end is at or behind the watermark). For a session, the row's own window [t, t + gap)
 // counts, unless the row joins a session of its key that is still open.
@@ -220,9 +243,9 @@ bool WindowAggregateOperator::is_late(TimestampTz t, const Datum* values, const 
   if (t >= watermark_) return false;
   switch (window_.kind) {
     case WindowSpec::Kind::Tumble:
-      return window_end(align(t, window_.width_us), window_.width_us) <= watermark_;
+      return window_end(window_align(t, window_.width_us), window_.width_us) <= watermark_;
     case WindowSpec::Kind::Hop:
-      return window_end(align(t, window_.slide_us), window_.width_us) <= watermark_;
+      return window_end(window_align(t, window_.slide_us), window_.width_us) <= watermark_;
     case WindowSpec::Kind::Session: {
       if (window_end(t, window_.gap_us) > watermark_) return false;
       Group* g = session_keys_->find(values, nulls);

@@ -32,6 +32,10 @@ class WindowAggregateOperator : public Operator {
                           MemoryContext round_memory);
   ~WindowAggregateOperator() override;
 
+  // Two-phase aggregation (window_partial.hpp): input rows are the partial states of the
+  // workers' panes, which it combines, instead of input rows. Set before anything flows.
+  void take_partials() { partials_ = true; }
+
   void push(int port, Batch& rows) override;
   void watermark(TimestampTz wm) override;
   void end() override;
@@ -77,6 +81,7 @@ class WindowAggregateOperator : public Operator {
   void accumulate(Bucket& b, const Datum* values, const bool* nulls);
   void advance_group(Bucket& b, Group* g, bool created, const Datum* values, const bool* nulls);
   void accumulate_session(const Datum* values, const bool* nulls, TimestampTz t);
+  void combine_partials(Batch& rows);
   void fire(TimestampTz wm);
   void fire_panes(TimestampTz wm);
   void fire_direct(TimestampTz wm);
@@ -105,6 +110,7 @@ class WindowAggregateOperator : public Operator {
   std::vector<std::unique_ptr<SortedAggregate>> sorted_;
   MemoryContext scratch_;  // their transition states while they are computed
   bool combine_panes_;
+  bool partials_ = false;  // see take_partials()
   EngineStats& stats_;
   MemoryContext memory_, round_memory_;
   std::map<TimestampTz, Bucket> buckets_;     // by pane (or window) start

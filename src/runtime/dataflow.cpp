@@ -11,6 +11,7 @@
 #include "operators/updating_aggregate.hpp"
 #include "operators/window_aggregate.hpp"
 #include "operators/window_function.hpp"
+#include "operators/window_partial.hpp"
 #include "pg/guard.hpp"
 #include "state/checkpoint_store.hpp"
 
@@ -232,11 +233,31 @@ int Dataflow::build(PlanNode* node) {
     case PlanNode::Kind::WindowAggregate: {
       auto* w = static_cast<WindowAggregateNode*>(node);
       describe(window_of(w->window) + aggregates_of(w->num_keys, w->aggregates), w->desc);
-      self = add(std::make_unique<WindowAggregateOperator>(*w, stats_, memory));
+      auto op = std::make_unique<WindowAggregateOperator>(*w, stats_, memory);
+      // Several workers: each aggregates its own rows first where the aggregates combine, and
+      // only the partial states cross (two-phase aggregation, window_partial.hpp).
+      bool two_phase = links_ && WindowPartialOperator::applies(*w);
+      if (two_phase) op->take_partials();
+      self = add(std::move(op));
       gathered = w->num_keys == 0;
       keyed(gathered);
-      graph_.connect(exchanged(build(w->input.get()), w->input->desc, first_columns(w->num_keys)),
-                     self, 0);
+      int input = build(w->input.get());
+      if (!two_phase) {
+        graph_.connect(exchanged(input, w->input->desc, first_columns(w->num_keys)), self, 0);
+        break;
+      }
+      TupleDesc partial_desc = WindowPartialOperator::partial_desc(*w);
+      auto partial = std::make_unique<WindowPartialOperator>(*w, partial_desc, memory);
+      WindowPartialOperator* first_phase = partial.get();
+      partials_.push_back(first_phase);
+      int partial_node = graph_.add(std::move(partial));  // not numbered: it keeps no state
+      graph_.connect(input, partial_node, 0);
+      std::vector<int> keys;
+      for (int k = 0; k < w->num_keys; k++) keys.push_back(1 + k);
+      graph_.connect(exchanged(partial_node, partial_desc, keys), self, 0);
+      exchanges_.back().partial = first_phase;
+      exchanges_.back().partial_node = partial_node;
+      partial_node_[node] = partial_node;
       break;
     }
     case PlanNode::Kind::Project: {
@@ -578,6 +599,7 @@ RoundResult Dataflow::run_round() {
 void Dataflow::measure_state() {
   int64 bytes = 0;
   for (Operator* op : operators_) bytes += op->state_bytes();
+  for (Operator* op : partials_) bytes += op->state_bytes();
   for (auto& run : sources_) bytes += run.source->state_bytes();
   stats_.state_bytes = bytes;
   for (Metered& m : metered_) {

@@ -17,6 +17,7 @@
 namespace arroyo {
 
 class CheckpointStore;
+class WindowPartialOperator;
 
 // Several workers' checkpoint entries: worker w's node ids are shifted by w times this.
 constexpr int32 kWorkerNodeStride = 1 << 20;
@@ -165,13 +166,17 @@ class Dataflow {
   struct Metered {
     int id;
     std::string kind;
-    std::vector<int> graph_nodes;  // all of them; the last produces its rows
+    std::vector<int> graph_nodes;  // all of them; the last produces its rows (the first takes
+                                   // them in, where partial_node_ has one for the plan node)
     int source = -1;               // its index in sources_, for a source
     bool sink = false;
     int64 state_bytes = 0, state_keys = -1;  // as last measured
   };
   std::vector<Metered> metered_;
   std::unordered_map<PlanNode*, std::vector<int>> source_nodes_;  // source, generated columns
+  // Window aggregates run in two phases: their first phase's node, and its operators.
+  std::unordered_map<PlanNode*, int> partial_node_;
+  std::vector<Operator*> partials_;
   MemoryContext round_memory_;
   std::unordered_map<PlanNode*, MemoryContext> set_memory_;
   RuntimeInfo info_;
@@ -215,6 +220,10 @@ class Dataflow {
     std::vector<int> remote;  // by worker: the node other workers' rows enter by (-1: this one)
     std::vector<int64> barrier_seen;  // by worker: the last epoch whose barrier it sent here
     std::unique_ptr<Batch> batch;
+    // The first phase of a two-phase window aggregate feeding it (and its node), drained
+    // before the exchange's barrier goes out.
+    WindowPartialOperator* partial = nullptr;
+    int partial_node = -1;
   };
   std::vector<ExchangeRun> exchanges_;
   std::vector<int> barrier_order_;

@@ -1,6 +1,7 @@
 // The Dataflow's side of running as several workers: exchanges in the graph, frames from the
 // other workers into it, and epoch barriers (see runtime/exchange.hpp).
 #include "operators/union_all.hpp"
+#include "operators/window_partial.hpp"
 #include "pg/guard.hpp"
 #include "runtime/dataflow.hpp"
 
@@ -145,6 +146,10 @@ bool Dataflow::barrier_round() {
   while (barrier_stage_ < barrier_order_.size()) {
     ExchangeRun& x = exchanges_[size_t(barrier_order_[barrier_stage_])];
     if (!barrier_sent_) {
+      if (x.partial) {  // its partial states belong to the epoch
+        Graph::Busy busy(graph_, x.partial_node);
+        x.partial->drain();
+      }
       x.op->send_barrier(barrier_seq_);
       barrier_sent_ = true;
     }
@@ -162,6 +167,10 @@ bool Dataflow::barrier_round() {
   collect_node_stats();
   reset_round_memory();
   if (barrier_stage_ < barrier_order_.size()) return false;
+  // Done only once every frame of the epoch has left this worker: another worker may still be
+  // waiting for this one's last barrier, queued here behind a full queue to it.
+  links_->flush();
+  if (links_->queued_bytes() > 0) return false;
   in_barrier_ = false;
   return true;
 }

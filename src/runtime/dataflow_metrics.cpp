@@ -24,6 +24,8 @@ void Dataflow::plan_metering(const LogicalPlan& plan, int sink) {
       for (size_t i = 0; i < sources_.size(); i++)
         if (sources_[i].node == src->second.front()) m.source = int(i);
     }
+    if (auto partial = partial_node_.find(node); partial != partial_node_.end())
+      m.graph_nodes.push_back(partial->second);
     m.graph_nodes.push_back(built->second);
     metered_.push_back(std::move(m));
   }
@@ -62,7 +64,8 @@ void Dataflow::collect_node_stats() {
       out.bad_rows += sources_[m.source].source->bad_rows();
       out.watermark = last.watermark_out;
     } else {
-      out.rows_in = last.rows_in;
+      // A two-phase aggregate's rows come into its first phase.
+      out.rows_in = graph_.meter(m.graph_nodes.front()).rows_in;
       out.rows_out = last.rows_out;
       out.watermark = last.watermark_out;
     }
