@@ -530,7 +530,9 @@ std::vector<std::string> explain_plan(const LogicalPlan& plan, const ExplainDefa
     out.push_back("Workers: " + std::to_string(s.parallelism) +
                   "; rows are exchanged by their key before each aggregate, join, top-N and window "
                   "functions and an updating table target (gathered into worker 0 without a key, "
-                  "and before a sink that does not split)");
+                  "and before a sink that does not split); a tumble or hop aggregate whose "
+                  "aggregates all combine exchanges each worker's partial states per pane instead "
+                  "of its rows");
   out.push_back(std::string("Note: ") + note);
   return out;
 }
