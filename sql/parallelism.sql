@@ -89,6 +89,34 @@ SELECT par_same('j_two', $$SELECT a.counter % 5, count(*), count(b.counter)
 SELECT par_same('t_two', $$SELECT k, n, rn FROM (SELECT k, n, row_number() OVER (ORDER BY n DESC, k) AS rn
   FROM (SELECT counter % 11 AS k, count(*) AS n FROM par_batch WHERE counter % 3 <> 0 GROUP BY 1) c) x
   WHERE rn <= 3$$) AS t_two;
+-- Two-phase window aggregation: a hop window with avg and a FILTER at 2 workers (each sends
+-- its partial states per pane), a keyless tumble at 3 (every worker's partials gathered into
+-- worker 0). The window nodes count every input row, not the partials.
+CREATE TABLE h_two (w tstzrange, k bigint, n bigint, a numeric, e bigint);
+CREATE TABLE g_tumble (w tstzrange, n bigint, s numeric);
+SELECT stream_create('h_two', $$SET parallelism = 2; INSERT INTO h_two
+  SELECT hop(interval '5 seconds', interval '20 seconds'), counter % 7, count(*), avg(counter),
+         count(*) FILTER (WHERE counter % 2 = 0) FROM par_ticks GROUP BY 1, 2$$);
+SELECT stream_create('g_tumble', $$SET parallelism = 3; INSERT INTO g_tumble
+  SELECT tumble(interval '30 seconds'), count(*), sum(counter) FROM par_ticks GROUP BY 1$$);
+SELECT line FROM stream_explain('h_two') line WHERE line LIKE 'Workers%';
+SELECT stream_start(n) FROM unnest('{h_two,g_tumble}'::text[]) n;
+SELECT n, stream_wait(n, '120 seconds') FROM unnest('{h_two,g_tumble}'::text[]) n;
+SELECT par_same('h_two', $$SELECT tstzrange(s, s + interval '20 seconds'), counter % 7, count(*),
+                                 avg(counter), count(*) FILTER (WHERE counter % 2 = 0)
+  FROM par_batch, generate_series(date_bin('5 seconds', ts, timestamptz '2026-01-01 00:00:00+00')
+                                    - interval '15 seconds',
+                                  date_bin('5 seconds', ts, timestamptz '2026-01-01 00:00:00+00'),
+                                  interval '5 seconds') s
+  GROUP BY 1, 2$$) AS h_two;
+SELECT par_same('g_tumble', $$SELECT tstzrange(date_bin('30 seconds', ts, timestamptz '2026-01-01 00:00:00+00'),
+                                               date_bin('30 seconds', ts, timestamptz '2026-01-01 00:00:00+00') + interval '30 seconds'),
+                                     count(*), sum(counter) FROM par_batch GROUP BY 1$$) AS g_tumble;
+SELECT pipeline, kind, rows_in FROM stream_operators
+WHERE pipeline IN ('h_two', 'g_tumble') AND kind = 'window aggregate' ORDER BY pipeline;
+SELECT name, rows_in, late_rows FROM stream_pipelines WHERE name IN ('h_two', 'g_tumble') ORDER BY name;
+SELECT stream_drop(n) FROM unnest('{h_two,g_tumble}'::text[]) n;
+DROP TABLE h_two, g_tumble;
 -- Every worker's checkpoint entries are kept apart, and the two-phase commits left nothing.
 SELECT count(DISTINCT s.node / 1048576) AS workers_with_state
 FROM _arroyo_stream.state s JOIN _arroyo_stream.pipelines p ON p.id = s.pipeline_id
