@@ -80,9 +80,10 @@ SELECT n, rs_wait_same(n) FROM unnest('{rs_agg,rs_gen,rs_join,rs_top}'::text[]) 
 SELECT * FROM rs_status;
 SELECT count(*) AS prepared_left FROM pg_prepared_xacts;
 
--- Event time over a generator that splits: window functions per key and a tumbling window,
--- rescaled 2 -> 3 -> 1 workers while the impulse source runs (each counter once, the windows
--- and the rows before each row moved with their keys).
+-- Event time over a generator that splits: window functions per key and a tumbling window (in
+-- two phases at several workers), rescaled 2 -> 3 -> 1 workers while the impulse source runs,
+-- stopped and started at 3 (each counter once, the windows and the rows before each row moved
+-- with their keys).
 CREATE SERVER rs_imp FOREIGN DATA WRAPPER arroyo_stream OPTIONS (connector 'impulse');
 CREATE FOREIGN TABLE rs_ticks (counter bigint, k bigint GENERATED ALWAYS AS (counter % 7) STORED,
   ts timestamptz GENERATED ALWAYS AS (to_timestamp(1767225600 + counter / 1000.0)) STORED)
@@ -98,7 +99,11 @@ SELECT stream_create('rs_win', $$SET parallelism = 2; INSERT INTO rs_win
 SELECT stream_start('rs_over'), stream_start('rs_win');
 SELECT pg_sleep(1.2);
 SELECT stream_rescale('rs_over', 3), stream_rescale('rs_win', 3);
-SELECT pg_sleep(1.2);
+SELECT pg_sleep(0.6);
+-- A plain stop and start at 3 workers, from the first checkpoints after the rescale.
+SELECT stream_stop('rs_over'), stream_stop('rs_win');
+SELECT stream_start('rs_over'), stream_start('rs_win');
+SELECT pg_sleep(0.6);
 SELECT stream_rescale('rs_over', 1), stream_rescale('rs_win', 1);
 SELECT stream_wait('rs_over', '120 s') AS rs_over, stream_wait('rs_win', '120 s') AS rs_win;
 SELECT name, state, parallelism, last_error FROM rs_status WHERE name IN ('rs_over', 'rs_win');
