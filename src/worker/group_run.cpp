@@ -64,17 +64,20 @@ struct EpochCost {
   int64 epochs = 0;
   int64 barrier_us = 0;      // ending epochs: barriers through the exchanges
   int64 commit_us = 0;       // checkpoint entries, PREPARE and COMMIT PREPARED
+  int64 entries_us = 0;      // of which writing the checkpoint entries
   int64 commit_wait_us = 0;  // waiting for the other workers' votes or the leader's decision
 };
 
 void log_cost(const WorkerGroup& group, const EpochCost& cost, int64 run_us) {
   pg::call([&] {
     ereport(LOG, (errmsg("arroyo_stream: worker %d of %d ran %.3f s: %lld epochs; barriers "
-                         "%.3f s, checkpoints and commits %.3f s, waiting for the other workers "
-                         "%.3f s; %lld frames (%lld bytes) sent to them",
+                         "%.3f s, checkpoints and commits %.3f s (writing entries %.3f s), "
+                         "waiting for the other workers %.3f s; %lld frames (%lld bytes) sent to "
+                         "them",
                          group.subtask(), group.size(), double(run_us) / 1e6,
                          (long long)cost.epochs, double(cost.barrier_us) / 1e6,
-                         double(cost.commit_us) / 1e6, double(cost.commit_wait_us) / 1e6,
+                         double(cost.commit_us) / 1e6, double(cost.entries_us) / 1e6,
+                         double(cost.commit_wait_us) / 1e6,
                          (long long)group.frames_sent(), (long long)group.bytes_sent())));
   });
 }
@@ -170,9 +173,11 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
     Oid dboid = MyDatabaseId;
     if (!leader) {
       if (changed) {
+        TimestampTz writing = GetCurrentTimestamp();
         store.begin();
         flow.checkpoint(store);
         store.finish_entries();
+        cost.entries_us += GetCurrentTimestamp() - writing;
       }
       bool wrote = pg::call([&] { return TransactionIdIsValid(GetTopTransactionIdIfAny()); });
       if (wrote) {
@@ -190,9 +195,11 @@ SlotState run_in_group(Dataflow& flow, CheckpointStore& store, WorkerGroup& grou
       // The leader writes its entries while the followers write theirs (closing the state
       // table again before it waits), then the record that commits them all.
       if (changed) {
+        TimestampTz writing = GetCurrentTimestamp();
         store.begin();
         flow.checkpoint(store);
         store.finish_entries();
+        cost.entries_us += GetCurrentTimestamp() - writing;
       }
       TimestampTz waited = GetCurrentTimestamp();
       std::vector<int> prepared = group.wait_reports(seq, followers);
