@@ -5,7 +5,9 @@
 //
 // Append-only results are inserted. Updating results are materialized: an insert upserts the
 // row of its key (found through the key's unique index), a delete removes it, and a delete
-// followed by an insert of the same key becomes one update. Updating results without keys
+// followed by an insert of the same key becomes one update (into a target without triggers
+// keyed by integer, date, timestamp or boolean columns, a batch's rows whose key has no row go
+// in together: upsert_batch). Updating results without keys
 // (SinkTarget::whole_rows) are inserted, and a delete removes one stored row equal to it.
 #pragma once
 
@@ -74,7 +76,7 @@ class TableSinkOperator : public Operator {
   BulkInsertState bulk_ = nullptr;
   // Inserts rows `which[0..n)` of `rows` that way (all of them when `which` is null).
   void insert_batched(const Batch& rows, const int* which, int n);
-  // Updating results into a target without row triggers, keyed by a unique index whose keys
+  // Updating results into a target without triggers, keyed by a unique index whose keys
   // compare bitwise (KeyLookup::bitwise_keys): per batch without two rows of one key, each
   // row's key is looked up and found rows updated or deleted in place, and the rows whose key
   // has no row yet go in together at the end of the batch with insert_batched.
