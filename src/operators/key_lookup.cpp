@@ -7,6 +7,9 @@ extern "C" {
 #include "access/stratnum.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -77,6 +80,27 @@ bool KeyLookup::find(TupleTableSlot* search, TupleTableSlot* found) {
                                    search->tts_values[col - 1]);
   }
   return find_in_scan(rel_, scan_, snap_, skey, nkeys_, found);
+}
+
+bool KeyLookup::bitwise_keys() const {
+  TupleDesc desc = RelationGetDescr(rel_);
+  for (int i = 0; i < nkeys_; i++) {
+    AttrNumber col = idx_->rd_index->indkey.values[i];
+    if (col <= 0) return false;  // an expression
+    Oid type = TupleDescAttr(desc, col - 1)->atttypid;
+    switch (type) {
+      case INT2OID: case INT4OID: case INT8OID: case OIDOID: case DATEOID:
+      case TIMESTAMPOID: case TIMESTAMPTZOID: case BOOLOID:
+        break;
+      default:
+        return false;
+    }
+    Oid opclass = GetDefaultOpClass(type, BTREE_AM_OID);
+    if (idx_->rd_opcintype[i] != type || !OidIsValid(opclass) ||
+        idx_->rd_opfamily[i] != get_opclass_family(opclass))
+      return false;
+  }
+  return true;
 }
 
 void KeyLookup::close() {

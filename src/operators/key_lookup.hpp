@@ -26,6 +26,12 @@ class KeyLookup {
   bool is_open() const { return idx_ != nullptr; }
   bool find(TupleTableSlot* search, TupleTableSlot* found);
   void close();
+  // Whether every key column is a plain column of an integer, oid, date, timestamp or boolean
+  // type under its default btree operator class: then two keys are equal exactly when their
+  // Datums are (see TableSinkOperator::batch_has_equal_keys). Only while open.
+  bool bitwise_keys() const;
+  int nkeys() const { return nkeys_; }
+  int key_column(int i) const { return idx_->rd_index->indkey.values[i] - 1; }
 
  private:
   Relation rel_ = nullptr, idx_ = nullptr;

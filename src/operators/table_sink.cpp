@@ -71,6 +71,12 @@ void TableSinkOperator::begin_transaction() {
       if (partitioned) routing_ = ExecSetupPartitionTupleRouting(estate_, rel);
     }
     if (batched_) bulk_ = GetBulkInsertState();
+    batched_upserts_ = false;
+    if (updating_ && !foreign_ && !partitioned && !whole_rows_ && !key_columns_.empty() &&
+        OidIsValid(key_index_) && !triggers) {
+      lookup_.open(rel, key_index_);
+      batched_upserts_ = lookup_.bitwise_keys();
+    }
     AfterTriggerBeginQuery();
   });
   slots_.clear();
@@ -79,10 +85,9 @@ void TableSinkOperator::begin_transaction() {
 // Checks every row of the batch as ExecSimpleRelationInsert would (generated columns,
 // constraints, partition constraint), inserts them with one table_multi_insert, then adds their
 // index entries and queues their AFTER ROW triggers. Runs inside pg::call.
-void TableSinkOperator::insert_batched(const Batch& rows) {
+void TableSinkOperator::insert_batched(const Batch& rows, const int* which, int n) {
   Relation rel = result_rel_->ri_RelationDesc;
   TupleConstr* constr = rel->rd_att->constr;
-  const int n = rows.size();
   const int ncols = rows.ncols();
   open_statement(Insert);
   while (int(slots_.size()) < n)
@@ -90,9 +95,10 @@ void TableSinkOperator::insert_batched(const Batch& rows) {
         ExecInitExtraTupleSlot(estate_, RelationGetDescr(rel), table_slot_callbacks(rel)));
   for (int i = 0; i < n; i++) {
     TupleTableSlot* slot = slots_[i];
+    const int row = which ? which[i] : i;
     ExecClearTuple(slot);
-    memcpy(slot->tts_values, rows.values(i), sizeof(Datum) * ncols);
-    memcpy(slot->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
+    memcpy(slot->tts_values, rows.values(row), sizeof(Datum) * ncols);
+    memcpy(slot->tts_isnull, rows.nulls(row), sizeof(bool) * ncols);
     ExecStoreVirtualTuple(slot);
     if (constr && constr->has_generated_stored)
       ExecComputeStoredGenerated(result_rel_, estate_, slot, CMD_INSERT);
@@ -209,6 +215,83 @@ void TableSinkOperator::delete_row() {
   ExecSimpleRelationDelete(result_rel_, estate_, epq_, existing_);
 }
 
+// Whether two of `which`'s rows have equal keys (bitwise: see KeyLookup::bitwise_keys), by a
+// hash table of the rows.
+bool TableSinkOperator::batch_has_equal_keys(const Batch& rows, const std::vector<int>& which) {
+  const int nkeys = lookup_.nkeys();
+  size_t size = 16;
+  while (size < 2 * which.size()) size *= 2;
+  seen_.assign(size, 0);
+  // A key column's value: its attlen bytes of the Datum (by value, at most 8).
+  auto value = [&](int row, int c) {
+    uint64 v = uint64(rows.values(row)[c]);
+    int16 len = TupleDescAttr(slot_->tts_tupleDescriptor, c)->attlen;
+    return len < 8 ? v & ((uint64(1) << (8 * len)) - 1) : v;
+  };
+  auto same = [&](int a, int b) {
+    for (int k = 0; k < nkeys; k++) {
+      int c = lookup_.key_column(k);
+      if (rows.nulls(a)[c] != rows.nulls(b)[c]) return false;
+      if (!rows.nulls(a)[c] && value(a, c) != value(b, c)) return false;
+    }
+    return true;
+  };
+  for (int row : which) {
+    uint64 h = 0x9e3779b97f4a7c15ULL;
+    for (int k = 0; k < nkeys; k++) {
+      int c = lookup_.key_column(k);
+      uint64 v = rows.nulls(row)[c] ? 0x5bd1e995ULL : value(row, c);
+      h = (h ^ v) * 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    for (size_t slot = h & (size - 1);; slot = (slot + 1) & (size - 1)) {
+      if (seen_[slot] == 0) {
+        seen_[slot] = row + 1;
+        break;
+      }
+      if (same(seen_[slot] - 1, row)) return true;
+    }
+  }
+  return false;
+}
+
+// One batch of an updating result the batched way (see batched_upserts_); false, having
+// written nothing, if two of its rows have one key: then each row must see the one before it,
+// row by row. Inside pg::call, after see_own_writes: rows found were all written before this
+// batch, and no row of it looks for another's key, so none needs to see this batch's writes.
+bool TableSinkOperator::upsert_batch(const Batch& rows) {
+  const int n = rows.size();
+  const int ncols = rows.ncols();
+  rows_.clear();
+  for (int i = 0; i < n; i++) {
+    if (rows.op(i) != RowOp::Insert && i + 1 < n && rows.op(i + 1) == RowOp::Insert &&
+        same_key(rows, i, i + 1))
+      continue;  // the insert that follows updates this key's row in place
+    rows_.push_back(i);
+  }
+  if (batch_has_equal_keys(rows, rows_)) return false;
+  inserts_.clear();
+  for (int i : rows_) {
+    ExecClearTuple(slot_);
+    memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);
+    memcpy(slot_->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);
+    ExecStoreVirtualTuple(slot_);
+    if (!lookup_.find(slot_, existing_)) {
+      if (rows.op(i) == RowOp::Insert) inserts_.push_back(i);
+    } else if (rows.op(i) == RowOp::Insert) {
+      open_statement(Update);
+      ExecSimpleRelationUpdate(result_rel_, estate_, epq_, existing_, slot_);
+    } else {
+      open_statement(Delete);
+      ExecSimpleRelationDelete(result_rel_, estate_, epq_, existing_);
+    }
+    ResetPerTupleExprContext(estate_);
+  }
+  if (!inserts_.empty()) insert_batched(rows, inserts_.data(), int(inserts_.size()));
+  unseen_writes_ = true;
+  return true;
+}
+
 bool TableSinkOperator::same_key(const Batch& rows, int a, int b) const {
   for (int c : key_columns_) {
     if (rows.nulls(a)[c] != rows.nulls(b)[c]) return false;
@@ -229,8 +312,9 @@ void TableSinkOperator::push(int, Batch& rows) {
       unseen_writes_ = true;
       see_own_writes();
     }
-    if (batched_ && n > 0) insert_batched(rows);
-    for (int i = 0; i < n && !batched_; i++) {
+    if (batched_ && n > 0) insert_batched(rows, nullptr, n);
+    const bool done = batched_ || (batched_upserts_ && upsert_batch(rows));
+    for (int i = 0; i < n && !done; i++) {
       ExecClearTuple(slot_);
       memcpy(slot_->tts_values, rows.values(i), sizeof(Datum) * ncols);
       memcpy(slot_->tts_isnull, rows.nulls(i), sizeof(bool) * ncols);

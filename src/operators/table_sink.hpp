@@ -5,7 +5,9 @@
 //
 // Append-only results are inserted. Updating results are materialized: an insert upserts the
 // row of its key (found through the key's unique index), a delete removes it, and a delete
-// followed by an insert of the same key becomes one update. Updating results without keys
+// followed by an insert of the same key becomes one update (into a target without triggers
+// keyed by integer, date, timestamp or boolean columns, a batch's rows whose key has no row go
+// in together: upsert_batch). Updating results without keys
 // (SinkTarget::whole_rows) are inserted, and a delete removes one stored row equal to it.
 #pragma once
 
@@ -72,7 +74,18 @@ class TableSinkOperator : public Operator {
   bool batched_ = false;
   std::vector<TupleTableSlot*> slots_;
   BulkInsertState bulk_ = nullptr;
-  void insert_batched(const Batch& rows);
+  // Inserts rows `which[0..n)` of `rows` that way (all of them when `which` is null).
+  void insert_batched(const Batch& rows, const int* which, int n);
+  // Updating results into a target without triggers, keyed by a unique index whose keys
+  // compare bitwise (KeyLookup::bitwise_keys): per batch without two rows of one key, each
+  // row's key is looked up and found rows updated or deleted in place, and the rows whose key
+  // has no row yet go in together at the end of the batch with insert_batched.
+  bool batched_upserts_ = false;
+  bool upsert_batch(const Batch& rows);
+  bool batch_has_equal_keys(const Batch& rows, const std::vector<int>& which);
+  std::vector<int> rows_;     // the batch's rows left after pairing retractions with inserts
+  std::vector<int> inserts_;  // those whose key has no row
+  std::vector<int> seen_;     // batch_has_equal_keys's hash table (row + 1, or 0)
 };
 
 }  // namespace arroyo
