@@ -224,12 +224,14 @@ void WindowAggregateOperator::combine_partials(Batch& rows) {
       const auto* state =
           reinterpret_cast<const bytea*>(DatumGetPointer(values[state_col + int(j)]));
       StateDecoder in(VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state), "partial state");
+      // The partial state lives in scratch memory, reset at once (its first block reused).
       pg::call([&] {
-        MemoryContext old = MemoryContextSwitchTo(round_memory_);
+        MemoryContext old = MemoryContextSwitchTo(scratch_);
         AggValue partial;
-        aggs_[j]->deserialize(partial, in, round_memory_);
+        aggs_[j]->deserialize(partial, in, scratch_);
         aggs_[j]->combine(g->states[j], partial, b->memory);
         MemoryContextSwitchTo(old);
+        MemoryContextReset(scratch_);
       });
     }
     b->unsaved.mark(g);

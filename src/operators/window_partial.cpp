@@ -62,6 +62,10 @@ WindowPartialOperator::WindowPartialOperator(const WindowAggregateNode& node, Tu
     return AllocSetContextCreate(CurrentMemoryContext, "arroyo_stream window partials",
                                  ALLOCSET_DEFAULT_SIZES);
   });
+  scratch_ = pg::call([&] {
+    return AllocSetContextCreate(memory_, "arroyo_stream window partial scratch",
+                                 ALLOCSET_DEFAULT_SIZES);
+  });
 }
 
 WindowPartialOperator::~WindowPartialOperator() = default;
@@ -160,7 +164,12 @@ void WindowPartialOperator::append_partial(TimestampTz start, Group* g, MemoryCo
   nulls[1 + num_keys_] = false;
   for (size_t j = 0; j < aggs_.size(); j++) {
     enc.clear();
+    // What a serialization function allocates (int8_avg_serialize: a 1 KiB buffer) goes into
+    // scratch memory, reset at once, so that its first block is reused instead of new pages.
+    MemoryContext old = MemoryContextSwitchTo(scratch_);
     aggs_[j]->serialize(g->states[j], enc, memory);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(scratch_);
     bytea* b = static_cast<bytea*>(MemoryContextAlloc(round_memory_, VARHDRSZ + enc.size()));
     SET_VARSIZE(b, VARHDRSZ + enc.size());
     memcpy(VARDATA(b), enc.bytes().data(), enc.size());

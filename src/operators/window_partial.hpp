@@ -65,6 +65,7 @@ class WindowPartialOperator : public Operator {
   std::vector<std::unique_ptr<AggregateFunction>> aggs_;
   std::vector<KeyType> key_types_;
   MemoryContext memory_, round_memory_;
+  MemoryContext scratch_;  // what serialization functions allocate, reset after each state
   std::map<TimestampTz, Pane> panes_;  // by start
   size_t last_pane_groups_ = 0;
   TimestampTz watermark_ = DT_NOBEGIN;
