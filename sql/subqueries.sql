@@ -201,7 +201,7 @@ SELECT prepare('sets_window', $$SELECT tumble(interval '10 seconds') AS w, cust,
   FROM s_orders GROUP BY GROUPING SETS ((w, cust), (w))$$);
 SELECT stream_start('sets_window');
 SELECT stream_wait('sets_window');
-SELECT * FROM sets_window ORDER BY w, cust NULLS FIRST;
+SELECT * FROM sets_window ORDER BY w, cust NULLS FIRST, n;
 
 -- Retraction as the subquery's side changes: a regular table read by change data capture.
 CREATE FUNCTION wait_same(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$

@@ -111,7 +111,7 @@ void GroupTable::rehash(size_t capacity) {
   size_t mask = capacity - 1;
   for (Group* g : old) {
     if (!live(g)) continue;
-    size_t i = g->hash & mask;
+    size_t i = home_slot(g->hash, mask);
     while (slots_[i]) i = (i + 1) & mask;
     slots_[i] = g;
   }
@@ -121,7 +121,7 @@ void GroupTable::rehash(size_t capacity) {
 Group* GroupTable::find(const Datum* keys, const bool* nulls) const {
   uint32 h = hash(keys, nulls);
   size_t mask = slots_.size() - 1;
-  for (size_t i = h & mask;; i = (i + 1) & mask) {
+  for (size_t i = home_slot(h, mask);; i = (i + 1) & mask) {
     Group* g = slots_[i];
     if (!g) return nullptr;
     if (g != tombstone() && g->hash == h && same(g, keys, nulls)) return g;
@@ -131,7 +131,7 @@ Group* GroupTable::find(const Datum* keys, const bool* nulls) const {
 Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* created) {
   uint32 h = hash(keys, nulls);
   size_t mask = slots_.size() - 1;
-  size_t i = h & mask;
+  size_t i = home_slot(h, mask);
   size_t free_slot = SIZE_MAX;
   for (;; i = (i + 1) & mask) {
     Group* g = slots_[i];
@@ -173,7 +173,7 @@ Group* GroupTable::find_or_create(const Datum* keys, const bool* nulls, bool* cr
 
 void GroupTable::erase(Group* g) {
   size_t mask = slots_.size() - 1;
-  for (size_t i = g->hash & mask; slots_[i]; i = (i + 1) & mask) {
+  for (size_t i = home_slot(g->hash, mask); slots_[i]; i = (i + 1) & mask) {
     if (slots_[i] != g) continue;
     slots_[i] = tombstone();
     count_--;

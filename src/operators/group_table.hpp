@@ -32,6 +32,12 @@ inline uint32 mix_bits(uint64 x) {
   return uint32(x ^ (x >> 31));
 }
 
+// The home slot of a key hash in an open-addressing table of mask + 1 slots. The hash is mixed
+// first: a pipeline of several workers routes rows by the hash's low bits (core/key_groups.hpp),
+// so the keys one worker holds share those bits, and a table indexed by them directly would
+// start its probes in a fraction of its slots (at 2 workers, every other run of 64).
+inline size_t home_slot(uint32 hash, size_t mask) { return size_t(mix_bits(hash)) & mask; }
+
 // How to hash and compare one column type.
 struct KeyType {
   explicit KeyType(Oid type, Oid collation);

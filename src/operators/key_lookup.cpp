@@ -89,11 +89,15 @@ bool KeyLookup::bitwise_keys() const {
     if (col <= 0) return false;  // an expression
     Oid type = TupleDescAttr(desc, col - 1)->atttypid;
     switch (type) {
-      case INT2OID: case INT4OID: case INT8OID: case OIDOID: case DATEOID:
-      case TIMESTAMPOID: case TIMESTAMPTZOID: case BOOLOID:
-        break;
-      default:
-        return false;
+      case INT2OID:
+      case INT4OID:
+      case INT8OID:
+      case OIDOID:
+      case DATEOID:
+      case TIMESTAMPOID:
+      case TIMESTAMPTZOID:
+      case BOOLOID: break;
+      default: return false;
     }
     Oid opclass = GetDefaultOpClass(type, BTREE_AM_OID);
     if (idx_->rd_opcintype[i] != type || !OidIsValid(opclass) ||

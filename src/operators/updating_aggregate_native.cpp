@@ -82,7 +82,7 @@ void NativeGroupTable::rehash(size_t capacity) {
   size_t mask = capacity - 1;
   for (NativeGroup* g : old) {
     if (!live(g)) continue;
-    size_t i = g->hash & mask;
+    size_t i = home_slot(g->hash, mask);
     while (slots_[i]) i = (i + 1) & mask;
     slots_[i] = g;
   }
@@ -92,7 +92,7 @@ void NativeGroupTable::rehash(size_t capacity) {
 NativeGroup* NativeGroupTable::find_or_create(uint32 h, const Datum* keys, const bool* nulls,
                                               bool* created) {
   size_t mask = slots_.size() - 1;
-  size_t i = h & mask, free_slot = SIZE_MAX;
+  size_t i = home_slot(h, mask), free_slot = SIZE_MAX;
   for (;; i = (i + 1) & mask) {
     NativeGroup* g = slots_[i];
     if (!g) break;
@@ -134,7 +134,7 @@ NativeGroup* NativeGroupTable::find_or_create(uint32 h, const Datum* keys, const
 
 void NativeGroupTable::erase(NativeGroup* g) {
   size_t mask = slots_.size() - 1;
-  for (size_t i = g->hash & mask; slots_[i]; i = (i + 1) & mask) {
+  for (size_t i = home_slot(g->hash, mask); slots_[i]; i = (i + 1) & mask) {
     if (slots_[i] != g) continue;
     slots_[i] = tombstone();
     count_--;

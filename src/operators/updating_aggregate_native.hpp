@@ -72,9 +72,11 @@ class NativeGroupTable {
   // slot is likely in cache) the group the slot points to. For a batch of rows, calling
   // prefetch_slot for each, then prefetch_group for each, before looking them up overlaps
   // their cache misses instead of taking them one after the other.
-  void prefetch_slot(uint32 hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  void prefetch_slot(uint32 hash) const {
+    __builtin_prefetch(&slots_[home_slot(hash, slots_.size() - 1)]);
+  }
   void prefetch_group(uint32 hash) const {
-    const NativeGroup* g = slots_[hash & (slots_.size() - 1)];
+    const NativeGroup* g = slots_[home_slot(hash, slots_.size() - 1)];
     if (live(g)) __builtin_prefetch(g);
   }
   template <typename F>

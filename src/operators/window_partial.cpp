@@ -116,8 +116,7 @@ void WindowPartialOperator::push(int, Batch& rows) {
         if (spec.filter_col >= 0 &&
             (nulls[spec.filter_col] || !DatumGetBool(values[spec.filter_col])))
           continue;
-        aggs_[j]->advance(g->states[j], values + spec.first_arg, nulls + spec.first_arg,
-                          p->memory);
+        aggs_[j]->advance(g->states[j], values + spec.first_arg, nulls + spec.first_arg, p->memory);
       }
       g->states[count_slot].inputs++;
     }

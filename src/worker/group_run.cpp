@@ -70,15 +70,15 @@ struct EpochCost {
 
 void log_cost(const WorkerGroup& group, const EpochCost& cost, int64 run_us) {
   pg::call([&] {
-    ereport(LOG, (errmsg("arroyo_stream: worker %d of %d ran %.3f s: %lld epochs; barriers "
-                         "%.3f s, checkpoints and commits %.3f s (writing entries %.3f s), "
-                         "waiting for the other workers %.3f s; %lld frames (%lld bytes) sent to "
-                         "them",
-                         group.subtask(), group.size(), double(run_us) / 1e6,
-                         (long long)cost.epochs, double(cost.barrier_us) / 1e6,
-                         double(cost.commit_us) / 1e6, double(cost.entries_us) / 1e6,
-                         double(cost.commit_wait_us) / 1e6,
-                         (long long)group.frames_sent(), (long long)group.bytes_sent())));
+    ereport(LOG,
+            (errmsg("arroyo_stream: worker %d of %d ran %.3f s: %lld epochs; barriers "
+                    "%.3f s, checkpoints and commits %.3f s (writing entries %.3f s), "
+                    "waiting for the other workers %.3f s; %lld frames (%lld bytes) sent to "
+                    "them",
+                    group.subtask(), group.size(), double(run_us) / 1e6, (long long)cost.epochs,
+                    double(cost.barrier_us) / 1e6, double(cost.commit_us) / 1e6,
+                    double(cost.entries_us) / 1e6, double(cost.commit_wait_us) / 1e6,
+                    (long long)group.frames_sent(), (long long)group.bytes_sent())));
   });
 }
 
