@@ -46,6 +46,14 @@ int file_errcode(int err) {
            std::string("could not ") + action + " file \"" + path + "\": " + strerror(err));
 }
 
+// A file the checkpoint records (in progress, or to be renamed) is gone: its rows are lost.
+[[noreturn]] void fail_recorded_file_missing(const std::string& path) {
+  pg::fail(ERRCODE_DATA_CORRUPTED,
+           "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
+           "Rows the pipeline committed to it are lost.",
+           "Drop the pipeline (stream_drop) and create it again.");
+}
+
 void write_all(int fd, const std::string& data, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
@@ -351,11 +359,7 @@ void FilesystemSink::rename_into_place(const std::string& prefix, const Rolled& 
   }
   int err = errno;
   if (err == ENOENT && may_be_done && exists(to)) return;  // renamed before the restart
-  if (err == ENOENT)
-    pg::fail(ERRCODE_DATA_CORRUPTED,
-             "file \"" + from + "\", which the pipeline's checkpoint records, is missing",
-             "Rows the pipeline committed to it are lost.",
-             "Drop the pipeline (stream_drop) and create it again.");
+  if (err == ENOENT) fail_recorded_file_missing(from);
   fail_file("rename", from, err);
 }
 
@@ -421,11 +425,7 @@ int FilesystemSink::reopen_at_checkpoint(const std::string& prefix, const Part& 
   if (fd < 0 && errno == ENOENT && exists(full(saved.dir, final_name(prefix, saved.seq))))
     return -1;
   if (fd < 0) {
-    if (errno == ENOENT)
-      pg::fail(ERRCODE_DATA_CORRUPTED,
-               "file \"" + path + "\", which the pipeline's checkpoint records, is missing",
-               "Rows the pipeline committed to it are lost.",
-               "Drop the pipeline (stream_drop) and create it again.");
+    if (errno == ENOENT) fail_recorded_file_missing(path);
     fail_file("open", path, errno);
   }
   struct stat st;
